@@ -1,0 +1,400 @@
+//! Compiling policies into a [`PolicySet`]: statements indexed by the actions they can match.
+//!
+//! Evaluation cost then grows with the statements whose `Action` can match the request, not with
+//! every statement: an exact action (`s3:GetObject`) is one hash lookup, a wildcard within a
+//! service (`s3:Get*`) is checked only for that service, and only `*`, wildcard service prefixes
+//! and `NotAction` statements are checked for every request.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::condition::CompiledCondition;
+use crate::context::{Caller, Context, PrincipalKind};
+use crate::error::PolicyError;
+use crate::model::{Effect, PrincipalSet, PrincipalType, Statement};
+use crate::parse::ParsedPolicy;
+use crate::pattern::{Glob, Template};
+use crate::span::Span;
+
+/// The kind of policy a statement came from, in AWS's `PolicySourceType` vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyType {
+    /// An inline policy of a user.
+    User,
+    /// An inline policy of a group.
+    Group,
+    /// An inline policy of a role.
+    Role,
+    /// An AWS-managed policy.
+    AwsManaged,
+    /// A customer-managed policy.
+    UserManaged,
+    /// A resource-based policy.
+    Resource,
+    /// A policy given directly, as in a simulation's input list.
+    None,
+}
+
+impl PolicyType {
+    /// AWS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyType::User => "user",
+            PolicyType::Group => "group",
+            PolicyType::Role => "role",
+            PolicyType::AwsManaged => "aws-managed",
+            PolicyType::UserManaged => "user-managed",
+            PolicyType::Resource => "resource",
+            PolicyType::None => "none",
+        }
+    }
+}
+
+/// Names a policy so decisions can say which statements they rest on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PolicySource {
+    /// An id or ARN of the policy (for a simulation, `PolicyInputList.1` and so on).
+    pub id: Arc<str>,
+    /// The kind of policy.
+    pub policy_type: PolicyType,
+    /// The version of a managed policy, when the caller tracks versions.
+    pub version_id: Option<Arc<str>>,
+}
+
+impl PolicySource {
+    /// A source with no version.
+    pub fn new(id: impl Into<Arc<str>>, policy_type: PolicyType) -> Self {
+        PolicySource { id: id.into(), policy_type, version_id: None }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum ResourcePattern {
+    Any,
+    Static(Glob),
+    Variable(Template),
+}
+
+#[derive(Debug, Clone)]
+struct ResourceMatcher {
+    negated: bool,
+    patterns: Vec<ResourcePattern>,
+}
+
+impl ResourceMatcher {
+    fn matches(&self, resource: &str, context: &Context) -> bool {
+        let any = self.patterns.iter().any(|pattern| match pattern {
+            ResourcePattern::Any => true,
+            ResourcePattern::Static(glob) => glob.matches(resource),
+            // A variable without a value makes this entry match nothing.
+            ResourcePattern::Variable(template) => {
+                template.resolve_glob(context).is_some_and(|glob| glob.matches(resource))
+            }
+        });
+        any != self.negated
+    }
+}
+
+/// How a `Principal` element named the caller; this decides what a resource policy's grant is worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrincipalMatch {
+    /// Named through the caller's account (`123456789012` or `arn:aws:iam::123456789012:root`):
+    /// the account delegates to its own identity-based policies.
+    Account,
+    /// Named through the role of which the caller is a session: boundaries and session policies
+    /// still apply.
+    RoleOfSession,
+    /// Named exactly, or by `*`: the grant stands on its own within an account.
+    Direct,
+}
+
+#[derive(Debug, Clone)]
+struct PrincipalMatcher {
+    negated: bool,
+    principals: PrincipalSet,
+}
+
+impl PrincipalMatcher {
+    fn matching(&self, caller: &Caller) -> Option<PrincipalMatch> {
+        let found = match &self.principals {
+            PrincipalSet::Any => Some(PrincipalMatch::Direct),
+            PrincipalSet::Typed(entries) => entries
+                .iter()
+                .flat_map(|(kind, ids)| ids.iter().filter_map(move |id| principal_matches(*kind, id, caller)))
+                .max(),
+        };
+        if self.negated {
+            // `NotPrincipal` applies to everyone it does not name.
+            found.is_none().then_some(PrincipalMatch::Direct)
+        } else {
+            found
+        }
+    }
+}
+
+fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<PrincipalMatch> {
+    match kind {
+        PrincipalType::Aws => {
+            if id == "*" {
+                return (caller.kind != PrincipalKind::Anonymous).then_some(PrincipalMatch::Direct);
+            }
+            if matches!(caller.kind, PrincipalKind::Service | PrincipalKind::WebIdentity | PrincipalKind::Anonymous) {
+                return None;
+            }
+            if id == caller.arn {
+                return Some(PrincipalMatch::Direct);
+            }
+            if caller.role_arn.as_deref() == Some(id) {
+                return Some(PrincipalMatch::RoleOfSession);
+            }
+            let account = id
+                .strip_prefix("arn:aws:iam::")
+                .and_then(|rest| rest.strip_suffix(":root"))
+                .unwrap_or(id);
+            (account == caller.account && !account.is_empty()).then_some(PrincipalMatch::Account)
+        }
+        PrincipalType::Service => {
+            (caller.kind == PrincipalKind::Service && (id == "*" || id == caller.arn)).then_some(PrincipalMatch::Direct)
+        }
+        PrincipalType::Federated => {
+            (caller.kind == PrincipalKind::WebIdentity && (id == "*" || id == caller.arn)).then_some(PrincipalMatch::Direct)
+        }
+        PrincipalType::CanonicalUser => (id == caller.arn).then_some(PrincipalMatch::Direct),
+    }
+}
+
+/// One statement ready for evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledStatement {
+    pub(crate) policy: u32,
+    pub(crate) index: u32,
+    pub(crate) effect: Effect,
+    action_negated: bool,
+    /// Lowercased action patterns.
+    actions: Vec<Glob>,
+    resource: Option<ResourceMatcher>,
+    principal: Option<PrincipalMatcher>,
+    pub(crate) conditions: Vec<CompiledCondition>,
+}
+
+impl CompiledStatement {
+    fn compile(policy: u32, index: u32, statement: &Statement, substitute: bool) -> Result<Self, String> {
+        let resource = statement.resource.as_ref().map(|block| ResourceMatcher {
+            negated: block.negated,
+            patterns: block
+                .patterns
+                .iter()
+                .map(|p| {
+                    let template = Template::parse(p, substitute);
+                    match template.static_glob() {
+                        Some(glob) if glob.is_match_all() => ResourcePattern::Any,
+                        Some(glob) => ResourcePattern::Static(glob),
+                        None => ResourcePattern::Variable(template),
+                    }
+                })
+                .collect(),
+        });
+        Ok(CompiledStatement {
+            policy,
+            index,
+            effect: statement.effect,
+            action_negated: statement.action.negated,
+            actions: statement.action.patterns.iter().map(|p| Glob::new(&p.to_ascii_lowercase())).collect(),
+            resource,
+            principal: statement
+                .principal
+                .as_ref()
+                .map(|p| PrincipalMatcher { negated: p.negated, principals: p.principals.clone() }),
+            conditions: statement
+                .condition
+                .iter()
+                .map(|clause| CompiledCondition::compile(clause, substitute))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Whether the statement's `Action`/`NotAction` covers the (lowercased) action.
+    pub(crate) fn matches_action(&self, action: &str) -> bool {
+        self.actions.iter().any(|glob| glob.matches(action)) != self.action_negated
+    }
+
+    /// Whether `Resource`/`NotResource` covers the resource. A statement without one (a trust
+    /// policy) is about the resource it is attached to, so it covers it.
+    pub(crate) fn matches_resource(&self, resource: &str, context: &Context) -> bool {
+        self.resource.as_ref().is_none_or(|m| m.matches(resource, context))
+    }
+
+    /// How the statement's `Principal` names the caller; statements without one name everyone
+    /// (identity-based policies apply to the principal they are attached to).
+    pub(crate) fn principal_match(&self, caller: &Caller) -> Option<PrincipalMatch> {
+        match &self.principal {
+            None => Some(PrincipalMatch::Direct),
+            Some(matcher) => matcher.matching(caller),
+        }
+    }
+
+    pub(crate) fn conditions_hold(&self, context: &Context) -> bool {
+        self.conditions.iter().all(|c| c.evaluate(context))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyMeta {
+    pub(crate) source: PolicySource,
+    pub(crate) statement_spans: Vec<Span>,
+    pub(crate) sids: Vec<Option<Arc<str>>>,
+}
+
+/// Where to look for statements that can match an action.
+#[derive(Debug, Clone, Default)]
+struct ActionIndex {
+    /// Lowercased `service:action` without wildcards.
+    exact: FxHashMap<Box<str>, Vec<u32>>,
+    /// Lowercased service prefix, for action patterns with wildcards in the action part.
+    by_service: FxHashMap<Box<str>, Vec<u32>>,
+    /// `*`, wildcard service prefixes, and `NotAction`: checked for every action.
+    everywhere: Vec<u32>,
+}
+
+impl ActionIndex {
+    fn add(&mut self, id: u32, statement: &CompiledStatement, patterns: &[String]) {
+        if statement.action_negated {
+            self.everywhere.push(id);
+            return;
+        }
+        for pattern in patterns {
+            let pattern = pattern.to_ascii_lowercase();
+            let list = match pattern.split_once(':') {
+                Some((service, action)) if !service.contains(['*', '?']) => {
+                    if action.contains(['*', '?']) {
+                        self.by_service.entry(service.into()).or_default()
+                    } else {
+                        self.exact.entry(pattern.as_str().into()).or_default()
+                    }
+                }
+                _ => &mut self.everywhere,
+            };
+            if list.last() != Some(&id) {
+                list.push(id);
+            }
+        }
+    }
+
+    fn candidates<'s>(&'s self, action: &str) -> impl Iterator<Item = u32> + 's {
+        let exact = self.exact.get(action).map(Vec::as_slice).unwrap_or_default();
+        let service = action
+            .split_once(':')
+            .and_then(|(service, _)| self.by_service.get(service))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        exact.iter().chain(service).chain(&self.everywhere).copied()
+    }
+}
+
+/// A set of policies compiled together, such as every identity-based policy of one principal.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub(crate) policies: Vec<PolicyMeta>,
+    pub(crate) statements: Vec<CompiledStatement>,
+    index: ActionIndex,
+}
+
+impl PolicySet {
+    /// An empty set: it allows nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compiles several policies into one set.
+    pub fn compile<'p, I>(policies: I) -> Result<Self, PolicyError>
+    where
+        I: IntoIterator<Item = (PolicySource, &'p ParsedPolicy)>,
+    {
+        let mut set = PolicySet::new();
+        for (source, parsed) in policies {
+            set.add(source, parsed)?;
+        }
+        Ok(set)
+    }
+
+    /// Adds one policy.
+    pub fn add(&mut self, source: PolicySource, parsed: &ParsedPolicy) -> Result<(), PolicyError> {
+        let policy_number = u32::try_from(self.policies.len())
+            .map_err(|_| PolicyError::InvalidInput("too many policies in one set".into()))?;
+        let substitute = parsed.policy.effective_version().substitutes_variables();
+        let mut compiled = Vec::with_capacity(parsed.policy.statements.len());
+        for (i, statement) in parsed.policy.statements.iter().enumerate() {
+            let index = u32::try_from(i).map_err(|_| PolicyError::InvalidInput("too many statements".into()))?;
+            let statement_compiled = CompiledStatement::compile(policy_number, index, statement, substitute)
+                .map_err(|message| PolicyError::malformed(message, &format!("Statement[{i}].Condition"), None))?;
+            compiled.push(statement_compiled);
+        }
+        for (statement, compiled) in parsed.policy.statements.iter().zip(compiled) {
+            let id = u32::try_from(self.statements.len())
+                .map_err(|_| PolicyError::InvalidInput("too many statements in one set".into()))?;
+            self.index.add(id, &compiled, &statement.action.patterns);
+            self.statements.push(compiled);
+        }
+        let statement_spans = (0..parsed.policy.statements.len())
+            .map(|i| parsed.source.statements.get(i).copied().unwrap_or_default())
+            .collect();
+        let sids = parsed.policy.statements.iter().map(|s| s.sid.as_deref().map(Arc::from)).collect();
+        self.policies.push(PolicyMeta { source, statement_spans, sids });
+        Ok(())
+    }
+
+    /// Number of policies.
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// Whether the set has no policies.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// Statements whose `Action`/`NotAction` covers the lowercased action, each once, in order.
+    pub(crate) fn for_each_action_match<'s>(&'s self, action: &str, mut visit: impl FnMut(&'s CompiledStatement)) {
+        let mut last_seen = None;
+        let mut out_of_order = false;
+        for id in self.index.candidates(action) {
+            if last_seen.is_some_and(|last| id <= last) {
+                out_of_order = true;
+                break;
+            }
+            last_seen = Some(id);
+        }
+        if !out_of_order {
+            for id in self.index.candidates(action) {
+                let statement = &self.statements[id as usize];
+                if statement.matches_action(action) {
+                    visit(statement);
+                }
+            }
+            return;
+        }
+        // Several index lists named statements: visit them in policy order, once each.
+        let mut ids: Vec<u32> = self.index.candidates(action).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            let statement = &self.statements[id as usize];
+            if statement.matches_action(action) {
+                visit(statement);
+            }
+        }
+    }
+
+    pub(crate) fn meta(&self, statement: &CompiledStatement) -> &PolicyMeta {
+        &self.policies[statement.policy as usize]
+    }
+
+    /// Every statement, without the index; for reference checks.
+    #[allow(dead_code)]
+    pub(crate) fn all_statements(&self) -> &[CompiledStatement] {
+        &self.statements
+    }
+}

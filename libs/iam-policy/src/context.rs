@@ -1,0 +1,194 @@
+//! The request context: condition keys and their values, and who is asking.
+
+use rustc_hash::FxHashMap;
+
+/// The values of one context key. Single-valued keys hold one value; multivalued keys (such as
+/// `aws:TagKeys`) any number, including none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContextValue {
+    values: Vec<String>,
+    multivalued: bool,
+}
+
+impl ContextValue {
+    /// A single-valued key.
+    pub fn single(value: impl Into<String>) -> Self {
+        ContextValue { values: vec![value.into()], multivalued: false }
+    }
+
+    /// A multivalued key (a list type such as `stringList`).
+    pub fn list<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ContextValue { values: values.into_iter().map(Into::into).collect(), multivalued: true }
+    }
+
+    /// Every value, as text.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
+    /// Whether the key is multivalued.
+    pub fn is_multivalued(&self) -> bool {
+        self.multivalued
+    }
+
+    /// The one value of a single-valued key.
+    pub fn as_single(&self) -> Option<&str> {
+        match (&self.values[..], self.multivalued) {
+            ([value], false) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Condition keys of one request. Key names compare case-insensitively, as in AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    entries: FxHashMap<Box<str>, ContextValue>,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a key, replacing any earlier value.
+    pub fn insert(&mut self, key: &str, value: ContextValue) {
+        self.entries.insert(key.to_ascii_lowercase().into_boxed_str(), value);
+    }
+
+    /// Builder form of [`Context::insert`].
+    pub fn with(mut self, key: &str, value: ContextValue) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// The values of a key; `key` may be in any case.
+    pub fn get(&self, key: &str) -> Option<&ContextValue> {
+        if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.entries.get(key.to_ascii_lowercase().as_str())
+        } else {
+            self.entries.get(key)
+        }
+    }
+
+    /// Whether the key is present.
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// What kind of caller a request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    /// The account's root user.
+    Root,
+    /// An IAM user.
+    User,
+    /// A session of an assumed role (`arn:aws:sts::<account>:assumed-role/<role>/<session>`).
+    AssumedRole,
+    /// A federated user session.
+    FederatedUser,
+    /// A service principal such as `ec2.amazonaws.com`.
+    Service,
+    /// A web-identity or SAML federated principal.
+    WebIdentity,
+    /// No credentials at all.
+    Anonymous,
+}
+
+/// Who is making a request, as far as `Principal` elements of resource-based policies care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The kind of principal.
+    pub kind: PrincipalKind,
+    /// Its ARN (or the service name / provider for `Service` and `WebIdentity`; empty for anonymous).
+    pub arn: String,
+    /// The 12-digit account it belongs to (empty for services and anonymous callers).
+    pub account: String,
+    /// For an assumed-role session, the role's ARN, which resource policies may name instead.
+    pub role_arn: Option<String>,
+}
+
+impl Caller {
+    /// A caller identified by an IAM ARN (`user/`, `role/`, `root`, `assumed-role/`, `federated-user/`).
+    /// Returns `None` when the ARN is not one of those.
+    pub fn from_arn(arn: &str) -> Option<Caller> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some(service), Some(_region), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let kind = match service {
+            "iam" if resource == "root" => PrincipalKind::Root,
+            "iam" if resource.starts_with("user/") => PrincipalKind::User,
+            "iam" if resource.starts_with("role/") => PrincipalKind::AssumedRole,
+            "sts" if resource.starts_with("assumed-role/") => PrincipalKind::AssumedRole,
+            "sts" if resource.starts_with("federated-user/") => PrincipalKind::FederatedUser,
+            _ => return None,
+        };
+        let role_arn = match service {
+            "sts" if kind == PrincipalKind::AssumedRole => {
+                let role_name = resource.trim_start_matches("assumed-role/").split('/').next()?;
+                Some(format!("arn:{partition}:iam::{account}:role/{role_name}"))
+            }
+            "iam" if kind == PrincipalKind::AssumedRole => Some(arn.to_string()),
+            _ => None,
+        };
+        Some(Caller { kind, arn: arn.to_string(), account: account.to_string(), role_arn })
+    }
+
+    /// A service principal.
+    pub fn service(name: &str) -> Caller {
+        Caller { kind: PrincipalKind::Service, arn: name.to_string(), account: String::new(), role_arn: None }
+    }
+
+    /// A caller without credentials.
+    pub fn anonymous() -> Caller {
+        Caller { kind: PrincipalKind::Anonymous, arn: String::new(), account: String::new(), role_arn: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive() {
+        let context = Context::new().with("aws:SourceIp", ContextValue::single("10.0.0.1"));
+        assert!(context.contains("AWS:SOURCEIP"));
+        assert_eq!(context.get("aws:sourceip").and_then(ContextValue::as_single), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn callers_from_arns() {
+        let session = Caller::from_arn("arn:aws:sts::111122223333:assumed-role/Admin/alice").unwrap();
+        assert_eq!(session.kind, PrincipalKind::AssumedRole);
+        assert_eq!(session.account, "111122223333");
+        assert_eq!(session.role_arn.as_deref(), Some("arn:aws:iam::111122223333:role/Admin"));
+        let user = Caller::from_arn("arn:aws:iam::111122223333:user/division/bob").unwrap();
+        assert_eq!(user.kind, PrincipalKind::User);
+        assert!(Caller::from_arn("arn:aws:s3:::bucket").is_none());
+        assert!(Caller::from_arn("not-an-arn").is_none());
+    }
+}

@@ -1,0 +1,337 @@
+//! AWS's policy evaluation logic over compiled policy sets. Decisions are values.
+//!
+//! The order, as AWS documents it:
+//! 1. an explicit `Deny` in any applicable policy wins;
+//! 2. organization SCPs, when given, must allow (every level of them);
+//! 3. resource control policies, when given, must allow;
+//! 4. within one account, a resource-based policy that names the caller grants on its own;
+//! 5. otherwise identity-based policies must allow, and so must the permissions boundary and the
+//!    session policies when there are any;
+//! 6. across accounts, both the caller's side (step 5) and the resource owner's resource-based
+//!    policy must allow.
+//!
+//! Anything else is an implicit deny.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{CompiledStatement, PolicySet, PolicySource, PrincipalMatch};
+use crate::context::{Caller, Context};
+use crate::model::Effect;
+use crate::span::Span;
+
+/// The outcome of an evaluation, named as AWS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DecisionEffect {
+    /// `allowed`.
+    Allowed,
+    /// `explicitDeny`: a `Deny` statement applies.
+    ExplicitDeny,
+    /// `implicitDeny`: nothing allows it.
+    ImplicitDeny,
+}
+
+impl DecisionEffect {
+    /// AWS's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionEffect::Allowed => "allowed",
+            DecisionEffect::ExplicitDeny => "explicitDeny",
+            DecisionEffect::ImplicitDeny => "implicitDeny",
+        }
+    }
+}
+
+/// Which part of the policy stack a policy plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PolicySlot {
+    /// Identity-based policies of the principal (and of its groups).
+    Identity,
+    /// The principal's permissions boundary.
+    PermissionsBoundary,
+    /// Session policies passed when a role was assumed.
+    Session,
+    /// Organization service control policies.
+    ServiceControl,
+    /// Organization resource control policies.
+    ResourceControl,
+    /// The resource's own policy.
+    Resource,
+}
+
+/// Every policy that bears on one request. Absent sets do not take part; an empty SCP or RCP
+/// level denies, as an organization level without an allowing policy does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policies<'a> {
+    /// Identity-based policies.
+    pub identity: Option<&'a PolicySet>,
+    /// The permissions boundary.
+    pub permissions_boundary: Option<&'a PolicySet>,
+    /// Session policies.
+    pub session: Option<&'a PolicySet>,
+    /// SCPs, one set per level of the organization (root, each OU, the account); each must allow.
+    pub service_control: &'a [PolicySet],
+    /// RCPs, one set per level; each must allow.
+    pub resource_control: &'a [PolicySet],
+    /// The resource-based policy.
+    pub resource: Option<&'a PolicySet>,
+}
+
+/// One request to decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Who asks.
+    pub caller: &'a Caller,
+    /// The action, such as `s3:GetObject` (any case).
+    pub action: &'a str,
+    /// The resource ARN (or `*`).
+    pub resource: &'a str,
+    /// The account that owns the resource; `None` means the caller's own account.
+    pub resource_account: Option<&'a str>,
+    /// Condition keys.
+    pub context: &'a Context,
+}
+
+/// A statement a decision rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedStatement {
+    /// The policy it belongs to.
+    pub source: PolicySource,
+    /// The part of the stack that policy plays.
+    pub slot: PolicySlot,
+    /// Index of the statement within its policy (0-based).
+    pub statement_index: usize,
+    /// The statement's `Sid`.
+    pub sid: Option<Arc<str>>,
+    /// `Allow` or `Deny`.
+    pub effect: Effect,
+    /// Where the statement is in the policy's text.
+    pub span: Span,
+}
+
+/// How each part of the stack voted; `None` where that part was absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecisionDetails {
+    /// Identity-based policies allow.
+    pub allowed_by_identity: bool,
+    /// The resource-based policy allows the caller (in any way, including account delegation).
+    pub allowed_by_resource_policy: Option<bool>,
+    /// The permissions boundary allows.
+    pub allowed_by_permissions_boundary: Option<bool>,
+    /// Session policies allow.
+    pub allowed_by_session_policy: Option<bool>,
+    /// Every SCP level allows.
+    pub allowed_by_organizations: Option<bool>,
+    /// Every RCP level allows.
+    pub allowed_by_resource_control: Option<bool>,
+}
+
+/// The answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allowed, explicitly denied, or implicitly denied.
+    pub effect: DecisionEffect,
+    /// For a deny, every `Deny` statement that applies; for an allow, the `Allow` statements that
+    /// grant it; for an implicit deny, nothing.
+    pub matched: Vec<MatchedStatement>,
+    /// How each part of the stack voted.
+    pub details: DecisionDetails,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == DecisionEffect::Allowed
+    }
+}
+
+/// What one policy set says about a request.
+#[derive(Default)]
+struct Votes<'s> {
+    allows: Vec<(&'s CompiledStatement, PrincipalMatch)>,
+    denies: Vec<&'s CompiledStatement>,
+}
+
+fn votes<'s>(set: &'s PolicySet, action: &str, request: &Request<'_>) -> Votes<'s> {
+    let mut votes = Votes::default();
+    set.for_each_action_match(action, |statement| {
+        let Some(principal) = statement.principal_match(request.caller) else { return };
+        if !statement.matches_resource(request.resource, request.context) || !statement.conditions_hold(request.context)
+        {
+            return;
+        }
+        match statement.effect {
+            Effect::Allow => votes.allows.push((statement, principal)),
+            Effect::Deny => votes.denies.push(statement),
+        }
+    });
+    votes
+}
+
+fn matched(set: &PolicySet, slot: PolicySlot, statement: &CompiledStatement) -> MatchedStatement {
+    let meta = set.meta(statement);
+    let index = statement.index as usize;
+    MatchedStatement {
+        source: meta.source.clone(),
+        slot,
+        statement_index: index,
+        sid: meta.sids.get(index).cloned().flatten(),
+        effect: statement.effect,
+        span: meta.statement_spans.get(index).copied().unwrap_or_default(),
+    }
+}
+
+/// ASCII-lowercases an action into a stack buffer, so the hot path does not allocate.
+fn lowercase_action<'b>(action: &str, buffer: &'b mut [u8; 256]) -> Option<&'b str> {
+    let bytes = action.as_bytes();
+    let target = buffer.get_mut(..bytes.len())?;
+    for (out, byte) in target.iter_mut().zip(bytes) {
+        *out = byte.to_ascii_lowercase();
+    }
+    std::str::from_utf8(target).ok()
+}
+
+/// Decides a request against its policies.
+pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
+    let mut buffer = [0u8; 256];
+    let owned;
+    let action = match lowercase_action(request.action, &mut buffer) {
+        Some(action) => action,
+        None => {
+            owned = request.action.to_lowercase();
+            owned.as_str()
+        }
+    };
+
+    let slots: [(PolicySlot, Option<&PolicySet>); 4] = [
+        (PolicySlot::Identity, policies.identity),
+        (PolicySlot::PermissionsBoundary, policies.permissions_boundary),
+        (PolicySlot::Session, policies.session),
+        (PolicySlot::Resource, policies.resource),
+    ];
+    let organization_levels = policies
+        .service_control
+        .iter()
+        .map(|set| (PolicySlot::ServiceControl, set))
+        .chain(policies.resource_control.iter().map(|set| (PolicySlot::ResourceControl, set)));
+
+    let mut all_votes: Vec<(PolicySlot, &PolicySet, Votes<'_>)> = Vec::with_capacity(4);
+    for (slot, set) in slots.into_iter().filter_map(|(slot, set)| Some((slot, set?))).chain(organization_levels) {
+        all_votes.push((slot, set, votes(set, action, request)));
+    }
+
+    let denies: Vec<MatchedStatement> = all_votes
+        .iter()
+        .flat_map(|(slot, set, votes)| votes.denies.iter().map(move |s| matched(set, *slot, s)))
+        .collect();
+
+    let slot_allows = |wanted: PolicySlot| -> Option<bool> {
+        let mut present = false;
+        let mut allowed = true;
+        for (slot, _, votes) in &all_votes {
+            if *slot == wanted {
+                present = true;
+                allowed &= !votes.allows.is_empty();
+            }
+        }
+        present.then_some(allowed)
+    };
+    let resource_votes = all_votes.iter().find(|(slot, _, _)| *slot == PolicySlot::Resource);
+    let best_resource_grant = resource_votes.and_then(|(_, _, votes)| votes.allows.iter().map(|(_, m)| *m).max());
+
+    let mut details = DecisionDetails {
+        allowed_by_identity: slot_allows(PolicySlot::Identity).unwrap_or(false),
+        allowed_by_resource_policy: resource_votes.map(|_| best_resource_grant.is_some()),
+        allowed_by_permissions_boundary: slot_allows(PolicySlot::PermissionsBoundary),
+        allowed_by_session_policy: slot_allows(PolicySlot::Session),
+        allowed_by_organizations: None,
+        allowed_by_resource_control: None,
+    };
+    if !policies.service_control.is_empty() {
+        details.allowed_by_organizations = slot_allows(PolicySlot::ServiceControl);
+    }
+    if !policies.resource_control.is_empty() {
+        details.allowed_by_resource_control = slot_allows(PolicySlot::ResourceControl);
+    }
+
+    if !denies.is_empty() {
+        return Decision { effect: DecisionEffect::ExplicitDeny, matched: denies, details };
+    }
+    let implicit_deny = |details| Decision { effect: DecisionEffect::ImplicitDeny, matched: Vec::new(), details };
+    if details.allowed_by_organizations == Some(false) || details.allowed_by_resource_control == Some(false) {
+        return implicit_deny(details);
+    }
+
+    let limits_hold =
+        details.allowed_by_permissions_boundary != Some(false) && details.allowed_by_session_policy != Some(false);
+    let identity_grants = details.allowed_by_identity && limits_hold;
+    let same_account = request.resource_account.is_none_or(|owner| owner == request.caller.account);
+
+    let allowed_from = |wanted: &[PolicySlot], minimum: PrincipalMatch| -> Vec<MatchedStatement> {
+        all_votes
+            .iter()
+            .filter(|(slot, _, _)| wanted.contains(slot))
+            .flat_map(|(slot, set, votes)| {
+                votes
+                    .allows
+                    .iter()
+                    .filter(move |(_, how)| *slot != PolicySlot::Resource || *how >= minimum)
+                    .map(move |(statement, _)| matched(set, *slot, statement))
+            })
+            .collect()
+    };
+
+    let allowed = if same_account {
+        match best_resource_grant {
+            // Named exactly (or by `*`): the resource policy alone grants.
+            Some(PrincipalMatch::Direct) => Some(allowed_from(&[PolicySlot::Resource], PrincipalMatch::Direct)),
+            // Named through the session's role: boundaries and session policies still limit it.
+            Some(PrincipalMatch::RoleOfSession) if limits_hold => {
+                Some(allowed_from(&[PolicySlot::Resource], PrincipalMatch::RoleOfSession))
+            }
+            _ if identity_grants => Some(allowed_from(&[PolicySlot::Identity], PrincipalMatch::Direct)),
+            _ => None,
+        }
+    } else if identity_grants && best_resource_grant.is_some() {
+        Some(allowed_from(&[PolicySlot::Identity, PolicySlot::Resource], PrincipalMatch::Account))
+    } else {
+        None
+    };
+
+    match allowed {
+        Some(matched) => Decision { effect: DecisionEffect::Allowed, matched, details },
+        None => implicit_deny(details),
+    }
+}
+
+/// The context keys that statements relevant to the request read but the request lacks, as the
+/// policies wrote them, each once. Used by simulations (`MissingContextValues`).
+pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> Vec<String> {
+    let action = request.action.to_lowercase();
+    let sets = [policies.identity, policies.permissions_boundary, policies.session, policies.resource]
+        .into_iter()
+        .flatten()
+        .chain(policies.service_control)
+        .chain(policies.resource_control);
+    let mut missing: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for set in sets {
+        set.for_each_action_match(&action, |statement| {
+            if !statement.matches_resource(request.resource, request.context) {
+                return;
+            }
+            for condition in &statement.conditions {
+                for (key, as_written) in condition.keys_read() {
+                    if !request.context.contains(key) && !seen.iter().any(|k| k == key) {
+                        seen.push(key.to_string());
+                        missing.push(as_written.to_string());
+                    }
+                }
+            }
+        });
+    }
+    missing
+}

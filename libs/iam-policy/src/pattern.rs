@@ -1,0 +1,291 @@
+//! Wildcard patterns (`*`, `?`) and policy-variable templates (`${aws:username}`).
+//!
+//! A template is parsed once when a policy is compiled; at evaluation its variables are looked up
+//! in the request context. Text that came from a variable, or from `${*}`, `${?}` and `${$}`, is
+//! always literal: a user named `a*` never turns into a wildcard.
+
+use crate::context::Context;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Byte(u8),
+    AnyChar,
+    AnyRun,
+}
+
+/// A compiled wildcard pattern over UTF-8 text. `?` is one character, `*` any run of characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Glob {
+    pieces: Vec<Piece>,
+}
+
+impl Glob {
+    /// A pattern where `*` and `?` are wildcards.
+    pub(crate) fn new(pattern: &str) -> Self {
+        let mut glob = Glob { pieces: Vec::with_capacity(pattern.len()) };
+        glob.push_pattern(pattern);
+        glob
+    }
+
+    fn push_pattern(&mut self, text: &str) {
+        for byte in text.bytes() {
+            self.pieces.push(match byte {
+                b'*' => Piece::AnyRun,
+                b'?' => Piece::AnyChar,
+                other => Piece::Byte(other),
+            });
+        }
+    }
+
+    fn push_literal(&mut self, text: &str) {
+        self.pieces.extend(text.bytes().map(Piece::Byte));
+    }
+
+    /// True when the pattern is `*` alone (matches everything).
+    pub(crate) fn is_match_all(&self) -> bool {
+        self.pieces.iter().all(|p| *p == Piece::AnyRun) && !self.pieces.is_empty()
+    }
+
+    /// Case-sensitive match of the whole text.
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        let text = text.as_bytes();
+        let pieces = &self.pieces;
+        let (mut p, mut t) = (0usize, 0usize);
+        // Where the last `*` was and where in the text it is now assumed to end.
+        let mut backtrack: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match pieces.get(p) {
+                Some(Piece::Byte(b)) if *b == text[t] => {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+                Some(Piece::AnyChar) => {
+                    p += 1;
+                    t += utf8_len(text[t]);
+                    continue;
+                }
+                Some(Piece::AnyRun) => {
+                    p += 1;
+                    backtrack = Some((p, t));
+                    continue;
+                }
+                _ => {}
+            }
+            match backtrack {
+                Some((star_p, star_t)) => {
+                    let resume = star_t + utf8_len(text[star_t]);
+                    backtrack = Some((star_p, resume));
+                    p = star_p;
+                    t = resume;
+                }
+                None => return false,
+            }
+        }
+        // `?` may have stepped past the end on a truncated character; only an exact end counts.
+        t == text.len() && pieces[p.min(pieces.len())..].iter().all(|piece| *piece == Piece::AnyRun)
+    }
+}
+
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xff => 4,
+        _ => 1, // continuation byte: never a lead when the text is valid UTF-8
+    }
+}
+
+/// One part of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// Policy text; in a pattern its `*` and `?` are wildcards.
+    Text(String),
+    /// Literal text from `${*}`, `${?}` or `${$}`.
+    Escaped(char),
+    /// A policy variable: its lowercased key and its default, if the policy gave one.
+    Variable { key: String, default: Option<String> },
+}
+
+/// Text that may contain policy variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Parses `${...}` variables when `substitute` is true (version 2012-10-17); otherwise the whole
+    /// text is literal policy text.
+    pub(crate) fn parse(text: &str, substitute: bool) -> Self {
+        if !substitute || !text.contains("${") {
+            return Template { parts: vec![Part::Text(text.to_string())] };
+        }
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let Some(len) = rest[start + 2..].find('}') else { break };
+            let inner = &rest[start + 2..start + 2 + len];
+            let Some(part) = parse_variable(inner) else {
+                // Not a variable AWS would recognise: keep the text as written.
+                push_text(&mut parts, &rest[..start + 3 + len]);
+                rest = &rest[start + 3 + len..];
+                continue;
+            };
+            push_text(&mut parts, &rest[..start]);
+            parts.push(part);
+            rest = &rest[start + 3 + len..];
+        }
+        push_text(&mut parts, rest);
+        Template { parts }
+    }
+
+    /// The variable keys (lowercased) this template reads.
+    pub(crate) fn variables(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Variable { key, .. } => Some(key.as_str()),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn has_variables(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Variable { .. }))
+    }
+
+    /// The text with variables substituted; `None` when a variable has no value and no default.
+    pub(crate) fn resolve(&self, context: &Context) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Escaped(c) => out.push(*c),
+                Part::Variable { key, default } => out.push_str(variable_value(key, default, context)?),
+            }
+        }
+        Some(out)
+    }
+
+    /// A wildcard pattern with variables substituted as literal text.
+    pub(crate) fn resolve_glob(&self, context: &Context) -> Option<Glob> {
+        let mut glob = Glob { pieces: Vec::new() };
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => glob.push_pattern(text),
+                Part::Escaped(c) => glob.push_literal(c.encode_utf8(&mut [0; 4])),
+                Part::Variable { key, default } => glob.push_literal(variable_value(key, default, context)?),
+            }
+        }
+        Some(glob)
+    }
+
+    /// The pattern when the template has no variables.
+    pub(crate) fn static_glob(&self) -> Option<Glob> {
+        (!self.has_variables()).then(|| self.resolve_glob(&Context::default())).flatten()
+    }
+
+    /// The text when the template has no variables.
+    pub(crate) fn static_text(&self) -> Option<String> {
+        (!self.has_variables()).then(|| self.resolve(&Context::default())).flatten()
+    }
+}
+
+fn variable_value<'a>(key: &str, default: &'a Option<String>, context: &'a Context) -> Option<&'a str> {
+    // A multivalued key cannot stand in for one string; AWS treats it as having no value.
+    match context.get(key).and_then(|v| v.as_single()) {
+        Some(value) => Some(value),
+        None => default.as_deref(),
+    }
+}
+
+fn push_text(parts: &mut Vec<Part>, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if let Some(Part::Text(last)) = parts.last_mut() {
+        last.push_str(text);
+    } else {
+        parts.push(Part::Text(text.to_string()));
+    }
+}
+
+/// `*`, `?`, `$`, `key` or `key, 'default'`.
+fn parse_variable(inner: &str) -> Option<Part> {
+    match inner {
+        "*" => return Some(Part::Escaped('*')),
+        "?" => return Some(Part::Escaped('?')),
+        "$" => return Some(Part::Escaped('$')),
+        _ => {}
+    }
+    let (key, default) = match inner.split_once(',') {
+        Some((key, default)) => {
+            let default = default.trim();
+            let default = default.strip_prefix('\'')?.strip_suffix('\'')?;
+            (key.trim(), Some(default.to_string()))
+        }
+        None => (inner.trim(), None),
+    };
+    let valid_key = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:/.+=@".contains(c));
+    valid_key.then(|| Part::Variable { key: key.to_ascii_lowercase(), default })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ContextValue;
+
+    #[test]
+    fn glob_table() {
+        let cases = [
+            ("*", "", true),
+            ("*", "anything", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("a?c", "aéc", true),
+            ("a*c", "abbbc", true),
+            ("a*c", "abbb", false),
+            ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b", true),
+            ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket", false),
+            ("*/*/x", "a/b/x", true),
+            ("Abc", "abc", false),
+            ("**a", "a", true),
+            ("?", "", false),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYbZ", false),
+            ("", "", true),
+            ("", "a", false),
+        ];
+        for (pattern, text, expected) in cases {
+            assert_eq!(Glob::new(pattern).matches(text), expected, "{pattern:?} vs {text:?}");
+        }
+    }
+
+    #[test]
+    fn variables_substitute_as_literal_text() {
+        let template = Template::parse("arn:aws:s3:::home/${aws:username}/*", true);
+        let mut context = Context::default();
+        context.insert("aws:username", ContextValue::single("a*"));
+        let glob = template.resolve_glob(&context).unwrap();
+        assert!(glob.matches("arn:aws:s3:::home/a*/x"));
+        assert!(!glob.matches("arn:aws:s3:::home/ab/x"));
+    }
+
+    #[test]
+    fn escapes_and_defaults() {
+        let context = Context::default();
+        let t = Template::parse("a${*}b${?}${$}", true);
+        assert_eq!(t.resolve(&context).as_deref(), Some("a*b?$"));
+        assert!(!t.resolve_glob(&context).unwrap().matches("aXb?$"));
+        assert!(t.resolve_glob(&context).unwrap().matches("a*b?$"));
+        let t = Template::parse("team-${aws:PrincipalTag/team, 'none'}", true);
+        assert_eq!(t.resolve(&context).as_deref(), Some("team-none"));
+        let t = Template::parse("team-${aws:PrincipalTag/team}", true);
+        assert_eq!(t.resolve(&context), None);
+    }
+
+    #[test]
+    fn old_version_keeps_variables_literal() {
+        let t = Template::parse("home/${aws:username}", false);
+        assert_eq!(t.resolve(&Context::default()).as_deref(), Some("home/${aws:username}"));
+    }
+}

@@ -1,0 +1,1 @@
+//! AWS SimulateCustomPolicy: request and response shapes and the one code path behind them.

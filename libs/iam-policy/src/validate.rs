@@ -1,0 +1,1 @@
+//! Policy validation in the manner of IAM Access Analyzer ValidatePolicy.
