@@ -67,7 +67,11 @@ pub struct PolicySource {
 impl PolicySource {
     /// A source with no version.
     pub fn new(id: impl Into<Arc<str>>, policy_type: PolicyType) -> Self {
-        PolicySource { id: id.into(), policy_type, version_id: None }
+        PolicySource {
+            id: id.into(),
+            policy_type,
+            version_id: None,
+        }
     }
 }
 
@@ -90,9 +94,9 @@ impl ResourceMatcher {
             ResourcePattern::Any => true,
             ResourcePattern::Static(glob) => glob.matches(resource),
             // A variable without a value makes this entry match nothing.
-            ResourcePattern::Variable(template) => {
-                template.resolve_glob(context).is_some_and(|glob| glob.matches(resource))
-            }
+            ResourcePattern::Variable(template) => template
+                .resolve_glob(context)
+                .is_some_and(|glob| glob.matches(resource)),
         });
         any != self.negated
     }
@@ -141,7 +145,10 @@ fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<P
             if id == "*" {
                 return (caller.kind != PrincipalKind::Anonymous).then_some(PrincipalMatch::Direct);
             }
-            if matches!(caller.kind, PrincipalKind::Service | PrincipalKind::WebIdentity | PrincipalKind::Anonymous) {
+            if matches!(
+                caller.kind,
+                PrincipalKind::Service | PrincipalKind::WebIdentity | PrincipalKind::Anonymous
+            ) {
                 return None;
             }
             if id == caller.arn {
@@ -159,9 +166,8 @@ fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<P
         PrincipalType::Service => {
             (caller.kind == PrincipalKind::Service && (id == "*" || id == caller.arn)).then_some(PrincipalMatch::Direct)
         }
-        PrincipalType::Federated => {
-            (caller.kind == PrincipalKind::WebIdentity && (id == "*" || id == caller.arn)).then_some(PrincipalMatch::Direct)
-        }
+        PrincipalType::Federated => (caller.kind == PrincipalKind::WebIdentity && (id == "*" || id == caller.arn))
+            .then_some(PrincipalMatch::Direct),
         PrincipalType::CanonicalUser => (id == caller.arn).then_some(PrincipalMatch::Direct),
     }
 }
@@ -202,12 +208,17 @@ impl CompiledStatement {
             index,
             effect: statement.effect,
             action_negated: statement.action.negated,
-            actions: statement.action.patterns.iter().map(|p| Glob::new(&p.to_ascii_lowercase())).collect(),
+            actions: statement
+                .action
+                .patterns
+                .iter()
+                .map(|p| Glob::new(&p.to_ascii_lowercase()))
+                .collect(),
             resource,
-            principal: statement
-                .principal
-                .as_ref()
-                .map(|p| PrincipalMatcher { negated: p.negated, principals: p.principals.clone() }),
+            principal: statement.principal.as_ref().map(|p| PrincipalMatcher {
+                negated: p.negated,
+                principals: p.principals.clone(),
+            }),
             conditions: statement
                 .condition
                 .iter()
@@ -328,8 +339,15 @@ impl PolicySet {
         let mut compiled = Vec::with_capacity(parsed.policy.statements.len());
         for (i, statement) in parsed.policy.statements.iter().enumerate() {
             let index = u32::try_from(i).map_err(|_| PolicyError::InvalidInput("too many statements".into()))?;
-            let statement_compiled = CompiledStatement::compile(policy_number, index, statement, substitute)
-                .map_err(|message| PolicyError::malformed(message, &format!("Statement[{i}].Condition"), None))?;
+            let statement_compiled =
+                CompiledStatement::compile(policy_number, index, statement, substitute).map_err(|message| {
+                    PolicyError::malformed(
+                        "DATA_TYPE_MISMATCH",
+                        message,
+                        &format!("Statement[{i}].Condition"),
+                        None,
+                    )
+                })?;
             compiled.push(statement_compiled);
         }
         for (statement, compiled) in parsed.policy.statements.iter().zip(compiled) {
@@ -341,8 +359,17 @@ impl PolicySet {
         let statement_spans = (0..parsed.policy.statements.len())
             .map(|i| parsed.source.statements.get(i).copied().unwrap_or_default())
             .collect();
-        let sids = parsed.policy.statements.iter().map(|s| s.sid.as_deref().map(Arc::from)).collect();
-        self.policies.push(PolicyMeta { source, statement_spans, sids });
+        let sids = parsed
+            .policy
+            .statements
+            .iter()
+            .map(|s| s.sid.as_deref().map(Arc::from))
+            .collect();
+        self.policies.push(PolicyMeta {
+            source,
+            statement_spans,
+            sids,
+        });
         Ok(())
     }
 

@@ -34,7 +34,9 @@ impl Number {
         }
         // Rust accepts `inf` and `NaN`; AWS's numbers are plain decimals.
         let plain = !text.is_empty()
-            && text.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
         match text.parse::<f64>() {
             Ok(f) if plain && f.is_finite() => Some(Number::Float(f)),
             _ => None,
@@ -67,7 +69,12 @@ pub(crate) fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.fZ",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%MZ",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
             return Some(naive.and_utc());
         }
@@ -106,7 +113,14 @@ fn parse_ip_or_cidr(text: &str) -> Option<IpNet> {
 /// The six parts of an ARN; the last keeps any further colons.
 fn arn_segments(text: &str) -> Option<[&str; 6]> {
     let mut parts = text.splitn(6, ':');
-    let segments = [parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?];
+    let segments = [
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    ];
     Some(segments)
 }
 
@@ -128,8 +142,18 @@ enum Expected {
 }
 
 /// Checks that a value is valid for an operator; the message says why not.
-pub(crate) fn check_value(operator: BaseOperator, value: &str) -> Result<(), String> {
-    parse_expected(operator, value, false).map(|_| ())
+pub(crate) fn check_value(operator: BaseOperator, value: &str) -> Result<(), (&'static str, String)> {
+    let code = match operator.family() {
+        OperatorFamily::Numeric => "TYPE_MISMATCH_NUMBER",
+        OperatorFamily::Date => "TYPE_MISMATCH_DATE",
+        OperatorFamily::Bool | OperatorFamily::Null => "TYPE_MISMATCH_BOOLEAN",
+        OperatorFamily::Ip => "TYPE_MISMATCH_IP_RANGE",
+        OperatorFamily::Binary => "TYPE_MISMATCH_STRING",
+        OperatorFamily::String | OperatorFamily::Arn => "MISSING_ARN_FIELD",
+    };
+    parse_expected(operator, value, false)
+        .map(|_| ())
+        .map_err(|message| (code, message))
 }
 
 fn parse_expected(operator: BaseOperator, value: &str, substitute: bool) -> Result<Expected, String> {
@@ -215,13 +239,24 @@ impl CompiledCondition {
     /// Evaluates the clause against the request context.
     pub(crate) fn evaluate(&self, context: &Context) -> bool {
         let base = self.operator.base;
-        let present = context.get(&self.key).filter(|v| !(base == BaseOperator::Null && v.values().is_empty()));
+        // AWS: a set qualifier on `Null` makes it constant (ForAllValues true, ForAnyValue false).
+        match (base, self.operator.qualifier) {
+            (BaseOperator::Null, Some(SetQualifier::ForAllValues)) => return true,
+            (BaseOperator::Null, Some(SetQualifier::ForAnyValue)) => return false,
+            _ => {}
+        }
+        let present = context
+            .get(&self.key)
+            .filter(|v| !(base == BaseOperator::Null && v.values().is_empty()));
         if let [Expected::Null(expect_absent)] = self.expected[..] {
             return present.is_none() == expect_absent;
         }
         if base == BaseOperator::Null {
             // Several Null values are alternatives.
-            return self.expected.iter().any(|e| matches!(e, Expected::Null(absent) if present.is_none() == *absent));
+            return self
+                .expected
+                .iter()
+                .any(|e| matches!(e, Expected::Null(absent) if present.is_none() == *absent));
         }
         let Some(present) = present else {
             return self.operator.if_exists
@@ -232,7 +267,10 @@ impl CompiledCondition {
                 };
         };
         let satisfied_by = |request_value: &str| {
-            let matches_any = self.expected.iter().any(|e| matches_value(base, e, request_value, context));
+            let matches_any = self
+                .expected
+                .iter()
+                .any(|e| matches_value(base, e, request_value, context));
             matches_any != base.is_negated()
         };
         let values = present.values();
@@ -274,8 +312,12 @@ fn matches_value(base: BaseOperator, expected: &Expected, actual: &str, context:
             None => template.resolve_glob(context).is_some_and(|glob| glob.matches(actual)),
         },
         Expected::Number(expected) => {
-            let Some(actual) = Number::parse(actual) else { return false };
-            let Some(order) = actual.compare(*expected) else { return false };
+            let Some(actual) = Number::parse(actual) else {
+                return false;
+            };
+            let Some(order) = actual.compare(*expected) else {
+                return false;
+            };
             compare(base, order)
         }
         Expected::Date(expected) => {
@@ -284,12 +326,11 @@ fn matches_value(base: BaseOperator, expected: &Expected, actual: &str, context:
         }
         Expected::Bool(expected) => parse_bool(actual) == Some(*expected),
         Expected::Binary(expected) => parse_binary(actual).is_some_and(|bytes| bytes == *expected),
-        Expected::Ip(net) => actual
-            .trim()
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| net.contains(&ip)),
+        Expected::Ip(net) => actual.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
         Expected::Arn(segments) => {
-            let Some(actual) = arn_segments(actual) else { return false };
+            let Some(actual) = arn_segments(actual) else {
+                return false;
+            };
             segments.iter().zip(actual).all(|((template, glob), part)| match glob {
                 Some(glob) => glob.matches(part),
                 None => template.resolve_glob(context).is_some_and(|glob| glob.matches(part)),
@@ -379,7 +420,10 @@ mod tests {
     fn ip_and_arn() {
         let ctx = Context::new()
             .with("aws:SourceIp", ContextValue::single("203.0.113.7"))
-            .with("aws:SourceArn", ContextValue::single("arn:aws:sns:us-east-1:123456789012:topic:extra"));
+            .with(
+                "aws:SourceArn",
+                ContextValue::single("arn:aws:sns:us-east-1:123456789012:topic:extra"),
+            );
         assert!(clause("IpAddress", "aws:SourceIp", &["203.0.113.0/24"]).evaluate(&ctx));
         assert!(!clause("NotIpAddress", "aws:SourceIp", &["203.0.113.0/24"]).evaluate(&ctx));
         assert!(clause("IpAddress", "aws:SourceIp", &["2001:db8::/32", "203.0.113.7"]).evaluate(&ctx));

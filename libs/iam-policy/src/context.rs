@@ -13,7 +13,10 @@ pub struct ContextValue {
 impl ContextValue {
     /// A single-valued key.
     pub fn single(value: impl Into<String>) -> Self {
-        ContextValue { values: vec![value.into()], multivalued: false }
+        ContextValue {
+            values: vec![value.into()],
+            multivalued: false,
+        }
     }
 
     /// A multivalued key (a list type such as `stringList`).
@@ -22,7 +25,10 @@ impl ContextValue {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        ContextValue { values: values.into_iter().map(Into::into).collect(), multivalued: true }
+        ContextValue {
+            values: values.into_iter().map(Into::into).collect(),
+            multivalued: true,
+        }
     }
 
     /// Every value, as text.
@@ -155,17 +161,32 @@ impl Caller {
             "iam" if kind == PrincipalKind::AssumedRole => Some(arn.to_string()),
             _ => None,
         };
-        Some(Caller { kind, arn: arn.to_string(), account: account.to_string(), role_arn })
+        Some(Caller {
+            kind,
+            arn: arn.to_string(),
+            account: account.to_string(),
+            role_arn,
+        })
     }
 
     /// A service principal.
     pub fn service(name: &str) -> Caller {
-        Caller { kind: PrincipalKind::Service, arn: name.to_string(), account: String::new(), role_arn: None }
+        Caller {
+            kind: PrincipalKind::Service,
+            arn: name.to_string(),
+            account: String::new(),
+            role_arn: None,
+        }
     }
 
     /// A caller without credentials.
     pub fn anonymous() -> Caller {
-        Caller { kind: PrincipalKind::Anonymous, arn: String::new(), account: String::new(), role_arn: None }
+        Caller {
+            kind: PrincipalKind::Anonymous,
+            arn: String::new(),
+            account: String::new(),
+            role_arn: None,
+        }
     }
 }
 
@@ -177,7 +198,10 @@ mod tests {
     fn keys_are_case_insensitive() {
         let context = Context::new().with("aws:SourceIp", ContextValue::single("10.0.0.1"));
         assert!(context.contains("AWS:SOURCEIP"));
-        assert_eq!(context.get("aws:sourceip").and_then(ContextValue::as_single), Some("10.0.0.1"));
+        assert_eq!(
+            context.get("aws:sourceip").and_then(ContextValue::as_single),
+            Some("10.0.0.1")
+        );
     }
 
     #[test]
@@ -185,7 +209,10 @@ mod tests {
         let session = Caller::from_arn("arn:aws:sts::111122223333:assumed-role/Admin/alice").unwrap();
         assert_eq!(session.kind, PrincipalKind::AssumedRole);
         assert_eq!(session.account, "111122223333");
-        assert_eq!(session.role_arn.as_deref(), Some("arn:aws:iam::111122223333:role/Admin"));
+        assert_eq!(
+            session.role_arn.as_deref(),
+            Some("arn:aws:iam::111122223333:role/Admin")
+        );
         let user = Caller::from_arn("arn:aws:iam::111122223333:user/division/bob").unwrap();
         assert_eq!(user.kind, PrincipalKind::User);
         assert!(Caller::from_arn("arn:aws:s3:::bucket").is_none());

@@ -8,6 +8,8 @@ pub enum PolicyError {
     /// The document is not a policy AWS would accept or that the engine could evaluate exactly.
     #[error("{message}{}", location_suffix(.path.as_deref(), .span.as_ref()))]
     Malformed {
+        /// The IAM Access Analyzer issue code that names the problem, e.g. `INVALID_EFFECT`.
+        code: &'static str,
         /// What is wrong, in lowercase prose; user input in backticks.
         message: String,
         /// JSON path of the offending element, e.g. `Statement[1].Condition.StringEquals`.
@@ -32,10 +34,7 @@ pub enum PolicyError {
 
 fn location_suffix(path: Option<&str>, span: Option<&Span>) -> String {
     match (path, span) {
-        (Some(path), Some(span)) => format!(
-            " (at `{path}`, line {}, column {})",
-            span.start.line, span.start.column
-        ),
+        (Some(path), Some(span)) => format!(" (at `{path}`, line {}, column {})", span.start.line, span.start.column),
         (None, Some(span)) => format!(" (at line {}, column {})", span.start.line, span.start.column),
         (Some(path), None) => format!(" (at `{path}`)"),
         (None, None) => String::new(),
@@ -60,8 +59,9 @@ impl PolicyError {
         }
     }
 
-    pub(crate) fn malformed(message: impl Into<String>, path: &str, span: Option<Span>) -> Self {
+    pub(crate) fn malformed(code: &'static str, message: impl Into<String>, path: &str, span: Option<Span>) -> Self {
         PolicyError::Malformed {
+            code,
             message: message.into(),
             path: (!path.is_empty()).then(|| path.to_string()),
             span,

@@ -158,7 +158,9 @@ struct Votes<'s> {
 fn votes<'s>(set: &'s PolicySet, action: &str, request: &Request<'_>) -> Votes<'s> {
     let mut votes = Votes::default();
     set.for_each_action_match(action, |statement| {
-        let Some(principal) = statement.principal_match(request.caller) else { return };
+        let Some(principal) = statement.principal_match(request.caller) else {
+            return;
+        };
         if !statement.matches_resource(request.resource, request.context) || !statement.conditions_hold(request.context)
         {
             return;
@@ -216,10 +218,19 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
         .service_control
         .iter()
         .map(|set| (PolicySlot::ServiceControl, set))
-        .chain(policies.resource_control.iter().map(|set| (PolicySlot::ResourceControl, set)));
+        .chain(
+            policies
+                .resource_control
+                .iter()
+                .map(|set| (PolicySlot::ResourceControl, set)),
+        );
 
     let mut all_votes: Vec<(PolicySlot, &PolicySet, Votes<'_>)> = Vec::with_capacity(4);
-    for (slot, set) in slots.into_iter().filter_map(|(slot, set)| Some((slot, set?))).chain(organization_levels) {
+    for (slot, set) in slots
+        .into_iter()
+        .filter_map(|(slot, set)| Some((slot, set?)))
+        .chain(organization_levels)
+    {
         all_votes.push((slot, set, votes(set, action, request)));
     }
 
@@ -258,9 +269,17 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
     }
 
     if !denies.is_empty() {
-        return Decision { effect: DecisionEffect::ExplicitDeny, matched: denies, details };
+        return Decision {
+            effect: DecisionEffect::ExplicitDeny,
+            matched: denies,
+            details,
+        };
     }
-    let implicit_deny = |details| Decision { effect: DecisionEffect::ImplicitDeny, matched: Vec::new(), details };
+    let implicit_deny = |details| Decision {
+        effect: DecisionEffect::ImplicitDeny,
+        matched: Vec::new(),
+        details,
+    };
     if details.allowed_by_organizations == Some(false) || details.allowed_by_resource_control == Some(false) {
         return implicit_deny(details);
     }
@@ -268,7 +287,9 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
     let limits_hold =
         details.allowed_by_permissions_boundary != Some(false) && details.allowed_by_session_policy != Some(false);
     let identity_grants = details.allowed_by_identity && limits_hold;
-    let same_account = request.resource_account.is_none_or(|owner| owner == request.caller.account);
+    let same_account = request
+        .resource_account
+        .is_none_or(|owner| owner == request.caller.account);
 
     let allowed_from = |wanted: &[PolicySlot], minimum: PrincipalMatch| -> Vec<MatchedStatement> {
         all_votes
@@ -296,13 +317,20 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
             _ => None,
         }
     } else if identity_grants && best_resource_grant.is_some() {
-        Some(allowed_from(&[PolicySlot::Identity, PolicySlot::Resource], PrincipalMatch::Account))
+        Some(allowed_from(
+            &[PolicySlot::Identity, PolicySlot::Resource],
+            PrincipalMatch::Account,
+        ))
     } else {
         None
     };
 
     match allowed {
-        Some(matched) => Decision { effect: DecisionEffect::Allowed, matched, details },
+        Some(matched) => Decision {
+            effect: DecisionEffect::Allowed,
+            matched,
+            details,
+        },
         None => implicit_deny(details),
     }
 }
@@ -311,11 +339,16 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
 /// policies wrote them, each once. Used by simulations (`MissingContextValues`).
 pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> Vec<String> {
     let action = request.action.to_lowercase();
-    let sets = [policies.identity, policies.permissions_boundary, policies.session, policies.resource]
-        .into_iter()
-        .flatten()
-        .chain(policies.service_control)
-        .chain(policies.resource_control);
+    let sets = [
+        policies.identity,
+        policies.permissions_boundary,
+        policies.session,
+        policies.resource,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(policies.service_control)
+    .chain(policies.resource_control);
     let mut missing: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for set in sets {

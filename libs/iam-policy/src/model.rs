@@ -302,8 +302,8 @@ impl FromStr for ConditionOperator {
             None => (rest, false),
         };
         let base = BaseOperator::from_name(base_name).ok_or_else(unknown)?;
-        // `NullIfExists` and a set-qualified `Null` have no meaning in AWS's language.
-        if base == BaseOperator::Null && (if_exists || qualifier.is_some()) {
+        // `NullIfExists` has no meaning in AWS's language.
+        if base == BaseOperator::Null && if_exists {
             return Err(unknown());
         }
         Ok(ConditionOperator {
@@ -415,10 +415,14 @@ mod tests {
         for base in BaseOperator::ALL {
             for qualifier in [None, Some(SetQualifier::ForAllValues), Some(SetQualifier::ForAnyValue)] {
                 for if_exists in [false, true] {
-                    let op = ConditionOperator { qualifier, base: *base, if_exists };
+                    let op = ConditionOperator {
+                        qualifier,
+                        base: *base,
+                        if_exists,
+                    };
                     let text = op.to_string();
                     let parsed = text.parse::<ConditionOperator>();
-                    if *base == BaseOperator::Null && (if_exists || qualifier.is_some()) {
+                    if *base == BaseOperator::Null && if_exists {
                         assert!(parsed.is_err(), "{text} must be refused");
                     } else {
                         assert_eq!(parsed, Ok(op), "{text}");

@@ -97,7 +97,11 @@ pub struct ParsedPolicy {
 pub fn parse_policy(text: &str) -> Result<ParsedPolicy, PolicyError> {
     if text.len() > MAX_TEXT_BYTES {
         return Err(PolicyError::malformed(
-            format!("policy document is {} bytes long; at most {MAX_TEXT_BYTES} are accepted", text.len()),
+            "JSON_SYNTAX_ERROR",
+            format!(
+                "policy document is {} bytes long; at most {MAX_TEXT_BYTES} are accepted",
+                text.len()
+            ),
             "",
             None,
         ));
@@ -116,22 +120,40 @@ pub fn parse_policy(text: &str) -> Result<ParsedPolicy, PolicyError> {
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    let collect = CollectOptions { comments: CommentCollectionStrategy::Off, tokens: false };
+    let collect = CollectOptions {
+        comments: CommentCollectionStrategy::Off,
+        tokens: false,
+    };
     let parsed = jsonc_parser::parse_to_ast(text, &collect, &options).map_err(|e| {
         let range = e.range();
         PolicyError::malformed(
-            format!("policy document is not valid JSON: {}", lowercase_first(&e.kind().to_string())),
+            "JSON_SYNTAX_ERROR",
+            format!(
+                "policy document is not valid JSON: {}",
+                lowercase_first(&e.kind().to_string())
+            ),
             "",
             Some(lines.span(range.start, range.end)),
         )
     })?;
     let Some(root) = parsed.value else {
-        return Err(PolicyError::malformed("policy document is empty", "", None));
+        return Err(PolicyError::malformed(
+            "JSON_SYNTAX_ERROR",
+            "policy document is empty",
+            "",
+            None,
+        ));
     };
-    let mut parser = Parser { lines: &lines, source: SourceMap::default() };
+    let mut parser = Parser {
+        lines: &lines,
+        source: SourceMap::default(),
+    };
     let policy = parser.document(&root)?;
     parser.source.length_without_whitespace = text.chars().filter(|c| !c.is_whitespace()).count();
-    Ok(ParsedPolicy { policy, source: parser.source })
+    Ok(ParsedPolicy {
+        policy,
+        source: parser.source,
+    })
 }
 
 fn lowercase_first(text: &str) -> String {
@@ -160,6 +182,7 @@ fn check_depth(text: &str, lines: &LineIndex<'_>) -> Result<(), PolicyError> {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(PolicyError::malformed(
+                        "JSON_SYNTAX_ERROR",
                         format!("policy document nests deeper than {MAX_DEPTH} levels"),
                         "",
                         Some(lines.span(offset, offset + 1)),
@@ -207,8 +230,8 @@ impl Parser<'_> {
         self.lines.span(start, end)
     }
 
-    fn error(&self, message: impl Into<String>, path: &JsonPath, node: &Node<'_>) -> PolicyError {
-        PolicyError::malformed(message, &path.to_string(), Some(self.span(node)))
+    fn error(&self, code: &'static str, message: impl Into<String>, path: &JsonPath, node: &Node<'_>) -> PolicyError {
+        PolicyError::malformed(code, message, &path.to_string(), Some(self.span(node)))
     }
 
     fn record(&mut self, path: &JsonPath, node: &Node<'_>) {
@@ -221,7 +244,12 @@ impl Parser<'_> {
         for (i, prop) in object.properties.iter().enumerate() {
             let name = prop.name.as_str();
             if object.properties[..i].iter().any(|p| p.name.as_str() == name) {
-                return Err(self.error(format!("duplicate key `{name}`"), &path.key(name), &prop.value));
+                return Err(self.error(
+                    "DUPLICATE_KEY",
+                    format!("duplicate key `{name}`"),
+                    &path.key(name),
+                    &prop.value,
+                ));
             }
         }
         Ok(&object.properties)
@@ -231,7 +259,12 @@ impl Parser<'_> {
         self.record(path, node);
         match node {
             Node::StringLit(s) => Ok(s.value.to_string()),
-            other => Err(self.error(format!("{what} must be a string, not {}", type_name(other)), path, other)),
+            other => Err(self.error(
+                "DATA_TYPE_MISMATCH",
+                format!("{what} must be a string, not {}", type_name(other)),
+                path,
+                other,
+            )),
         }
     }
 
@@ -246,7 +279,11 @@ impl Parser<'_> {
                 .map(|(i, element)| self.string(element, &path.index(i), what))
                 .collect(),
             other => Err(self.error(
-                format!("{what} must be a string or an array of strings, not {}", type_name(other)),
+                "DATA_TYPE_MISMATCH",
+                format!(
+                    "{what} must be a string or an array of strings, not {}",
+                    type_name(other)
+                ),
                 path,
                 other,
             )),
@@ -257,7 +294,12 @@ impl Parser<'_> {
         let top = JsonPath::default();
         self.source.document = self.span(root);
         let Node::Object(object) = root else {
-            return Err(self.error("policy document must be a JSON object", &top, root));
+            return Err(self.error(
+                "DATA_TYPE_MISMATCH",
+                "policy document must be a JSON object",
+                &top,
+                root,
+            ));
         };
         let mut version = None;
         let mut id = None;
@@ -273,6 +315,7 @@ impl Parser<'_> {
                         "2008-10-17" => Version::V2008_10_17,
                         other => {
                             return Err(self.error(
+                                "INVALID_VERSION",
                                 format!("`Version` must be `2012-10-17` or `2008-10-17`, not `{other}`"),
                                 &path,
                                 &prop.value,
@@ -282,11 +325,23 @@ impl Parser<'_> {
                 }
                 "Id" => id = Some(self.string(&prop.value, &path, "`Id`")?),
                 "Statement" => statement_node = Some(&prop.value),
-                other => return Err(self.error(format!("unknown element `{other}` in policy document"), &path, &prop.value)),
+                other => {
+                    return Err(self.error(
+                        "INVALID_POLICY_ELEMENT",
+                        format!("unknown element `{other}` in policy document"),
+                        &path,
+                        &prop.value,
+                    ))
+                }
             }
         }
         let Some(statement_node) = statement_node else {
-            return Err(self.error("policy document must contain a `Statement` element", &top, root));
+            return Err(self.error(
+                "MISSING_STATEMENT",
+                "policy document must contain a `Statement` element",
+                &top,
+                root,
+            ));
         };
         let path = top.key("Statement");
         self.record(&path, statement_node);
@@ -295,7 +350,12 @@ impl Parser<'_> {
             Node::Object(_) => vec![self.statement(statement_node, &path, substitute)?],
             Node::Array(array) => {
                 if array.elements.is_empty() {
-                    return Err(self.error("`Statement` must contain at least one statement", &path, statement_node));
+                    return Err(self.error(
+                        "MISSING_STATEMENT",
+                        "`Statement` must contain at least one statement",
+                        &path,
+                        statement_node,
+                    ));
                 }
                 array
                     .elements
@@ -306,20 +366,33 @@ impl Parser<'_> {
             }
             other => {
                 return Err(self.error(
-                    format!("`Statement` must be an object or an array of objects, not {}", type_name(other)),
+                    "DATA_TYPE_MISMATCH",
+                    format!(
+                        "`Statement` must be an object or an array of objects, not {}",
+                        type_name(other)
+                    ),
                     &path,
                     other,
                 ))
             }
         };
-        Ok(Policy { version, id, statements })
+        Ok(Policy {
+            version,
+            id,
+            statements,
+        })
     }
 
     fn statement(&mut self, node: &Node<'_>, path: &JsonPath, substitute: bool) -> Result<Statement, PolicyError> {
         self.record(path, node);
         let span = self.span(node);
         let Node::Object(object) = node else {
-            return Err(self.error(format!("a statement must be an object, not {}", type_name(node)), path, node));
+            return Err(self.error(
+                "DATA_TYPE_MISMATCH",
+                format!("a statement must be an object, not {}", type_name(node)),
+                path,
+                node,
+            ));
         };
         let (mut sid, mut effect, mut principal, mut action, mut resource) = (None, None, None, None, None);
         let mut condition = Vec::new();
@@ -328,7 +401,12 @@ impl Parser<'_> {
             let at = path.key(key);
             let value = &prop.value;
             let conflict = |this: &Self, other: &str| {
-                this.error(format!("a statement cannot have both `{key}` and `{other}`"), &at, value)
+                this.error(
+                    "UNSUPPORTED_ELEMENT_COMBINATION",
+                    format!("a statement cannot have both `{key}` and `{other}`"),
+                    &at,
+                    value,
+                )
             };
             match key {
                 "Sid" => sid = Some(self.string(value, &at, "`Sid`")?),
@@ -338,6 +416,7 @@ impl Parser<'_> {
                         "Deny" => Effect::Deny,
                         other => {
                             return Err(self.error(
+                                "INVALID_EFFECT",
                                 format!("`Effect` must be `Allow` or `Deny`, not `{other}`"),
                                 &at,
                                 value,
@@ -352,55 +431,100 @@ impl Parser<'_> {
                     let patterns = self.strings(value, &at, &format!("`{key}`"))?;
                     for (i, pattern) in patterns.iter().enumerate() {
                         if pattern != "*" && !valid_action(pattern) {
-                            let item = if matches!(value, Node::Array(_)) { at.index(i) } else { at.clone() };
+                            let item = if matches!(value, Node::Array(_)) {
+                                at.index(i)
+                            } else {
+                                at.clone()
+                            };
                             return Err(self.error(
+                                "INVALID_ACTION",
                                 format!("action `{pattern}` must be `*` or `service:action`, e.g. `s3:GetObject`"),
                                 &item,
                                 value,
                             ));
                         }
                     }
-                    action = Some(ActionBlock { negated: key == "NotAction", patterns });
+                    action = Some(ActionBlock {
+                        negated: key == "NotAction",
+                        patterns,
+                    });
                 }
                 "Resource" | "NotResource" => {
                     if resource.is_some() {
-                        return Err(conflict(self, if key == "Resource" { "NotResource" } else { "Resource" }));
+                        return Err(conflict(
+                            self,
+                            if key == "Resource" { "NotResource" } else { "Resource" },
+                        ));
                     }
                     let patterns = self.strings(value, &at, &format!("`{key}`"))?;
                     for pattern in &patterns {
                         if pattern != "*" && !pattern.starts_with("arn:") {
                             return Err(self.error(
+                                "INVALID_ARN_PREFIX",
                                 format!("resource `{pattern}` must be an ARN (`arn:...`) or `*`"),
                                 &at,
                                 value,
                             ));
                         }
                     }
-                    resource = Some(ResourceBlock { negated: key == "NotResource", patterns });
+                    resource = Some(ResourceBlock {
+                        negated: key == "NotResource",
+                        patterns,
+                    });
                 }
                 "Principal" | "NotPrincipal" => {
                     if principal.is_some() {
-                        return Err(conflict(self, if key == "Principal" { "NotPrincipal" } else { "Principal" }));
+                        return Err(conflict(
+                            self,
+                            if key == "Principal" {
+                                "NotPrincipal"
+                            } else {
+                                "Principal"
+                            },
+                        ));
                     }
                     let principals = self.principal(value, &at)?;
-                    principal = Some(PrincipalBlock { negated: key == "NotPrincipal", principals });
+                    principal = Some(PrincipalBlock {
+                        negated: key == "NotPrincipal",
+                        principals,
+                    });
                 }
                 "Condition" => condition = self.condition(value, &at, substitute)?,
-                other => return Err(self.error(format!("unknown element `{other}` in statement"), &at, value)),
+                other => {
+                    return Err(self.error(
+                        "INVALID_POLICY_ELEMENT",
+                        format!("unknown element `{other}` in statement"),
+                        &at,
+                        value,
+                    ))
+                }
             }
         }
         let Some(effect) = effect else {
-            return Err(PolicyError::malformed("statement must have an `Effect`", &path.to_string(), Some(span)));
+            return Err(PolicyError::malformed(
+                "MISSING_EFFECT",
+                "statement must have an `Effect`",
+                &path.to_string(),
+                Some(span),
+            ));
         };
         let Some(action) = action else {
             return Err(PolicyError::malformed(
+                "MISSING_ACTION",
                 "statement must have an `Action` or `NotAction`",
                 &path.to_string(),
                 Some(span),
             ));
         };
         self.source.statements.push(span);
-        Ok(Statement { sid, effect, principal, action, resource, condition })
+        Ok(Statement {
+            sid,
+            effect,
+            principal,
+            action,
+            resource,
+            condition,
+        })
     }
 
     fn principal(&mut self, node: &Node<'_>, path: &JsonPath) -> Result<PrincipalSet, PolicyError> {
@@ -414,7 +538,10 @@ impl Parser<'_> {
                     let at = path.key(key);
                     let Some(kind) = PrincipalType::parse(key) else {
                         return Err(self.error(
-                            format!("principal type `{key}` must be one of `AWS`, `Service`, `Federated`, `CanonicalUser`"),
+                            "INVALID_PRINCIPAL_KEY",
+                            format!(
+                                "principal type `{key}` must be one of `AWS`, `Service`, `Federated`, `CanonicalUser`"
+                            ),
                             &at,
                             &prop.value,
                         ));
@@ -423,6 +550,7 @@ impl Parser<'_> {
                     for id in &ids {
                         if id.is_empty() || (id.contains('*') && id != "*") {
                             return Err(self.error(
+                                "UNSUPPORTED_WILDCARD_IN_PRINCIPAL",
                                 format!("principal `{id}` is not valid: wildcards are only allowed as `*` alone"),
                                 &at,
                                 &prop.value,
@@ -432,22 +560,41 @@ impl Parser<'_> {
                     entries.push((kind, ids));
                 }
                 if entries.is_empty() {
-                    return Err(self.error("`Principal` must name at least one principal", path, node));
+                    return Err(self.error(
+                        "EMPTY_OBJECT_PRINCIPAL",
+                        "`Principal` must name at least one principal",
+                        path,
+                        node,
+                    ));
                 }
                 Ok(PrincipalSet::Typed(entries))
             }
             other => Err(self.error(
-                format!("`Principal` must be `\"*\"` or an object such as {{\"AWS\": ...}}, not {}", type_name(other)),
+                "INVALID_PRINCIPAL_FORMAT",
+                format!(
+                    "`Principal` must be `\"*\"` or an object such as {{\"AWS\": ...}}, not {}",
+                    type_name(other)
+                ),
                 path,
                 other,
             )),
         }
     }
 
-    fn condition(&mut self, node: &Node<'_>, path: &JsonPath, substitute: bool) -> Result<Vec<ConditionClause>, PolicyError> {
+    fn condition(
+        &mut self,
+        node: &Node<'_>,
+        path: &JsonPath,
+        substitute: bool,
+    ) -> Result<Vec<ConditionClause>, PolicyError> {
         self.record(path, node);
         let Node::Object(object) = node else {
-            return Err(self.error(format!("`Condition` must be an object, not {}", type_name(node)), path, node));
+            return Err(self.error(
+                "DATA_TYPE_MISMATCH",
+                format!("`Condition` must be an object, not {}", type_name(node)),
+                path,
+                node,
+            ));
         };
         let mut clauses = Vec::new();
         for prop in self.properties(object, path)? {
@@ -455,39 +602,64 @@ impl Parser<'_> {
             let at = path.key(name);
             self.record(&at, &prop.value);
             let operator: ConditionOperator = name.parse().map_err(|_| {
-                self.error(format!("unknown condition operator `{name}`"), &at, &prop.value)
+                self.error(
+                    "INVALID_CONDITION_OPERATOR",
+                    format!("unknown condition operator `{name}`"),
+                    &at,
+                    &prop.value,
+                )
             })?;
             let Node::Object(keys) = &prop.value else {
                 return Err(self.error(
+                    "DATA_TYPE_MISMATCH",
                     format!("condition operator `{name}` must map condition keys to values"),
                     &at,
                     &prop.value,
                 ));
             };
             if keys.properties.is_empty() {
-                return Err(self.error(format!("condition operator `{name}` names no condition key"), &at, &prop.value));
+                return Err(self.error(
+                    "EMPTY_OBJECT_CONDITION",
+                    format!("condition operator `{name}` names no condition key"),
+                    &at,
+                    &prop.value,
+                ));
             }
             for key_prop in self.properties(keys, &at)? {
                 let key = key_prop.name.as_str();
                 let key_path = at.key(key);
                 if key.is_empty() {
-                    return Err(self.error("condition key must not be empty", &key_path, &key_prop.value));
+                    return Err(self.error(
+                        "INVALID_CONDITION_KEY_FORMAT",
+                        "condition key must not be empty",
+                        &key_path,
+                        &key_prop.value,
+                    ));
                 }
                 let values = self.condition_values(&key_prop.value, &key_path)?;
                 if values.is_empty() {
-                    return Err(self.error(format!("condition key `{key}` has no values"), &key_path, &key_prop.value));
+                    return Err(self.error(
+                        "EMPTY_ARRAY_CONDITION",
+                        format!("condition key `{key}` has no values"),
+                        &key_path,
+                        &key_prop.value,
+                    ));
                 }
                 for value in &values {
                     // Variables are substituted at evaluation; only literal text can be checked here.
                     let checkable = !(substitute && operator.base.supports_variables());
                     if checkable || !value.contains("${") {
-                        check_value(operator.base, value).map_err(|m| self.error(m, &key_path, &key_prop.value))?;
+                        check_value(operator.base, value)
+                            .map_err(|(code, m)| self.error(code, m, &key_path, &key_prop.value))?;
                     }
                 }
-                clauses.push(ConditionClause { operator, key: key.to_string(), values });
+                clauses.push(ConditionClause {
+                    operator,
+                    key: key.to_string(),
+                    values,
+                });
             }
         }
-        let _ = substitute;
         Ok(clauses)
     }
 
@@ -499,7 +671,11 @@ impl Parser<'_> {
             Node::NumberLit(n) => Ok(n.value.to_string()),
             Node::BooleanLit(b) => Ok(b.value.to_string()),
             other => Err(this.error(
-                format!("condition values must be strings, numbers or booleans, not {}", type_name(other)),
+                "DATA_TYPE_MISMATCH",
+                format!(
+                    "condition values must be strings, numbers or booleans, not {}",
+                    type_name(other)
+                ),
                 path,
                 other,
             )),
@@ -523,7 +699,9 @@ impl Parser<'_> {
 /// `service:action`, where the service prefix is lowercase letters, digits and dashes and the
 /// action is letters, digits and wildcards. Wildcards may stand in either part.
 fn valid_action(pattern: &str) -> bool {
-    let Some((service, action)) = pattern.split_once(':') else { return false };
+    let Some((service, action)) = pattern.split_once(':') else {
+        return false;
+    };
     let service_ok = !service.is_empty() && service.chars().all(|c| c.is_ascii_alphanumeric() || "-*?".contains(c));
     let action_ok = !action.is_empty() && action.chars().all(|c| c.is_ascii_alphanumeric() || "-_*?".contains(c));
     service_ok && action_ok
@@ -550,22 +728,45 @@ mod tests {
 
     #[test]
     fn refusals_name_the_place() {
-        let err = error_of("{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"allow\", \"Action\": \"*\"}]\n}");
+        let err = error_of(
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"allow\", \"Action\": \"*\"}]\n}",
+        );
         let text = err.to_string();
-        assert!(text.contains("`Effect` must be `Allow` or `Deny`, not `allow`"), "{text}");
+        assert!(
+            text.contains("`Effect` must be `Allow` or `Deny`, not `allow`"),
+            "{text}"
+        );
         assert!(text.contains("line 3"), "{text}");
-        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Bogus":1}]}"#).to_string().contains("`Bogus`"));
-        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Action":"*"}]}"#).to_string().contains("duplicate"));
-        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"s3"}]}"#).to_string().contains("`s3`"));
-        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"bucket"}]}"#).to_string().contains("ARN"));
-        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Condition":{"StringEqualz":{"a":"b"}}}]}"#)
+        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Bogus":1}]}"#)
             .to_string()
-            .contains("`StringEqualz`"));
-        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Condition":{"NumericEquals":{"a":"x"}}}]}"#)
+            .contains("`Bogus`"));
+        assert!(
+            error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Action":"*"}]}"#)
+                .to_string()
+                .contains("duplicate")
+        );
+        assert!(error_of(r#"{"Statement":[{"Effect":"Allow","Action":"s3"}]}"#)
             .to_string()
-            .contains("not a number"));
+            .contains("`s3`"));
+        assert!(
+            error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"bucket"}]}"#)
+                .to_string()
+                .contains("ARN")
+        );
+        assert!(
+            error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Condition":{"StringEqualz":{"a":"b"}}}]}"#)
+                .to_string()
+                .contains("`StringEqualz`")
+        );
+        assert!(
+            error_of(r#"{"Statement":[{"Effect":"Allow","Action":"*","Condition":{"NumericEquals":{"a":"x"}}}]}"#)
+                .to_string()
+                .contains("not a number")
+        );
         assert!(error_of(r#"{"Statement":[]}"#).to_string().contains("at least one"));
-        assert!(error_of("{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\"}],}").to_string().contains("JSON"));
+        assert!(error_of("{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\"}],}")
+            .to_string()
+            .contains("JSON"));
         assert!(error_of(&"[".repeat(10_000)).to_string().contains("nests deeper"));
     }
 

@@ -22,7 +22,9 @@ pub(crate) struct Glob {
 impl Glob {
     /// A pattern where `*` and `?` are wildcards.
     pub(crate) fn new(pattern: &str) -> Self {
-        let mut glob = Glob { pieces: Vec::with_capacity(pattern.len()) };
+        let mut glob = Glob {
+            pieces: Vec::with_capacity(pattern.len()),
+        };
         glob.push_pattern(pattern);
         glob
     }
@@ -83,7 +85,10 @@ impl Glob {
             }
         }
         // `?` may have stepped past the end on a truncated character; only an exact end counts.
-        t == text.len() && pieces[p.min(pieces.len())..].iter().all(|piece| *piece == Piece::AnyRun)
+        t == text.len()
+            && pieces[p.min(pieces.len())..]
+                .iter()
+                .all(|piece| *piece == Piece::AnyRun)
     }
 }
 
@@ -119,7 +124,9 @@ impl Template {
     /// text is literal policy text.
     pub(crate) fn parse(text: &str, substitute: bool) -> Self {
         if !substitute || !text.contains("${") {
-            return Template { parts: vec![Part::Text(text.to_string())] };
+            return Template {
+                parts: vec![Part::Text(text.to_string())],
+            };
         }
         let mut parts = Vec::new();
         let mut rest = text;
@@ -180,12 +187,16 @@ impl Template {
 
     /// The pattern when the template has no variables.
     pub(crate) fn static_glob(&self) -> Option<Glob> {
-        (!self.has_variables()).then(|| self.resolve_glob(&Context::default())).flatten()
+        (!self.has_variables())
+            .then(|| self.resolve_glob(&Context::default()))
+            .flatten()
     }
 
     /// The text when the template has no variables.
     pub(crate) fn static_text(&self) -> Option<String> {
-        (!self.has_variables()).then(|| self.resolve(&Context::default())).flatten()
+        (!self.has_variables())
+            .then(|| self.resolve(&Context::default()))
+            .flatten()
     }
 }
 
@@ -224,9 +235,11 @@ fn parse_variable(inner: &str) -> Option<Part> {
         }
         None => (inner.trim(), None),
     };
-    let valid_key = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:/.+=@".contains(c));
-    valid_key.then(|| Part::Variable { key: key.to_ascii_lowercase(), default })
+    let valid_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:/.+=@".contains(c));
+    valid_key.then(|| Part::Variable {
+        key: key.to_ascii_lowercase(),
+        default,
+    })
 }
 
 #[cfg(test)]

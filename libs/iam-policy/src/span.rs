@@ -70,8 +70,22 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_count_characters() {
         let index = LineIndex::new("{\n  \"é\": 1\n}");
-        assert_eq!(index.position(0), Position { line: 1, column: 1, offset: 0 });
-        assert_eq!(index.position(2), Position { line: 2, column: 1, offset: 2 });
+        assert_eq!(
+            index.position(0),
+            Position {
+                line: 1,
+                column: 1,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            index.position(2),
+            Position {
+                line: 2,
+                column: 1,
+                offset: 2
+            }
+        );
         // "é" is two bytes: the colon after the closing quote is the 6th character of line 2.
         assert_eq!(index.position(8).column, 6);
         assert_eq!(index.position(13).line, 3);
