@@ -1,1 +1,2 @@
+//! Criterion benchmarks of policy evaluation (being written).
 fn main() {}
