@@ -1,0 +1,89 @@
+//! `iamctl`: the Gatehouse command-line client.
+//!
+//! Exit codes: 0 on success, 2 when the input is malformed (message on stderr, nothing on stdout),
+//! 1 for any other failure.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use iam_policy::simulate::{simulate_custom_policy, SimulateCustomPolicyRequest};
+use iam_policy::PolicyError;
+
+#[derive(Parser)]
+#[command(name = "iamctl", version, about = "Gatehouse command-line client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulates identity (and optionally boundary, organization and resource) policies given as
+    /// text, like `aws iam simulate-custom-policy --cli-input-json`.
+    SimulateCustomPolicy {
+        /// The request as JSON, in the shape `aws iam simulate-custom-policy --generate-cli-skeleton`
+        /// prints; `-` reads standard input.
+        #[arg(long)]
+        input: PathBuf,
+    },
+}
+
+/// A failure, with the exit code it maps to.
+enum Failure {
+    /// Malformed input: exit code 2.
+    Input(String),
+    /// Anything else: exit code 1.
+    Other(String),
+}
+
+fn read_input(path: &PathBuf) -> Result<String, Failure> {
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::Other(format!("cannot read standard input: {e}")))?;
+    } else {
+        text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Input(format!("cannot read `{}`: {e}", path.display())))?;
+    }
+    Ok(text)
+}
+
+fn policy_failure(error: PolicyError) -> Failure {
+    Failure::Input(format!("{}: {error}", error.aws_code()))
+}
+
+fn run(cli: Cli) -> Result<String, Failure> {
+    match cli.command {
+        Command::SimulateCustomPolicy { input } => {
+            let text = read_input(&input)?;
+            let request: SimulateCustomPolicyRequest = serde_json::from_str(&text)
+                .map_err(|e| Failure::Input(format!("InvalidInput: the request is not a SimulateCustomPolicy request: {e}")))?;
+            let response = simulate_custom_policy(&request).map_err(policy_failure)?;
+            serde_json::to_string_pretty(&response).map_err(|e| Failure::Other(e.to_string()))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(output) => {
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{output}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            }
+        }
+        Err(Failure::Input(message)) => {
+            eprintln!("iamctl: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(message)) => {
+            eprintln!("iamctl: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
