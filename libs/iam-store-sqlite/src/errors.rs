@@ -1,0 +1,51 @@
+//! Maps sqlx and SQLite failures onto the port's [`StoreError`]: transient ones (busy, locked,
+//! pool exhausted, I/O) become `Unavailable`, everything else `Internal`.
+
+use iam_eventlog::StoreError;
+
+/// SQLite primary result codes (the low byte of an extended code) that a retry may cure.
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
+
+/// Whether `error` is SQLite reporting a UNIQUE or PRIMARY KEY constraint violation.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// The database error's message, if `error` comes from SQLite itself.
+pub(crate) fn database_message(error: &sqlx::Error) -> Option<String> {
+    error.as_database_error().map(|db| db.message().to_owned())
+}
+
+/// Maps an unexpected sqlx error; `context` says what was being done.
+pub(crate) fn backend(context: &str, error: &sqlx::Error) -> StoreError {
+    let transient = match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().and_then(|code| code.parse::<i64>().ok()).is_some_and(|code| {
+            matches!(
+                code & 0xff,
+                SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN
+            )
+        }),
+        _ => false,
+    };
+    let message = format!("{context}: {error}");
+    if transient {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Internal(message)
+    }
+}
+
+/// Maps a migration failure at open.
+pub(crate) fn migration(error: &sqlx::migrate::MigrateError) -> StoreError {
+    match error {
+        sqlx::migrate::MigrateError::Execute(inner) => backend("migrating the event log", inner),
+        other => StoreError::Internal(format!("migrating the event log: {other}")),
+    }
+}
