@@ -1,0 +1,323 @@
+//! Gatehouse's use cases over the event log: every account's state is loaded from its stream,
+//! commands are decided against it (`iam-domain`) and appended with the expected per-account
+//! sequence and the unique-name claims they imply, and the in-memory evaluation model
+//! (`iam-authz`) is swapped for the new state after each commit.
+//!
+//! Writes to one account are serialized inside the process; across processes the store's
+//! optimistic check (expected sequence) and unique claims keep them consistent, and a conflict
+//! is retried against the fresh state.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use iam_authz::AccountModel;
+use iam_domain::{decide, evolve, AccessKeyOwner, AccountState, Command, DecideContext, DomainError, DomainEvent};
+use iam_eventlog::{ClaimChange, EventStore, NewEvent, StoreError, UniqueClaim};
+use iam_secrets::Sealer;
+use iam_types::{AccountId, ErrorCode, IdKind, UniqueId};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+/// A failed use case, with the AWS error code it maps to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    /// AWS's error code.
+    pub code: ErrorCode,
+    /// A message a person can act on.
+    pub message: String,
+}
+
+impl AppError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError { code, message: message.into() }
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        AppError::new(e.code(), e.message())
+    }
+}
+
+fn store_error(e: StoreError) -> AppError {
+    match e {
+        StoreError::UniqueViolation { scope, key } => {
+            AppError::new(ErrorCode::EntityAlreadyExists, format!("an entity of kind {scope} named {key} already exists"))
+        }
+        StoreError::Conflict { .. } => {
+            AppError::new(ErrorCode::ConcurrentModification, "the account changed concurrently; retry the request")
+        }
+        other => AppError::new(ErrorCode::ServiceFailure, format!("the event log failed: {other}")),
+    }
+}
+
+/// Who asks, and under which request id.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The caller's ARN.
+    pub arn: String,
+    /// The request id of the call.
+    pub request_id: String,
+}
+
+/// What a command did.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    /// The events it appended (none for an idempotent no-op).
+    pub events: Vec<DomainEvent>,
+    /// The account's sequence after the command: a consistency token.
+    pub sequence: u64,
+    /// The account's model after the command.
+    pub model: Arc<AccountModel>,
+}
+
+/// A new access key, whose secret is shown once.
+pub struct NewAccessKey {
+    /// What the command did.
+    pub executed: Executed,
+    /// The key id.
+    pub access_key_id: String,
+    /// The secret, for the caller's eyes only.
+    pub secret_access_key: Zeroizing<String>,
+}
+
+struct AccountSlot {
+    model: RwLock<Arc<AccountModel>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// The service: accounts in memory, kept equal to the log.
+pub struct Gatehouse {
+    store: Arc<dyn EventStore>,
+    sealer: Sealer,
+    accounts: RwLock<HashMap<String, Arc<AccountSlot>>>,
+    /// Access key id -> account id, for authentication.
+    key_index: RwLock<HashMap<String, String>>,
+}
+
+const MAX_ATTEMPTS: usize = 5;
+const READ_BATCH: u32 = 1_000;
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The unique names an account holds, as `(scope, lowercased name)`.
+fn unique_names(state: &AccountState) -> BTreeSet<(&'static str, String)> {
+    let mut names = BTreeSet::new();
+    names.extend(state.users().map(|u| ("user", u.user_name.as_str().to_lowercase())));
+    names.extend(state.groups().map(|g| ("group", g.group_name.as_str().to_lowercase())));
+    names.extend(state.roles().map(|r| ("role", r.role_name.as_str().to_lowercase())));
+    names.extend(state.customer_policies().map(|p| ("policy", p.policy_name.as_str().to_lowercase())));
+    names
+}
+
+/// The claims and releases that take `before` to `after`, releases first (a rename in case only).
+fn claim_changes(before: &AccountState, after: &AccountState) -> Vec<ClaimChange> {
+    let (old, new) = (unique_names(before), unique_names(after));
+    let release = old.difference(&new).map(|(scope, key)| ClaimChange::Release(UniqueClaim::new(*scope, key.clone())));
+    let claim = new.difference(&old).map(|(scope, key)| ClaimChange::Claim(UniqueClaim::new(*scope, key.clone())));
+    release.chain(claim).collect()
+}
+
+fn decode(envelope: &iam_eventlog::EventEnvelope) -> Result<DomainEvent, AppError> {
+    serde_json::from_value(envelope.payload.clone()).map_err(|e| {
+        AppError::new(
+            ErrorCode::ServiceFailure,
+            format!(
+                "event {} of account {} (sequence {}) cannot be read: {e}",
+                envelope.event_type, envelope.account_id, envelope.sequence
+            ),
+        )
+    })
+}
+
+impl Gatehouse {
+    /// Loads every account from the log.
+    pub async fn load(store: Arc<dyn EventStore>, sealer: Sealer) -> Result<Self, AppError> {
+        let gatehouse =
+            Gatehouse { store, sealer, accounts: RwLock::new(HashMap::new()), key_index: RwLock::new(HashMap::new()) };
+        for account in gatehouse.store.accounts().await.map_err(store_error)? {
+            let state = gatehouse.catch_up(&account, AccountState::new()).await?;
+            gatehouse.install(&account, state);
+        }
+        Ok(gatehouse)
+    }
+
+    /// Every account id.
+    pub fn account_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = read_lock(&self.accounts).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The current model of an account.
+    pub fn account(&self, account_id: &str) -> Option<Arc<AccountModel>> {
+        let slot = read_lock(&self.accounts).get(account_id).cloned()?;
+        let model = read_lock(&slot.model).clone();
+        Some(model)
+    }
+
+    /// The account an access key belongs to.
+    pub fn account_of_key(&self, access_key_id: &str) -> Option<String> {
+        read_lock(&self.key_index).get(access_key_id).cloned()
+    }
+
+    /// Opens a sealed secret of a key of an account.
+    pub fn open_secret(&self, account_id: &str, access_key_id: &str, sealed: &str) -> Option<Zeroizing<String>> {
+        self.sealer.open(sealed, &format!("{account_id}/{access_key_id}")).ok()
+    }
+
+    async fn catch_up(&self, account: &str, mut state: AccountState) -> Result<AccountState, AppError> {
+        loop {
+            let batch =
+                self.store.read_stream(account, state.version() + 1, READ_BATCH).await.map_err(store_error)?;
+            if batch.is_empty() {
+                return Ok(state);
+            }
+            for envelope in &batch {
+                evolve(&mut state, &decode(envelope)?);
+            }
+        }
+    }
+
+    fn install(&self, account: &str, state: AccountState) -> Arc<AccountModel> {
+        {
+            let mut index = write_lock(&self.key_index);
+            index.retain(|_, owner| owner != account);
+            for key in state.access_keys() {
+                index.insert(key.access_key_id.as_str().to_string(), account.to_string());
+            }
+        }
+        let model = Arc::new(AccountModel::new(Arc::new(state)));
+        let slot = read_lock(&self.accounts).get(account).cloned();
+        match slot {
+            Some(slot) => *write_lock(&slot.model) = model.clone(),
+            None => {
+                let slot = Arc::new(AccountSlot { model: RwLock::new(model.clone()), writer: tokio::sync::Mutex::new(()) });
+                write_lock(&self.accounts).entry(account.to_string()).or_insert(slot);
+            }
+        }
+        model
+    }
+
+    fn slot(&self, account: &str) -> Arc<AccountSlot> {
+        if let Some(slot) = read_lock(&self.accounts).get(account) {
+            return slot.clone();
+        }
+        let empty = Arc::new(AccountModel::new(Arc::new(AccountState::new())));
+        write_lock(&self.accounts)
+            .entry(account.to_string())
+            .or_insert_with(|| Arc::new(AccountSlot { model: RwLock::new(empty), writer: tokio::sync::Mutex::new(()) }))
+            .clone()
+    }
+
+    /// Decides `command` against the account's current state and appends its events.
+    pub async fn execute(&self, account: &str, actor: &Actor, command: &Command) -> Result<Executed, AppError> {
+        let slot = self.slot(account);
+        let _writer = slot.writer.lock().await;
+        for _ in 0..MAX_ATTEMPTS {
+            let current = read_lock(&slot.model).clone();
+            let state = current.state();
+            let now = Utc::now();
+            let mut id_bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut id_bytes);
+            let events = decide(state, command, &DecideContext::new(now, id_bytes, actor.arn.clone()))?;
+            if events.is_empty() {
+                return Ok(Executed { events, sequence: state.version(), model: current });
+            }
+            let mut next = AccountState::clone(state);
+            for event in &events {
+                evolve(&mut next, event);
+            }
+            let claims = claim_changes(state, &next);
+            let new_events = events.iter().map(|event| envelope(event, actor, now)).collect::<Result<Vec<_>, _>>()?;
+            match self.store.append(account, state.version(), new_events, claims).await {
+                Ok(outcome) => {
+                    let model = self.install(account, next);
+                    return Ok(Executed { events, sequence: outcome.last_sequence, model });
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    // Another process wrote first: catch up and decide again.
+                    let fresh = self.catch_up(account, AccountState::clone(state)).await?;
+                    self.install(account, fresh);
+                }
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Err(AppError::new(ErrorCode::ConcurrentModification, "the account kept changing concurrently; retry the request"))
+    }
+
+    /// Creates an access key (for a user, or for the root user when `user_name` is `None`). The
+    /// secret is sealed before the command is built, so it never reaches an event in plain text.
+    pub async fn create_access_key(
+        &self,
+        account: &str,
+        actor: &Actor,
+        user_name: Option<String>,
+    ) -> Result<NewAccessKey, AppError> {
+        let mut rng = rand::thread_rng();
+        let mut id_bytes = [0u8; 16];
+        rng.fill_bytes(&mut id_bytes);
+        let access_key_id = UniqueId::generate(IdKind::AccessKey, id_bytes).as_str().to_string();
+        let mut secret_bytes = [0u8; 30];
+        rng.fill_bytes(&mut secret_bytes);
+        let secret_access_key = iam_secrets::secret_access_key(&secret_bytes);
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
+        let secret_ciphertext = self
+            .sealer
+            .seal(&secret_access_key, &format!("{account}/{access_key_id}"), nonce)
+            .map_err(|e| AppError::new(ErrorCode::ServiceFailure, e.to_string()))?;
+        let command = Command::CreateAccessKey { user_name, access_key_id: access_key_id.clone(), secret_ciphertext };
+        let executed = self.execute(account, actor, &command).await?;
+        Ok(NewAccessKey { executed, access_key_id, secret_access_key })
+    }
+
+    /// Creates a new account with a fresh 12-digit id and a root access key.
+    pub async fn create_account(&self, actor: &Actor, alias: Option<String>) -> Result<(String, NewAccessKey), AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut rng = rand::thread_rng();
+            let id = format!("{:012}", rng.next_u64() % 1_000_000_000_000);
+            let Ok(account_id) = AccountId::parse(&id) else { continue };
+            if self.account(account_id.as_str()).is_some_and(|m| m.state().account_id().is_some()) {
+                continue;
+            }
+            let command = Command::CreateAccount { account_id: id.clone(), account_alias: alias.clone() };
+            match self.execute(&id, actor, &command).await {
+                Ok(_) => {
+                    let key = self.create_access_key(&id, actor, None).await?;
+                    return Ok((id, key));
+                }
+                Err(e) if e.code == ErrorCode::EntityAlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AppError::new(ErrorCode::ServiceFailure, "could not draw an unused account id"))
+    }
+
+    /// Whether a key is the root key of its account.
+    pub fn is_root_key(owner: &AccessKeyOwner) -> bool {
+        matches!(owner, AccessKeyOwner::Root)
+    }
+}
+
+fn envelope(event: &DomainEvent, actor: &Actor, now: DateTime<Utc>) -> Result<NewEvent, AppError> {
+    Ok(NewEvent {
+        event_id: uuid::Uuid::now_v7(),
+        recorded_at: now,
+        actor: actor.arn.clone(),
+        request_id: actor.request_id.clone(),
+        event_type: event.event_type().to_string(),
+        schema_version: iam_domain::SCHEMA_VERSION,
+        payload: serde_json::to_value(event)
+            .map_err(|e| AppError::new(ErrorCode::ServiceFailure, format!("event cannot be encoded: {e}")))?,
+    })
+}

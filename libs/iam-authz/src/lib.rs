@@ -1,0 +1,179 @@
+//! The in-memory evaluation model: for one account's state, each principal's identity-based
+//! policies and permissions boundary compiled once (by `iam-policy`) and reused for every
+//! decision until the account changes. No database is read on the decision path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use iam_domain::AccountState;
+use iam_policy::{
+    evaluate, Caller, Context, ContextValue, Decision, DecisionDetails, DecisionEffect, ParsedPolicy, Policies,
+    PolicySet, PolicySource, Request,
+};
+use iam_types::{IamArn, ResourceKind};
+
+/// A principal's policies, compiled, and the context keys that describe it.
+#[derive(Debug)]
+pub struct CompiledPrincipal {
+    /// Who it is, for `Principal` matching.
+    pub caller: Caller,
+    /// The root user is allowed everything in its own account.
+    pub is_root: bool,
+    /// Identity-based policies (own, then groups').
+    pub identity: PolicySet,
+    /// The permissions boundary.
+    pub boundary: Option<PolicySet>,
+    /// `aws:username`, `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
+    /// `aws:PrincipalTag/*`.
+    pub principal_context: Vec<(String, ContextValue)>,
+}
+
+/// Facts of one request that the model cannot know by itself.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts {
+    /// The caller's IP address (`aws:SourceIp`).
+    pub source_ip: Option<String>,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// Further keys given by the caller.
+    pub extra: Vec<(String, ContextValue)>,
+}
+
+/// One account's state with its compiled principals.
+#[derive(Debug)]
+pub struct AccountModel {
+    state: Arc<AccountState>,
+    compiled: Mutex<HashMap<String, Arc<CompiledPrincipal>>>,
+}
+
+fn compile_set(sources: impl IntoIterator<Item = (PolicySource, String)>) -> PolicySet {
+    let mut set = PolicySet::new();
+    for (source, document) in sources {
+        // Stored documents were validated when written; one that no longer parses (a newer,
+        // stricter engine) grants nothing rather than failing every decision.
+        let parsed: Option<ParsedPolicy> = iam_policy::parse_policy(&document).ok();
+        if let Some(parsed) = parsed {
+            let _ = set.add(source, &parsed);
+        }
+    }
+    set
+}
+
+fn source_of(policy: &iam_domain::EffectivePolicy) -> (PolicySource, String) {
+    let mut source = PolicySource::new(policy.source_id.as_str(), policy.policy_type);
+    source.version_id = policy.version_id.as_deref().map(Into::into);
+    (source, policy.document.clone())
+}
+
+impl AccountModel {
+    /// A model over one state.
+    pub fn new(state: Arc<AccountState>) -> Self {
+        AccountModel { state, compiled: Mutex::new(HashMap::new()) }
+    }
+
+    /// The state the model was built from.
+    pub fn state(&self) -> &Arc<AccountState> {
+        &self.state
+    }
+
+    /// The compiled principal behind an ARN (root or a user of this account), compiled on first use.
+    pub fn principal(&self, principal_arn: &str) -> Option<Arc<CompiledPrincipal>> {
+        if let Ok(cache) = self.compiled.lock() {
+            if let Some(found) = cache.get(principal_arn) {
+                return Some(found.clone());
+            }
+        }
+        let compiled = Arc::new(self.compile(principal_arn)?);
+        if let Ok(mut cache) = self.compiled.lock() {
+            cache.insert(principal_arn.to_string(), compiled.clone());
+        }
+        Some(compiled)
+    }
+
+    fn compile(&self, principal_arn: &str) -> Option<CompiledPrincipal> {
+        let account = self.state.account_id()?;
+        let arn = IamArn::parse(principal_arn).ok()?;
+        if arn.account() != Some(account) {
+            return None;
+        }
+        let caller = Caller::from_arn(principal_arn)?;
+        if arn == IamArn::root(account) {
+            return Some(CompiledPrincipal {
+                caller,
+                is_root: true,
+                identity: PolicySet::new(),
+                boundary: None,
+                principal_context: vec![
+                    ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
+                    ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
+                    ("aws:PrincipalType".into(), ContextValue::single("Account")),
+                    ("aws:userid".into(), ContextValue::single(account.as_str())),
+                ],
+            });
+        }
+        if arn.kind() != Some(ResourceKind::User) {
+            return None;
+        }
+        let user = self.state.user(arn.name()?.as_str())?;
+        if user.arn != arn {
+            return None;
+        }
+        let policies = self.state.effective_policies_of_user(user.user_name.as_str())?;
+        let mut principal_context = vec![
+            ("aws:username".into(), ContextValue::single(user.user_name.as_str())),
+            ("aws:userid".into(), ContextValue::single(user.user_id.to_string())),
+            ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
+            ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
+            ("aws:PrincipalType".into(), ContextValue::single("User")),
+        ];
+        for tag in &user.tags {
+            principal_context.push((format!("aws:PrincipalTag/{}", tag.key()), ContextValue::single(tag.value().to_string())));
+        }
+        Some(CompiledPrincipal {
+            caller,
+            is_root: false,
+            identity: compile_set(policies.identity.iter().map(source_of)),
+            boundary: policies.permissions_boundary.as_ref().map(|b| compile_set([source_of(b)])),
+            principal_context,
+        })
+    }
+}
+
+/// The request context: what the model knows of the principal, the clock, and the request.
+pub fn request_context(principal: &CompiledPrincipal, facts: &RequestFacts, now: DateTime<Utc>) -> Context {
+    let mut context = Context::new();
+    for (key, value) in &principal.principal_context {
+        context.insert(key, value.clone());
+    }
+    context.insert("aws:CurrentTime", ContextValue::single(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    context.insert("aws:EpochTime", ContextValue::single(now.timestamp().to_string()));
+    context.insert("aws:SecureTransport", ContextValue::single(facts.secure_transport.to_string()));
+    if let Some(ip) = &facts.source_ip {
+        context.insert("aws:SourceIp", ContextValue::single(ip.clone()));
+    }
+    for (key, value) in &facts.extra {
+        context.insert(key, value.clone());
+    }
+    context
+}
+
+/// Decides whether a principal of this account may perform `action` on `resource`.
+pub fn authorize(principal: &CompiledPrincipal, action: &str, resource: &str, context: &Context) -> Decision {
+    if principal.is_root {
+        return Decision {
+            effect: DecisionEffect::Allowed,
+            matched: Vec::new(),
+            details: DecisionDetails { allowed_by_identity: true, ..DecisionDetails::default() },
+        };
+    }
+    let policies = Policies {
+        identity: Some(&principal.identity),
+        permissions_boundary: principal.boundary.as_ref(),
+        ..Policies::default()
+    };
+    let request =
+        Request { caller: &principal.caller, action, resource, resource_account: None, context };
+    evaluate(&policies, &request)
+}
+

@@ -1,0 +1,273 @@
+//! Commands: one variant per AWS IAM action, with AWS's parameter names and raw (unvalidated) input.
+
+use crate::state::AccessKeyStatus;
+
+/// A tag as a request carries it; `decide` validates it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TagInput {
+    /// `Key`.
+    pub key: String,
+    /// `Value`.
+    pub value: String,
+}
+
+impl TagInput {
+    /// A tag input.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        TagInput {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// An IAM action on one account. Text is validated by `decide`, so errors carry AWS's codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // fields are AWS's request parameters, named as AWS names them
+pub enum Command {
+    /// The first command of an account's stream.
+    CreateAccount {
+        account_id: String,
+        account_alias: Option<String>,
+    },
+    CreateUser {
+        user_name: String,
+        path: Option<String>,
+        permissions_boundary: Option<String>,
+        tags: Vec<TagInput>,
+    },
+    UpdateUser {
+        user_name: String,
+        new_user_name: Option<String>,
+        new_path: Option<String>,
+    },
+    DeleteUser {
+        user_name: String,
+    },
+    CreateGroup {
+        group_name: String,
+        path: Option<String>,
+    },
+    UpdateGroup {
+        group_name: String,
+        new_group_name: Option<String>,
+        new_path: Option<String>,
+    },
+    DeleteGroup {
+        group_name: String,
+    },
+    AddUserToGroup {
+        group_name: String,
+        user_name: String,
+    },
+    RemoveUserFromGroup {
+        group_name: String,
+        user_name: String,
+    },
+    CreateRole {
+        role_name: String,
+        path: Option<String>,
+        assume_role_policy_document: String,
+        description: Option<String>,
+        max_session_duration: Option<u32>,
+        permissions_boundary: Option<String>,
+        tags: Vec<TagInput>,
+    },
+    UpdateRole {
+        role_name: String,
+        description: Option<String>,
+        max_session_duration: Option<u32>,
+    },
+    UpdateAssumeRolePolicy {
+        role_name: String,
+        policy_document: String,
+    },
+    DeleteRole {
+        role_name: String,
+    },
+    CreatePolicy {
+        policy_name: String,
+        path: Option<String>,
+        policy_document: String,
+        description: Option<String>,
+        tags: Vec<TagInput>,
+    },
+    DeletePolicy {
+        policy_arn: String,
+    },
+    CreatePolicyVersion {
+        policy_arn: String,
+        policy_document: String,
+        set_as_default: bool,
+    },
+    DeletePolicyVersion {
+        policy_arn: String,
+        version_id: String,
+    },
+    SetDefaultPolicyVersion {
+        policy_arn: String,
+        version_id: String,
+    },
+    AttachUserPolicy {
+        user_name: String,
+        policy_arn: String,
+    },
+    DetachUserPolicy {
+        user_name: String,
+        policy_arn: String,
+    },
+    AttachGroupPolicy {
+        group_name: String,
+        policy_arn: String,
+    },
+    DetachGroupPolicy {
+        group_name: String,
+        policy_arn: String,
+    },
+    AttachRolePolicy {
+        role_name: String,
+        policy_arn: String,
+    },
+    DetachRolePolicy {
+        role_name: String,
+        policy_arn: String,
+    },
+    PutUserPolicy {
+        user_name: String,
+        policy_name: String,
+        policy_document: String,
+    },
+    DeleteUserPolicy {
+        user_name: String,
+        policy_name: String,
+    },
+    PutGroupPolicy {
+        group_name: String,
+        policy_name: String,
+        policy_document: String,
+    },
+    DeleteGroupPolicy {
+        group_name: String,
+        policy_name: String,
+    },
+    PutRolePolicy {
+        role_name: String,
+        policy_name: String,
+        policy_document: String,
+    },
+    DeleteRolePolicy {
+        role_name: String,
+        policy_name: String,
+    },
+    TagUser {
+        user_name: String,
+        tags: Vec<TagInput>,
+    },
+    UntagUser {
+        user_name: String,
+        tag_keys: Vec<String>,
+    },
+    TagRole {
+        role_name: String,
+        tags: Vec<TagInput>,
+    },
+    UntagRole {
+        role_name: String,
+        tag_keys: Vec<String>,
+    },
+    TagPolicy {
+        policy_arn: String,
+        tags: Vec<TagInput>,
+    },
+    UntagPolicy {
+        policy_arn: String,
+        tag_keys: Vec<String>,
+    },
+    PutUserPermissionsBoundary {
+        user_name: String,
+        permissions_boundary: String,
+    },
+    DeleteUserPermissionsBoundary {
+        user_name: String,
+    },
+    PutRolePermissionsBoundary {
+        role_name: String,
+        permissions_boundary: String,
+    },
+    DeleteRolePermissionsBoundary {
+        role_name: String,
+    },
+    /// `user_name: None` creates a key for the account's root user.
+    CreateAccessKey {
+        user_name: Option<String>,
+        access_key_id: String,
+        secret_ciphertext: String,
+    },
+    UpdateAccessKey {
+        user_name: Option<String>,
+        access_key_id: String,
+        status: AccessKeyStatus,
+    },
+    DeleteAccessKey {
+        user_name: Option<String>,
+        access_key_id: String,
+    },
+    /// Not an AWS action: the authenticator reports a key's use (`GetAccessKeyLastUsed` reads it).
+    RecordAccessKeyUse {
+        access_key_id: String,
+        service_name: String,
+        region: String,
+    },
+}
+
+impl Command {
+    /// The AWS action name (`CreateUser`), which IAM-on-IAM authorization checks as `iam:<name>`.
+    pub fn action_name(&self) -> &'static str {
+        match self {
+            Command::CreateAccount { .. } => "CreateAccount",
+            Command::CreateUser { .. } => "CreateUser",
+            Command::UpdateUser { .. } => "UpdateUser",
+            Command::DeleteUser { .. } => "DeleteUser",
+            Command::CreateGroup { .. } => "CreateGroup",
+            Command::UpdateGroup { .. } => "UpdateGroup",
+            Command::DeleteGroup { .. } => "DeleteGroup",
+            Command::AddUserToGroup { .. } => "AddUserToGroup",
+            Command::RemoveUserFromGroup { .. } => "RemoveUserFromGroup",
+            Command::CreateRole { .. } => "CreateRole",
+            Command::UpdateRole { .. } => "UpdateRole",
+            Command::UpdateAssumeRolePolicy { .. } => "UpdateAssumeRolePolicy",
+            Command::DeleteRole { .. } => "DeleteRole",
+            Command::CreatePolicy { .. } => "CreatePolicy",
+            Command::DeletePolicy { .. } => "DeletePolicy",
+            Command::CreatePolicyVersion { .. } => "CreatePolicyVersion",
+            Command::DeletePolicyVersion { .. } => "DeletePolicyVersion",
+            Command::SetDefaultPolicyVersion { .. } => "SetDefaultPolicyVersion",
+            Command::AttachUserPolicy { .. } => "AttachUserPolicy",
+            Command::DetachUserPolicy { .. } => "DetachUserPolicy",
+            Command::AttachGroupPolicy { .. } => "AttachGroupPolicy",
+            Command::DetachGroupPolicy { .. } => "DetachGroupPolicy",
+            Command::AttachRolePolicy { .. } => "AttachRolePolicy",
+            Command::DetachRolePolicy { .. } => "DetachRolePolicy",
+            Command::PutUserPolicy { .. } => "PutUserPolicy",
+            Command::DeleteUserPolicy { .. } => "DeleteUserPolicy",
+            Command::PutGroupPolicy { .. } => "PutGroupPolicy",
+            Command::DeleteGroupPolicy { .. } => "DeleteGroupPolicy",
+            Command::PutRolePolicy { .. } => "PutRolePolicy",
+            Command::DeleteRolePolicy { .. } => "DeleteRolePolicy",
+            Command::TagUser { .. } => "TagUser",
+            Command::UntagUser { .. } => "UntagUser",
+            Command::TagRole { .. } => "TagRole",
+            Command::UntagRole { .. } => "UntagRole",
+            Command::TagPolicy { .. } => "TagPolicy",
+            Command::UntagPolicy { .. } => "UntagPolicy",
+            Command::PutUserPermissionsBoundary { .. } => "PutUserPermissionsBoundary",
+            Command::DeleteUserPermissionsBoundary { .. } => "DeleteUserPermissionsBoundary",
+            Command::PutRolePermissionsBoundary { .. } => "PutRolePermissionsBoundary",
+            Command::DeleteRolePermissionsBoundary { .. } => "DeleteRolePermissionsBoundary",
+            Command::CreateAccessKey { .. } => "CreateAccessKey",
+            Command::UpdateAccessKey { .. } => "UpdateAccessKey",
+            Command::DeleteAccessKey { .. } => "DeleteAccessKey",
+            Command::RecordAccessKeyUse { .. } => "RecordAccessKeyUse",
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! `evolve`: applies one event to the account state. Infallible: events are facts, and an event
+//! that names something missing (which `decide` never produces) changes nothing but the version.
+
+use iam_types::{EntityName, Tag};
+
+use crate::event::*;
+use crate::state::*;
+
+/// Applies `event` to `state` and advances the stream version by one.
+pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
+    state.version += 1;
+    match event {
+        DomainEvent::AccountCreated(e) => {
+            state.account = Some(AccountInfo {
+                account_id: e.account_id.clone(),
+                account_alias: e.account_alias.clone(),
+                create_date: e.create_date,
+            });
+        }
+        DomainEvent::UserCreated(e) => {
+            state.issued_ids.insert(e.user_id.clone());
+            state.users.insert(
+                e.user_name.key(),
+                User {
+                    user_id: e.user_id.clone(),
+                    user_name: e.user_name.clone(),
+                    path: e.path.clone(),
+                    arn: e.arn.clone(),
+                    create_date: e.create_date,
+                    permissions_boundary: e.permissions_boundary.clone(),
+                    tags: e.tags.clone(),
+                    permissions: Permissions::default(),
+                },
+            );
+        }
+        DomainEvent::UserUpdated(e) => {
+            if let Some(mut user) = state.users.remove(&e.name.key()) {
+                user.user_name = e.new_name.clone();
+                user.path = e.new_path.clone();
+                user.arn = e.new_arn.clone();
+                state.users.insert(e.new_name.key(), user);
+            }
+        }
+        DomainEvent::UserDeleted(e) => {
+            state.users.remove(&e.name.key());
+            for group in state.groups.values_mut() {
+                group.members.remove(&e.id);
+            }
+        }
+        DomainEvent::UserTagged(e) => {
+            if let Some(user) = state.users.get_mut(&e.name.key()) {
+                add_tags(&mut user.tags, &e.tags);
+            }
+        }
+        DomainEvent::UserUntagged(e) => {
+            if let Some(user) = state.users.get_mut(&e.name.key()) {
+                user.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
+            }
+        }
+        DomainEvent::UserPermissionsBoundaryPut(e) => {
+            if let Some(user) = state.users.get_mut(&e.name.key()) {
+                user.permissions_boundary = Some(e.permissions_boundary.clone());
+            }
+        }
+        DomainEvent::UserPermissionsBoundaryDeleted(e) => {
+            if let Some(user) = state.users.get_mut(&e.name.key()) {
+                user.permissions_boundary = None;
+            }
+        }
+        DomainEvent::UserPolicyAttached(e) => attach(state, PrincipalKind::User, e),
+        DomainEvent::UserPolicyDetached(e) => detach(state, PrincipalKind::User, e),
+        DomainEvent::UserInlinePolicyPut(e) => put_inline(state, PrincipalKind::User, e),
+        DomainEvent::UserInlinePolicyDeleted(e) => delete_inline(state, PrincipalKind::User, e),
+        DomainEvent::GroupCreated(e) => {
+            state.issued_ids.insert(e.group_id.clone());
+            state.groups.insert(
+                e.group_name.key(),
+                Group {
+                    group_id: e.group_id.clone(),
+                    group_name: e.group_name.clone(),
+                    path: e.path.clone(),
+                    arn: e.arn.clone(),
+                    create_date: e.create_date,
+                    members: Default::default(),
+                    permissions: Permissions::default(),
+                },
+            );
+        }
+        DomainEvent::GroupUpdated(e) => {
+            if let Some(mut group) = state.groups.remove(&e.name.key()) {
+                group.group_name = e.new_name.clone();
+                group.path = e.new_path.clone();
+                group.arn = e.new_arn.clone();
+                state.groups.insert(e.new_name.key(), group);
+            }
+        }
+        DomainEvent::GroupDeleted(e) => {
+            state.groups.remove(&e.name.key());
+        }
+        DomainEvent::GroupMemberAdded(e) => {
+            if let Some(group) = state.groups.get_mut(&e.group_name.key()) {
+                group.members.insert(e.user_id.clone());
+            }
+        }
+        DomainEvent::GroupMemberRemoved(e) => {
+            if let Some(group) = state.groups.get_mut(&e.group_name.key()) {
+                group.members.remove(&e.user_id);
+            }
+        }
+        DomainEvent::GroupPolicyAttached(e) => attach(state, PrincipalKind::Group, e),
+        DomainEvent::GroupPolicyDetached(e) => detach(state, PrincipalKind::Group, e),
+        DomainEvent::GroupInlinePolicyPut(e) => put_inline(state, PrincipalKind::Group, e),
+        DomainEvent::GroupInlinePolicyDeleted(e) => delete_inline(state, PrincipalKind::Group, e),
+        DomainEvent::RoleCreated(e) => {
+            state.issued_ids.insert(e.role_id.clone());
+            state.roles.insert(
+                e.role_name.key(),
+                Role {
+                    role_id: e.role_id.clone(),
+                    role_name: e.role_name.clone(),
+                    path: e.path.clone(),
+                    arn: e.arn.clone(),
+                    create_date: e.create_date,
+                    assume_role_policy_document: e.assume_role_policy_document.clone(),
+                    description: e.description.clone(),
+                    max_session_duration: e.max_session_duration,
+                    permissions_boundary: e.permissions_boundary.clone(),
+                    tags: e.tags.clone(),
+                    permissions: Permissions::default(),
+                },
+            );
+        }
+        DomainEvent::RoleUpdated(e) => {
+            if let Some(role) = state.roles.get_mut(&e.role_name.key()) {
+                role.description = e.description.clone();
+                role.max_session_duration = e.max_session_duration;
+            }
+        }
+        DomainEvent::RoleTrustPolicyUpdated(e) => {
+            if let Some(role) = state.roles.get_mut(&e.role_name.key()) {
+                role.assume_role_policy_document = e.policy_document.clone();
+            }
+        }
+        DomainEvent::RoleDeleted(e) => {
+            state.roles.remove(&e.name.key());
+        }
+        DomainEvent::RoleTagged(e) => {
+            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+                add_tags(&mut role.tags, &e.tags);
+            }
+        }
+        DomainEvent::RoleUntagged(e) => {
+            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+                role.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
+            }
+        }
+        DomainEvent::RolePermissionsBoundaryPut(e) => {
+            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+                role.permissions_boundary = Some(e.permissions_boundary.clone());
+            }
+        }
+        DomainEvent::RolePermissionsBoundaryDeleted(e) => {
+            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+                role.permissions_boundary = None;
+            }
+        }
+        DomainEvent::RolePolicyAttached(e) => attach(state, PrincipalKind::Role, e),
+        DomainEvent::RolePolicyDetached(e) => detach(state, PrincipalKind::Role, e),
+        DomainEvent::RoleInlinePolicyPut(e) => put_inline(state, PrincipalKind::Role, e),
+        DomainEvent::RoleInlinePolicyDeleted(e) => delete_inline(state, PrincipalKind::Role, e),
+        DomainEvent::PolicyCreated(e) => {
+            state.issued_ids.insert(e.policy_id.clone());
+            state.policies.insert(
+                e.policy_name.key(),
+                ManagedPolicy {
+                    policy_id: e.policy_id.clone(),
+                    policy_name: e.policy_name.clone(),
+                    path: e.path.clone(),
+                    arn: e.arn.clone(),
+                    description: e.description.clone(),
+                    create_date: e.create_date,
+                    update_date: e.create_date,
+                    default_version_id: e.default_version_id.clone(),
+                    versions: vec![PolicyVersion {
+                        version_id: e.default_version_id.clone(),
+                        document: e.policy_document.clone(),
+                        create_date: e.create_date,
+                    }],
+                    next_version: version_number(&e.default_version_id).saturating_add(1),
+                    tags: e.tags.clone(),
+                },
+            );
+        }
+        DomainEvent::PolicyDeleted(e) => {
+            state.policies.remove(&e.policy_name.key());
+        }
+        DomainEvent::PolicyVersionCreated(e) => {
+            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()) {
+                policy.versions.push(PolicyVersion {
+                    version_id: e.version_id.clone(),
+                    document: e.policy_document.clone(),
+                    create_date: e.create_date,
+                });
+                policy.next_version = policy.next_version.max(version_number(&e.version_id).saturating_add(1));
+                if e.set_as_default {
+                    policy.default_version_id = e.version_id.clone();
+                    policy.update_date = e.create_date;
+                }
+            }
+        }
+        DomainEvent::PolicyVersionDeleted(e) => {
+            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()) {
+                policy.versions.retain(|v| v.version_id != e.version_id);
+            }
+        }
+        DomainEvent::PolicyDefaultVersionSet(e) => {
+            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()) {
+                policy.default_version_id = e.version_id.clone();
+                policy.update_date = e.update_date;
+            }
+        }
+        DomainEvent::PolicyTagged(e) => {
+            if let Some(policy) = state.policies.get_mut(&e.name.key()) {
+                add_tags(&mut policy.tags, &e.tags);
+            }
+        }
+        DomainEvent::PolicyUntagged(e) => {
+            if let Some(policy) = state.policies.get_mut(&e.name.key()) {
+                policy.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
+            }
+        }
+        DomainEvent::AccessKeyCreated(e) => {
+            state.issued_ids.insert(e.access_key_id.clone());
+            state.access_keys.insert(
+                e.access_key_id.clone(),
+                AccessKey {
+                    access_key_id: e.access_key_id.clone(),
+                    owner: e.owner.clone(),
+                    status: e.status,
+                    create_date: e.create_date,
+                    secret_ciphertext: e.secret_ciphertext.clone(),
+                    last_used: None,
+                },
+            );
+        }
+        DomainEvent::AccessKeyStatusUpdated(e) => {
+            if let Some(key) = state.access_keys.get_mut(&e.access_key_id) {
+                key.status = e.status;
+            }
+        }
+        DomainEvent::AccessKeyDeleted(e) => {
+            state.access_keys.remove(&e.access_key_id);
+        }
+        DomainEvent::AccessKeyUsed(e) => {
+            if let Some(key) = state.access_keys.get_mut(&e.access_key_id) {
+                key.last_used = Some(AccessKeyLastUsed {
+                    last_used_date: e.last_used_date,
+                    service_name: e.service_name.clone(),
+                    region: e.region.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// The number in `vN`; 0 for anything else.
+pub(crate) fn version_number(version_id: &str) -> u32 {
+    version_id.strip_prefix('v').and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn add_tags(tags: &mut Vec<Tag>, new: &[Tag]) {
+    for tag in new {
+        match tags.iter_mut().find(|t| t.key() == tag.key()) {
+            Some(existing) => *existing = tag.clone(),
+            None => tags.push(tag.clone()),
+        }
+    }
+}
+
+fn permissions_mut<'a>(
+    state: &'a mut AccountState,
+    kind: PrincipalKind,
+    name: &EntityName,
+) -> Option<&'a mut Permissions> {
+    let key = name.key();
+    match kind {
+        PrincipalKind::User => state.users.get_mut(&key).map(|u| &mut u.permissions),
+        PrincipalKind::Group => state.groups.get_mut(&key).map(|g| &mut g.permissions),
+        PrincipalKind::Role => state.roles.get_mut(&key).map(|r| &mut r.permissions),
+    }
+}
+
+fn attach(state: &mut AccountState, kind: PrincipalKind, e: &PolicyAttachment) {
+    if let Some(p) = permissions_mut(state, kind, &e.principal_name) {
+        if !p.attached_policies.contains(&e.policy_arn) {
+            p.attached_policies.push(e.policy_arn.clone());
+        }
+    }
+}
+
+fn detach(state: &mut AccountState, kind: PrincipalKind, e: &PolicyAttachment) {
+    if let Some(p) = permissions_mut(state, kind, &e.principal_name) {
+        p.attached_policies.retain(|arn| arn != &e.policy_arn);
+    }
+}
+
+fn put_inline(state: &mut AccountState, kind: PrincipalKind, e: &InlinePolicyPut) {
+    if let Some(p) = permissions_mut(state, kind, &e.principal_name) {
+        p.inline_policies
+            .insert(e.policy_name.to_string(), e.policy_document.clone());
+    }
+}
+
+fn delete_inline(state: &mut AccountState, kind: PrincipalKind, e: &InlinePolicyDeleted) {
+    if let Some(p) = permissions_mut(state, kind, &e.principal_name) {
+        p.inline_policies.remove(e.policy_name.as_str());
+    }
+}

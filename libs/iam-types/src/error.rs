@@ -1,0 +1,171 @@
+//! AWS error codes (the closed set the API returns) and this crate's parse error.
+
+use std::fmt;
+
+/// The AWS error codes Gatehouse returns, with their HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ErrorCode {
+    /// An entity with that name already exists.
+    EntityAlreadyExists,
+    /// The entity does not exist.
+    NoSuchEntity,
+    /// A quota would be exceeded.
+    LimitExceeded,
+    /// A policy document is not valid.
+    MalformedPolicyDocument,
+    /// The entity is still in use.
+    DeleteConflict,
+    /// A parameter does not satisfy its constraints.
+    ValidationError,
+    /// A parameter value is not valid for this request.
+    InvalidInput,
+    /// The caller may not perform the action.
+    AccessDenied,
+    /// A concurrent change won; retry.
+    ConcurrentModification,
+    /// An internal failure.
+    ServiceFailure,
+    /// The access key id is unknown.
+    InvalidClientTokenId,
+    /// The request signature does not match.
+    SignatureDoesNotMatch,
+    /// The request signature is incomplete.
+    IncompleteSignature,
+    /// The request is too old or too far in the future.
+    RequestExpired,
+    /// Too many requests.
+    Throttling,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::EntityAlreadyExists,
+        ErrorCode::NoSuchEntity,
+        ErrorCode::LimitExceeded,
+        ErrorCode::MalformedPolicyDocument,
+        ErrorCode::DeleteConflict,
+        ErrorCode::ValidationError,
+        ErrorCode::InvalidInput,
+        ErrorCode::AccessDenied,
+        ErrorCode::ConcurrentModification,
+        ErrorCode::ServiceFailure,
+        ErrorCode::InvalidClientTokenId,
+        ErrorCode::SignatureDoesNotMatch,
+        ErrorCode::IncompleteSignature,
+        ErrorCode::RequestExpired,
+        ErrorCode::Throttling,
+    ];
+
+    /// The code as AWS spells it in `<Code>`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::EntityAlreadyExists => "EntityAlreadyExists",
+            ErrorCode::NoSuchEntity => "NoSuchEntity",
+            ErrorCode::LimitExceeded => "LimitExceeded",
+            ErrorCode::MalformedPolicyDocument => "MalformedPolicyDocument",
+            ErrorCode::DeleteConflict => "DeleteConflict",
+            ErrorCode::ValidationError => "ValidationError",
+            ErrorCode::InvalidInput => "InvalidInput",
+            ErrorCode::AccessDenied => "AccessDenied",
+            ErrorCode::ConcurrentModification => "ConcurrentModification",
+            ErrorCode::ServiceFailure => "ServiceFailure",
+            ErrorCode::InvalidClientTokenId => "InvalidClientTokenId",
+            ErrorCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            ErrorCode::IncompleteSignature => "IncompleteSignature",
+            ErrorCode::RequestExpired => "RequestExpired",
+            ErrorCode::Throttling => "Throttling",
+        }
+    }
+
+    /// The HTTP status AWS IAM answers with for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::NoSuchEntity => 404,
+            ErrorCode::EntityAlreadyExists
+            | ErrorCode::LimitExceeded
+            | ErrorCode::DeleteConflict
+            | ErrorCode::ConcurrentModification => 409,
+            ErrorCode::AccessDenied | ErrorCode::InvalidClientTokenId | ErrorCode::SignatureDoesNotMatch => 403,
+            ErrorCode::ServiceFailure => 500,
+            ErrorCode::MalformedPolicyDocument
+            | ErrorCode::ValidationError
+            | ErrorCode::InvalidInput
+            | ErrorCode::IncompleteSignature
+            | ErrorCode::RequestExpired
+            | ErrorCode::Throttling => 400,
+        }
+    }
+
+    /// Looks a code up by its AWS spelling.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a piece of text is not a valid IAM value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TypesError {
+    /// Not 12 ASCII digits.
+    #[error("`{0}` is not a valid account id: it must be 12 digits")]
+    AccountId(String),
+    /// Not a unique id.
+    #[error("`{0}` is not a valid unique id")]
+    UniqueId(String),
+    /// A name of the wrong length or with a character outside `[\w+=,.@-]`.
+    #[error("{what} name `{text}` is not valid: it must be 1 to {max} characters from [\\w+=,.@-]")]
+    Name {
+        /// Which kind of name.
+        what: &'static str,
+        /// The text.
+        text: String,
+        /// The maximum length.
+        max: usize,
+    },
+    /// A path not of the form `/` or `/.../`.
+    #[error("path `{0}` is not valid: it must begin and end with `/`, contain printable ASCII and be at most 512 characters")]
+    Path(String),
+    /// Not an IAM ARN this crate understands.
+    #[error("`{0}` is not a valid IAM ARN")]
+    Arn(String),
+    /// A tag key or value of the wrong length or with a forbidden character.
+    #[error("tag {0}")]
+    Tag(String),
+    /// More tags than allowed.
+    #[error("the number of tags ({0}) exceeds the limit of 50")]
+    TooManyTags(usize),
+}
+
+impl TypesError {
+    /// The AWS error code this maps to.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            TypesError::TooManyTags(_) => ErrorCode::LimitExceeded,
+            TypesError::Arn(_) => ErrorCode::InvalidInput,
+            _ => ErrorCode::ValidationError,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_statuses() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_name(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::NoSuchEntity.http_status(), 404);
+        assert_eq!(ErrorCode::EntityAlreadyExists.http_status(), 409);
+        assert_eq!(ErrorCode::AccessDenied.http_status(), 403);
+        assert_eq!(ErrorCode::ServiceFailure.http_status(), 500);
+        assert_eq!(ErrorCode::MalformedPolicyDocument.http_status(), 400);
+    }
+}
