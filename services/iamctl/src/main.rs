@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use iam_policy::simulate::{simulate_custom_policy, SimulateCustomPolicyRequest};
+use iam_policy::validate::{validate_policy, PolicyKind};
 use iam_policy::PolicyError;
 
 #[derive(Parser)]
@@ -27,6 +28,17 @@ enum Command {
         /// prints; `-` reads standard input.
         #[arg(long)]
         input: PathBuf,
+    },
+    /// Validates a policy document like `aws accessanalyzer validate-policy`, printing
+    /// `{"findings": [...]}`. A document that does not parse is malformed input (exit code 2).
+    ValidatePolicy {
+        /// The policy document; `-` reads standard input.
+        #[arg(long)]
+        input: PathBuf,
+        /// `IDENTITY_POLICY`, `RESOURCE_POLICY`, `SERVICE_CONTROL_POLICY`,
+        /// `RESOURCE_CONTROL_POLICY` or `ROLE_TRUST_POLICY`.
+        #[arg(long, default_value = "IDENTITY_POLICY")]
+        policy_type: String,
     },
 }
 
@@ -59,10 +71,22 @@ fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::SimulateCustomPolicy { input } => {
             let text = read_input(&input)?;
-            let request: SimulateCustomPolicyRequest = serde_json::from_str(&text)
-                .map_err(|e| Failure::Input(format!("InvalidInput: the request is not a SimulateCustomPolicy request: {e}")))?;
+            let request: SimulateCustomPolicyRequest = serde_json::from_str(&text).map_err(|e| {
+                Failure::Input(format!(
+                    "InvalidInput: the request is not a SimulateCustomPolicy request: {e}"
+                ))
+            })?;
             let response = simulate_custom_policy(&request).map_err(policy_failure)?;
             serde_json::to_string_pretty(&response).map_err(|e| Failure::Other(e.to_string()))
+        }
+        Command::ValidatePolicy { input, policy_type } => {
+            let kind: PolicyKind = policy_type.parse().map_err(policy_failure)?;
+            let text = read_input(&input)?;
+            iam_policy::parse_policy(&text)
+                .map_err(|e| Failure::Input(format!("{}: `{}`: {e}", e.aws_code(), input.display())))?;
+            let findings = validate_policy(&text, kind);
+            serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))
+                .map_err(|e| Failure::Other(e.to_string()))
         }
     }
 }
