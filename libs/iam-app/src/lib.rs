@@ -32,7 +32,10 @@ pub struct AppError {
 impl AppError {
     /// An error with a code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        AppError { code, message: message.into() }
+        AppError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -44,12 +47,14 @@ impl From<DomainError> for AppError {
 
 fn store_error(e: StoreError) -> AppError {
     match e {
-        StoreError::UniqueViolation { scope, key } => {
-            AppError::new(ErrorCode::EntityAlreadyExists, format!("an entity of kind {scope} named {key} already exists"))
-        }
-        StoreError::Conflict { .. } => {
-            AppError::new(ErrorCode::ConcurrentModification, "the account changed concurrently; retry the request")
-        }
+        StoreError::UniqueViolation { scope, key } => AppError::new(
+            ErrorCode::EntityAlreadyExists,
+            format!("an entity of kind {scope} named {key} already exists"),
+        ),
+        StoreError::Conflict { .. } => AppError::new(
+            ErrorCode::ConcurrentModification,
+            "the account changed concurrently; retry the request",
+        ),
         other => AppError::new(ErrorCode::ServiceFailure, format!("the event log failed: {other}")),
     }
 }
@@ -115,15 +120,23 @@ fn unique_names(state: &AccountState) -> BTreeSet<(&'static str, String)> {
     names.extend(state.users().map(|u| ("user", u.user_name.as_str().to_lowercase())));
     names.extend(state.groups().map(|g| ("group", g.group_name.as_str().to_lowercase())));
     names.extend(state.roles().map(|r| ("role", r.role_name.as_str().to_lowercase())));
-    names.extend(state.customer_policies().map(|p| ("policy", p.policy_name.as_str().to_lowercase())));
+    names.extend(
+        state
+            .customer_policies()
+            .map(|p| ("policy", p.policy_name.as_str().to_lowercase())),
+    );
     names
 }
 
 /// The claims and releases that take `before` to `after`, releases first (a rename in case only).
 fn claim_changes(before: &AccountState, after: &AccountState) -> Vec<ClaimChange> {
     let (old, new) = (unique_names(before), unique_names(after));
-    let release = old.difference(&new).map(|(scope, key)| ClaimChange::Release(UniqueClaim::new(*scope, key.clone())));
-    let claim = new.difference(&old).map(|(scope, key)| ClaimChange::Claim(UniqueClaim::new(*scope, key.clone())));
+    let release = old
+        .difference(&new)
+        .map(|(scope, key)| ClaimChange::Release(UniqueClaim::new(*scope, key.clone())));
+    let claim = new
+        .difference(&old)
+        .map(|(scope, key)| ClaimChange::Claim(UniqueClaim::new(*scope, key.clone())));
     release.chain(claim).collect()
 }
 
@@ -142,8 +155,12 @@ fn decode(envelope: &iam_eventlog::EventEnvelope) -> Result<DomainEvent, AppErro
 impl Gatehouse {
     /// Loads every account from the log.
     pub async fn load(store: Arc<dyn EventStore>, sealer: Sealer) -> Result<Self, AppError> {
-        let gatehouse =
-            Gatehouse { store, sealer, accounts: RwLock::new(HashMap::new()), key_index: RwLock::new(HashMap::new()) };
+        let gatehouse = Gatehouse {
+            store,
+            sealer,
+            accounts: RwLock::new(HashMap::new()),
+            key_index: RwLock::new(HashMap::new()),
+        };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;
             gatehouse.install(&account, state);
@@ -177,8 +194,11 @@ impl Gatehouse {
 
     async fn catch_up(&self, account: &str, mut state: AccountState) -> Result<AccountState, AppError> {
         loop {
-            let batch =
-                self.store.read_stream(account, state.version() + 1, READ_BATCH).await.map_err(store_error)?;
+            let batch = self
+                .store
+                .read_stream(account, state.version() + 1, READ_BATCH)
+                .await
+                .map_err(store_error)?;
             if batch.is_empty() {
                 return Ok(state);
             }
@@ -201,7 +221,10 @@ impl Gatehouse {
         match slot {
             Some(slot) => *write_lock(&slot.model) = model.clone(),
             None => {
-                let slot = Arc::new(AccountSlot { model: RwLock::new(model.clone()), writer: tokio::sync::Mutex::new(()) });
+                let slot = Arc::new(AccountSlot {
+                    model: RwLock::new(model.clone()),
+                    writer: tokio::sync::Mutex::new(()),
+                });
                 write_lock(&self.accounts).entry(account.to_string()).or_insert(slot);
             }
         }
@@ -215,7 +238,12 @@ impl Gatehouse {
         let empty = Arc::new(AccountModel::new(Arc::new(AccountState::new())));
         write_lock(&self.accounts)
             .entry(account.to_string())
-            .or_insert_with(|| Arc::new(AccountSlot { model: RwLock::new(empty), writer: tokio::sync::Mutex::new(()) }))
+            .or_insert_with(|| {
+                Arc::new(AccountSlot {
+                    model: RwLock::new(empty),
+                    writer: tokio::sync::Mutex::new(()),
+                })
+            })
             .clone()
     }
 
@@ -227,22 +255,35 @@ impl Gatehouse {
             let current = read_lock(&slot.model).clone();
             let state = current.state();
             let now = Utc::now();
-            let mut id_bytes = [0u8; 16];
-            rand::thread_rng().fill_bytes(&mut id_bytes);
-            let events = decide(state, command, &DecideContext::new(now, id_bytes, actor.arn.clone()))?;
+            let events = decide(
+                state,
+                command,
+                &DecideContext::new(now, random_bytes(), actor.arn.clone()),
+            )?;
             if events.is_empty() {
-                return Ok(Executed { events, sequence: state.version(), model: current });
+                return Ok(Executed {
+                    events,
+                    sequence: state.version(),
+                    model: current,
+                });
             }
             let mut next = AccountState::clone(state);
             for event in &events {
                 evolve(&mut next, event);
             }
             let claims = claim_changes(state, &next);
-            let new_events = events.iter().map(|event| envelope(event, actor, now)).collect::<Result<Vec<_>, _>>()?;
+            let new_events = events
+                .iter()
+                .map(|event| envelope(event, actor, now))
+                .collect::<Result<Vec<_>, _>>()?;
             match self.store.append(account, state.version(), new_events, claims).await {
                 Ok(outcome) => {
                     let model = self.install(account, next);
-                    return Ok(Executed { events, sequence: outcome.last_sequence, model });
+                    return Ok(Executed {
+                        events,
+                        sequence: outcome.last_sequence,
+                        model,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) => {
                     // Another process wrote first: catch up and decide again.
@@ -252,7 +293,10 @@ impl Gatehouse {
                 Err(other) => return Err(store_error(other)),
             }
         }
-        Err(AppError::new(ErrorCode::ConcurrentModification, "the account kept changing concurrently; retry the request"))
+        Err(AppError::new(
+            ErrorCode::ConcurrentModification,
+            "the account kept changing concurrently; retry the request",
+        ))
     }
 
     /// Creates an access key (for a user, or for the root user when `user_name` is `None`). The
@@ -263,34 +307,52 @@ impl Gatehouse {
         actor: &Actor,
         user_name: Option<String>,
     ) -> Result<NewAccessKey, AppError> {
-        let mut rng = rand::thread_rng();
-        let mut id_bytes = [0u8; 16];
-        rng.fill_bytes(&mut id_bytes);
-        let access_key_id = UniqueId::generate(IdKind::AccessKey, id_bytes).as_str().to_string();
-        let mut secret_bytes = [0u8; 30];
-        rng.fill_bytes(&mut secret_bytes);
-        let secret_access_key = iam_secrets::secret_access_key(&secret_bytes);
-        let mut nonce = [0u8; 12];
-        rng.fill_bytes(&mut nonce);
+        let access_key_id = UniqueId::generate(IdKind::AccessKey, random_bytes())
+            .as_str()
+            .to_string();
+        let secret_access_key = iam_secrets::secret_access_key(&random_bytes());
         let secret_ciphertext = self
             .sealer
-            .seal(&secret_access_key, &format!("{account}/{access_key_id}"), nonce)
+            .seal(
+                &secret_access_key,
+                &format!("{account}/{access_key_id}"),
+                random_bytes(),
+            )
             .map_err(|e| AppError::new(ErrorCode::ServiceFailure, e.to_string()))?;
-        let command = Command::CreateAccessKey { user_name, access_key_id: access_key_id.clone(), secret_ciphertext };
+        let command = Command::CreateAccessKey {
+            user_name,
+            access_key_id: access_key_id.clone(),
+            secret_ciphertext,
+        };
         let executed = self.execute(account, actor, &command).await?;
-        Ok(NewAccessKey { executed, access_key_id, secret_access_key })
+        Ok(NewAccessKey {
+            executed,
+            access_key_id,
+            secret_access_key,
+        })
     }
 
     /// Creates a new account with a fresh 12-digit id and a root access key.
-    pub async fn create_account(&self, actor: &Actor, alias: Option<String>) -> Result<(String, NewAccessKey), AppError> {
+    pub async fn create_account(
+        &self,
+        actor: &Actor,
+        alias: Option<String>,
+    ) -> Result<(String, NewAccessKey), AppError> {
         for _ in 0..MAX_ATTEMPTS {
-            let mut rng = rand::thread_rng();
-            let id = format!("{:012}", rng.next_u64() % 1_000_000_000_000);
-            let Ok(account_id) = AccountId::parse(&id) else { continue };
-            if self.account(account_id.as_str()).is_some_and(|m| m.state().account_id().is_some()) {
+            let id = format!("{:012}", u64::from_le_bytes(random_bytes()) % 1_000_000_000_000);
+            let Ok(account_id) = AccountId::parse(&id) else {
+                continue;
+            };
+            if self
+                .account(account_id.as_str())
+                .is_some_and(|m| m.state().account_id().is_some())
+            {
                 continue;
             }
-            let command = Command::CreateAccount { account_id: id.clone(), account_alias: alias.clone() };
+            let command = Command::CreateAccount {
+                account_id: id.clone(),
+                account_alias: alias.clone(),
+            };
             match self.execute(&id, actor, &command).await {
                 Ok(_) => {
                     let key = self.create_access_key(&id, actor, None).await?;
@@ -300,13 +362,24 @@ impl Gatehouse {
                 Err(e) => return Err(e),
             }
         }
-        Err(AppError::new(ErrorCode::ServiceFailure, "could not draw an unused account id"))
+        Err(AppError::new(
+            ErrorCode::ServiceFailure,
+            "could not draw an unused account id",
+        ))
     }
 
     /// Whether a key is the root key of its account.
     pub fn is_root_key(owner: &AccessKeyOwner) -> bool {
         matches!(owner, AccessKeyOwner::Root)
     }
+}
+
+/// Bytes from the operating system's generator; the thread-local generator is never held across
+/// an `.await`, so futures stay `Send`.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
 }
 
 fn envelope(event: &DomainEvent, actor: &Actor, now: DateTime<Utc>) -> Result<NewEvent, AppError> {

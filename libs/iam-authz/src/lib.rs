@@ -69,7 +69,10 @@ fn source_of(policy: &iam_domain::EffectivePolicy) -> (PolicySource, String) {
 impl AccountModel {
     /// A model over one state.
     pub fn new(state: Arc<AccountState>) -> Self {
-        AccountModel { state, compiled: Mutex::new(HashMap::new()) }
+        AccountModel {
+            state,
+            compiled: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The state the model was built from.
@@ -128,13 +131,19 @@ impl AccountModel {
             ("aws:PrincipalType".into(), ContextValue::single("User")),
         ];
         for tag in &user.tags {
-            principal_context.push((format!("aws:PrincipalTag/{}", tag.key()), ContextValue::single(tag.value().to_string())));
+            principal_context.push((
+                format!("aws:PrincipalTag/{}", tag.key()),
+                ContextValue::single(tag.value().to_string()),
+            ));
         }
         Some(CompiledPrincipal {
             caller,
             is_root: false,
             identity: compile_set(policies.identity.iter().map(source_of)),
-            boundary: policies.permissions_boundary.as_ref().map(|b| compile_set([source_of(b)])),
+            boundary: policies
+                .permissions_boundary
+                .as_ref()
+                .map(|b| compile_set([source_of(b)])),
             principal_context,
         })
     }
@@ -146,9 +155,15 @@ pub fn request_context(principal: &CompiledPrincipal, facts: &RequestFacts, now:
     for (key, value) in &principal.principal_context {
         context.insert(key, value.clone());
     }
-    context.insert("aws:CurrentTime", ContextValue::single(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    context.insert(
+        "aws:CurrentTime",
+        ContextValue::single(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    );
     context.insert("aws:EpochTime", ContextValue::single(now.timestamp().to_string()));
-    context.insert("aws:SecureTransport", ContextValue::single(facts.secure_transport.to_string()));
+    context.insert(
+        "aws:SecureTransport",
+        ContextValue::single(facts.secure_transport.to_string()),
+    );
     if let Some(ip) = &facts.source_ip {
         context.insert("aws:SourceIp", ContextValue::single(ip.clone()));
     }
@@ -164,7 +179,10 @@ pub fn authorize(principal: &CompiledPrincipal, action: &str, resource: &str, co
         return Decision {
             effect: DecisionEffect::Allowed,
             matched: Vec::new(),
-            details: DecisionDetails { allowed_by_identity: true, ..DecisionDetails::default() },
+            details: DecisionDetails {
+                allowed_by_identity: true,
+                ..DecisionDetails::default()
+            },
         };
     }
     let policies = Policies {
@@ -172,8 +190,12 @@ pub fn authorize(principal: &CompiledPrincipal, action: &str, resource: &str, co
         permissions_boundary: principal.boundary.as_ref(),
         ..Policies::default()
     };
-    let request =
-        Request { caller: &principal.caller, action, resource, resource_account: None, context };
+    let request = Request {
+        caller: &principal.caller,
+        action,
+        resource,
+        resource_account: None,
+        context,
+    };
     evaluate(&policies, &request)
 }
-

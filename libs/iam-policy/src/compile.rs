@@ -142,8 +142,9 @@ impl PrincipalMatcher {
 fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<PrincipalMatch> {
     match kind {
         PrincipalType::Aws => {
+            // AWS: `{"AWS": "*"}` is the same as `"*"`, anonymous callers included.
             if id == "*" {
-                return (caller.kind != PrincipalKind::Anonymous).then_some(PrincipalMatch::Direct);
+                return Some(PrincipalMatch::Direct);
             }
             if matches!(
                 caller.kind,

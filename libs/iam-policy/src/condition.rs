@@ -124,6 +124,38 @@ fn arn_segments(text: &str) -> Option<[&str; 6]> {
     Some(segments)
 }
 
+/// The six parts of an ARN pattern in a policy. With substitution, a `:` inside a `${...}`
+/// policy variable (`${aws:PrincipalAccount}`) does not end a part.
+fn arn_pattern_segments(text: &str, substitute: bool) -> Option<[&str; 6]> {
+    if !substitute || !text.contains("${") {
+        return arn_segments(text);
+    }
+    let mut segments = [""; 6];
+    let (mut found, mut start, mut in_variable) = (0, 0, false);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && found < 5 {
+        match bytes[i] {
+            b'$' if !in_variable && bytes.get(i + 1) == Some(&b'{') => {
+                in_variable = true;
+                i += 1;
+            }
+            b'}' if in_variable => in_variable = false,
+            b':' if !in_variable => {
+                segments[found] = &text[start..i];
+                found += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (found == 5).then(|| {
+        segments[5] = &text[start..];
+        segments
+    })
+}
+
 /// A policy value of a condition, parsed for its operator's family.
 #[derive(Debug, Clone)]
 enum Expected {
@@ -181,7 +213,8 @@ fn parse_expected(operator: BaseOperator, value: &str, substitute: bool) -> Resu
                 let glob = any.static_glob();
                 Expected::Arn(vec![(any, glob); 6])
             } else {
-                let segments = arn_segments(value).ok_or_else(|| bad("an ARN with six `:`-separated parts"))?;
+                let segments = arn_pattern_segments(value, substitute)
+                    .ok_or_else(|| bad("an ARN with six `:`-separated parts"))?;
                 Expected::Arn(
                     segments
                         .iter()
@@ -274,9 +307,12 @@ impl CompiledCondition {
             matches_any != base.is_negated()
         };
         let values = present.values();
+        // AWS: request values that resolve to an empty data set (no values, or only empty strings)
+        // make `ForAllValues` true and `ForAnyValue` false, whatever the operator.
+        let empty_set = values.iter().all(String::is_empty);
         match self.operator.qualifier {
-            Some(SetQualifier::ForAllValues) => values.iter().all(|v| satisfied_by(v)),
-            Some(SetQualifier::ForAnyValue) => values.iter().any(|v| satisfied_by(v)),
+            Some(SetQualifier::ForAllValues) => empty_set || values.iter().all(|v| satisfied_by(v)),
+            Some(SetQualifier::ForAnyValue) => !empty_set && values.iter().any(|v| satisfied_by(v)),
             // A single-valued operator on several values: a positive operator needs one match,
             // a negated one needs every value to miss.
             None if base.is_negated() => values.iter().all(|v| satisfied_by(v)),
@@ -430,5 +466,36 @@ mod tests {
         assert!(clause("ArnLike", "aws:SourceArn", &["arn:aws:sns:*:123456789012:*"]).evaluate(&ctx));
         assert!(!clause("ArnLike", "aws:SourceArn", &["arn:aws:sns:*:999999999999:*"]).evaluate(&ctx));
         assert!(clause("ArnNotEquals", "aws:SourceArn", &["arn:aws:sns:*:999999999999:*"]).evaluate(&ctx));
+    }
+
+    #[test]
+    fn arn_variables_may_hold_colons() {
+        let ctx = Context::new()
+            .with("aws:PrincipalAccount", ContextValue::single("123456789012"))
+            .with(
+                "aws:PrincipalArn",
+                ContextValue::single("arn:aws:iam::123456789012:role/admin"),
+            );
+        assert!(clause(
+            "ArnLike",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::${aws:PrincipalAccount}:role/*"]
+        )
+        .evaluate(&ctx));
+        assert!(!clause(
+            "ArnLike",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::${aws:PrincipalAccount}:user/*"]
+        )
+        .evaluate(&ctx));
+        let other = ctx
+            .clone()
+            .with("aws:PrincipalAccount", ContextValue::single("999999999999"));
+        assert!(!clause(
+            "ArnLike",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::${aws:PrincipalAccount}:role/*"]
+        )
+        .evaluate(&other));
     }
 }

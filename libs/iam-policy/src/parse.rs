@@ -213,6 +213,17 @@ fn node_range(node: &Node<'_>) -> (usize, usize) {
     (range.start, range.end)
 }
 
+/// The `i`th value of a string-or-array element, with its path: errors point at the item itself.
+fn item<'n, 'a>(node: &'n Node<'a>, path: &JsonPath, i: usize) -> (JsonPath, &'n Node<'a>) {
+    match node {
+        Node::Array(array) => match array.elements.get(i) {
+            Some(element) => (path.index(i), element),
+            None => (path.clone(), node),
+        },
+        _ => (path.clone(), node),
+    }
+}
+
 fn type_name(node: &Node<'_>) -> &'static str {
     match node {
         Node::StringLit(_) => "a string",
@@ -431,16 +442,12 @@ impl Parser<'_> {
                     let patterns = self.strings(value, &at, &format!("`{key}`"))?;
                     for (i, pattern) in patterns.iter().enumerate() {
                         if pattern != "*" && !valid_action(pattern) {
-                            let item = if matches!(value, Node::Array(_)) {
-                                at.index(i)
-                            } else {
-                                at.clone()
-                            };
+                            let (item_path, item_node) = item(value, &at, i);
                             return Err(self.error(
                                 "INVALID_ACTION",
                                 format!("action `{pattern}` must be `*` or `service:action`, e.g. `s3:GetObject`"),
-                                &item,
-                                value,
+                                &item_path,
+                                item_node,
                             ));
                         }
                     }
@@ -457,13 +464,14 @@ impl Parser<'_> {
                         ));
                     }
                     let patterns = self.strings(value, &at, &format!("`{key}`"))?;
-                    for pattern in &patterns {
+                    for (i, pattern) in patterns.iter().enumerate() {
                         if pattern != "*" && !pattern.starts_with("arn:") {
+                            let (item_path, item_node) = item(value, &at, i);
                             return Err(self.error(
                                 "INVALID_ARN_PREFIX",
                                 format!("resource `{pattern}` must be an ARN (`arn:...`) or `*`"),
-                                &at,
-                                value,
+                                &item_path,
+                                item_node,
                             ));
                         }
                     }
@@ -547,13 +555,14 @@ impl Parser<'_> {
                         ));
                     };
                     let ids = self.strings(&prop.value, &at, &format!("`{key}` principal"))?;
-                    for id in &ids {
+                    for (i, id) in ids.iter().enumerate() {
                         if id.is_empty() || (id.contains('*') && id != "*") {
+                            let (item_path, item_node) = item(&prop.value, &at, i);
                             return Err(self.error(
                                 "UNSUPPORTED_WILDCARD_IN_PRINCIPAL",
                                 format!("principal `{id}` is not valid: wildcards are only allowed as `*` alone"),
-                                &at,
-                                &prop.value,
+                                &item_path,
+                                item_node,
                             ));
                         }
                     }
@@ -602,12 +611,25 @@ impl Parser<'_> {
             let at = path.key(name);
             self.record(&at, &prop.value);
             let operator: ConditionOperator = name.parse().map_err(|_| {
-                self.error(
-                    "INVALID_CONDITION_OPERATOR",
-                    format!("unknown condition operator `{name}`"),
-                    &at,
-                    &prop.value,
-                )
+                let unqualified = name
+                    .strip_prefix("ForAllValues:")
+                    .or_else(|| name.strip_prefix("ForAnyValue:"))
+                    .unwrap_or(name);
+                if unqualified == "NullIfExists" {
+                    self.error(
+                        "NULL_WITH_IF_EXISTS",
+                        format!("`{name}` is not an operator: `Null` already tests whether the key exists"),
+                        &at,
+                        &prop.value,
+                    )
+                } else {
+                    self.error(
+                        "INVALID_CONDITION_OPERATOR",
+                        format!("unknown condition operator `{name}`"),
+                        &at,
+                        &prop.value,
+                    )
+                }
             })?;
             let Node::Object(keys) = &prop.value else {
                 return Err(self.error(
@@ -645,12 +667,24 @@ impl Parser<'_> {
                         &key_prop.value,
                     ));
                 }
-                for value in &values {
+                for (i, value) in values.iter().enumerate() {
+                    let (value_path, value_node) = item(&key_prop.value, &key_path, i);
+                    if substitute && !operator.base.supports_variables() && value.contains("${") {
+                        return Err(self.error(
+                            "INVALID_VARIABLE_FOR_OPERATOR",
+                            format!(
+                                "`{value}`: policy variables can only be used with string and ARN operators, not `{}`",
+                                operator.base.as_str()
+                            ),
+                            &value_path,
+                            value_node,
+                        ));
+                    }
                     // Variables are substituted at evaluation; only literal text can be checked here.
                     let checkable = !(substitute && operator.base.supports_variables());
                     if checkable || !value.contains("${") {
                         check_value(operator.base, value)
-                            .map_err(|(code, m)| self.error(code, m, &key_path, &key_prop.value))?;
+                            .map_err(|(code, m)| self.error(code, m, &value_path, value_node))?;
                     }
                 }
                 clauses.push(ConditionClause {

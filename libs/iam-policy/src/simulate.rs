@@ -134,7 +134,8 @@ pub struct StatementReference {
     pub source_policy_id: String,
     /// `IAM Policy`, `Resource Policy`, or AWS's policy source types (`user`, `group`, ...).
     pub source_policy_type: String,
-    /// The statement's opening brace (1-based line and column).
+    /// Where AWS's parser stood before reading the statement: just after the `[` or the previous
+    /// statement's `}` in an array, just after the `{` of a lone statement object (1-based).
     pub start_position: LineColumn,
     /// Just after the statement's closing brace.
     pub end_position: LineColumn,
@@ -196,7 +197,15 @@ pub fn simulate(simulation: &Simulation<'_>) -> Vec<EvaluationResult> {
                     .filter(|m| !matches!(m.slot, PolicySlot::ServiceControl | PolicySlot::ResourceControl))
                     .map(statement_reference)
                     .collect(),
-                missing_context_values: missing_context_keys(&simulation.policies, &request),
+                // AWS leaves the organization's statements and keys out of what it reports.
+                missing_context_values: missing_context_keys(
+                    &Policies {
+                        service_control: &[],
+                        resource_control: &[],
+                        ..simulation.policies
+                    },
+                    &request,
+                ),
                 permissions_boundary_decision_detail: decision.details.allowed_by_permissions_boundary.map(
                     |allowed_by_permissions_boundary| PermissionsBoundaryDecisionDetail {
                         allowed_by_permissions_boundary,
@@ -375,30 +384,36 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
             )));
         }
     }
-    if request.permissions_boundary_policy_input_list.len() > 1 {
+    // Optional lists as the CLI skeleton leaves them (`[""]`) give nothing.
+    let non_empty = |texts: &[String]| -> Vec<String> { texts.iter().filter(|t| !t.is_empty()).cloned().collect() };
+    let boundary_texts = non_empty(&request.permissions_boundary_policy_input_list);
+    if boundary_texts.len() > 1 {
         return Err(invalid("`PermissionsBoundaryPolicyInputList` takes at most one policy"));
     }
 
     let identity = compile_inputs("PolicyInputList", &request.policy_input_list, PolicyType::None)?;
-    let boundary = match request.permissions_boundary_policy_input_list.is_empty() {
+    let boundary = match boundary_texts.is_empty() {
         true => None,
         false => Some(compile_inputs(
             "PermissionsBoundaryPolicyInputList",
-            &request.permissions_boundary_policy_input_list,
+            &boundary_texts,
             PolicyType::None,
         )?),
     };
+    // Every level of an organization has at least one SCP, so a level without any was not given.
     let organization_levels = request
         .ordered_organization_policy_input_list
         .iter()
+        .map(|input| non_empty(&input.service_control_policy_input_list))
+        .filter(|texts| !texts.is_empty())
         .enumerate()
-        .map(|(level, input)| {
+        .map(|(level, texts)| {
             compile_inputs(
                 &format!(
                     "OrderedOrganizationPolicyInputList.{}.ServiceControlPolicyInputList",
                     level + 1
                 ),
-                &input.service_control_policy_input_list,
+                &texts,
                 PolicyType::None,
             )
         })
@@ -413,9 +428,17 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
     };
 
     let caller = match given(&request.caller_arn) {
-        Some(arn) => Caller::from_arn(arn).ok_or_else(|| {
-            PolicyError::InvalidInput(format!("`CallerArn` `{arn}` must be the ARN of an IAM user or role"))
-        })?,
+        // AWS: "You cannot specify the ARN of an assumed role, federated user, or a service principal."
+        Some(arn) => Caller::from_arn(arn)
+            .filter(|caller| match caller.kind {
+                PrincipalKind::FederatedUser => false,
+                // A role's own ARN is its `role_arn`; a session of it has an `sts` ARN of its own.
+                PrincipalKind::AssumedRole => caller.role_arn.as_deref() == Some(arn),
+                _ => true,
+            })
+            .ok_or_else(|| {
+                PolicyError::InvalidInput(format!("`CallerArn` `{arn}` must be the ARN of an IAM user or role"))
+            })?,
         None if resource_policy.is_some() => {
             return Err(invalid(
                 "`CallerArn` is required with a `ResourcePolicy`, so its `Principal` has someone to match",
@@ -458,10 +481,72 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
         resources: &resources,
         context: &context,
     };
+    let mut evaluation_results = simulate(&simulation);
+    let texts_by_id = request
+        .policy_input_list
+        .iter()
+        .enumerate()
+        .map(|(i, text)| (format!("PolicyInputList.{}", i + 1), text.as_str()))
+        .chain(
+            boundary_texts
+                .iter()
+                .enumerate()
+                .map(|(i, text)| (format!("PermissionsBoundaryPolicyInputList.{}", i + 1), text.as_str())),
+        )
+        .chain(given(&request.resource_policy).map(|text| ("ResourcePolicy".to_string(), text)))
+        .collect::<Vec<_>>();
+    for reference in evaluation_results
+        .iter_mut()
+        .flat_map(|result| result.matched_statements.iter_mut())
+    {
+        if let Some((_, text)) = texts_by_id.iter().find(|(id, _)| *id == reference.source_policy_id) {
+            reference.start_position = aws_start_position(text, reference.start_position);
+        }
+    }
     Ok(SimulatePolicyResponse {
-        evaluation_results: simulate(&simulation),
+        evaluation_results,
         is_truncated: false,
     })
+}
+
+/// Where AWS reports a statement to start, given the position of its `{` in `text`: AWS's JSON parser
+/// reports where it stood before reading the statement, which is just after the `[` for the first
+/// statement of an array, just after the previous statement's `}` for the others, and just after the
+/// `{` itself for a statement given as a lone object.
+pub fn aws_start_position(text: &str, brace: LineColumn) -> LineColumn {
+    let Some(brace_offset) = offset_of(text, brace) else {
+        return brace;
+    };
+    let before = text[..brace_offset].trim_end();
+    let offset = match before.chars().last() {
+        Some('[') => before.len(),
+        Some(',') => before[..before.len() - 1].trim_end().len(),
+        _ => brace_offset + 1,
+    };
+    line_column_of(text, offset)
+}
+
+fn offset_of(text: &str, at: LineColumn) -> Option<usize> {
+    let line_start = match at.line {
+        0 => return None,
+        1 => 0,
+        line => text.match_indices('\n').nth(usize::try_from(line - 2).ok()?)?.0 + 1,
+    };
+    let column = usize::try_from(at.column.checked_sub(1)?).ok()?;
+    text[line_start..]
+        .char_indices()
+        .nth(column)
+        .map(|(i, _)| line_start + i)
+}
+
+fn line_column_of(text: &str, offset: usize) -> LineColumn {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    LineColumn {
+        line: count(before.matches('\n').count() + 1),
+        column: count(before[line_start..].chars().count() + 1),
+    }
 }
 
 #[cfg(test)]

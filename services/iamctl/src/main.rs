@@ -12,6 +12,9 @@ use iam_policy::simulate::{simulate_custom_policy, SimulateCustomPolicyRequest};
 use iam_policy::validate::{validate_policy, PolicyKind};
 use iam_policy::PolicyError;
 
+mod client;
+mod credentials;
+
 #[derive(Parser)]
 #[command(name = "iamctl", version, about = "Gatehouse command-line client")]
 struct Cli {
@@ -40,6 +43,9 @@ enum Command {
         #[arg(long, default_value = "IDENTITY_POLICY")]
         policy_type: String,
     },
+    /// Sends a GraphQL request to the gateway, signed with SigV4 (service `iam`) using AWS-style
+    /// credentials; prints the JSON response. Exit code 1 when the response carries `errors`.
+    Graphql(client::GraphqlArgs),
 }
 
 /// A failure, with the exit code it maps to.
@@ -88,6 +94,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
             serde_json::to_string_pretty(&serde_json::json!({ "findings": findings }))
                 .map_err(|e| Failure::Other(e.to_string()))
         }
+        Command::Graphql(args) => client::run(&args, &credentials::process_env),
     }
 }
 

@@ -1,0 +1,16 @@
+//! AWS error codes as GraphQL errors: the code in `extensions.code`, a message a person can act on.
+
+use async_graphql::{Error, ErrorExtensions};
+use iam_app::AppError;
+use iam_types::ErrorCode;
+
+/// A GraphQL error with AWS's code.
+pub fn aws_error(code: ErrorCode, message: impl Into<String>) -> Error {
+    let code = code.as_str();
+    Error::new(message.into()).extend_with(|_, extensions| extensions.set("code", code))
+}
+
+/// The one conversion from use-case errors to GraphQL errors.
+pub(crate) fn from_app(error: AppError) -> Error {
+    aws_error(error.code, error.message)
+}

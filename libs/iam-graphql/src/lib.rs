@@ -1,0 +1,53 @@
+//! The GraphQL schema of the admin API. The only crate that knows GraphQL.
+//!
+//! Mutations are AWS IAM actions in lowerCamelCase with AWS's parameter names; each is authorized
+//! as the IAM action it is (`iam:CreateUser` on the user's ARN, ...) against the caller's own
+//! policies, and touches only the caller's account. Errors carry AWS's code in
+//! `extensions.code`.
+
+mod error;
+mod guard;
+mod mutation;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
+use iam_app::Gatehouse;
+
+pub use error::aws_error;
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+
+/// The schema type.
+pub type GatehouseSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller's account.
+    pub account_id: String,
+    /// The caller's ARN.
+    pub principal_arn: String,
+    /// The access key that signed the request.
+    pub access_key_id: String,
+    /// The request id.
+    pub request_id: String,
+    /// The caller's IP address.
+    pub source_ip: Option<String>,
+}
+
+/// The schema's SDL, as printed to `schema/graphql/schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
+}
+
+/// Builds the schema over a service. Per-request data: a [`Caller`].
+pub fn build_schema(gatehouse: Arc<Gatehouse>) -> GatehouseSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(gatehouse)
+        .limit_depth(16)
+        .limit_complexity(5_000)
+        .finish()
+}

@@ -1,0 +1,322 @@
+//! Queries: entities by name or ARN with their relations, Relay-paginated lists with
+//! `pathPrefix` filters, and `accountAuthorizationDetails`.
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, Object, Result, SimpleObject};
+use iam_types::{ErrorCode, IamArn};
+
+use crate::error::aws_error;
+use crate::guard::Scope;
+use crate::types::{paginate, GroupObject, PolicyObject, RoleObject, UserObject};
+
+/// The root of queries.
+pub struct QueryRoot;
+
+/// Who the caller is (like STS GetCallerIdentity).
+#[derive(SimpleObject)]
+pub struct CallerIdentity {
+    /// The caller's account.
+    pub account: String,
+    /// The caller's ARN.
+    pub arn: String,
+    /// The access key that signed the request.
+    pub access_key_id: String,
+}
+
+/// Every user, group, role and customer-managed policy of the account, with their policies.
+#[derive(SimpleObject)]
+pub struct AccountAuthorizationDetails {
+    /// Users.
+    pub user_detail_list: Vec<UserObject>,
+    /// Groups.
+    pub group_detail_list: Vec<GroupObject>,
+    /// Roles.
+    pub role_detail_list: Vec<RoleObject>,
+    /// Managed policies in use or owned by the account.
+    pub policies: Vec<PolicyObject>,
+}
+
+/// Which managed policies `policies` lists.
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum PolicyScope {
+    /// AWS-managed and customer-managed.
+    All,
+    /// AWS-managed only.
+    Aws,
+    /// Customer-managed only.
+    Local,
+}
+
+fn path_matches(path: &str, prefix: &Option<String>) -> bool {
+    prefix.as_deref().is_none_or(|prefix| path.starts_with(prefix))
+}
+
+#[Object]
+impl QueryRoot {
+    /// The caller's own identity.
+    async fn caller_identity(&self, ctx: &Context<'_>) -> Result<CallerIdentity> {
+        let scope = Scope::of(ctx)?;
+        Ok(CallerIdentity {
+            account: scope.caller.account_id.clone(),
+            arn: scope.caller.principal_arn.clone(),
+            access_key_id: scope.caller.access_key_id.clone(),
+        })
+    }
+
+    /// A user by name (`GetUser`).
+    async fn user(&self, ctx: &Context<'_>, user_name: String) -> Result<UserObject> {
+        let scope = Scope::of(ctx)?;
+        let user = scope.model.state().user(&user_name).cloned();
+        let resource = user
+            .as_ref()
+            .map_or_else(|| scope.arn(&format!("user/{user_name}")), |u| u.arn.to_string());
+        scope.authorize("iam:GetUser", &resource)?;
+        let user = user.ok_or_else(|| {
+            aws_error(
+                ErrorCode::NoSuchEntity,
+                format!("The user with name {user_name} cannot be found."),
+            )
+        })?;
+        Ok(UserObject {
+            model: scope.model.clone(),
+            user,
+        })
+    }
+
+    /// Users, optionally under a path (`ListUsers`).
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        path_prefix: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Connection<String, UserObject, EmptyFields, EmptyFields>> {
+        let scope = Scope::of(ctx)?;
+        scope.authorize(
+            "iam:ListUsers",
+            &scope.arn(&format!("user{}", path_prefix.as_deref().unwrap_or("/"))),
+        )?;
+        let items = scope
+            .model
+            .state()
+            .users()
+            .filter(|u| path_matches(u.path.as_str(), &path_prefix))
+            .map(|u| {
+                (
+                    u.user_name.as_str().to_lowercase(),
+                    UserObject {
+                        model: scope.model.clone(),
+                        user: u.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(paginate(items, after, first))
+    }
+
+    /// A group by name (`GetGroup`).
+    async fn group(&self, ctx: &Context<'_>, group_name: String) -> Result<GroupObject> {
+        let scope = Scope::of(ctx)?;
+        let group = scope.model.state().group(&group_name).cloned();
+        let resource = group
+            .as_ref()
+            .map_or_else(|| scope.arn(&format!("group/{group_name}")), |g| g.arn.to_string());
+        scope.authorize("iam:GetGroup", &resource)?;
+        let group = group.ok_or_else(|| {
+            aws_error(
+                ErrorCode::NoSuchEntity,
+                format!("The group with name {group_name} cannot be found."),
+            )
+        })?;
+        Ok(GroupObject {
+            model: scope.model.clone(),
+            group,
+        })
+    }
+
+    /// Groups (`ListGroups`).
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        path_prefix: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Connection<String, GroupObject, EmptyFields, EmptyFields>> {
+        let scope = Scope::of(ctx)?;
+        scope.authorize(
+            "iam:ListGroups",
+            &scope.arn(&format!("group{}", path_prefix.as_deref().unwrap_or("/"))),
+        )?;
+        let items = scope
+            .model
+            .state()
+            .groups()
+            .filter(|g| path_matches(g.path.as_str(), &path_prefix))
+            .map(|g| {
+                (
+                    g.group_name.as_str().to_lowercase(),
+                    GroupObject {
+                        model: scope.model.clone(),
+                        group: g.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(paginate(items, after, first))
+    }
+
+    /// A role by name (`GetRole`).
+    async fn role(&self, ctx: &Context<'_>, role_name: String) -> Result<RoleObject> {
+        let scope = Scope::of(ctx)?;
+        let role = scope.model.state().role(&role_name).cloned();
+        let resource = role
+            .as_ref()
+            .map_or_else(|| scope.arn(&format!("role/{role_name}")), |r| r.arn.to_string());
+        scope.authorize("iam:GetRole", &resource)?;
+        let role = role.ok_or_else(|| {
+            aws_error(
+                ErrorCode::NoSuchEntity,
+                format!("The role with name {role_name} cannot be found."),
+            )
+        })?;
+        Ok(RoleObject {
+            model: scope.model.clone(),
+            role,
+        })
+    }
+
+    /// Roles (`ListRoles`).
+    async fn roles(
+        &self,
+        ctx: &Context<'_>,
+        path_prefix: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Connection<String, RoleObject, EmptyFields, EmptyFields>> {
+        let scope = Scope::of(ctx)?;
+        scope.authorize(
+            "iam:ListRoles",
+            &scope.arn(&format!("role{}", path_prefix.as_deref().unwrap_or("/"))),
+        )?;
+        let items = scope
+            .model
+            .state()
+            .roles()
+            .filter(|r| path_matches(r.path.as_str(), &path_prefix))
+            .map(|r| {
+                (
+                    r.role_name.as_str().to_lowercase(),
+                    RoleObject {
+                        model: scope.model.clone(),
+                        role: r.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(paginate(items, after, first))
+    }
+
+    /// A managed policy by ARN (`GetPolicy`), customer- or AWS-managed.
+    async fn policy(&self, ctx: &Context<'_>, policy_arn: String) -> Result<PolicyObject> {
+        let scope = Scope::of(ctx)?;
+        scope.authorize("iam:GetPolicy", &policy_arn)?;
+        let not_found = || {
+            aws_error(
+                ErrorCode::NoSuchEntity,
+                format!("Policy {policy_arn} does not exist or is not attachable."),
+            )
+        };
+        let arn = IamArn::parse(&policy_arn).map_err(|_| not_found())?;
+        let policy = scope
+            .model
+            .state()
+            .managed_policy(&arn)
+            .cloned()
+            .ok_or_else(not_found)?;
+        Ok(PolicyObject {
+            model: scope.model.clone(),
+            policy,
+        })
+    }
+
+    /// Managed policies (`ListPolicies`).
+    async fn policies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "PolicyScope::All")] scope: PolicyScope,
+        #[graphql(default)] only_attached: bool,
+        path_prefix: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Connection<String, PolicyObject, EmptyFields, EmptyFields>> {
+        let account = Scope::of(ctx)?;
+        account.authorize(
+            "iam:ListPolicies",
+            &account.arn(&format!("policy{}", path_prefix.as_deref().unwrap_or("/"))),
+        )?;
+        let state = account.model.state();
+        let aws = state
+            .aws_managed_policies()
+            .iter()
+            .filter(|_| scope != PolicyScope::Local);
+        let local = state.customer_policies().filter(|_| scope != PolicyScope::Aws);
+        let items = aws
+            .chain(local)
+            .filter(|p| path_matches(p.path.as_str(), &path_prefix))
+            .filter(|p| !only_attached || state.attachment_count(&p.arn) > 0)
+            .map(|p| {
+                (
+                    p.arn.to_string(),
+                    PolicyObject {
+                        model: account.model.clone(),
+                        policy: p.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(paginate(items, after, first))
+    }
+
+    /// Everything about the account's principals and policies (`GetAccountAuthorizationDetails`).
+    async fn account_authorization_details(&self, ctx: &Context<'_>) -> Result<AccountAuthorizationDetails> {
+        let scope = Scope::of(ctx)?;
+        scope.authorize("iam:GetAccountAuthorizationDetails", "*")?;
+        let state = scope.model.state();
+        let model = &scope.model;
+        let in_use = state
+            .aws_managed_policies()
+            .iter()
+            .filter(|p| state.attachment_count(&p.arn) > 0);
+        Ok(AccountAuthorizationDetails {
+            user_detail_list: state
+                .users()
+                .map(|u| UserObject {
+                    model: model.clone(),
+                    user: u.clone(),
+                })
+                .collect(),
+            group_detail_list: state
+                .groups()
+                .map(|g| GroupObject {
+                    model: model.clone(),
+                    group: g.clone(),
+                })
+                .collect(),
+            role_detail_list: state
+                .roles()
+                .map(|r| RoleObject {
+                    model: model.clone(),
+                    role: r.clone(),
+                })
+                .collect(),
+            policies: state
+                .customer_policies()
+                .chain(in_use)
+                .map(|p| PolicyObject {
+                    model: model.clone(),
+                    policy: p.clone(),
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,425 @@
+//! GraphQL object types: views of one account snapshot, built from domain state at the edge.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use iam_authz::AccountModel;
+use iam_domain::{AccessKey, AccessKeyOwner, Group, ManagedPolicy, PolicyVersion, PrincipalKind, Role, User};
+use iam_types::IamArn;
+
+/// A tag.
+#[derive(SimpleObject, Clone)]
+pub struct Tag {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+fn tags(tags: &[iam_types::Tag]) -> Vec<Tag> {
+    tags.iter()
+        .map(|t| Tag {
+            key: t.key().to_string(),
+            value: t.value().to_string(),
+        })
+        .collect()
+}
+
+/// A managed policy attached to a principal.
+#[derive(SimpleObject, Clone)]
+pub struct AttachedPolicy {
+    /// Its name.
+    pub policy_name: String,
+    /// Its ARN.
+    pub policy_arn: String,
+}
+
+/// An inline policy.
+#[derive(SimpleObject, Clone)]
+pub struct InlinePolicy {
+    /// Its name.
+    pub policy_name: String,
+    /// The document (JSON text).
+    pub policy_document: String,
+}
+
+/// A permissions boundary.
+#[derive(SimpleObject, Clone)]
+pub struct PermissionsBoundary {
+    /// `Policy`.
+    pub permissions_boundary_type: String,
+    /// The managed policy's ARN.
+    pub permissions_boundary_arn: String,
+}
+
+fn boundary(arn: &Option<IamArn>) -> Option<PermissionsBoundary> {
+    arn.as_ref().map(|arn| PermissionsBoundary {
+        permissions_boundary_type: "Policy".into(),
+        permissions_boundary_arn: arn.to_string(),
+    })
+}
+
+fn attached(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<AttachedPolicy> {
+    model
+        .state()
+        .attached_policies(kind, name)
+        .unwrap_or_default()
+        .iter()
+        .map(|arn| AttachedPolicy {
+            policy_name: arn.name().map(|n| n.as_str().to_string()).unwrap_or_default(),
+            policy_arn: arn.to_string(),
+        })
+        .collect()
+}
+
+fn inline(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<InlinePolicy> {
+    model
+        .state()
+        .inline_policies(kind, name)
+        .map(|policies| {
+            policies
+                .iter()
+                .map(|(name, document)| InlinePolicy {
+                    policy_name: name.clone(),
+                    policy_document: document.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An IAM user.
+#[derive(Clone)]
+pub struct UserObject {
+    pub(crate) model: Arc<AccountModel>,
+    pub(crate) user: User,
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    /// `arn:aws:iam::<account>:user<path><name>`.
+    async fn arn(&self) -> String {
+        self.user.arn.to_string()
+    }
+    /// `AIDA...`; a re-created user gets a new one.
+    async fn user_id(&self) -> String {
+        self.user.user_id.to_string()
+    }
+    /// The name.
+    async fn user_name(&self) -> String {
+        self.user.user_name.to_string()
+    }
+    /// The path.
+    async fn path(&self) -> String {
+        self.user.path.to_string()
+    }
+    /// When created.
+    async fn create_date(&self) -> DateTime<Utc> {
+        self.user.create_date
+    }
+    /// Tags.
+    async fn tags(&self) -> Vec<Tag> {
+        tags(&self.user.tags)
+    }
+    /// The permissions boundary.
+    async fn permissions_boundary(&self) -> Option<PermissionsBoundary> {
+        boundary(&self.user.permissions_boundary)
+    }
+    /// Groups the user belongs to.
+    async fn groups(&self) -> Vec<GroupObject> {
+        self.model
+            .state()
+            .groups_for_user(self.user.user_name.as_str())
+            .into_iter()
+            .map(|g| GroupObject {
+                model: self.model.clone(),
+                group: g.clone(),
+            })
+            .collect()
+    }
+    /// Managed policies attached to the user.
+    async fn attached_policies(&self) -> Vec<AttachedPolicy> {
+        attached(&self.model, PrincipalKind::User, self.user.user_name.as_str())
+    }
+    /// Inline policies of the user.
+    async fn inline_policies(&self) -> Vec<InlinePolicy> {
+        inline(&self.model, PrincipalKind::User, self.user.user_name.as_str())
+    }
+    /// The user's access keys (metadata only; secrets are never shown again).
+    async fn access_keys(&self) -> Vec<AccessKeyMetadata> {
+        self.model
+            .state()
+            .access_keys_for_user(self.user.user_name.as_str())
+            .into_iter()
+            .map(|k| AccessKeyMetadata::of(k, Some(self.user.user_name.to_string())))
+            .collect()
+    }
+}
+
+/// An IAM group.
+#[derive(Clone)]
+pub struct GroupObject {
+    pub(crate) model: Arc<AccountModel>,
+    pub(crate) group: Group,
+}
+
+#[Object(name = "Group")]
+impl GroupObject {
+    /// The ARN.
+    async fn arn(&self) -> String {
+        self.group.arn.to_string()
+    }
+    /// `AGPA...`.
+    async fn group_id(&self) -> String {
+        self.group.group_id.to_string()
+    }
+    /// The name.
+    async fn group_name(&self) -> String {
+        self.group.group_name.to_string()
+    }
+    /// The path.
+    async fn path(&self) -> String {
+        self.group.path.to_string()
+    }
+    /// When created.
+    async fn create_date(&self) -> DateTime<Utc> {
+        self.group.create_date
+    }
+    /// Members.
+    async fn users(&self) -> Vec<UserObject> {
+        self.model
+            .state()
+            .users_in_group(self.group.group_name.as_str())
+            .into_iter()
+            .map(|u| UserObject {
+                model: self.model.clone(),
+                user: u.clone(),
+            })
+            .collect()
+    }
+    /// Managed policies attached to the group.
+    async fn attached_policies(&self) -> Vec<AttachedPolicy> {
+        attached(&self.model, PrincipalKind::Group, self.group.group_name.as_str())
+    }
+    /// Inline policies of the group.
+    async fn inline_policies(&self) -> Vec<InlinePolicy> {
+        inline(&self.model, PrincipalKind::Group, self.group.group_name.as_str())
+    }
+}
+
+/// An IAM role.
+#[derive(Clone)]
+pub struct RoleObject {
+    pub(crate) model: Arc<AccountModel>,
+    pub(crate) role: Role,
+}
+
+#[Object(name = "Role")]
+impl RoleObject {
+    /// The ARN.
+    async fn arn(&self) -> String {
+        self.role.arn.to_string()
+    }
+    /// `AROA...`.
+    async fn role_id(&self) -> String {
+        self.role.role_id.to_string()
+    }
+    /// The name.
+    async fn role_name(&self) -> String {
+        self.role.role_name.to_string()
+    }
+    /// The path.
+    async fn path(&self) -> String {
+        self.role.path.to_string()
+    }
+    /// When created.
+    async fn create_date(&self) -> DateTime<Utc> {
+        self.role.create_date
+    }
+    /// The trust policy.
+    async fn assume_role_policy_document(&self) -> String {
+        self.role.assume_role_policy_document.clone()
+    }
+    /// The description.
+    async fn description(&self) -> Option<String> {
+        self.role.description.clone()
+    }
+    /// Maximum session length in seconds.
+    async fn max_session_duration(&self) -> u32 {
+        self.role.max_session_duration
+    }
+    /// Tags.
+    async fn tags(&self) -> Vec<Tag> {
+        tags(&self.role.tags)
+    }
+    /// The permissions boundary.
+    async fn permissions_boundary(&self) -> Option<PermissionsBoundary> {
+        boundary(&self.role.permissions_boundary)
+    }
+    /// Managed policies attached to the role.
+    async fn attached_policies(&self) -> Vec<AttachedPolicy> {
+        attached(&self.model, PrincipalKind::Role, self.role.role_name.as_str())
+    }
+    /// Inline policies of the role.
+    async fn inline_policies(&self) -> Vec<InlinePolicy> {
+        inline(&self.model, PrincipalKind::Role, self.role.role_name.as_str())
+    }
+}
+
+/// A managed policy (customer-managed or AWS-managed).
+#[derive(Clone)]
+pub struct PolicyObject {
+    pub(crate) model: Arc<AccountModel>,
+    pub(crate) policy: ManagedPolicy,
+}
+
+#[Object(name = "Policy")]
+impl PolicyObject {
+    /// The ARN.
+    async fn arn(&self) -> String {
+        self.policy.arn.to_string()
+    }
+    /// `ANPA...`.
+    async fn policy_id(&self) -> String {
+        self.policy.policy_id.to_string()
+    }
+    /// The name.
+    async fn policy_name(&self) -> String {
+        self.policy.policy_name.to_string()
+    }
+    /// The path.
+    async fn path(&self) -> String {
+        self.policy.path.to_string()
+    }
+    /// The description.
+    async fn description(&self) -> Option<String> {
+        self.policy.description.clone()
+    }
+    /// The default version's id.
+    async fn default_version_id(&self) -> String {
+        self.policy.default_version_id.clone()
+    }
+    /// How many users, groups and roles it is attached to.
+    async fn attachment_count(&self) -> usize {
+        self.model.state().attachment_count(&self.policy.arn)
+    }
+    /// How many users and roles use it as their permissions boundary.
+    async fn permissions_boundary_usage_count(&self) -> usize {
+        self.model.state().boundary_usage_count(&self.policy.arn)
+    }
+    /// Whether it can be attached.
+    async fn is_attachable(&self) -> bool {
+        true
+    }
+    /// When created.
+    async fn create_date(&self) -> DateTime<Utc> {
+        self.policy.create_date
+    }
+    /// When last changed.
+    async fn update_date(&self) -> DateTime<Utc> {
+        self.policy.update_date
+    }
+    /// Tags.
+    async fn tags(&self) -> Vec<Tag> {
+        tags(&self.policy.tags)
+    }
+    /// The default version.
+    async fn default_version(&self) -> Option<PolicyVersionObject> {
+        self.policy
+            .default_version()
+            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id))
+    }
+    /// Every version, oldest first.
+    async fn versions(&self) -> Vec<PolicyVersionObject> {
+        self.policy
+            .versions
+            .iter()
+            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id))
+            .collect()
+    }
+}
+
+/// One version of a managed policy.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "PolicyVersion")]
+pub struct PolicyVersionObject {
+    /// `v1`, `v2`, ...
+    pub version_id: String,
+    /// The document (JSON text).
+    pub document: String,
+    /// Whether it is the default version.
+    pub is_default_version: bool,
+    /// When created.
+    pub create_date: DateTime<Utc>,
+}
+
+impl PolicyVersionObject {
+    pub(crate) fn of(version: &PolicyVersion, default_id: &str) -> Self {
+        PolicyVersionObject {
+            version_id: version.version_id.clone(),
+            document: version.document.clone(),
+            is_default_version: version.version_id == default_id,
+            create_date: version.create_date,
+        }
+    }
+}
+
+/// An access key's metadata; the secret is never part of it.
+#[derive(SimpleObject, Clone)]
+pub struct AccessKeyMetadata {
+    /// `AKIA...`.
+    pub access_key_id: String,
+    /// The owning user's name; absent for the root user's keys.
+    pub user_name: Option<String>,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    /// When created.
+    pub create_date: DateTime<Utc>,
+    /// When last used.
+    pub last_used_date: Option<DateTime<Utc>>,
+    /// The service it was last used with.
+    pub last_used_service: Option<String>,
+}
+
+impl AccessKeyMetadata {
+    pub(crate) fn of(key: &AccessKey, user_name: Option<String>) -> Self {
+        let user_name = match key.owner {
+            AccessKeyOwner::Root => None,
+            AccessKeyOwner::User { .. } => user_name,
+        };
+        AccessKeyMetadata {
+            access_key_id: key.access_key_id.to_string(),
+            user_name,
+            status: key.status.as_str().to_string(),
+            create_date: key.create_date,
+            last_used_date: key.last_used.as_ref().map(|u| u.last_used_date),
+            last_used_service: key.last_used.as_ref().map(|u| u.service_name.clone()),
+        }
+    }
+}
+
+/// Relay pagination over a list already in its stable order; cursors are the sort keys.
+pub(crate) fn paginate<T: async_graphql::OutputType>(
+    items: Vec<(String, T)>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Connection<String, T, EmptyFields, EmptyFields> {
+    let first = first.map_or(100, |n| n.clamp(0, 1_000) as usize);
+    let start = match &after {
+        Some(cursor) => items.iter().position(|(key, _)| key > cursor).unwrap_or(items.len()),
+        None => 0,
+    };
+    let total = items.len();
+    let end = (start + first).min(total);
+    let mut connection = Connection::new(start > 0, end < total);
+    connection.edges.extend(
+        items
+            .into_iter()
+            .skip(start)
+            .take(end - start)
+            .map(|(key, node)| Edge::new(key, node)),
+    );
+    connection
+}

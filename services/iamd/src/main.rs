@@ -1,0 +1,195 @@
+//! `iamd`: Gatehouse in one process on the embedded SQLite event store.
+//!
+//! Configuration, lowest precedence first: built-in defaults, a TOML file (`--config`), the
+//! environment (`GATEHOUSE_*`), flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use clap::Parser;
+use gateway::auth::AuthSettings;
+use gateway::Gateway;
+use iam_app::{Actor, Gatehouse};
+use iam_secrets::Sealer;
+use iam_store_sqlite::{SqliteEventStore, SqliteStoreOptions};
+use rand::RngCore;
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(name = "iamd", version, about = "Gatehouse IAM, all in one process")]
+struct Flags {
+    /// A TOML file with any of: data_dir, listen, region, master_key_file.
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the event log, the master key and the first credentials live.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "GATEHOUSE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The region in SigV4 credential scopes.
+    #[arg(long, env = "GATEHOUSE_REGION")]
+    region: Option<String>,
+    /// A file holding the 32-byte master key as base64; by default `<data_dir>/master.key`,
+    /// created on first start.
+    #[arg(long, env = "GATEHOUSE_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    region: Option<String>,
+    master_key_file: Option<PathBuf>,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+struct Config {
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    region: String,
+    master_key_file: PathBuf,
+}
+
+impl Config {
+    fn load(flags: Flags) -> anyhow::Result<Config> {
+        let file = match &flags.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("{} is not valid", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = flags
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let master_key_file = flags
+            .master_key_file
+            .or(file.master_key_file)
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        Ok(Config {
+            listen: flags
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            region: flags.region.or(file.region).unwrap_or_else(|| "us-east-1".into()),
+            master_key_file,
+            data_dir,
+        })
+    }
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn master_key(path: &Path) -> anyhow::Result<Sealer> {
+    if !path.exists() {
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        write_private(
+            path,
+            &format!("{}\n", base64::engine::general_purpose::STANDARD.encode(key)),
+        )?;
+        tracing::warn!(path = %path.display(), "generated a new master key; back it up: without it no access key works");
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Sealer::from_base64(&text)?)
+}
+
+/// On first start: the first account and its root access key, written where only the owner reads.
+async fn bootstrap(gatehouse: &Gatehouse, config: &Config) -> anyhow::Result<()> {
+    if !gatehouse.account_ids().is_empty() {
+        return Ok(());
+    }
+    let actor = Actor {
+        arn: "gatehouse:bootstrap".into(),
+        request_id: "bootstrap".into(),
+    };
+    let (account_id, key) = gatehouse.create_account(&actor, Some("management".into())).await?;
+    let path = config.data_dir.join("root-credentials");
+    let contents = format!(
+        "# Gatehouse root credentials of account {account_id}. Keep this file secret.\n[gatehouse]\naws_access_key_id = {}\naws_secret_access_key = {}\nregion = {}\n",
+        key.access_key_id,
+        key.secret_access_key.as_str(),
+        config.region
+    );
+    write_private(&path, &contents)?;
+    println!(
+        "created account {account_id}; its root access key is in {} (readable by you only)",
+        path.display()
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::load(Flags::parse())?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let sealer = master_key(&config.master_key_file)?;
+    let database = config.data_dir.join("events.db");
+    let store = SqliteEventStore::open(&database.to_string_lossy(), SqliteStoreOptions::default()).await?;
+    let gatehouse = Arc::new(Gatehouse::load(Arc::new(store.clone()), sealer).await?);
+    bootstrap(&gatehouse, &config).await?;
+
+    let auth = AuthSettings {
+        region: config.region.clone(),
+        ..AuthSettings::default()
+    };
+    let app = Gateway::new(gatehouse, auth).router();
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    println!("iamd listening on http://{address}; GraphiQL at http://{address}/graphql");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.close().await;
+    println!("iamd stopped");
+    Ok(())
+}

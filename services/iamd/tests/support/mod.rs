@@ -1,0 +1,166 @@
+//! A real `iamd` process on a temporary data directory, and a SigV4-signing GraphQL client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use iam_sigv4::{sign, Credentials, HttpRequest, PayloadSigning, SigningMode, SigningParams, UriPathMode};
+use serde_json::{json, Value};
+
+pub struct Server {
+    pub child: Child,
+    pub address: String,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `iamd` and waits until it says where it listens.
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iamd"))
+            .args(["--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("iamd exited before listening").unwrap();
+            if let Some(rest) = line.strip_prefix("iamd listening on http://") {
+                break rest.split(';').next().unwrap().to_string();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            address,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The root credentials written on first start.
+    pub fn root_credentials(&self) -> Credentials {
+        let text = std::fs::read_to_string(self.data_dir.join("root-credentials")).unwrap();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)
+                        .map(|v| v.trim_start_matches([' ', '=']).trim().to_string())
+                })
+                .unwrap()
+        };
+        Credentials {
+            access_key_id: field("aws_access_key_id"),
+            secret_access_key: field("aws_secret_access_key"),
+            session_token: None,
+        }
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "iamd did not stop cleanly: {status:?}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP response: status and JSON body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// `extensions.code` of the first error, if any.
+    pub fn error_code(&self) -> Option<String> {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    pub fn data(&self) -> &Value {
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
+        &self.body["data"]
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// POSTs `body` to `/graphql` with the given headers.
+pub fn post(address: &str, headers: &[(String, String)], body: &str) -> Reply {
+    let mut request = agent().post(format!("http://{address}/graphql"));
+    for (name, value) in headers {
+        if name != "host" {
+            request = request.header(name.as_str(), value.as_str());
+        }
+    }
+    let mut response = request.send(body).unwrap();
+    let status = response.status().as_u16();
+    let mut text = String::new();
+    response.body_mut().as_reader().read_to_string(&mut text).unwrap();
+    Reply {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
+/// Signs a GraphQL request as the AWS SDKs do (header form, service `iam`).
+pub fn signed_headers(
+    address: &str,
+    credentials: &Credentials,
+    body: &str,
+    time: DateTime<Utc>,
+) -> Vec<(String, String)> {
+    let mut request = HttpRequest::new("POST", "/graphql", "")
+        .with_header("host", address)
+        .with_header("content-type", "application/json")
+        .with_body(body.as_bytes().to_vec());
+    sign(
+        &mut request,
+        &SigningParams {
+            credentials,
+            region: "us-east-1",
+            service: "iam",
+            time,
+            mode: SigningMode::Header {
+                payload: PayloadSigning::Hash,
+            },
+            uri_path: UriPathMode::Normalized,
+            sign_session_token: true,
+        },
+    )
+    .unwrap();
+    request.headers
+}
+
+/// Runs a GraphQL operation signed with `credentials`.
+pub fn gql(address: &str, credentials: &Credentials, query: &str, variables: Value) -> Reply {
+    let body = json!({ "query": query, "variables": variables }).to_string();
+    let headers = signed_headers(address, credentials, &body, Utc::now());
+    post(address, &headers, &body)
+}
