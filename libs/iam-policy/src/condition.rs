@@ -66,6 +66,9 @@ pub(crate) fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return DateTime::from_timestamp(text.parse().ok()?, 0);
     }
+    if let Some(dt) = parse_utc_seconds(text) {
+        return Some(dt);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.with_timezone(&Utc));
     }
@@ -86,6 +89,33 @@ pub(crate) fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the form `aws:CurrentTime` always takes, without the general parser:
+/// it is read on most conditional decisions.
+fn parse_utc_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape_ok {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range]
+            .iter()
+            .try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)?;
+    Some(
+        date.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?
+            .and_utc(),
+    )
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -408,6 +438,14 @@ mod tests {
 
     #[test]
     fn date_forms() {
+        assert_eq!(
+            parse_date("2020-02-29T23:59:58Z"),
+            DateTime::parse_from_rfc3339("2020-02-29T23:59:58Z")
+                .ok()
+                .map(|d| d.with_timezone(&Utc))
+        );
+        assert!(parse_date("2021-02-29T00:00:00Z").is_none());
+        assert!(parse_date("2020-01-01T24:00:00Z").is_none());
         assert!(parse_date("2020-01-01").is_some());
         assert!(parse_date("2020-01-01T00:00:00Z").is_some());
         assert!(parse_date("2020-01-01T00:00:00.123Z").is_some());
