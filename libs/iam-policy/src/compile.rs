@@ -94,9 +94,7 @@ impl ResourceMatcher {
             ResourcePattern::Any => true,
             ResourcePattern::Static(glob) => glob.matches(resource),
             // A variable without a value makes this entry match nothing.
-            ResourcePattern::Variable(template) => template
-                .resolve_glob(context)
-                .is_some_and(|glob| glob.matches(resource)),
+            ResourcePattern::Variable(template) => template.matches_glob(resource, context) == Some(true),
         });
         any != self.negated
     }

@@ -375,7 +375,7 @@ fn matches_value(base: BaseOperator, expected: &Expected, actual: &str, context:
         }
         Expected::Like(template, compiled) => match compiled {
             Some(glob) => glob.matches(actual),
-            None => template.resolve_glob(context).is_some_and(|glob| glob.matches(actual)),
+            None => template.matches_glob(actual, context) == Some(true),
         },
         Expected::Number(expected) => {
             let Some(actual) = Number::parse(actual) else {
@@ -399,7 +399,7 @@ fn matches_value(base: BaseOperator, expected: &Expected, actual: &str, context:
             };
             segments.iter().zip(actual).all(|((template, glob), part)| match glob {
                 Some(glob) => glob.matches(part),
-                None => template.resolve_glob(context).is_some_and(|glob| glob.matches(part)),
+                None => template.matches_glob(part, context) == Some(true),
             })
         }
         Expected::Null(_) => false,

@@ -50,45 +50,56 @@ impl Glob {
 
     /// Case-sensitive match of the whole text.
     pub(crate) fn matches(&self, text: &str) -> bool {
-        let text = text.as_bytes();
-        let pieces = &self.pieces;
-        let (mut p, mut t) = (0usize, 0usize);
-        // Where the last `*` was and where in the text it is now assumed to end.
-        let mut backtrack: Option<(usize, usize)> = None;
-        while t < text.len() {
-            match pieces.get(p) {
-                Some(Piece::Byte(b)) if *b == text[t] => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                Some(Piece::AnyChar) => {
-                    p += 1;
-                    t += utf8_len(text[t]);
-                    continue;
-                }
-                Some(Piece::AnyRun) => {
-                    p += 1;
-                    backtrack = Some((p, t));
-                    continue;
-                }
-                _ => {}
+        glob_match(|i| self.pieces.get(i).copied(), text)
+    }
+}
+
+/// The wildcard match, over pieces produced on demand so that a template can be matched without
+/// first building its pattern (no allocation on the decision path).
+fn glob_match(piece_at: impl Fn(usize) -> Option<Piece>, text: &str) -> bool {
+    let text = text.as_bytes();
+    let (mut p, mut t) = (0usize, 0usize);
+    // Where the last `*` was and where in the text it is now assumed to end.
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match piece_at(p) {
+            Some(Piece::Byte(b)) if b == text[t] => {
+                p += 1;
+                t += 1;
+                continue;
             }
-            match backtrack {
-                Some((star_p, star_t)) => {
-                    let resume = star_t + utf8_len(text[star_t]);
-                    backtrack = Some((star_p, resume));
-                    p = star_p;
-                    t = resume;
-                }
-                None => return false,
+            Some(Piece::AnyChar) => {
+                p += 1;
+                t += utf8_len(text[t]);
+                continue;
             }
+            Some(Piece::AnyRun) => {
+                p += 1;
+                backtrack = Some((p, t));
+                continue;
+            }
+            _ => {}
         }
-        // `?` may have stepped past the end on a truncated character; only an exact end counts.
-        t == text.len()
-            && pieces[p.min(pieces.len())..]
-                .iter()
-                .all(|piece| *piece == Piece::AnyRun)
+        match backtrack {
+            Some((star_p, star_t)) => {
+                let resume = star_t + utf8_len(text[star_t]);
+                backtrack = Some((star_p, resume));
+                p = star_p;
+                t = resume;
+            }
+            None => return false,
+        }
+    }
+    // `?` may have stepped past the end on a truncated character; only an exact end counts.
+    if t != text.len() {
+        return false;
+    }
+    loop {
+        match piece_at(p) {
+            None => return true,
+            Some(Piece::AnyRun) => p += 1,
+            Some(_) => return false,
+        }
     }
 }
 
@@ -185,6 +196,41 @@ impl Template {
         Some(glob)
     }
 
+    /// Whether `text` matches the template as a wildcard pattern, with variables substituted as
+    /// literal text; `None` when a variable has no value and no default. Allocates nothing for
+    /// templates of up to eight parts.
+    pub(crate) fn matches_glob(&self, text: &str, context: &Context) -> Option<bool> {
+        const MAX_SEGMENTS: usize = 8;
+        if self.parts.len() > MAX_SEGMENTS {
+            return self.resolve_glob(context).map(|glob| glob.matches(text));
+        }
+        // (text, whether `*` and `?` in it are wildcards)
+        let mut segments: [(&str, bool); MAX_SEGMENTS] = [("", false); MAX_SEGMENTS];
+        for (i, part) in self.parts.iter().enumerate() {
+            segments[i] = match part {
+                Part::Text(text) => (text.as_str(), true),
+                Part::Escaped(c) => (escaped_text(*c), false),
+                Part::Variable { key, default } => (variable_value(key, default, context)?, false),
+            };
+        }
+        let segments = &segments[..self.parts.len()];
+        let piece_at = |mut index: usize| -> Option<Piece> {
+            for (segment, wildcards) in segments {
+                if index < segment.len() {
+                    let byte = segment.as_bytes()[index];
+                    return Some(match byte {
+                        b'*' if *wildcards => Piece::AnyRun,
+                        b'?' if *wildcards => Piece::AnyChar,
+                        other => Piece::Byte(other),
+                    });
+                }
+                index -= segment.len();
+            }
+            None
+        };
+        Some(glob_match(piece_at, text))
+    }
+
     /// The pattern when the template has no variables.
     pub(crate) fn static_glob(&self) -> Option<Glob> {
         (!self.has_variables())
@@ -205,6 +251,15 @@ fn variable_value<'a>(key: &str, default: &'a Option<String>, context: &'a Conte
     match context.get(key).and_then(|v| v.as_single()) {
         Some(value) => Some(value),
         None => default.as_deref(),
+    }
+}
+
+/// The text of `${*}`, `${?}` and `${$}`, the only escapes there are.
+fn escaped_text(c: char) -> &'static str {
+    match c {
+        '*' => "*",
+        '?' => "?",
+        _ => "$",
     }
 }
 
@@ -281,6 +336,38 @@ mod tests {
         let glob = template.resolve_glob(&context).unwrap();
         assert!(glob.matches("arn:aws:s3:::home/a*/x"));
         assert!(!glob.matches("arn:aws:s3:::home/ab/x"));
+    }
+
+    #[test]
+    fn template_matching_equals_resolved_glob_matching() {
+        let mut context = Context::default();
+        context.insert("aws:username", ContextValue::single("a*?"));
+        let texts = [
+            "arn:x:home/a*?/q",
+            "arn:x:home/abc/q",
+            "arn:x:home/a*?",
+            "",
+            "arn:x:home/a*?/q/r*",
+        ];
+        for template in [
+            "arn:x:home/${aws:username}/*",
+            "${aws:username}",
+            "a${*}b${?}${$}",
+            "*${aws:username}*",
+            "x?",
+        ] {
+            let t = Template::parse(template, true);
+            let glob = t.resolve_glob(&context).unwrap();
+            for text in texts {
+                assert_eq!(
+                    t.matches_glob(text, &context),
+                    Some(glob.matches(text)),
+                    "{template} vs {text}"
+                );
+            }
+        }
+        let missing = Template::parse("home/${aws:PrincipalTag/x}", true);
+        assert_eq!(missing.matches_glob("home/", &context), None);
     }
 
     #[test]
