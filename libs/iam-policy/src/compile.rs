@@ -150,11 +150,13 @@ fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<P
             ) {
                 return None;
             }
-            if id == caller.arn {
-                return Some(PrincipalMatch::Direct);
-            }
+            // A role's ARN stands for its sessions, which boundaries and session policies limit;
+            // checked first because a caller given as a role ARN carries it as both.
             if caller.role_arn.as_deref() == Some(id) {
                 return Some(PrincipalMatch::RoleOfSession);
+            }
+            if id == caller.arn {
+                return Some(PrincipalMatch::Direct);
             }
             let account = id
                 .strip_prefix("arn:aws:iam::")

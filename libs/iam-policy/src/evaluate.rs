@@ -203,7 +203,7 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
     let action = match lowercase_action(request.action, &mut buffer) {
         Some(action) => action,
         None => {
-            owned = request.action.to_lowercase();
+            owned = request.action.to_ascii_lowercase();
             owned.as_str()
         }
     };
@@ -338,7 +338,7 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
 /// The context keys that statements relevant to the request read but the request lacks, as the
 /// policies wrote them, each once. Used by simulations (`MissingContextValues`).
 pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> Vec<String> {
-    let action = request.action.to_lowercase();
+    let action = request.action.to_ascii_lowercase();
     let sets = [
         policies.identity,
         policies.permissions_boundary,
@@ -367,4 +367,54 @@ pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> V
         });
     }
     missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{PolicySource, PolicyType};
+    use crate::parse::parse_policy;
+
+    fn set(text: &str) -> PolicySet {
+        let parsed = parse_policy(text).unwrap();
+        PolicySet::compile([(PolicySource::new("p", PolicyType::None), &parsed)]).unwrap()
+    }
+
+    #[test]
+    fn a_resource_policy_naming_a_role_is_still_limited_by_its_boundary() {
+        let resource = set(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/R"},"Action":"s3:GetObject","Resource":"*"}}"#,
+        );
+        let boundary =
+            set(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:*","Resource":"*"}}"#);
+        let context = Context::new();
+        for arn in [
+            "arn:aws:iam::111122223333:role/R",
+            "arn:aws:sts::111122223333:assumed-role/R/s",
+        ] {
+            let caller = Caller::from_arn(arn).unwrap();
+            let request = Request {
+                caller: &caller,
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::b/k",
+                resource_account: None,
+                context: &context,
+            };
+            let limited = Policies {
+                resource: Some(&resource),
+                permissions_boundary: Some(&boundary),
+                ..Policies::default()
+            };
+            assert_eq!(
+                evaluate(&limited, &request).effect,
+                DecisionEffect::ImplicitDeny,
+                "{arn}"
+            );
+            let unlimited = Policies {
+                resource: Some(&resource),
+                ..Policies::default()
+            };
+            assert_eq!(evaluate(&unlimited, &request).effect, DecisionEffect::Allowed, "{arn}");
+        }
+    }
 }
