@@ -175,6 +175,20 @@ impl Gatehouse {
         ids
     }
 
+    /// The management account: the first account ever created (by creation time, then id).
+    pub fn management_account(&self) -> Option<String> {
+        let slots: Vec<Arc<AccountSlot>> = read_lock(&self.accounts).values().cloned().collect();
+        slots
+            .iter()
+            .filter_map(|slot| {
+                let model = read_lock(&slot.model).clone();
+                let info = model.state().account()?;
+                Some((info.create_date, info.account_id.as_str().to_string()))
+            })
+            .min()
+            .map(|(_, id)| id)
+    }
+
     /// The current model of an account.
     pub fn account(&self, account_id: &str) -> Option<Arc<AccountModel>> {
         let slot = read_lock(&self.accounts).get(account_id).cloned()?;

@@ -1146,7 +1146,7 @@ impl MutationRoot {
     /// (management) account may do this.
     async fn create_account(&self, ctx: &Context<'_>, account_alias: Option<String>) -> Result<CreateAccountPayload> {
         let scope = Scope::of(ctx)?;
-        let management = scope.gatehouse.account_ids().into_iter().next();
+        let management = scope.gatehouse.management_account();
         let is_management_root =
             management.as_deref() == Some(scope.account()) && scope.caller.principal_arn == scope.arn("root");
         if !is_management_root {
