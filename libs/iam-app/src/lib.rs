@@ -141,7 +141,7 @@ fn claim_changes(before: &AccountState, after: &AccountState) -> Vec<ClaimChange
 }
 
 fn decode(envelope: &iam_eventlog::EventEnvelope) -> Result<DomainEvent, AppError> {
-    serde_json::from_value(envelope.payload.clone()).map_err(|e| {
+    iam_domain::decode_event(&envelope.event_type, envelope.schema_version, &envelope.payload).map_err(|e| {
         AppError::new(
             ErrorCode::ServiceFailure,
             format!(

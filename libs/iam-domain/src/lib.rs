@@ -16,6 +16,7 @@ mod error;
 mod event;
 mod evolve;
 mod state;
+mod upcast;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ pub use decide::{decide, quota, DecideContext};
 pub use error::DomainError;
 pub use event::*;
 pub use evolve::evolve;
+pub use upcast::{decode_event, DecodeError};
 pub use state::{
     AccessKey, AccessKeyLastUsed, AccessKeyOwner, AccessKeyStatus, AccountInfo, AccountState, EffectivePolicies,
     EffectivePolicy, Group, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind, Role, User,
