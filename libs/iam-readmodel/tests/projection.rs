@@ -1,0 +1,315 @@
+//! The read model against the real embedded log: following the log live, rebuilding it from
+//! scratch and the domain state all agree, redeliveries change nothing, and an unreadable event
+//! stops only its own account.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use iam_app::{Actor, Gatehouse};
+use iam_domain::{AccessKeyStatus, Command, TagInput};
+use iam_eventlog::{EventEnvelope, EventFeed};
+use iam_readmodel::{expected_snapshot, Projector, SqliteReadModel};
+use iam_secrets::Sealer;
+use iam_store_sqlite::{SqliteEventStore, SqliteStoreOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+fn document(n: u32) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-{n}/*"}}]}}"#
+    )
+}
+
+fn pick<'a>(rng: &mut StdRng, names: &[&'a str]) -> &'a str {
+    names[rng.gen_range(0..names.len())]
+}
+
+/// A random IAM command over a small name space, so that most succeed and some conflict.
+fn random_command(rng: &mut StdRng, account: &str, gatehouse: &Gatehouse) -> Command {
+    let user = pick(rng, &["alice", "bob", "carol"]).to_owned();
+    let group = pick(rng, &["admins", "devs"]).to_owned();
+    let role = pick(rng, &["builder", "reader"]).to_owned();
+    let policy = pick(rng, &["s3-read", "s3-write"]);
+    let policy_arn = if rng.gen_bool(0.3) {
+        "arn:aws:iam::aws:policy/ReadOnlyAccess".to_owned()
+    } else {
+        format!("arn:aws:iam::{account}:policy/{policy}")
+    };
+    let tags = vec![TagInput::new(pick(rng, &["team", "env"]), pick(rng, &["a", "b"]))];
+    let n = rng.gen_range(0..1000);
+    let key_id = gatehouse
+        .account(account)
+        .and_then(|m| m.state().access_keys().last().map(|k| k.access_key_id.as_str().to_owned()));
+    match rng.gen_range(0..34) {
+        0 | 1 => Command::CreateUser {
+            user_name: user,
+            path: Some("/staff/".into()),
+            permissions_boundary: None,
+            tags,
+        },
+        2 => Command::UpdateUser {
+            user_name: user,
+            new_user_name: Some(pick(rng, &["alice", "bob", "carol", "dave"]).into()),
+            new_path: Some("/moved/".into()),
+        },
+        3 => Command::DeleteUser { user_name: user },
+        4 => Command::CreateGroup { group_name: group, path: None },
+        5 => Command::DeleteGroup { group_name: group },
+        6 | 7 => Command::AddUserToGroup {
+            group_name: group,
+            user_name: user,
+        },
+        8 => Command::RemoveUserFromGroup {
+            group_name: group,
+            user_name: user,
+        },
+        9 => Command::CreateRole {
+            role_name: role,
+            path: None,
+            assume_role_policy_document: TRUST.into(),
+            description: Some("builds".into()),
+            max_session_duration: Some(7200),
+            permissions_boundary: None,
+            tags,
+        },
+        10 => Command::UpdateRole {
+            role_name: role,
+            description: Some(format!("d{n}")),
+            max_session_duration: Some(3600),
+        },
+        11 => Command::DeleteRole { role_name: role },
+        12 | 13 => Command::CreatePolicy {
+            policy_name: policy.into(),
+            path: None,
+            policy_document: document(n),
+            description: Some("reads".into()),
+            tags,
+        },
+        14 => Command::CreatePolicyVersion {
+            policy_arn,
+            policy_document: document(n),
+            set_as_default: rng.gen_bool(0.5),
+        },
+        15 => Command::SetDefaultPolicyVersion {
+            policy_arn,
+            version_id: format!("v{}", rng.gen_range(1..4)),
+        },
+        16 => Command::DeletePolicyVersion {
+            policy_arn,
+            version_id: format!("v{}", rng.gen_range(1..4)),
+        },
+        17 => Command::DeletePolicy { policy_arn },
+        18 | 19 => Command::AttachUserPolicy {
+            user_name: user,
+            policy_arn,
+        },
+        20 => Command::DetachUserPolicy {
+            user_name: user,
+            policy_arn,
+        },
+        21 => Command::AttachGroupPolicy {
+            group_name: group,
+            policy_arn,
+        },
+        22 => Command::AttachRolePolicy {
+            role_name: role,
+            policy_arn,
+        },
+        23 => Command::PutUserPolicy {
+            user_name: user,
+            policy_name: "inline".into(),
+            policy_document: document(n),
+        },
+        24 => Command::DeleteUserPolicy {
+            user_name: user,
+            policy_name: "inline".into(),
+        },
+        25 => Command::PutRolePolicy {
+            role_name: role,
+            policy_name: "inline".into(),
+            policy_document: document(n),
+        },
+        26 => Command::TagUser { user_name: user, tags },
+        27 => Command::UntagUser {
+            user_name: user,
+            tag_keys: vec!["team".into()],
+        },
+        28 => Command::TagPolicy { policy_arn, tags },
+        29 => Command::PutUserPermissionsBoundary {
+            user_name: user,
+            permissions_boundary: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+        },
+        30 => Command::DeleteUserPermissionsBoundary { user_name: user },
+        31 => Command::UpdateAssumeRolePolicy {
+            role_name: role,
+            policy_document: TRUST.replace("ec2", "lambda"),
+        },
+        32 => Command::UpdateAccessKey {
+            user_name: None,
+            access_key_id: key_id.unwrap_or_default(),
+            status: if rng.gen_bool(0.5) {
+                AccessKeyStatus::Active
+            } else {
+                AccessKeyStatus::Inactive
+            },
+        },
+        _ => Command::RecordAccessKeyUse {
+            access_key_id: key_id.unwrap_or_default(),
+            service_name: "iam".into(),
+            region: "us-east-1".into(),
+        },
+    }
+}
+
+fn actor() -> Actor {
+    Actor {
+        arn: "arn:aws:iam::000000000000:root".into(),
+        request_id: "test".into(),
+    }
+}
+
+async fn follow_to_end(projector: &Projector, store: &SqliteEventStore) -> u64 {
+    let latest = store.latest_position().await.unwrap();
+    let reached = projector.catch_up().await.unwrap();
+    assert_eq!(reached, latest, "the projector caught up with the whole log");
+    reached
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_projection_equals_rebuild_and_domain_state() {
+    for seed in [1_u64, 2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteEventStore::open(
+            &dir.path().join("events.db").to_string_lossy(),
+            SqliteStoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32])).await.unwrap();
+        let live = SqliteReadModel::open(&dir.path().join("live.db").to_string_lossy()).await.unwrap();
+        let projector = Projector::new(Arc::new(store.clone()), live.clone()).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let follower = tokio::spawn(projector.clone().run(async {
+            let _ = stopped.await;
+        }));
+
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut accounts = Vec::new();
+        for _ in 0..2 {
+            let (account, _key) = gatehouse.create_account(&actor(), None).await.unwrap();
+            accounts.push(account);
+        }
+        let mut succeeded = 0;
+        for _ in 0..400 {
+            let account = &accounts[rng.gen_range(0..accounts.len())];
+            let result = if rng.gen_range(0..30) == 0 {
+                let user = pick(&mut rng, &["alice", "bob"]).to_owned();
+                gatehouse.create_access_key(account, &actor(), Some(user)).await.map(|_| ())
+            } else {
+                let command = random_command(&mut rng, account, &gatehouse);
+                gatehouse.execute(account, &actor(), &command).await.map(|_| ())
+            };
+            succeeded += usize::from(result.is_ok());
+        }
+        assert!(succeeded > 150, "seed {seed}: only {succeeded} commands succeeded; the walk is too weak");
+        follow_to_end(&projector, &store).await;
+        let _ = stop.send(());
+        follower.await.unwrap();
+
+        let rebuilt = SqliteReadModel::open(&dir.path().join("rebuilt.db").to_string_lossy()).await.unwrap();
+        let rebuilder = Projector::new(Arc::new(store.clone()), rebuilt.clone()).await.unwrap();
+        follow_to_end(&rebuilder, &store).await;
+
+        for account in &accounts {
+            let state = gatehouse.account(account).unwrap().state().clone();
+            let from_live = live.snapshot(account).await.unwrap();
+            assert_eq!(
+                from_live,
+                expected_snapshot(&state),
+                "seed {seed}: live read model of {account} differs from the domain state"
+            );
+            assert_eq!(
+                from_live,
+                rebuilt.snapshot(account).await.unwrap(),
+                "seed {seed}: rebuilt read model of {account} differs from the live one"
+            );
+            assert!(
+                from_live["rm_users"].as_array().is_some_and(|rows| rows.iter().all(|r| r["account_id"] == **account)),
+                "rows belong to their account"
+            );
+        }
+
+        // Redelivering the whole log (an at-least-once feed after a crash) changes nothing.
+        let before: Vec<_> = futures_snapshots(&live, &accounts).await;
+        let everything = store.read_from(0, 100_000).await.unwrap();
+        let applied = live.apply(&everything).await.unwrap();
+        assert_eq!(applied.applied, 0);
+        assert_eq!(applied.duplicates, everything.len());
+        assert_eq!(before, futures_snapshots(&live, &accounts).await);
+        assert!(live.failed_events().await.unwrap().is_empty());
+    }
+}
+
+async fn futures_snapshots(model: &SqliteReadModel, accounts: &[String]) -> Vec<serde_json::Value> {
+    let mut snapshots = Vec::new();
+    for account in accounts {
+        snapshots.push(model.snapshot(account).await.unwrap());
+    }
+    snapshots
+}
+
+fn envelope(account: &str, sequence: u64, event_type: &str, payload: serde_json::Value) -> EventEnvelope {
+    EventEnvelope {
+        event_id: uuid::Uuid::now_v7(),
+        account_id: account.into(),
+        sequence,
+        recorded_at: Utc::now(),
+        actor: format!("arn:aws:iam::{account}:root"),
+        request_id: "r".into(),
+        event_type: event_type.into(),
+        schema_version: 1,
+        payload,
+    }
+}
+
+fn account_created(account: &str) -> serde_json::Value {
+    serde_json::json!({"type": "iam.account.created", "account_id": account, "account_alias": null,
+        "create_date": "2026-11-27T10:00:00Z"})
+}
+
+fn group_created(account: &str, name: &str, id: &str) -> serde_json::Value {
+    serde_json::json!({"type": "iam.group.created", "group_id": id, "group_name": name, "path": "/",
+        "arn": format!("arn:aws:iam::{account}:group/{name}"), "create_date": "2026-11-27T10:00:01Z"})
+}
+
+#[tokio::test]
+async fn an_unreadable_event_stops_only_its_account_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = SqliteReadModel::open(&dir.path().join("rm.db").to_string_lossy()).await.unwrap();
+    let (a, b) = ("111111111111", "222222222222");
+    let batch = vec![
+        (1, envelope(a, 1, "iam.account.created", account_created(a))),
+        (2, envelope(b, 1, "iam.account.created", account_created(b))),
+        (3, envelope(a, 2, "iam.group.created", serde_json::json!({"type": "iam.group.created"}))),
+        (4, envelope(a, 3, "iam.group.created", group_created(a, "late", "AGPAAAAAAAAAAAAAAAAA1"))),
+        (5, envelope(b, 2, "iam.group.created", group_created(b, "fine", "AGPAAAAAAAAAAAAAAAAA2"))),
+    ];
+    let applied = model.apply(&batch).await.unwrap();
+    assert_eq!((applied.applied, applied.stopped, applied.checkpoint), (3, 2, 5));
+
+    let head_a = model.account_head(a).await.unwrap();
+    assert_eq!((head_a.sequence, head_a.failed_sequence), (1, Some(2)));
+    let head_b = model.account_head(b).await.unwrap();
+    assert_eq!((head_b.sequence, head_b.failed_sequence), (2, None));
+
+    let failed = model.failed_events().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!((failed[0].0.as_str(), failed[0].1), (a, 2));
+    assert!(failed[0].3.contains("malformed payload"), "{}", failed[0].3);
+
+    assert_eq!(model.snapshot(a).await.unwrap()["rm_groups"], serde_json::json!([]));
+    assert_eq!(model.snapshot(b).await.unwrap()["rm_groups"][0]["group_name"], "fine");
+    assert_eq!(model.checkpoint().await.unwrap(), 5);
+}
