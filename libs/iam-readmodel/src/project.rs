@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn applies_the_next_event_and_drops_duplicates() {
-        let (outcome, head) = plan(AccountHead::default(), &envelope(1, "iam.account.created", account_created()));
+        let (outcome, head) = plan(
+            AccountHead::default(),
+            &envelope(1, "iam.account.created", account_created()),
+        );
         assert!(matches!(outcome, EventOutcome::Apply(ref changes) if changes.len() == 1));
         assert_eq!(head.sequence, 1);
         let (outcome, same) = plan(head, &envelope(1, "iam.account.created", account_created()));

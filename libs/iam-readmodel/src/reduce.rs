@@ -61,7 +61,12 @@ fn tagged(account: &str, e: &Tagged) -> Vec<RowChange> {
 fn untagged(account: &str, e: &Untagged) -> Vec<RowChange> {
     e.tag_keys
         .iter()
-        .map(|k| delete("rm_tags", key(account, &[("resource_id", e.id.as_str()), ("tag_key", k)])))
+        .map(|k| {
+            delete(
+                "rm_tags",
+                key(account, &[("resource_id", e.id.as_str()), ("tag_key", k)]),
+            )
+        })
         .collect()
 }
 
@@ -74,7 +79,13 @@ fn boundary(table: &'static str, id_column: &'static str, account: &str, id: &Un
 }
 
 fn boundary_put(table: &'static str, id_column: &'static str, account: &str, e: &BoundaryPut) -> Vec<RowChange> {
-    vec![boundary(table, id_column, account, &e.id, text(e.permissions_boundary.to_string()))]
+    vec![boundary(
+        table,
+        id_column,
+        account,
+        &e.id,
+        text(e.permissions_boundary.to_string()),
+    )]
 }
 
 fn boundary_deleted(table: &'static str, id_column: &'static str, account: &str, e: &EntityRef) -> Vec<RowChange> {
@@ -86,7 +97,10 @@ fn attached(account: &str, e: &PolicyAttachment) -> Vec<RowChange> {
         "rm_attached_policies",
         key(
             account,
-            &[("principal_id", e.principal_id.as_str()), ("policy_arn", &e.policy_arn.to_string())],
+            &[
+                ("principal_id", e.principal_id.as_str()),
+                ("policy_arn", &e.policy_arn.to_string()),
+            ],
         ),
         vec![],
     )]
@@ -97,7 +111,10 @@ fn detached(account: &str, e: &PolicyAttachment) -> Vec<RowChange> {
         "rm_attached_policies",
         key(
             account,
-            &[("principal_id", e.principal_id.as_str()), ("policy_arn", &e.policy_arn.to_string())],
+            &[
+                ("principal_id", e.principal_id.as_str()),
+                ("policy_arn", &e.policy_arn.to_string()),
+            ],
         ),
     )]
 }
@@ -107,7 +124,10 @@ fn inline_put(account: &str, e: &InlinePolicyPut) -> Vec<RowChange> {
         "rm_inline_policies",
         key(
             account,
-            &[("principal_id", e.principal_id.as_str()), ("policy_name", e.policy_name.as_str())],
+            &[
+                ("principal_id", e.principal_id.as_str()),
+                ("policy_name", e.policy_name.as_str()),
+            ],
         ),
         vec![("document", text(&e.policy_document))],
     )]
@@ -118,7 +138,10 @@ fn inline_deleted(account: &str, e: &InlinePolicyDeleted) -> Vec<RowChange> {
         "rm_inline_policies",
         key(
             account,
-            &[("principal_id", e.principal_id.as_str()), ("policy_name", e.policy_name.as_str())],
+            &[
+                ("principal_id", e.principal_id.as_str()),
+                ("policy_name", e.policy_name.as_str()),
+            ],
         ),
     )]
 }
@@ -178,12 +201,12 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         DomainEvent::UserPermissionsBoundaryDeleted(e) => boundary_deleted("rm_users", "user_id", account, e),
         DomainEvent::RolePermissionsBoundaryPut(e) => boundary_put("rm_roles", "role_id", account, e),
         DomainEvent::RolePermissionsBoundaryDeleted(e) => boundary_deleted("rm_roles", "role_id", account, e),
-        DomainEvent::UserPolicyAttached(e) | DomainEvent::GroupPolicyAttached(e) | DomainEvent::RolePolicyAttached(e) => {
-            attached(account, e)
-        }
-        DomainEvent::UserPolicyDetached(e) | DomainEvent::GroupPolicyDetached(e) | DomainEvent::RolePolicyDetached(e) => {
-            detached(account, e)
-        }
+        DomainEvent::UserPolicyAttached(e)
+        | DomainEvent::GroupPolicyAttached(e)
+        | DomainEvent::RolePolicyAttached(e) => attached(account, e),
+        DomainEvent::UserPolicyDetached(e)
+        | DomainEvent::GroupPolicyDetached(e)
+        | DomainEvent::RolePolicyDetached(e) => detached(account, e),
         DomainEvent::UserInlinePolicyPut(e)
         | DomainEvent::GroupInlinePolicyPut(e)
         | DomainEvent::RoleInlinePolicyPut(e) => inline_put(account, e),
@@ -290,7 +313,10 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
                     "rm_policy_versions",
                     key(
                         account,
-                        &[("policy_id", e.policy_id.as_str()), ("version_id", &e.default_version_id)],
+                        &[
+                            ("policy_id", e.policy_id.as_str()),
+                            ("version_id", &e.default_version_id),
+                        ],
                     ),
                     vec![
                         ("document", text(&e.policy_document)),
@@ -303,7 +329,10 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         }
         DomainEvent::PolicyDeleted(e) => vec![
             delete("rm_policies", key(account, &[("policy_id", e.policy_id.as_str())])),
-            delete("rm_policy_versions", key(account, &[("policy_id", e.policy_id.as_str())])),
+            delete(
+                "rm_policy_versions",
+                key(account, &[("policy_id", e.policy_id.as_str())]),
+            ),
             delete("rm_tags", key(account, &[("resource_id", e.policy_id.as_str())])),
         ],
         DomainEvent::PolicyVersionCreated(e) => {

@@ -125,7 +125,11 @@ impl SqliteReadModel {
     /// # Errors
     /// A database failure; then nothing of the batch is written.
     pub async fn apply(&self, batch: &[(u64, EventEnvelope)]) -> Result<Applied, ReadModelError> {
-        let mut tx = self.writer.begin().await.map_err(|e| backend("beginning a batch", &e))?;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(|e| backend("beginning a batch", &e))?;
         let mut applied = Applied::default();
         let mut heads = std::collections::HashMap::<String, AccountHead>::new();
         let mut last_position = None;
@@ -373,6 +377,9 @@ mod tests {
             filter: vec![("account_id", "1".into())],
             set: vec![("path", "/".into()), ("arn", "a".into())],
         };
-        assert_eq!(render(&update), "UPDATE rm_users SET path = ?, arn = ? WHERE account_id = ?");
+        assert_eq!(
+            render(&update),
+            "UPDATE rm_users SET path = ?, arn = ? WHERE account_id = ?"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The read model against the real embedded log: following the log live, rebuilding it from
 //! scratch and the domain state all agree, redeliveries change nothing, and an unreadable event
 //! stops only its own account.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -39,9 +40,12 @@ fn random_command(rng: &mut StdRng, account: &str, gatehouse: &Gatehouse) -> Com
     };
     let tags = vec![TagInput::new(pick(rng, &["team", "env"]), pick(rng, &["a", "b"]))];
     let n = rng.gen_range(0..1000);
-    let key_id = gatehouse
-        .account(account)
-        .and_then(|m| m.state().access_keys().last().map(|k| k.access_key_id.as_str().to_owned()));
+    let key_id = gatehouse.account(account).and_then(|m| {
+        m.state()
+            .access_keys()
+            .last()
+            .map(|k| k.access_key_id.as_str().to_owned())
+    });
     match rng.gen_range(0..34) {
         0 | 1 => Command::CreateUser {
             user_name: user,
@@ -55,7 +59,10 @@ fn random_command(rng: &mut StdRng, account: &str, gatehouse: &Gatehouse) -> Com
             new_path: Some("/moved/".into()),
         },
         3 => Command::DeleteUser { user_name: user },
-        4 => Command::CreateGroup { group_name: group, path: None },
+        4 => Command::CreateGroup {
+            group_name: group,
+            path: None,
+        },
         5 => Command::DeleteGroup { group_name: group },
         6 | 7 => Command::AddUserToGroup {
             group_name: group,
@@ -187,8 +194,12 @@ async fn live_projection_equals_rebuild_and_domain_state() {
         )
         .await
         .unwrap();
-        let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32])).await.unwrap();
-        let live = SqliteReadModel::open(&dir.path().join("live.db").to_string_lossy()).await.unwrap();
+        let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32]))
+            .await
+            .unwrap();
+        let live = SqliteReadModel::open(&dir.path().join("live.db").to_string_lossy())
+            .await
+            .unwrap();
         let projector = Projector::new(Arc::new(store.clone()), live.clone()).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let follower = tokio::spawn(projector.clone().run(async {
@@ -206,19 +217,27 @@ async fn live_projection_equals_rebuild_and_domain_state() {
             let account = &accounts[rng.gen_range(0..accounts.len())];
             let result = if rng.gen_range(0..30) == 0 {
                 let user = pick(&mut rng, &["alice", "bob"]).to_owned();
-                gatehouse.create_access_key(account, &actor(), Some(user)).await.map(|_| ())
+                gatehouse
+                    .create_access_key(account, &actor(), Some(user))
+                    .await
+                    .map(|_| ())
             } else {
                 let command = random_command(&mut rng, account, &gatehouse);
                 gatehouse.execute(account, &actor(), &command).await.map(|_| ())
             };
             succeeded += usize::from(result.is_ok());
         }
-        assert!(succeeded > 150, "seed {seed}: only {succeeded} commands succeeded; the walk is too weak");
+        assert!(
+            succeeded > 150,
+            "seed {seed}: only {succeeded} commands succeeded; the walk is too weak"
+        );
         follow_to_end(&projector, &store).await;
         let _ = stop.send(());
         follower.await.unwrap();
 
-        let rebuilt = SqliteReadModel::open(&dir.path().join("rebuilt.db").to_string_lossy()).await.unwrap();
+        let rebuilt = SqliteReadModel::open(&dir.path().join("rebuilt.db").to_string_lossy())
+            .await
+            .unwrap();
         let rebuilder = Projector::new(Arc::new(store.clone()), rebuilt.clone()).await.unwrap();
         follow_to_end(&rebuilder, &store).await;
 
@@ -236,7 +255,9 @@ async fn live_projection_equals_rebuild_and_domain_state() {
                 "seed {seed}: rebuilt read model of {account} differs from the live one"
             );
             assert!(
-                from_live["rm_users"].as_array().is_some_and(|rows| rows.iter().all(|r| r["account_id"] == **account)),
+                from_live["rm_users"]
+                    .as_array()
+                    .is_some_and(|rows| rows.iter().all(|r| r["account_id"] == **account)),
                 "rows belong to their account"
             );
         }
@@ -287,14 +308,40 @@ fn group_created(account: &str, name: &str, id: &str) -> serde_json::Value {
 #[tokio::test]
 async fn an_unreadable_event_stops_only_its_account_and_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let model = SqliteReadModel::open(&dir.path().join("rm.db").to_string_lossy()).await.unwrap();
+    let model = SqliteReadModel::open(&dir.path().join("rm.db").to_string_lossy())
+        .await
+        .unwrap();
     let (a, b) = ("111111111111", "222222222222");
     let batch = vec![
         (1, envelope(a, 1, "iam.account.created", account_created(a))),
         (2, envelope(b, 1, "iam.account.created", account_created(b))),
-        (3, envelope(a, 2, "iam.group.created", serde_json::json!({"type": "iam.group.created"}))),
-        (4, envelope(a, 3, "iam.group.created", group_created(a, "late", "AGPAAAAAAAAAAAAAAAAA1"))),
-        (5, envelope(b, 2, "iam.group.created", group_created(b, "fine", "AGPAAAAAAAAAAAAAAAAA2"))),
+        (
+            3,
+            envelope(
+                a,
+                2,
+                "iam.group.created",
+                serde_json::json!({"type": "iam.group.created"}),
+            ),
+        ),
+        (
+            4,
+            envelope(
+                a,
+                3,
+                "iam.group.created",
+                group_created(a, "late", "AGPAAAAAAAAAAAAAAAAA1"),
+            ),
+        ),
+        (
+            5,
+            envelope(
+                b,
+                2,
+                "iam.group.created",
+                group_created(b, "fine", "AGPAAAAAAAAAAAAAAAAA2"),
+            ),
+        ),
     ];
     let applied = model.apply(&batch).await.unwrap();
     assert_eq!((applied.applied, applied.stopped, applied.checkpoint), (3, 2, 5));

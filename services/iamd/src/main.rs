@@ -13,6 +13,7 @@ use clap::Parser;
 use gateway::auth::AuthSettings;
 use gateway::Gateway;
 use iam_app::{Actor, Gatehouse};
+use iam_readmodel::{Projector, SqliteReadModel};
 use iam_secrets::Sealer;
 use iam_store_sqlite::{SqliteEventStore, SqliteStoreOptions};
 use rand::RngCore;
@@ -178,6 +179,15 @@ async fn main() -> anyhow::Result<()> {
     let gatehouse = Arc::new(Gatehouse::load(Arc::new(store.clone()), sealer).await?);
     bootstrap(&gatehouse, &config).await?;
 
+    // The SQL read model follows the log in its own file: delete it to rebuild from the log.
+    let read_model_file = config.data_dir.join("readmodel.db");
+    let read_model = SqliteReadModel::open(&read_model_file.to_string_lossy()).await?;
+    let projector = Projector::new(Arc::new(store.clone()), read_model.clone()).await?;
+    let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
+    let projection = tokio::spawn(projector.run(async {
+        let _ = projector_stopped.await;
+    }));
+
     let auth = AuthSettings {
         region: config.region.clone(),
         ..AuthSettings::default()
@@ -189,6 +199,9 @@ async fn main() -> anyhow::Result<()> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop_projector.send(());
+    let _ = projection.await;
+    read_model.close().await;
     store.close().await;
     println!("iamd stopped");
     Ok(())
