@@ -27,11 +27,11 @@ pub use decide::{decide, quota, DecideContext};
 pub use error::DomainError;
 pub use event::*;
 pub use evolve::evolve;
-pub use upcast::{decode_event, DecodeError};
 pub use state::{
     AccessKey, AccessKeyLastUsed, AccessKeyOwner, AccessKeyStatus, AccountInfo, AccountState, EffectivePolicies,
     EffectivePolicy, Group, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind, Role, User,
 };
+pub use upcast::{decode_event, DecodeError};
 
 /// Replays events onto an empty account.
 pub fn replay<'e>(events: impl IntoIterator<Item = &'e DomainEvent>) -> AccountState {
