@@ -3,4 +3,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GATEHOUSE_SIGV4_VECTORS="${GATEHOUSE_SIGV4_VECTORS:-$(cd .. && pwd)/shared/vectors/sigv4}"
+
+# botocore, AWS's own signer, for services/iamd/tests/botocore.rs: in a venv of the repository's
+# own (never a global install), created once and reused while it still imports botocore.
+pyenv="$(pwd)/target/pyenv"
+if ! "$pyenv/bin/python" -c 'import botocore' >/dev/null 2>&1; then
+    echo "== creating $pyenv with botocore" >&2
+    rm -rf "$pyenv"
+    python3 -m venv "$pyenv" || { echo "error: python3 -m venv $pyenv failed" >&2; exit 1; }
+    "$pyenv/bin/python" -m pip install --quiet --disable-pip-version-check botocore \
+        || { echo "error: pip install botocore into $pyenv failed" >&2; exit 1; }
+    "$pyenv/bin/python" -c 'import botocore' \
+        || { echo "error: botocore does not import from $pyenv" >&2; exit 1; }
+fi
+export GATEHOUSE_PYTHON="$pyenv/bin/python"
+
 cargo test --workspace --locked

@@ -1,0 +1,197 @@
+//! Interoperability with AWS's own signer: requests signed by botocore (the signer of the AWS CLI
+//! and boto3), in the header and the presigned form, authenticate against a real `iamd`.
+//!
+//! The Python side is `botocore_client.py`, run with the interpreter named by `GATEHOUSE_PYTHON`,
+//! which `./scripts/test.sh` points at a venv holding botocore.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use iam_sigv4::Credentials;
+use serde_json::{json, Value};
+use support::{gql, Server};
+
+const CREATE_USER: &str = "mutation($n: String!) { createUser(input: {userName: $n}) { user { userName arn } } }";
+const GET_USER: &str = "query($n: String!) { user(userName: $n) { userName arn } }";
+const WHO_AM_I: &str = "{ callerIdentity { arn } }";
+
+/// One request for the script: signing form, GraphQL query, variables.
+fn request(form: &str, query: &str, variables: Value) -> Value {
+    json!({"form": form, "query": query, "variables": variables})
+}
+
+/// Sends `requests` to `server` signed by botocore with `credentials`; one `{status, body}` each.
+fn botocore(server: &Server, credentials: &Credentials, requests: &[Value]) -> Vec<Value> {
+    let python = std::env::var_os("GATEHOUSE_PYTHON").unwrap_or_else(|| {
+        panic!(
+            "GATEHOUSE_PYTHON is not set: run the tests with ./scripts/test.sh, which creates \
+             target/pyenv with botocore and exports GATEHOUSE_PYTHON"
+        )
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/botocore_client.py");
+    let spec = json!({
+        "url": format!("http://{}/graphql", server.address),
+        "access_key": credentials.access_key_id,
+        "secret_key": credentials.secret_access_key,
+        "requests": requests,
+    });
+    let mut child = Command::new(&python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run GATEHOUSE_PYTHON={python:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "botocore_client.py failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let replies: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(replies.len(), requests.len(), "{replies:?}");
+    replies
+}
+
+/// The reply's `data`, after checking it is a 200 without errors.
+fn data(reply: &Value) -> &Value {
+    assert_eq!(reply["status"], 200, "{reply}");
+    assert!(reply["body"].get("errors").is_none(), "unexpected errors: {reply}");
+    &reply["body"]["data"]
+}
+
+fn error_code(reply: &Value) -> Option<&str> {
+    reply["body"]["errors"][0]["extensions"]["code"].as_str()
+}
+
+#[test]
+fn botocore_signatures_are_accepted_in_both_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+
+    let replies = botocore(
+        &server,
+        &root,
+        &[
+            request("header", WHO_AM_I, json!({})),
+            request("header", CREATE_USER, json!({"n": "boto-header"})),
+            request("header", GET_USER, json!({"n": "boto-header"})),
+            request("query", CREATE_USER, json!({"n": "boto-query"})),
+            request("query", GET_USER, json!({"n": "boto-query"})),
+        ],
+    );
+    let root_arn = data(&replies[0])["callerIdentity"]["arn"].as_str().unwrap();
+    assert!(root_arn.ends_with(":root"), "{root_arn}");
+    let account = root_arn.split(':').nth(4).unwrap();
+    for (created, fetched, name) in [
+        (&replies[1], &replies[2], "boto-header"),
+        (&replies[3], &replies[4], "boto-query"),
+    ] {
+        let arn = format!("arn:aws:iam::{account}:user/{name}");
+        assert_eq!(data(created)["createUser"]["user"]["arn"], arn.as_str());
+        assert_eq!(data(fetched)["user"], json!({"userName": name, "arn": arn}));
+    }
+}
+
+#[test]
+fn botocore_requests_with_a_wrong_secret_or_an_unsigned_body_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let wrong_secret = Credentials {
+        secret_access_key: "x".repeat(40),
+        ..root.clone()
+    };
+
+    let refused = botocore(
+        &server,
+        &wrong_secret,
+        &[
+            request("header", CREATE_USER, json!({"n": "wrong-header"})),
+            request("query", CREATE_USER, json!({"n": "wrong-query"})),
+        ],
+    );
+    // A presigned URL that signed no body cannot carry one: the payload is part of the signature.
+    let unbound = botocore(
+        &server,
+        &root,
+        &[request("query-unbound", CREATE_USER, json!({"n": "unbound"}))],
+    );
+    for reply in refused.iter().chain(&unbound) {
+        assert_eq!(reply["status"], 403, "{reply}");
+        assert_eq!(error_code(reply), Some("SignatureDoesNotMatch"), "{reply}");
+    }
+    for name in ["wrong-header", "wrong-query", "unbound"] {
+        let lookup = gql(&server.address, &root, GET_USER, json!({"n": name}));
+        assert_eq!(
+            lookup.error_code().as_deref(),
+            Some("NoSuchEntity"),
+            "{name}: {}",
+            lookup.body
+        );
+    }
+}
+
+#[test]
+fn botocore_signatures_authenticate_the_user_who_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    gql(&server.address, &root, CREATE_USER, json!({"n": "plain"})).data();
+    let key = gql(
+        &server.address,
+        &root,
+        "mutation { createAccessKey(userName: \"plain\") { accessKey { accessKeyId secretAccessKey } } }",
+        json!({}),
+    );
+    let key = &key.data()["createAccessKey"]["accessKey"];
+    let plain = Credentials {
+        access_key_id: key["accessKeyId"].as_str().unwrap().to_string(),
+        secret_access_key: key["secretAccessKey"].as_str().unwrap().to_string(),
+        session_token: None,
+    };
+
+    let replies = botocore(
+        &server,
+        &plain,
+        &[
+            request("header", WHO_AM_I, json!({})),
+            request("header", CREATE_USER, json!({"n": "by-plain-header"})),
+            request("query", WHO_AM_I, json!({})),
+            request("query", CREATE_USER, json!({"n": "by-plain-query"})),
+        ],
+    );
+    let plain_arn = gql(&server.address, &root, GET_USER, json!({"n": "plain"})).data()["user"]["arn"].clone();
+    for pair in replies.chunks(2) {
+        assert_eq!(data(&pair[0])["callerIdentity"]["arn"], plain_arn);
+        // Authenticated (HTTP 200, not a signature error), then denied: `plain` has no policy.
+        assert_eq!(pair[1]["status"], 200, "{}", pair[1]);
+        assert_eq!(error_code(&pair[1]), Some("AccessDenied"), "{}", pair[1]);
+        let message = pair[1]["body"]["errors"][0]["message"].as_str().unwrap();
+        let who = format!(
+            "User: {} is not authorized to perform: iam:CreateUser",
+            plain_arn.as_str().unwrap()
+        );
+        assert!(message.starts_with(&who), "{message}");
+    }
+    for name in ["by-plain-header", "by-plain-query"] {
+        let lookup = gql(&server.address, &root, GET_USER, json!({"n": name}));
+        assert_eq!(
+            lookup.error_code().as_deref(),
+            Some("NoSuchEntity"),
+            "{name}: {}",
+            lookup.body
+        );
+    }
+}
