@@ -7,6 +7,8 @@
 //! optimistic check (expected sequence) and unique claims keep them consistent, and a conflict
 //! is retried against the fresh state.
 
+pub mod access;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -101,6 +103,8 @@ pub struct Gatehouse {
     accounts: RwLock<HashMap<String, Arc<AccountSlot>>>,
     /// Access key id -> account id, for authentication.
     key_index: RwLock<HashMap<String, String>>,
+    /// Where decisions and management calls are recorded.
+    audit: Option<Arc<dyn iam_audit::AuditLog>>,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -160,12 +164,20 @@ impl Gatehouse {
             sealer,
             accounts: RwLock::new(HashMap::new()),
             key_index: RwLock::new(HashMap::new()),
+            audit: None,
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;
             gatehouse.install(&account, state);
         }
         Ok(gatehouse)
+    }
+
+    /// The same service, recording decisions and management calls in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Arc<dyn iam_audit::AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Every account id.

@@ -27,6 +27,9 @@ pub struct CompiledPrincipal {
     /// `aws:username`, `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
     /// `aws:PrincipalTag/*`.
     pub principal_context: Vec<(String, ContextValue)>,
+    /// Every policy (id or ARN, type, version) the principal's decisions are made against, so a
+    /// recorded decision can be explained and replayed later.
+    pub policy_sources: Vec<PolicySource>,
 }
 
 /// Facts of one request that the model cannot know by itself.
@@ -113,7 +116,11 @@ impl AccountModel {
                     ("aws:PrincipalType".into(), ContextValue::single("Account")),
                     ("aws:userid".into(), ContextValue::single(account.as_str())),
                 ],
+                policy_sources: Vec::new(),
             });
+        }
+        if arn.kind() == Some(ResourceKind::Role) {
+            return self.compile_role(principal_arn, &arn, caller);
         }
         if arn.kind() != Some(ResourceKind::User) {
             return None;
@@ -136,16 +143,55 @@ impl AccountModel {
                 ContextValue::single(tag.value().to_string()),
             ));
         }
-        Some(CompiledPrincipal {
-            caller,
-            is_root: false,
-            identity: compile_set(policies.identity.iter().map(source_of)),
-            boundary: policies
-                .permissions_boundary
-                .as_ref()
-                .map(|b| compile_set([source_of(b)])),
-            principal_context,
-        })
+        Some(compiled(caller, &policies, principal_context))
+    }
+
+    /// A role as a principal: its identity policies and boundary, as for a session of the role
+    /// with no session policy (`aws:PrincipalArn` is the role's ARN, as AWS sets it).
+    fn compile_role(&self, principal_arn: &str, arn: &IamArn, caller: Caller) -> Option<CompiledPrincipal> {
+        let account = self.state.account_id()?;
+        let role = self.state.role(arn.name()?.as_str())?;
+        if &role.arn != arn {
+            return None;
+        }
+        let policies = self.state.effective_policies_of_role(role.role_name.as_str())?;
+        let mut principal_context = vec![
+            ("aws:userid".into(), ContextValue::single(role.role_id.to_string())),
+            ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
+            ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
+            ("aws:PrincipalType".into(), ContextValue::single("AssumedRole")),
+        ];
+        for tag in &role.tags {
+            principal_context.push((
+                format!("aws:PrincipalTag/{}", tag.key()),
+                ContextValue::single(tag.value().to_string()),
+            ));
+        }
+        Some(compiled(caller, &policies, principal_context))
+    }
+}
+
+fn compiled(
+    caller: Caller,
+    policies: &iam_domain::EffectivePolicies,
+    principal_context: Vec<(String, ContextValue)>,
+) -> CompiledPrincipal {
+    let policy_sources = policies
+        .identity
+        .iter()
+        .chain(policies.permissions_boundary.as_ref())
+        .map(|p| source_of(p).0)
+        .collect();
+    CompiledPrincipal {
+        caller,
+        is_root: false,
+        identity: compile_set(policies.identity.iter().map(source_of)),
+        boundary: policies
+            .permissions_boundary
+            .as_ref()
+            .map(|b| compile_set([source_of(b)])),
+        principal_context,
+        policy_sources,
     }
 }
 
@@ -175,7 +221,21 @@ pub fn request_context(principal: &CompiledPrincipal, facts: &RequestFacts, now:
 
 /// Decides whether a principal of this account may perform `action` on `resource`.
 pub fn authorize(principal: &CompiledPrincipal, action: &str, resource: &str, context: &Context) -> Decision {
-    if principal.is_root {
+    authorize_with_resource_policy(principal, action, resource, None, None, context)
+}
+
+/// [`authorize`] with the resource's owning account (`None`: the principal's own) and its
+/// resource-based policy, for cross-account and resource-policy decisions.
+pub fn authorize_with_resource_policy(
+    principal: &CompiledPrincipal,
+    action: &str,
+    resource: &str,
+    resource_account: Option<&str>,
+    resource_policy: Option<&PolicySet>,
+    context: &Context,
+) -> Decision {
+    let own_account = resource_account.is_none_or(|account| account == principal.caller.account);
+    if principal.is_root && own_account {
         return Decision {
             effect: DecisionEffect::Allowed,
             matched: Vec::new(),
@@ -188,13 +248,14 @@ pub fn authorize(principal: &CompiledPrincipal, action: &str, resource: &str, co
     let policies = Policies {
         identity: Some(&principal.identity),
         permissions_boundary: principal.boundary.as_ref(),
+        resource: resource_policy,
         ..Policies::default()
     };
     let request = Request {
         caller: &principal.caller,
         action,
         resource,
-        resource_account: None,
+        resource_account,
         context,
     };
     evaluate(&policies, &request)

@@ -9,6 +9,7 @@ use iam_authz::{authorize, request_context, AccountModel, RequestFacts};
 use iam_policy::DecisionEffect;
 use iam_types::ErrorCode;
 
+use crate::audit::AuditCollector;
 use crate::error::aws_error;
 use crate::Caller;
 
@@ -17,6 +18,8 @@ pub(crate) struct Scope {
     pub(crate) gatehouse: Arc<Gatehouse>,
     pub(crate) caller: Caller,
     pub(crate) model: Arc<AccountModel>,
+    /// The top-level field's response key and the request's audit collector.
+    pub(crate) audit: Option<(String, Arc<AuditCollector>)>,
 }
 
 impl Scope {
@@ -29,10 +32,20 @@ impl Scope {
         let model = gatehouse
             .account(&caller.account_id)
             .ok_or_else(|| aws_error(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+        let mut node = ctx.path_node.as_ref();
+        while let Some(parent) = node.and_then(|n| n.parent) {
+            node = Some(parent);
+        }
+        let key = node.and_then(|n| match n.segment {
+            async_graphql::QueryPathSegment::Name(name) => Some(name.to_owned()),
+            async_graphql::QueryPathSegment::Index(_) => None,
+        });
+        let audit = key.zip(ctx.data_opt::<Arc<AuditCollector>>().cloned());
         Ok(Scope {
             gatehouse,
             caller,
             model,
+            audit,
         })
     }
 
@@ -55,6 +68,9 @@ impl Scope {
     /// Refuses with `AccessDenied`, worded as AWS words it, unless the caller may do `action`
     /// on `resource`.
     pub(crate) fn authorize(&self, action: &str, resource: &str) -> Result<()> {
+        if let Some((key, collector)) = &self.audit {
+            collector.authorized(key, action, resource);
+        }
         let principal = self.model.principal(&self.caller.principal_arn).ok_or_else(|| {
             aws_error(
                 ErrorCode::AccessDenied,

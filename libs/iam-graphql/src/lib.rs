@@ -5,8 +5,10 @@
 //! policies, and touches only the caller's account. Errors carry AWS's code in
 //! `extensions.code`.
 
+mod audit;
 mod error;
 mod guard;
+mod history;
 mod mutation;
 mod query;
 mod types;
@@ -47,6 +49,7 @@ pub fn sdl() -> String {
 pub fn build_schema(gatehouse: Arc<Gatehouse>) -> GatehouseSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(gatehouse)
+        .extension(audit::ManagementAudit)
         .limit_depth(16)
         .limit_complexity(5_000)
         .finish()

@@ -442,11 +442,21 @@ pub struct CreateAccountPayload {
 
 async fn run(scope: &Scope, action: &str, resource: &str, command: Command) -> Result<Executed> {
     scope.authorize(action, resource)?;
-    scope
+    let executed = scope
         .gatehouse
         .execute(scope.account(), &scope.actor(), &command)
         .await
-        .map_err(from_app)
+        .map_err(from_app)?;
+    if let Some((key, collector)) = &scope.audit {
+        collector.changed(
+            key,
+            scope.model.state(),
+            executed.model.state(),
+            &executed.events,
+            resource,
+        );
+    }
+    Ok(executed)
 }
 
 fn user_arn(scope: &Scope, name: &str) -> String {

@@ -319,4 +319,37 @@ impl QueryRoot {
                 .collect(),
         })
     }
+
+    /// Decides whether a principal of the caller's account may perform an action on a resource,
+    /// with AWS's evaluation logic, and records the decision in the audit history. The caller
+    /// needs `gatehouse:Authorize` on the principal's ARN.
+    async fn authorize(
+        &self,
+        ctx: &Context<'_>,
+        input: crate::history::AuthorizeInput,
+    ) -> Result<crate::history::AuthorizeResult> {
+        crate::history::authorize(ctx, input).await
+    }
+
+    /// The account's audit history (every decision and management call), newest first.
+    /// Authorized as `cloudtrail:LookupEvents`.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::history::AuditEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, crate::history::AuditEvent, EmptyFields, EmptyFields>> {
+        crate::history::audit_events(ctx, filter, first, after).await
+    }
+
+    /// How many audit records match, grouped by a field, largest group first (for dashboards).
+    async fn audit_event_counts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::history::AuditEventFilter>,
+        group_by: crate::history::AuditGroupBy,
+    ) -> Result<Vec<crate::history::AuditEventCount>> {
+        crate::history::audit_event_counts(ctx, filter, group_by).await
+    }
 }

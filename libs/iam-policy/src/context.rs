@@ -96,6 +96,11 @@ impl Context {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Every key (lowercased) and its values, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        self.entries.iter().map(|(key, value)| (&**key, value))
+    }
 }
 
 /// What kind of caller a request comes from.

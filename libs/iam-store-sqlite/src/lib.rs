@@ -19,10 +19,12 @@
 //!   positions are assigned in commit order and a follower never skips an event;
 //! - the schema comes only from `schema/migrations/sqlite/eventlog/`, embedded at build time.
 
+pub mod audit;
 mod errors;
 pub mod options;
 mod rows;
 pub mod store;
 
+pub use audit::{AuditDurability, SqliteAuditLog};
 pub use options::SqliteStoreOptions;
 pub use store::SqliteEventStore;

@@ -2,6 +2,7 @@
 //! `GET /graphql`), SigV4 authentication of every API request, and `GET /health`.
 
 pub mod auth;
+pub mod decision;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use iam_app::access::ApiCaller;
 use iam_app::Gatehouse;
 use iam_domain::AccessKeyOwner;
 use iam_graphql::{build_schema, Caller, GatehouseSchema};
@@ -44,6 +46,10 @@ impl Gateway {
     pub fn router(self) -> Router {
         Router::new()
             .route("/graphql", get(graphiql).post(graphql))
+            .route("/v1/authorize", post(decision_api))
+            .route("/v1/authorize/batch", post(decision_api))
+            .route("/access/v1/evaluation", post(decision_api))
+            .route("/access/v1/evaluations", post(decision_api))
             .route("/health", get(|| async { "ok" }))
             .with_state(self)
     }
@@ -99,18 +105,19 @@ fn auth_failure(error: &AuthError) -> Response {
     error_response(status, error.aws_code(), &message)
 }
 
-async fn graphql(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+/// Reads the body and authenticates the request; a refusal is the ready response.
+async fn authenticated(
+    gateway: &Gateway,
+    peer: SocketAddr,
     request: Request<Body>,
-) -> Response {
+) -> Result<(ApiCaller, axum::body::Bytes), Response> {
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return error_response(
+        return Err(error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "ValidationError",
             "request body is larger than 1 MiB",
-        );
+        ));
     };
     let request_id = uuid::Uuid::now_v7().to_string();
     let authenticated = match authenticate(
@@ -123,9 +130,67 @@ async fn graphql(
         Ok(authenticated) => authenticated,
         Err(error) => {
             tracing::info!(request_id, code = error.aws_code(), "request refused at authentication");
-            return auth_failure(&error);
+            return Err(auth_failure(&error));
         }
     };
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Ok((
+        ApiCaller {
+            account_id: authenticated.account_id,
+            principal_arn: authenticated.principal_arn,
+            access_key_id: Some(authenticated.access_key_id),
+            source_ip: Some(peer.ip().to_string()),
+            user_agent,
+            request_id,
+            region: gateway.auth.region.clone(),
+        },
+        body,
+    ))
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = header::HeaderValue::from_str(request_id) {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-amzn-requestid"), value);
+    }
+    response
+}
+
+async fn decision_api(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let (caller, body) = match authenticated(&gateway, peer, request).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let gatehouse = &gateway.gatehouse;
+    let response = match path.as_str() {
+        "/v1/authorize" => decision::authorize_one(gatehouse, &caller, &body).await,
+        "/v1/authorize/batch" => decision::authorize_batch(gatehouse, &caller, &body).await,
+        "/access/v1/evaluation" => decision::authzen_evaluation(gatehouse, &caller, &body).await,
+        _ => decision::authzen_evaluations(gatehouse, &caller, &body).await,
+    };
+    with_request_id(response, &caller.request_id)
+}
+
+async fn graphql(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (api_caller, body) = match authenticated(&gateway, peer, request).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let request_id = api_caller.request_id.clone();
     let graphql_request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -137,22 +202,20 @@ async fn graphql(
         }
     };
     let caller = Caller {
-        account_id: authenticated.account_id,
-        principal_arn: authenticated.principal_arn,
-        access_key_id: authenticated.access_key_id,
+        account_id: api_caller.account_id.clone(),
+        principal_arn: api_caller.principal_arn.clone(),
+        access_key_id: api_caller.access_key_id.clone().unwrap_or_default(),
         request_id: request_id.clone(),
-        source_ip: Some(peer.ip().to_string()),
+        source_ip: api_caller.source_ip.clone(),
     };
     tracing::info!(request_id, account = %caller.account_id, principal = %caller.principal_arn, "graphql request");
-    let response = gateway.schema.execute(graphql_request.data(caller)).await;
+    let response = gateway
+        .schema
+        .execute(graphql_request.data(caller).data(api_caller))
+        .await;
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::HeaderName::from_static("x-amzn-requestid"), request_id.as_str()),
-        ],
-        body,
+    with_request_id(
+        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        &request_id,
     )
-        .into_response()
 }

@@ -15,7 +15,7 @@ use gateway::Gateway;
 use iam_app::{Actor, Gatehouse};
 use iam_readmodel::{Projector, SqliteReadModel};
 use iam_secrets::Sealer;
-use iam_store_sqlite::{SqliteEventStore, SqliteStoreOptions};
+use iam_store_sqlite::{AuditDurability, SqliteAuditLog, SqliteEventStore, SqliteStoreOptions};
 use rand::RngCore;
 use serde::Deserialize;
 
@@ -38,6 +38,10 @@ struct Flags {
     /// created on first start.
     #[arg(long, env = "GATEHOUSE_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// How audit records are made durable before a decision is answered: `full` (fsync, survives
+    /// power loss; the default) or `process` (survives kill -9 of iamd, not a power cut).
+    #[arg(long, env = "GATEHOUSE_AUDIT_SYNC")]
+    audit_sync: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -47,6 +51,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     region: Option<String>,
     master_key_file: Option<PathBuf>,
+    audit_sync: Option<String>,
 }
 
 /// The validated configuration.
@@ -56,6 +61,7 @@ struct Config {
     listen: SocketAddr,
     region: String,
     master_key_file: PathBuf,
+    audit_durability: AuditDurability,
 }
 
 impl Config {
@@ -75,7 +81,13 @@ impl Config {
             .master_key_file
             .or(file.master_key_file)
             .unwrap_or_else(|| data_dir.join("master.key"));
+        let audit_durability = match flags.audit_sync.or(file.audit_sync).as_deref() {
+            None | Some("full") => AuditDurability::Full,
+            Some("process") => AuditDurability::Process,
+            Some(other) => anyhow::bail!("audit_sync must be `full` or `process`, not {other:?}"),
+        };
         Ok(Config {
+            audit_durability,
             listen: flags
                 .listen
                 .or(file.listen)
@@ -176,7 +188,16 @@ async fn main() -> anyhow::Result<()> {
     let sealer = master_key(&config.master_key_file)?;
     let database = config.data_dir.join("events.db");
     let store = SqliteEventStore::open(&database.to_string_lossy(), SqliteStoreOptions::default()).await?;
-    let gatehouse = Arc::new(Gatehouse::load(Arc::new(store.clone()), sealer).await?);
+    let audit = SqliteAuditLog::open(
+        &config.data_dir.join("audit.db").to_string_lossy(),
+        config.audit_durability,
+    )
+    .await?;
+    let gatehouse = Arc::new(
+        Gatehouse::load(Arc::new(store.clone()), sealer)
+            .await?
+            .with_audit(Arc::new(audit.clone())),
+    );
     bootstrap(&gatehouse, &config).await?;
 
     // The SQL read model follows the log in its own file: delete it to rebuild from the log.
@@ -202,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop_projector.send(());
     let _ = projection.await;
     read_model.close().await;
+    audit.close().await;
     store.close().await;
     println!("iamd stopped");
     Ok(())

@@ -113,7 +113,12 @@ fn agent() -> ureq::Agent {
 
 /// POSTs `body` to `/graphql` with the given headers.
 pub fn post(address: &str, headers: &[(String, String)], body: &str) -> Reply {
-    let mut request = agent().post(format!("http://{address}/graphql"));
+    post_path(address, "/graphql", headers, body)
+}
+
+/// POSTs `body` to `path` with the given headers.
+pub fn post_path(address: &str, path: &str, headers: &[(String, String)], body: &str) -> Reply {
+    let mut request = agent().post(format!("http://{address}{path}"));
     for (name, value) in headers {
         if name != "host" {
             request = request.header(name.as_str(), value.as_str());
@@ -136,7 +141,18 @@ pub fn signed_headers(
     body: &str,
     time: DateTime<Utc>,
 ) -> Vec<(String, String)> {
-    let mut request = HttpRequest::new("POST", "/graphql", "")
+    signed_headers_for(address, "/graphql", credentials, body, time)
+}
+
+/// Signs a POST to `path` as the AWS SDKs do (header form, service `iam`).
+pub fn signed_headers_for(
+    address: &str,
+    path: &str,
+    credentials: &Credentials,
+    body: &str,
+    time: DateTime<Utc>,
+) -> Vec<(String, String)> {
+    let mut request = HttpRequest::new("POST", path, "")
         .with_header("host", address)
         .with_header("content-type", "application/json")
         .with_body(body.as_bytes().to_vec());

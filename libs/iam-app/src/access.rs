@@ -1,0 +1,395 @@
+//! The decision use case: may this principal do this action on this resource? Decided from the
+//! in-memory model (no database read), recorded durably in the audit log before it is answered.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use iam_audit::{AuditRecord, DecisionDetail, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ};
+use iam_authz::{authorize, authorize_with_resource_policy, request_context, AccountModel, RequestFacts};
+use iam_domain::{AccessKeyOwner, AccountState};
+use iam_policy::simulate::{context_from_entries, ContextEntry};
+use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
+use iam_types::{ErrorCode, IamArn, ResourceKind};
+use serde_json::{json, Value};
+
+use crate::{AppError, Gatehouse};
+
+/// The action a caller needs to ask for decisions about a principal.
+pub const AUTHORIZE_ACTION: &str = "gatehouse:Authorize";
+
+/// Who is calling the API, as authentication established it.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    /// The caller's account.
+    pub account_id: String,
+    /// The caller's ARN.
+    pub principal_arn: String,
+    /// The access key that signed the request.
+    pub access_key_id: Option<String>,
+    /// The caller's address.
+    pub source_ip: Option<String>,
+    /// The caller's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request id.
+    pub request_id: String,
+    /// The region the request was signed for.
+    pub region: String,
+}
+
+/// One access question.
+#[derive(Debug, Clone, Default)]
+pub struct AccessRequest {
+    /// The principal (a user, a role or the root user of the caller's account).
+    pub principal_arn: String,
+    /// The action, such as `s3:GetObject`.
+    pub action: String,
+    /// The resource ARN (`*` when the action takes none).
+    pub resource: String,
+    /// Extra context keys, typed as in `SimulateCustomPolicy` (`string`, `ipList`, ...).
+    pub context: Vec<ContextEntry>,
+    /// The resource's resource-based policy, as JSON text.
+    pub resource_policy: Option<String>,
+    /// The account owning the resource, when it is not the principal's.
+    pub resource_owner: Option<String>,
+}
+
+/// The answer.
+#[derive(Debug, Clone)]
+pub struct AccessDecision {
+    /// Allowed, explicit deny or implicit deny.
+    pub effect: DecisionEffect,
+    /// The statements that decided it.
+    pub matched: Vec<MatchedStatement>,
+    /// The audit record's id.
+    pub event_id: String,
+    /// The account's sequence the decision was made at.
+    pub sequence: u64,
+}
+
+impl AccessDecision {
+    /// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
+    #[must_use]
+    pub fn decision_name(&self) -> &'static str {
+        decision_name(self.effect)
+    }
+}
+
+/// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
+#[must_use]
+pub fn decision_name(effect: DecisionEffect) -> &'static str {
+    match effect {
+        DecisionEffect::Allowed => "Allow",
+        DecisionEffect::ExplicitDeny => "ExplicitDeny",
+        DecisionEffect::ImplicitDeny => "ImplicitDeny",
+    }
+}
+
+/// A matched statement as the API and the audit record show it.
+#[must_use]
+pub fn matched_statement_json(statement: &MatchedStatement) -> Value {
+    json!({
+        "sourcePolicyId": &*statement.source.id,
+        "sourcePolicyType": statement.source.policy_type.as_str(),
+        "versionId": statement.source.version_id.as_deref(),
+        "statementIndex": statement.statement_index,
+        "sid": statement.sid.as_deref(),
+        "effect": if statement.effect == iam_policy::Effect::Allow { "Allow" } else { "Deny" },
+    })
+}
+
+fn policy_ref(source: &PolicySource) -> PolicyRef {
+    PolicyRef {
+        id: source.id.to_string(),
+        policy_type: source.policy_type.as_str().to_owned(),
+        version_id: source.version_id.as_deref().map(str::to_owned),
+    }
+}
+
+/// CloudTrail's `userIdentity` for a principal of `state`'s account.
+#[must_use]
+pub fn user_identity(state: &AccountState, principal_arn: &str, access_key_id: Option<&str>) -> UserIdentity {
+    let account_id = state.account_id().map(ToString::to_string).unwrap_or_default();
+    let mut identity = UserIdentity {
+        identity_type: "Unknown".into(),
+        principal_id: String::new(),
+        arn: principal_arn.to_owned(),
+        account_id: account_id.clone(),
+        access_key_id: access_key_id.map(str::to_owned),
+        user_name: None,
+    };
+    let Ok(arn) = IamArn::parse(principal_arn) else {
+        return identity;
+    };
+    match arn.kind() {
+        None => {
+            identity.identity_type = "Root".into();
+            identity.principal_id = account_id;
+        }
+        Some(ResourceKind::User) => {
+            identity.identity_type = "IAMUser".into();
+            if let Some(user) = arn.name().and_then(|n| state.user(n.as_str())) {
+                identity.principal_id = user.user_id.to_string();
+                identity.user_name = Some(user.user_name.to_string());
+            }
+        }
+        Some(ResourceKind::Role) => {
+            identity.identity_type = "AssumedRole".into();
+            if let Some(role) = arn.name().and_then(|n| state.role(n.as_str())) {
+                identity.principal_id = role.role_id.to_string();
+            }
+        }
+        Some(_) => {}
+    }
+    identity
+}
+
+/// Whether an access key belongs to the root user.
+#[must_use]
+pub fn is_root_owner(owner: &AccessKeyOwner) -> bool {
+    matches!(owner, AccessKeyOwner::Root)
+}
+
+fn denied(caller: &ApiCaller, action: &str, resource: &str, why: &str) -> AppError {
+    AppError::new(
+        ErrorCode::AccessDenied,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+            caller.principal_arn
+        ),
+    )
+}
+
+impl Gatehouse {
+    /// Decides one access request for `caller`, records it in the audit log and returns it.
+    ///
+    /// The caller must be allowed [`AUTHORIZE_ACTION`] on the principal's ARN, and the principal
+    /// must belong to the caller's account. A refusal is recorded too.
+    ///
+    /// # Errors
+    /// `AccessDenied` (the caller may not ask), `NoSuchEntity` (no such principal),
+    /// `InvalidInput` / `MalformedPolicyDocument` (bad context or resource policy), and
+    /// `ServiceFailure` when the record cannot be made durable: then no decision is returned.
+    pub async fn decide_access(&self, caller: &ApiCaller, request: &AccessRequest) -> Result<AccessDecision, AppError> {
+        let mut decisions = self.decide_many(caller, std::slice::from_ref(request)).await?;
+        decisions
+            .pop()
+            .unwrap_or_else(|| Err(AppError::new(ErrorCode::ServiceFailure, "no decision was made")))
+    }
+
+    /// Decides several requests at once (one model snapshot, one durable append of all their
+    /// records). The outer error means nothing was recorded and nothing may be answered.
+    ///
+    /// # Errors
+    /// `AccessDenied` if the caller's account is gone; `ServiceFailure` if the records cannot
+    /// be made durable.
+    pub async fn decide_many(
+        &self,
+        caller: &ApiCaller,
+        requests: &[AccessRequest],
+    ) -> Result<Vec<Result<AccessDecision, AppError>>, AppError> {
+        let now = Utc::now();
+        let model = self
+            .account(&caller.account_id)
+            .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+        let mut records = Vec::with_capacity(requests.len());
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            let outcome = decide(&model, caller, request, now);
+            let event_id = uuid::Uuid::now_v7().to_string();
+            records.push(decision_record(&model, caller, request, &outcome, &event_id, now));
+            answers.push(outcome.map(|(effect, matched)| AccessDecision {
+                effect,
+                matched,
+                event_id,
+                sequence: model.state().version(),
+            }));
+        }
+        self.record(records).await?;
+        Ok(answers)
+    }
+
+    /// Appends audit records durably.
+    ///
+    /// # Errors
+    /// `ServiceFailure` if there is no audit log or it cannot make the records durable.
+    pub async fn record(&self, records: Vec<AuditRecord>) -> Result<(), AppError> {
+        let Some(audit) = &self.audit else {
+            return Err(AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"));
+        };
+        audit.append(records).await.map_err(|e| {
+            AppError::new(
+                ErrorCode::ServiceFailure,
+                format!("the audit record could not be made durable, so the request was not answered: {e}"),
+            )
+        })
+    }
+
+    /// The audit log, for queries.
+    #[must_use]
+    pub fn audit_log(&self) -> Option<&Arc<dyn iam_audit::AuditLog>> {
+        self.audit.as_ref()
+    }
+}
+
+type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>), AppError>;
+
+fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now: DateTime<Utc>) -> Outcome {
+    // May the caller ask about this principal at all?
+    let asking = model.principal(&caller.principal_arn).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::AccessDenied,
+            format!("{} is no longer a principal of this account", caller.principal_arn),
+        )
+    })?;
+    let facts = RequestFacts {
+        source_ip: caller.source_ip.clone(),
+        ..RequestFacts::default()
+    };
+    let may_ask = authorize(
+        &asking,
+        AUTHORIZE_ACTION,
+        &request.principal_arn,
+        &request_context(&asking, &facts, now),
+    );
+    if may_ask.effect != DecisionEffect::Allowed {
+        return Err(denied(
+            caller,
+            AUTHORIZE_ACTION,
+            &request.principal_arn,
+            "because no identity-based policy allows it",
+        ));
+    }
+    if request.action.is_empty() || !request.action.contains(':') {
+        return Err(AppError::new(
+            ErrorCode::InvalidInput,
+            format!("action {:?} is not of the form service:Action", request.action),
+        ));
+    }
+    let principal = model.principal(&request.principal_arn).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NoSuchEntity,
+            format!(
+                "{} is not a user, role or root user of account {}",
+                request.principal_arn, caller.account_id
+            ),
+        )
+    })?;
+    let extra =
+        context_from_entries(&request.context).map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
+    let mut context = request_context(
+        &principal,
+        &RequestFacts {
+            source_ip: None,
+            ..RequestFacts::default()
+        },
+        now,
+    );
+    // Keys the application sends (its end user's address, tags of the resource, ...) come last
+    // and may not overwrite what Gatehouse knows of the principal.
+    for (key, value) in extra.iter() {
+        let lower = key.to_ascii_lowercase();
+        if lower.starts_with("aws:principal") || lower == "aws:username" || lower == "aws:userid" {
+            continue;
+        }
+        context.insert(key, value.clone());
+    }
+    let resource_policy = match &request.resource_policy {
+        Some(text) => {
+            let parsed = iam_policy::parse_policy(text)
+                .map_err(|e| AppError::new(ErrorCode::MalformedPolicyDocument, format!("resourcePolicy: {e}")))?;
+            let mut set = PolicySet::new();
+            set.add(PolicySource::new("resourcePolicy", PolicyType::Resource), &parsed)
+                .map_err(|e| AppError::new(ErrorCode::MalformedPolicyDocument, format!("resourcePolicy: {e}")))?;
+            Some(set)
+        }
+        None => None,
+    };
+    let decision = authorize_with_resource_policy(
+        &principal,
+        &request.action,
+        &request.resource,
+        request.resource_owner.as_deref(),
+        resource_policy.as_ref(),
+        &context,
+    );
+    Ok((decision.effect, decision.matched))
+}
+
+fn decision_record(
+    model: &AccountModel,
+    caller: &ApiCaller,
+    request: &AccessRequest,
+    outcome: &Outcome,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> AuditRecord {
+    let state = model.state();
+    let policies: Vec<PolicyRef> = model
+        .principal(&request.principal_arn)
+        .map(|p| p.policy_sources.iter().map(policy_ref).collect())
+        .unwrap_or_default();
+    let (decision, matched, error_code, error_message) = match outcome {
+        Ok((effect, matched)) => (
+            Some(decision_name(*effect)),
+            matched.iter().map(matched_statement_json).collect(),
+            None,
+            None,
+        ),
+        Err(e) => (
+            None,
+            Vec::new(),
+            Some(e.code.as_str().to_owned()),
+            Some(e.message.clone()),
+        ),
+    };
+    let mut detail = serde_json::to_value(DecisionDetail {
+        decision: decision.unwrap_or("NotDecided").to_owned(),
+        principal_arn: request.principal_arn.clone(),
+        action: request.action.clone(),
+        resource: request.resource.clone(),
+        matched_statements: matched,
+        policies,
+        account_sequence: state.version(),
+    })
+    .unwrap_or(Value::Null);
+    if decision.is_none() {
+        if let Some(object) = detail.as_object_mut() {
+            object.remove("decision");
+        }
+    }
+    let context: Vec<Value> = request
+        .context
+        .iter()
+        .map(|e| json!({"key": e.context_key_name, "values": e.context_key_values, "type": e.context_key_type}))
+        .collect();
+    AuditRecord {
+        event_version: "1.09".into(),
+        user_identity: user_identity(state, &caller.principal_arn, caller.access_key_id.as_deref()),
+        event_time: now,
+        event_source: EVENT_SOURCE_AUTHZ.into(),
+        event_name: "Authorize".into(),
+        aws_region: caller.region.clone(),
+        source_ip_address: caller.source_ip.clone().unwrap_or_default(),
+        user_agent: caller.user_agent.clone().unwrap_or_default(),
+        request_parameters: json!({
+            "principalArn": request.principal_arn,
+            "action": request.action,
+            "resource": request.resource,
+            "context": context,
+            "resourcePolicy": request.resource_policy,
+            "resourceOwner": request.resource_owner,
+        }),
+        response_elements: match decision {
+            Some(d) => json!({"decision": d, "eventID": event_id}),
+            None => Value::Null,
+        },
+        error_code,
+        error_message,
+        request_id: caller.request_id.clone(),
+        event_id: event_id.to_owned(),
+        read_only: true,
+        event_type: "GatehouseAuthorization".into(),
+        recipient_account_id: caller.account_id.clone(),
+        additional_event_data: Some(detail),
+    }
+}

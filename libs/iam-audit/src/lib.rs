@@ -1,0 +1,20 @@
+//! The audit history: every access decision and every management call becomes one record in
+//! CloudTrail's shape, appended durably to the account's audit log before the caller gets an
+//! answer, and queryable by the fields compliance teams filter on.
+//!
+//! Codemap:
+//! - [`record`]: [`AuditRecord`] (CloudTrail's field names) and the fields it is indexed by.
+//! - [`redact`]: removal of secrets from request and response elements before they are recorded.
+//! - [`log`]: the [`AuditLog`] port (append durably, query newest first, count, export) and its
+//!   filter and page types.
+//!
+//! Invariants: a record belongs to exactly one account (`recipientAccountId`); no secret ever
+//! enters a record; an append returns only once the records are durable.
+
+pub mod log;
+pub mod record;
+pub mod redact;
+
+pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
+pub use record::{AuditRecord, DecisionDetail, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ, EVENT_SOURCE_IAM};
+pub use redact::redact_secrets;

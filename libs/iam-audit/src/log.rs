@@ -1,0 +1,93 @@
+//! The [`AuditLog`] port: append durably, then query.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::record::AuditRecord;
+
+/// An audit-log failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    /// The log could not make records durable or could not be read.
+    #[error("audit log unavailable: {0}")]
+    Unavailable(String),
+    /// A cursor or filter is malformed.
+    #[error("invalid audit query: {0}")]
+    Invalid(String),
+}
+
+/// What to select. Every query is within one account.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The account (always required: tenants never see each other's history).
+    pub account_id: String,
+    /// Records at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Records before.
+    pub to: Option<DateTime<Utc>>,
+    /// `userIdentity.arn`.
+    pub principal_arn: Option<String>,
+    /// `eventName`.
+    pub event_name: Option<String>,
+    /// `eventSource`.
+    pub event_source: Option<String>,
+    /// The action decided or called (`s3:GetObject`, `iam:CreateUser`).
+    pub action: Option<String>,
+    /// The resource decided or touched.
+    pub resource_arn: Option<String>,
+    /// `Allow`, `ImplicitDeny`, `ExplicitDeny`.
+    pub decision: Option<String>,
+    /// `errorCode`.
+    pub error_code: Option<String>,
+}
+
+/// A field to count by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// `eventName`.
+    EventName,
+    /// `eventSource`.
+    EventSource,
+    /// `userIdentity.arn`.
+    PrincipalArn,
+    /// The decision.
+    Decision,
+    /// `errorCode`.
+    ErrorCode,
+    /// The action.
+    Action,
+}
+
+/// One page of records, newest first.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// `(cursor, record)`, newest first.
+    pub records: Vec<(String, AuditRecord)>,
+    /// Whether older records match.
+    pub has_next_page: bool,
+}
+
+/// The audit history of every account.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends records; returns once they are durable (survive kill -9 of the process).
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`]: the records are not durable and the caller must not act as if
+    /// they were (a decision is then not returned as allowed).
+    async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError>;
+
+    /// Records matching `filter`, newest first, `first` at most, older than the cursor `after`.
+    ///
+    /// # Errors
+    /// A malformed cursor or a backend failure.
+    async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError>;
+
+    /// How many records match `filter`, grouped by `group_by` (`None` is the group of records
+    /// without that field), largest group first.
+    ///
+    /// # Errors
+    /// A backend failure.
+    async fn count_by(&self, filter: &AuditFilter, group_by: GroupBy)
+        -> Result<Vec<(Option<String>, u64)>, AuditError>;
+}

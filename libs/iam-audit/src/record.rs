@@ -1,0 +1,148 @@
+//! The audit record, in CloudTrail's shape (its field names, its `eventVersion`), with Gatehouse's
+//! additions under CloudTrail's own extension points (`additionalEventData`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `eventSource` of management calls: the IAM API.
+pub const EVENT_SOURCE_IAM: &str = "iam.amazonaws.com";
+/// `eventSource` of access decisions made by Gatehouse's decision API.
+pub const EVENT_SOURCE_AUTHZ: &str = "authz.gatehouse.dev";
+
+/// Who made the call (CloudTrail's `userIdentity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    /// `Root`, `IAMUser`, `AssumedRole`, ...
+    #[serde(rename = "type")]
+    pub identity_type: String,
+    /// The principal's unique id (`AIDA...`, or the account id for root).
+    pub principal_id: String,
+    /// The principal's ARN.
+    pub arn: String,
+    /// The principal's account.
+    pub account_id: String,
+    /// The access key that signed the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The IAM user name, for users.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+}
+
+/// A policy a decision was made against: with the account's sequence in the record, enough to
+/// find the exact document again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRef {
+    /// Policy ARN, or `<principal ARN>/<inline policy name>` for inline policies.
+    pub id: String,
+    /// `IAMPolicy`, `PermissionsBoundaryPolicy`, `ResourcePolicy`, ...
+    pub policy_type: String,
+    /// The managed policy's version, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// What an access decision adds to its record (under `additionalEventData`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionDetail {
+    /// `Allow`, `ImplicitDeny` or `ExplicitDeny`.
+    pub decision: String,
+    /// The principal the decision was about.
+    pub principal_arn: String,
+    /// The action decided.
+    pub action: String,
+    /// The resource decided.
+    pub resource: String,
+    /// The statements that decided it.
+    pub matched_statements: Vec<Value>,
+    /// The policies evaluated.
+    pub policies: Vec<PolicyRef>,
+    /// The account's event sequence the decision was made at.
+    pub account_sequence: u64,
+}
+
+/// One audit record. Field names are CloudTrail's, so existing CloudTrail tooling reads exports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    /// CloudTrail's record format version.
+    pub event_version: String,
+    /// Who.
+    pub user_identity: UserIdentity,
+    /// When (UTC, CloudTrail writes whole seconds; Gatehouse keeps microseconds).
+    pub event_time: DateTime<Utc>,
+    /// `iam.amazonaws.com` for management calls, [`EVENT_SOURCE_AUTHZ`] for decisions.
+    pub event_source: String,
+    /// The API action (`CreateUser`, `ListUsers`, `Authorize`, ...).
+    pub event_name: String,
+    /// The region the request was signed for.
+    pub aws_region: String,
+    /// The caller's address.
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: String,
+    /// The caller's user agent.
+    pub user_agent: String,
+    /// The request's parameters, secrets removed.
+    pub request_parameters: Value,
+    /// The response, secrets removed; `null` for failed calls.
+    pub response_elements: Value,
+    /// AWS's error code of a failed call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The error's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// The request that made the call.
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    /// This record's id (UUID v7).
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    /// Whether the call only read.
+    pub read_only: bool,
+    /// `AwsApiCall` for management calls, `GatehouseAuthorization` for decisions.
+    pub event_type: String,
+    /// The account the record belongs to.
+    pub recipient_account_id: String,
+    /// Gatehouse's additions: the decision and what it was made against, or for management
+    /// calls the account's sequence before and after and what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<Value>,
+}
+
+impl AuditRecord {
+    /// The decision's outcome, for decision records.
+    #[must_use]
+    pub fn decision(&self) -> Option<&str> {
+        self.additional_event_data.as_ref()?.get("decision")?.as_str()
+    }
+
+    /// The action the record is about: the decided action for decisions, `iam:<eventName>` for
+    /// management calls.
+    #[must_use]
+    pub fn action(&self) -> String {
+        match self
+            .additional_event_data
+            .as_ref()
+            .and_then(|d| d.get("action"))
+            .and_then(Value::as_str)
+        {
+            Some(action) => action.to_owned(),
+            None => format!("iam:{}", self.event_name),
+        }
+    }
+
+    /// The resource the record is about, when there is one.
+    #[must_use]
+    pub fn resource_arn(&self) -> Option<String> {
+        self.additional_event_data
+            .as_ref()
+            .and_then(|d| d.get("resource"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+}

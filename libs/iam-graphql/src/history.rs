@@ -1,0 +1,386 @@
+//! The decision API and the audit history in GraphQL: `authorize`, `auditEvents` (newest first,
+//! Relay cursors) and `auditEventCounts`.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, InputObject, Json, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use iam_app::access::{matched_statement_json, AccessRequest, ApiCaller};
+use iam_audit::{AuditFilter, AuditRecord, GroupBy};
+use iam_policy::simulate::ContextEntry;
+use iam_types::ErrorCode;
+
+use crate::error::{aws_error, from_app};
+use crate::guard::Scope;
+
+/// A condition key sent with a decision request.
+#[derive(InputObject, Clone)]
+pub struct ContextEntryInput {
+    /// The key, such as `aws:SourceIp` or `s3:prefix`.
+    pub key: String,
+    /// Its values.
+    pub values: Vec<String>,
+    /// `string` (default), `stringList`, `numeric`, `boolean`, `ip`, `date`, `binary` or their
+    /// `List` forms.
+    #[graphql(name = "type")]
+    pub key_type: Option<String>,
+}
+
+/// `authorize` input.
+#[derive(InputObject)]
+pub struct AuthorizeInput {
+    /// The principal asking (user, role or root ARN of the caller's account).
+    pub principal_arn: String,
+    /// The action, such as `s3:GetObject`.
+    pub action: String,
+    /// The resource ARN; `*` when omitted.
+    pub resource: Option<String>,
+    /// Extra condition keys.
+    #[graphql(default)]
+    pub context: Vec<ContextEntryInput>,
+    /// The resource's resource-based policy (JSON text).
+    pub resource_policy: Option<String>,
+    /// The account owning the resource, when not the principal's.
+    pub resource_owner: Option<String>,
+}
+
+/// A statement that decided a request.
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct MatchedStatementObject {
+    /// Policy ARN or inline policy id.
+    pub source_policy_id: String,
+    /// `user`, `group`, `role`, `aws-managed`, `user-managed`, `resource`.
+    pub source_policy_type: String,
+    /// The managed policy version.
+    pub version_id: Option<String>,
+    /// 0-based index of the statement.
+    pub statement_index: i32,
+    /// The statement's `Sid`.
+    pub sid: Option<String>,
+    /// `Allow` or `Deny`.
+    pub effect: String,
+}
+
+/// The answer to `authorize`.
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct AuthorizeResult {
+    /// `Allow`, `ImplicitDeny` or `ExplicitDeny`.
+    pub decision: String,
+    /// Whether the request is allowed.
+    pub allowed: bool,
+    /// The statements that decided it.
+    pub matched_statements: Vec<MatchedStatementObject>,
+    /// The audit record of this decision.
+    #[graphql(name = "eventID")]
+    pub event_id: String,
+    /// The account's sequence the decision was made at.
+    pub sequence: u64,
+}
+
+fn api_caller(ctx: &Context<'_>) -> Result<ApiCaller> {
+    ctx.data_opt::<ApiCaller>()
+        .cloned()
+        .ok_or_else(|| aws_error(ErrorCode::AccessDenied, "the request is not authenticated"))
+}
+
+pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Result<AuthorizeResult> {
+    let scope = Scope::of(ctx)?;
+    let caller = api_caller(ctx)?;
+    let request = AccessRequest {
+        principal_arn: input.principal_arn,
+        action: input.action,
+        resource: input.resource.unwrap_or_else(|| "*".into()),
+        context: input
+            .context
+            .into_iter()
+            .map(|c| ContextEntry {
+                context_key_type: c
+                    .key_type
+                    .unwrap_or_else(|| if c.values.len() > 1 { "stringList" } else { "string" }.into()),
+                context_key_name: c.key,
+                context_key_values: c.values,
+            })
+            .collect(),
+        resource_policy: input.resource_policy,
+        resource_owner: input.resource_owner,
+    };
+    let decision = scope
+        .gatehouse
+        .decide_access(&caller, &request)
+        .await
+        .map_err(from_app)?;
+    Ok(AuthorizeResult {
+        decision: decision.decision_name().to_owned(),
+        allowed: decision.effect == iam_policy::DecisionEffect::Allowed,
+        matched_statements: decision
+            .matched
+            .iter()
+            .map(|m| {
+                let json = matched_statement_json(m);
+                MatchedStatementObject {
+                    source_policy_id: m.source.id.to_string(),
+                    source_policy_type: m.source.policy_type.as_str().to_owned(),
+                    version_id: m.source.version_id.as_deref().map(str::to_owned),
+                    statement_index: i32::try_from(m.statement_index).unwrap_or(i32::MAX),
+                    sid: m.sid.as_deref().map(str::to_owned),
+                    effect: json["effect"].as_str().unwrap_or("Allow").to_owned(),
+                }
+            })
+            .collect(),
+        event_id: decision.event_id,
+        sequence: decision.sequence,
+    })
+}
+
+/// Which audit records to return.
+#[derive(InputObject, Default)]
+pub struct AuditEventFilter {
+    /// At or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// `userIdentity.arn`.
+    pub principal_arn: Option<String>,
+    /// `eventName`, such as `CreateUser` or `Authorize`.
+    pub event_name: Option<String>,
+    /// `eventSource`: `iam.amazonaws.com` or `authz.gatehouse.dev`.
+    pub event_source: Option<String>,
+    /// The action decided or called (`s3:GetObject`, `iam:CreateUser`).
+    pub action: Option<String>,
+    /// The resource decided or touched.
+    pub resource_arn: Option<String>,
+    /// `Allow`, `ImplicitDeny` or `ExplicitDeny`.
+    pub decision: Option<String>,
+    /// `errorCode`, such as `AccessDenied`.
+    pub error_code: Option<String>,
+}
+
+/// CloudTrail's `userIdentity`.
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct AuditUserIdentity {
+    /// `Root`, `IAMUser`, `AssumedRole`.
+    #[graphql(name = "type")]
+    pub identity_type: String,
+    /// The principal's unique id.
+    pub principal_id: String,
+    /// The principal's ARN.
+    pub arn: String,
+    /// The principal's account.
+    pub account_id: String,
+    /// The signing access key.
+    pub access_key_id: Option<String>,
+    /// The IAM user name.
+    pub user_name: Option<String>,
+}
+
+/// One audit record, with CloudTrail's field names.
+pub struct AuditEvent(AuditRecord);
+
+#[async_graphql::Object]
+impl AuditEvent {
+    /// The record's id.
+    #[graphql(name = "eventID")]
+    async fn event_id(&self) -> &str {
+        &self.0.event_id
+    }
+    /// When.
+    async fn event_time(&self) -> DateTime<Utc> {
+        self.0.event_time
+    }
+    /// CloudTrail's record version.
+    async fn event_version(&self) -> &str {
+        &self.0.event_version
+    }
+    /// The API action.
+    async fn event_name(&self) -> &str {
+        &self.0.event_name
+    }
+    /// The service.
+    async fn event_source(&self) -> &str {
+        &self.0.event_source
+    }
+    /// `AwsApiCall` or `GatehouseAuthorization`.
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    /// The region.
+    async fn aws_region(&self) -> &str {
+        &self.0.aws_region
+    }
+    /// The caller's address.
+    #[graphql(name = "sourceIPAddress")]
+    async fn source_ip_address(&self) -> &str {
+        &self.0.source_ip_address
+    }
+    /// The caller's user agent.
+    async fn user_agent(&self) -> &str {
+        &self.0.user_agent
+    }
+    /// Who.
+    async fn user_identity(&self) -> AuditUserIdentity {
+        let u = &self.0.user_identity;
+        AuditUserIdentity {
+            identity_type: u.identity_type.clone(),
+            principal_id: u.principal_id.clone(),
+            arn: u.arn.clone(),
+            account_id: u.account_id.clone(),
+            access_key_id: u.access_key_id.clone(),
+            user_name: u.user_name.clone(),
+        }
+    }
+    /// The request's parameters (secrets hidden).
+    async fn request_parameters(&self) -> Json<serde_json::Value> {
+        Json(self.0.request_parameters.clone())
+    }
+    /// The response (secrets hidden).
+    async fn response_elements(&self) -> Json<serde_json::Value> {
+        Json(self.0.response_elements.clone())
+    }
+    /// AWS's error code of a failed call.
+    async fn error_code(&self) -> Option<&str> {
+        self.0.error_code.as_deref()
+    }
+    /// The error message.
+    async fn error_message(&self) -> Option<&str> {
+        self.0.error_message.as_deref()
+    }
+    /// The request.
+    #[graphql(name = "requestID")]
+    async fn request_id(&self) -> &str {
+        &self.0.request_id
+    }
+    /// Whether the call only read.
+    async fn read_only(&self) -> bool {
+        self.0.read_only
+    }
+    /// The account the record belongs to.
+    async fn recipient_account_id(&self) -> &str {
+        &self.0.recipient_account_id
+    }
+    /// The decision, for decision records.
+    async fn decision(&self) -> Option<&str> {
+        self.0.decision()
+    }
+    /// The action decided or called.
+    async fn action(&self) -> String {
+        self.0.action()
+    }
+    /// The resource decided or touched.
+    async fn resource_arn(&self) -> Option<String> {
+        self.0.resource_arn()
+    }
+    /// Gatehouse's additions: matched statements, policies and sequence of a decision; sequence
+    /// before and after, events and the entity before and after of a change.
+    async fn additional_event_data(&self) -> Json<serde_json::Value> {
+        Json(self.0.additional_event_data.clone().unwrap_or(serde_json::Value::Null))
+    }
+    /// The whole record as CloudTrail JSON.
+    async fn cloud_trail_record(&self) -> Json<serde_json::Value> {
+        Json(serde_json::to_value(&self.0).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// A field to count audit records by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AuditGroupBy {
+    /// `eventName`.
+    EventName,
+    /// `eventSource`.
+    EventSource,
+    /// `userIdentity.arn`.
+    PrincipalArn,
+    /// The decision.
+    Decision,
+    /// `errorCode`.
+    ErrorCode,
+    /// The action.
+    Action,
+}
+
+/// How many records share a value.
+#[derive(SimpleObject)]
+pub struct AuditEventCount {
+    /// The value (`null`: records without the field).
+    pub value: Option<String>,
+    /// How many.
+    pub count: u64,
+}
+
+fn filter_of(account_id: &str, filter: Option<AuditEventFilter>) -> AuditFilter {
+    let f = filter.unwrap_or_default();
+    AuditFilter {
+        account_id: account_id.to_owned(),
+        from: f.from,
+        to: f.to,
+        principal_arn: f.principal_arn,
+        event_name: f.event_name,
+        event_source: f.event_source,
+        action: f.action,
+        resource_arn: f.resource_arn,
+        decision: f.decision,
+        error_code: f.error_code,
+    }
+}
+
+/// Reading the history is authorized as CloudTrail's own `LookupEvents`.
+const LOOKUP_ACTION: &str = "cloudtrail:LookupEvents";
+
+pub(crate) async fn audit_events(
+    ctx: &Context<'_>,
+    filter: Option<AuditEventFilter>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
+    let scope = Scope::of(ctx)?;
+    scope.authorize(LOOKUP_ACTION, "*")?;
+    let log = scope
+        .gatehouse
+        .audit_log()
+        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let first = first.map_or(50, |n| n.clamp(0, 1_000)) as usize;
+    let page = log
+        .query(&filter_of(scope.account(), filter), first, after.as_deref())
+        .await
+        .map_err(|e| match e {
+            iam_audit::AuditError::Invalid(m) => aws_error(ErrorCode::InvalidInput, m),
+            other => aws_error(ErrorCode::ServiceFailure, other.to_string()),
+        })?;
+    let mut connection = Connection::new(after.is_some(), page.has_next_page);
+    connection.edges.extend(
+        page.records
+            .into_iter()
+            .map(|(cursor, record)| Edge::new(cursor, AuditEvent(record))),
+    );
+    Ok(connection)
+}
+
+pub(crate) async fn audit_event_counts(
+    ctx: &Context<'_>,
+    filter: Option<AuditEventFilter>,
+    group_by: AuditGroupBy,
+) -> Result<Vec<AuditEventCount>> {
+    let scope = Scope::of(ctx)?;
+    scope.authorize(LOOKUP_ACTION, "*")?;
+    let log = scope
+        .gatehouse
+        .audit_log()
+        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let group_by = match group_by {
+        AuditGroupBy::EventName => GroupBy::EventName,
+        AuditGroupBy::EventSource => GroupBy::EventSource,
+        AuditGroupBy::PrincipalArn => GroupBy::PrincipalArn,
+        AuditGroupBy::Decision => GroupBy::Decision,
+        AuditGroupBy::ErrorCode => GroupBy::ErrorCode,
+        AuditGroupBy::Action => GroupBy::Action,
+    };
+    let counts = log
+        .count_by(&filter_of(scope.account(), filter), group_by)
+        .await
+        .map_err(|e| aws_error(ErrorCode::ServiceFailure, e.to_string()))?;
+    Ok(counts
+        .into_iter()
+        .map(|(value, count)| AuditEventCount { value, count })
+        .collect())
+}
