@@ -11,6 +11,7 @@ mod guard;
 mod history;
 mod mutation;
 mod query;
+mod simulation;
 mod types;
 
 use std::sync::Arc;

@@ -352,4 +352,23 @@ impl QueryRoot {
     ) -> Result<Vec<crate::history::AuditEventCount>> {
         crate::history::audit_event_counts(ctx, filter, group_by).await
     }
+
+    /// AWS's `SimulateCustomPolicy`: evaluates the given policies (not the account's) on the
+    /// same code path as `iamctl simulate-custom-policy`.
+    async fn simulate_custom_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: crate::simulation::SimulateCustomPolicyInput,
+    ) -> Result<crate::simulation::SimulationResponse> {
+        crate::simulation::simulate_custom(ctx, input)
+    }
+
+    /// AWS's `SimulatePrincipalPolicy`: evaluates a user's or role's own policies and boundary.
+    async fn simulate_principal_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: crate::simulation::SimulatePrincipalPolicyInput,
+    ) -> Result<crate::simulation::SimulationResponse> {
+        crate::simulation::simulate_principal(ctx, input)
+    }
 }

@@ -331,3 +331,46 @@ fn answered_decisions_survive_kill_9_and_tenants_see_only_their_own_history() {
     assert_eq!(status, 404, "{cross}");
     assert_eq!(cross["error"]["code"], "NoSuchEntity");
 }
+
+#[test]
+fn simulations_follow_aws_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let (account, _bob) = setup(&server, &root);
+    let principal = ok(gql(
+        &server.address,
+        &root,
+        "query($p: String!) { simulatePrincipalPolicy(input: {policySourceArn: $p, actionNames: [\"s3:GetObject\", \"s3:PutObject\"],
+            resourceArns: [\"arn:aws:s3:::reports/a\", \"arn:aws:s3:::reports/secret/b\"],
+            contextEntries: [{contextKeyName: \"aws:SourceIp\", contextKeyValues: [\"10.0.0.1\"], contextKeyType: \"ip\"}]})
+            { evaluationResults { evalActionName evalResourceName evalDecision evaluationResult } } }",
+        json!({"p": format!("arn:aws:iam::{account}:user/alice")}),
+    ));
+    let decisions: Vec<&str> = principal["simulatePrincipalPolicy"]["evaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["evalDecision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allowed", "explicitDeny", "implicitDeny", "explicitDeny"]);
+
+    let custom = ok(gql(
+        &server.address,
+        &root,
+        "query($d: String!) { simulateCustomPolicy(input: {policyInputList: [$d], actionNames: [\"s3:GetObject\"],
+            resourceArns: [\"arn:aws:s3:::reports/a\"]}) { evaluationResults { evalDecision missingContextValues } } }",
+        json!({"d": POLICY}),
+    ));
+    let result = &custom["simulateCustomPolicy"]["evaluationResults"][0];
+    assert_eq!(result["evalDecision"], "implicitDeny");
+    assert_eq!(result["missingContextValues"], json!(["aws:SourceIp"]));
+
+    let malformed = gql(
+        &server.address,
+        &root,
+        "{ simulateCustomPolicy(input: {policyInputList: [\"{\\\"Statement\\\": 5}\"], actionNames: [\"s3:GetObject\"]}) { evaluationResults { evalDecision } } }",
+        json!({}),
+    );
+    assert_eq!(malformed.error_code().as_deref(), Some("MalformedPolicyDocument"), "{}", malformed.body);
+}
