@@ -158,8 +158,11 @@ struct RequestAudit {
     records: Mutex<Vec<AuditRecord>>,
 }
 
-/// `createUser` -> `CreateUser`.
+/// `createUser` -> `CreateUser`; fields no guard names map to their AWS action by hand.
 fn upper_camel(field: &str) -> String {
+    if field == "callerIdentity" {
+        return "GetCallerIdentity".to_owned();
+    }
     let mut chars = field.chars();
     chars
         .next()

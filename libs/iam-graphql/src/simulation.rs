@@ -3,7 +3,9 @@
 
 use async_graphql::{Context, InputObject, Json, Result, SimpleObject};
 use iam_authz::{request_context, RequestFacts};
-use iam_policy::simulate::{simulate, simulate_custom_policy, ContextEntry, EvaluationResult, SimulateCustomPolicyRequest, Simulation};
+use iam_policy::simulate::{
+    simulate, simulate_custom_policy, ContextEntry, EvaluationResult, SimulateCustomPolicyRequest, Simulation,
+};
 use iam_policy::Policies;
 use iam_types::ErrorCode;
 
@@ -138,7 +140,10 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
     let scope = Scope::of(ctx)?;
     scope.authorize("iam:SimulatePrincipalPolicy", &input.policy_source_arn)?;
     if input.action_names.is_empty() {
-        return Err(aws_error(ErrorCode::InvalidInput, "`ActionNames` must name at least one action"));
+        return Err(aws_error(
+            ErrorCode::InvalidInput,
+            "`ActionNames` must name at least one action",
+        ));
     }
     let principal = scope.model.principal(&input.policy_source_arn).ok_or_else(|| {
         aws_error(

@@ -276,7 +276,7 @@ fn read_query_file(path: &PathBuf) -> Result<String, ClientError> {
     }
 }
 
-fn send(endpoint: &Endpoint, request: &HttpRequest) -> Result<(u16, String), ClientError> {
+pub(crate) fn send(endpoint: &Endpoint, request: &HttpRequest) -> Result<(u16, String), ClientError> {
     let url = endpoint.url();
     let transport = |error: ureq::Error| ClientError::Transport {
         url: url.clone(),

@@ -14,6 +14,7 @@ use iam_policy::PolicyError;
 
 mod client;
 mod credentials;
+mod export;
 
 #[derive(Parser)]
 #[command(name = "iamctl", version, about = "Gatehouse command-line client")]
@@ -46,6 +47,9 @@ enum Command {
     /// Sends a GraphQL request to the gateway, signed with SigV4 (service `iam`) using AWS-style
     /// credentials; prints the JSON response. Exit code 1 when the response carries `errors`.
     Graphql(client::GraphqlArgs),
+    /// Exports the caller's account's audit history in a time range as a CloudTrail log file
+    /// (`{"Records": [...]}`, oldest first).
+    AuditExport(export::ExportArgs),
 }
 
 /// A failure, with the exit code it maps to.
@@ -95,6 +99,13 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 .map_err(|e| Failure::Other(e.to_string()))
         }
         Command::Graphql(args) => client::run(&args, &credentials::process_env),
+        Command::AuditExport(args) => export::export(&args, &credentials::process_env).map_err(|e| {
+            if e.is_malformed_input() {
+                Failure::Input(e.to_string())
+            } else {
+                Failure::Other(e.to_string())
+            }
+        }),
     }
 }
 

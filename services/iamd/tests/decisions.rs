@@ -372,5 +372,63 @@ fn simulations_follow_aws_semantics() {
         "{ simulateCustomPolicy(input: {policyInputList: [\"{\\\"Statement\\\": 5}\"], actionNames: [\"s3:GetObject\"]}) { evaluationResults { evalDecision } } }",
         json!({}),
     );
-    assert_eq!(malformed.error_code().as_deref(), Some("MalformedPolicyDocument"), "{}", malformed.body);
+    assert_eq!(
+        malformed.error_code().as_deref(),
+        Some("MalformedPolicyDocument"),
+        "{}",
+        malformed.body
+    );
+}
+
+/// `iamctl`, built by this workspace's test run (built here if a narrower run skipped it).
+fn iamctl_binary() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_iamd"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join("iamctl");
+    if !path.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "iamctl"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
+#[test]
+fn iamctl_exports_the_history_as_a_cloudtrail_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let (account, _bob) = setup(&server, &root);
+    for i in 0..3 {
+        let (status, _) = call(
+            &server,
+            &root,
+            "/v1/authorize",
+            &ask(&account, &format!("arn:aws:s3:::reports/{i}"), "10.0.0.1"),
+        );
+        assert_eq!(status, 200);
+    }
+    let output = std::process::Command::new(iamctl_binary())
+        .args(["audit-export", "--endpoint", &format!("http://{}", server.address)])
+        .env("AWS_ACCESS_KEY_ID", &root.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &root.secret_access_key)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let log: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let records = log["Records"].as_array().unwrap();
+    let names: Vec<&str> = records.iter().map(|r| r["eventName"].as_str().unwrap()).collect();
+    // Oldest first: the setup's management calls, then the three decisions.
+    assert_eq!(&names[..2], ["GetCallerIdentity", "CreateUser"], "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "Authorize").count(), 3);
+    assert!(records
+        .iter()
+        .all(|r| r["recipientAccountId"] == account.as_str() && r["eventVersion"] == "1.09"));
 }
