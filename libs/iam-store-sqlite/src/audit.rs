@@ -81,7 +81,11 @@ impl SqliteAuditLog {
         let base = base
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Index inserts land at scattered keys (principals, resources): a large page cache
+            // keeps the hot index pages in memory instead of re-reading them per insert.
+            .pragma("cache_size", "-262144")
+            .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -158,37 +162,62 @@ async fn write_loop(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
     }
 }
 
+/// Rows per multi-row `INSERT`: one statement per 128 records keeps the per-statement cost of
+/// the driver out of the per-record cost, well under SQLite's bound-variable limit.
+const ROWS_PER_STATEMENT: usize = 128;
+
 async fn write_group(pool: &SqlitePool, group: &[Append]) -> Result<(), AuditError> {
     let mut tx = pool.begin().await.map_err(|e| unavailable("beginning", &e))?;
-    for record in group.iter().flat_map(|a| &a.records) {
-        let position: i64 = sqlx::query_scalar(
-            "INSERT INTO audit_log (account_id, event_id, event_time, record) VALUES (?, ?, ?, ?) RETURNING position",
-        )
-        .bind(&record.account_id)
-        .bind(&record.event_id)
-        .bind(&record.event_time)
-        .bind(&record.json)
+    // The writer is the only connection that appends, so positions are assigned here, in order,
+    // from the current maximum (AUTOINCREMENT still guards against reuse after deletions).
+    let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM audit_log")
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| unavailable("appending a record", &e))?;
-        sqlx::query(
+        .map_err(|e| unavailable("reading the log's end", &e))?;
+    let mut next = last.unwrap_or(0) + 1;
+    let records: Vec<&Prepared> = group.iter().flat_map(|a| &a.records).collect();
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let log_sql = format!(
+            "INSERT INTO audit_log (position, account_id, event_id, event_time, record) VALUES {}",
+            vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let index_sql = format!(
             "INSERT INTO audit_index (position, account_id, event_time, event_name, event_source, principal_arn, \
-             action, resource_arn, decision, error_code, read_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(position)
-        .bind(&record.account_id)
-        .bind(&record.event_time)
-        .bind(&record.event_name)
-        .bind(&record.event_source)
-        .bind(&record.principal_arn)
-        .bind(&record.action)
-        .bind(&record.resource_arn)
-        .bind(&record.decision)
-        .bind(&record.error_code)
-        .bind(record.read_only)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unavailable("indexing a record", &e))?;
+             action, resource_arn, decision, error_code, read_only) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut log_insert = sqlx::query(&log_sql);
+        let mut index_insert = sqlx::query(&index_sql);
+        for (offset, record) in chunk.iter().enumerate() {
+            let position = next + i64::try_from(offset).unwrap_or(0);
+            log_insert = log_insert
+                .bind(position)
+                .bind(&record.account_id)
+                .bind(&record.event_id)
+                .bind(&record.event_time)
+                .bind(&record.json);
+            index_insert = index_insert
+                .bind(position)
+                .bind(&record.account_id)
+                .bind(&record.event_time)
+                .bind(&record.event_name)
+                .bind(&record.event_source)
+                .bind(&record.principal_arn)
+                .bind(&record.action)
+                .bind(&record.resource_arn)
+                .bind(&record.decision)
+                .bind(&record.error_code)
+                .bind(record.read_only);
+        }
+        log_insert
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unavailable("appending records", &e))?;
+        index_insert
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unavailable("indexing records", &e))?;
+        next += i64::try_from(chunk.len()).unwrap_or(0);
     }
     tx.commit().await.map_err(|e| unavailable("committing", &e))
 }
@@ -208,6 +237,12 @@ fn prepare(record: &AuditRecord) -> Result<Prepared, AuditError> {
         error_code: record.error_code.clone(),
         read_only: record.read_only,
     })
+}
+
+fn parse_cursor(cursor: &str) -> Result<(String, i64), AuditError> {
+    let invalid = || AuditError::Invalid(format!("{cursor:?} is not a cursor from auditEvents"));
+    let (time, position) = cursor.rsplit_once('|').ok_or_else(invalid)?;
+    Ok((time.to_owned(), position.parse().map_err(|_| invalid())?))
 }
 
 /// `WHERE` conditions and their values for a filter (always starting with the account).
@@ -250,29 +285,28 @@ impl AuditLog for SqliteAuditLog {
     }
 
     async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError> {
-        let (mut sql, values) = conditions(filter);
-        let before: Option<i64> = match after {
-            Some(cursor) => Some(
-                cursor
-                    .parse()
-                    .map_err(|_| AuditError::Invalid(format!("{cursor:?} is not a cursor from auditEvents")))?,
-            ),
+        let (mut sql, mut values) = conditions(filter);
+        // The cursor is the last record's (event time, position): the page continues below it.
+        let before = match after {
+            Some(cursor) => Some(parse_cursor(cursor)?),
             None => None,
         };
-        if before.is_some() {
-            sql.push_str(" AND position < ?");
+        if let Some((time, _)) = &before {
+            sql.push_str(" AND (event_time, position) < (?, ?)");
+            values.push(time.clone());
         }
         let query_text = format!(
-            "SELECT i.position, l.record FROM audit_index i JOIN audit_log l ON l.position = i.position \
-             WHERE i.position IN (SELECT position FROM audit_index WHERE {sql} ORDER BY position DESC LIMIT ?) \
-             ORDER BY i.position DESC"
+            "SELECT i.position, i.event_time, l.record FROM audit_index i JOIN audit_log l ON l.position = i.position \
+             WHERE i.position IN (SELECT position FROM audit_index WHERE {sql} \
+             ORDER BY event_time DESC, position DESC LIMIT ?) \
+             ORDER BY i.event_time DESC, i.position DESC"
         );
         let mut query = sqlx::query(&query_text);
         for value in &values {
             query = query.bind(value);
         }
-        if let Some(before) = before {
-            query = query.bind(before);
+        if let Some((_, position)) = before {
+            query = query.bind(position);
         }
         let limit = i64::try_from(first.saturating_add(1)).unwrap_or(i64::MAX);
         let rows = query
@@ -286,8 +320,9 @@ impl AuditLog for SqliteAuditLog {
             .take(first)
             .map(|row| {
                 let record =
-                    serde_json::from_str(row.get::<&str, _>(1)).map_err(|e| unavailable("reading a record", &e))?;
-                Ok((row.get::<i64, _>(0).to_string(), record))
+                    serde_json::from_str(row.get::<&str, _>(2)).map_err(|e| unavailable("reading a record", &e))?;
+                let cursor = format!("{}|{}", row.get::<&str, _>(1), row.get::<i64, _>(0));
+                Ok((cursor, record))
             })
             .collect::<Result<Vec<_>, AuditError>>()?;
         Ok(AuditPage { records, has_next_page })

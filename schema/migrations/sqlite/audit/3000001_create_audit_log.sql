@@ -25,8 +25,10 @@ BEGIN
 END;
 
 -- The projection queries read: the filterable fields of each record, keyed by its log position.
--- Every index leads with the account (queries never cross tenants) and ends with the position,
--- so "newest first within a filter" is an index range scan.
+-- Queries are "newest first within a filter", ordered by (event_time, position). Every index
+-- leads with the account (no query crosses tenants), then the filtered field, then that order,
+-- so a filtered page, with or without a time window, is one index range scan however large the
+-- account's history grows.
 CREATE TABLE audit_index (
     position      INTEGER PRIMARY KEY,
     account_id    TEXT    NOT NULL,
@@ -40,11 +42,11 @@ CREATE TABLE audit_index (
     error_code    TEXT,
     read_only     INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX audit_by_account ON audit_index (account_id, position);
 CREATE INDEX audit_by_time ON audit_index (account_id, event_time, position);
-CREATE INDEX audit_by_principal ON audit_index (account_id, principal_arn, position);
-CREATE INDEX audit_by_event_name ON audit_index (account_id, event_name, position);
-CREATE INDEX audit_by_action ON audit_index (account_id, action, position);
-CREATE INDEX audit_by_resource ON audit_index (account_id, resource_arn, position);
-CREATE INDEX audit_by_decision ON audit_index (account_id, decision, position);
-CREATE INDEX audit_by_error_code ON audit_index (account_id, error_code, position);
+CREATE INDEX audit_by_principal ON audit_index (account_id, principal_arn, event_time, position);
+CREATE INDEX audit_by_event_name ON audit_index (account_id, event_name, event_time, position);
+CREATE INDEX audit_by_event_source ON audit_index (account_id, event_source, event_time, position);
+CREATE INDEX audit_by_action ON audit_index (account_id, action, event_time, position);
+CREATE INDEX audit_by_resource ON audit_index (account_id, resource_arn, event_time, position);
+CREATE INDEX audit_by_decision ON audit_index (account_id, decision, event_time, position);
+CREATE INDEX audit_by_error_code ON audit_index (account_id, error_code, event_time, position);
