@@ -1,0 +1,245 @@
+//! The command line: four subcommands, every size and duration bounded.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// No run lasts longer than this, whatever the flags say.
+pub const HARD_CAP: Duration = Duration::from_secs(600);
+/// Most concurrent connections.
+pub const MAX_CONCURRENCY: usize = 1024;
+/// Most decisions in one batch request (the server's own limit).
+pub const MAX_BATCH: usize = 1000;
+/// Most accounts `seed` creates in one run.
+pub const MAX_ACCOUNTS: usize = 1000;
+/// Most users per account `seed` creates (AWS's quota is 5000; mutations need room).
+pub const MAX_PRINCIPALS: usize = 4000;
+/// Most audit-lag samples.
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// A bounded, loopback-only load generator for iamd.
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version, about)]
+pub struct Cli {
+    /// Tokio worker threads for the generator (it shares the machine with iamd: keep it small).
+    #[arg(long, global = true, default_value_t = 1)]
+    pub threads: usize,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Creates accounts, policies, groups and users, and writes the manifest the other
+    /// scenarios read.
+    Seed(SeedArgs),
+    /// Decisions per second through `POST /v1/authorize` (or `/v1/authorize/batch`).
+    Decisions(DecisionArgs),
+    /// GraphQL mutations per second across the seeded accounts.
+    Mutations(MutationArgs),
+    /// How long until a decision's audit record is returned by the `auditEvents` query.
+    AuditLag(AuditLagArgs),
+}
+
+/// Flags every scenario has.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// iamd's base URL; only loopback hosts (127.0.0.0/8, ::1, localhost) are accepted.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Write the JSON summary here (mode 0644) instead of stdout.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// iamd's process id, to report its CPU use over the run (from /proc).
+    #[arg(long)]
+    pub iamd_pid: Option<u32>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Seed for the request mix (default: drawn at random); the summary records it.
+    #[arg(long)]
+    pub rng_seed: Option<u64>,
+}
+
+/// `seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// iamd's data directory: its `root-credentials` (the management account's root key) is
+    /// used to create the accounts.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Accounts to create.
+    #[arg(long, default_value_t = 5)]
+    pub accounts: usize,
+    /// Users per account.
+    #[arg(long, default_value_t = 20)]
+    pub principals: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// The manifest to write (mode 0600: it holds the accounts' root secrets).
+    #[arg(long, default_value = "seed.json")]
+    pub out: PathBuf,
+}
+
+/// `decisions`.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The manifest `seed` wrote.
+    #[arg(long, default_value = "seed.json")]
+    pub seed: PathBuf,
+    /// How long to measure (e.g. `20s`, `2m`), after the warm-up.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Requests before this are sent but not counted (lazy policy compilation, connections).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Connections, each with one request in flight.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Decisions per request: 1 uses `/v1/authorize`, more use `/v1/authorize/batch`.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Percentages of requests built to be allowed, implicitly denied, explicitly denied.
+    #[arg(long, default_value = "70,20,10")]
+    pub mix: String,
+}
+
+/// `mutations`.
+#[derive(Debug, Args)]
+pub struct MutationArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The manifest `seed` wrote.
+    #[arg(long, default_value = "seed.json")]
+    pub seed: PathBuf,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Requests before this are sent but not counted.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Connections, each with one mutation in flight.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+/// `audit-lag`.
+#[derive(Debug, Args)]
+pub struct AuditLagArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The manifest `seed` wrote.
+    #[arg(long, default_value = "seed.json")]
+    pub seed: PathBuf,
+    /// Decisions to follow, one at a time.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+    /// Pause between two polls of `auditEvents` for one sample.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// A sample whose record has not shown up by then counts as a timeout.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub sample_timeout: Duration,
+    /// Which ARN the `auditEvents` filter's `principalArn` holds: `caller` (the account root
+    /// that asked, i.e. `userIdentity.arn`) or `subject` (the principal decided about).
+    #[arg(long, default_value = "caller", value_parser = ["caller", "subject"])]
+    pub filter_principal: String,
+    /// Connections sending decisions in the background while the probes run (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub background_concurrency: usize,
+    /// Decisions per background request.
+    #[arg(long, default_value_t = 1)]
+    pub background_batch: usize,
+}
+
+/// Parses `250ms`, `20s`, `2m` or a bare number of seconds.
+///
+/// # Errors
+/// Anything else, or more than [`HARD_CAP`].
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{text}` is not a duration such as 500ms, 20s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        _ => bail!("`{text}`: the unit must be ms, s or m"),
+    };
+    if !seconds.is_finite() || seconds < 0.0 || seconds > HARD_CAP.as_secs_f64() {
+        bail!("`{text}`: durations are capped at {} s", HARD_CAP.as_secs());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Refuses a count outside `1..=max`.
+///
+/// # Errors
+/// The value is 0 or above the cap.
+pub fn bounded(name: &str, value: usize, max: usize) -> Result<usize> {
+    if value == 0 || value > max {
+        bail!("--{name} must be between 1 and {max}, not {value}");
+    }
+    Ok(value)
+}
+
+/// Parses `--mix A,I,E` (percentages of allowed, implicit-deny and explicit-deny requests).
+///
+/// # Errors
+/// Not three non-negative numbers with a positive sum.
+pub fn parse_mix(text: &str) -> Result<[u32; 3]> {
+    let parts: Vec<u32> = text
+        .split(',')
+        .map(|p| p.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("--mix `{text}`: expected three integers such as 70,20,10"))?;
+    match parts.as_slice() {
+        [a, i, e] if a + i + e > 0 => Ok([*a, *i, *e]),
+        _ => bail!("--mix `{text}`: expected three integers with a positive sum, such as 70,20,10"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("20s").unwrap(), Duration::from_secs(20));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("11m").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn mixes_and_bounds() {
+        assert_eq!(parse_mix("70,20,10").unwrap(), [70, 20, 10]);
+        assert!(parse_mix("0,0,0").is_err());
+        assert!(parse_mix("1,2").is_err());
+        assert!(bounded("concurrency", 0, 8).is_err());
+        assert!(bounded("concurrency", 9, 8).is_err());
+        assert_eq!(bounded("concurrency", 8, 8).unwrap(), 8);
+    }
+}
