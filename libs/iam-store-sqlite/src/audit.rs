@@ -59,6 +59,27 @@ fn unavailable(context: &str, error: &impl std::fmt::Display) -> AuditError {
     AuditError::Unavailable(format!("{context}: {error}"))
 }
 
+/// The writer's own connection (the sqlx pool only migrates and reads).
+fn writer_connection(path_or_url: &str, durability: AuditDurability) -> Result<rusqlite::Connection, AuditError> {
+    let path = path_or_url
+        .strip_prefix("sqlite://")
+        .or_else(|| path_or_url.strip_prefix("sqlite:"))
+        .unwrap_or(path_or_url);
+    let path = path.split('?').next().unwrap_or(path);
+    let connection = rusqlite::Connection::open(path).map_err(|e| unavailable("opening the audit writer", &e))?;
+    let synchronous = match durability {
+        AuditDurability::Full => "FULL",
+        AuditDurability::Process => "NORMAL",
+    };
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
+             PRAGMA cache_size = -16384;"
+        ))
+        .map_err(|e| unavailable("configuring the audit writer", &e))?;
+    Ok(connection)
+}
+
 fn time_text(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -81,11 +102,7 @@ impl SqliteAuditLog {
         let base = base
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
-            .busy_timeout(Duration::from_secs(10))
-            // Index inserts land at scattered keys (principals, resources): a large page cache
-            // keeps the hot index pages in memory instead of re-reading them per insert.
-            .pragma("cache_size", "-262144")
-            .pragma("temp_store", "memory");
+            .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -103,8 +120,12 @@ impl SqliteAuditLog {
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| unavailable("opening the audit log for reading", &e))?;
+        let connection = writer_connection(path_or_url, durability)?;
         let (appends, queue) = mpsc::channel(4096);
-        tokio::spawn(write_loop(writer.clone(), queue));
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || write_loop(connection, queue))
+            .map_err(|e| unavailable("starting the audit writer", &e))?;
         Ok(SqliteAuditLog {
             appends,
             reader,
@@ -143,8 +164,11 @@ impl SqliteAuditLog {
     }
 }
 
-async fn write_loop(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
-    while let Some(first) = queue.recv().await {
+/// The writer thread: takes whatever appends have queued, writes them in one transaction, answers
+/// each after the commit. It runs on its own OS thread with a synchronous SQLite binding: the hot
+/// loop is a prepared statement per row, with no hop through an async driver's worker channel.
+fn write_loop(mut connection: rusqlite::Connection, mut queue: mpsc::Receiver<Append>) {
+    while let Some(first) = queue.blocking_recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -152,7 +176,7 @@ async fn write_loop(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
                 Err(_) => break,
             }
         }
-        let result = write_group(&pool, &group).await;
+        let result = write_group(&mut connection, &group).map_err(|e| unavailable("writing audit records", &e));
         if let Err(error) = &result {
             tracing::error!(%error, "audit records could not be made durable");
         }
@@ -162,64 +186,45 @@ async fn write_loop(pool: SqlitePool, mut queue: mpsc::Receiver<Append>) {
     }
 }
 
-/// Rows per multi-row `INSERT`: one statement per 128 records keeps the per-statement cost of
-/// the driver out of the per-record cost, well under SQLite's bound-variable limit.
-const ROWS_PER_STATEMENT: usize = 128;
-
-async fn write_group(pool: &SqlitePool, group: &[Append]) -> Result<(), AuditError> {
-    let mut tx = pool.begin().await.map_err(|e| unavailable("beginning", &e))?;
-    // The writer is the only connection that appends, so positions are assigned here, in order,
-    // from the current maximum (AUTOINCREMENT still guards against reuse after deletions).
-    let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM audit_log")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unavailable("reading the log's end", &e))?;
-    let mut next = last.unwrap_or(0) + 1;
-    let records: Vec<&Prepared> = group.iter().flat_map(|a| &a.records).collect();
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let log_sql = format!(
-            "INSERT INTO audit_log (position, account_id, event_id, event_time, record) VALUES {}",
-            vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let index_sql = format!(
+fn write_group(connection: &mut rusqlite::Connection, group: &[Append]) -> rusqlite::Result<()> {
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        // The writer is the only connection that appends, so positions are assigned here, in
+        // order, from the current end of the log.
+        let last: Option<i64> = tx.query_row("SELECT max(position) FROM audit_log", [], |row| row.get(0))?;
+        let mut position = last.unwrap_or(0);
+        let mut log = tx.prepare_cached(
+            "INSERT INTO audit_log (position, account_id, event_id, event_time, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut index = tx.prepare_cached(
             "INSERT INTO audit_index (position, account_id, event_time, event_name, event_source, principal_arn, \
-             action, resource_arn, decision, error_code, read_only) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let mut log_insert = sqlx::query(&log_sql);
-        let mut index_insert = sqlx::query(&index_sql);
-        for (offset, record) in chunk.iter().enumerate() {
-            let position = next + i64::try_from(offset).unwrap_or(0);
-            log_insert = log_insert
-                .bind(position)
-                .bind(&record.account_id)
-                .bind(&record.event_id)
-                .bind(&record.event_time)
-                .bind(&record.json);
-            index_insert = index_insert
-                .bind(position)
-                .bind(&record.account_id)
-                .bind(&record.event_time)
-                .bind(&record.event_name)
-                .bind(&record.event_source)
-                .bind(&record.principal_arn)
-                .bind(&record.action)
-                .bind(&record.resource_arn)
-                .bind(&record.decision)
-                .bind(&record.error_code)
-                .bind(record.read_only);
+             action, resource_arn, decision, error_code, read_only) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for record in group.iter().flat_map(|a| &a.records) {
+            position += 1;
+            log.execute(rusqlite::params![
+                position,
+                record.account_id,
+                record.event_id,
+                record.event_time,
+                record.json
+            ])?;
+            index.execute(rusqlite::params![
+                position,
+                record.account_id,
+                record.event_time,
+                record.event_name,
+                record.event_source,
+                record.principal_arn,
+                record.action,
+                record.resource_arn,
+                record.decision,
+                record.error_code,
+                record.read_only
+            ])?;
         }
-        log_insert
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unavailable("appending records", &e))?;
-        index_insert
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unavailable("indexing records", &e))?;
-        next += i64::try_from(chunk.len()).unwrap_or(0);
     }
-    tx.commit().await.map_err(|e| unavailable("committing", &e))
+    tx.commit()
 }
 
 fn prepare(record: &AuditRecord) -> Result<Prepared, AuditError> {
@@ -264,6 +269,13 @@ fn conditions(filter: &AuditFilter) -> (String, Vec<String>) {
     push("resource_arn", "=", filter.resource_arn.clone());
     push("decision", "=", filter.decision.clone());
     push("error_code", "=", filter.error_code.clone());
+    // Repeat the partial indexes' conditions so SQLite knows they apply.
+    if filter.event_name.as_deref().is_some_and(|name| name != "Authorize") {
+        sql.push_str(" AND event_name <> 'Authorize'");
+    }
+    if filter.decision.as_deref().is_some_and(|decision| decision != "Allow") {
+        sql.push_str(" AND decision <> 'Allow'");
+    }
     (sql, values)
 }
 

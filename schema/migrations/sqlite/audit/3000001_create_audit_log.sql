@@ -44,9 +44,16 @@ CREATE TABLE audit_index (
 ) STRICT;
 CREATE INDEX audit_by_time ON audit_index (account_id, event_time, position);
 CREATE INDEX audit_by_principal ON audit_index (account_id, principal_arn, event_time, position);
-CREATE INDEX audit_by_event_name ON audit_index (account_id, event_name, event_time, position);
-CREATE INDEX audit_by_event_source ON audit_index (account_id, event_source, event_time, position);
 CREATE INDEX audit_by_action ON audit_index (account_id, action, event_time, position);
 CREATE INDEX audit_by_resource ON audit_index (account_id, resource_arn, event_time, position);
-CREATE INDEX audit_by_decision ON audit_index (account_id, decision, event_time, position);
-CREATE INDEX audit_by_error_code ON audit_index (account_id, error_code, event_time, position);
+-- Partial indexes for the fields whose interesting values are rare: most records are decisions,
+-- most decisions are allowed, most calls succeed. Filters on the common values (`Authorize`,
+-- `Allow`, either event source) match most records, so the time index serves them; the rare
+-- values get an index that costs nothing for the common records. Queries repeat the index's
+-- condition so SQLite can use it.
+CREATE INDEX audit_by_event_name ON audit_index (account_id, event_name, event_time, position)
+    WHERE event_name <> 'Authorize';
+CREATE INDEX audit_by_decision ON audit_index (account_id, decision, event_time, position)
+    WHERE decision <> 'Allow';
+CREATE INDEX audit_by_error_code ON audit_index (account_id, error_code, event_time, position)
+    WHERE error_code IS NOT NULL;
