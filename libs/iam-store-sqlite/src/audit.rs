@@ -1,20 +1,33 @@
 //! [`SqliteAuditLog`]: the embedded audit history, with group commit.
 //!
-//! Appends from every request funnel into one writer task that commits whatever has queued up in
-//! one transaction (one fsync for many records), then answers every waiter. A caller's append
-//! returns only after its records' transaction committed.
+//! Appends from every request funnel into one writer thread that commits whatever has queued up
+//! to the append-only `audit_log` in one transaction (one fsync for many records), then answers
+//! every waiter: a caller's append returns only after its records are durable.
+//!
+//! The query index (`audit_index`) is a projection of the log in a file of its own, written by a
+//! second thread in larger batches (every [`INDEX_INTERVAL`], or at once when a query asks), with
+//! its checkpoint in the same transaction. Separate files mean separate write locks: index
+//! batches never hold up a durable append, and small appends stay cheap because they touch no
+//! index pages. The log thread hands each committed record to the index thread before it answers
+//! the append, and a query first asks the index thread to project everything handed over, so a
+//! record is visible to every query that starts after its append returned. After a crash the index
+//! catches up from the log when the files are opened.
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::sync::mpsc as channel;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, GroupBy};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// How many queued appends one transaction takes at most.
 const MAX_GROUP: usize = 512;
+/// How long acknowledged records may wait for the index when no query asks for them.
+const INDEX_INTERVAL: Duration = Duration::from_millis(50);
+/// How many pending records make the writer project the index without waiting.
+const INDEX_BATCH: usize = 4_096;
 
 /// A record ready to write: serialized by the caller's task, not the writer's.
 struct Prepared {
@@ -32,9 +45,18 @@ struct Prepared {
     read_only: bool,
 }
 
+/// Records to make durable, and who waits for them.
 struct Append {
     records: Vec<Prepared>,
     done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+/// What the index thread is given.
+enum IndexWork {
+    /// Records committed to the log, with their positions.
+    Records(Vec<(i64, Prepared)>),
+    /// Project everything received so far, then answer.
+    Flush(oneshot::Sender<Result<(), AuditError>>),
 }
 
 /// How hard an append is pushed to disk before it is acknowledged.
@@ -50,7 +72,8 @@ pub enum AuditDurability {
 /// The audit history in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteAuditLog {
-    appends: mpsc::Sender<Append>,
+    appends: channel::Sender<Append>,
+    index: channel::Sender<IndexWork>,
     reader: SqlitePool,
     writer: SqlitePool,
 }
@@ -59,13 +82,16 @@ fn unavailable(context: &str, error: &impl std::fmt::Display) -> AuditError {
     AuditError::Unavailable(format!("{context}: {error}"))
 }
 
-/// The writer's own connection (the sqlx pool only migrates and reads).
-fn writer_connection(path_or_url: &str, durability: AuditDurability) -> Result<rusqlite::Connection, AuditError> {
-    let path = path_or_url
-        .strip_prefix("sqlite://")
-        .or_else(|| path_or_url.strip_prefix("sqlite:"))
-        .unwrap_or(path_or_url);
-    let path = path.split('?').next().unwrap_or(path);
+/// `audit.db` -> `audit-index.db`; any other name gets `.index` appended.
+fn index_file(path: &str) -> String {
+    match path.strip_suffix(".db") {
+        Some(stem) => format!("{stem}-index.db"),
+        None => format!("{path}.index"),
+    }
+}
+
+/// A writer thread's own connection (the sqlx pools only migrate and read).
+fn writer_connection(path: &str, durability: AuditDurability) -> Result<rusqlite::Connection, AuditError> {
     let connection = rusqlite::Connection::open(path).map_err(|e| unavailable("opening the audit writer", &e))?;
     let synchronous = match durability {
         AuditDurability::Full => "FULL",
@@ -85,28 +111,28 @@ fn time_text(at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 impl SqliteAuditLog {
-    /// Opens (creating if missing) the audit log and starts its writer task.
+    /// Opens (creating if missing) the audit log at the file `path`, its index beside it
+    /// (`audit.db` -> `audit-index.db`), and starts the log and index threads.
     ///
     /// # Errors
     /// [`AuditError::Unavailable`] if the file cannot be opened or migrated.
-    pub async fn open(path_or_url: &str, durability: AuditDurability) -> Result<Self, AuditError> {
-        let base = if path_or_url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(path_or_url).map_err(|e| unavailable("parsing the sqlite url", &e))?
-        } else {
-            SqliteConnectOptions::new().filename(path_or_url)
-        };
+    pub async fn open(path: &str, durability: AuditDurability) -> Result<Self, AuditError> {
+        let index_path = index_file(path);
         let synchronous = match durability {
             AuditDurability::Full => SqliteSynchronous::Full,
             AuditDurability::Process => SqliteSynchronous::Normal,
         };
-        let base = base
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
-            .busy_timeout(Duration::from_secs(10));
+        let options = |file: &str| {
+            SqliteConnectOptions::new()
+                .filename(file)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(Duration::from_secs(10))
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(base.clone().create_if_missing(true))
+            .connect_with(options(path).create_if_missing(true))
             .await
             .map_err(|e| unavailable("opening the audit log", &e))?;
         let mut migrator = sqlx::migrate!("../../schema/migrations/sqlite/audit");
@@ -115,19 +141,54 @@ impl SqliteAuditLog {
             .run(&writer)
             .await
             .map_err(|e| unavailable("migrating the audit log", &e))?;
+        let index_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options(&index_path).create_if_missing(true))
+            .await
+            .map_err(|e| unavailable("opening the audit index", &e))?;
+        let mut migrator = sqlx::migrate!("../../schema/migrations/sqlite/audit_index");
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&index_pool)
+            .await
+            .map_err(|e| unavailable("migrating the audit index", &e))?;
+        index_pool.close().await;
+        let attach = index_path.clone();
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(base.read_only(true))
+            .after_connect(move |connection, _| {
+                let attach = attach.clone();
+                Box::pin(async move {
+                    sqlx::query("ATTACH DATABASE ? AS idx")
+                        .bind(attach)
+                        .execute(connection)
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .connect_with(options(path).read_only(true))
             .await
             .map_err(|e| unavailable("opening the audit log for reading", &e))?;
-        let connection = writer_connection(path_or_url, durability)?;
-        let (appends, queue) = mpsc::channel(4096);
+
+        let mut log_connection = writer_connection(path, durability)?;
+        let mut index_connection = writer_connection(&index_path, AuditDurability::Process)?;
+        // Records acknowledged before a crash but not yet indexed are indexed now.
+        catch_up_index(&mut log_connection, &mut index_connection)
+            .map_err(|e| unavailable("catching the audit index up", &e))?;
+        let (index, index_queue) = channel::channel();
+        let (appends, append_queue) = channel::channel();
+        let to_index = index.clone();
+        std::thread::Builder::new()
+            .name("audit-index".into())
+            .spawn(move || index_loop(index_connection, &index_queue))
+            .map_err(|e| unavailable("starting the audit indexer", &e))?;
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_loop(connection, queue))
+            .spawn(move || append_loop(log_connection, &append_queue, &to_index))
             .map_err(|e| unavailable("starting the audit writer", &e))?;
         Ok(SqliteAuditLog {
             appends,
+            index,
             reader,
             writer,
         })
@@ -157,6 +218,17 @@ impl SqliteAuditLog {
             .collect()
     }
 
+    /// Waits until every record acknowledged so far is in the index.
+    async fn index_acknowledged(&self) -> Result<(), AuditError> {
+        let (done, indexed) = oneshot::channel();
+        self.index
+            .send(IndexWork::Flush(done))
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        indexed
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer stopped before indexing".into()))?
+    }
+
     /// Stops accepting appends and closes the database.
     pub async fn close(&self) {
         self.reader.close().await;
@@ -164,11 +236,16 @@ impl SqliteAuditLog {
     }
 }
 
-/// The writer thread: takes whatever appends have queued, writes them in one transaction, answers
-/// each after the commit. It runs on its own OS thread with a synchronous SQLite binding: the hot
-/// loop is a prepared statement per row, with no hop through an async driver's worker channel.
-fn write_loop(mut connection: rusqlite::Connection, mut queue: mpsc::Receiver<Append>) {
-    while let Some(first) = queue.blocking_recv() {
+/// The log thread: commits whatever appends have queued in one transaction, hands the records to
+/// the index thread, then answers each append. It runs on its own OS thread with a synchronous
+/// SQLite binding: the hot loop is a prepared statement per row, with no hop through an async
+/// driver's worker channel.
+fn append_loop(
+    mut connection: rusqlite::Connection,
+    queue: &channel::Receiver<Append>,
+    index: &channel::Sender<IndexWork>,
+) {
+    while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -176,32 +253,102 @@ fn write_loop(mut connection: rusqlite::Connection, mut queue: mpsc::Receiver<Ap
                 Err(_) => break,
             }
         }
-        let result = write_group(&mut connection, &group).map_err(|e| unavailable("writing audit records", &e));
-        if let Err(error) = &result {
-            tracing::error!(%error, "audit records could not be made durable");
-        }
-        for append in group {
-            let _ = append.done.send(result.clone());
+        match append_group(&mut connection, group.iter().flat_map(|a| &a.records)) {
+            Ok(first_position) => {
+                let mut waiters = Vec::with_capacity(group.len());
+                let mut committed = Vec::new();
+                for (position, record) in (first_position..).zip(group.into_iter().flat_map(|a| {
+                    waiters.push(a.done);
+                    a.records
+                })) {
+                    committed.push((position, record));
+                }
+                // Handed over before anyone is answered: a query sent after an answer finds
+                // these records ahead of it in the index thread's queue.
+                let _ = index.send(IndexWork::Records(committed));
+                for done in waiters {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                let error = unavailable("writing audit records", &error);
+                tracing::error!(%error, "audit records could not be made durable");
+                for append in group {
+                    let _ = append.done.send(Err(error.clone()));
+                }
+            }
         }
     }
 }
 
-fn write_group(connection: &mut rusqlite::Connection, group: &[Append]) -> rusqlite::Result<()> {
+/// The index thread: projects committed records into the index in batches.
+fn index_loop(mut connection: rusqlite::Connection, queue: &channel::Receiver<IndexWork>) {
+    let mut pending: Vec<(i64, Prepared)> = Vec::new();
+    let mut oldest_pending: Option<Instant> = None;
+    loop {
+        let first = match oldest_pending {
+            None => match queue.recv() {
+                Ok(work) => Some(work),
+                Err(_) => return,
+            },
+            Some(since) => match queue.recv_timeout(INDEX_INTERVAL.saturating_sub(since.elapsed())) {
+                Ok(work) => Some(work),
+                Err(channel::RecvTimeoutError::Timeout) => None,
+                Err(channel::RecvTimeoutError::Disconnected) => return,
+            },
+        };
+        let mut waiters = Vec::new();
+        let mut next = first;
+        while let Some(work) = next.take() {
+            match work {
+                IndexWork::Records(records) => {
+                    oldest_pending.get_or_insert_with(Instant::now);
+                    pending.extend(records);
+                }
+                IndexWork::Flush(done) => waiters.push(done),
+            }
+            next = queue.try_recv().ok();
+        }
+        let due = !waiters.is_empty()
+            || pending.len() >= INDEX_BATCH
+            || oldest_pending.is_some_and(|since| since.elapsed() >= INDEX_INTERVAL);
+        if !due {
+            continue;
+        }
+        let result = if pending.is_empty() {
+            Ok(())
+        } else {
+            index_records(&mut connection, &pending).map_err(|e| unavailable("indexing audit records", &e))
+        };
+        match &result {
+            Ok(()) => {
+                pending.clear();
+                oldest_pending = None;
+            }
+            // The records stay pending (they are durable in the log) and are retried.
+            Err(error) => tracing::error!(%error, "the audit index could not be updated"),
+        }
+        for done in waiters {
+            let _ = done.send(result.clone());
+        }
+    }
+}
+
+/// Appends records to the log in one transaction; returns the first record's position.
+fn append_group<'r>(
+    connection: &mut rusqlite::Connection,
+    records: impl Iterator<Item = &'r Prepared>,
+) -> rusqlite::Result<i64> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // The writer is the only connection that appends, so positions are assigned here, in order,
+    // from the current end of the log.
+    let last: Option<i64> = tx.query_row("SELECT max(position) FROM audit_log", [], |row| row.get(0))?;
+    let first = last.unwrap_or(0) + 1;
     {
-        // The writer is the only connection that appends, so positions are assigned here, in
-        // order, from the current end of the log.
-        let last: Option<i64> = tx.query_row("SELECT max(position) FROM audit_log", [], |row| row.get(0))?;
-        let mut position = last.unwrap_or(0);
         let mut log = tx.prepare_cached(
             "INSERT INTO audit_log (position, account_id, event_id, event_time, record) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        let mut index = tx.prepare_cached(
-            "INSERT INTO audit_index (position, account_id, event_time, event_name, event_source, principal_arn, \
-             action, resource_arn, decision, error_code, read_only) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for record in group.iter().flat_map(|a| &a.records) {
-            position += 1;
+        for (position, record) in (first..).zip(records) {
             log.execute(rusqlite::params![
                 position,
                 record.account_id,
@@ -209,6 +356,22 @@ fn write_group(connection: &mut rusqlite::Connection, group: &[Append]) -> rusql
                 record.event_time,
                 record.json
             ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(first)
+}
+
+/// Writes index rows and moves the index checkpoint, in one transaction.
+fn index_records(connection: &mut rusqlite::Connection, records: &[(i64, Prepared)]) -> rusqlite::Result<()> {
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut index = tx.prepare_cached(
+            "INSERT OR IGNORE INTO audit_index (position, account_id, event_time, event_name, event_source, \
+             principal_arn, action, resource_arn, decision, error_code, read_only) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for (position, record) in records {
             index.execute(rusqlite::params![
                 position,
                 record.account_id,
@@ -223,8 +386,47 @@ fn write_group(connection: &mut rusqlite::Connection, group: &[Append]) -> rusql
                 record.read_only
             ])?;
         }
+        if let Some((last, _)) = records.last() {
+            tx.execute(
+                "INSERT INTO audit_index_checkpoint (id, position) VALUES (1, ?1) \
+                 ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position)",
+                [last],
+            )?;
+        }
     }
     tx.commit()
+}
+
+/// Projects every log record past the index checkpoint (after a crash between a log commit and
+/// the index batch that would have followed it).
+fn catch_up_index(log: &mut rusqlite::Connection, connection: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    loop {
+        let checkpoint: i64 = connection
+            .query_row("SELECT position FROM audit_index_checkpoint WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(0),
+                other => Err(other),
+            })?;
+        let rows: Vec<(i64, String)> = {
+            let mut statement = log
+                .prepare("SELECT position, record FROM audit_log WHERE position > ?1 ORDER BY position LIMIT 10000")?;
+            let rows = statement.query_map([checkpoint], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Vec::with_capacity(rows.len());
+        for (position, json) in rows {
+            let record: AuditRecord =
+                serde_json::from_str(&json).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let prepared = prepare(&record).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            batch.push((position, prepared));
+        }
+        index_records(connection, &batch)?;
+    }
 }
 
 fn prepare(record: &AuditRecord) -> Result<Prepared, AuditError> {
@@ -289,7 +491,6 @@ impl AuditLog for SqliteAuditLog {
         let (done, committed) = oneshot::channel();
         self.appends
             .send(Append { records, done })
-            .await
             .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
         committed
             .await
@@ -297,6 +498,7 @@ impl AuditLog for SqliteAuditLog {
     }
 
     async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError> {
+        self.index_acknowledged().await?;
         let (mut sql, mut values) = conditions(filter);
         // The cursor is the last record's (event time, position): the page continues below it.
         let before = match after {
@@ -345,6 +547,7 @@ impl AuditLog for SqliteAuditLog {
         filter: &AuditFilter,
         group_by: GroupBy,
     ) -> Result<Vec<(Option<String>, u64)>, AuditError> {
+        self.index_acknowledged().await?;
         let column = match group_by {
             GroupBy::EventName => "event_name",
             GroupBy::EventSource => "event_source",
