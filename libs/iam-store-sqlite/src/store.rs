@@ -11,7 +11,7 @@ use iam_eventlog::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::errors::{backend, database_message, is_unique_violation, migration};
 use crate::options::SqliteStoreOptions;
@@ -30,7 +30,21 @@ pub struct SqliteEventStore {
     reader: SqlitePool,
     /// Highest feed position committed through this handle (or seen by `wait_for`).
     latest: Arc<watch::Sender<u64>>,
+    /// The group-commit writer's queue.
+    appends: mpsc::Sender<PendingAppend>,
 }
+
+/// One append waiting for the writer.
+struct PendingAppend {
+    account_id: String,
+    expected_sequence: u64,
+    events: Vec<EncodedEvent>,
+    claims: Vec<ClaimChange>,
+    done: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// How many queued appends share one transaction at most.
+const MAX_GROUP: usize = 256;
 
 impl SqliteEventStore {
     /// Opens (creating if allowed) the store at a file path or a `sqlite:` URL, applies the
@@ -78,13 +92,17 @@ impl SqliteEventStore {
             .await
             .map_err(|e| backend("opening the event log for reading", &e))?;
 
+        let latest = Arc::new(watch::channel(0).0);
+        let (appends, queue) = mpsc::channel(4096);
+        tokio::spawn(group_commit(writer.clone(), queue, latest.clone()));
         let store = Self {
             writer,
             reader,
-            latest: Arc::new(watch::channel(0).0),
+            latest,
+            appends,
         };
-        let latest = store.latest_position().await?;
-        store.latest.send_replace(latest);
+        let position = store.latest_position().await?;
+        store.bump_latest(position);
         Ok(store)
     }
 
@@ -244,6 +262,80 @@ impl SqliteEventStore {
     }
 }
 
+/// The writer: takes whatever appends have queued and commits them in one transaction (one
+/// fsync for all), each inside its own savepoint so that one append's conflict or unique
+/// violation rolls back only that append. Appends to one account in a group see each other in
+/// queue order, exactly as if committed one after another. Each caller is answered after the
+/// commit.
+async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<PendingAppend>, latest: Arc<watch::Sender<u64>>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let (results, committed) = commit_group(&writer, &mut group).await;
+        let mut highest = 0;
+        for (append, result) in group.into_iter().zip(results) {
+            let result = match (&committed, result) {
+                (Ok(()), result) => result,
+                // Nothing of the group is durable: every append fails, including those whose
+                // own statements succeeded.
+                (Err(error), Ok(_)) => Err(error.clone()),
+                (Err(_), Err(error)) => Err(error),
+            };
+            if let Ok(outcome) = &result {
+                highest = highest.max(outcome.global_position);
+            }
+            let _ = append.done.send(result);
+        }
+        if highest > 0 {
+            latest.send_if_modified(|latest| {
+                let newer = highest > *latest;
+                if newer {
+                    *latest = highest;
+                }
+                newer
+            });
+        }
+    }
+}
+
+async fn commit_group(
+    writer: &SqlitePool,
+    group: &mut [PendingAppend],
+) -> (Vec<Result<AppendOutcome, StoreError>>, Result<(), StoreError>) {
+    let failed_all = |error: StoreError, n: usize| ((0..n).map(|_| Err(error.clone())).collect(), Err(error));
+    // IMMEDIATE takes the write lock up front, so no head read below can go stale.
+    let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => return failed_all(backend("starting an append", &e), group.len()),
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for append in group.iter_mut() {
+        if let Err(e) = sqlx::query("SAVEPOINT append").execute(&mut *tx).await {
+            return failed_all(backend("starting an append", &e), group.len());
+        }
+        let events = std::mem::take(&mut append.events);
+        let claims = std::mem::take(&mut append.claims);
+        let result =
+            SqliteEventStore::append_in(&mut tx, &append.account_id, append.expected_sequence, events, claims).await;
+        if result.is_err() {
+            if let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT append").execute(&mut *tx).await {
+                return failed_all(backend("rolling an append back", &e), group.len());
+            }
+        }
+        if let Err(e) = sqlx::query("RELEASE SAVEPOINT append").execute(&mut *tx).await {
+            return failed_all(backend("ending an append", &e), group.len());
+        }
+        results.push(result);
+    }
+    let committed = tx.commit().await.map_err(|e| backend("committing appends", &e));
+    (results, committed)
+}
+
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn append(
@@ -255,18 +347,20 @@ impl EventStore for SqliteEventStore {
     ) -> Result<AppendOutcome, StoreError> {
         validate_append(account_id, expected_sequence, &events)?;
         let encoded = events.into_iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-
-        // IMMEDIATE takes the write lock up front, so the head read below cannot go stale.
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
+        let (done, committed) = oneshot::channel();
+        self.appends
+            .send(PendingAppend {
+                account_id: account_id.to_owned(),
+                expected_sequence,
+                events: encoded,
+                claims,
+                done,
+            })
             .await
-            .map_err(|e| backend("starting an append", &e))?;
-        // On error `tx` is dropped, which rolls the whole append back.
-        let outcome = Self::append_in(&mut tx, account_id, expected_sequence, encoded, claims).await?;
-        tx.commit().await.map_err(|e| backend("committing an append", &e))?;
-        self.bump_latest(outcome.global_position);
-        Ok(outcome)
+            .map_err(|_| StoreError::Unavailable("the event log's writer has stopped".into()))?;
+        committed
+            .await
+            .map_err(|_| StoreError::Unavailable("the event log's writer stopped before committing".into()))?
     }
 
     async fn read_stream(
