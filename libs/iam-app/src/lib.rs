@@ -235,11 +235,24 @@ impl Gatehouse {
     }
 
     fn install(&self, account: &str, state: AccountState) -> Arc<AccountModel> {
+        let previous = read_lock(&self.accounts)
+            .get(account)
+            .map(|slot| read_lock(&slot.model).clone());
         {
-            let mut index = write_lock(&self.key_index);
-            index.retain(|_, owner| owner != account);
-            for key in state.access_keys() {
-                index.insert(key.access_key_id.as_str().to_string(), account.to_string());
+            // Only this account's keys change: update the difference, not the whole index.
+            let had: BTreeSet<&str> = previous
+                .as_ref()
+                .map(|m| m.state().access_keys().map(|k| k.access_key_id.as_str()).collect())
+                .unwrap_or_default();
+            let has: BTreeSet<&str> = state.access_keys().map(|k| k.access_key_id.as_str()).collect();
+            if had != has {
+                let mut index = write_lock(&self.key_index);
+                for gone in had.difference(&has) {
+                    index.remove(*gone);
+                }
+                for new in has.difference(&had) {
+                    index.insert((*new).to_string(), account.to_string());
+                }
             }
         }
         let model = Arc::new(AccountModel::new(Arc::new(state)));
