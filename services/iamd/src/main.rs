@@ -188,6 +188,13 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(Flags::parse())?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    // The logs hold every account's history (request parameters, source addresses): only the
+    // owner may enter the directory, whatever mode the files inside are created with.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {} to its owner", config.data_dir.display()))?;
+    }
     let sealer = master_key(&config.master_key_file)?;
     let database = config.data_dir.join("events.db");
     let store = SqliteEventStore::open(&database.to_string_lossy(), SqliteStoreOptions::default()).await?;

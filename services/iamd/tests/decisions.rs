@@ -100,6 +100,12 @@ fn decisions_are_decided_as_aws_does_and_each_is_in_the_history_at_once() {
     let server = Server::start(dir.path());
     let root = server.root_credentials();
     let (account, bob) = setup(&server, &root);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700, "the data directory is the owner's only");
+        assert_eq!(mode(&dir.path().join("root-credentials")), 0o600);
+    }
 
     let (status, allow) = call(
         &server,
