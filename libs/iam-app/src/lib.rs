@@ -255,7 +255,10 @@ impl Gatehouse {
                 }
             }
         }
-        let model = Arc::new(AccountModel::new(Arc::new(state)));
+        let model = Arc::new(match &previous {
+            Some(previous) => AccountModel::succeeding(previous, Arc::new(state)),
+            None => AccountModel::new(Arc::new(state)),
+        });
         let slot = read_lock(&self.accounts).get(account).cloned();
         match slot {
             Some(slot) => *write_lock(&slot.model) = model.clone(),

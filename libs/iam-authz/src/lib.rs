@@ -30,6 +30,9 @@ pub struct CompiledPrincipal {
     /// Every policy (id or ARN, type, version) the principal's decisions are made against, so a
     /// recorded decision can be explained and replayed later.
     pub policy_sources: Vec<PolicySource>,
+    /// SHA-256 of everything the compilation read (documents, their ids and versions, the
+    /// principal's context): a later model reuses this compilation when the digest is unchanged.
+    pub inputs_digest: [u8; 32],
 }
 
 /// Facts of one request that the model cannot know by itself.
@@ -48,6 +51,46 @@ pub struct RequestFacts {
 pub struct AccountModel {
     state: Arc<AccountState>,
     compiled: Mutex<HashMap<String, Arc<CompiledPrincipal>>>,
+    /// Compilations from the model this one succeeded, reused where their inputs are unchanged,
+    /// so a change to one user does not make every principal of the account recompile.
+    carried: HashMap<String, Arc<CompiledPrincipal>>,
+}
+
+/// The digest of a compilation's inputs.
+fn inputs_digest(
+    principal_arn: &str,
+    policies: Option<&iam_domain::EffectivePolicies>,
+    context: &[(String, ContextValue)],
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    // Every field is length-prefixed so that no two different inputs hash the same bytes.
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(principal_arn.as_bytes());
+    if let Some(policies) = policies {
+        for (slot, policy) in policies
+            .identity
+            .iter()
+            .map(|p| ("identity", p))
+            .chain(policies.permissions_boundary.iter().map(|p| ("boundary", p)))
+        {
+            field(slot.as_bytes());
+            field(policy.source_id.as_bytes());
+            field(policy.policy_type.as_str().as_bytes());
+            field(policy.version_id.as_deref().unwrap_or("").as_bytes());
+            field(policy.document.as_bytes());
+        }
+    }
+    for (key, value) in context {
+        field(key.as_bytes());
+        for v in value.values() {
+            field(v.as_bytes());
+        }
+    }
+    hasher.finalize().into()
 }
 
 fn compile_set(sources: impl IntoIterator<Item = (PolicySource, String)>) -> PolicySet {
@@ -75,6 +118,30 @@ impl AccountModel {
         AccountModel {
             state,
             compiled: Mutex::new(HashMap::new()),
+            carried: HashMap::new(),
+        }
+    }
+
+    /// A model over `state`, the next state of `previous`'s account: principals whose policies
+    /// and context did not change keep their compilation.
+    pub fn succeeding(previous: &AccountModel, state: Arc<AccountState>) -> Self {
+        let mut carried = previous.carried.clone();
+        if let Ok(compiled) = previous.compiled.lock() {
+            carried.extend(compiled.iter().map(|(arn, principal)| (arn.clone(), principal.clone())));
+        }
+        // Principals that are gone take their compilations with them.
+        carried.retain(|arn, _| {
+            let Ok(arn) = IamArn::parse(arn) else { return false };
+            match (arn.kind(), arn.name()) {
+                (Some(ResourceKind::User), Some(name)) => state.user(name.as_str()).is_some(),
+                (Some(ResourceKind::Role), Some(name)) => state.role(name.as_str()).is_some(),
+                _ => false,
+            }
+        });
+        AccountModel {
+            state,
+            compiled: Mutex::new(HashMap::new()),
+            carried,
         }
     }
 
@@ -90,14 +157,14 @@ impl AccountModel {
                 return Some(found.clone());
             }
         }
-        let compiled = Arc::new(self.compile(principal_arn)?);
+        let compiled = self.compile(principal_arn)?;
         if let Ok(mut cache) = self.compiled.lock() {
             cache.insert(principal_arn.to_string(), compiled.clone());
         }
         Some(compiled)
     }
 
-    fn compile(&self, principal_arn: &str) -> Option<CompiledPrincipal> {
+    fn compile(&self, principal_arn: &str) -> Option<Arc<CompiledPrincipal>> {
         let account = self.state.account_id()?;
         let arn = IamArn::parse(principal_arn).ok()?;
         if arn.account() != Some(account) {
@@ -105,19 +172,21 @@ impl AccountModel {
         }
         let caller = Caller::from_arn(principal_arn)?;
         if arn == IamArn::root(account) {
-            return Some(CompiledPrincipal {
+            let principal_context = vec![
+                ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
+                ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
+                ("aws:PrincipalType".into(), ContextValue::single("Account")),
+                ("aws:userid".into(), ContextValue::single(account.as_str())),
+            ];
+            return Some(Arc::new(CompiledPrincipal {
                 caller,
                 is_root: true,
                 identity: PolicySet::new(),
                 boundary: None,
-                principal_context: vec![
-                    ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
-                    ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
-                    ("aws:PrincipalType".into(), ContextValue::single("Account")),
-                    ("aws:userid".into(), ContextValue::single(account.as_str())),
-                ],
+                inputs_digest: inputs_digest(principal_arn, None, &principal_context),
+                principal_context,
                 policy_sources: Vec::new(),
-            });
+            }));
         }
         if arn.kind() == Some(ResourceKind::Role) {
             return self.compile_role(principal_arn, &arn, caller);
@@ -143,12 +212,27 @@ impl AccountModel {
                 ContextValue::single(tag.value().to_string()),
             ));
         }
-        Some(compiled(caller, &policies, principal_context))
+        Some(self.compiled_or_carried(principal_arn, caller, &policies, principal_context))
+    }
+
+    /// Reuses the previous model's compilation when its inputs are unchanged.
+    fn compiled_or_carried(
+        &self,
+        principal_arn: &str,
+        caller: Caller,
+        policies: &iam_domain::EffectivePolicies,
+        principal_context: Vec<(String, ContextValue)>,
+    ) -> Arc<CompiledPrincipal> {
+        let digest = inputs_digest(principal_arn, Some(policies), &principal_context);
+        match self.carried.get(principal_arn) {
+            Some(previous) if previous.inputs_digest == digest => previous.clone(),
+            _ => Arc::new(compiled(caller, policies, principal_context, digest)),
+        }
     }
 
     /// A role as a principal: its identity policies and boundary, as for a session of the role
     /// with no session policy (`aws:PrincipalArn` is the role's ARN, as AWS sets it).
-    fn compile_role(&self, principal_arn: &str, arn: &IamArn, caller: Caller) -> Option<CompiledPrincipal> {
+    fn compile_role(&self, principal_arn: &str, arn: &IamArn, caller: Caller) -> Option<Arc<CompiledPrincipal>> {
         let account = self.state.account_id()?;
         let role = self.state.role(arn.name()?.as_str())?;
         if &role.arn != arn {
@@ -167,7 +251,7 @@ impl AccountModel {
                 ContextValue::single(tag.value().to_string()),
             ));
         }
-        Some(compiled(caller, &policies, principal_context))
+        Some(self.compiled_or_carried(principal_arn, caller, &policies, principal_context))
     }
 }
 
@@ -175,6 +259,7 @@ fn compiled(
     caller: Caller,
     policies: &iam_domain::EffectivePolicies,
     principal_context: Vec<(String, ContextValue)>,
+    inputs_digest: [u8; 32],
 ) -> CompiledPrincipal {
     let policy_sources = policies
         .identity
@@ -192,6 +277,7 @@ fn compiled(
             .map(|b| compile_set([source_of(b)])),
         principal_context,
         policy_sources,
+        inputs_digest,
     }
 }
 
@@ -259,4 +345,85 @@ pub fn authorize_with_resource_policy(
         context,
     };
     evaluate(&policies, &request)
+}
+
+#[cfg(test)]
+mod tests {
+    use iam_domain::{decide, evolve, Command, DecideContext};
+
+    use super::*;
+
+    fn apply(state: &AccountState, command: Command, n: u8) -> AccountState {
+        let context = DecideContext::new(Utc::now(), [n; 16], "arn:aws:iam::123456789012:root");
+        let mut next = state.clone();
+        for event in decide(state, &command, &context).unwrap() {
+            evolve(&mut next, &event);
+        }
+        next
+    }
+
+    fn user(name: &str) -> Command {
+        Command::CreateUser {
+            user_name: name.into(),
+            path: None,
+            permissions_boundary: None,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn a_successor_reuses_compilations_whose_inputs_did_not_change() {
+        let mut state = apply(
+            &AccountState::new(),
+            Command::CreateAccount {
+                account_id: "123456789012".into(),
+                account_alias: None,
+            },
+            1,
+        );
+        state = apply(&state, user("alice"), 2);
+        let first = AccountModel::new(Arc::new(state.clone()));
+        let alice = "arn:aws:iam::123456789012:user/alice";
+        let compiled = first.principal(alice).unwrap();
+
+        // Another user's change leaves alice's compilation as it was.
+        state = apply(&state, user("bob"), 3);
+        let second = AccountModel::succeeding(&first, Arc::new(state.clone()));
+        assert!(Arc::ptr_eq(&compiled, &second.principal(alice).unwrap()));
+
+        // A change to alice's own policies recompiles her, and the decision follows it.
+        let context = Context::new();
+        assert_eq!(
+            authorize(&second.principal(alice).unwrap(), "s3:GetObject", "*", &context).effect,
+            DecisionEffect::ImplicitDeny
+        );
+        state = apply(
+            &state,
+            Command::AttachUserPolicy {
+                user_name: "alice".into(),
+                policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+            },
+            4,
+        );
+        let third = AccountModel::succeeding(&second, Arc::new(state.clone()));
+        let recompiled = third.principal(alice).unwrap();
+        assert!(!Arc::ptr_eq(&compiled, &recompiled));
+        assert_eq!(
+            authorize(&recompiled, "s3:GetObject", "*", &context).effect,
+            DecisionEffect::Allowed
+        );
+
+        // A deleted user's compilation is not carried on.
+        state = apply(
+            &state,
+            Command::DeleteUser {
+                user_name: "bob".into(),
+            },
+            5,
+        );
+        let _ = third.principal("arn:aws:iam::123456789012:user/bob").unwrap();
+        let fourth = AccountModel::succeeding(&third, Arc::new(state));
+        assert!(fourth.principal("arn:aws:iam::123456789012:user/bob").is_none());
+        assert!(!fourth.carried.contains_key("arn:aws:iam::123456789012:user/bob"));
+    }
 }
