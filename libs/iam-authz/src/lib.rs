@@ -3,7 +3,7 @@
 //! decision until the account changes. No database is read on the decision path.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
 use iam_domain::AccountState;
@@ -21,9 +21,9 @@ pub struct CompiledPrincipal {
     /// The root user is allowed everything in its own account.
     pub is_root: bool,
     /// Identity-based policies (own, then groups').
-    pub identity: PolicySet,
+    pub identity: Vec<Arc<PolicySet>>,
     /// The permissions boundary.
-    pub boundary: Option<PolicySet>,
+    pub boundary: Option<Arc<PolicySet>>,
     /// `aws:username`, `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
     /// `aws:PrincipalTag/*`.
     pub principal_context: Vec<(String, ContextValue)>,
@@ -50,6 +50,9 @@ pub struct RequestFacts {
 #[derive(Debug)]
 pub struct AccountModel {
     state: Arc<AccountState>,
+    /// Each policy (document, id, type, version) compiled once per account and shared by every
+    /// principal it applies to; held weakly, so a set lives as long as a principal uses it.
+    sets: Arc<Mutex<HashMap<[u8; 32], Weak<PolicySet>>>>,
     compiled: Mutex<HashMap<String, Arc<CompiledPrincipal>>>,
     /// Compilations from the model this one succeeded, reused where their inputs are unchanged,
     /// so a change to one user does not make every principal of the account recompile.
@@ -117,6 +120,7 @@ impl AccountModel {
     pub fn new(state: Arc<AccountState>) -> Self {
         AccountModel {
             state,
+            sets: Arc::default(),
             compiled: Mutex::new(HashMap::new()),
             carried: HashMap::new(),
         }
@@ -140,6 +144,7 @@ impl AccountModel {
         });
         AccountModel {
             state,
+            sets: previous.sets.clone(),
             compiled: Mutex::new(HashMap::new()),
             carried,
         }
@@ -181,7 +186,7 @@ impl AccountModel {
             return Some(Arc::new(CompiledPrincipal {
                 caller,
                 is_root: true,
-                identity: PolicySet::new(),
+                identity: Vec::new(),
                 boundary: None,
                 inputs_digest: inputs_digest(principal_arn, None, &principal_context),
                 principal_context,
@@ -226,7 +231,7 @@ impl AccountModel {
         let digest = inputs_digest(principal_arn, Some(policies), &principal_context);
         match self.carried.get(principal_arn) {
             Some(previous) if previous.inputs_digest == digest => previous.clone(),
-            _ => Arc::new(compiled(caller, policies, principal_context, digest)),
+            _ => Arc::new(compiled(&self.sets, caller, policies, principal_context, digest)),
         }
     }
 
@@ -255,7 +260,39 @@ impl AccountModel {
     }
 }
 
+/// The shared compiled set of one policy, compiling it on first use.
+fn shared_set(
+    sets: &Mutex<HashMap<[u8; 32], Weak<PolicySet>>>,
+    policy: &iam_domain::EffectivePolicy,
+) -> Arc<PolicySet> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for field in [
+        policy.source_id.as_str(),
+        policy.policy_type.as_str(),
+        policy.version_id.as_deref().unwrap_or(""),
+        policy.document.as_str(),
+    ] {
+        hasher.update((field.len() as u64).to_le_bytes());
+        hasher.update(field.as_bytes());
+    }
+    let key: [u8; 32] = hasher.finalize().into();
+    if let Some(set) = sets.lock().ok().and_then(|map| map.get(&key).and_then(Weak::upgrade)) {
+        return set;
+    }
+    let set = Arc::new(compile_set([source_of(policy)]));
+    if let Ok(mut map) = sets.lock() {
+        // Forget sets no principal holds any more, now and then.
+        if map.len() >= 1024 && map.len().is_power_of_two() {
+            map.retain(|_, weak| weak.strong_count() > 0);
+        }
+        map.insert(key, Arc::downgrade(&set));
+    }
+    set
+}
+
 fn compiled(
+    sets: &Mutex<HashMap<[u8; 32], Weak<PolicySet>>>,
     caller: Caller,
     policies: &iam_domain::EffectivePolicies,
     principal_context: Vec<(String, ContextValue)>,
@@ -270,11 +307,8 @@ fn compiled(
     CompiledPrincipal {
         caller,
         is_root: false,
-        identity: compile_set(policies.identity.iter().map(source_of)),
-        boundary: policies
-            .permissions_boundary
-            .as_ref()
-            .map(|b| compile_set([source_of(b)])),
+        identity: policies.identity.iter().map(|p| shared_set(sets, p)).collect(),
+        boundary: policies.permissions_boundary.as_ref().map(|b| shared_set(sets, b)),
         principal_context,
         policy_sources,
         inputs_digest,
@@ -332,8 +366,9 @@ pub fn authorize_with_resource_policy(
         };
     }
     let policies = Policies {
-        identity: Some(&principal.identity),
-        permissions_boundary: principal.boundary.as_ref(),
+        identity: None,
+        identity_sets: &principal.identity,
+        permissions_boundary: principal.boundary.as_deref(),
         resource: resource_policy,
         ..Policies::default()
     };
@@ -425,5 +460,38 @@ mod tests {
         let fourth = AccountModel::succeeding(&third, Arc::new(state));
         assert!(fourth.principal("arn:aws:iam::123456789012:user/bob").is_none());
         assert!(!fourth.carried.contains_key("arn:aws:iam::123456789012:user/bob"));
+    }
+
+    #[test]
+    fn principals_share_the_compiled_set_of_a_policy_they_both_have() {
+        let mut state = apply(
+            &AccountState::new(),
+            Command::CreateAccount {
+                account_id: "123456789012".into(),
+                account_alias: None,
+            },
+            1,
+        );
+        for (n, name) in [(2, "alice"), (3, "bob")] {
+            state = apply(&state, user(name), n);
+            state = apply(
+                &state,
+                Command::AttachUserPolicy {
+                    user_name: name.into(),
+                    policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+                },
+                n + 10,
+            );
+        }
+        let model = AccountModel::new(Arc::new(state));
+        let alice = model.principal("arn:aws:iam::123456789012:user/alice").unwrap();
+        let bob = model.principal("arn:aws:iam::123456789012:user/bob").unwrap();
+        assert_eq!((alice.identity.len(), bob.identity.len()), (1, 1));
+        assert!(Arc::ptr_eq(&alice.identity[0], &bob.identity[0]));
+        let context = Context::new();
+        assert_eq!(
+            authorize(&bob, "s3:GetObject", "*", &context).effect,
+            DecisionEffect::Allowed
+        );
     }
 }

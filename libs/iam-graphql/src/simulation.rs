@@ -164,8 +164,9 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
     };
     let results = simulate(&Simulation {
         policies: Policies {
-            identity: Some(&principal.identity),
-            permissions_boundary: principal.boundary.as_ref(),
+            identity: None,
+            identity_sets: &principal.identity,
+            permissions_boundary: principal.boundary.as_deref(),
             ..Policies::default()
         },
         caller: &principal.caller,

@@ -68,6 +68,10 @@ pub enum PolicySlot {
 pub struct Policies<'a> {
     /// Identity-based policies.
     pub identity: Option<&'a PolicySet>,
+    /// More identity-based policies, in sets of their own: a policy compiled once and shared by
+    /// every principal it applies to. With `identity` they form the identity slot: any of them
+    /// allowing is identity-based policies allowing.
+    pub identity_sets: &'a [Arc<PolicySet>],
     /// The permissions boundary.
     pub permissions_boundary: Option<&'a PolicySet>,
     /// Session policies.
@@ -225,10 +229,16 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
                 .map(|set| (PolicySlot::ResourceControl, set)),
         );
 
+    // Shared identity sets right after `identity`, so statements are reported in slot order.
+    let shared_identity = policies.identity_sets.iter().map(|set| (PolicySlot::Identity, &**set));
+    let (identity_slot, other_slots) = slots.split_at(1);
     let mut all_votes: Vec<(PolicySlot, &PolicySet, Votes<'_>)> = Vec::with_capacity(4);
-    for (slot, set) in slots
-        .into_iter()
+    for (slot, set) in identity_slot
+        .iter()
+        .copied()
         .filter_map(|(slot, set)| Some((slot, set?)))
+        .chain(shared_identity)
+        .chain(other_slots.iter().copied().filter_map(|(slot, set)| Some((slot, set?))))
         .chain(organization_levels)
     {
         all_votes.push((slot, set, votes(set, action, request)));
@@ -239,16 +249,19 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
         .flat_map(|(slot, set, votes)| votes.denies.iter().map(move |s| matched(set, *slot, s)))
         .collect();
 
+    // Organization levels each must allow; identity-based policies allow if any set does.
     let slot_allows = |wanted: PolicySlot| -> Option<bool> {
         let mut present = false;
-        let mut allowed = true;
+        let mut all = true;
+        let mut any = false;
         for (slot, _, votes) in &all_votes {
             if *slot == wanted {
                 present = true;
-                allowed &= !votes.allows.is_empty();
+                all &= !votes.allows.is_empty();
+                any |= !votes.allows.is_empty();
             }
         }
-        present.then_some(allowed)
+        present.then_some(if wanted == PolicySlot::Identity { any } else { all })
     };
     let resource_votes = all_votes.iter().find(|(slot, _, _)| *slot == PolicySlot::Resource);
     let best_resource_grant = resource_votes.and_then(|(_, _, votes)| votes.allows.iter().map(|(_, m)| *m).max());
@@ -347,6 +360,7 @@ pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> V
     ]
     .into_iter()
     .flatten()
+    .chain(policies.identity_sets.iter().map(|set| &**set))
     .chain(policies.service_control)
     .chain(policies.resource_control);
     let mut missing: Vec<String> = Vec::new();

@@ -469,6 +469,7 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
     let simulation = Simulation {
         policies: Policies {
             identity: Some(&identity),
+            identity_sets: &[],
             permissions_boundary: boundary.as_ref(),
             session: None,
             service_control: &organization_levels,

@@ -141,6 +141,12 @@ impl Case {
     }
 
     fn run(&self) -> Result<Decision, String> {
+        self.run_with(false)
+    }
+
+    /// With `split_identity`, every identity policy is compiled into a set of its own and passed
+    /// in `identity_sets`, as the evaluation model shares managed policies between principals.
+    fn run_with(&self, split_identity: bool) -> Result<Decision, String> {
         let compile = |label: &str, statements: &[String]| -> Result<PolicySet, String> {
             let parsed = statements
                 .iter()
@@ -157,9 +163,28 @@ impl Case {
             }))
             .map_err(|e| format!("{label} policy not compiled: {e}"))
         };
-        let identity = (!self.identity.is_empty())
+        let identity = (!self.identity.is_empty() && !split_identity)
             .then(|| compile("identity", &self.identity))
             .transpose()?;
+        let identity_sets: Vec<std::sync::Arc<PolicySet>> = if split_identity {
+            self.identity
+                .iter()
+                .enumerate()
+                .map(|(i, statement)| {
+                    // Named as in the merged set, so matched statements read the same.
+                    let parsed = parse_policy(&format!(r#"{{"Version":"2012-10-17","Statement":{statement}}}"#))
+                        .map_err(|e| e.to_string())?;
+                    PolicySet::compile([(
+                        PolicySource::new(format!("identity-{}", i + 1), PolicyType::UserManaged),
+                        &parsed,
+                    )])
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string())
+                })
+                .collect::<Result<_, String>>()?
+        } else {
+            Vec::new()
+        };
         let boundary = self.boundary.as_deref().map(|s| compile("boundary", s)).transpose()?;
         let session = self.session.as_deref().map(|s| compile("session", s)).transpose()?;
         let scps = self
@@ -190,6 +215,7 @@ impl Case {
         };
         let policies = Policies {
             identity: identity.as_ref(),
+            identity_sets: &identity_sets,
             permissions_boundary: boundary.as_ref(),
             session: session.as_ref(),
             service_control: &scps,
@@ -794,6 +820,16 @@ fn evaluation_cases() {
                 }
             }
             Err(why) => failures.push(format!("{}: {why}", case.name)),
+        }
+        // Identity policies in sets of their own decide exactly as one merged set.
+        match (case.run(), case.run_with(true)) {
+            (Ok(merged), Ok(split)) if merged.effect == split.effect && merged.matched == split.matched => {}
+            (merged, split) => failures.push(format!(
+                "{}: split identity sets decide differently: merged {:?}, split {:?}",
+                case.name,
+                merged.map(|d| d.effect),
+                split.map(|d| d.effect)
+            )),
         }
     }
     assert!(
