@@ -6,6 +6,8 @@
 //! async fn sqlite_feed() -> FeedUnderTest { ... }
 //! iam_eventlog::event_store_conformance_tests!(sqlite);
 //! iam_eventlog::event_feed_conformance_tests!(sqlite_feed, exactly_once);
+//! // An adapter that needs a server marks its tests, and the suite copies the attributes:
+//! iam_eventlog::event_store_conformance_tests!(postgres_store, #[ignore = "needs PostgreSQL"]);
 //! ```
 //!
 //! The factory is any expression callable with no arguments that returns a future of a fresh,
@@ -696,15 +698,21 @@ pub async fn wait_for_wakes_on_append(sut: FeedUnderTest) {
 
 /// Generates one `#[tokio::test]` per [`EventStore`] conformance check in a module named
 /// `event_store_conformance`. The argument is a callable returning a future of a fresh
-/// [`StoreUnderTest`].
+/// [`StoreUnderTest`]. Attributes after it are put on every generated test, e.g. an adapter that
+/// needs a server passes `#[ignore = "needs PostgreSQL"]`:
+///
+/// ```text
+/// iam_eventlog::event_store_conformance_tests!(postgres_store, #[ignore = "needs PostgreSQL"]);
+/// ```
 #[macro_export]
 macro_rules! event_store_conformance_tests {
-    ($factory:expr) => {
+    ($factory:expr $(, #[$attr:meta])* $(,)?) => {
         mod event_store_conformance {
             #[allow(unused_imports)]
             use super::*;
             $crate::__conformance_tests!(
                 $factory;
+                [$(#[$attr])*];
                 empty_store_reads_empty,
                 append_then_read_round_trips,
                 sequences_are_gapless_per_account,
@@ -726,18 +734,21 @@ macro_rules! event_store_conformance_tests {
 /// Generates one `#[tokio::test]` per [`EventFeed`] conformance check in a module named
 /// `event_feed_conformance`. The first argument is a callable returning a future of a fresh
 /// [`FeedUnderTest`]; the second is `exactly_once` or `at_least_once` (see [`Delivery`]).
+/// Attributes after them are put on every generated test, as for
+/// [`event_store_conformance_tests!`](crate::event_store_conformance_tests).
 #[macro_export]
 macro_rules! event_feed_conformance_tests {
-    ($factory:expr, exactly_once) => {
-        $crate::event_feed_conformance_tests!(@ $factory, ExactlyOnce);
+    ($factory:expr, exactly_once $(, #[$attr:meta])* $(,)?) => {
+        $crate::event_feed_conformance_tests!(@ $factory, ExactlyOnce, [$(#[$attr])*]);
     };
-    ($factory:expr, at_least_once) => {
-        $crate::event_feed_conformance_tests!(@ $factory, AtLeastOnce);
+    ($factory:expr, at_least_once $(, #[$attr:meta])* $(,)?) => {
+        $crate::event_feed_conformance_tests!(@ $factory, AtLeastOnce, [$(#[$attr])*]);
     };
-    (@ $factory:expr, $delivery:ident) => {
+    (@ $factory:expr, $delivery:ident, [$(#[$attr:meta])*]) => {
         mod event_feed_conformance {
             #[allow(unused_imports)]
             use super::*;
+            $(#[$attr])*
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn feed_delivers_every_event_in_order() {
                 $crate::conformance::feed_delivers_every_event_in_order(
@@ -748,6 +759,7 @@ macro_rules! event_feed_conformance_tests {
             }
             $crate::__conformance_tests!(
                 $factory;
+                [$(#[$attr])*];
                 feed_positions_match_append_outcomes,
                 wait_for_wakes_on_append,
             );
@@ -755,16 +767,28 @@ macro_rules! event_feed_conformance_tests {
     };
 }
 
-/// Expands each named conformance check into a multi-threaded `#[tokio::test]`.
+/// Expands each named conformance check into a multi-threaded `#[tokio::test]` carrying the
+/// bracketed attributes.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($factory:expr; $($name:ident),+ $(,)?) => {
+    ($factory:expr; $attrs:tt; $($name:ident),+ $(,)?) => {
         $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                $crate::conformance::$name(($factory)().await).await;
-            }
+            $crate::__conformance_test!($factory; $attrs; $name);
         )+
+    };
+}
+
+/// One conformance check as a test; the attribute list arrives as a single token tree so that
+/// `__conformance_tests!` can repeat it for every check.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test {
+    ($factory:expr; [$(#[$attr:meta])*]; $name:ident) => {
+        $(#[$attr])*
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            $crate::conformance::$name(($factory)().await).await;
+        }
     };
 }

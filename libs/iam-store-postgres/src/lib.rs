@@ -1,0 +1,34 @@
+//! The event log of record in the distributed mode: Gatehouse's event log in PostgreSQL, through
+//! sqlx, with the Kafka outbox written in each append's transaction.
+//!
+//! ```text
+//! let store = PostgresEventStore::connect_from_env(PostgresStoreOptions::default()).await?;
+//! let outcome = store.append("123456789012", head, events, claims).await?;   // EventStore
+//! let page = store.read_from(checkpoint, 500).await?;                       // EventFeed
+//! ```
+//!
+//! Codemap:
+//! - [`store`]: [`PostgresEventStore`], connecting (settings, migrations), both port impls, and
+//!   the module documentation of the design: the append lock and LISTEN/NOTIFY.
+//! - [`options`]: tuning knobs, [`PostgresStoreOptions`].
+//! - `rows`: the SQL row format of an event and its conversion to and from the envelope.
+//! - `notify`: the listener that turns append notifications into wake-ups.
+//! - `errors`: how sqlx and PostgreSQL failures map onto [`iam_eventlog::StoreError`].
+//!
+//! Invariants:
+//! - an acknowledged append is durable: it returns after `COMMIT`, with the server's
+//!   `synchronous_commit=on`;
+//! - an append writes its events, claims, the account's head, the feed counter and the outbox in
+//!   one transaction: all or nothing;
+//! - feed positions are handed out in commit order (under the append lock), so a follower never
+//!   skips an event, whichever process appended it;
+//! - the schema comes only from `schema/migrations/postgres/eventlog/`, embedded at build time.
+
+mod errors;
+mod notify;
+pub mod options;
+mod rows;
+pub mod store;
+
+pub use options::PostgresStoreOptions;
+pub use store::{PostgresEventStore, APPEND_LOCK, DATABASE_URL_ENV};
