@@ -14,6 +14,7 @@
 //! catches up from the log when the files are opened.
 
 use std::sync::mpsc as channel;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -28,6 +29,44 @@ const MAX_GROUP: usize = 512;
 const INDEX_INTERVAL: Duration = Duration::from_millis(50);
 /// How many pending records make the writer project the index without waiting.
 const INDEX_BATCH: usize = 4_096;
+/// How many committed records may wait for the index before appends wait for it: bounds the
+/// index's lag (and the memory of its queue) when appends outrun it for long.
+const MAX_INDEX_BACKLOG: usize = 16_384;
+
+/// Records handed to the index thread and not yet indexed, with a signal when it falls.
+#[derive(Default)]
+struct Backlog {
+    records: std::sync::Mutex<usize>,
+    fell: std::sync::Condvar,
+}
+
+impl Backlog {
+    fn add(&self, n: usize) {
+        if let Ok(mut records) = self.records.lock() {
+            *records += n;
+        }
+    }
+
+    fn remove(&self, n: usize) {
+        if let Ok(mut records) = self.records.lock() {
+            *records = records.saturating_sub(n);
+        }
+        self.fell.notify_all();
+    }
+
+    /// Blocks while the backlog is over its bound, for at most two seconds: a failing index must
+    /// not stop the log, which is what durability rests on.
+    fn wait_below_bound(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let Ok(mut records) = self.records.lock() else { return };
+        while *records > MAX_INDEX_BACKLOG && Instant::now() < deadline {
+            match self.fell.wait_timeout(records, Duration::from_millis(100)) {
+                Ok((guard, _)) => records = guard,
+                Err(_) => return,
+            }
+        }
+    }
+}
 
 /// A record ready to write: serialized by the caller's task, not the writer's.
 struct Prepared {
@@ -178,13 +217,15 @@ impl SqliteAuditLog {
         let (index, index_queue) = channel::channel();
         let (appends, append_queue) = channel::channel();
         let to_index = index.clone();
+        let backlog = Arc::new(Backlog::default());
+        let indexed = backlog.clone();
         std::thread::Builder::new()
             .name("audit-index".into())
-            .spawn(move || index_loop(index_connection, &index_queue))
+            .spawn(move || index_loop(index_connection, &index_queue, &indexed))
             .map_err(|e| unavailable("starting the audit indexer", &e))?;
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || append_loop(log_connection, &append_queue, &to_index))
+            .spawn(move || append_loop(log_connection, &append_queue, &to_index, &backlog))
             .map_err(|e| unavailable("starting the audit writer", &e))?;
         Ok(SqliteAuditLog {
             appends,
@@ -244,8 +285,11 @@ fn append_loop(
     mut connection: rusqlite::Connection,
     queue: &channel::Receiver<Append>,
     index: &channel::Sender<IndexWork>,
+    backlog: &Backlog,
 ) {
     while let Ok(first) = queue.recv() {
+        // Appends that outrun the index for long wait for it here, so its lag stays bounded.
+        backlog.wait_below_bound();
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -265,6 +309,7 @@ fn append_loop(
                 }
                 // Handed over before anyone is answered: a query sent after an answer finds
                 // these records ahead of it in the index thread's queue.
+                backlog.add(committed.len());
                 let _ = index.send(IndexWork::Records(committed));
                 for done in waiters {
                     let _ = done.send(Ok(()));
@@ -282,7 +327,7 @@ fn append_loop(
 }
 
 /// The index thread: projects committed records into the index in batches.
-fn index_loop(mut connection: rusqlite::Connection, queue: &channel::Receiver<IndexWork>) {
+fn index_loop(mut connection: rusqlite::Connection, queue: &channel::Receiver<IndexWork>, backlog: &Backlog) {
     let mut pending: Vec<(i64, Prepared)> = Vec::new();
     let mut oldest_pending: Option<Instant> = None;
     loop {
@@ -322,6 +367,7 @@ fn index_loop(mut connection: rusqlite::Connection, queue: &channel::Receiver<In
         };
         match &result {
             Ok(()) => {
+                backlog.remove(pending.len());
                 pending.clear();
                 oldest_pending = None;
             }
