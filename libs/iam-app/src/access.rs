@@ -293,12 +293,27 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
         }
         context.insert(key, value.clone());
     }
-    let resource_policy = match &request.resource_policy {
+    // The policy stored for the resource: a role's trust policy is its resource-based policy.
+    let stored_policy = match &request.resource_policy {
+        Some(_) => None,
+        None => IamArn::parse(&request.resource)
+            .ok()
+            .filter(|arn| arn.kind() == Some(ResourceKind::Role))
+            .and_then(|arn| arn.name().and_then(|name| model.state().role(name.as_str())).cloned())
+            .filter(|role| role.arn.to_string() == request.resource)
+            .map(|role| role.assume_role_policy_document),
+    };
+    let resource_policy = match request.resource_policy.as_ref().or(stored_policy.as_ref()) {
         Some(text) => {
             let parsed = iam_policy::parse_policy(text)
                 .map_err(|e| AppError::new(ErrorCode::MalformedPolicyDocument, format!("resourcePolicy: {e}")))?;
             let mut set = PolicySet::new();
-            set.add(PolicySource::new("resourcePolicy", PolicyType::Resource), &parsed)
+            let id = if stored_policy.is_some() {
+                request.resource.as_str()
+            } else {
+                "resourcePolicy"
+            };
+            set.add(PolicySource::new(id, PolicyType::Resource), &parsed)
                 .map_err(|e| AppError::new(ErrorCode::MalformedPolicyDocument, format!("resourcePolicy: {e}")))?;
             Some(set)
         }

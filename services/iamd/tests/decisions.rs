@@ -438,3 +438,27 @@ fn iamctl_exports_the_history_as_a_cloudtrail_log_file() {
         .iter()
         .all(|r| r["recipientAccountId"] == account.as_str() && r["eventVersion"] == "1.09"));
 }
+
+#[test]
+fn a_roles_trust_policy_is_the_stored_resource_policy_of_assume_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let (account, _bob) = setup(&server, &root);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:user/alice"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation($t: String!) { createRole(input: {roleName: \"deployer\", assumeRolePolicyDocument: $t}) { role { arn } } }",
+        json!({"t": trust}),
+    ));
+    let role = format!("arn:aws:iam::{account}:role/deployer");
+    let assume = |who: &str| json!({"principalArn": format!("arn:aws:iam::{account}:user/{who}"), "action": "sts:AssumeRole", "resource": role});
+    let (_, alice) = call(&server, &root, "/v1/authorize", &assume("alice"));
+    assert_eq!(alice["decision"], "Allow", "{alice}");
+    assert_eq!(alice["matchedStatements"][0]["sourcePolicyId"], role.as_str());
+    let (_, bob) = call(&server, &root, "/v1/authorize", &assume("bob"));
+    assert_eq!(bob["decision"], "ImplicitDeny", "{bob}");
+}
