@@ -187,6 +187,20 @@ impl Gatehouse {
         caller: &ApiCaller,
         requests: &[AccessRequest],
     ) -> Result<Vec<Result<AccessDecision, AppError>>, AppError> {
+        self.decide_until(caller, requests, |_| false).await
+    }
+
+    /// [`Gatehouse::decide_many`] that stops after the first answer for which `stop` holds (the
+    /// AuthZEN short-circuit semantics): requests after it are neither decided nor recorded.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::decide_many`].
+    pub async fn decide_until(
+        &self,
+        caller: &ApiCaller,
+        requests: &[AccessRequest],
+        stop: impl Fn(&Result<AccessDecision, AppError>) -> bool,
+    ) -> Result<Vec<Result<AccessDecision, AppError>>, AppError> {
         let now = Utc::now();
         let model = self
             .account(&caller.account_id)
@@ -197,12 +211,17 @@ impl Gatehouse {
             let outcome = decide(&model, caller, request, now);
             let event_id = uuid::Uuid::now_v7().to_string();
             records.push(decision_record(&model, caller, request, &outcome, &event_id, now));
-            answers.push(outcome.map(|(effect, matched)| AccessDecision {
+            let answer = outcome.map(|(effect, matched)| AccessDecision {
                 effect,
                 matched,
                 event_id,
                 sequence: model.state().version(),
-            }));
+            });
+            let done = stop(&answer);
+            answers.push(answer);
+            if done {
+                break;
+            }
         }
         self.record(records).await?;
         Ok(answers)

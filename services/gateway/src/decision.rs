@@ -346,18 +346,19 @@ pub async fn authzen_evaluations(gatehouse: &Gatehouse, caller: &ApiCaller, body
         "permit_on_first_permit" => Some(true),
         other => return bad_request(&format!("unknown evaluations_semantic {other:?}")),
     };
-    let outcomes = match gatehouse.decide_many(caller, &requests).await {
+    // Evaluations after the one that decides the batch are neither made nor recorded.
+    let allowed = |outcome: &Result<AccessDecision, AppError>| {
+        outcome
+            .as_ref()
+            .is_ok_and(|d| d.effect == iam_policy::DecisionEffect::Allowed)
+    };
+    let outcomes = match gatehouse
+        .decide_until(caller, &requests, |outcome| stop_on == Some(allowed(outcome)))
+        .await
+    {
         Ok(outcomes) => outcomes,
         Err(error) => return app_error(&error),
     };
-    let mut results = Vec::new();
-    for outcome in &outcomes {
-        let result = authzen_result(outcome);
-        let decided = result["decision"].as_bool();
-        results.push(result);
-        if stop_on.is_some() && decided == stop_on {
-            break;
-        }
-    }
+    let results: Vec<Value> = outcomes.iter().map(authzen_result).collect();
     json_response(StatusCode::OK, &json!({"evaluations": results}))
 }

@@ -187,6 +187,17 @@ fn decisions_are_decided_as_aws_does_and_each_is_in_the_history_at_once() {
         ),
         (Some(true), Some(false))
     );
+    // deny_on_first_deny: the batch stops at the first deny; what follows is not decided.
+    let (_, short) = call(
+        &server,
+        &root,
+        "/access/v1/evaluations",
+        &json!({"subject": {"type": "user", "id": "alice"}, "context": {"aws:SourceIp": "10.9.9.9"},
+            "options": {"evaluations_semantic": "deny_on_first_deny"},
+            "evaluations": [{"action": {"name": "s3:PutObject"}, "resource": {"type": "object", "id": "arn:aws:s3:::reports/a"}},
+                            {"action": {"name": "s3:GetObject"}, "resource": {"type": "object", "id": "arn:aws:s3:::reports/a"}}]}),
+    );
+    assert_eq!(short["evaluations"].as_array().unwrap().len(), 1, "{short}");
 
     // GraphQL.
     let decided = ok(gql(
@@ -239,7 +250,7 @@ fn decisions_are_decided_as_aws_does_and_each_is_in_the_history_at_once() {
     };
     assert_eq!(
         (count_of("Allow"), count_of("ExplicitDeny"), count_of("ImplicitDeny")),
-        (5, 2, 2),
+        (5, 2, 3),
         "{counts:?}"
     );
 
