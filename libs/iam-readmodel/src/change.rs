@@ -95,3 +95,100 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("rm_tags", &["account_id", "resource_id", "tag_key"]),
     ("rm_access_keys", &["account_id", "access_key_id"]),
 ];
+
+/// How a backend numbers bind parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// SQLite's `?`.
+    Question,
+    /// PostgreSQL's `$1`, `$2`, ...
+    Dollar,
+}
+
+fn names(columns: &Columns) -> impl Iterator<Item = &'static str> + '_ {
+    columns.iter().map(|(name, _)| *name)
+}
+
+/// Renders a change as SQL (`INSERT ... ON CONFLICT ... DO UPDATE`, `UPDATE`, `DELETE`, common
+/// to SQLite and PostgreSQL), with parameters in the order of [`bind_order`].
+#[must_use]
+pub fn render(change: &RowChange, placeholders: Placeholders) -> String {
+    let mut next = 0;
+    let mut placeholder = || {
+        next += 1;
+        match placeholders {
+            Placeholders::Question => "?".to_owned(),
+            Placeholders::Dollar => format!("${next}"),
+        }
+    };
+    match change {
+        RowChange::Upsert { table, key, values } => {
+            let columns: Vec<&str> = names(key).chain(names(values)).collect();
+            let marks: Vec<String> = columns.iter().map(|_| placeholder()).collect();
+            let conflict = names(key).collect::<Vec<_>>().join(", ");
+            let action = if values.is_empty() {
+                "DO NOTHING".to_owned()
+            } else {
+                let set: Vec<String> = names(values).map(|c| format!("{c} = excluded.{c}")).collect();
+                format!("DO UPDATE SET {}", set.join(", "))
+            };
+            format!(
+                "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({conflict}) {action}",
+                columns.join(", "),
+                marks.join(", ")
+            )
+        }
+        RowChange::Update { table, filter, set } => {
+            let set: Vec<String> = names(set).map(|c| format!("{c} = {}", placeholder())).collect();
+            let filter: Vec<String> = names(filter).map(|c| format!("{c} = {}", placeholder())).collect();
+            format!("UPDATE {table} SET {} WHERE {}", set.join(", "), filter.join(" AND "))
+        }
+        RowChange::Delete { table, filter } => {
+            let filter: Vec<String> = names(filter).map(|c| format!("{c} = {}", placeholder())).collect();
+            format!("DELETE FROM {table} WHERE {}", filter.join(" AND "))
+        }
+    }
+}
+
+/// The values of a change in the order [`render`]'s parameters expect them.
+#[must_use]
+pub fn bind_order(change: &RowChange) -> Vec<&SqlValue> {
+    match change {
+        RowChange::Upsert { key, values, .. } => key.iter().chain(values).map(|(_, v)| v).collect(),
+        RowChange::Update { filter, set, .. } => set.iter().chain(filter).map(|(_, v)| v).collect(),
+        RowChange::Delete { filter, .. } => filter.iter().map(|(_, v)| v).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_upserts_updates_and_deletes_in_both_dialects() {
+        let upsert = RowChange::Upsert {
+            table: "rm_tags",
+            key: vec![("account_id", "1".into()), ("resource_id", "r".into())],
+            values: vec![("tag_value", "v".into())],
+        };
+        assert_eq!(
+            render(&upsert, Placeholders::Question),
+            "INSERT INTO rm_tags (account_id, resource_id, tag_value) VALUES (?, ?, ?) \
+             ON CONFLICT (account_id, resource_id) DO UPDATE SET tag_value = excluded.tag_value"
+        );
+        let update = RowChange::Update {
+            table: "rm_users",
+            filter: vec![("account_id", "1".into())],
+            set: vec![("path", "/".into()), ("arn", "a".into())],
+        };
+        assert_eq!(
+            render(&update, Placeholders::Dollar),
+            "UPDATE rm_users SET path = $1, arn = $2 WHERE account_id = $3"
+        );
+        let values: Vec<&SqlValue> = bind_order(&update);
+        assert_eq!(
+            values,
+            [&SqlValue::from("/"), &SqlValue::from("a"), &SqlValue::from("1")]
+        );
+    }
+}

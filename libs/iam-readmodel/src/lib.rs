@@ -9,6 +9,7 @@
 //!   account on a gap or an unreadable event.
 //! - [`sqlite`]: [`SqliteReadModel`], the embedded backend: each batch, the account heads and the
 //!   checkpoint commit in one transaction.
+//! - [`postgres`]: [`PgReadModel`], the same on PostgreSQL for the distributed mode.
 //! - [`projector`]: [`Projector`], following an `EventFeed` into the model.
 //! - [`oracle`]: [`expected_snapshot`], the rows a domain state implies, for consistency checks.
 //!
@@ -18,6 +19,7 @@
 pub mod change;
 mod error;
 pub mod oracle;
+pub mod postgres;
 pub mod project;
 pub mod projector;
 pub mod reduce;
@@ -26,6 +28,7 @@ pub mod sqlite;
 pub use change::{RowChange, SqlValue};
 pub use error::ReadModelError;
 pub use oracle::expected_snapshot;
+pub use postgres::PgReadModel;
 pub use project::{plan, AccountHead, EventOutcome};
 pub use projector::Projector;
 pub use reduce::reduce;

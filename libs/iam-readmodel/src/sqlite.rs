@@ -7,7 +7,7 @@ use iam_eventlog::EventEnvelope;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::change::{Columns, RowChange, SqlValue, TABLES};
+use crate::change::{bind_order, render, Placeholders, RowChange, SqlValue, TABLES};
 use crate::error::{backend, ReadModelError};
 use crate::project::{plan, AccountHead, EventOutcome};
 
@@ -304,49 +304,10 @@ fn bind_value<'q>(
     }
 }
 
-fn names(columns: &Columns) -> impl Iterator<Item = &'static str> + '_ {
-    columns.iter().map(|(name, _)| *name)
-}
-
-/// Renders a change as SQLite SQL with `?` placeholders, in the order [`execute`] binds.
-fn render(change: &RowChange) -> String {
-    match change {
-        RowChange::Upsert { table, key, values } => {
-            let columns: Vec<&str> = names(key).chain(names(values)).collect();
-            let placeholders = vec!["?"; columns.len()].join(", ");
-            let conflict = names(key).collect::<Vec<_>>().join(", ");
-            let action = if values.is_empty() {
-                "DO NOTHING".to_owned()
-            } else {
-                let set: Vec<String> = names(values).map(|c| format!("{c} = excluded.{c}")).collect();
-                format!("DO UPDATE SET {}", set.join(", "))
-            };
-            format!(
-                "INSERT INTO {table} ({}) VALUES ({placeholders}) ON CONFLICT ({conflict}) {action}",
-                columns.join(", ")
-            )
-        }
-        RowChange::Update { table, filter, set } => {
-            let set: Vec<String> = names(set).map(|c| format!("{c} = ?")).collect();
-            let filter: Vec<String> = names(filter).map(|c| format!("{c} = ?")).collect();
-            format!("UPDATE {table} SET {} WHERE {}", set.join(", "), filter.join(" AND "))
-        }
-        RowChange::Delete { table, filter } => {
-            let filter: Vec<String> = names(filter).map(|c| format!("{c} = ?")).collect();
-            format!("DELETE FROM {table} WHERE {}", filter.join(" AND "))
-        }
-    }
-}
-
 async fn execute(tx: &mut Transaction<'_, Sqlite>, change: &RowChange) -> Result<(), ReadModelError> {
-    let sql = render(change);
+    let sql = render(change, Placeholders::Question);
     let mut query = sqlx::query(&sql);
-    let values: Vec<&SqlValue> = match change {
-        RowChange::Upsert { key, values, .. } => key.iter().chain(values).map(|(_, v)| v).collect(),
-        RowChange::Update { filter, set, .. } => set.iter().chain(filter).map(|(_, v)| v).collect(),
-        RowChange::Delete { filter, .. } => filter.iter().map(|(_, v)| v).collect(),
-    };
-    for value in values {
+    for value in bind_order(change) {
         query = bind_value(query, value);
     }
     query
@@ -354,32 +315,4 @@ async fn execute(tx: &mut Transaction<'_, Sqlite>, change: &RowChange) -> Result
         .await
         .map_err(|e| backend(&format!("applying `{sql}`"), &e))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_upserts_updates_and_deletes() {
-        let upsert = RowChange::Upsert {
-            table: "rm_tags",
-            key: vec![("account_id", "1".into()), ("resource_id", "r".into())],
-            values: vec![("tag_value", "v".into())],
-        };
-        assert_eq!(
-            render(&upsert),
-            "INSERT INTO rm_tags (account_id, resource_id, tag_value) VALUES (?, ?, ?) \
-             ON CONFLICT (account_id, resource_id) DO UPDATE SET tag_value = excluded.tag_value"
-        );
-        let update = RowChange::Update {
-            table: "rm_users",
-            filter: vec![("account_id", "1".into())],
-            set: vec![("path", "/".into()), ("arn", "a".into())],
-        };
-        assert_eq!(
-            render(&update),
-            "UPDATE rm_users SET path = ?, arn = ? WHERE account_id = ?"
-        );
-    }
 }

@@ -1,0 +1,235 @@
+//! [`PgReadModel`]: the read model in PostgreSQL, for the distributed mode. The same tables, the
+//! same reducer and the same per-account ordering as the SQLite backend; each batch, the account
+//! heads and the checkpoint commit in one transaction.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use iam_eventlog::EventEnvelope;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+
+use crate::change::{bind_order, render, Placeholders, RowChange, SqlValue, TABLES};
+use crate::error::{backend, ReadModelError};
+use crate::project::{plan, AccountHead, EventOutcome};
+use crate::sqlite::Applied;
+
+/// The projection name under which the checkpoint is kept.
+const PROJECTION: &str = "iam";
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The SQL read model on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgReadModel {
+    pool: PgPool,
+}
+
+/// Whether `name` can be a schema in `search_path` without quoting.
+fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+}
+
+impl PgReadModel {
+    /// Connects to `url` (`postgres://...`), optionally inside `schema`, and migrates.
+    ///
+    /// # Errors
+    /// [`ReadModelError::Backend`] if the server cannot be reached or the URL or schema is
+    /// malformed; [`ReadModelError::Migration`] if the schema cannot be brought up to date.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, ReadModelError> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| backend("parsing the database url", &e))?
+            .application_name("gatehouse-readmodel");
+        if let Some(schema) = schema {
+            if !is_plain_identifier(schema) {
+                return Err(ReadModelError::Backend(format!("invalid schema name `{schema}`")));
+            }
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| backend("connecting to the read model", &e))?;
+        let mut migrator = sqlx::migrate!("../../schema/migrations/postgres/readmodel");
+        // The event log may share the database with its own version range.
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| ReadModelError::Migration(e.to_string()))?;
+        Ok(PgReadModel { pool })
+    }
+
+    /// The feed position up to which the log has been projected (0 before anything).
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn checkpoint(&self) -> Result<u64, ReadModelError> {
+        let position: Option<i64> = sqlx::query_scalar("SELECT position FROM rm_checkpoint WHERE projection = $1")
+            .bind(PROJECTION)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| backend("reading the checkpoint", &e))?;
+        Ok(position.map_or(0, to_u64))
+    }
+
+    /// Applies a batch from the feed with the checkpoint, in one transaction (see
+    /// [`crate::SqliteReadModel::apply`] for the per-account rules, which are the same).
+    ///
+    /// # Errors
+    /// A database failure; then nothing of the batch is written.
+    pub async fn apply(&self, batch: &[(u64, EventEnvelope)]) -> Result<Applied, ReadModelError> {
+        let mut tx = self.pool.begin().await.map_err(|e| backend("beginning a batch", &e))?;
+        let mut applied = Applied::default();
+        let mut heads = HashMap::<String, AccountHead>::new();
+        let mut last_position = None;
+        for (position, envelope) in batch {
+            last_position = Some(*position);
+            let head = match heads.get(&envelope.account_id) {
+                Some(head) => *head,
+                None => read_head(&mut tx, &envelope.account_id).await?,
+            };
+            let (outcome, new_head) = plan(head, envelope);
+            match outcome {
+                EventOutcome::Apply(changes) => {
+                    for change in &changes {
+                        execute(&mut tx, change).await?;
+                    }
+                    applied.applied += 1;
+                }
+                EventOutcome::Duplicate => applied.duplicates += 1,
+                EventOutcome::AlreadyStopped => applied.stopped += 1,
+                EventOutcome::Stop(reason) => {
+                    tracing::error!(account = %envelope.account_id, sequence = envelope.sequence, %reason,
+                        "read model: event cannot be projected; the account's projection is stopped");
+                    sqlx::query(
+                        "INSERT INTO rm_failed_events (account_id, sequence, position, event_id, event_type, \
+                         schema_version, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (account_id, sequence) DO NOTHING",
+                    )
+                    .bind(&envelope.account_id)
+                    .bind(to_i64(envelope.sequence))
+                    .bind(to_i64(*position))
+                    .bind(envelope.event_id.to_string())
+                    .bind(&envelope.event_type)
+                    .bind(i64::from(envelope.schema_version))
+                    .bind(&reason)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| backend("recording a failed event", &e))?;
+                    applied.stopped += 1;
+                }
+            }
+            heads.insert(envelope.account_id.clone(), new_head);
+        }
+        for (account_id, head) in &heads {
+            sqlx::query(
+                "INSERT INTO rm_account_heads (account_id, sequence, failed_sequence) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, \
+                 failed_sequence = excluded.failed_sequence",
+            )
+            .bind(account_id)
+            .bind(to_i64(head.sequence))
+            .bind(head.failed_sequence.map(to_i64))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend("writing an account head", &e))?;
+        }
+        let checkpoint = match last_position {
+            Some(position) => {
+                sqlx::query(
+                    "INSERT INTO rm_checkpoint (projection, position) VALUES ($1, $2) \
+                     ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
+                )
+                .bind(PROJECTION)
+                .bind(to_i64(position))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("writing the checkpoint", &e))?;
+                position
+            }
+            None => self.checkpoint().await?,
+        };
+        tx.commit().await.map_err(|e| backend("committing a batch", &e))?;
+        applied.checkpoint = checkpoint;
+        Ok(applied)
+    }
+
+    /// Every projected row of one account, as [`crate::SqliteReadModel::snapshot`] gives it: the
+    /// two backends hold the same data exactly when their snapshots are equal.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn snapshot(&self, account_id: &str) -> Result<serde_json::Value, ReadModelError> {
+        let mut tables = serde_json::Map::new();
+        for (table, key) in TABLES {
+            let sql = format!(
+                "SELECT to_jsonb(t)::text FROM {table} t WHERE account_id = $1 ORDER BY {}",
+                key.iter()
+                    .map(|k| format!("{k} COLLATE \"C\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let rows = sqlx::query(&sql)
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend("reading a snapshot", &e))?;
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    serde_json::from_str(row.get::<&str, _>(0))
+                        .map_err(|e| ReadModelError::Backend(format!("reading a snapshot row: {e}")))
+                })
+                .collect::<Result<Vec<serde_json::Value>, _>>()?;
+            tables.insert((*table).to_owned(), serde_json::Value::Array(rows));
+        }
+        Ok(serde_json::Value::Object(tables))
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn read_head(tx: &mut Transaction<'_, Postgres>, account_id: &str) -> Result<AccountHead, ReadModelError> {
+    let row = sqlx::query("SELECT sequence, failed_sequence FROM rm_account_heads WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| backend("reading an account head", &e))?;
+    Ok(row.map_or_else(AccountHead::default, |row| AccountHead {
+        sequence: to_u64(row.get::<i64, _>(0)),
+        failed_sequence: row.get::<Option<i64>, _>(1).map(to_u64),
+    }))
+}
+
+async fn execute(tx: &mut Transaction<'_, Postgres>, change: &RowChange) -> Result<(), ReadModelError> {
+    let sql = render(change, Placeholders::Dollar);
+    let mut query = sqlx::query(&sql);
+    for value in bind_order(change) {
+        query = match value {
+            SqlValue::Null => query.bind(None::<String>),
+            SqlValue::Int(i) => query.bind(*i),
+            SqlValue::Text(s) => query.bind(s.as_str()),
+        };
+    }
+    query
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| backend(&format!("applying `{sql}`"), &e))?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The read model on PostgreSQL holds exactly what the embedded one holds: after a random walk of
+//! commands, its snapshot equals the SQLite read model's and the domain state's; redelivery
+//! changes nothing.
+//!
+//! Needs `GATEHOUSE_DATABASE_URL`: `#[ignore]`d so the README's test command runs without a
+//! server; `scripts/distributed-test.sh` starts one and runs it with `--ignored`, where a missing
+//! URL fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::Arc;
+
+use iam_app::Gatehouse;
+use iam_eventlog::EventFeed;
+use iam_readmodel::{expected_snapshot, PgReadModel, Projector, SqliteReadModel};
+use iam_secrets::Sealer;
+use iam_store_sqlite::{SqliteEventStore, SqliteStoreOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sqlx::Connection;
+use support::{actor, random_command};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (scripts/distributed-test.sh)"]
+async fn postgres_read_model_equals_the_embedded_one_and_the_domain_state() {
+    let url = std::env::var("GATEHOUSE_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .expect("GATEHOUSE_DATABASE_URL is not set: run scripts/distributed-test.sh");
+    let schema = format!("rm_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(
+        &dir.path().join("events.db").to_string_lossy(),
+        SqliteStoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32]))
+        .await
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut accounts = Vec::new();
+    for _ in 0..2 {
+        accounts.push(gatehouse.create_account(&actor(), None).await.unwrap().0);
+    }
+    for _ in 0..300 {
+        let account = &accounts[rng.gen_range(0..accounts.len())];
+        let command = random_command(&mut rng, account, &gatehouse);
+        let _ = gatehouse.execute(account, &actor(), &command).await;
+    }
+
+    let embedded = SqliteReadModel::open(&dir.path().join("rm.db").to_string_lossy())
+        .await
+        .unwrap();
+    Projector::new(Arc::new(store.clone()), embedded.clone())
+        .await
+        .unwrap()
+        .catch_up()
+        .await
+        .unwrap();
+
+    let postgres = PgReadModel::connect(&url, Some(&schema)).await.unwrap();
+    // Feed it in uneven batches, as a consumer would.
+    let mut position = 0;
+    loop {
+        let batch = store.read_from(position, 37).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        position = postgres.apply(&batch).await.unwrap().checkpoint;
+    }
+    assert_eq!(position, store.latest_position().await.unwrap());
+    assert_eq!(postgres.checkpoint().await.unwrap(), position);
+
+    for account in &accounts {
+        let rows = postgres.snapshot(account).await.unwrap();
+        assert!(rows["rm_users"].as_array().is_some_and(|users| !users.is_empty()));
+        assert_eq!(
+            rows,
+            embedded.snapshot(account).await.unwrap(),
+            "postgres != sqlite for {account}"
+        );
+        let state = gatehouse.account(account).unwrap().state().clone();
+        assert_eq!(
+            rows,
+            expected_snapshot(&state),
+            "postgres != domain state for {account}"
+        );
+    }
+    // Redelivery (an at-least-once feed after a crash) changes nothing.
+    let everything = store.read_from(0, 100_000).await.unwrap();
+    let again = postgres.apply(&everything).await.unwrap();
+    assert_eq!((again.applied, again.duplicates), (0, everything.len()));
+
+    postgres.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
