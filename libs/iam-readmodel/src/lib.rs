@@ -30,6 +30,6 @@ pub use error::ReadModelError;
 pub use oracle::expected_snapshot;
 pub use postgres::PgReadModel;
 pub use project::{plan, AccountHead, EventOutcome};
-pub use projector::Projector;
+pub use projector::{Projector, ReadModelSink};
 pub use reduce::reduce;
 pub use sqlite::{Applied, SqliteReadModel};

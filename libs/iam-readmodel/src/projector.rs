@@ -4,11 +4,42 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iam_eventlog::EventFeed;
+use async_trait::async_trait;
+use iam_eventlog::{EventEnvelope, EventFeed};
 use tokio::sync::watch;
 
 use crate::error::ReadModelError;
-use crate::sqlite::SqliteReadModel;
+use crate::postgres::PgReadModel;
+use crate::sqlite::{Applied, SqliteReadModel};
+
+/// A read model a [`Projector`] can follow the feed into: SQLite or PostgreSQL.
+#[async_trait]
+pub trait ReadModelSink: Clone + Send + Sync + 'static {
+    /// The feed position projected so far.
+    async fn checkpoint(&self) -> Result<u64, ReadModelError>;
+    /// Applies a batch and its checkpoint in one transaction.
+    async fn apply(&self, batch: &[(u64, EventEnvelope)]) -> Result<Applied, ReadModelError>;
+}
+
+#[async_trait]
+impl ReadModelSink for SqliteReadModel {
+    async fn checkpoint(&self) -> Result<u64, ReadModelError> {
+        SqliteReadModel::checkpoint(self).await
+    }
+    async fn apply(&self, batch: &[(u64, EventEnvelope)]) -> Result<Applied, ReadModelError> {
+        SqliteReadModel::apply(self, batch).await
+    }
+}
+
+#[async_trait]
+impl ReadModelSink for PgReadModel {
+    async fn checkpoint(&self) -> Result<u64, ReadModelError> {
+        PgReadModel::checkpoint(self).await
+    }
+    async fn apply(&self, batch: &[(u64, EventEnvelope)]) -> Result<Applied, ReadModelError> {
+        PgReadModel::apply(self, batch).await
+    }
+}
 
 /// How many events one transaction applies at most.
 const BATCH: u32 = 500;
@@ -18,18 +49,18 @@ const IDLE_WAIT: Duration = Duration::from_millis(500);
 
 /// Follows the feed from the read model's checkpoint, batch by batch.
 #[derive(Clone)]
-pub struct Projector {
+pub struct Projector<M = SqliteReadModel> {
     feed: Arc<dyn EventFeed>,
-    model: SqliteReadModel,
+    model: M,
     checkpoint: Arc<watch::Sender<u64>>,
 }
 
-impl Projector {
+impl<M: ReadModelSink> Projector<M> {
     /// A projector from `feed` into `model`.
     ///
     /// # Errors
     /// A database failure reading the checkpoint.
-    pub async fn new(feed: Arc<dyn EventFeed>, model: SqliteReadModel) -> Result<Self, ReadModelError> {
+    pub async fn new(feed: Arc<dyn EventFeed>, model: M) -> Result<Self, ReadModelError> {
         let start = model.checkpoint().await?;
         Ok(Projector {
             feed,
@@ -40,7 +71,7 @@ impl Projector {
 
     /// The read model it writes.
     #[must_use]
-    pub fn model(&self) -> &SqliteReadModel {
+    pub fn model(&self) -> &M {
         &self.model
     }
 

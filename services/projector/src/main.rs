@@ -1,0 +1,76 @@
+//! `projector`: follows the PostgreSQL event log (the store of record in the distributed mode)
+//! into the PostgreSQL read model. Each batch, the account heads and the checkpoint commit in one
+//! transaction, so a projector killed at any point resumes exactly where its last commit left
+//! off; several projectors may run against one read model (the second only redoes work the
+//! first already committed, and drops it as duplicates).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use iam_readmodel::{PgReadModel, Projector};
+use iam_store_postgres::{PostgresEventStore, PostgresStoreOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "projector",
+    version,
+    about = "Gatehouse projector: event log -> PostgreSQL read model"
+)]
+struct Flags {
+    /// `postgres://user:password@host:port/database`.
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The schema holding the event log (default: the role's `search_path`).
+    #[arg(long, env = "GATEHOUSE_EVENTS_SCHEMA")]
+    events_schema: Option<String>,
+    /// The schema holding the read model (default: the role's `search_path`).
+    #[arg(long, env = "GATEHOUSE_READ_MODEL_SCHEMA")]
+    read_model_schema: Option<String>,
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let flags = Flags::parse();
+    let mut options = PostgresStoreOptions::default();
+    options.schema = flags.events_schema.clone();
+    let events = PostgresEventStore::connect(&flags.database_url, options)
+        .await
+        .context("connecting to the event log")?;
+    let model = PgReadModel::connect(&flags.database_url, flags.read_model_schema.as_deref())
+        .await
+        .context("connecting to the read model")?;
+    let projector = Projector::new(Arc::new(events), model.clone()).await?;
+    println!(
+        "projector following the event log from position {}",
+        model.checkpoint().await?
+    );
+    projector.run(shutdown_signal()).await;
+    model.close().await;
+    println!("projector stopped");
+    Ok(())
+}
