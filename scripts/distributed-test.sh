@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# The distributed suite: the tests that need PostgreSQL. They are #[ignore]d, so the README's
-# test command (scripts/test.sh) runs without a server; this script provides one and runs them.
+# The distributed suite: the tests that need PostgreSQL and Kafka. They are #[ignore]d, so the
+# README's test command (scripts/test.sh) runs without servers; this script provides them and runs
+# them.
 #
 #   1. starts the private cluster of infra/postgres/start.sh on 127.0.0.1:15432 (it installs
 #      Debian's PostgreSQL when missing) and exports the URL it prints as GATEHOUSE_DATABASE_URL;
-#   2. runs `cargo test --locked -p iam-store-postgres -- --ignored` (each test makes a schema
-#      of its own, so they run in parallel and leave nothing behind);
-#   3. stops the cluster on exit, pass or fail, unless it was already running before step 1
-#      (a developer's infra/dev-up.sh), which it leaves running.
+#   2. starts the single-node Kafka of infra/kafka/start.sh on 127.0.0.1:19092 (jars from the
+#      Maven cache, fetched on first use), makes the topics of infra/kafka/topics.conf
+#      (infra/kafka/topics.sh) and exports GATEHOUSE_KAFKA_BROKERS;
+#   3. runs `cargo test --locked -p iam-store-postgres -- --ignored` and then
+#      `cargo test --locked -p relay -- --ignored` (each test makes a schema of its own, and each
+#      relay test a topic of its own, so they run in parallel and leave nothing behind);
+#   4. stops both servers on exit, pass or fail, except one that was already running before it
+#      started it (a developer's infra/dev-up.sh), which it leaves running.
 #
-# With GATEHOUSE_DATABASE_URL already set, it uses that database and starts and stops nothing.
-# Extra arguments go to the test binaries, e.g. `scripts/distributed-test.sh replicas`.
+# With GATEHOUSE_DATABASE_URL / GATEHOUSE_KAFKA_BROKERS already set, it uses that database / broker
+# and starts and stops none. Extra arguments go to the test binaries, e.g.
+# `scripts/distributed-test.sh replicas`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 now_ms() { date +%s%3N; }
 t0="$(now_ms)"
 stop_postgres=false
+stop_kafka=false
 
 finish() {
     local status=$?
+    if "$stop_kafka"; then
+        local t_stop
+        t_stop="$(now_ms)"
+        infra/kafka/stop.sh || status=$?
+        echo "== distributed tests: stopped Kafka in $(($(now_ms) - t_stop)) ms" >&2
+    fi
     if "$stop_postgres"; then
         local t_stop
         t_stop="$(now_ms)"
@@ -46,6 +59,22 @@ else
     echo "== distributed tests: PostgreSQL ready in $(($(now_ms) - t_start)) ms" >&2
 fi
 
+if [[ -n "${GATEHOUSE_KAFKA_BROKERS:-}" ]]; then
+    echo "== distributed tests: using the broker in GATEHOUSE_KAFKA_BROKERS; starting none" >&2
+else
+    if ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${GATEHOUSE_KAFKA_PORT:-19092}" 2>/dev/null; then
+        stop_kafka=true
+    fi
+    t_start="$(now_ms)"
+    infra/kafka/start.sh
+    infra/kafka/topics.sh
+    export GATEHOUSE_KAFKA_BROKERS="127.0.0.1:${GATEHOUSE_KAFKA_PORT:-19092}"
+    echo "== distributed tests: Kafka ready in $(($(now_ms) - t_start)) ms" >&2
+fi
+
 t_test="$(now_ms)"
 cargo test --locked -p iam-store-postgres -- --ignored "$@"
-echo "== distributed tests: cargo test took $(($(now_ms) - t_test)) ms" >&2
+echo "== distributed tests: cargo test (iam-store-postgres) took $(($(now_ms) - t_test)) ms" >&2
+t_test="$(now_ms)"
+cargo test --locked -p relay -- --ignored "$@"
+echo "== distributed tests: cargo test (relay) took $(($(now_ms) - t_test)) ms" >&2
