@@ -8,9 +8,10 @@
 #   2. starts the single-node Kafka of infra/kafka/start.sh on 127.0.0.1:19092 (jars from the
 #      Maven cache, fetched on first use), makes the topics of infra/kafka/topics.conf
 #      (infra/kafka/topics.sh) and exports GATEHOUSE_KAFKA_BROKERS;
-#   3. runs `cargo test --locked -p iam-store-postgres -- --ignored` and then
-#      `cargo test --locked -p relay -- --ignored` (each test makes a schema of its own, and each
-#      relay test a topic of its own, so they run in parallel and leave nothing behind);
+#   3. runs the ignored tests of iam-store-postgres, iam-readmodel (the PostgreSQL read model),
+#      projector (a real projector process killed mid-stream) and relay (each test makes a schema
+#      of its own, and each relay test a topic of its own, so they run in parallel and leave
+#      nothing behind);
 #   4. stops both servers on exit, pass or fail, except one that was already running before it
 #      started it (a developer's infra/dev-up.sh), which it leaves running.
 #
@@ -75,6 +76,8 @@ fi
 t_test="$(now_ms)"
 cargo test --locked -p iam-store-postgres -- --ignored "$@"
 echo "== distributed tests: cargo test (iam-store-postgres) took $(($(now_ms) - t_test)) ms" >&2
-t_test="$(now_ms)"
-cargo test --locked -p relay -- --ignored "$@"
-echo "== distributed tests: cargo test (relay) took $(($(now_ms) - t_test)) ms" >&2
+for package in iam-readmodel projector relay; do
+    t_test="$(now_ms)"
+    cargo test --locked -p "$package" -- --ignored "$@"
+    echo "== distributed tests: cargo test ($package) took $(($(now_ms) - t_test)) ms" >&2
+done
