@@ -51,6 +51,9 @@ pub struct AccessRequest {
     pub resource_policy: Option<String>,
     /// The account owning the resource, when it is not the principal's.
     pub resource_owner: Option<String>,
+    /// A consistency token (a sequence a mutation returned): decide on a model at least this
+    /// fresh, so a change made through any replica is never decided against its past.
+    pub min_sequence: Option<u64>,
 }
 
 /// The answer.
@@ -202,9 +205,13 @@ impl Gatehouse {
         stop: impl Fn(&Result<AccessDecision, AppError>) -> bool,
     ) -> Result<Vec<Result<AccessDecision, AppError>>, AppError> {
         let now = Utc::now();
-        let model = self
-            .account(&caller.account_id)
-            .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+        let min_sequence = requests.iter().filter_map(|r| r.min_sequence).max().unwrap_or(0);
+        let model = if min_sequence > 0 {
+            self.account_at_least(&caller.account_id, min_sequence).await?
+        } else {
+            self.account(&caller.account_id)
+                .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?
+        };
         let mut records = Vec::with_capacity(requests.len());
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {

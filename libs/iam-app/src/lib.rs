@@ -273,6 +273,44 @@ impl Gatehouse {
         model
     }
 
+    /// The account's model, at least as fresh as `min_sequence` (a consistency token a mutation
+    /// returned, possibly through another process): if this process has not seen that far, it
+    /// catches up from the log first. This is what keeps a permission removed through one
+    /// replica from being granted by another that lags.
+    ///
+    /// # Errors
+    /// `NoSuchEntity` for an unknown account; `InvalidInput` if the log itself has not reached
+    /// `min_sequence`; `ServiceFailure` if the log cannot be read.
+    pub async fn account_at_least(&self, account_id: &str, min_sequence: u64) -> Result<Arc<AccountModel>, AppError> {
+        if let Some(model) = self.account(account_id) {
+            if model.state().version() >= min_sequence {
+                return Ok(model);
+            }
+        }
+        let slot = self.slot(account_id);
+        let _writer = slot.writer.lock().await;
+        let current = read_lock(&slot.model).clone();
+        if current.state().version() < min_sequence {
+            let fresh = self.catch_up(account_id, AccountState::clone(current.state())).await?;
+            if fresh.version() > current.state().version() {
+                self.install(account_id, fresh);
+            }
+        }
+        let model = self
+            .account(account_id)
+            .ok_or_else(|| AppError::new(ErrorCode::NoSuchEntity, format!("account {account_id} does not exist")))?;
+        if model.state().version() < min_sequence {
+            return Err(AppError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "consistency token {min_sequence} is ahead of account {account_id}'s log (at {})",
+                    model.state().version()
+                ),
+            ));
+        }
+        Ok(model)
+    }
+
     fn slot(&self, account: &str) -> Arc<AccountSlot> {
         if let Some(slot) = read_lock(&self.accounts).get(account) {
             return slot.clone();

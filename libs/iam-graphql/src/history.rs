@@ -41,6 +41,9 @@ pub struct AuthorizeInput {
     pub resource_policy: Option<String>,
     /// The account owning the resource, when not the principal's.
     pub resource_owner: Option<String>,
+    /// A consistency token (the `sequence` a mutation returned): the decision is made on a model
+    /// at least this fresh.
+    pub min_sequence: Option<u64>,
 }
 
 /// A statement that decided a request.
@@ -104,6 +107,7 @@ pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Resul
             .collect(),
         resource_policy: input.resource_policy,
         resource_owner: input.resource_owner,
+        min_sequence: input.min_sequence,
     };
     let decision = scope
         .gatehouse

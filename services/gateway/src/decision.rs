@@ -40,6 +40,9 @@ pub struct AuthorizeInput {
     resource_policy: Option<String>,
     #[serde(default)]
     resource_owner: Option<String>,
+    /// A consistency token: decide on a model at least this fresh.
+    #[serde(default)]
+    min_sequence: Option<u64>,
 }
 
 impl From<AuthorizeInput> for AccessRequest {
@@ -61,6 +64,7 @@ impl From<AuthorizeInput> for AccessRequest {
                 .collect(),
             resource_policy: input.resource_policy,
             resource_owner: input.resource_owner,
+            min_sequence: input.min_sequence,
         }
     }
 }
@@ -256,6 +260,7 @@ fn access_request(caller: &ApiCaller, evaluation: &Evaluation) -> Result<AccessR
         context,
         resource_policy,
         resource_owner: None,
+        min_sequence: None,
     })
 }
 

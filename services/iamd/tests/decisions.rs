@@ -472,4 +472,18 @@ fn a_roles_trust_policy_is_the_stored_resource_policy_of_assume_role() {
     assert_eq!(alice["matchedStatements"][0]["sourcePolicyId"], role.as_str());
     let (_, bob) = call(&server, &root, "/v1/authorize", &assume("bob"));
     assert_eq!(bob["decision"], "ImplicitDeny", "{bob}");
+
+    // Consistency tokens: the sequence a decision reports is a token a later request may demand;
+    // one the account's log has not reached is refused.
+    let mut fresh = assume("alice");
+    fresh["minSequence"] = alice["sequence"].clone();
+    let (status, again) = call(&server, &root, "/v1/authorize", &fresh);
+    assert_eq!((status, again["decision"].as_str()), (200, Some("Allow")), "{again}");
+    fresh["minSequence"] = json!(alice["sequence"].as_u64().unwrap() + 1_000);
+    let (status, ahead) = call(&server, &root, "/v1/authorize", &fresh);
+    assert_eq!(
+        (status, ahead["error"]["code"].as_str()),
+        (400, Some("InvalidInput")),
+        "{ahead}"
+    );
 }
