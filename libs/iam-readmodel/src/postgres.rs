@@ -92,79 +92,81 @@ impl PgReadModel {
     /// A database failure; then nothing of the batch is written.
     pub async fn apply(&self, batch: &[(u64, EventEnvelope)]) -> Result<Applied, ReadModelError> {
         let mut tx = self.pool.begin().await.map_err(|e| backend("beginning a batch", &e))?;
-        let mut applied = Applied::default();
-        let mut heads = HashMap::<String, AccountHead>::new();
-        let mut last_position = None;
-        for (position, envelope) in batch {
-            last_position = Some(*position);
-            let head = match heads.get(&envelope.account_id) {
-                Some(head) => *head,
-                None => read_head(&mut tx, &envelope.account_id).await?,
-            };
-            let (outcome, new_head) = plan(head, envelope);
-            match outcome {
-                EventOutcome::Apply(changes) => {
-                    for change in &changes {
-                        execute(&mut tx, change).await?;
-                    }
-                    applied.applied += 1;
-                }
-                EventOutcome::Duplicate => applied.duplicates += 1,
-                EventOutcome::AlreadyStopped => applied.stopped += 1,
-                EventOutcome::Stop(reason) => {
-                    tracing::error!(account = %envelope.account_id, sequence = envelope.sequence, %reason,
-                        "read model: event cannot be projected; the account's projection is stopped");
-                    sqlx::query(
-                        "INSERT INTO rm_failed_events (account_id, sequence, position, event_id, event_type, \
-                         schema_version, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (account_id, sequence) DO NOTHING",
-                    )
-                    .bind(&envelope.account_id)
-                    .bind(to_i64(envelope.sequence))
-                    .bind(to_i64(*position))
-                    .bind(envelope.event_id.to_string())
-                    .bind(&envelope.event_type)
-                    .bind(i64::from(envelope.schema_version))
-                    .bind(&reason)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| backend("recording a failed event", &e))?;
-                    applied.stopped += 1;
-                }
-            }
-            heads.insert(envelope.account_id.clone(), new_head);
-        }
-        for (account_id, head) in &heads {
-            sqlx::query(
-                "INSERT INTO rm_account_heads (account_id, sequence, failed_sequence) VALUES ($1, $2, $3) \
-                 ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, \
-                 failed_sequence = excluded.failed_sequence",
-            )
-            .bind(account_id)
-            .bind(to_i64(head.sequence))
-            .bind(head.failed_sequence.map(to_i64))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| backend("writing an account head", &e))?;
-        }
-        let checkpoint = match last_position {
-            Some(position) => {
+        let mut applied = apply_events(&mut tx, batch.iter().map(|(p, e)| (*p, e))).await?;
+        let checkpoint = match batch.last() {
+            Some((position, _)) => {
                 sqlx::query(
                     "INSERT INTO rm_checkpoint (projection, position) VALUES ($1, $2) \
                      ON CONFLICT (projection) DO UPDATE SET position = excluded.position",
                 )
                 .bind(PROJECTION)
-                .bind(to_i64(position))
+                .bind(to_i64(*position))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| backend("writing the checkpoint", &e))?;
-                position
+                *position
             }
             None => self.checkpoint().await?,
         };
         tx.commit().await.map_err(|e| backend("committing a batch", &e))?;
         applied.checkpoint = checkpoint;
         Ok(applied)
+    }
+
+    /// Applies messages consumed from Kafka (`(partition, offset, event)`, in each partition's
+    /// order) and stores the next offset of every partition they came from, in one transaction.
+    /// `Applied::checkpoint` is the number of messages in the batch.
+    ///
+    /// # Errors
+    /// A database failure; then nothing of the batch is written.
+    pub async fn apply_consumed(
+        &self,
+        topic: &str,
+        batch: &[(i32, i64, EventEnvelope)],
+    ) -> Result<Applied, ReadModelError> {
+        let mut tx = self.pool.begin().await.map_err(|e| backend("beginning a batch", &e))?;
+        let mut applied = apply_events(
+            &mut tx,
+            batch
+                .iter()
+                .map(|(_, offset, e)| (u64::try_from(*offset).unwrap_or(0), e)),
+        )
+        .await?;
+        let mut next: HashMap<i32, i64> = HashMap::new();
+        for (partition, offset, _) in batch {
+            let entry = next.entry(*partition).or_insert(0);
+            *entry = (*entry).max(offset + 1);
+        }
+        for (partition, next_offset) in next {
+            sqlx::query(
+                "INSERT INTO rm_kafka_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) \
+                 ON CONFLICT (topic, partition) DO UPDATE SET \
+                 next_offset = greatest(rm_kafka_offsets.next_offset, excluded.next_offset)",
+            )
+            .bind(topic)
+            .bind(partition)
+            .bind(next_offset)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend("writing Kafka offsets", &e))?;
+        }
+        tx.commit().await.map_err(|e| backend("committing a batch", &e))?;
+        applied.checkpoint = batch.len() as u64;
+        Ok(applied)
+    }
+
+    /// The next offset to consume of each partition of `topic` this read model has seen.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn kafka_offsets(&self, topic: &str) -> Result<Vec<(i32, i64)>, ReadModelError> {
+        let rows =
+            sqlx::query("SELECT partition, next_offset FROM rm_kafka_offsets WHERE topic = $1 ORDER BY partition")
+                .bind(topic)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend("reading Kafka offsets", &e))?;
+        Ok(rows.iter().map(|r| (r.get::<i32, _>(0), r.get::<i64, _>(1))).collect())
     }
 
     /// Every projected row of one account, as [`crate::SqliteReadModel::snapshot`] gives it: the
@@ -203,6 +205,68 @@ impl PgReadModel {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The per-account rules of [`crate::project::plan`] over a batch, inside `tx`, with the account
+/// heads written at the end.
+async fn apply_events<'e>(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: impl Iterator<Item = (u64, &'e EventEnvelope)>,
+) -> Result<Applied, ReadModelError> {
+    let mut applied = Applied::default();
+    let mut heads = HashMap::<String, AccountHead>::new();
+    for (position, envelope) in batch {
+        let head = match heads.get(&envelope.account_id) {
+            Some(head) => *head,
+            None => read_head(tx, &envelope.account_id).await?,
+        };
+        let (outcome, new_head) = plan(head, envelope);
+        match outcome {
+            EventOutcome::Apply(changes) => {
+                for change in &changes {
+                    execute(tx, change).await?;
+                }
+                applied.applied += 1;
+            }
+            EventOutcome::Duplicate => applied.duplicates += 1,
+            EventOutcome::AlreadyStopped => applied.stopped += 1,
+            EventOutcome::Stop(reason) => {
+                tracing::error!(account = %envelope.account_id, sequence = envelope.sequence, %reason,
+                    "read model: event cannot be projected; the account's projection is stopped");
+                sqlx::query(
+                    "INSERT INTO rm_failed_events (account_id, sequence, position, event_id, event_type, \
+                     schema_version, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (account_id, sequence) DO NOTHING",
+                )
+                .bind(&envelope.account_id)
+                .bind(to_i64(envelope.sequence))
+                .bind(to_i64(position))
+                .bind(envelope.event_id.to_string())
+                .bind(&envelope.event_type)
+                .bind(i64::from(envelope.schema_version))
+                .bind(&reason)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| backend("recording a failed event", &e))?;
+                applied.stopped += 1;
+            }
+        }
+        heads.insert(envelope.account_id.clone(), new_head);
+    }
+    for (account_id, head) in &heads {
+        sqlx::query(
+            "INSERT INTO rm_account_heads (account_id, sequence, failed_sequence) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, \
+             failed_sequence = excluded.failed_sequence",
+        )
+        .bind(account_id)
+        .bind(to_i64(head.sequence))
+        .bind(head.failed_sequence.map(to_i64))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| backend("writing an account head", &e))?;
+    }
+    Ok(applied)
 }
 
 async fn read_head(tx: &mut Transaction<'_, Postgres>, account_id: &str) -> Result<AccountHead, ReadModelError> {

@@ -1,5 +1,6 @@
-//! `projector`: follows the PostgreSQL event log (the store of record in the distributed mode)
-//! into the PostgreSQL read model. Each batch, the account heads and the checkpoint commit in one
+//! `projector`: follows the events into the PostgreSQL read model, from the Kafka events topic
+//! (with `--kafka-brokers`: offsets stored with the rows) or straight from the PostgreSQL event
+//! log (the store of record). Each batch, the account heads and the checkpoint commit in one
 //! transaction, so a projector killed at any point resumes exactly where its last commit left
 //! off; several projectors may run against one read model (the second only redoes work the
 //! first already committed, and drops it as duplicates).
@@ -27,6 +28,38 @@ struct Flags {
     /// The schema holding the read model (default: the role's `search_path`).
     #[arg(long, env = "GATEHOUSE_READ_MODEL_SCHEMA")]
     read_model_schema: Option<String>,
+    /// Consume the events topic of these Kafka brokers instead of reading the log directly.
+    #[arg(long, env = "GATEHOUSE_KAFKA_BROKERS")]
+    kafka_brokers: Option<String>,
+    /// The events topic.
+    #[arg(long, env = "GATEHOUSE_EVENTS_TOPIC", default_value = "gatehouse.events")]
+    topic: String,
+}
+
+/// Follows the Kafka topic until shutdown; failures are logged and retried with backoff.
+async fn follow_kafka(brokers: &str, topic: &str, model: &PgReadModel) -> anyhow::Result<()> {
+    let consumer = projector::consumer(brokers)?;
+    projector::assign_from_stored(&consumer, topic, model).await?;
+    println!("projector consuming {topic} from the offsets stored in the read model");
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            result = projector::consume_once(&consumer, topic, model, 500, std::time::Duration::from_millis(200)) => {
+                match result {
+                    Ok(_) => backoff = std::time::Duration::from_millis(100),
+                    Err(error) => {
+                        tracing::warn!(%error, "projector failed; retrying from the stored offsets");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                        projector::assign_from_stored(&consumer, topic, model).await?;
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -56,6 +89,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let flags = Flags::parse();
+    if let Some(brokers) = &flags.kafka_brokers {
+        let model = PgReadModel::connect(&flags.database_url, flags.read_model_schema.as_deref())
+            .await
+            .context("connecting to the read model")?;
+        follow_kafka(brokers, &flags.topic, &model).await?;
+        model.close().await;
+        println!("projector stopped");
+        return Ok(());
+    }
     let mut options = PostgresStoreOptions::default();
     options.schema = flags.events_schema.clone();
     let events = PostgresEventStore::connect(&flags.database_url, options)

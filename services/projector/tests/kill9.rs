@@ -8,17 +8,19 @@
 //! server; `scripts/distributed-test.sh` starts one and runs it with `--ignored`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iam_app::{Actor, Gatehouse};
-use iam_domain::{Command as IamCommand, TagInput};
+use iam_app::Gatehouse;
 use iam_eventlog::EventFeed;
 use iam_readmodel::{expected_snapshot, PgReadModel};
 use iam_secrets::Sealer;
 use iam_store_postgres::{PostgresEventStore, PostgresStoreOptions};
 use sqlx::Connection;
+use support::{actor, write};
 
 fn database_url() -> String {
     std::env::var("GATEHOUSE_DATABASE_URL")
@@ -33,49 +35,12 @@ fn projector(url: &str, events: &str, read_model: &str) -> Child {
         .env("GATEHOUSE_EVENTS_SCHEMA", events)
         .env("GATEHOUSE_READ_MODEL_SCHEMA", read_model)
         .env("RUST_LOG", "warn")
+        // This test follows the log itself, not the Kafka topic.
+        .env_remove("GATEHOUSE_KAFKA_BROKERS")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn actor() -> Actor {
-    Actor {
-        arn: "arn:aws:iam::000000000000:root".into(),
-        request_id: "kill9".into(),
-    }
-}
-
-async fn write(gatehouse: &Gatehouse, account: &str, i: usize) {
-    let user = format!("user-{}", i % 40);
-    let commands = [
-        IamCommand::CreateUser {
-            user_name: user.clone(),
-            path: None,
-            permissions_boundary: None,
-            tags: vec![TagInput::new("n", i.to_string())],
-        },
-        IamCommand::CreateGroup {
-            group_name: format!("group-{}", i % 5),
-            path: None,
-        },
-        IamCommand::AddUserToGroup {
-            group_name: format!("group-{}", i % 5),
-            user_name: user.clone(),
-        },
-        IamCommand::AttachUserPolicy {
-            user_name: user.clone(),
-            policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
-        },
-        IamCommand::TagUser {
-            user_name: user,
-            tags: vec![TagInput::new("round", i.to_string())],
-        },
-    ];
-    for command in &commands {
-        // Conflicts with earlier rounds (a user that exists) are part of the walk.
-        let _ = gatehouse.execute(account, &actor(), command).await;
-    }
 }
 
 async fn wait_caught_up(model: &PgReadModel, store: &PostgresEventStore) {
