@@ -13,8 +13,10 @@ use clap::Parser;
 use gateway::auth::AuthSettings;
 use gateway::Gateway;
 use iam_app::{Actor, Gatehouse};
+use iam_eventlog::{EventFeed, EventStore};
 use iam_readmodel::{Projector, SqliteReadModel};
 use iam_secrets::Sealer;
+use iam_store_postgres::{PostgresEventStore, PostgresStoreOptions};
 use iam_store_sqlite::{AuditDurability, SqliteAuditLog, SqliteEventStore, SqliteStoreOptions};
 use rand::RngCore;
 use serde::Deserialize;
@@ -42,6 +44,14 @@ struct Flags {
     /// power loss; the default) or `process` (survives kill -9 of iamd, not a power cut).
     #[arg(long, env = "GATEHOUSE_AUDIT_SYNC")]
     audit_sync: Option<String>,
+    /// Keep the event log in PostgreSQL (`postgres://...`) instead of `<data_dir>/events.db`, so
+    /// several iamd replicas share one log (the distributed mode's store of record). Each replica
+    /// follows the log to keep its model current; decisions may demand a consistency token.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The PostgreSQL schema of the event log (default: the role's `search_path`).
+    #[arg(long)]
+    events_schema: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -52,6 +62,8 @@ struct FileConfig {
     region: Option<String>,
     master_key_file: Option<PathBuf>,
     audit_sync: Option<String>,
+    database_url: Option<String>,
+    events_schema: Option<String>,
 }
 
 /// The validated configuration.
@@ -62,6 +74,8 @@ struct Config {
     region: String,
     master_key_file: PathBuf,
     audit_durability: AuditDurability,
+    database_url: Option<String>,
+    events_schema: Option<String>,
 }
 
 impl Config {
@@ -88,6 +102,8 @@ impl Config {
         };
         Ok(Config {
             audit_durability,
+            database_url: flags.database_url.or(file.database_url),
+            events_schema: flags.events_schema.or(file.events_schema),
             listen: flags
                 .listen
                 .or(file.listen)
@@ -174,6 +190,50 @@ async fn shutdown_signal() {
     }
 }
 
+/// Where the event log lives.
+enum Log {
+    Sqlite(SqliteEventStore),
+    Postgres(PostgresEventStore),
+}
+
+impl Log {
+    fn store(&self) -> Arc<dyn EventStore> {
+        match self {
+            Log::Sqlite(store) => Arc::new(store.clone()),
+            Log::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+}
+
+/// Keeps this replica's accounts current with what other replicas append to the shared log.
+async fn follow_log(gatehouse: Arc<Gatehouse>, feed: Arc<dyn EventFeed>, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut position = feed.latest_position().await.unwrap_or(0);
+    loop {
+        let step = async {
+            feed.wait_for(position, std::time::Duration::from_secs(1)).await?;
+            let batch = feed.read_from(position, 500).await?;
+            for (at, envelope) in &batch {
+                if let Err(error) = gatehouse
+                    .account_at_least(&envelope.account_id, envelope.sequence)
+                    .await
+                {
+                    tracing::warn!(account = %envelope.account_id, %error, "cannot catch up an account");
+                }
+                position = *at;
+            }
+            Ok::<(), iam_eventlog::StoreError>(())
+        };
+        tokio::select! {
+            () = &mut stop => return,
+            result = step => if let Err(error) = result {
+                tracing::warn!(%error, "following the shared log failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            },
+        }
+    }
+}
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -196,28 +256,51 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot restrict {} to its owner", config.data_dir.display()))?;
     }
     let sealer = master_key(&config.master_key_file)?;
-    let database = config.data_dir.join("events.db");
-    let store = SqliteEventStore::open(&database.to_string_lossy(), SqliteStoreOptions::default()).await?;
+    let log = match &config.database_url {
+        Some(url) => {
+            let mut options = PostgresStoreOptions::default();
+            options.schema = config.events_schema.clone();
+            Log::Postgres(PostgresEventStore::connect(url, options).await?)
+        }
+        None => {
+            let database = config.data_dir.join("events.db");
+            Log::Sqlite(SqliteEventStore::open(&database.to_string_lossy(), SqliteStoreOptions::default()).await?)
+        }
+    };
     let audit = SqliteAuditLog::open(
         &config.data_dir.join("audit.db").to_string_lossy(),
         config.audit_durability,
     )
     .await?;
     let gatehouse = Arc::new(
-        Gatehouse::load(Arc::new(store.clone()), sealer)
+        Gatehouse::load(log.store(), sealer)
             .await?
             .with_audit(Arc::new(audit.clone())),
     );
     bootstrap(&gatehouse, &config).await?;
 
-    // The SQL read model follows the log in its own file: delete it to rebuild from the log.
-    let read_model_file = config.data_dir.join("readmodel.db");
-    let read_model = SqliteReadModel::open(&read_model_file.to_string_lossy()).await?;
-    let projector = Projector::new(Arc::new(store.clone()), read_model.clone()).await?;
-    let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
-    let projection = tokio::spawn(projector.run(async {
-        let _ = projector_stopped.await;
-    }));
+    let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut receiver = background_stopped.clone();
+        async move {
+            let _ = receiver.wait_for(|stop| *stop).await;
+        }
+    };
+    let (background, read_model) = match &log {
+        // Embedded: the SQL read model follows the log in its own file (delete it to rebuild).
+        Log::Sqlite(store) => {
+            let read_model_file = config.data_dir.join("readmodel.db");
+            let read_model = SqliteReadModel::open(&read_model_file.to_string_lossy()).await?;
+            let projector = Projector::new(Arc::new(store.clone()), read_model.clone()).await?;
+            (tokio::spawn(projector.run(stopped())), Some(read_model))
+        }
+        // Shared log: follow what other replicas append (the projector service keeps the read
+        // model in this mode).
+        Log::Postgres(store) => {
+            let feed: Arc<dyn EventFeed> = Arc::new(store.clone());
+            (tokio::spawn(follow_log(gatehouse.clone(), feed, stopped())), None)
+        }
+    };
 
     let auth = AuthSettings {
         region: config.region.clone(),
@@ -230,11 +313,16 @@ async fn main() -> anyhow::Result<()> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    let _ = stop_projector.send(());
-    let _ = projection.await;
-    read_model.close().await;
+    let _ = stop_background.send(true);
+    let _ = background.await;
+    if let Some(read_model) = read_model {
+        read_model.close().await;
+    }
     audit.close().await;
-    store.close().await;
+    match &log {
+        Log::Sqlite(store) => store.close().await,
+        Log::Postgres(store) => store.close().await,
+    }
     println!("iamd stopped");
     Ok(())
 }

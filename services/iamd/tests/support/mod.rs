@@ -19,8 +19,14 @@ pub struct Server {
 impl Server {
     /// Starts `iamd` and waits until it says where it listens.
     pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// [`Server::start`] with more flags.
+    pub fn start_with(data_dir: &Path, flags: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iamd"))
             .args(["--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -58,6 +64,17 @@ impl Server {
             secret_access_key: field("aws_secret_access_key"),
             session_token: None,
         }
+    }
+
+    /// The account of the root credentials, as `callerIdentity` reports it.
+    pub fn account_id(&self) -> String {
+        let reply = gql(
+            &self.address,
+            &self.root_credentials(),
+            "{ callerIdentity { account } }",
+            json!({}),
+        );
+        reply.data()["callerIdentity"]["account"].as_str().unwrap().to_owned()
     }
 
     pub fn kill9(mut self) {
