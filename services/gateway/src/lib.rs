@@ -20,6 +20,11 @@ use iam_graphql::{build_schema, Caller, GatehouseSchema};
 
 use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord};
 
+/// The header carrying a consistency token for GraphQL requests: the request is answered on the
+/// caller's account at least as fresh as this sequence (a mutation's `sequence`, possibly from
+/// another replica).
+pub const MIN_SEQUENCE_HEADER: &str = "x-gatehouse-min-sequence";
+
 /// Largest request body accepted (policies are at most tens of kilobytes).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -186,11 +191,36 @@ async fn graphql(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
+    // A consistency token: answer at least as fresh as this sequence of the caller's account.
+    let min_sequence = match request
+        .headers()
+        .get(MIN_SEQUENCE_HEADER)
+        .map(|v| v.to_str().map(str::parse::<u64>))
+    {
+        None => None,
+        Some(Ok(Ok(sequence))) => Some(sequence),
+        Some(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+                &format!("{MIN_SEQUENCE_HEADER} must be a sequence number (a mutation's `sequence`)"),
+            )
+        }
+    };
     let (api_caller, body) = match authenticated(&gateway, peer, request).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
     let request_id = api_caller.request_id.clone();
+    if let Some(sequence) = min_sequence {
+        if let Err(error) = gateway
+            .gatehouse
+            .account_at_least(&api_caller.account_id, sequence)
+            .await
+        {
+            return error_response(StatusCode::BAD_REQUEST, error.code.as_str(), &error.message);
+        }
+    }
     let graphql_request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {

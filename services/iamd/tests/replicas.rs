@@ -83,6 +83,15 @@ fn two_replicas_share_one_log_without_lost_updates_or_stale_grants() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // A query may carry a token too: B answers at least as fresh as A's change, at once.
+    let bob = gql(&a.address, &root, create, json!({"n": "bob"}));
+    let token = bob.data()["createUser"]["sequence"].as_u64().unwrap();
+    let body = json!({"query": "{ user(userName: \"bob\") { userName } }"}).to_string();
+    let mut headers = signed_headers_for(&b.address, "/graphql", &root, &body, chrono::Utc::now());
+    headers.push(("x-gatehouse-min-sequence".into(), token.to_string()));
+    let fresh = post_path(&b.address, "/graphql", &headers, &body);
+    assert_eq!(fresh.data()["user"]["userName"], "bob", "{}", fresh.body);
+
     // The new-enemy problem: a permission removed through A is never granted by B for a caller
     // that passes the removal's token.
     let attach = gql(
