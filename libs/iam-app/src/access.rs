@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, DecisionDetail, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ};
-use iam_authz::{authorize, authorize_with_resource_policy, request_context, AccountModel, RequestFacts};
+use iam_authz::{
+    authorize, authorize_with_resource_policy, request_context, AccountModel, CompiledPrincipal, RequestFacts,
+};
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
 use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
@@ -54,6 +56,18 @@ pub struct AccessRequest {
     /// A consistency token (a sequence a mutation returned): decide on a model at least this
     /// fresh, so a change made through any replica is never decided against its past.
     pub min_sequence: Option<u64>,
+}
+
+/// A condition key as the decision APIs take it (`{key, values, type}`): without a type, one value
+/// is a `string` and several a `stringList`.
+#[must_use]
+pub fn context_entry(key: String, values: Vec<String>, key_type: Option<String>) -> ContextEntry {
+    let key_type = key_type.unwrap_or_else(|| if values.len() > 1 { "stringList" } else { "string" }.into());
+    ContextEntry {
+        context_key_name: key,
+        context_key_values: values,
+        context_key_type: key_type,
+    }
 }
 
 /// The answer.
@@ -212,13 +226,17 @@ impl Gatehouse {
             self.account(&caller.account_id)
                 .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?
         };
+        // The caller is the same for the whole batch: its identity is worked out once.
+        let identity = user_identity(model.state(), &caller.principal_arn, caller.access_key_id.as_deref());
         let mut records = Vec::with_capacity(requests.len());
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {
             let outcome = decide(&model, caller, request, now);
             let event_id = uuid::Uuid::now_v7().to_string();
-            records.push(decision_record(&model, caller, request, &outcome, &event_id, now));
-            let answer = outcome.map(|(effect, matched)| AccessDecision {
+            records.push(decision_record(
+                &model, caller, &identity, request, &outcome, &event_id, now,
+            ));
+            let answer = outcome.map(|(effect, matched, _)| AccessDecision {
                 effect,
                 matched,
                 event_id,
@@ -257,7 +275,8 @@ impl Gatehouse {
     }
 }
 
-type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>), AppError>;
+/// A decision with the principal it was made for (whose policies the audit record lists).
+type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>, Arc<CompiledPrincipal>), AppError>;
 
 fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now: DateTime<Utc>) -> Outcome {
     // May the caller ask about this principal at all?
@@ -353,24 +372,29 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
         resource_policy.as_ref(),
         &context,
     );
-    Ok((decision.effect, decision.matched))
+    Ok((decision.effect, decision.matched, principal))
 }
 
 fn decision_record(
     model: &AccountModel,
     caller: &ApiCaller,
+    identity: &UserIdentity,
     request: &AccessRequest,
     outcome: &Outcome,
     event_id: &str,
     now: DateTime<Utc>,
 ) -> AuditRecord {
     let state = model.state();
-    let policies: Vec<PolicyRef> = model
-        .principal(&request.principal_arn)
+    // The decided principal came with the outcome; only a refusal looks it up again.
+    let principal = match outcome {
+        Ok((_, _, principal)) => Some(principal.clone()),
+        Err(_) => model.principal(&request.principal_arn),
+    };
+    let policies: Vec<PolicyRef> = principal
         .map(|p| p.policy_sources.iter().map(policy_ref).collect())
         .unwrap_or_default();
     let (decision, matched, error_code, error_message) = match outcome {
-        Ok((effect, matched)) => (
+        Ok((effect, matched, _)) => (
             Some(decision_name(*effect)),
             matched.iter().map(matched_statement_json).collect(),
             None,
@@ -405,7 +429,7 @@ fn decision_record(
         .collect();
     AuditRecord {
         event_version: "1.09".into(),
-        user_identity: user_identity(state, &caller.principal_arn, caller.access_key_id.as_deref()),
+        user_identity: identity.clone(),
         event_time: now,
         event_source: EVENT_SOURCE_AUTHZ.into(),
         event_name: "Authorize".into(),

@@ -4,9 +4,8 @@
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Json, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use iam_app::access::{matched_statement_json, AccessRequest, ApiCaller};
+use iam_app::access::{context_entry, AccessRequest, ApiCaller};
 use iam_audit::{AuditFilter, AuditRecord, GroupBy};
-use iam_policy::simulate::ContextEntry;
 use iam_types::ErrorCode;
 
 use crate::error::{aws_error, from_app};
@@ -97,13 +96,7 @@ pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Resul
         context: input
             .context
             .into_iter()
-            .map(|c| ContextEntry {
-                context_key_type: c
-                    .key_type
-                    .unwrap_or_else(|| if c.values.len() > 1 { "stringList" } else { "string" }.into()),
-                context_key_name: c.key,
-                context_key_values: c.values,
-            })
+            .map(|c| context_entry(c.key, c.values, c.key_type))
             .collect(),
         resource_policy: input.resource_policy,
         resource_owner: input.resource_owner,
@@ -120,16 +113,18 @@ pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Resul
         matched_statements: decision
             .matched
             .iter()
-            .map(|m| {
-                let json = matched_statement_json(m);
-                MatchedStatementObject {
-                    source_policy_id: m.source.id.to_string(),
-                    source_policy_type: m.source.policy_type.as_str().to_owned(),
-                    version_id: m.source.version_id.as_deref().map(str::to_owned),
-                    statement_index: i32::try_from(m.statement_index).unwrap_or(i32::MAX),
-                    sid: m.sid.as_deref().map(str::to_owned),
-                    effect: json["effect"].as_str().unwrap_or("Allow").to_owned(),
+            .map(|m| MatchedStatementObject {
+                source_policy_id: m.source.id.to_string(),
+                source_policy_type: m.source.policy_type.as_str().to_owned(),
+                version_id: m.source.version_id.as_deref().map(str::to_owned),
+                statement_index: i32::try_from(m.statement_index).unwrap_or(i32::MAX),
+                sid: m.sid.as_deref().map(str::to_owned),
+                effect: if m.effect == iam_policy::Effect::Allow {
+                    "Allow"
+                } else {
+                    "Deny"
                 }
+                .to_owned(),
             })
             .collect(),
         event_id: decision.event_id,

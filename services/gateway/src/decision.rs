@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use iam_app::access::{matched_statement_json, AccessDecision, AccessRequest, ApiCaller};
+use iam_app::access::{context_entry, matched_statement_json, AccessDecision, AccessRequest, ApiCaller};
 use iam_app::{AppError, Gatehouse};
 use iam_policy::simulate::ContextEntry;
 use iam_types::ErrorCode;
@@ -54,13 +54,7 @@ impl From<AuthorizeInput> for AccessRequest {
             context: input
                 .context
                 .into_iter()
-                .map(|c| ContextEntry {
-                    context_key_type: c
-                        .key_type
-                        .unwrap_or_else(|| if c.values.len() > 1 { "stringList" } else { "string" }.into()),
-                    context_key_name: c.key,
-                    context_key_values: c.values,
-                })
+                .map(|c| context_entry(c.key, c.values, c.key_type))
                 .collect(),
             resource_policy: input.resource_policy,
             resource_owner: input.resource_owner,
@@ -192,7 +186,7 @@ struct Evaluation {
 }
 
 /// A JSON value as a typed context entry (`string`, `numeric`, `boolean` or their lists).
-fn context_entry(key: &str, value: &Value) -> Option<ContextEntry> {
+fn json_context_entry(key: &str, value: &Value) -> Option<ContextEntry> {
     let scalar = |v: &Value| match v {
         Value::String(s) => Some((s.clone(), "string")),
         Value::Number(n) => Some((n.to_string(), "numeric")),
@@ -240,7 +234,7 @@ fn access_request(caller: &ApiCaller, evaluation: &Evaluation) -> Result<AccessR
     let resource = evaluation.resource.clone().unwrap_or_default();
     let mut context: Vec<ContextEntry> = Vec::new();
     for (key, value) in evaluation.context.iter().flatten() {
-        context.extend(context_entry(key, value));
+        context.extend(json_context_entry(key, value));
     }
     let mut resource_policy = None;
     for (key, value) in &resource.properties {
@@ -250,7 +244,7 @@ fn access_request(caller: &ApiCaller, evaluation: &Evaluation) -> Result<AccessR
                 other => other.to_string(),
             });
         } else {
-            context.extend(context_entry(key, value));
+            context.extend(json_context_entry(key, value));
         }
     }
     Ok(AccessRequest {
