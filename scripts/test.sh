@@ -2,7 +2,16 @@
 # The test command of the README: every unit, integration and end-to-end test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GATEHOUSE_SIGV4_VECTORS="${GATEHOUSE_SIGV4_VECTORS:-$(cd .. && pwd)/shared/vectors/sigv4}"
+# Shared test vectors live beside the checkout, never inside it; a clone made elsewhere (e.g. in a
+# temporary directory) finds them beside the repository it was cloned from.
+if [[ -z "${GATEHOUSE_SIGV4_VECTORS:-}" ]]; then
+    GATEHOUSE_SIGV4_VECTORS="$(cd .. && pwd)/shared/vectors/sigv4"
+    origin="$(git config --get remote.origin.url 2>/dev/null || true)"
+    if [[ ! -d "$GATEHOUSE_SIGV4_VECTORS" && -d "$origin" ]]; then
+        GATEHOUSE_SIGV4_VECTORS="$(cd "$origin/.." && pwd)/shared/vectors/sigv4"
+    fi
+fi
+export GATEHOUSE_SIGV4_VECTORS
 
 # botocore, AWS's own signer, for services/iamd/tests/botocore.rs: in a venv of the repository's
 # own (never a global install), created once and reused while it still imports botocore.
