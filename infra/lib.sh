@@ -4,7 +4,28 @@
 
 # Repository root and the directory all running state lives under (data, logs, pid files).
 GATEHOUSE_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GATEHOUSE_INFRA_STATE="${GATEHOUSE_INFRA_STATE:-$GATEHOUSE_REPO_ROOT/target/infra}"
+# Whether every directory from $1 up to / lets other users through (PostgreSQL runs as its own OS
+# user when we are root, and must reach its data directory).
+gatehouse_world_traversable() {
+    local dir="$1" mode
+    while [[ -n "$dir" && "$dir" != "/" ]]; do
+        if [[ -e "$dir" ]]; then
+            mode="$(stat -c %A "$dir")"
+            [[ "${mode:9:1}" == "x" || "${mode:9:1}" == "t" ]] || return 1
+        fi
+        dir="$(dirname "$dir")"
+    done
+}
+if [[ -z "${GATEHOUSE_INFRA_STATE:-}" ]]; then
+    GATEHOUSE_INFRA_STATE="$GATEHOUSE_REPO_ROOT/target/infra"
+    # A checkout inside a private directory (mktemp -d is 0700) is unreachable for the server's
+    # user: keep the state in a per-checkout directory under /var/tmp instead.
+    if [[ "$(id -u)" -eq 0 ]] && ! gatehouse_world_traversable "$GATEHOUSE_REPO_ROOT"; then
+        GATEHOUSE_INFRA_STATE="/var/tmp/gatehouse-infra-$(printf '%s' "$GATEHOUSE_REPO_ROOT" | sha256sum | cut -c1-12)"
+        mkdir -p "$GATEHOUSE_INFRA_STATE"
+        chmod 0755 "$GATEHOUSE_INFRA_STATE"
+    fi
+fi
 export GATEHOUSE_REPO_ROOT GATEHOUSE_INFRA_STATE
 
 # The only host the services bind to and are reached on.
