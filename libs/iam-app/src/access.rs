@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, DecisionDetail, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ};
-use iam_authz::{
-    authorize, authorize_with_resource_policy, request_context, AccountModel, CompiledPrincipal, RequestFacts,
-};
+use iam_authz::{authorize, authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
 use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
@@ -294,7 +292,7 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
         &asking,
         AUTHORIZE_ACTION,
         &request.principal_arn,
-        &request_context(&asking, &facts, now),
+        &model.request_context(&asking, &facts, now),
     );
     if may_ask.effect != DecisionEffect::Allowed {
         return Err(denied(
@@ -321,7 +319,7 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
     })?;
     let extra =
         context_from_entries(&request.context).map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
-    let mut context = request_context(
+    let mut context = model.request_context(
         &principal,
         &RequestFacts {
             source_ip: None,
@@ -391,7 +389,7 @@ fn decision_record(
         Err(_) => model.principal(&request.principal_arn),
     };
     let policies: Vec<PolicyRef> = principal
-        .map(|p| p.policy_sources.iter().map(policy_ref).collect())
+        .map(|p| p.policy_sources().map(policy_ref).collect())
         .unwrap_or_default();
     let (decision, matched, error_code, error_message) = match outcome {
         Ok((effect, matched, _)) => (

@@ -13,7 +13,9 @@ use iam_policy::{
 };
 use iam_types::{IamArn, ResourceKind};
 
-/// A principal's policies, compiled, and the context keys that describe it.
+/// A principal's policies, compiled. What describes the principal in a request (its name, id,
+/// tags) is read from the account state when a request is made, so a compilation holds only
+/// what evaluation needs and is shared by every later state in which those inputs are unchanged.
 #[derive(Debug)]
 pub struct CompiledPrincipal {
     /// Who it is, for `Principal` matching.
@@ -21,18 +23,23 @@ pub struct CompiledPrincipal {
     /// The root user is allowed everything in its own account.
     pub is_root: bool,
     /// Identity-based policies (own, then groups').
-    pub identity: Vec<Arc<PolicySet>>,
+    pub identity: Box<[Arc<PolicySet>]>,
     /// The permissions boundary.
     pub boundary: Option<Arc<PolicySet>>,
-    /// `aws:username`, `aws:userid`, `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
-    /// `aws:PrincipalTag/*`.
-    pub principal_context: Vec<(String, ContextValue)>,
-    /// Every policy (id or ARN, type, version) the principal's decisions are made against, so a
-    /// recorded decision can be explained and replayed later.
-    pub policy_sources: Vec<PolicySource>,
-    /// SHA-256 of everything the compilation read (documents, their ids and versions, the
-    /// principal's context): a later model reuses this compilation when the digest is unchanged.
+    /// SHA-256 of everything the compilation read (documents, their ids and versions): a later
+    /// model reuses this compilation when the digest is unchanged.
     pub inputs_digest: [u8; 32],
+}
+
+impl CompiledPrincipal {
+    /// Every policy (id or ARN, type, version) the principal's decisions are made against,
+    /// identity policies first, so a recorded decision can be explained and replayed later.
+    pub fn policy_sources(&self) -> impl Iterator<Item = &PolicySource> {
+        self.identity
+            .iter()
+            .chain(self.boundary.as_ref())
+            .flat_map(|set| set.sources())
+    }
 }
 
 /// Facts of one request that the model cannot know by itself.
@@ -53,18 +60,15 @@ pub struct AccountModel {
     /// Each policy (document, id, type, version) compiled once per account and shared by every
     /// principal it applies to; held weakly, so a set lives as long as a principal uses it.
     sets: Arc<Mutex<HashMap<[u8; 32], Weak<PolicySet>>>>,
-    compiled: Mutex<HashMap<String, Arc<CompiledPrincipal>>>,
+    // Keyed by the principal's ARN, shared (not copied) when a successor carries an entry over.
+    compiled: Mutex<HashMap<Arc<str>, Arc<CompiledPrincipal>>>,
     /// Compilations from the model this one succeeded, reused where their inputs are unchanged,
     /// so a change to one user does not make every principal of the account recompile.
-    carried: HashMap<String, Arc<CompiledPrincipal>>,
+    carried: HashMap<Arc<str>, Arc<CompiledPrincipal>>,
 }
 
 /// The digest of a compilation's inputs.
-fn inputs_digest(
-    principal_arn: &str,
-    policies: Option<&iam_domain::EffectivePolicies>,
-    context: &[(String, ContextValue)],
-) -> [u8; 32] {
+fn inputs_digest(principal_arn: &str, policies: Option<&iam_domain::EffectivePolicies>) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     // Every field is length-prefixed so that no two different inputs hash the same bytes.
@@ -85,12 +89,6 @@ fn inputs_digest(
             field(policy.policy_type.as_str().as_bytes());
             field(policy.version_id.as_deref().unwrap_or("").as_bytes());
             field(policy.document.as_bytes());
-        }
-    }
-    for (key, value) in context {
-        field(key.as_bytes());
-        for v in value.values() {
-            field(v.as_bytes());
         }
     }
     hasher.finalize().into()
@@ -162,14 +160,15 @@ impl AccountModel {
                 return Some(found.clone());
             }
         }
-        let compiled = self.compile(principal_arn)?;
+        let (key, compiled) = self.compile(principal_arn)?;
         if let Ok(mut cache) = self.compiled.lock() {
-            cache.insert(principal_arn.to_string(), compiled.clone());
+            cache.insert(key, compiled.clone());
         }
         Some(compiled)
     }
 
-    fn compile(&self, principal_arn: &str) -> Option<Arc<CompiledPrincipal>> {
+    /// Compiles a principal (or takes the predecessor's compilation), with its cache key.
+    fn compile(&self, principal_arn: &str) -> Option<(Arc<str>, Arc<CompiledPrincipal>)> {
         let account = self.state.account_id()?;
         let arn = IamArn::parse(principal_arn).ok()?;
         if arn.account() != Some(account) {
@@ -177,86 +176,98 @@ impl AccountModel {
         }
         let caller = Caller::from_arn(principal_arn)?;
         if arn == IamArn::root(account) {
-            let principal_context = vec![
-                ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
-                ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
-                ("aws:PrincipalType".into(), ContextValue::single("Account")),
-                ("aws:userid".into(), ContextValue::single(account.as_str())),
-            ];
-            return Some(Arc::new(CompiledPrincipal {
+            let root = CompiledPrincipal {
                 caller,
                 is_root: true,
-                identity: Vec::new(),
+                identity: Box::default(),
                 boundary: None,
-                inputs_digest: inputs_digest(principal_arn, None, &principal_context),
-                principal_context,
-                policy_sources: Vec::new(),
-            }));
+                inputs_digest: inputs_digest(principal_arn, None),
+            };
+            return Some((Arc::from(principal_arn), Arc::new(root)));
         }
-        if arn.kind() == Some(ResourceKind::Role) {
-            return self.compile_role(principal_arn, &arn, caller);
-        }
-        if arn.kind() != Some(ResourceKind::User) {
-            return None;
-        }
-        let user = self.state.user(arn.name()?.as_str())?;
-        if user.arn != arn {
-            return None;
-        }
-        let policies = self.state.effective_policies_of_user(user.user_name.as_str())?;
-        let mut principal_context = vec![
-            ("aws:username".into(), ContextValue::single(user.user_name.as_str())),
-            ("aws:userid".into(), ContextValue::single(user.user_id.to_string())),
-            ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
-            ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
-            ("aws:PrincipalType".into(), ContextValue::single("User")),
-        ];
-        for tag in &user.tags {
-            principal_context.push((
-                format!("aws:PrincipalTag/{}", tag.key()),
-                ContextValue::single(tag.value().to_string()),
-            ));
-        }
-        Some(self.compiled_or_carried(principal_arn, caller, &policies, principal_context))
+        let policies = match arn.kind()? {
+            ResourceKind::User => {
+                let user = self.state.user(arn.name()?.as_str())?;
+                if user.arn != arn {
+                    return None;
+                }
+                self.state.effective_policies_of_user(user.user_name.as_str())?
+            }
+            // A role as a principal: its identity policies and boundary, as for a session of
+            // the role with no session policy.
+            ResourceKind::Role => {
+                let role = self.state.role(arn.name()?.as_str())?;
+                if role.arn != arn {
+                    return None;
+                }
+                self.state.effective_policies_of_role(role.role_name.as_str())?
+            }
+            _ => return None,
+        };
+        // Reuse the previous model's compilation when its inputs are unchanged.
+        let digest = inputs_digest(principal_arn, Some(&policies));
+        Some(match self.carried.get_key_value(principal_arn) {
+            Some((key, previous)) if previous.inputs_digest == digest => (key.clone(), previous.clone()),
+            _ => (
+                Arc::from(principal_arn),
+                Arc::new(compiled(&self.sets, caller, &policies, digest)),
+            ),
+        })
     }
 
-    /// Reuses the previous model's compilation when its inputs are unchanged.
-    fn compiled_or_carried(
-        &self,
-        principal_arn: &str,
-        caller: Caller,
-        policies: &iam_domain::EffectivePolicies,
-        principal_context: Vec<(String, ContextValue)>,
-    ) -> Arc<CompiledPrincipal> {
-        let digest = inputs_digest(principal_arn, Some(policies), &principal_context);
-        match self.carried.get(principal_arn) {
-            Some(previous) if previous.inputs_digest == digest => previous.clone(),
-            _ => Arc::new(compiled(&self.sets, caller, policies, principal_context, digest)),
+    /// The request context: what the state says of the principal (`aws:username`, `aws:userid`,
+    /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:PrincipalTag/*`),
+    /// the clock, and the request's own facts.
+    pub fn request_context(&self, principal: &CompiledPrincipal, facts: &RequestFacts, now: DateTime<Utc>) -> Context {
+        let mut context = Context::new();
+        let arn = principal.caller.arn.as_str();
+        context.insert("aws:PrincipalArn", ContextValue::single(arn));
+        context.insert(
+            "aws:PrincipalAccount",
+            ContextValue::single(principal.caller.account.as_str()),
+        );
+        let name = IamArn::parse(arn)
+            .ok()
+            .and_then(|arn| arn.name().map(|n| n.as_str().to_owned()));
+        if principal.is_root {
+            context.insert("aws:PrincipalType", ContextValue::single("Account"));
+            context.insert("aws:userid", ContextValue::single(principal.caller.account.as_str()));
+        } else if let Some(user) = name.as_deref().and_then(|name| self.state.user(name)) {
+            context.insert("aws:PrincipalType", ContextValue::single("User"));
+            context.insert("aws:username", ContextValue::single(user.user_name.as_str()));
+            context.insert("aws:userid", ContextValue::single(user.user_id.as_str()));
+            for tag in &user.tags {
+                context.insert(
+                    &format!("aws:PrincipalTag/{}", tag.key()),
+                    ContextValue::single(tag.value()),
+                );
+            }
+        } else if let Some(role) = name.as_deref().and_then(|name| self.state.role(name)) {
+            context.insert("aws:PrincipalType", ContextValue::single("AssumedRole"));
+            context.insert("aws:userid", ContextValue::single(role.role_id.as_str()));
+            for tag in &role.tags {
+                context.insert(
+                    &format!("aws:PrincipalTag/{}", tag.key()),
+                    ContextValue::single(tag.value()),
+                );
+            }
         }
-    }
-
-    /// A role as a principal: its identity policies and boundary, as for a session of the role
-    /// with no session policy (`aws:PrincipalArn` is the role's ARN, as AWS sets it).
-    fn compile_role(&self, principal_arn: &str, arn: &IamArn, caller: Caller) -> Option<Arc<CompiledPrincipal>> {
-        let account = self.state.account_id()?;
-        let role = self.state.role(arn.name()?.as_str())?;
-        if &role.arn != arn {
-            return None;
+        context.insert(
+            "aws:CurrentTime",
+            ContextValue::single(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        context.insert("aws:EpochTime", ContextValue::single(now.timestamp().to_string()));
+        context.insert(
+            "aws:SecureTransport",
+            ContextValue::single(facts.secure_transport.to_string()),
+        );
+        if let Some(ip) = &facts.source_ip {
+            context.insert("aws:SourceIp", ContextValue::single(ip.clone()));
         }
-        let policies = self.state.effective_policies_of_role(role.role_name.as_str())?;
-        let mut principal_context = vec![
-            ("aws:userid".into(), ContextValue::single(role.role_id.to_string())),
-            ("aws:PrincipalArn".into(), ContextValue::single(principal_arn)),
-            ("aws:PrincipalAccount".into(), ContextValue::single(account.as_str())),
-            ("aws:PrincipalType".into(), ContextValue::single("AssumedRole")),
-        ];
-        for tag in &role.tags {
-            principal_context.push((
-                format!("aws:PrincipalTag/{}", tag.key()),
-                ContextValue::single(tag.value().to_string()),
-            ));
+        for (key, value) in &facts.extra {
+            context.insert(key, value.clone());
         }
-        Some(self.compiled_or_carried(principal_arn, caller, &policies, principal_context))
+        context
     }
 }
 
@@ -295,48 +306,15 @@ fn compiled(
     sets: &Mutex<HashMap<[u8; 32], Weak<PolicySet>>>,
     caller: Caller,
     policies: &iam_domain::EffectivePolicies,
-    principal_context: Vec<(String, ContextValue)>,
     inputs_digest: [u8; 32],
 ) -> CompiledPrincipal {
-    let policy_sources = policies
-        .identity
-        .iter()
-        .chain(policies.permissions_boundary.as_ref())
-        .map(|p| source_of(p).0)
-        .collect();
     CompiledPrincipal {
         caller,
         is_root: false,
         identity: policies.identity.iter().map(|p| shared_set(sets, p)).collect(),
         boundary: policies.permissions_boundary.as_ref().map(|b| shared_set(sets, b)),
-        principal_context,
-        policy_sources,
         inputs_digest,
     }
-}
-
-/// The request context: what the model knows of the principal, the clock, and the request.
-pub fn request_context(principal: &CompiledPrincipal, facts: &RequestFacts, now: DateTime<Utc>) -> Context {
-    let mut context = Context::new();
-    for (key, value) in &principal.principal_context {
-        context.insert(key, value.clone());
-    }
-    context.insert(
-        "aws:CurrentTime",
-        ContextValue::single(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-    );
-    context.insert("aws:EpochTime", ContextValue::single(now.timestamp().to_string()));
-    context.insert(
-        "aws:SecureTransport",
-        ContextValue::single(facts.secure_transport.to_string()),
-    );
-    if let Some(ip) = &facts.source_ip {
-        context.insert("aws:SourceIp", ContextValue::single(ip.clone()));
-    }
-    for (key, value) in &facts.extra {
-        context.insert(key, value.clone());
-    }
-    context
 }
 
 /// Decides whether a principal of this account may perform `action` on `resource`.
@@ -460,6 +438,57 @@ mod tests {
         let fourth = AccountModel::succeeding(&third, Arc::new(state));
         assert!(fourth.principal("arn:aws:iam::123456789012:user/bob").is_none());
         assert!(!fourth.carried.contains_key("arn:aws:iam::123456789012:user/bob"));
+    }
+
+    #[test]
+    fn principal_tags_come_from_the_current_state_without_recompiling() {
+        let mut state = apply(
+            &AccountState::new(),
+            Command::CreateAccount {
+                account_id: "123456789012".into(),
+                account_alias: None,
+            },
+            1,
+        );
+        state = apply(&state, user("alice"), 2);
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject",
+            "Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"payments"}}}]}"#;
+        state = apply(
+            &state,
+            Command::PutUserPolicy {
+                user_name: "alice".into(),
+                policy_name: "team-only".into(),
+                policy_document: policy.into(),
+            },
+            3,
+        );
+        let alice = "arn:aws:iam::123456789012:user/alice";
+        let untagged = AccountModel::new(Arc::new(state.clone()));
+        let before = untagged.principal(alice).unwrap();
+        let decide = |model: &AccountModel| {
+            let principal = model.principal(alice).unwrap();
+            let context = model.request_context(&principal, &RequestFacts::default(), Utc::now());
+            authorize(&principal, "s3:GetObject", "*", &context).effect
+        };
+        assert_eq!(decide(&untagged), DecisionEffect::ImplicitDeny);
+
+        state = apply(
+            &state,
+            Command::TagUser {
+                user_name: "alice".into(),
+                tags: vec![iam_domain::TagInput::new("team", "payments")],
+            },
+            4,
+        );
+        let tagged = AccountModel::succeeding(&untagged, Arc::new(state));
+        // The policies did not change, so the compilation is carried over; the tag still counts.
+        assert!(Arc::ptr_eq(&before, &tagged.principal(alice).unwrap()));
+        assert_eq!(decide(&tagged), DecisionEffect::Allowed);
+        let context = tagged.request_context(&before, &RequestFacts::default(), Utc::now());
+        assert_eq!(
+            context.get("aws:username").map(|v| v.values().to_vec()),
+            Some(vec!["alice".to_owned()])
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `evolve`: applies one event to the account state. Infallible: events are facts, and an event
 //! that names something missing (which `decide` never produces) changes nothing but the version.
 
+use std::sync::Arc;
+
 use iam_types::{EntityName, Tag};
 
 use crate::event::*;
@@ -21,49 +23,52 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
             state.issued_ids.insert(e.user_id.clone());
             state.users.insert(
                 e.user_name.key(),
-                User {
+                Arc::new(User {
                     user_id: e.user_id.clone(),
                     user_name: e.user_name.clone(),
                     path: e.path.clone(),
                     arn: e.arn.clone(),
                     create_date: e.create_date,
-                    permissions_boundary: e.permissions_boundary.clone(),
+                    permissions_boundary: e.permissions_boundary.clone().map(Box::new),
                     tags: e.tags.clone(),
                     permissions: Permissions::default(),
-                },
+                }),
             );
         }
         DomainEvent::UserUpdated(e) => {
-            if let Some(mut user) = state.users.remove(&e.name.key()) {
+            if let Some(mut user) = state.users.remove(&e.name.key()).map(Arc::unwrap_or_clone) {
                 user.user_name = e.new_name.clone();
                 user.path = e.new_path.clone();
                 user.arn = e.new_arn.clone();
-                state.users.insert(e.new_name.key(), user);
+                state.users.insert(e.new_name.key(), Arc::new(user));
             }
         }
         DomainEvent::UserDeleted(e) => {
             state.users.remove(&e.name.key());
             for group in state.groups.values_mut() {
-                group.members.remove(&e.id);
+                // Only groups the user was in are copied (the others stay shared).
+                if group.members.contains(&e.id) {
+                    Arc::make_mut(group).members.remove(&e.id);
+                }
             }
         }
         DomainEvent::UserTagged(e) => {
-            if let Some(user) = state.users.get_mut(&e.name.key()) {
+            if let Some(user) = state.users.get_mut(&e.name.key()).map(Arc::make_mut) {
                 add_tags(&mut user.tags, &e.tags);
             }
         }
         DomainEvent::UserUntagged(e) => {
-            if let Some(user) = state.users.get_mut(&e.name.key()) {
+            if let Some(user) = state.users.get_mut(&e.name.key()).map(Arc::make_mut) {
                 user.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
             }
         }
         DomainEvent::UserPermissionsBoundaryPut(e) => {
-            if let Some(user) = state.users.get_mut(&e.name.key()) {
-                user.permissions_boundary = Some(e.permissions_boundary.clone());
+            if let Some(user) = state.users.get_mut(&e.name.key()).map(Arc::make_mut) {
+                user.permissions_boundary = Some(Box::new(e.permissions_boundary.clone()));
             }
         }
         DomainEvent::UserPermissionsBoundaryDeleted(e) => {
-            if let Some(user) = state.users.get_mut(&e.name.key()) {
+            if let Some(user) = state.users.get_mut(&e.name.key()).map(Arc::make_mut) {
                 user.permissions_boundary = None;
             }
         }
@@ -75,7 +80,7 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
             state.issued_ids.insert(e.group_id.clone());
             state.groups.insert(
                 e.group_name.key(),
-                Group {
+                Arc::new(Group {
                     group_id: e.group_id.clone(),
                     group_name: e.group_name.clone(),
                     path: e.path.clone(),
@@ -83,27 +88,27 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                     create_date: e.create_date,
                     members: Default::default(),
                     permissions: Permissions::default(),
-                },
+                }),
             );
         }
         DomainEvent::GroupUpdated(e) => {
-            if let Some(mut group) = state.groups.remove(&e.name.key()) {
+            if let Some(mut group) = state.groups.remove(&e.name.key()).map(Arc::unwrap_or_clone) {
                 group.group_name = e.new_name.clone();
                 group.path = e.new_path.clone();
                 group.arn = e.new_arn.clone();
-                state.groups.insert(e.new_name.key(), group);
+                state.groups.insert(e.new_name.key(), Arc::new(group));
             }
         }
         DomainEvent::GroupDeleted(e) => {
             state.groups.remove(&e.name.key());
         }
         DomainEvent::GroupMemberAdded(e) => {
-            if let Some(group) = state.groups.get_mut(&e.group_name.key()) {
+            if let Some(group) = state.groups.get_mut(&e.group_name.key()).map(Arc::make_mut) {
                 group.members.insert(e.user_id.clone());
             }
         }
         DomainEvent::GroupMemberRemoved(e) => {
-            if let Some(group) = state.groups.get_mut(&e.group_name.key()) {
+            if let Some(group) = state.groups.get_mut(&e.group_name.key()).map(Arc::make_mut) {
                 group.members.remove(&e.user_id);
             }
         }
@@ -115,7 +120,7 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
             state.issued_ids.insert(e.role_id.clone());
             state.roles.insert(
                 e.role_name.key(),
-                Role {
+                Arc::new(Role {
                     role_id: e.role_id.clone(),
                     role_name: e.role_name.clone(),
                     path: e.path.clone(),
@@ -124,20 +129,20 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                     assume_role_policy_document: e.assume_role_policy_document.clone(),
                     description: e.description.clone(),
                     max_session_duration: e.max_session_duration,
-                    permissions_boundary: e.permissions_boundary.clone(),
+                    permissions_boundary: e.permissions_boundary.clone().map(Box::new),
                     tags: e.tags.clone(),
                     permissions: Permissions::default(),
-                },
+                }),
             );
         }
         DomainEvent::RoleUpdated(e) => {
-            if let Some(role) = state.roles.get_mut(&e.role_name.key()) {
+            if let Some(role) = state.roles.get_mut(&e.role_name.key()).map(Arc::make_mut) {
                 role.description = e.description.clone();
                 role.max_session_duration = e.max_session_duration;
             }
         }
         DomainEvent::RoleTrustPolicyUpdated(e) => {
-            if let Some(role) = state.roles.get_mut(&e.role_name.key()) {
+            if let Some(role) = state.roles.get_mut(&e.role_name.key()).map(Arc::make_mut) {
                 role.assume_role_policy_document = e.policy_document.clone();
             }
         }
@@ -145,22 +150,22 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
             state.roles.remove(&e.name.key());
         }
         DomainEvent::RoleTagged(e) => {
-            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+            if let Some(role) = state.roles.get_mut(&e.name.key()).map(Arc::make_mut) {
                 add_tags(&mut role.tags, &e.tags);
             }
         }
         DomainEvent::RoleUntagged(e) => {
-            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+            if let Some(role) = state.roles.get_mut(&e.name.key()).map(Arc::make_mut) {
                 role.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
             }
         }
         DomainEvent::RolePermissionsBoundaryPut(e) => {
-            if let Some(role) = state.roles.get_mut(&e.name.key()) {
-                role.permissions_boundary = Some(e.permissions_boundary.clone());
+            if let Some(role) = state.roles.get_mut(&e.name.key()).map(Arc::make_mut) {
+                role.permissions_boundary = Some(Box::new(e.permissions_boundary.clone()));
             }
         }
         DomainEvent::RolePermissionsBoundaryDeleted(e) => {
-            if let Some(role) = state.roles.get_mut(&e.name.key()) {
+            if let Some(role) = state.roles.get_mut(&e.name.key()).map(Arc::make_mut) {
                 role.permissions_boundary = None;
             }
         }
@@ -172,7 +177,7 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
             state.issued_ids.insert(e.policy_id.clone());
             state.policies.insert(
                 e.policy_name.key(),
-                ManagedPolicy {
+                Arc::new(ManagedPolicy {
                     policy_id: e.policy_id.clone(),
                     policy_name: e.policy_name.clone(),
                     path: e.path.clone(),
@@ -188,14 +193,14 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                     }],
                     next_version: version_number(&e.default_version_id).saturating_add(1),
                     tags: e.tags.clone(),
-                },
+                }),
             );
         }
         DomainEvent::PolicyDeleted(e) => {
             state.policies.remove(&e.policy_name.key());
         }
         DomainEvent::PolicyVersionCreated(e) => {
-            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()) {
+            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()).map(Arc::make_mut) {
                 policy.versions.push(PolicyVersion {
                     version_id: e.version_id.clone(),
                     document: e.policy_document.clone(),
@@ -209,23 +214,23 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
             }
         }
         DomainEvent::PolicyVersionDeleted(e) => {
-            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()) {
+            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()).map(Arc::make_mut) {
                 policy.versions.retain(|v| v.version_id != e.version_id);
             }
         }
         DomainEvent::PolicyDefaultVersionSet(e) => {
-            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()) {
+            if let Some(policy) = state.policies.get_mut(&e.policy_name.key()).map(Arc::make_mut) {
                 policy.default_version_id = e.version_id.clone();
                 policy.update_date = e.update_date;
             }
         }
         DomainEvent::PolicyTagged(e) => {
-            if let Some(policy) = state.policies.get_mut(&e.name.key()) {
+            if let Some(policy) = state.policies.get_mut(&e.name.key()).map(Arc::make_mut) {
                 add_tags(&mut policy.tags, &e.tags);
             }
         }
         DomainEvent::PolicyUntagged(e) => {
-            if let Some(policy) = state.policies.get_mut(&e.name.key()) {
+            if let Some(policy) = state.policies.get_mut(&e.name.key()).map(Arc::make_mut) {
                 policy.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
             }
         }
@@ -284,9 +289,9 @@ fn permissions_mut<'a>(
 ) -> Option<&'a mut Permissions> {
     let key = name.key();
     match kind {
-        PrincipalKind::User => state.users.get_mut(&key).map(|u| &mut u.permissions),
-        PrincipalKind::Group => state.groups.get_mut(&key).map(|g| &mut g.permissions),
-        PrincipalKind::Role => state.roles.get_mut(&key).map(|r| &mut r.permissions),
+        PrincipalKind::User => state.users.get_mut(&key).map(|u| &mut Arc::make_mut(u).permissions),
+        PrincipalKind::Group => state.groups.get_mut(&key).map(|g| &mut Arc::make_mut(g).permissions),
+        PrincipalKind::Role => state.roles.get_mut(&key).map(|r| &mut Arc::make_mut(r).permissions),
     }
 }
 

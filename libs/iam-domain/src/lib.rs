@@ -29,7 +29,7 @@ pub use event::*;
 pub use evolve::evolve;
 pub use state::{
     AccessKey, AccessKeyLastUsed, AccessKeyOwner, AccessKeyStatus, AccountInfo, AccountState, EffectivePolicies,
-    EffectivePolicy, Group, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind, Role, User,
+    EffectivePolicy, Group, InlinePolicies, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind, Role, User,
 };
 pub use upcast::{decode_event, DecodeError};
 

@@ -1,6 +1,7 @@
 //! `AccountState`: everything IAM in one account, and the read accessors queries use.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use iam_policy::validate::SizeLimit;
@@ -26,7 +27,78 @@ pub struct Permissions {
     /// Attached managed policies, in attachment order.
     pub attached_policies: Vec<IamArn>,
     /// Inline policies: name to document text.
-    pub inline_policies: BTreeMap<String, String>,
+    pub inline_policies: InlinePolicies,
+}
+
+/// Inline policies by name, in name order. A sorted vector rather than a `BTreeMap`: most
+/// principals have none or one, and a map's first node alone takes about half a kilobyte.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InlinePolicies(Vec<(String, String)>);
+
+impl InlinePolicies {
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| key.as_str().cmp(name))
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The document of the named policy.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.find(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Whether the named policy exists.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    /// Adds or replaces a policy; returns the replaced document.
+    pub fn insert(&mut self, name: String, document: String) -> Option<String> {
+        match self.find(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, document)),
+            Err(i) => {
+                self.0.insert(i, (name, document));
+                None
+            }
+        }
+    }
+
+    /// Removes a policy; returns its document.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.find(name).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Names and documents, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(name, document)| (name, document))
+    }
+
+    /// Names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(name, _)| name)
+    }
+
+    /// Documents, in name order.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(_, document)| document)
+    }
+}
+
+impl<'a> IntoIterator for &'a InlinePolicies {
+    type Item = (&'a String, &'a String);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a String, &'a String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(name, document)| (name, document))
+    }
 }
 
 impl Permissions {
@@ -54,7 +126,7 @@ pub struct User {
     /// When created.
     pub create_date: DateTime<Utc>,
     /// The permissions boundary, a managed policy ARN.
-    pub permissions_boundary: Option<IamArn>,
+    pub permissions_boundary: Option<Box<IamArn>>,
     /// Tags, in the order they were added.
     pub tags: Vec<Tag>,
     /// Attached and inline policies.
@@ -100,7 +172,7 @@ pub struct Role {
     /// `MaxSessionDuration` in seconds, 3600..=43200.
     pub max_session_duration: u32,
     /// The permissions boundary, a managed policy ARN.
-    pub permissions_boundary: Option<IamArn>,
+    pub permissions_boundary: Option<Box<IamArn>>,
     /// Tags.
     pub tags: Vec<Tag>,
     /// Attached and inline policies.
@@ -293,10 +365,12 @@ pub struct EffectivePolicies {
 pub struct AccountState {
     pub(crate) account: Option<AccountInfo>,
     pub(crate) version: u64,
-    pub(crate) users: BTreeMap<String, User>,
-    pub(crate) groups: BTreeMap<String, Group>,
-    pub(crate) roles: BTreeMap<String, Role>,
-    pub(crate) policies: BTreeMap<String, ManagedPolicy>,
+    // Entities are shared between successive states: a command's new state copies only the
+    // entities it changes, and a state keeps one allocation per entity, not one per map slot.
+    pub(crate) users: BTreeMap<String, Arc<User>>,
+    pub(crate) groups: BTreeMap<String, Arc<Group>>,
+    pub(crate) roles: BTreeMap<String, Arc<Role>>,
+    pub(crate) policies: BTreeMap<String, Arc<ManagedPolicy>>,
     pub(crate) access_keys: BTreeMap<UniqueId, AccessKey>,
     /// Every unique id ever issued in the account, so none is reused after a delete.
     pub(crate) issued_ids: BTreeSet<UniqueId>,
@@ -325,27 +399,27 @@ impl AccountState {
 
     /// Users, sorted by name (case-insensitively).
     pub fn users(&self) -> impl Iterator<Item = &User> {
-        self.users.values()
+        self.users.values().map(Arc::as_ref)
     }
 
     /// A user by name, case-insensitively.
     pub fn user(&self, user_name: &str) -> Option<&User> {
-        self.users.get(&user_name.to_ascii_lowercase())
+        self.users.get(&user_name.to_ascii_lowercase()).map(Arc::as_ref)
     }
 
     /// A user by id.
     pub fn user_by_id(&self, user_id: &UniqueId) -> Option<&User> {
-        self.users.values().find(|u| &u.user_id == user_id)
+        self.users.values().map(Arc::as_ref).find(|u| &u.user_id == user_id)
     }
 
     /// Groups, sorted by name.
     pub fn groups(&self) -> impl Iterator<Item = &Group> {
-        self.groups.values()
+        self.groups.values().map(Arc::as_ref)
     }
 
     /// A group by name, case-insensitively.
     pub fn group(&self, group_name: &str) -> Option<&Group> {
-        self.groups.get(&group_name.to_ascii_lowercase())
+        self.groups.get(&group_name.to_ascii_lowercase()).map(Arc::as_ref)
     }
 
     /// The groups a user is in, sorted by name; empty for an unknown user.
@@ -354,6 +428,7 @@ impl AccountState {
             Some(user) => self
                 .groups
                 .values()
+                .map(Arc::as_ref)
                 .filter(|g| g.members.contains(&user.user_id))
                 .collect(),
             None => Vec::new(),
@@ -370,17 +445,17 @@ impl AccountState {
 
     /// Roles, sorted by name.
     pub fn roles(&self) -> impl Iterator<Item = &Role> {
-        self.roles.values()
+        self.roles.values().map(Arc::as_ref)
     }
 
     /// A role by name, case-insensitively.
     pub fn role(&self, role_name: &str) -> Option<&Role> {
-        self.roles.get(&role_name.to_ascii_lowercase())
+        self.roles.get(&role_name.to_ascii_lowercase()).map(Arc::as_ref)
     }
 
     /// Customer-managed policies, sorted by name.
     pub fn customer_policies(&self) -> impl Iterator<Item = &ManagedPolicy> {
-        self.policies.values()
+        self.policies.values().map(Arc::as_ref)
     }
 
     /// The built-in AWS-managed policies.
@@ -397,7 +472,10 @@ impl AccountState {
             return None;
         }
         let name = arn.name()?;
-        self.policies.get(&name.key()).filter(|p| &p.arn == arn)
+        self.policies
+            .get(&name.key())
+            .map(Arc::as_ref)
+            .filter(|p| &p.arn == arn)
     }
 
     /// The managed policies attached to a user, group or role.
@@ -406,7 +484,7 @@ impl AccountState {
     }
 
     /// The inline policies of a user, group or role: name to document.
-    pub fn inline_policies(&self, kind: PrincipalKind, name: &str) -> Option<&BTreeMap<String, String>> {
+    pub fn inline_policies(&self, kind: PrincipalKind, name: &str) -> Option<&InlinePolicies> {
         self.permissions(kind, name).map(|p| &p.inline_policies)
     }
 
@@ -444,12 +522,12 @@ impl AccountState {
         let users = self
             .users
             .values()
-            .filter(|u| u.permissions_boundary.as_ref() == Some(arn))
+            .filter(|u| u.permissions_boundary.as_deref() == Some(arn))
             .count();
         let roles = self
             .roles
             .values()
-            .filter(|r| r.permissions_boundary.as_ref() == Some(arn))
+            .filter(|r| r.permissions_boundary.as_deref() == Some(arn))
             .count();
         users + roles
     }

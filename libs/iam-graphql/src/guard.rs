@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Result};
 use iam_app::{Actor, Gatehouse};
-use iam_authz::{authorize, request_context, AccountModel, RequestFacts};
+use iam_authz::{authorize, AccountModel, RequestFacts};
 use iam_policy::DecisionEffect;
 use iam_types::ErrorCode;
 
@@ -81,7 +81,7 @@ impl Scope {
             source_ip: self.caller.source_ip.clone(),
             ..RequestFacts::default()
         };
-        let context = request_context(&principal, &facts, chrono::Utc::now());
+        let context = self.model.request_context(&principal, &facts, chrono::Utc::now());
         let decision = authorize(&principal, action, resource, &context);
         let reason = match decision.effect {
             DecisionEffect::Allowed => return Ok(()),

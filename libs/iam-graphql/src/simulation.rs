@@ -2,7 +2,7 @@
 //! `iamctl simulate-custom-policy` (`iam_policy::simulate`).
 
 use async_graphql::{Context, InputObject, Json, Result, SimpleObject};
-use iam_authz::{request_context, RequestFacts};
+use iam_authz::RequestFacts;
 use iam_policy::simulate::{
     simulate, simulate_custom_policy, ContextEntry, EvaluationResult, SimulateCustomPolicyRequest, Simulation,
 };
@@ -153,7 +153,9 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
     })?;
     let extra = iam_policy::simulate::context_from_entries(&entries(input.context_entries))
         .map_err(|e| aws_error(ErrorCode::InvalidInput, e.to_string()))?;
-    let mut context = request_context(&principal, &RequestFacts::default(), chrono::Utc::now());
+    let mut context = scope
+        .model
+        .request_context(&principal, &RequestFacts::default(), chrono::Utc::now());
     for (key, value) in extra.iter() {
         context.insert(key, value.clone());
     }

@@ -54,8 +54,8 @@ pub struct PermissionsBoundary {
     pub permissions_boundary_arn: String,
 }
 
-fn boundary(arn: &Option<IamArn>) -> Option<PermissionsBoundary> {
-    arn.as_ref().map(|arn| PermissionsBoundary {
+fn boundary(arn: Option<&IamArn>) -> Option<PermissionsBoundary> {
+    arn.map(|arn| PermissionsBoundary {
         permissions_boundary_type: "Policy".into(),
         permissions_boundary_arn: arn.to_string(),
     })
@@ -125,7 +125,7 @@ impl UserObject {
     }
     /// The permissions boundary.
     async fn permissions_boundary(&self) -> Option<PermissionsBoundary> {
-        boundary(&self.user.permissions_boundary)
+        boundary(self.user.permissions_boundary.as_deref())
     }
     /// Groups the user belongs to.
     async fn groups(&self) -> Vec<GroupObject> {
@@ -256,7 +256,7 @@ impl RoleObject {
     }
     /// The permissions boundary.
     async fn permissions_boundary(&self) -> Option<PermissionsBoundary> {
-        boundary(&self.role.permissions_boundary)
+        boundary(self.role.permissions_boundary.as_deref())
     }
     /// Managed policies attached to the role.
     async fn attached_policies(&self) -> Vec<AttachedPolicy> {

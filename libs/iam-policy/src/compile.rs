@@ -332,6 +332,11 @@ impl PolicySet {
         Ok(set)
     }
 
+    /// The policies compiled into the set, in the order they were added.
+    pub fn sources(&self) -> impl Iterator<Item = &PolicySource> {
+        self.policies.iter().map(|policy| &policy.source)
+    }
+
     /// Adds one policy.
     pub fn add(&mut self, source: PolicySource, parsed: &ParsedPolicy) -> Result<(), PolicyError> {
         let policy_number = u32::try_from(self.policies.len())

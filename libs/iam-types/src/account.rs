@@ -2,18 +2,20 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::TypesError;
 
 /// A 12-digit AWS-style account id, e.g. `111122223333`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct AccountId(String);
+pub struct AccountId(CompactString);
 
 impl AccountId {
     /// Parses exactly 12 ASCII digits.
     pub fn parse(text: &str) -> Result<Self, TypesError> {
         if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(AccountId(text.to_owned()))
+            Ok(AccountId(text.into()))
         } else {
             Err(TypesError::AccountId(text.to_owned()))
         }
@@ -40,7 +42,7 @@ impl TryFrom<String> for AccountId {
 
 impl From<AccountId> for String {
     fn from(value: AccountId) -> Self {
-        value.0
+        value.0.into_string()
     }
 }
 

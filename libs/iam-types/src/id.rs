@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::TypesError;
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -66,7 +68,7 @@ impl IdKind {
 /// An IAM unique id such as `AIDACKCEVSQ6C2EXAMPLE` or `AKIAIOSFODNN7EXAMPLE`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct UniqueId(String);
+pub struct UniqueId(CompactString);
 
 impl UniqueId {
     /// Builds the id of a new entity: the kind's prefix, then base32 (`A-Z2-7`) of `random_bytes`,
@@ -87,14 +89,14 @@ impl UniqueId {
             buffer &= (1 << bits) - 1;
         }
         out.truncate(kind.generated_len());
-        UniqueId(out)
+        UniqueId(out.into())
     }
 
     /// Parses an id: 16 to 128 characters of `[A-Z0-9]` (AWS's `[\w]+`, upper case as IAM issues them).
     pub fn parse(text: &str) -> Result<Self, TypesError> {
         let ok = (16..=128).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if ok {
-            Ok(UniqueId(text.to_owned()))
+            Ok(UniqueId(text.into()))
         } else {
             Err(TypesError::UniqueId(text.to_owned()))
         }
@@ -126,7 +128,7 @@ impl TryFrom<String> for UniqueId {
 
 impl From<UniqueId> for String {
     fn from(value: UniqueId) -> Self {
-        value.0
+        value.0.into_string()
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::TypesError;
 
 /// Which kind of entity a name belongs to; decides the maximum length.
@@ -50,14 +52,14 @@ fn is_name_char(c: char) -> bool {
 /// case-insensitive key IAM uses for uniqueness.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct EntityName(String);
+pub struct EntityName(CompactString);
 
 impl EntityName {
     /// Parses a name of the given kind.
     pub fn parse(kind: NameKind, text: &str) -> Result<Self, TypesError> {
         let len = text.chars().count();
         if (1..=kind.max_len()).contains(&len) && text.chars().all(is_name_char) {
-            Ok(EntityName(text.to_owned()))
+            Ok(EntityName(text.into()))
         } else {
             Err(TypesError::Name {
                 what: kind.label(),
@@ -69,7 +71,7 @@ impl EntityName {
 
     /// The case-insensitive uniqueness key (ASCII lower case).
     pub fn key(&self) -> String {
-        self.0.to_ascii_lowercase()
+        self.0.as_str().to_ascii_lowercase()
     }
 
     /// The text.
@@ -94,14 +96,14 @@ impl TryFrom<String> for EntityName {
 
 impl From<EntityName> for String {
     fn from(value: EntityName) -> Self {
-        value.0
+        value.0.into_string()
     }
 }
 
 /// An IAM path: `/` or `/a/b/`, printable ASCII (`!`..`~`), at most 512 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IamPath(String);
+pub struct IamPath(CompactString);
 
 impl IamPath {
     /// The longest path AWS accepts.
@@ -109,7 +111,7 @@ impl IamPath {
 
     /// `/`.
     pub fn root() -> IamPath {
-        IamPath("/".to_owned())
+        IamPath(CompactString::const_new("/"))
     }
 
     /// Parses a path.
@@ -119,7 +121,7 @@ impl IamPath {
             && text.ends_with('/')
             && text.bytes().all(|b| (0x21..=0x7e).contains(&b));
         if ok {
-            Ok(IamPath(text.to_owned()))
+            Ok(IamPath(text.into()))
         } else {
             Err(TypesError::Path(text.to_owned()))
         }
@@ -172,7 +174,7 @@ impl TryFrom<String> for IamPath {
 
 impl From<IamPath> for String {
     fn from(value: IamPath) -> Self {
-        value.0
+        value.0.into_string()
     }
 }
 

@@ -1,5 +1,7 @@
 //! Tags: key 1..128, value 0..256, AWS's character class, at most 50 per entity.
 
+use compact_str::CompactString;
+
 use crate::TypesError;
 
 /// The most tags one entity may carry.
@@ -16,8 +18,8 @@ fn is_tag_char(c: char) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "RawTag")]
 pub struct Tag {
-    key: String,
-    value: String,
+    key: CompactString,
+    value: CompactString,
 }
 
 #[derive(serde::Deserialize)]
@@ -44,8 +46,8 @@ impl Tag {
             )));
         }
         Ok(Tag {
-            key: key.to_owned(),
-            value: value.to_owned(),
+            key: key.into(),
+            value: value.into(),
         })
     }
 
