@@ -10,6 +10,10 @@
 //! memory store keeps every event in memory, so "after seeding" includes the log; the model's
 //! own share is measured again once the service (and with it the log) is dropped.
 //!
+//! Resident memory needs a process that never held the log: `--write-log FILE` writes the seeded
+//! log as JSON lines, and `tenant_scale --replay FILE` (a fresh process) folds it into account
+//! states, compiles every principal, and reports RSS and live heap of that evaluation model alone.
+//!
 //! The allocator is iamd's (mimalloc), wrapped by `cap` to count live heap bytes, which unlike
 //! RSS do not depend on what the allocator keeps mapped after frees.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -580,7 +584,16 @@ fn arg(args: &[String], i: usize, default: usize) -> usize {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--replay") {
+        replay_log(args.get(2).expect("--replay FILE"));
+        return;
+    }
+    let write_log = args.iter().position(|a| a == "--write-log").map(|i| {
+        let path = args.get(i + 1).expect("--write-log FILE").clone();
+        args.drain(i..=i + 1);
+        path
+    });
     let accounts_n = arg(&args, 1, 10_000);
     let users = arg(&args, 2, 100);
     let samples_n = arg(&args, 3, 100_000);
@@ -681,6 +694,10 @@ fn main() {
                "eventsPerSecond": round2(events as f64 / seed_seconds)}),
     );
     let seeded = memory();
+    if let Some(path) = &write_log {
+        let events = runtime.block_on(write_log_file(store.as_ref(), path));
+        println!("wrote {events} events to {path} (replay them with `tenant_scale --replay {path}`)");
+    }
     report.insert(
         "memoryAfterSeeding".into(),
         report_memory("after seeding (log + states)", seeded),
@@ -907,4 +924,97 @@ fn main() {
     report.insert("sharing".into(), sharing);
     report.insert("latencyRounds".into(), Value::Array(rounds));
     println!("JSON {}", Value::Object(report));
+}
+
+/// Writes every event of the store as one JSON line (account, type, schema version, payload).
+async fn write_log_file(store: &MemoryEventStore, path: &str) -> u64 {
+    use iam_eventlog::EventFeed;
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create the log file"));
+    let mut after = 0u64;
+    let mut written = 0u64;
+    loop {
+        let batch = store.read_from(after, 10_000).await.expect("read the log");
+        let Some((last, _)) = batch.last() else { break };
+        after = *last;
+        for (_, e) in &batch {
+            let line = json!({"a": e.account_id, "t": e.event_type, "v": e.schema_version, "p": e.payload});
+            serde_json::to_writer(&mut out, &line).expect("write");
+            out.write_all(b"\n").expect("write");
+            written += 1;
+        }
+    }
+    out.flush().expect("flush");
+    written
+}
+
+/// A fresh process that never held the log: folds the JSON-lines log into account states,
+/// compiles every user of every account, and reports the evaluation model's resident memory.
+fn replay_log(path: &str) {
+    use iam_domain::evolve;
+    use std::io::BufRead;
+    let baseline = memory();
+    report_memory("at start", baseline);
+    let started = Instant::now();
+    let mut states: std::collections::HashMap<String, AccountState> = std::collections::HashMap::new();
+    let mut events = 0u64;
+    let file = std::io::BufReader::new(std::fs::File::open(path).expect("open the log file"));
+    for line in file.lines() {
+        let line = line.expect("read");
+        let record: Value = serde_json::from_str(&line).expect("a JSON line");
+        let event = decode_event(
+            record["t"].as_str().expect("type"),
+            u32::try_from(record["v"].as_u64().expect("version")).expect("version"),
+            &record["p"],
+        )
+        .expect("decode");
+        evolve(
+            states
+                .entry(record["a"].as_str().expect("account").to_owned())
+                .or_default(),
+            &event,
+        );
+        events += 1;
+    }
+    let folded = memory();
+    println!(
+        "folded {events} events into {} account states in {:.1} s",
+        states.len(),
+        started.elapsed().as_secs_f64()
+    );
+    report_memory("states", folded);
+    let started = Instant::now();
+    let models: Vec<AccountModel> = states.into_values().map(|s| AccountModel::new(Arc::new(s))).collect();
+    let mut principals = 0u64;
+    for model in &models {
+        for user in model.state().users() {
+            model.principal(&user.arn.to_string()).expect("compiles");
+            principals += 1;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let compiled = memory();
+    println!(
+        "compiled {principals} principals in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    report_memory("states + compiled principals", compiled);
+    let rss = compiled.rss.saturating_sub(baseline.rss);
+    let heap = compiled.heap.saturating_sub(baseline.heap);
+    println!(
+        "evaluation model alone (a process that never held the log): RSS {:.1} MiB = {:.0} B/principal, \
+         live heap {:.1} MiB = {:.0} B/principal",
+        mib(rss),
+        rss as f64 / principals as f64,
+        mib(heap),
+        heap as f64 / principals as f64
+    );
+    println!(
+        "JSON {}",
+        json!({"replay": {"events": events, "accounts": models.len(), "principals": principals,
+            "modelRssBytes": rss, "modelHeapBytes": heap, "peakRssBytes": compiled.peak_rss,
+            "modelRssBytesPerPrincipal": round2(rss as f64 / principals as f64),
+            "modelHeapBytesPerPrincipal": round2(heap as f64 / principals as f64)}})
+    );
+    drop(models);
 }

@@ -271,33 +271,49 @@ impl AccountModel {
     }
 }
 
-/// The shared compiled set of one policy, compiling it on first use.
+/// The shared compiled set of one policy, compiling it on first use. Sets are found by policy
+/// (document, id, type, version): every principal a managed policy is attached to shares one.
+/// Compiled statements are also found by document alone, so one inline document written for
+/// many principals is compiled once and shared under each owner's source.
 fn shared_set(
     sets: &Mutex<HashMap<[u8; 32], Weak<PolicySet>>>,
     policy: &iam_domain::EffectivePolicy,
 ) -> Arc<PolicySet> {
     use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for field in [
+    let digest = |fields: &[&str]| -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        for field in fields {
+            hasher.update((field.len() as u64).to_le_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hasher.finalize().into()
+    };
+    let key = digest(&[
         policy.source_id.as_str(),
         policy.policy_type.as_str(),
         policy.version_id.as_deref().unwrap_or(""),
         policy.document.as_str(),
-    ] {
-        hasher.update((field.len() as u64).to_le_bytes());
-        hasher.update(field.as_bytes());
-    }
-    let key: [u8; 32] = hasher.finalize().into();
-    if let Some(set) = sets.lock().ok().and_then(|map| map.get(&key).and_then(Weak::upgrade)) {
+    ]);
+    // A different number of fields keeps the two kinds of key apart.
+    let body_key = digest(&[policy.document.as_str()]);
+    let found = |key: &[u8; 32]| sets.lock().ok().and_then(|map| map.get(key).and_then(Weak::upgrade));
+    if let Some(set) = found(&key) {
         return set;
     }
-    let set = Arc::new(compile_set([source_of(policy)]));
+    let (source, document) = source_of(policy);
+    let set = match found(&body_key).and_then(|body| body.with_sources(vec![source.clone()]).ok()) {
+        Some(set) => Arc::new(set),
+        None => Arc::new(compile_set([(source, document)])),
+    };
     if let Ok(mut map) = sets.lock() {
         // Forget sets no principal holds any more, now and then.
         if map.len() >= 1024 && map.len().is_power_of_two() {
             map.retain(|_, weak| weak.strong_count() > 0);
         }
         map.insert(key, Arc::downgrade(&set));
+        if map.get(&body_key).and_then(Weak::upgrade).is_none() {
+            map.insert(body_key, Arc::downgrade(&set));
+        }
     }
     set
 }
@@ -489,6 +505,63 @@ mod tests {
             context.get("aws:username").map(|v| v.values().to_vec()),
             Some(vec!["alice".to_owned()])
         );
+    }
+
+    #[test]
+    fn one_inline_document_of_many_users_is_reported_under_each_owner() {
+        let mut state = apply(
+            &AccountState::new(),
+            Command::CreateAccount {
+                account_id: "123456789012".into(),
+                account_alias: None,
+            },
+            1,
+        );
+        let home = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Home","Effect":"Allow","Action":"s3:GetObject",
+            "Resource":"arn:aws:s3:::home/${aws:username}/*"}]}"#;
+        for (n, name) in [(2, "alice"), (4, "bob")] {
+            state = apply(&state, user(name), n);
+            state = apply(
+                &state,
+                Command::PutUserPolicy {
+                    user_name: name.into(),
+                    policy_name: "home".into(),
+                    policy_document: home.into(),
+                },
+                n + 1,
+            );
+        }
+        let model = AccountModel::new(Arc::new(state));
+        for name in ["alice", "bob"] {
+            let principal = model
+                .principal(&format!("arn:aws:iam::123456789012:user/{name}"))
+                .unwrap();
+            let context = model.request_context(&principal, &RequestFacts::default(), Utc::now());
+            let own = authorize(
+                &principal,
+                "s3:GetObject",
+                &format!("arn:aws:s3:::home/{name}/a"),
+                &context,
+            );
+            assert_eq!(own.effect, DecisionEffect::Allowed);
+            assert_eq!(
+                own.matched[0].source.id.as_ref(),
+                format!("arn:aws:iam::123456789012:user/{name}#home")
+            );
+            assert_eq!(own.matched[0].sid.as_deref(), Some("Home"));
+            let other = if name == "alice" { "bob" } else { "alice" };
+            let theirs = authorize(
+                &principal,
+                "s3:GetObject",
+                &format!("arn:aws:s3:::home/{other}/a"),
+                &context,
+            );
+            assert_eq!(theirs.effect, DecisionEffect::ImplicitDeny);
+            assert_eq!(
+                principal.policy_sources().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+                vec![format!("arn:aws:iam::123456789012:user/{name}#home")]
+            );
+        }
     }
 
     #[test]

@@ -253,9 +253,9 @@ impl CompiledStatement {
     }
 }
 
+/// What a policy's text says about its statements, for reporting a match.
 #[derive(Debug, Clone)]
-pub(crate) struct PolicyMeta {
-    pub(crate) source: PolicySource,
+pub(crate) struct PolicyDetails {
     pub(crate) statement_spans: Vec<Span>,
     pub(crate) sids: Vec<Option<Arc<str>>>,
 }
@@ -309,8 +309,18 @@ impl ActionIndex {
 /// A set of policies compiled together, such as every identity-based policy of one principal.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    pub(crate) policies: Vec<PolicyMeta>,
-    pub(crate) statements: Vec<CompiledStatement>,
+    /// Where each policy came from, in the order added: the only part of a set that depends on
+    /// who owns the policies rather than on their text.
+    sources: Vec<PolicySource>,
+    /// What compiling the documents produced; shared by sets that differ only in their sources
+    /// (the same inline document owned by many principals), see [`PolicySet::with_sources`].
+    body: Arc<CompiledBody>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CompiledBody {
+    policies: Vec<PolicyDetails>,
+    statements: Vec<CompiledStatement>,
     index: ActionIndex,
 }
 
@@ -334,12 +344,32 @@ impl PolicySet {
 
     /// The policies compiled into the set, in the order they were added.
     pub fn sources(&self) -> impl Iterator<Item = &PolicySource> {
-        self.policies.iter().map(|policy| &policy.source)
+        self.sources.iter()
+    }
+
+    /// The same compiled policies under other sources, one per policy in order, sharing the
+    /// compiled statements: for one document owned by several principals (an inline policy
+    /// written the same way for many users), which would otherwise be compiled for each.
+    ///
+    /// # Errors
+    /// [`PolicyError::InvalidInput`] if the number of sources differs from the number of policies.
+    pub fn with_sources(&self, sources: Vec<PolicySource>) -> Result<PolicySet, PolicyError> {
+        if sources.len() != self.sources.len() {
+            return Err(PolicyError::InvalidInput(format!(
+                "{} sources for a set of {} policies",
+                sources.len(),
+                self.sources.len()
+            )));
+        }
+        Ok(PolicySet {
+            sources,
+            body: self.body.clone(),
+        })
     }
 
     /// Adds one policy.
     pub fn add(&mut self, source: PolicySource, parsed: &ParsedPolicy) -> Result<(), PolicyError> {
-        let policy_number = u32::try_from(self.policies.len())
+        let policy_number = u32::try_from(self.sources.len())
             .map_err(|_| PolicyError::InvalidInput("too many policies in one set".into()))?;
         let substitute = parsed.policy.effective_version().substitutes_variables();
         let mut compiled = Vec::with_capacity(parsed.policy.statements.len());
@@ -356,11 +386,13 @@ impl PolicySet {
                 })?;
             compiled.push(statement_compiled);
         }
+        // Copies the body only if another set shares it.
+        let body = Arc::make_mut(&mut self.body);
         for (statement, compiled) in parsed.policy.statements.iter().zip(compiled) {
-            let id = u32::try_from(self.statements.len())
+            let id = u32::try_from(body.statements.len())
                 .map_err(|_| PolicyError::InvalidInput("too many statements in one set".into()))?;
-            self.index.add(id, &compiled, &statement.action.patterns);
-            self.statements.push(compiled);
+            body.index.add(id, &compiled, &statement.action.patterns);
+            body.statements.push(compiled);
         }
         let statement_spans = (0..parsed.policy.statements.len())
             .map(|i| parsed.source.statements.get(i).copied().unwrap_or_default())
@@ -371,29 +403,26 @@ impl PolicySet {
             .iter()
             .map(|s| s.sid.as_deref().map(Arc::from))
             .collect();
-        self.policies.push(PolicyMeta {
-            source,
-            statement_spans,
-            sids,
-        });
+        body.policies.push(PolicyDetails { statement_spans, sids });
+        self.sources.push(source);
         Ok(())
     }
 
     /// Number of policies.
     pub fn len(&self) -> usize {
-        self.policies.len()
+        self.sources.len()
     }
 
     /// Whether the set has no policies.
     pub fn is_empty(&self) -> bool {
-        self.policies.is_empty()
+        self.sources.is_empty()
     }
 
     /// Statements whose `Action`/`NotAction` covers the lowercased action, each once, in order.
     pub(crate) fn for_each_action_match<'s>(&'s self, action: &str, mut visit: impl FnMut(&'s CompiledStatement)) {
         let mut last_seen = None;
         let mut out_of_order = false;
-        for id in self.index.candidates(action) {
+        for id in self.body.index.candidates(action) {
             if last_seen.is_some_and(|last| id <= last) {
                 out_of_order = true;
                 break;
@@ -401,8 +430,8 @@ impl PolicySet {
             last_seen = Some(id);
         }
         if !out_of_order {
-            for id in self.index.candidates(action) {
-                let statement = &self.statements[id as usize];
+            for id in self.body.index.candidates(action) {
+                let statement = &self.body.statements[id as usize];
                 if statement.matches_action(action) {
                     visit(statement);
                 }
@@ -410,24 +439,26 @@ impl PolicySet {
             return;
         }
         // Several index lists named statements: visit them in policy order, once each.
-        let mut ids: Vec<u32> = self.index.candidates(action).collect();
+        let mut ids: Vec<u32> = self.body.index.candidates(action).collect();
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
-            let statement = &self.statements[id as usize];
+            let statement = &self.body.statements[id as usize];
             if statement.matches_action(action) {
                 visit(statement);
             }
         }
     }
 
-    pub(crate) fn meta(&self, statement: &CompiledStatement) -> &PolicyMeta {
-        &self.policies[statement.policy as usize]
+    /// The source of the policy a statement belongs to, and what its text says about it.
+    pub(crate) fn policy_of(&self, statement: &CompiledStatement) -> (&PolicySource, &PolicyDetails) {
+        let n = statement.policy as usize;
+        (&self.sources[n], &self.body.policies[n])
     }
 
     /// Every statement, without the index; for reference checks.
     #[allow(dead_code)]
     pub(crate) fn all_statements(&self) -> &[CompiledStatement] {
-        &self.statements
+        &self.body.statements
     }
 }

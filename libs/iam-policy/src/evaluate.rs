@@ -178,15 +178,15 @@ fn votes<'s>(set: &'s PolicySet, action: &str, request: &Request<'_>) -> Votes<'
 }
 
 fn matched(set: &PolicySet, slot: PolicySlot, statement: &CompiledStatement) -> MatchedStatement {
-    let meta = set.meta(statement);
+    let (source, details) = set.policy_of(statement);
     let index = statement.index as usize;
     MatchedStatement {
-        source: meta.source.clone(),
+        source: source.clone(),
         slot,
         statement_index: index,
-        sid: meta.sids.get(index).cloned().flatten(),
+        sid: details.sids.get(index).cloned().flatten(),
         effect: statement.effect,
-        span: meta.statement_spans.get(index).copied().unwrap_or_default(),
+        span: details.statement_spans.get(index).copied().unwrap_or_default(),
     }
 }
 
