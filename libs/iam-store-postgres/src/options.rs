@@ -7,13 +7,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PostgresStoreOptions {
-    /// Connections in the pool used by appends and reads (default 8). `wait_for` uses one more
-    /// connection of its own, opened on first use.
+    /// Connections in the pool used by appends and reads (default 8). Appends use one at a time
+    /// (the writer's, while it commits a group). `wait_for` uses one more connection of its own,
+    /// opened on first use.
     pub max_connections: u32,
     /// How long an operation waits for a pooled connection (default 30 s).
     pub acquire_timeout: Duration,
-    /// How long an append waits for the append lock (held by other appends, from any process)
-    /// before failing with `Unavailable` (default 10 s). Sent as the session's `lock_timeout`.
+    /// How long a group of appends waits for the append lock (held by other processes' appends
+    /// to the same schema) before every append of the group fails with `Unavailable` (default
+    /// 10 s). Sent as the session's `lock_timeout`.
     pub lock_timeout: Duration,
     /// How long a session may sit idle inside a transaction before the server ends it (default
     /// 30 s): an appender that stalls while holding the append lock cannot stall every other

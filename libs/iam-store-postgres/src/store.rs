@@ -1,20 +1,31 @@
 //! [`PostgresEventStore`]: connecting, and the [`EventStore`] and [`EventFeed`] impls.
 //!
-//! # One append, one transaction, under one lock
+//! # Appends: group-committed, under the schema's lock
 //!
-//! An append runs, in one `READ COMMITTED` transaction:
+//! A store's appends go to one writer task, which takes whatever appends have queued (up to
+//! [`MAX_GROUP`]) and runs them in one `READ COMMITTED` transaction:
 //!
-//! 1. `SELECT pg_advisory_xact_lock(APPEND_LOCK)`: the append lock, one constant key for the
-//!    whole log, held until the transaction commits or rolls back;
-//! 2. the account's head from `streams`, compared with the expected sequence (`Conflict` if it
-//!    moved);
+//! 1. `SELECT pg_advisory_xact_lock(<key>)`: the append lock, one key per schema (see `lock.rs`),
+//!    held until the transaction commits or rolls back;
+//! 2. the heads of the group's accounts from `streams`, in one statement;
+//!
+//! then, for each append in queue order: its expected sequence is compared with its account's
+//! head (`Conflict` if it moved; no statement needed), and if they match, inside a savepoint of
+//! its own:
+//!
 //! 3. the claim changes in order, one statement each (a taken key violates `unique_claims`'s
 //!    primary key: `UniqueViolation`);
 //! 4. one statement that advances the `feed_position` counter by the batch size, inserts the
 //!    events with the positions and sequences that follow, queues their positions in `outbox`,
 //!    moves the head in `streams` and calls `pg_notify` (a reused event id violates
 //!    `events_event_id_key`: `DuplicateEventId`);
-//! 5. `COMMIT`, which returns once the commit record is flushed (`synchronous_commit=on`).
+//!
+//! an append that fails is rolled back to its savepoint, which undoes its claims and rows and
+//! nothing of the others; one that succeeds moves its account's head for the appends after it;
+//! and finally
+//!
+//! 5. `COMMIT`, which returns once the commit record is flushed (`synchronous_commit=on`). Only
+//!    then is each caller answered, with its own outcome or error.
 //!
 //! **Why a lock.** A follower reads the feed by position and stores the last position it saw. If
 //! two transactions took positions 7 and 8 and 8 committed first, a follower could read 8, store
@@ -23,35 +34,59 @@
 //! order: a transaction that takes the lock sees every append committed before it (each
 //! statement of a `READ COMMITTED` transaction takes a fresh snapshot, and PostgreSQL makes a
 //! commit visible before releasing its locks), and nobody else takes positions until it ends.
-//! The same lock makes the head check of step 2 race-free, so per-account optimistic concurrency
-//! needs no row lock, and a command decided against a stale head always gets `Conflict` before
-//! its claims are judged; the `(account_id, sequence)` primary key stays as a second guard.
+//! The same lock keeps the heads read in step 2 true for the whole group (only the group moves
+//! them, and it keeps track), so per-account optimistic concurrency needs no row lock, and a
+//! command decided against a stale head always gets `Conflict` before its claims are judged;
+//! the `(account_id, sequence)` primary key stays as a second guard.
 //! The counter's row lock, taken by its `UPDATE` in step 4 and also held to the commit, would
 //! order positions by itself, but it comes too late to cover the head check and the claims;
 //! hence the advisory lock, taken first. It is transaction-scoped, so a crashed or disconnected
-//! appender's lock is released with its transaction.
+//! appender's lock is released with its transaction. Its key is per schema: the tables, the
+//! counter and the positions are per schema, so logs in different schemas have nothing to order
+//! between them and never wait for each other.
+//!
+//! **Why group commit.** With one append per transaction, each pays a commit, its WAL flush and
+//! five round trips, one after another under the lock: the log's rate is `1 / (round trips +
+//! flush)` whether one task appends or sixty-four (300 to 1,000 a second on the project's 2-core
+//! test machine, depending on its load). In a group, the appends share the transaction, the lock
+//! and the flush, so concurrent appends from one process cost one flush between them (see
+//! `examples/append_rate.rs`: about twice the rate at 16 and 64 appenders on that machine). Appends in
+//! a group are exactly as if committed one after another in queue order: each one is checked
+//! against the heads the earlier ones left, so two appends to one account against one head get
+//! `Conflict` for the second as they would in turn, and its statements see the earlier ones'
+//! rows (same transaction), so a claim taken earlier in the group is taken for the later ones.
+//! A single writer also means a process holds at most one transaction under the lock at a time;
+//! appends from other processes still wait for the lock, group by group. A lone append costs one
+//! round trip more than an append in a transaction of its own (the savepoint) and waits for no
+//! timer: the writer takes what has queued and goes. Within a group the round trips, not the
+//! flush, are the cost: two per successful append plus one per claim change, none for a
+//! conflict.
+//!
+//! **What a group costs.** An append's own failure (a conflict, a taken claim, a reused id,
+//! input PostgreSQL cannot store, a statement timeout) fails only that append. A
+//! failure of the group's own statements (the lock's `lock_timeout`, a lost connection, the
+//! `COMMIT`) fails every append of the group with it, including those whose own statements went
+//! through: nothing of the group is stored, and an append whose error was judged against an
+//! earlier one in the group (a conflict, a taken claim) was judged against rows that never
+//! came to be. A group holds at most [`MAX_GROUP`] appends, which bounds the time it holds the
+//! lock and the subtransactions it opens (PostgreSQL caches 64 per backend; beyond that every
+//! snapshot taken meanwhile must look subtransactions up on disk).
 //!
 //! **Why a counter row.** Under the lock a counter row costs nothing more than a sequence and is
 //! transactional: a rolled-back append gives its positions back, so the feed has no gaps (the
 //! port allows gaps; consumers get a denser, easier to check log).
 //!
-//! **The cost.** Appends from every process serialize on the lock: one append at a time holds it
-//! for three round trips (plus one per claim change) and its commit's WAL flush, so the log's
-//! write rate is bounded by roughly `1 / (round trips + fsync)`, whatever the number of writers.
-//! On the project's 2-core test machine (fsync about 2.4 ms) that is about 400 appends a second,
-//! from one task or from sixteen. Appends to *different* accounts wait for each other too, which
-//! a per-account scheme would avoid at the price of positions out of commit order. IAM changes
-//! are management calls, not decisions, so that rate is ample. `lock_timeout` bounds the wait
-//! (then `Unavailable`), and `idle_in_transaction_session_timeout` ends a session that stalls
-//! while holding the lock. If the rate ever matters, the next steps are group commit (several
-//! appends per transaction and fsync, as the SQLite adapter does) or a server-side function (one
-//! round trip per append).
+//! **Waiting.** `lock_timeout` bounds the wait for the lock (then every append of the group fails
+//! with `Unavailable`), and `idle_in_transaction_session_timeout` ends a session that stalls
+//! while holding it. Appends queue without limit of time for the writer: an append waits for
+//! the groups ahead of it, each bounded by those two timeouts.
 //!
-//! **Ambiguous commits.** If the connection drops while `COMMIT` is in flight, the append may or
-//! may not be stored; it fails with `Unavailable`. Nothing is appended twice by retrying: a retry
-//! against the same head gets `Conflict` if the first attempt was stored, and catching up then
-//! shows the first attempt's events (same ids); a retry with other sequences but the same ids
-//! gets `DuplicateEventId`.
+//! **Ambiguous commits.** If the connection drops while `COMMIT` is in flight, the group may or
+//! may not be stored; every append of it fails with `Unavailable`. An append whose caller stops
+//! waiting (its future is dropped) is not withdrawn: it may still be committed. Nothing is
+//! appended twice by retrying: a retry against the same head gets `Conflict` if the first attempt
+//! was stored, and catching up then shows the first attempt's events (same ids); a retry with
+//! other sequences but the same ids gets `DuplicateEventId`.
 //!
 //! # Following: LISTEN/NOTIFY with the timeout as the fallback
 //!
@@ -66,6 +101,7 @@
 //! serialize their commits on PostgreSQL's notification queue, which the append lock already
 //! does.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,11 +112,12 @@ use iam_eventlog::{
     StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Row, Transaction};
-use tokio::sync::{watch, OnceCell};
+use sqlx::{Executor, Postgres, Row, Transaction};
+use tokio::sync::{mpsc, oneshot, watch, OnceCell};
 use uuid::Uuid;
 
 use crate::errors::{backend, migration, unique_violation, writing};
+use crate::lock::append_lock_key;
 use crate::notify::{self, Listener};
 use crate::options::{is_valid_schema, PostgresStoreOptions};
 use crate::rows::{decode, encode, repeated_id, to_i64, to_u64, EncodedBatch, EVENT_COLUMNS};
@@ -90,10 +127,13 @@ use crate::rows::{decode, encode, repeated_id, to_i64, to_u64, EncodedBatch, EVE
 /// prints).
 pub const DATABASE_URL_ENV: &str = "GATEHOUSE_DATABASE_URL";
 
-/// The advisory-lock key every append takes (`pg_advisory_xact_lock`): the ASCII bytes of
-/// `gh:event`. One key for the whole database, whatever the schema, so logs in different schemas
-/// of one database serialize their appends together (harmless, and only tests do that).
-pub const APPEND_LOCK: i64 = i64::from_be_bytes(*b"gh:event");
+/// How many queued appends share one transaction at most: PostgreSQL caches 64 subtransactions
+/// per backend (`PGPROC_MAX_CACHED_SUBXIDS`), and each append that writes is one. At 64 the
+/// commit's cost is already shared 64 ways.
+pub const MAX_GROUP: usize = 64;
+
+/// How many appends may wait for the writer before `append` itself waits to queue.
+const QUEUE: usize = 4096;
 
 /// The statement of step 4 (see the module documentation): positions, events, outbox, head and
 /// notification in one round trip.
@@ -122,7 +162,8 @@ SELECT counter.last, pg_notify($11, counter.last::text) FROM counter";
 /// The event log in PostgreSQL: implements both [`EventStore`] and [`EventFeed`].
 ///
 /// Any number of stores, in any number of processes, may append to one database: the append lock
-/// and the per-account head check keep them correct. Clones share the pool and the listener.
+/// and the per-account head check keep them correct. Clones share the pool, the listener and the
+/// writer, so their concurrent appends are committed together.
 #[derive(Debug, Clone)]
 pub struct PostgresEventStore {
     inner: Arc<Inner>,
@@ -137,16 +178,44 @@ struct Inner {
     channel: String,
     /// The highest position this store appended or heard of; a hint that wakes `wait_for`.
     heard: Arc<watch::Sender<u64>>,
+    /// The writer's queue. The writer stops when the last handle drops this sender.
+    appends: mpsc::Sender<PendingAppend>,
     /// Started by the first `wait_for`.
     listener: OnceCell<Listener>,
 }
 
-/// Why an append's transaction failed; some reasons need a look at the database after the
-/// rollback to become a [`StoreError`].
+/// One append waiting for the writer, validated and encoded.
+#[derive(Debug)]
+struct PendingAppend {
+    account_id: String,
+    expected_sequence: u64,
+    batch: EncodedBatch,
+    claims: Vec<ClaimChange>,
+    done: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// A group's transaction.
+type Tx = Transaction<'static, Postgres>;
+
+/// Every append's result in a group, in queue order.
+type GroupResults = Vec<Result<AppendOutcome, StoreError>>;
+
+/// The task that commits a store's appends in groups (see the module documentation).
+#[derive(Debug)]
+struct Writer {
+    pool: PgPool,
+    /// The append lock's key for the store's schema.
+    lock_key: i64,
+    channel: String,
+    heard: Arc<watch::Sender<u64>>,
+}
+
+/// Why an append's statements failed; some reasons need a look at the database after the
+/// rollback to its savepoint to become a [`StoreError`].
 enum Failure {
     Store(StoreError),
-    /// `events_event_id_key` was violated: one of the batch's ids is stored already or occurs
-    /// twice in the batch.
+    /// `events_event_id_key` was violated: one of the batch's ids is stored already (perhaps by
+    /// an earlier append of the group) or occurs twice in the batch.
     EventIdTaken,
     /// `events_pkey` was violated: another writer took the sequence without the append lock.
     SequenceTaken,
@@ -159,8 +228,9 @@ impl From<StoreError> for Failure {
 }
 
 impl PostgresEventStore {
-    /// Connects to the database at `url` (`postgres://user:password@host:port/database`) and runs
-    /// the embedded migrations in the configured schema.
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`), runs
+    /// the embedded migrations in the configured schema and starts the store's writer task on
+    /// the current Tokio runtime.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the server cannot be reached, [`StoreError::Internal`] if
@@ -205,17 +275,28 @@ impl PostgresEventStore {
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await.map_err(|e| migration(&e))?;
 
+        let channel = notify::channel(options.schema.as_deref());
+        let heard = Arc::new(watch::channel(0).0);
+        let (appends, queue) = mpsc::channel(QUEUE);
+        let writer = Writer {
+            pool: pool.clone(),
+            lock_key: append_lock_key(options.schema.as_deref()),
+            channel: channel.clone(),
+            heard: heard.clone(),
+        };
+        tokio::spawn(writer.run(queue));
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
                 connect,
-                channel: notify::channel(options.schema.as_deref()),
-                heard: Arc::new(watch::channel(0).0),
+                channel,
+                heard,
+                appends,
                 listener: OnceCell::new(),
             }),
         };
         let position = store.latest_position().await?;
-        store.bump_heard(position);
+        raise(&store.inner.heard, position);
         Ok(store)
     }
 
@@ -235,111 +316,163 @@ impl PostgresEventStore {
         &self.inner.pool
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
+    /// Closes the pool, waiting for connections in use to be returned. Appends made afterwards
+    /// fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.inner.pool.close().await;
     }
 
-    fn bump_heard(&self, position: u64) {
-        self.inner.heard.send_if_modified(|heard| {
-            let newer = position > *heard;
-            if newer {
-                *heard = position;
-            }
-            newer
-        });
-    }
-
-    async fn stream_head(tx: &mut Transaction<'static, Postgres>, account_id: &str) -> Result<u64, StoreError> {
-        let head: Option<i64> = sqlx::query_scalar("SELECT head FROM streams WHERE account_id = $1")
-            .bind(account_id)
-            .fetch_optional(&mut **tx)
+    /// Starts the notification listener once; later calls return at once.
+    async fn listening(&self) -> Result<(), StoreError> {
+        self.inner
+            .listener
+            .get_or_try_init(|| {
+                Listener::start(
+                    self.inner.connect.clone(),
+                    &self.inner.channel,
+                    self.inner.heard.clone(),
+                )
+            })
             .await
-            .map_err(|e| backend("reading the stream head", &e))?;
-        head.map_or(Ok(0), |h| to_u64(h, "head"))
+            .map(|_| ())
     }
+}
 
-    async fn apply_claims(
-        tx: &mut Transaction<'static, Postgres>,
-        account_id: &str,
-        first_sequence: u64,
-        claims: Vec<ClaimChange>,
-    ) -> Result<(), StoreError> {
-        for change in claims {
-            match change {
-                ClaimChange::Claim(claim) => {
-                    let inserted = sqlx::query(
-                        "INSERT INTO unique_claims (account_id, scope, key, claimed_at_sequence) \
-                         VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(account_id)
-                    .bind(&claim.scope)
-                    .bind(&claim.key)
-                    .bind(to_i64(first_sequence))
-                    .execute(&mut **tx)
-                    .await;
-                    match inserted {
-                        Ok(_) => {}
-                        Err(e) if unique_violation(&e) == Some("unique_claims_pkey") => {
-                            return Err(StoreError::UniqueViolation {
-                                scope: claim.scope,
-                                key: claim.key,
-                            })
-                        }
-                        Err(e) => return Err(writing("claiming a unique key", &e)),
-                    }
+impl Writer {
+    /// Takes whatever appends have queued, commits them as one group, answers each, and again,
+    /// until every store handle is gone.
+    async fn run(self, mut queue: mpsc::Receiver<PendingAppend>) {
+        while let Some(first) = queue.recv().await {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
                 }
-                ClaimChange::Release(claim) => {
-                    sqlx::query("DELETE FROM unique_claims WHERE account_id = $1 AND scope = $2 AND key = $3")
-                        .bind(account_id)
-                        .bind(&claim.scope)
-                        .bind(&claim.key)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(|e| writing("releasing a unique key", &e))?;
-                }
+            }
+            let results = self.commit(&mut group).await;
+            let highest = results
+                .iter()
+                .filter_map(|result| result.as_ref().ok().map(|outcome| outcome.global_position))
+                .max();
+            raise(&self.heard, highest.unwrap_or(0));
+            for (append, result) in group.into_iter().zip(results) {
+                // A caller that stopped waiting gets no answer; its append stands.
+                let _ = append.done.send(result);
             }
         }
-        Ok(())
     }
 
-    /// Steps 1-4 of an append (see the module documentation); the caller commits or rolls back.
-    async fn append_in(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        account_id: &str,
-        expected_sequence: u64,
-        batch: EncodedBatch,
-        claims: Vec<ClaimChange>,
-    ) -> Result<AppendOutcome, Failure> {
+    /// Runs a group in one transaction and commits it; one result per append. Returns only once
+    /// `COMMIT` has returned (or the group failed).
+    async fn commit(&self, group: &mut [PendingAppend]) -> GroupResults {
+        let mut tx = match self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE")
+            .await
+        {
+            Ok(tx) => tx,
+            Err(e) => return every(group.len(), &backend("starting appends", &e)),
+        };
+        match self.appends_in(&mut tx, group).await {
+            Ok(results) => match tx.commit().await {
+                Ok(()) => results,
+                Err(e) => every(group.len(), &backend("committing appends", &e)),
+            },
+            Err(error) => {
+                // Explicitly, not on drop: the append lock is released only when the rollback
+                // has run, and dropping a transaction defers it.
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "rolling back failed appends");
+                }
+                every(group.len(), &error)
+            }
+        }
+    }
+
+    /// Steps 1-4 of the module documentation for every append of the group. `Err` is a failure
+    /// of the group's own statements, which fails the whole group.
+    async fn appends_in(&self, tx: &mut Tx, group: &mut [PendingAppend]) -> Result<GroupResults, StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(APPEND_LOCK)
+            .bind(self.lock_key)
             .execute(&mut **tx)
             .await
             .map_err(|e| backend("taking the append lock", &e))?;
-        let head = Self::stream_head(tx, account_id).await?;
-        if head != expected_sequence {
-            return Err(StoreError::Conflict {
-                expected: expected_sequence,
-                actual: head,
+        let mut heads = group_heads(tx, group).await?;
+        let mut results = Vec::with_capacity(group.len());
+        let mut savepoint_set = false;
+        for append in group.iter_mut() {
+            let head = heads.get(&append.account_id).copied().unwrap_or(0);
+            if head != append.expected_sequence {
+                results.push(Err(StoreError::Conflict {
+                    expected: append.expected_sequence,
+                    actual: head,
+                }));
+                continue;
             }
-            .into());
+            // One round trip: the previous append's savepoint is released (merged into the
+            // transaction) and this one's is set.
+            let savepoint = if savepoint_set {
+                "RELEASE SAVEPOINT append; SAVEPOINT append"
+            } else {
+                "SAVEPOINT append"
+            };
+            (&mut **tx)
+                .execute(sqlx::raw_sql(savepoint))
+                .await
+                .map_err(|e| backend("starting an append", &e))?;
+            savepoint_set = true;
+            let claims = std::mem::take(&mut append.claims);
+            let result = match self
+                .append_in(tx, &append.account_id, head, &append.batch, claims)
+                .await
+            {
+                Ok(outcome) => {
+                    heads.insert(append.account_id.clone(), outcome.last_sequence);
+                    Ok(outcome)
+                }
+                Err(failure) => {
+                    rollback_to_savepoint(tx).await?;
+                    match explain(tx, failure, append).await {
+                        Ok(error) => Err(error),
+                        // Looking failed (and aborted the savepoint): the append fails with that.
+                        Err(error) => {
+                            rollback_to_savepoint(tx).await?;
+                            Err(error)
+                        }
+                    }
+                }
+            };
+            results.push(result);
         }
-        Self::apply_claims(tx, account_id, head + 1, claims).await?;
+        Ok(results)
+    }
+
+    /// Steps 3 and 4 of one append whose head matched (see the module documentation), inside its
+    /// savepoint.
+    async fn append_in(
+        &self,
+        tx: &mut Tx,
+        account_id: &str,
+        head: u64,
+        batch: &EncodedBatch,
+        claims: Vec<ClaimChange>,
+    ) -> Result<AppendOutcome, Failure> {
+        apply_claims(tx, account_id, head + 1, claims).await?;
 
         let count = u64::try_from(batch.len()).unwrap_or(u64::MAX);
         let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(INSERT_EVENTS)
             .bind(account_id)
             .bind(to_i64(count))
             .bind(to_i64(head))
-            .bind(batch.event_ids)
-            .bind(batch.recorded_at)
-            .bind(batch.actors)
-            .bind(batch.request_ids)
-            .bind(batch.event_types)
-            .bind(batch.schema_versions)
-            .bind(batch.payloads)
-            .bind(&self.inner.channel)
+            .bind(&batch.event_ids)
+            .bind(&batch.recorded_at)
+            .bind(&batch.actors)
+            .bind(&batch.request_ids)
+            .bind(&batch.event_types)
+            .bind(&batch.schema_versions)
+            .bind(&batch.payloads)
+            .bind(&self.channel)
             .fetch_one(&mut **tx)
             .await;
         let last_position = match inserted {
@@ -358,39 +491,132 @@ impl PostgresEventStore {
             global_position: last_position,
         })
     }
+}
 
-    /// After a rolled-back append whose ids collided: the id repeated within the batch, or the
-    /// one already stored. (Checked here, not up front, so that a batch with several faults
-    /// fails for the same one as in SQLite: a stale head first, then claims, then ids.)
-    async fn duplicate_event_id(&self, ids: &[Uuid]) -> Result<StoreError, StoreError> {
-        if let Some(id) = repeated_id(ids) {
-            return Ok(StoreError::DuplicateEventId(id));
+/// `error` for each of `size` appends.
+fn every(size: usize, error: &StoreError) -> GroupResults {
+    (0..size).map(|_| Err(error.clone())).collect()
+}
+
+/// Raises the highest position heard of to `position`, waking `wait_for`, if it is higher.
+fn raise(heard: &watch::Sender<u64>, position: u64) {
+    heard.send_if_modified(|heard| {
+        let newer = position > *heard;
+        if newer {
+            *heard = position;
         }
-        let found: Option<Uuid> = sqlx::query_scalar("SELECT event_id FROM events WHERE event_id = ANY($1) LIMIT 1")
-            .bind(ids)
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(|e| backend("looking up a duplicate event id", &e))?;
-        Ok(found.map_or_else(
-            || StoreError::Internal("an event id was reported stored but is not".into()),
-            StoreError::DuplicateEventId,
-        ))
-    }
+        newer
+    });
+}
 
-    /// Starts the notification listener once; later calls return at once.
-    async fn listening(&self) -> Result<(), StoreError> {
-        self.inner
-            .listener
-            .get_or_try_init(|| {
-                Listener::start(
-                    self.inner.connect.clone(),
-                    &self.inner.channel,
-                    self.inner.heard.clone(),
-                )
-            })
-            .await
-            .map(|_| ())
+/// Undoes the current append's statements, and ends the aborted state an error leaves; the
+/// savepoint stays set.
+async fn rollback_to_savepoint(tx: &mut Tx) -> Result<(), StoreError> {
+    (&mut **tx)
+        .execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT append"))
+        .await
+        .map(|_| ())
+        .map_err(|e| backend("rolling an append back", &e))
+}
+
+/// The error a failed append gets, after the rollback to its savepoint, looking at the
+/// transaction (which holds the group's earlier appends) where the failure needs it. `Err` if
+/// looking failed.
+async fn explain(tx: &mut Tx, failure: Failure, append: &PendingAppend) -> Result<StoreError, StoreError> {
+    match failure {
+        Failure::Store(error) => Ok(error),
+        Failure::EventIdTaken => duplicate_event_id(tx, &append.batch.event_ids).await,
+        Failure::SequenceTaken => Ok(StoreError::Conflict {
+            expected: append.expected_sequence,
+            actual: stream_head(tx, &append.account_id).await?,
+        }),
     }
+}
+
+/// Step 2: the heads of the group's accounts, read once the lock is held, so they stay current
+/// for the whole group as long as the group itself keeps them so. Accounts without events are
+/// absent (head 0).
+async fn group_heads(tx: &mut Tx, group: &[PendingAppend]) -> Result<HashMap<String, u64>, StoreError> {
+    let accounts: Vec<&str> = group.iter().map(|a| a.account_id.as_str()).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT account_id, head FROM streams WHERE account_id = ANY($1)")
+        .bind(&accounts)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| backend("reading the stream heads", &e))?;
+    rows.into_iter()
+        .map(|(account, head)| Ok((account, to_u64(head, "head")?)))
+        .collect()
+}
+
+async fn stream_head(tx: &mut Tx, account_id: &str) -> Result<u64, StoreError> {
+    let head: Option<i64> = sqlx::query_scalar("SELECT head FROM streams WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| backend("reading the stream head", &e))?;
+    head.map_or(Ok(0), |h| to_u64(h, "head"))
+}
+
+async fn apply_claims(
+    tx: &mut Tx,
+    account_id: &str,
+    first_sequence: u64,
+    claims: Vec<ClaimChange>,
+) -> Result<(), StoreError> {
+    for change in claims {
+        match change {
+            ClaimChange::Claim(claim) => {
+                let inserted = sqlx::query(
+                    "INSERT INTO unique_claims (account_id, scope, key, claimed_at_sequence) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(account_id)
+                .bind(&claim.scope)
+                .bind(&claim.key)
+                .bind(to_i64(first_sequence))
+                .execute(&mut **tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if unique_violation(&e) == Some("unique_claims_pkey") => {
+                        return Err(StoreError::UniqueViolation {
+                            scope: claim.scope,
+                            key: claim.key,
+                        })
+                    }
+                    Err(e) => return Err(writing("claiming a unique key", &e)),
+                }
+            }
+            ClaimChange::Release(claim) => {
+                sqlx::query("DELETE FROM unique_claims WHERE account_id = $1 AND scope = $2 AND key = $3")
+                    .bind(account_id)
+                    .bind(&claim.scope)
+                    .bind(&claim.key)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| writing("releasing a unique key", &e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After an append whose ids collided was rolled back: the id repeated within the batch, or the
+/// one already stored. (Checked here, not up front, so that a batch with several faults fails
+/// for the same one as in SQLite: a stale head first, then claims, then ids.)
+async fn duplicate_event_id(tx: &mut Tx, ids: &[Uuid]) -> Result<StoreError, StoreError> {
+    if let Some(id) = repeated_id(ids) {
+        return Ok(StoreError::DuplicateEventId(id));
+    }
+    let found: Option<Uuid> = sqlx::query_scalar("SELECT event_id FROM events WHERE event_id = ANY($1) LIMIT 1")
+        .bind(ids)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(|e| backend("looking up a duplicate event id", &e))?;
+    Ok(found.map_or_else(
+        || StoreError::Internal("an event id was reported stored but is not".into()),
+        StoreError::DuplicateEventId,
+    ))
 }
 
 /// A duration as PostgreSQL's integer milliseconds (0 would disable the timeout: at least 1).
@@ -412,38 +638,21 @@ impl EventStore for PostgresEventStore {
     ) -> Result<AppendOutcome, StoreError> {
         validate_append(account_id, expected_sequence, &events)?;
         let batch = encode(events)?;
-        let ids = batch.event_ids.clone();
-        let mut tx = self
-            .inner
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE")
+        let (done, answer) = oneshot::channel();
+        self.inner
+            .appends
+            .send(PendingAppend {
+                account_id: account_id.to_owned(),
+                expected_sequence,
+                batch,
+                claims,
+                done,
+            })
             .await
-            .map_err(|e| backend("starting an append", &e))?;
-        match self
-            .append_in(&mut tx, account_id, expected_sequence, batch, claims)
+            .map_err(|_| StoreError::Unavailable("the event log's writer has stopped".into()))?;
+        answer
             .await
-        {
-            Ok(outcome) => {
-                tx.commit().await.map_err(|e| backend("committing an append", &e))?;
-                self.bump_heard(outcome.global_position);
-                Ok(outcome)
-            }
-            Err(failure) => {
-                // Explicitly, not on drop: the append lock is released only when the rollback
-                // has run, and dropping a transaction defers it.
-                if let Err(error) = tx.rollback().await {
-                    tracing::warn!(%error, "rolling back a failed append");
-                }
-                match failure {
-                    Failure::Store(error) => Err(error),
-                    Failure::EventIdTaken => Err(self.duplicate_event_id(&ids).await?),
-                    Failure::SequenceTaken => Err(StoreError::Conflict {
-                        expected: expected_sequence,
-                        actual: self.head(account_id).await?,
-                    }),
-                }
-            }
-        }
+            .map_err(|_| StoreError::Unavailable("the event log's writer stopped before answering".into()))?
     }
 
     async fn read_stream(
@@ -515,7 +724,7 @@ impl EventFeed for PostgresEventStore {
             heard.borrow_and_update();
             let latest = self.latest_position().await?;
             if latest > after_position {
-                self.bump_heard(latest);
+                raise(&self.inner.heard, latest);
                 return Ok(true);
             }
             match tokio::time::timeout_at(deadline, heard.changed()).await {

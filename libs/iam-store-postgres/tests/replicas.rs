@@ -1,6 +1,7 @@
 //! Several store instances on one database, as several gateway replicas (and a projector) would
 //! use it: conflicting commands to one account from two replicas, a follower reading while
-//! appends commit in parallel, and an appender that holds the append lock too long.
+//! appends commit in parallel, an appender that holds the append lock too long, and logs in two
+//! schemas of one database, whose appends never wait for each other.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,7 +17,8 @@ use std::time::Duration;
 
 use iam_eventlog::conformance::event;
 use iam_eventlog::{ClaimChange, EventFeed, EventStore, NewEvent, StoreError, UniqueClaim};
-use iam_store_postgres::{PostgresEventStore, APPEND_LOCK};
+use iam_store_postgres::{append_lock_key, PostgresEventStore, APPEND_LOCK};
+use sqlx::PgConnection;
 use support::TestSchema;
 use tokio::sync::{Barrier, Mutex};
 use tokio::task::JoinSet;
@@ -326,6 +328,52 @@ async fn a_follower_never_skips_events_committed_in_parallel() {
     assert_eq!(distinct.len(), seen.len(), "exactly once");
 }
 
+/// Takes the advisory lock `key` in a transaction left open on `conn`, as a replica stalled in
+/// the middle of appending would hold it.
+async fn hold_lock(conn: &mut PgConnection, key: i64) {
+    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// Whether any session of this database holds the advisory lock `key` (PostgreSQL shows a
+/// bigint key as its high and low halves).
+async fn lock_held(conn: &mut PgConnection, key: i64) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.objsubid = 1 \
+         AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = $1)",
+    )
+    .bind(key)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// Several appends at once to different accounts of `store`: they wait for the append lock
+/// together, in one group or a few.
+async fn append_several(store: &PostgresEventStore, tag: &str) -> Vec<Result<u64, StoreError>> {
+    let mut tasks = JoinSet::new();
+    for n in 0..4_usize {
+        let store = store.clone();
+        let e = event(&format!("{tag}-{n}"));
+        tasks.spawn(async move {
+            let account = format!("{:012}", 200_000_000_000 + n);
+            (
+                n,
+                store
+                    .append(&account, 0, vec![e], vec![])
+                    .await
+                    .map(|o| o.last_sequence),
+            )
+        });
+    }
+    join_all(tasks).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (infra/postgres/start.sh)"]
 async fn an_appender_that_dies_holding_the_append_lock_blocks_others_only_until_it_ends() {
@@ -333,38 +381,79 @@ async fn an_appender_that_dies_holding_the_append_lock_blocks_others_only_until_
     let mut options = schema.options();
     options.lock_timeout = Duration::from_millis(300);
     let store = schema.store_with(options).await;
+    let key = append_lock_key(Some(&schema.name));
 
     // A session that took the append lock and stalls, as a replica paused mid-append would.
     let mut stalled = schema.connection().await;
-    sqlx::query("BEGIN").execute(&mut stalled).await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(APPEND_LOCK)
-        .execute(&mut stalled)
-        .await
-        .unwrap();
-    let blocked = store
-        .append(ACCOUNT, 0, vec![event("blocked")], vec![])
-        .await
-        .expect_err("the lock is held");
-    assert!(matches!(blocked, StoreError::Unavailable(_)), "{blocked:?}");
-    assert!(blocked.is_retryable());
+    hold_lock(&mut stalled, key).await;
+    for blocked in append_several(&store, "blocked").await {
+        let blocked = blocked.expect_err("the lock is held");
+        assert!(matches!(blocked, StoreError::Unavailable(_)), "{blocked:?}");
+        assert!(blocked.is_retryable());
+    }
     assert_eq!(store.head(ACCOUNT).await.unwrap(), 0, "reads do not take the lock");
+    assert!(
+        store.read_from(0, 10).await.unwrap().is_empty(),
+        "the failed groups left nothing"
+    );
 
     // The stalled replica dies (its connection drops without a word): the server ends its
-    // transaction and frees the lock. The server notices the dropped connection asynchronously,
-    // and the lock is shared with every other test appending meanwhile, so an append may still
-    // time out for a moment; it must succeed soon after.
+    // transaction and frees the lock, as soon as it notices the dropped connection, which it
+    // does asynchronously. Once the lock is free, an append succeeds at the first try.
     drop(stalled);
+    let mut observer = schema.connection().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let out = loop {
-        match store.append(ACCOUNT, 0, vec![event("after")], vec![]).await {
-            Ok(out) => break out,
-            Err(StoreError::Unavailable(why)) if std::time::Instant::now() < deadline => {
-                tracing::debug!(%why, "the append lock is not free yet");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(other) => panic!("the lock is free again, yet: {other:?}"),
-        }
-    };
+    while lock_held(&mut observer, key).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never ended the dead session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = store
+        .append(ACCOUNT, 0, vec![event("after")], vec![])
+        .await
+        .expect("the lock is free");
     assert_eq!(out.last_sequence, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (infra/postgres/start.sh)"]
+async fn logs_in_different_schemas_never_wait_for_each_others_append_lock() {
+    let (one, other) = (TestSchema::create().await, TestSchema::create().await);
+    let with_short_timeout = |schema: &TestSchema| {
+        let mut options = schema.options();
+        // An append that had to wait for a held lock fails after this: succeeding proves it
+        // did not wait.
+        options.lock_timeout = Duration::from_millis(300);
+        options
+    };
+    let first = one.store_with(with_short_timeout(&one)).await;
+    let second = other.store_with(with_short_timeout(&other)).await;
+    assert_ne!(append_lock_key(Some(&one.name)), append_lock_key(Some(&other.name)));
+
+    // A replica of the first log stalls holding its append lock (and, for good measure, the
+    // key every log shared before keys were per schema).
+    let mut holder = one.connection().await;
+    hold_lock(&mut holder, append_lock_key(Some(&one.name))).await;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        append_several(&second, "free").await,
+        vec![Ok(1), Ok(1), Ok(1), Ok(1)],
+        "the other schema's appends go through"
+    );
+    for blocked in append_several(&first, "blocked").await {
+        assert!(matches!(blocked, Err(StoreError::Unavailable(_))), "{blocked:?}");
+    }
+
+    // The holder commits: the first log's appends go through again, at the first try.
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    assert_eq!(append_several(&first, "after").await, vec![Ok(1), Ok(1), Ok(1), Ok(1)]);
+    assert_eq!(second.latest_position().await.unwrap(), 4);
+    assert_eq!(first.latest_position().await.unwrap(), 4);
 }
