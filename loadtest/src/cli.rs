@@ -1,4 +1,4 @@
-//! The command line: four subcommands, every size and duration bounded.
+//! The command line: the iamd scenarios and the distributed ones, every size and duration bounded.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +43,15 @@ pub enum Command {
     Mutations(MutationArgs),
     /// How long until a decision's audit record is returned by the `auditEvents` query.
     AuditLag(AuditLagArgs),
+    /// Distributed mode: realistic events appended to the PostgreSQL log (a schema of the run's
+    /// own) while the real `relay` publishes them to a topic of the run's own.
+    DistributedFill(FillArgs),
+    /// Distributed mode: a fresh `projector` replays a filled topic into an empty read-model
+    /// schema; events/s, then the rows are checked against the log's domain state.
+    DistributedRebuild(RebuildArgs),
+    /// Distributed mode: from an append's acknowledgement until the projector committed it in
+    /// the read model, under a steady background write load.
+    DistributedLag(LagArgs),
 }
 
 /// Flags every scenario has.
@@ -63,6 +72,140 @@ pub struct Common {
     /// Seed for the request mix (default: drawn at random); the summary records it.
     #[arg(long)]
     pub rng_seed: Option<u64>,
+}
+
+/// Flags every distributed scenario has. The servers must be on loopback.
+#[derive(Debug, Args)]
+pub struct DistCommon {
+    /// PostgreSQL (`infra/dev-up.sh` prints it); only loopback hosts or a local socket.
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Kafka brokers (`host:port,...`); only loopback hosts.
+    #[arg(long, env = "GATEHOUSE_KAFKA_BROKERS")]
+    pub kafka_brokers: String,
+    /// Where the `relay` and `projector` binaries are (default: this executable's directory).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Write the JSON summary here instead of stdout.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Seed for the generated traffic (default: drawn at random); the summary records it.
+    #[arg(long)]
+    pub rng_seed: Option<u64>,
+}
+
+/// `distributed-fill`.
+#[derive(Debug, Args)]
+pub struct FillArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: DistCommon,
+    /// The (new) schema for the event log (default `lt_fill_<unix time>`).
+    #[arg(long)]
+    pub events_schema: Option<String>,
+    /// The (new) topic the relay publishes to (default `loadtest.fill.<unix time>`).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Partitions of the new topic (`gatehouse.events` has 8).
+    #[arg(long, default_value_t = 8)]
+    pub partitions: i32,
+    /// Events to append (a command's events are never split, so a few more may be appended).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Accounts the events are spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: usize,
+    /// Users an account grows to, then hovers around.
+    #[arg(long, default_value_t = 150)]
+    pub users_per_account: usize,
+    /// Events per append (several commands of one account in one append); 1 = one command per
+    /// append, as iamd does.
+    #[arg(long, default_value_t = 200)]
+    pub batch: usize,
+    /// Appenders running at once (each owns a share of the accounts).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// `GATEHOUSE_RELAY_BATCH` for the relay.
+    #[arg(long, default_value_t = 500)]
+    pub relay_batch: u32,
+}
+
+/// `distributed-rebuild`.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: DistCommon,
+    /// The event log `distributed-fill` wrote (read for the oracle, after the timed part).
+    #[arg(long)]
+    pub events_schema: String,
+    /// The topic `distributed-fill` filled.
+    #[arg(long)]
+    pub topic: String,
+    /// The (new, empty) read-model schema (default `lt_rebuild_<unix time>`).
+    #[arg(long)]
+    pub read_model_schema: Option<String>,
+    /// `full`: every account's rows against `expected_snapshot` of the log's state; `counts`:
+    /// row counts per table only; `none`.
+    #[arg(long, default_value = "full", value_parser = ["full", "counts", "none"])]
+    pub verify: String,
+    /// How often the read model's stored offsets are read.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Give up (and report what was done) after this long.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Drop the read-model schema at the end.
+    #[arg(long)]
+    pub drop_read_model: bool,
+}
+
+/// `distributed-lag`.
+#[derive(Debug, Args)]
+pub struct LagArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: DistCommon,
+    /// Names the run's schemas (`<name>_ev`, `<name>_rm`) and topic (`loadtest.<name>`);
+    /// default `lt_lag_<unix time>`.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Partitions of the run's topic.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: i32,
+    /// Accounts the background load writes to.
+    #[arg(long, default_value_t = 100)]
+    pub accounts: usize,
+    /// Accounts the probes write to (none of them gets background writes).
+    #[arg(long, default_value_t = 4)]
+    pub probe_accounts: usize,
+    /// Events every account gets (in one append) before measuring.
+    #[arg(long, default_value_t = 60)]
+    pub seed_events: usize,
+    /// Probe appends to follow, one at a time.
+    #[arg(long, default_value_t = 500)]
+    pub samples: usize,
+    /// Background appends per second (one command each, as iamd appends); 0 for none.
+    #[arg(long, default_value_t = 100)]
+    pub background_rate: u32,
+    /// Background appends in flight at most (a tick finding none free is counted as missed).
+    #[arg(long, default_value_t = 16)]
+    pub background_concurrency: usize,
+    /// Pause between two reads of the probe account's head in the read model.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Pause between two probes.
+    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    pub sample_gap: Duration,
+    /// A probe not projected by then counts as a timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub sample_timeout: Duration,
+    /// Keep the run's schemas and topic (default: dropped at the end).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `seed`.

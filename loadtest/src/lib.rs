@@ -6,6 +6,7 @@
 pub mod audit_lag;
 pub mod cli;
 pub mod decisions;
+pub mod distributed;
 pub mod http;
 pub mod manifest;
 pub mod mutations;
@@ -21,12 +22,22 @@ use serde_json::Value;
 
 use crate::cli::{Cli, Command, Common};
 
-fn common(command: &Command) -> &Common {
+fn common(command: &Command) -> Option<&Common> {
     match command {
-        Command::Seed(a) => &a.common,
-        Command::Decisions(a) => &a.common,
-        Command::Mutations(a) => &a.common,
-        Command::AuditLag(a) => &a.common,
+        Command::Seed(a) => Some(&a.common),
+        Command::Decisions(a) => Some(&a.common),
+        Command::Mutations(a) => Some(&a.common),
+        Command::AuditLag(a) => Some(&a.common),
+        Command::DistributedFill(_) | Command::DistributedRebuild(_) | Command::DistributedLag(_) => None,
+    }
+}
+
+fn json_path(command: &Command) -> Option<&std::path::Path> {
+    match command {
+        Command::DistributedFill(a) => a.common.json.as_deref(),
+        Command::DistributedRebuild(a) => a.common.json.as_deref(),
+        Command::DistributedLag(a) => a.common.json.as_deref(),
+        other => common(other).and_then(|c| c.json.as_deref()),
     }
 }
 
@@ -45,25 +56,34 @@ fn warn_other_server(manifest: &manifest::Manifest, target: &target::Target) {
 /// Bad flags, a non-loopback URL, an unreachable server, a failed seed, or a run past
 /// [`cli::HARD_CAP`] (plus a minute of grace).
 pub async fn run(cli: Cli) -> Result<()> {
-    let common = common(&cli.command);
-    let target = Arc::new(target::resolve(&common.url).await?);
+    let target = match common(&cli.command) {
+        Some(common) => Some(Arc::new(target::resolve(&common.url).await?)),
+        None => None,
+    };
     let work = async {
+        let target = || target.clone().ok_or_else(|| anyhow::anyhow!("no --url"));
         match &cli.command {
-            Command::Seed(args) => seed::run(args, target.clone()).await,
+            Command::DistributedFill(args) => distributed::fill::run(args).await,
+            Command::DistributedRebuild(args) => distributed::rebuild::run(args).await,
+            Command::DistributedLag(args) => distributed::lag::run(args).await,
+            Command::Seed(args) => seed::run(args, target()?).await,
             Command::Decisions(args) => {
                 let manifest = manifest::read(&args.seed)?;
+                let target = target()?;
                 warn_other_server(&manifest, &target);
-                decisions::run(args, target.clone(), manifest).await
+                decisions::run(args, target, manifest).await
             }
             Command::Mutations(args) => {
                 let manifest = manifest::read(&args.seed)?;
+                let target = target()?;
                 warn_other_server(&manifest, &target);
-                mutations::run(args, target.clone(), manifest).await
+                mutations::run(args, target, manifest).await
             }
             Command::AuditLag(args) => {
                 let manifest = manifest::read(&args.seed)?;
+                let target = target()?;
                 warn_other_server(&manifest, &target);
-                audit_lag::run(args, target.clone(), manifest).await
+                audit_lag::run(args, target, manifest).await
             }
         }
     };
@@ -73,7 +93,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Err(_) => bail!("stopped: the run exceeded the {} s cap", grace.as_secs()),
     };
     let text = serde_json::to_string_pretty(&summary)?;
-    match &common.json {
+    match json_path(&cli.command) {
         Some(path) => {
             std::fs::write(path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("summary written to {}", path.display());
