@@ -25,13 +25,18 @@ use tokio::sync::oneshot;
 
 /// How many queued appends one transaction takes at most.
 const MAX_GROUP: usize = 512;
-/// How long acknowledged records may wait for the index when no query asks for them.
-const INDEX_INTERVAL: Duration = Duration::from_millis(50);
+/// How long acknowledged records may wait for the index when no query asks for them. Queries
+/// flush first, so this bounds only how much work one batch does: larger batches rewrite each
+/// hot index page once for more records.
+const INDEX_INTERVAL: Duration = Duration::from_millis(250);
 /// How many pending records make the writer project the index without waiting.
-const INDEX_BATCH: usize = 4_096;
+const INDEX_BATCH: usize = 8_192;
 /// How many committed records may wait for the index before appends wait for it: bounds the
 /// index's lag (and the memory of its queue) when appends outrun it for long.
-const MAX_INDEX_BACKLOG: usize = 16_384;
+const MAX_INDEX_BACKLOG: usize = 32_768;
+/// WAL pages between checkpoints (SQLite's default is 1,000): a page changed by many commits is
+/// copied into the database file once per checkpoint, so fewer checkpoints write less.
+const WAL_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// Records handed to the index thread and not yet indexed, with a signal when it falls.
 #[derive(Default)]
@@ -130,7 +135,11 @@ fn index_file(path: &str) -> String {
 }
 
 /// A writer thread's own connection (the sqlx pools only migrate and read).
-fn writer_connection(path: &str, durability: AuditDurability) -> Result<rusqlite::Connection, AuditError> {
+fn writer_connection(
+    path: &str,
+    durability: AuditDurability,
+    cache_kib: u32,
+) -> Result<rusqlite::Connection, AuditError> {
     let connection = rusqlite::Connection::open(path).map_err(|e| unavailable("opening the audit writer", &e))?;
     let synchronous = match durability {
         AuditDurability::Full => "FULL",
@@ -139,7 +148,7 @@ fn writer_connection(path: &str, durability: AuditDurability) -> Result<rusqlite
     connection
         .execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
-             PRAGMA cache_size = -16384;"
+             PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};"
         ))
         .map_err(|e| unavailable("configuring the audit writer", &e))?;
     Ok(connection)
@@ -209,8 +218,10 @@ impl SqliteAuditLog {
             .await
             .map_err(|e| unavailable("opening the audit log for reading", &e))?;
 
-        let mut log_connection = writer_connection(path, durability)?;
-        let mut index_connection = writer_connection(&index_path, AuditDurability::Process)?;
+        // The log only appends; the index keeps its hot pages (the newest entries of every
+        // account, principal, action and resource) cached.
+        let mut log_connection = writer_connection(path, durability, 16 * 1024)?;
+        let mut index_connection = writer_connection(&index_path, AuditDurability::Process, 64 * 1024)?;
         // Records acknowledged before a crash but not yet indexed are indexed now.
         catch_up_index(&mut log_connection, &mut index_connection)
             .map_err(|e| unavailable("catching the audit index up", &e))?;
