@@ -256,8 +256,12 @@ impl SqliteAuditLog {
         from: Option<chrono::DateTime<chrono::Utc>>,
         to: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Vec<AuditRecord>, AuditError> {
+        // Through the index's (account, time) order: the log itself is ordered only by position.
+        self.index_acknowledged().await?;
         let rows = sqlx::query(
-            "SELECT record FROM audit_log WHERE account_id = ? AND event_time >= ? AND event_time < ? ORDER BY position",
+            "SELECT l.record FROM audit_index i JOIN audit_log l ON l.position = i.position \
+             WHERE i.account_id = ? AND i.event_time >= ? AND i.event_time < ? \
+             ORDER BY i.event_time, i.position",
         )
         .bind(account_id)
         .bind(from.map_or_else(|| "0".to_owned(), time_text))

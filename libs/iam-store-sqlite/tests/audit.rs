@@ -161,3 +161,78 @@ async fn pages_filters_counts_and_exports_stay_within_the_account() {
         .unwrap();
     assert_eq!(reopened.export(A, None, None).await.unwrap().len(), 45);
 }
+
+/// A log written before the lean schema (3000002) upgrades in place: every record and the
+/// append-only triggers survive, and new appends continue after the old positions.
+#[tokio::test]
+async fn a_log_from_before_the_lean_schema_upgrades_with_its_records() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sqlx::Row;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    // The first migration alone, as an older Gatehouse applied it.
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir(&old).unwrap();
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/migrations/sqlite/audit");
+    std::fs::copy(
+        schema.join("3000001_create_audit_log.sql"),
+        old.join("3000001_create_audit_log.sql"),
+    )
+    .unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::new().filename(&path).create_if_missing(true))
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let old_record = record(A, 1, "arn:aws:iam::111111111111:user/old", "Allow");
+    sqlx::query("INSERT INTO audit_log (position, account_id, event_id, event_time, record) VALUES (7, ?, ?, ?, ?)")
+        .bind(A)
+        .bind(&old_record.event_id)
+        .bind("2026-11-01T00:00:00.000000Z")
+        .bind(serde_json::to_string(&old_record).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let log = SqliteAuditLog::open(&path.to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    log.append(vec![record(A, 2, "arn:aws:iam::111111111111:user/new", "Allow")])
+        .await
+        .unwrap();
+    let filter = AuditFilter {
+        account_id: A.into(),
+        ..AuditFilter::default()
+    };
+    let page = log.query(&filter, 10, None).await.unwrap();
+    let ids: Vec<&str> = page.records.iter().map(|(_, r)| r.event_id.as_str()).collect();
+    assert_eq!(page.records.len(), 2, "{ids:?}");
+    assert!(ids.contains(&old_record.event_id.as_str()));
+    log.close().await;
+
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    let positions: Vec<i64> = sqlx::query("SELECT position FROM audit_log ORDER BY position")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(positions, vec![7, 8]);
+    let update = sqlx::query("UPDATE audit_log SET record = '{}' WHERE position = 7")
+        .execute(&pool)
+        .await;
+    assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
+}
