@@ -16,6 +16,9 @@
 //! - `rows`: the SQL row format of an event and its conversion to and from the envelope.
 //! - `notify`: the listener that turns append notifications into wake-ups.
 //! - `errors`: how sqlx and PostgreSQL failures map onto [`iam_eventlog::StoreError`].
+//! - [`audit`]: [`PgAuditStore`], the distributed audit history (`iam_audit::AuditLog` queries
+//!   over the records the audit projector inserts from Kafka; migrations in
+//!   `schema/migrations/postgres/audit/`).
 //!
 //! Invariants:
 //! - an acknowledged append is durable: it is answered after its group's `COMMIT` returned, with
@@ -27,6 +30,7 @@
 //!   follower never skips an event, whichever process appended it;
 //! - the schema comes only from `schema/migrations/postgres/eventlog/`, embedded at build time.
 
+pub mod audit;
 mod errors;
 pub mod lock;
 mod notify;
@@ -34,6 +38,7 @@ pub mod options;
 mod rows;
 pub mod store;
 
+pub use audit::PgAuditStore;
 pub use lock::{append_lock_key, APPEND_LOCK};
 pub use options::PostgresStoreOptions;
 pub use store::{PostgresEventStore, DATABASE_URL_ENV, MAX_GROUP};
