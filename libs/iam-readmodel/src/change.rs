@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 /// A value in a read-model column.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(untagged)]
 pub enum SqlValue {
     /// SQL `NULL`.

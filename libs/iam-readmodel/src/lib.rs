@@ -7,9 +7,12 @@
 //! - [`reduce`](mod@reduce): pure, one domain event to its row changes (mirrors `evolve`).
 //! - [`project`]: pure, per-account ordering: apply the next sequence, drop duplicates, stop an
 //!   account on a gap or an unreadable event.
+//! - [`combine`]: pure, a batch's row changes grouped into set-based statements (one per
+//!   table, kind and columns; changes to the same row keep their order).
 //! - [`sqlite`]: [`SqliteReadModel`], the embedded backend: each batch, the account heads and the
 //!   checkpoint commit in one transaction.
-//! - [`postgres`]: [`PgReadModel`], the same on PostgreSQL for the distributed mode.
+//! - [`postgres`]: [`PgReadModel`], the same on PostgreSQL for the distributed mode; each batch
+//!   reads its accounts' heads in one query and sends the [`combine`]d statements.
 //! - [`projector`]: [`Projector`], following an `EventFeed` into the model.
 //! - [`oracle`]: [`expected_snapshot`], the rows a domain state implies, for consistency checks.
 //!
@@ -17,6 +20,7 @@
 //! event; rebuilding from the log gives the same rows as following it.
 
 pub mod change;
+pub mod combine;
 mod error;
 pub mod oracle;
 pub mod postgres;

@@ -9,7 +9,8 @@ use iam_eventlog::EventEnvelope;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
-use crate::change::{bind_order, render, Placeholders, RowChange, SqlValue, TABLES};
+use crate::change::{SqlValue, TABLES};
+use crate::combine::{combine, Group, Kind, Shape};
 use crate::error::{backend, ReadModelError};
 use crate::project::{plan, AccountHead, EventOutcome};
 use crate::sqlite::Applied;
@@ -137,15 +138,17 @@ impl PgReadModel {
             let entry = next.entry(*partition).or_insert(0);
             *entry = (*entry).max(offset + 1);
         }
-        for (partition, next_offset) in next {
+        if !next.is_empty() {
+            let (partitions, next_offsets): (Vec<i32>, Vec<i64>) = next.into_iter().unzip();
             sqlx::query(
-                "INSERT INTO rm_kafka_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) \
+                "INSERT INTO rm_kafka_offsets (topic, partition, next_offset) \
+                 SELECT $1, * FROM UNNEST($2::int4[], $3::int8[]) \
                  ON CONFLICT (topic, partition) DO UPDATE SET \
                  next_offset = greatest(rm_kafka_offsets.next_offset, excluded.next_offset)",
             )
             .bind(topic)
-            .bind(partition)
-            .bind(next_offset)
+            .bind(partitions)
+            .bind(next_offsets)
             .execute(&mut *tx)
             .await
             .map_err(|e| backend("writing Kafka offsets", &e))?;
@@ -207,25 +210,24 @@ impl PgReadModel {
     }
 }
 
-/// The per-account rules of [`crate::project::plan`] over a batch, inside `tx`, with the account
-/// heads written at the end.
+/// The per-account rules of [`crate::project::plan`] over a batch, inside `tx`: the heads of all
+/// the batch's accounts read in one query, the row changes sent as set-based statements
+/// ([`combine`]), the account heads written at the end in one statement.
 async fn apply_events<'e>(
     tx: &mut Transaction<'_, Postgres>,
     batch: impl Iterator<Item = (u64, &'e EventEnvelope)>,
 ) -> Result<Applied, ReadModelError> {
+    let batch: Vec<(u64, &EventEnvelope)> = batch.collect();
+    let mut heads = read_heads(tx, &batch).await?;
     let mut applied = Applied::default();
-    let mut heads = HashMap::<String, AccountHead>::new();
-    for (position, envelope) in batch {
-        let head = match heads.get(&envelope.account_id) {
-            Some(head) => *head,
-            None => read_head(tx, &envelope.account_id).await?,
-        };
+    let mut changes = Vec::new();
+    let mut failed = Vec::new();
+    for (position, envelope) in &batch {
+        let head = heads.get(envelope.account_id.as_str()).copied().unwrap_or_default();
         let (outcome, new_head) = plan(head, envelope);
         match outcome {
-            EventOutcome::Apply(changes) => {
-                for change in &changes {
-                    execute(tx, change).await?;
-                }
+            EventOutcome::Apply(more) => {
+                changes.extend(more);
                 applied.applied += 1;
             }
             EventOutcome::Duplicate => applied.duplicates += 1,
@@ -233,63 +235,164 @@ async fn apply_events<'e>(
             EventOutcome::Stop(reason) => {
                 tracing::error!(account = %envelope.account_id, sequence = envelope.sequence, %reason,
                     "read model: event cannot be projected; the account's projection is stopped");
-                sqlx::query(
-                    "INSERT INTO rm_failed_events (account_id, sequence, position, event_id, event_type, \
-                     schema_version, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (account_id, sequence) DO NOTHING",
-                )
-                .bind(&envelope.account_id)
-                .bind(to_i64(envelope.sequence))
-                .bind(to_i64(position))
-                .bind(envelope.event_id.to_string())
-                .bind(&envelope.event_type)
-                .bind(i64::from(envelope.schema_version))
-                .bind(&reason)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| backend("recording a failed event", &e))?;
+                failed.push((*position, *envelope, reason));
                 applied.stopped += 1;
             }
         }
-        heads.insert(envelope.account_id.clone(), new_head);
+        heads.insert(envelope.account_id.as_str(), new_head);
     }
-    for (account_id, head) in &heads {
+    for group in combine(&changes) {
+        execute(tx, &group).await?;
+    }
+    for (position, envelope, reason) in failed {
         sqlx::query(
-            "INSERT INTO rm_account_heads (account_id, sequence, failed_sequence) VALUES ($1, $2, $3) \
+            "INSERT INTO rm_failed_events (account_id, sequence, position, event_id, event_type, \
+             schema_version, error) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (account_id, sequence) DO NOTHING",
+        )
+        .bind(&envelope.account_id)
+        .bind(to_i64(envelope.sequence))
+        .bind(to_i64(position))
+        .bind(envelope.event_id.to_string())
+        .bind(&envelope.event_type)
+        .bind(i64::from(envelope.schema_version))
+        .bind(&reason)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| backend("recording a failed event", &e))?;
+    }
+    if !heads.is_empty() {
+        let accounts: Vec<&str> = heads.keys().copied().collect();
+        let sequences: Vec<i64> = accounts.iter().map(|a| to_i64(heads[a].sequence)).collect();
+        let failed: Vec<Option<i64>> = accounts.iter().map(|a| heads[a].failed_sequence.map(to_i64)).collect();
+        sqlx::query(
+            "INSERT INTO rm_account_heads (account_id, sequence, failed_sequence) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[]) \
              ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, \
              failed_sequence = excluded.failed_sequence",
         )
-        .bind(account_id)
-        .bind(to_i64(head.sequence))
-        .bind(head.failed_sequence.map(to_i64))
+        .bind(accounts)
+        .bind(sequences)
+        .bind(failed)
         .execute(&mut **tx)
         .await
-        .map_err(|e| backend("writing an account head", &e))?;
+        .map_err(|e| backend("writing the account heads", &e))?;
     }
     Ok(applied)
 }
 
-async fn read_head(tx: &mut Transaction<'_, Postgres>, account_id: &str) -> Result<AccountHead, ReadModelError> {
-    let row = sqlx::query("SELECT sequence, failed_sequence FROM rm_account_heads WHERE account_id = $1")
-        .bind(account_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(|e| backend("reading an account head", &e))?;
-    Ok(row.map_or_else(AccountHead::default, |row| AccountHead {
-        sequence: to_u64(row.get::<i64, _>(0)),
-        failed_sequence: row.get::<Option<i64>, _>(1).map(to_u64),
-    }))
+/// The heads of every account in `batch`, in one query; an account without a row is absent.
+async fn read_heads<'e>(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[(u64, &'e EventEnvelope)],
+) -> Result<HashMap<&'e str, AccountHead>, ReadModelError> {
+    let mut accounts: Vec<&str> = batch.iter().map(|(_, e)| e.account_id.as_str()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let rows = sqlx::query(
+        "SELECT account_id, sequence, failed_sequence FROM rm_account_heads WHERE account_id = ANY($1::text[])",
+    )
+    .bind(&accounts)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(|e| backend("reading the account heads", &e))?;
+    let mut heads = HashMap::with_capacity(accounts.len());
+    for row in rows {
+        let account: &str = row.get(0);
+        // Keep the batch's borrow, not the row's.
+        if let Ok(i) = accounts.binary_search(&account) {
+            heads.insert(
+                accounts[i],
+                AccountHead {
+                    sequence: to_u64(row.get::<i64, _>(1)),
+                    failed_sequence: row.get::<Option<i64>, _>(2).map(to_u64),
+                },
+            );
+        }
+    }
+    Ok(heads)
 }
 
-async fn execute(tx: &mut Transaction<'_, Postgres>, change: &RowChange) -> Result<(), ReadModelError> {
-    let sql = render(change, Placeholders::Dollar);
+/// The SQL of a group's statement: one `UNNEST`ed array parameter per column, so the text
+/// depends only on the shape and the prepared statement is reused.
+fn render_group(shape: &Shape) -> String {
+    let arrays: Vec<String> = shape
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, int))| format!("${}::{}[]", i + 1, if *int { "int8" } else { "text" }))
+        .collect();
+    let arrays = arrays.join(", ");
+    let aliases: Vec<String> = (1..=shape.columns.len()).map(|i| format!("c{i}")).collect();
+    let aliases = aliases.join(", ");
+    let names: Vec<&str> = shape.columns.iter().map(|(c, _)| *c).collect();
+    let table = shape.table;
+    let equal = |from: usize| -> String {
+        names[from..]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("t.{c} = u.c{}", from + i + 1))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    match shape.kind {
+        Kind::Upsert { key } => {
+            let action = if key == names.len() {
+                "DO NOTHING".to_owned()
+            } else {
+                let set: Vec<String> = names[key..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                format!("DO UPDATE SET {}", set.join(", "))
+            };
+            format!(
+                "INSERT INTO {table} ({}) SELECT * FROM UNNEST({arrays}) ON CONFLICT ({}) {action}",
+                names.join(", "),
+                names[..key].join(", ")
+            )
+        }
+        Kind::Update { set } => {
+            let assignments: Vec<String> = names[..set]
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = u.c{}", i + 1))
+                .collect();
+            format!(
+                "UPDATE {table} AS t SET {} FROM UNNEST({arrays}) AS u({aliases}) WHERE {}",
+                assignments.join(", "),
+                equal(set)
+            )
+        }
+        Kind::Delete => format!(
+            "DELETE FROM {table} AS t USING UNNEST({arrays}) AS u({aliases}) WHERE {}",
+            equal(0)
+        ),
+    }
+}
+
+async fn execute(tx: &mut Transaction<'_, Postgres>, group: &Group<'_>) -> Result<(), ReadModelError> {
+    let sql = render_group(&group.shape);
     let mut query = sqlx::query(&sql);
-    for value in bind_order(change) {
-        query = match value {
-            SqlValue::Null => query.bind(None::<String>),
-            SqlValue::Int(i) => query.bind(*i),
-            SqlValue::Text(s) => query.bind(s.as_str()),
-        };
+    for (column, (_, int)) in group.shape.columns.iter().enumerate() {
+        if *int {
+            let values: Vec<Option<i64>> = group
+                .rows
+                .iter()
+                .map(|row| match row[column] {
+                    SqlValue::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            query = query.bind(values);
+        } else {
+            let values: Vec<Option<&str>> = group
+                .rows
+                .iter()
+                .map(|row| match row[column] {
+                    SqlValue::Text(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            query = query.bind(values);
+        }
     }
     query
         .execute(&mut **tx)

@@ -99,6 +99,29 @@ async fn postgres_read_model_equals_the_embedded_one_and_the_domain_state() {
     let again = postgres.apply(&everything).await.unwrap();
     assert_eq!((again.applied, again.duplicates), (0, everything.len()));
 
+    // The whole log in one batch (a rebuild's large batches: many changes to the same rows
+    // combined into few statements) gives the same rows.
+    let one_batch_schema = format!("{schema}_one");
+    sqlx::query(&format!("CREATE SCHEMA {one_batch_schema}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let one_batch = PgReadModel::connect(&url, Some(&one_batch_schema)).await.unwrap();
+    let applied = one_batch.apply(&everything).await.unwrap();
+    assert_eq!(applied.applied, everything.len());
+    for account in &accounts {
+        assert_eq!(
+            one_batch.snapshot(account).await.unwrap(),
+            postgres.snapshot(account).await.unwrap(),
+            "one batch != uneven batches for {account}"
+        );
+    }
+    one_batch.close().await;
+    sqlx::query(&format!("DROP SCHEMA {one_batch_schema} CASCADE"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
     postgres.close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut admin)

@@ -10,7 +10,7 @@ use iam_readmodel::{PgReadModel, ReadModelError};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 /// What can go wrong while consuming.
@@ -73,8 +73,42 @@ pub async fn assign_from_stored(
     Ok(())
 }
 
-/// One round: takes up to `max` messages (waiting at most `idle` for each) and applies them with
-/// their offsets in one transaction. Returns how many were applied.
+/// How [`consume_once`] forms a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// At most this many messages per batch (one transaction).
+    pub max: usize,
+    /// How long to wait for the first message before returning an empty round.
+    pub wait: Duration,
+    /// After the first message, how long the batch may wait for more. Messages already received
+    /// by the client are taken without waiting, up to `max`, so a backlog still fills large
+    /// batches while a lone event is committed within `linger`.
+    pub linger: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            max: 5000,
+            wait: Duration::from_millis(200),
+            linger: Duration::from_millis(2),
+        }
+    }
+}
+
+fn decode(message: &BorrowedMessage<'_>) -> Result<(i32, i64, EventEnvelope), ProjectorError> {
+    let payload = message.payload().unwrap_or_default();
+    let envelope: EventEnvelope = serde_json::from_slice(payload).map_err(|e| ProjectorError::Malformed {
+        partition: message.partition(),
+        offset: message.offset(),
+        reason: e.to_string(),
+    })?;
+    Ok((message.partition(), message.offset(), envelope))
+}
+
+/// One round: waits up to `batching.wait` for a message, then takes what else is available
+/// within `batching.linger` of it (up to `batching.max`), and applies them with their offsets in
+/// one transaction. Returns how many were applied.
 ///
 /// # Errors
 /// Kafka, the read model, or a malformed message.
@@ -82,25 +116,20 @@ pub async fn consume_once(
     consumer: &StreamConsumer,
     topic: &str,
     model: &PgReadModel,
-    max: usize,
-    idle: Duration,
+    batching: Batching,
 ) -> Result<usize, ProjectorError> {
-    let mut batch: Vec<(i32, i64, EventEnvelope)> = Vec::new();
-    while batch.len() < max {
-        let Ok(received) = tokio::time::timeout(idle, consumer.recv()).await else {
+    let Ok(first) = tokio::time::timeout(batching.wait, consumer.recv()).await else {
+        return Ok(0);
+    };
+    let deadline = tokio::time::Instant::now() + batching.linger;
+    let mut batch: Vec<(i32, i64, EventEnvelope)> = vec![decode(&first?)?];
+    while batch.len() < batching.max {
+        // `timeout_at` polls `recv` before it looks at the clock: a message the client already
+        // holds is taken even after the deadline, so only waiting is bounded.
+        let Ok(received) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
             break;
         };
-        let message = received?;
-        let payload = message.payload().unwrap_or_default();
-        let envelope: EventEnvelope = serde_json::from_slice(payload).map_err(|e| ProjectorError::Malformed {
-            partition: message.partition(),
-            offset: message.offset(),
-            reason: e.to_string(),
-        })?;
-        batch.push((message.partition(), message.offset(), envelope));
-    }
-    if batch.is_empty() {
-        return Ok(0);
+        batch.push(decode(&received?)?);
     }
     model.apply_consumed(topic, &batch).await?;
     Ok(batch.len())

@@ -34,10 +34,23 @@ struct Flags {
     /// The events topic.
     #[arg(long, env = "GATEHOUSE_EVENTS_TOPIC", default_value = "gatehouse.events")]
     topic: String,
+    /// Kafka source: at most this many messages per transaction (a backlog fills them).
+    #[arg(long, env = "GATEHOUSE_PROJECTOR_MAX_BATCH", default_value_t = 5000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_batch: u32,
+    /// Kafka source: how long a batch waits for more messages after its first one.
+    #[arg(long, env = "GATEHOUSE_PROJECTOR_LINGER_MS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    linger_ms: u64,
 }
 
 /// Follows the Kafka topic until shutdown; failures are logged and retried with backoff.
-async fn follow_kafka(brokers: &str, topic: &str, model: &PgReadModel) -> anyhow::Result<()> {
+async fn follow_kafka(
+    brokers: &str,
+    topic: &str,
+    model: &PgReadModel,
+    batching: projector::Batching,
+) -> anyhow::Result<()> {
     let consumer = projector::consumer(brokers)?;
     projector::assign_from_stored(&consumer, topic, model).await?;
     println!("projector consuming {topic} from the offsets stored in the read model");
@@ -47,7 +60,7 @@ async fn follow_kafka(brokers: &str, topic: &str, model: &PgReadModel) -> anyhow
     loop {
         tokio::select! {
             () = &mut shutdown => return Ok(()),
-            result = projector::consume_once(&consumer, topic, model, 500, std::time::Duration::from_millis(200)) => {
+            result = projector::consume_once(&consumer, topic, model, batching) => {
                 match result {
                     Ok(_) => backoff = std::time::Duration::from_millis(100),
                     Err(error) => {
@@ -93,7 +106,12 @@ async fn main() -> anyhow::Result<()> {
         let model = PgReadModel::connect(&flags.database_url, flags.read_model_schema.as_deref())
             .await
             .context("connecting to the read model")?;
-        follow_kafka(brokers, &flags.topic, &model).await?;
+        let batching = projector::Batching {
+            max: usize::try_from(flags.max_batch).unwrap_or(usize::MAX),
+            linger: std::time::Duration::from_millis(flags.linger_ms),
+            ..projector::Batching::default()
+        };
+        follow_kafka(brokers, &flags.topic, &model, batching).await?;
         model.close().await;
         println!("projector stopped");
         return Ok(());

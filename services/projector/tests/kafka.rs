@@ -23,6 +23,14 @@ use rdkafka::config::ClientConfig;
 use sqlx::Connection;
 use support::{actor, write};
 
+fn batching(max: usize, wait: Duration) -> projector::Batching {
+    projector::Batching {
+        max,
+        wait,
+        ..projector::Batching::default()
+    }
+}
+
 fn env(name: &str) -> String {
     std::env::var(name)
         .ok()
@@ -87,7 +95,7 @@ async fn events_flow_from_the_log_through_kafka_into_the_read_model() {
     projector::assign_from_stored(&first, &topic, &model).await.unwrap();
     let mut consumed = 0;
     while consumed < total / 3 {
-        consumed += projector::consume_once(&first, &topic, &model, 50, Duration::from_secs(5))
+        consumed += projector::consume_once(&first, &topic, &model, batching(50, Duration::from_secs(5)))
             .await
             .unwrap();
     }
@@ -97,7 +105,7 @@ async fn events_flow_from_the_log_through_kafka_into_the_read_model() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while consumed < total {
         assert!(Instant::now() < deadline, "only {consumed} of {total} events arrived");
-        consumed += projector::consume_once(&second, &topic, &model, 200, Duration::from_millis(500))
+        consumed += projector::consume_once(&second, &topic, &model, batching(200, Duration::from_millis(500)))
             .await
             .unwrap();
     }

@@ -1,0 +1,357 @@
+//! Combines a batch's row changes into set-based statements. Pure.
+//!
+//! Applying a large batch one statement per [`RowChange`] costs one round trip per row. Here the
+//! changes are grouped: every group holds changes of one [`Shape`] (table, kind, columns) that
+//! touch pairwise different rows, so a backend can send each group as one statement (an
+//! `UNNEST` of one array per column) and the result equals applying the changes in their order.
+//!
+//! A change goes into the earliest group of its shape that comes after every group holding a
+//! change it does not commute with. Two changes commute when they cannot touch the same row:
+//! some primary-key column pinned by both (an upsert pins its whole key, an update or a delete
+//! the key columns of its filter) holds different values. Deletes also commute with each other.
+//! Tables have no foreign keys or triggers, so changes to different tables always commute.
+
+use std::collections::HashMap;
+
+use crate::change::{bind_order, RowChange, SqlValue, TABLES};
+
+/// What a statement does, with the columns it binds in [`bind_order`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `INSERT ... ON CONFLICT`: the first `key` columns are the primary key, the others are
+    /// updated on conflict (none: `DO NOTHING`).
+    Upsert {
+        /// How many leading columns form the key.
+        key: usize,
+    },
+    /// `UPDATE`: the first `set` columns are set, the others filter by equality.
+    Update {
+        /// How many leading columns are set.
+        set: usize,
+    },
+    /// `DELETE`: every column filters by equality.
+    Delete,
+}
+
+/// Everything about a statement but its values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// The table.
+    pub table: &'static str,
+    /// The kind and how the columns split.
+    pub kind: Kind,
+    /// The columns in bind order, each with whether its values are integers (otherwise text or
+    /// `NULL`, bound as text as a single change would be).
+    pub columns: Vec<(&'static str, bool)>,
+}
+
+/// Changes of one shape that touch pairwise different rows: one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group<'a> {
+    /// The statement's shape.
+    pub shape: Shape,
+    /// One entry per change, its values in the order of `shape.columns`.
+    pub rows: Vec<Vec<&'a SqlValue>>,
+}
+
+fn shape(change: &RowChange) -> Shape {
+    let (table, kind) = match change {
+        RowChange::Upsert { table, key, .. } => (*table, Kind::Upsert { key: key.len() }),
+        RowChange::Update { table, set, .. } => (*table, Kind::Update { set: set.len() }),
+        RowChange::Delete { table, .. } => (*table, Kind::Delete),
+    };
+    let names: Vec<&'static str> = match change {
+        RowChange::Upsert { key, values, .. } => key.iter().chain(values).map(|(c, _)| *c).collect(),
+        RowChange::Update { filter, set, .. } => set.iter().chain(filter).map(|(c, _)| *c).collect(),
+        RowChange::Delete { filter, .. } => filter.iter().map(|(c, _)| *c).collect(),
+    };
+    let columns = names
+        .into_iter()
+        .zip(bind_order(change))
+        .map(|(name, value)| (name, matches!(value, SqlValue::Int(_))))
+        .collect();
+    Shape { table, kind, columns }
+}
+
+/// The primary-key columns of `table` (none for a table this crate does not know).
+fn primary_key(table: &str) -> &'static [&'static str] {
+    TABLES.iter().find(|(t, _)| *t == table).map_or(&[], |(_, key)| key)
+}
+
+/// The key columns a change pins, as a bit set over the table's primary key, with their values
+/// in key order. A change that pins nothing conflicts with every change to its table.
+fn pins(change: &RowChange) -> (u32, Vec<&SqlValue>) {
+    let (table, columns, sets) = match change {
+        RowChange::Upsert { table, key, .. } => (*table, key, None),
+        RowChange::Update { table, filter, set } => (*table, filter, Some(set)),
+        RowChange::Delete { table, filter } => (*table, filter, None),
+    };
+    let key = primary_key(table);
+    if key.len() > 32 {
+        return (0, Vec::new());
+    }
+    // An update that rewrites a key column moves rows: it may meet anything.
+    if sets.is_some_and(|set| set.iter().any(|(c, _)| key.contains(c))) {
+        return (0, Vec::new());
+    }
+    let mut mask = 0u32;
+    let mut values = Vec::new();
+    for (bit, column) in key.iter().enumerate() {
+        if let Some((_, value)) = columns.iter().find(|(c, _)| c == column) {
+            mask |= 1 << bit;
+            values.push(value);
+        }
+    }
+    (mask, values)
+}
+
+/// The values of `pinned` (in key order, pinned by `mask`) restricted to the columns of `common`.
+fn project<'a>(mask: u32, pinned: &[&'a SqlValue], common: u32) -> Vec<&'a SqlValue> {
+    let mut out = Vec::new();
+    let mut index = 0;
+    for bit in 0..32 {
+        if mask & (1 << bit) != 0 {
+            if common & (1 << bit) != 0 {
+                out.push(pinned[index]);
+            }
+            index += 1;
+        }
+    }
+    out
+}
+
+/// Where the changes already placed stand: for every table, pin mask `s` of the placed change,
+/// whether it is a delete, and the columns `c` it shares with a pin mask of the batch, the last
+/// group holding a change with those values in `c`.
+type Index<'a> = HashMap<(&'static str, bool, u32, u32), HashMap<Vec<&'a SqlValue>, usize>>;
+
+/// Groups `changes` (in their order) into statements whose order-preserving execution equals
+/// applying the changes one by one.
+#[must_use]
+pub fn combine(changes: &[RowChange]) -> Vec<Group<'_>> {
+    let pinned: Vec<(u32, Vec<&SqlValue>)> = changes.iter().map(pins).collect();
+    let mut masks: HashMap<&'static str, Vec<u32>> = HashMap::new();
+    for (change, (mask, _)) in changes.iter().zip(&pinned) {
+        let seen = masks.entry(table(change)).or_default();
+        if !seen.contains(mask) {
+            seen.push(*mask);
+        }
+    }
+    let mut index: Index<'_> = HashMap::new();
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut by_shape: HashMap<Shape, Vec<usize>> = HashMap::new();
+    for (change, (mask, values)) in changes.iter().zip(&pinned) {
+        let table = table(change);
+        let is_delete = matches!(change, RowChange::Delete { .. });
+        let table_masks = masks.get(table).map_or(&[][..], Vec::as_slice);
+        // The last group this change must follow.
+        let mut after: Option<usize> = None;
+        for &other in table_masks {
+            let common = other & mask;
+            let probe = project(*mask, values, common);
+            for other_is_delete in [false, true] {
+                if is_delete && other_is_delete {
+                    continue;
+                }
+                if let Some(&last) = index
+                    .get(&(table, other_is_delete, other, common))
+                    .and_then(|seen| seen.get(&probe))
+                {
+                    after = after.max(Some(last));
+                }
+            }
+        }
+        let shape = shape(change);
+        let of_shape = by_shape.entry(shape.clone()).or_default();
+        let first_eligible = of_shape.partition_point(|&g| after.is_some_and(|a| g <= a));
+        let group = if let Some(&g) = of_shape.get(first_eligible) {
+            g
+        } else {
+            groups.push(Group {
+                shape,
+                rows: Vec::new(),
+            });
+            of_shape.push(groups.len() - 1);
+            groups.len() - 1
+        };
+        groups[group].rows.push(bind_order(change));
+        for &other in table_masks {
+            let common = other & mask;
+            let last = index
+                .entry((table, is_delete, *mask, common))
+                .or_default()
+                .entry(project(*mask, values, common))
+                .or_insert(group);
+            *last = (*last).max(group);
+        }
+    }
+    groups
+}
+
+fn table(change: &RowChange) -> &'static str {
+    match change {
+        RowChange::Upsert { table, .. } | RowChange::Update { table, .. } | RowChange::Delete { table, .. } => table,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::change::Columns;
+
+    /// A table as a map from its full key to its other columns: an obviously correct executor.
+    type Table = BTreeMap<Vec<SqlValue>, BTreeMap<&'static str, SqlValue>>;
+
+    const KEY: &[&str] = &["account_id", "resource_id", "tag_key"];
+
+    fn matches(key: &[SqlValue], row: &BTreeMap<&'static str, SqlValue>, filter: &[(&str, &SqlValue)]) -> bool {
+        filter.iter().all(|(column, value)| {
+            let actual = KEY
+                .iter()
+                .position(|k| k == column)
+                .map_or_else(|| row.get(column), |i| key.get(i));
+            actual.is_some_and(|a| a == *value && **value != SqlValue::Null)
+        })
+    }
+
+    /// Applies one statement's worth of rows of `shape` (each row on its own; the grouping
+    /// promises they touch different rows).
+    fn apply(table: &mut Table, shape: &Shape, row: &[&SqlValue]) {
+        let columns: Vec<(&str, &SqlValue)> = shape.columns.iter().map(|(c, _)| *c).zip(row.iter().copied()).collect();
+        match shape.kind {
+            Kind::Upsert { key } => {
+                let k: Vec<SqlValue> = columns[..key].iter().map(|(_, v)| (*v).clone()).collect();
+                let values = columns[key..].iter().map(|(c, v)| (*c, (*v).clone()));
+                match table.get_mut(&k) {
+                    Some(existing) => existing.extend(values),
+                    None => {
+                        table.insert(k, values.collect());
+                    }
+                }
+            }
+            Kind::Update { set } => {
+                for (k, existing) in table.iter_mut() {
+                    if matches(k, existing, &columns[set..]) {
+                        existing.extend(columns[..set].iter().map(|(c, v)| (*c, (*v).clone())));
+                    }
+                }
+            }
+            Kind::Delete => table.retain(|k, existing| !matches(k, existing, &columns)),
+        }
+    }
+
+    fn one_by_one(changes: &[RowChange]) -> Table {
+        let mut table = Table::new();
+        for change in changes {
+            apply(&mut table, &shape(change), &bind_order(change));
+        }
+        table
+    }
+
+    fn grouped(changes: &[RowChange]) -> Table {
+        let mut table = Table::new();
+        for group in combine(changes) {
+            for row in &group.rows {
+                apply(&mut table, &group.shape, row);
+            }
+        }
+        table
+    }
+
+    fn value(choice: u8) -> SqlValue {
+        SqlValue::Text(format!("v{choice}"))
+    }
+
+    fn change() -> impl Strategy<Value = RowChange> {
+        let pick = || 0u8..3;
+        (0u8..6, pick(), pick(), pick(), pick()).prop_map(|(kind, account, resource, tag, v)| {
+            let full: Columns = vec![
+                ("account_id", value(account)),
+                ("resource_id", value(resource)),
+                ("tag_key", value(tag)),
+            ];
+            match kind {
+                0 => RowChange::Upsert {
+                    table: "rm_tags",
+                    key: full,
+                    values: vec![("tag_value", value(v))],
+                },
+                1 => RowChange::Upsert {
+                    table: "rm_tags",
+                    key: full,
+                    values: vec![],
+                },
+                2 => RowChange::Delete {
+                    table: "rm_tags",
+                    filter: full,
+                },
+                3 => RowChange::Delete {
+                    table: "rm_tags",
+                    filter: full[..2].to_vec(),
+                },
+                4 => RowChange::Update {
+                    table: "rm_tags",
+                    filter: full,
+                    set: vec![("tag_value", value(v))],
+                },
+                _ => RowChange::Update {
+                    table: "rm_tags",
+                    filter: vec![("account_id", value(account)), ("tag_value", value(v))],
+                    set: vec![("tag_value", value(v.wrapping_add(1)))],
+                },
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn grouped_statements_equal_the_changes_one_by_one(changes in proptest::collection::vec(change(), 0..60)) {
+            let groups = combine(&changes);
+            prop_assert_eq!(groups.iter().map(|g| g.rows.len()).sum::<usize>(), changes.len());
+            for group in groups.iter().filter(|g| matches!(g.shape.kind, Kind::Upsert { .. })) {
+                let keys: Vec<_> = group.rows.iter().map(|r| &r[..3]).collect();
+                let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+                prop_assert_eq!(distinct.len(), keys.len(), "an upsert statement would meet a row twice");
+            }
+            prop_assert_eq!(grouped(&changes), one_by_one(&changes));
+        }
+    }
+
+    #[test]
+    fn changes_to_different_rows_share_a_statement_and_a_conflict_orders_them() {
+        let tag = |resource: &str, value: &str| RowChange::Upsert {
+            table: "rm_tags",
+            key: vec![
+                ("account_id", "1".into()),
+                ("resource_id", resource.into()),
+                ("tag_key", "k".into()),
+            ],
+            values: vec![("tag_value", value.into())],
+        };
+        let untag_all = |resource: &str| RowChange::Delete {
+            table: "rm_tags",
+            filter: vec![("account_id", "1".into()), ("resource_id", resource.into())],
+        };
+        let changes = [
+            tag("a", "1"),
+            tag("b", "1"),
+            untag_all("a"),
+            tag("c", "1"),
+            tag("a", "2"),
+        ];
+        let groups = combine(&changes);
+        let sizes: Vec<(Kind, usize)> = groups.iter().map(|g| (g.shape.kind, g.rows.len())).collect();
+        assert_eq!(
+            sizes,
+            [
+                (Kind::Upsert { key: 3 }, 3),
+                (Kind::Delete, 1),
+                (Kind::Upsert { key: 3 }, 1)
+            ]
+        );
+    }
+}
