@@ -9,7 +9,9 @@
 #      Maven cache, fetched on first use), makes the topics of infra/kafka/topics.conf
 #      (infra/kafka/topics.sh) and exports GATEHOUSE_KAFKA_BROKERS;
 #   3. runs the ignored tests of iam-store-postgres, iam-readmodel (the PostgreSQL read model),
-#      iamd (two replicas sharing the PostgreSQL log),
+#      iamd (two replicas sharing the PostgreSQL log; audit_kafka adds the audit topic and a real
+#      audit-projector, built first), audit-projector (its process killed mid-stream, the topic
+#      redelivered),
 #      projector (a real projector process killed mid-stream) and relay (each test makes a schema
 #      of its own, and each relay test a topic of its own, so they run in parallel and leave
 #      nothing behind);
@@ -77,7 +79,9 @@ fi
 t_test="$(now_ms)"
 cargo test --locked -p iam-store-postgres -- --ignored "$@"
 echo "== distributed tests: cargo test (iam-store-postgres) took $(($(now_ms) - t_test)) ms" >&2
-for package in iam-readmodel projector relay iamd; do
+# iamd's audit_kafka test starts the audit-projector binary from the same target directory.
+cargo build --locked -p audit-projector
+for package in iam-readmodel projector relay audit-projector iamd; do
     t_test="$(now_ms)"
     cargo test --locked -p "$package" -- --ignored "$@"
     echo "== distributed tests: cargo test ($package) took $(($(now_ms) - t_test)) ms" >&2

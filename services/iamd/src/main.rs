@@ -1,5 +1,10 @@
 //! `iamd`: Gatehouse in one process on the embedded SQLite event store.
 //!
+//! With `--database-url` the event log is PostgreSQL's, shared by several replicas; adding
+//! `--kafka-brokers` sends the audit records to the Kafka audit topic (the audit projector
+//! brings them into PostgreSQL, where every replica's `auditEvents` reads them) instead of the
+//! replica's own `<data_dir>/audit.db`.
+//!
 //! Configuration, lowest precedence first: built-in defaults, a TOML file (`--config`), the
 //! environment (`GATEHOUSE_*`), flags.
 
@@ -13,10 +18,11 @@ use clap::Parser;
 use gateway::auth::AuthSettings;
 use gateway::Gateway;
 use iam_app::{Actor, Gatehouse};
+use iam_audit_kafka::{KafkaAuditLog, KafkaAuditOptions};
 use iam_eventlog::{EventFeed, EventStore};
 use iam_readmodel::{Projector, SqliteReadModel};
 use iam_secrets::Sealer;
-use iam_store_postgres::{PostgresEventStore, PostgresStoreOptions};
+use iam_store_postgres::{PgAuditStore, PostgresEventStore, PostgresStoreOptions};
 use iam_store_sqlite::{AuditDurability, SqliteAuditLog, SqliteEventStore, SqliteStoreOptions};
 use rand::RngCore;
 use serde::Deserialize;
@@ -24,7 +30,8 @@ use serde::Deserialize;
 #[derive(Parser, Debug)]
 #[command(name = "iamd", version, about = "Gatehouse IAM, all in one process")]
 struct Flags {
-    /// A TOML file with any of: data_dir, listen, region, master_key_file.
+    /// A TOML file with any of: data_dir, listen, region, master_key_file, audit_sync,
+    /// database_url, events_schema, kafka_brokers, audit_topic, audit_schema.
     #[arg(long, env = "GATEHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the event log, the master key and the first credentials live.
@@ -52,6 +59,23 @@ struct Flags {
     /// The PostgreSQL schema of the event log (default: the role's `search_path`).
     #[arg(long)]
     events_schema: Option<String>,
+    /// With `--database-url`: Kafka brokers (`host:port[,...]`) to produce every audit record to
+    /// (the audit topic), instead of `<data_dir>/audit.db`. A decision is answered only after
+    /// Kafka acknowledged its record (`acks=all`); `auditEvents` then reads the PostgreSQL audit
+    /// store that the `audit-projector` fills, so every replica sees every replica's records
+    /// (shortly after they were made, not at once). Without this flag each replica keeps its own
+    /// local audit history, as in the embedded mode. Deliberately not read from
+    /// `GATEHOUSE_KAFKA_BROKERS` (the relay's and projectors' setting), so a shell set up for
+    /// them does not change where iamd's audit records go.
+    #[arg(long)]
+    kafka_brokers: Option<String>,
+    /// The audit topic (with `--kafka-brokers`; default `gatehouse.audit`).
+    #[arg(long)]
+    audit_topic: Option<String>,
+    /// The PostgreSQL schema of the audit store (with `--kafka-brokers`; default: the event
+    /// log's). The audit projector must write the same one.
+    #[arg(long)]
+    audit_schema: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -64,6 +88,9 @@ struct FileConfig {
     audit_sync: Option<String>,
     database_url: Option<String>,
     events_schema: Option<String>,
+    kafka_brokers: Option<String>,
+    audit_topic: Option<String>,
+    audit_schema: Option<String>,
 }
 
 /// The validated configuration.
@@ -76,6 +103,16 @@ struct Config {
     audit_durability: AuditDurability,
     database_url: Option<String>,
     events_schema: Option<String>,
+    /// Where audit records go in the distributed mode: brokers, topic, schema of the store.
+    audit_kafka: Option<AuditKafka>,
+}
+
+/// The distributed audit history's settings.
+#[derive(Debug)]
+struct AuditKafka {
+    brokers: String,
+    topic: String,
+    schema: Option<String>,
 }
 
 impl Config {
@@ -100,10 +137,30 @@ impl Config {
             Some("process") => AuditDurability::Process,
             Some(other) => anyhow::bail!("audit_sync must be `full` or `process`, not {other:?}"),
         };
+        let database_url = flags.database_url.or(file.database_url);
+        let events_schema = flags.events_schema.or(file.events_schema);
+        let audit_kafka = match flags.kafka_brokers.or(file.kafka_brokers) {
+            None => None,
+            Some(_) if database_url.is_none() => {
+                anyhow::bail!("kafka_brokers needs database_url: the audit topic is read back from PostgreSQL")
+            }
+            Some(brokers) => Some(AuditKafka {
+                brokers,
+                topic: flags
+                    .audit_topic
+                    .or(file.audit_topic)
+                    .unwrap_or_else(|| iam_audit_kafka::AUDIT_TOPIC.to_owned()),
+                schema: flags
+                    .audit_schema
+                    .or(file.audit_schema)
+                    .or_else(|| events_schema.clone()),
+            }),
+        };
         Ok(Config {
             audit_durability,
-            database_url: flags.database_url.or(file.database_url),
-            events_schema: flags.events_schema.or(file.events_schema),
+            database_url,
+            events_schema,
+            audit_kafka,
             listen: flags
                 .listen
                 .or(file.listen)
@@ -205,6 +262,23 @@ impl Log {
     }
 }
 
+/// Where audit records go.
+enum Audit {
+    /// This process's own file (`<data_dir>/audit.db`).
+    Sqlite(SqliteAuditLog),
+    /// The Kafka audit topic, read back from PostgreSQL (distributed mode).
+    Kafka(KafkaAuditLog),
+}
+
+impl Audit {
+    fn log(&self) -> Arc<dyn iam_audit::AuditLog> {
+        match self {
+            Audit::Sqlite(audit) => Arc::new(audit.clone()),
+            Audit::Kafka(audit) => Arc::new(audit.clone()),
+        }
+    }
+}
+
 /// Keeps this replica's accounts current with what other replicas append to the shared log.
 async fn follow_log(gatehouse: Arc<Gatehouse>, feed: Arc<dyn EventFeed>, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
@@ -267,16 +341,24 @@ async fn main() -> anyhow::Result<()> {
             Log::Sqlite(SqliteEventStore::open(&database.to_string_lossy(), SqliteStoreOptions::default()).await?)
         }
     };
-    let audit = SqliteAuditLog::open(
-        &config.data_dir.join("audit.db").to_string_lossy(),
-        config.audit_durability,
-    )
-    .await?;
-    let gatehouse = Arc::new(
-        Gatehouse::load(log.store(), sealer)
-            .await?
-            .with_audit(Arc::new(audit.clone())),
-    );
+    let audit = match (&config.audit_kafka, &config.database_url) {
+        (Some(kafka), Some(url)) => {
+            let store = PgAuditStore::connect(url, kafka.schema.as_deref()).await?;
+            let options = KafkaAuditOptions {
+                topic: kafka.topic.clone(),
+                ..KafkaAuditOptions::default()
+            };
+            Audit::Kafka(KafkaAuditLog::connect(&kafka.brokers, options, store).await?)
+        }
+        _ => Audit::Sqlite(
+            SqliteAuditLog::open(
+                &config.data_dir.join("audit.db").to_string_lossy(),
+                config.audit_durability,
+            )
+            .await?,
+        ),
+    };
+    let gatehouse = Arc::new(Gatehouse::load(log.store(), sealer).await?.with_audit(audit.log()));
     bootstrap(&gatehouse, &config).await?;
 
     let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
@@ -318,7 +400,10 @@ async fn main() -> anyhow::Result<()> {
     if let Some(read_model) = read_model {
         read_model.close().await;
     }
-    audit.close().await;
+    match &audit {
+        Audit::Sqlite(audit) => audit.close().await,
+        Audit::Kafka(audit) => audit.close(std::time::Duration::from_secs(5)).await,
+    }
     match &log {
         Log::Sqlite(store) => store.close().await,
         Log::Postgres(store) => store.close().await,

@@ -1,0 +1,445 @@
+//! The distributed audit history: two `iamd` replicas on one PostgreSQL log, both producing
+//! their audit records to a Kafka topic of this test's own, and a real `audit-projector`
+//! consuming it into PostgreSQL. A decision made through A and a management call made through B
+//! are both in `auditEvents` through either replica within a bounded time; filters, pages and
+//! counts agree between replicas; a redelivery of the whole topic changes no answer; a second
+//! account never sees the first's records.
+//!
+//! Needs `GATEHOUSE_DATABASE_URL`, `GATEHOUSE_KAFKA_BROKERS` and the `audit-projector` binary
+//! beside this test's (`cargo build -p audit-projector`; scripts/distributed-test.sh does both).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use iam_sigv4::Credentials;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use support::{gql, post_path, signed_headers_for, Server};
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("{name} is not set: run scripts/distributed-test.sh"))
+}
+
+/// `<target>/<profile>/<name>`, or `GATEHOUSE_<NAME>_BIN`.
+fn sibling_binary(name: &str) -> PathBuf {
+    let variable = format!("GATEHOUSE_{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Ok(path) = std::env::var(&variable) {
+        return PathBuf::from(path);
+    }
+    // This test runs as <target>/<profile>/deps/audit_kafka-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p {name}` first (scripts/distributed-test.sh does), or set {variable}",
+        path.display()
+    );
+    path
+}
+
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Read","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+
+fn ok(reply: support::Reply) -> Value {
+    assert!(reply.error_code().is_none(), "{}", reply.body);
+    reply.data().clone()
+}
+
+/// One page of `auditEvents`: `(nodes, endCursor, hasNextPage)`.
+fn page(
+    server: &Server,
+    credentials: &Credentials,
+    filter: &Value,
+    first: u32,
+    after: Option<&str>,
+) -> (Vec<Value>, Option<String>, bool) {
+    let data = ok(gql(
+        &server.address,
+        credentials,
+        "query($f: AuditEventFilter, $n: Int, $a: String) { auditEvents(filter: $f, first: $n, after: $a) {
+            pageInfo { endCursor hasNextPage }
+            edges { node { eventID eventName eventSource decision action resourceArn errorCode
+                requestParameters userIdentity { arn accountId } } } } }",
+        json!({"f": filter, "n": first, "a": after}),
+    ));
+    let nodes = data["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    let info = &data["auditEvents"]["pageInfo"];
+    (
+        nodes,
+        info["endCursor"].as_str().map(str::to_owned),
+        info["hasNextPage"].as_bool().unwrap(),
+    )
+}
+
+fn ids(nodes: &[Value]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| n["eventID"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every page of `filter`, `size` at a time, following the cursors.
+fn all_pages(server: &Server, credentials: &Credentials, filter: &Value, size: u32) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let (nodes, end, more) = page(server, credentials, filter, size, after.as_deref());
+        all.extend(nodes);
+        if !more {
+            return all;
+        }
+        after = end;
+    }
+}
+
+fn counts(server: &Server, credentials: &Credentials, filter: &Value, group: &str) -> Value {
+    ok(gql(
+        &server.address,
+        credentials,
+        "query($f: AuditEventFilter, $g: AuditGroupBy!) { auditEventCounts(filter: $f, groupBy: $g) { value count } }",
+        json!({"f": filter, "g": group}),
+    ))["auditEventCounts"]
+        .clone()
+}
+
+/// Polls until `filter` finds an event with `event_id` through `server`; returns how long it took.
+fn wait_for_event(server: &Server, credentials: &Credentials, filter: &Value, event_id: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (nodes, _, _) = page(server, credentials, filter, 50, None);
+        if ids(&nodes).iter().any(|id| id == event_id) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{event_id} never became visible through {}",
+            server.address
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `(event_id, position)` of every stored record, by position.
+async fn rows(admin: &mut sqlx::PgConnection, schema: &str) -> Vec<(String, i64)> {
+    sqlx::query_as(&format!(
+        "SELECT event_id, position FROM {schema}.audit_events ORDER BY position"
+    ))
+    .fetch_all(admin)
+    .await
+    .unwrap()
+}
+
+/// A time before which every record of `credentials`' account is queryable: records of one
+/// account share a partition and each request's record was acknowledged before the next
+/// request began, so once a marker made after the time is visible, everything before it is.
+fn settled(server: &Server, credentials: &Credentials) -> String {
+    let cut = chrono::Utc::now();
+    std::thread::sleep(Duration::from_millis(2));
+    let name = format!("marker-{}", uuid::Uuid::now_v7().simple());
+    ok(gql(
+        &server.address,
+        credentials,
+        "mutation($n: String!) { createGroup(input: {groupName: $n}) { sequence } }",
+        json!({"n": name}),
+    ));
+    let filter = json!({"eventName": "CreateGroup"});
+    let started = Instant::now();
+    loop {
+        let (nodes, _, _) = page(server, credentials, &filter, 100, None);
+        if nodes.iter().any(|n| n["requestParameters"].to_string().contains(&name)) {
+            return cut.to_rfc3339();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "marker {name} never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real `audit-projector` on this test's schema and topic, killed with SIGKILL when dropped.
+struct Projector(Child);
+
+impl Projector {
+    fn start(url: &str, brokers: &str, schema: &str, topic: &str) -> Projector {
+        Projector(
+            Command::new(sibling_binary("audit-projector"))
+                .env("GATEHOUSE_DATABASE_URL", url)
+                .env("GATEHOUSE_KAFKA_BROKERS", brokers)
+                .env("GATEHOUSE_AUDIT_SCHEMA", schema)
+                .env("GATEHOUSE_AUDIT_TOPIC", topic)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Projector {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and Kafka: run by scripts/distributed-test.sh"]
+fn every_replica_sees_every_replicas_audit_records_and_tenants_stay_apart() {
+    let url = env("GATEHOUSE_DATABASE_URL");
+    let brokers = env("GATEHOUSE_KAFKA_BROKERS");
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let schema = format!("iamd_a_{id}");
+    let topic = format!("gatehouse.audit.test.{id}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        iam_audit_kafka::create_topic(&brokers, &topic, 8).await.unwrap();
+    });
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let shared = [
+        "--database-url",
+        url.as_str(),
+        "--events-schema",
+        schema.as_str(),
+        "--kafka-brokers",
+        brokers.as_str(),
+        "--audit-topic",
+        topic.as_str(),
+    ];
+    let a = Server::start_with(dir_a.path(), &shared);
+    let key = dir_a.path().join("master.key");
+    let mut with_key = shared.to_vec();
+    with_key.extend(["--master-key-file", key.to_str().unwrap()]);
+    let b = Server::start_with(dir_b.path(), &with_key);
+    let projector = Projector::start(&url, &brokers, &schema, &topic);
+    let root = a.root_credentials();
+    let account = a.account_id();
+
+    // Management calls through A, then a decision through A.
+    ok(gql(
+        &a.address,
+        &root,
+        "mutation { createUser(input: {userName: \"alice\"}) { sequence } }",
+        json!({}),
+    ));
+    let put = ok(gql(
+        &a.address,
+        &root,
+        "mutation($d: String!) { putUserPolicy(input: {userName: \"alice\", policyName: \"reports\", policyDocument: $d}) { sequence } }",
+        json!({"d": POLICY}),
+    ));
+    let sequence = put["putUserPolicy"]["sequence"].as_u64().unwrap();
+    let ask = json!({"principalArn": format!("arn:aws:iam::{account}:user/alice"), "action": "s3:GetObject",
+        "resource": "arn:aws:s3:::reports/q3.pdf", "minSequence": sequence});
+    let body = ask.to_string();
+    let headers = signed_headers_for(&a.address, "/v1/authorize", &root, &body, chrono::Utc::now());
+    let decided = post_path(&a.address, "/v1/authorize", &headers, &body);
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    assert_eq!(decided.body["decision"], "Allow", "{}", decided.body);
+
+    // A management call through B.
+    ok(gql(
+        &b.address,
+        &root,
+        "mutation { createUser(input: {userName: \"carol\"}) { sequence } }",
+        json!({}),
+    ));
+
+    // Both are visible through both replicas, soon.
+    let decisions = json!({"eventName": "Authorize", "decision": "Allow", "action": "s3:GetObject"});
+    let creates = json!({"eventName": "CreateUser"});
+    let decision_id = {
+        let started = Instant::now();
+        loop {
+            let (nodes, _, _) = page(&b, &root, &decisions, 10, None);
+            if let Some(node) = nodes.first() {
+                assert_eq!(node["resourceArn"], "arn:aws:s3:::reports/q3.pdf");
+                break node["eventID"].as_str().unwrap().to_owned();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "A's decision never reached B"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for_event(&a, &root, &decisions, &decision_id);
+    let (through_a, _, _) = {
+        let started = Instant::now();
+        loop {
+            let found = page(&a, &root, &creates, 10, None);
+            if found.0.len() == 2 {
+                break found;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "B's CreateUser never reached A"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let principals: Vec<&str> = through_a.iter().map(|n| n["eventName"].as_str().unwrap()).collect();
+    assert_eq!(principals, ["CreateUser", "CreateUser"]);
+    let (through_b, _, _) = page(&b, &root, &creates, 10, None);
+    assert_eq!(
+        ids(&through_a),
+        ids(&through_b),
+        "newest first, the same through both replicas"
+    );
+
+    // Pages of two follow the cursors to exactly the one-page answer, through either replica.
+    // (Queries are audited too: a window that ends before a settled time keeps the answer fixed.)
+    let everything = json!({"to": settled(&a, &root)});
+    let one_page = page(&a, &root, &everything, 1000, None).0;
+    assert!(one_page.len() >= 5, "{one_page:?}");
+    assert_eq!(ids(&all_pages(&a, &root, &everything, 2)), ids(&one_page));
+    assert_eq!(ids(&all_pages(&b, &root, &everything, 2)), ids(&one_page));
+    let unique: HashSet<String> = ids(&one_page).into_iter().collect();
+    assert_eq!(unique.len(), one_page.len(), "no record twice");
+    assert!(one_page
+        .iter()
+        .all(|n| n["userIdentity"]["accountId"] == account.as_str()));
+    assert_eq!(
+        counts(&a, &root, &creates, "EVENT_NAME"),
+        json!([{"value": "CreateUser", "count": 2}])
+    );
+    assert_eq!(
+        counts(&a, &root, &json!({"eventSource": "authz.gatehouse.dev"}), "DECISION"),
+        counts(&b, &root, &json!({"eventSource": "authz.gatehouse.dev"}), "DECISION")
+    );
+
+    // A second account: its records are its own, and neither sees the other's.
+    let created = ok(gql(
+        &b.address,
+        &root,
+        "mutation { createAccount(accountAlias: \"second\") { accountId rootAccessKey { accessKeyId secretAccessKey } } }",
+        json!({}),
+    ));
+    let other_account = created["createAccount"]["accountId"].as_str().unwrap().to_owned();
+    let other = Credentials {
+        access_key_id: created["createAccount"]["rootAccessKey"]["accessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        secret_access_key: created["createAccount"]["rootAccessKey"]["secretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        session_token: None,
+    };
+    // A may learn of the new account's key only from the log: wait until it knows it.
+    let started = Instant::now();
+    let dave = loop {
+        let reply = gql(
+            &a.address,
+            &other,
+            "mutation { createUser(input: {userName: \"dave\"}) { sequence } }",
+            json!({}),
+        );
+        if reply.error_code().is_none() {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{}", reply.body);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(dave);
+    let other_creates = {
+        let started = Instant::now();
+        loop {
+            let (nodes, _, _) = page(&b, &other, &creates, 10, None);
+            if !nodes.is_empty() {
+                break nodes;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "dave's record never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(other_creates.len(), 1);
+    let theirs = all_pages(&a, &other, &json!({}), 3);
+    assert!(
+        theirs
+            .iter()
+            .all(|n| n["userIdentity"]["accountId"] == other_account.as_str()),
+        "{theirs:?}"
+    );
+    let mine: HashSet<String> = ids(&all_pages(&a, &root, &json!({}), 3)).into_iter().collect();
+    assert!(ids(&theirs).iter().all(|id| !mine.contains(id)));
+    assert!(!mine.contains(other_creates[0]["eventID"].as_str().unwrap()));
+    // A filter naming the first account's principal finds nothing in the second.
+    let crossing = json!({"principalArn": format!("arn:aws:iam::{account}:root")});
+    assert!(page(&b, &other, &crossing, 10, None).0.is_empty());
+
+    // Redelivery of the whole topic changes no answer and inserts nothing.
+    let window = json!({"to": settled(&a, &root)});
+    let before = all_pages(&a, &root, &window, 1000);
+    drop(projector);
+    let projector = runtime.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let stored = rows(&mut admin, &schema).await;
+        let offsets = format!("SELECT sum(next_offset)::bigint FROM {schema}.audit_kafka_offsets");
+        let consumed: i64 = sqlx::query_scalar(&offsets).fetch_one(&mut admin).await.unwrap();
+        sqlx::query(&format!("UPDATE {schema}.audit_kafka_offsets SET next_offset = 0"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let projector = Projector::start(&url, &brokers, &schema, &topic);
+        let started = Instant::now();
+        loop {
+            let now: i64 = sqlx::query_scalar(&offsets).fetch_one(&mut admin).await.unwrap();
+            if now >= consumed {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "redelivery stuck at {now} of {consumed}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Rows inserted since are new records (later queries), never an old one again.
+        let last = stored.last().map_or(0, |(_, p)| *p);
+        let again = rows(&mut admin, &schema).await;
+        let (old, new): (Vec<_>, Vec<_>) = again.into_iter().partition(|(_, p)| *p <= last);
+        assert_eq!(old, stored, "a redelivered record changed a row");
+        let known: HashSet<&String> = stored.iter().map(|(id, _)| id).collect();
+        assert!(
+            new.iter().all(|(id, _)| !known.contains(id)),
+            "a redelivered record was inserted twice"
+        );
+        projector
+    });
+    assert_eq!(
+        all_pages(&a, &root, &window, 1000),
+        before,
+        "a redelivered topic changed the history"
+    );
+    drop(projector);
+    drop((a, b));
+    runtime.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut admin)
+            .await;
+    });
+}
