@@ -8,6 +8,8 @@
 //! Configuration, lowest precedence first: built-in defaults, a TOML file (`--config`), the
 //! environment (`GATEHOUSE_*`), flags.
 
+mod follow;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,6 +78,15 @@ struct Flags {
     /// log's). The audit projector must write the same one.
     #[arg(long)]
     audit_schema: Option<String>,
+    /// With `--database-url`: how this replica learns of what other replicas append:
+    /// `postgres` (follow the log itself; the default) or `kafka` (consume the events topic the
+    /// relay fills, `--events-topic`, with `--kafka-brokers`). Either way the events are read from
+    /// the log of record, and a consistency token is honoured by reading the log up to it.
+    #[arg(long)]
+    follow: Option<String>,
+    /// The events topic (with `--follow kafka`; default `gatehouse.events`).
+    #[arg(long)]
+    events_topic: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -91,6 +102,8 @@ struct FileConfig {
     kafka_brokers: Option<String>,
     audit_topic: Option<String>,
     audit_schema: Option<String>,
+    follow: Option<String>,
+    events_topic: Option<String>,
 }
 
 /// The validated configuration.
@@ -105,6 +118,27 @@ struct Config {
     events_schema: Option<String>,
     /// Where audit records go in the distributed mode: brokers, topic, schema of the store.
     audit_kafka: Option<AuditKafka>,
+    /// How a replica on the shared log hears of other replicas' appends.
+    follow: Follow,
+}
+
+/// How a replica on the shared log hears of other replicas' appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Follow {
+    /// The log's own feed (LISTEN/NOTIFY).
+    Postgres,
+    /// The events topic: brokers, topic.
+    Kafka { brokers: String, topic: String },
+}
+
+/// Where a replica on the shared log starts hearing of other replicas' appends.
+enum Following {
+    /// The log's feed, after this position.
+    Log(u64),
+    /// The events topic, from the end offsets it had when the consumer was made.
+    Topic(rdkafka::consumer::StreamConsumer),
+    /// An embedded log has no other writers.
+    Nothing,
 }
 
 /// The distributed audit history's settings.
@@ -139,7 +173,22 @@ impl Config {
         };
         let database_url = flags.database_url.or(file.database_url);
         let events_schema = flags.events_schema.or(file.events_schema);
-        let audit_kafka = match flags.kafka_brokers.or(file.kafka_brokers) {
+        let kafka_brokers = flags.kafka_brokers.or(file.kafka_brokers);
+        let follow = match flags.follow.or(file.follow).as_deref() {
+            None | Some("postgres") => Follow::Postgres,
+            Some("kafka") => match (&kafka_brokers, &database_url) {
+                (Some(brokers), Some(_)) => Follow::Kafka {
+                    brokers: brokers.clone(),
+                    topic: flags
+                        .events_topic
+                        .or(file.events_topic)
+                        .unwrap_or_else(|| "gatehouse.events".to_owned()),
+                },
+                _ => anyhow::bail!("follow = kafka needs database_url and kafka_brokers"),
+            },
+            Some(other) => anyhow::bail!("follow must be `postgres` or `kafka`, not {other:?}"),
+        };
+        let audit_kafka = match kafka_brokers {
             None => None,
             Some(_) if database_url.is_none() => {
                 anyhow::bail!("kafka_brokers needs database_url: the audit topic is read back from PostgreSQL")
@@ -161,6 +210,7 @@ impl Config {
             database_url,
             events_schema,
             audit_kafka,
+            follow,
             listen: flags
                 .listen
                 .or(file.listen)
@@ -279,35 +329,6 @@ impl Audit {
     }
 }
 
-/// Keeps this replica's accounts current with what other replicas append to the shared log.
-async fn follow_log(gatehouse: Arc<Gatehouse>, feed: Arc<dyn EventFeed>, stop: impl std::future::Future<Output = ()>) {
-    tokio::pin!(stop);
-    let mut position = feed.latest_position().await.unwrap_or(0);
-    loop {
-        let step = async {
-            feed.wait_for(position, std::time::Duration::from_secs(1)).await?;
-            let batch = feed.read_from(position, 500).await?;
-            for (at, envelope) in &batch {
-                if let Err(error) = gatehouse
-                    .account_at_least(&envelope.account_id, envelope.sequence)
-                    .await
-                {
-                    tracing::warn!(account = %envelope.account_id, %error, "cannot catch up an account");
-                }
-                position = *at;
-            }
-            Ok::<(), iam_eventlog::StoreError>(())
-        };
-        tokio::select! {
-            () = &mut stop => return,
-            result = step => if let Err(error) = result {
-                tracing::warn!(%error, "following the shared log failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            },
-        }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -358,6 +379,15 @@ async fn main() -> anyhow::Result<()> {
             .await?,
         ),
     };
+    // Where following the shared log starts is fixed before the accounts load, so nothing another
+    // replica appends while they load is missed (what the load already has is a duplicate).
+    let following = match (&log, &config.follow) {
+        (Log::Postgres(store), Follow::Postgres) => Following::Log(store.latest_position().await?),
+        (Log::Postgres(_), Follow::Kafka { brokers, topic }) => {
+            Following::Topic(follow::topic_consumer(brokers, topic)?)
+        }
+        (Log::Sqlite(_), _) => Following::Nothing,
+    };
     let gatehouse = Arc::new(Gatehouse::load(log.store(), sealer).await?.with_audit(audit.log()));
     bootstrap(&gatehouse, &config).await?;
 
@@ -379,8 +409,18 @@ async fn main() -> anyhow::Result<()> {
         // Shared log: follow what other replicas append (the projector service keeps the read
         // model in this mode).
         Log::Postgres(store) => {
-            let feed: Arc<dyn EventFeed> = Arc::new(store.clone());
-            (tokio::spawn(follow_log(gatehouse.clone(), feed, stopped())), None)
+            let follower = match following {
+                Following::Topic(consumer) => {
+                    tokio::spawn(follow::follow_topic(gatehouse.clone(), consumer, stopped()))
+                }
+                Following::Log(position) => {
+                    let feed: Arc<dyn EventFeed> = Arc::new(store.clone());
+                    tokio::spawn(follow::follow_log(gatehouse.clone(), feed, position, stopped()))
+                }
+                // Only an embedded log follows nothing.
+                Following::Nothing => tokio::spawn(async {}),
+            };
+            (follower, None)
         }
     };
 
