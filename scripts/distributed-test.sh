@@ -14,7 +14,9 @@
 #      redelivered),
 #      projector (a real projector process killed mid-stream) and relay (each test makes a schema
 #      of its own, and each relay test a topic of its own, so they run in parallel and leave
-#      nothing behind);
+#      nothing behind); iamd's distributed_faults runs the real relay and projector binaries too
+#      (built first), kills a replica and a projector with SIGKILL, and stops and restarts a
+#      private Kafka broker of its own (free ports, a temporary state directory), never this one;
 #   4. stops both servers on exit, pass or fail, except one that was already running before it
 #      started it (a developer's infra/dev-up.sh), which it leaves running.
 #
@@ -79,8 +81,9 @@ fi
 t_test="$(now_ms)"
 cargo test --locked -p iam-store-postgres -- --ignored "$@"
 echo "== distributed tests: cargo test (iam-store-postgres) took $(($(now_ms) - t_test)) ms" >&2
-# iamd's audit_kafka test starts the audit-projector binary from the same target directory.
-cargo build --locked -p audit-projector
+# iamd's audit_kafka and distributed_faults tests start the audit-projector, relay and projector
+# binaries from the same target directory.
+cargo build --locked -p audit-projector -p relay -p projector
 for package in iam-readmodel projector relay audit-projector iamd; do
     t_test="$(now_ms)"
     cargo test --locked -p "$package" -- --ignored "$@"
