@@ -210,6 +210,9 @@ impl PgReadModel {
     }
 }
 
+/// The advisory-lock class of read-model batches (`pg_advisory_xact_lock(class, key)`).
+const READ_MODEL_LOCK_CLASS: i32 = 0x4761_7465; // "Gate"
+
 /// The per-account rules of [`crate::project::plan`] over a batch, inside `tx`: the heads of all
 /// the batch's accounts read in one query, the row changes sent as set-based statements
 /// ([`combine`]), the account heads written at the end in one statement.
@@ -218,6 +221,15 @@ async fn apply_events<'e>(
     batch: impl Iterator<Item = (u64, &'e EventEnvelope)>,
 ) -> Result<Applied, ReadModelError> {
     let batch: Vec<(u64, &EventEnvelope)> = batch.collect();
+    // Several projectors may feed one read model (a standby beside the active one, or two after a
+    // failover): their batches take turns, so each reads the heads the previous one committed and
+    // a redelivered event is a duplicate, never a step back. The two-key lock form (a constant
+    // class, the schema) keeps clear of the event store's one-key append locks.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
+        .bind(READ_MODEL_LOCK_CLASS)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| backend("waiting for the read model's batch lock", &e))?;
     let mut heads = read_heads(tx, &batch).await?;
     let mut applied = Applied::default();
     let mut changes = Vec::new();

@@ -121,15 +121,34 @@ pub async fn consume_once(
     let Ok(first) = tokio::time::timeout(batching.wait, consumer.recv()).await else {
         return Ok(0);
     };
+    let first = match first {
+        Ok(message) => message,
+        // The client's own errors (all brokers down, a broken connection) come through the same
+        // stream but carry no message: nothing was consumed, so there is nothing to rewind. The
+        // client reconnects by itself; errors it queued during an outage are drained here, a
+        // little apart, rather than each costing a rewind and a backoff.
+        Err(error) => {
+            tracing::warn!(%error, "the Kafka client reports an error; waiting for it to recover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Ok(0);
+        }
+    };
     let deadline = tokio::time::Instant::now() + batching.linger;
-    let mut batch: Vec<(i32, i64, EventEnvelope)> = vec![decode(&first?)?];
+    let mut batch: Vec<(i32, i64, EventEnvelope)> = vec![decode(&first)?];
     while batch.len() < batching.max {
         // `timeout_at` polls `recv` before it looks at the clock: a message the client already
         // holds is taken even after the deadline, so only waiting is bounded.
         let Ok(received) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
             break;
         };
-        batch.push(decode(&received?)?);
+        match received {
+            Ok(message) => batch.push(decode(&message)?),
+            // As above: the messages already taken are applied; the rest come after recovery.
+            Err(error) => {
+                tracing::warn!(%error, "the Kafka client reports an error; applying the batch so far");
+                break;
+            }
+        }
     }
     model.apply_consumed(topic, &batch).await?;
     Ok(batch.len())
