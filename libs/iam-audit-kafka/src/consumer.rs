@@ -128,15 +128,33 @@ pub async fn consume_once(
     let Ok(first) = tokio::time::timeout(batching.wait, consumer.recv()).await else {
         return Ok(0);
     };
+    let first = match first {
+        Ok(message) => message,
+        // The client's own errors (all brokers down, a broken connection) carry no message:
+        // nothing was consumed, so there is nothing to rewind; errors queued during an outage
+        // are drained a little apart while the client reconnects by itself.
+        Err(error) => {
+            tracing::warn!(%error, "the Kafka client reports an error; waiting for it to recover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Ok(0);
+        }
+    };
     let deadline = tokio::time::Instant::now() + batching.linger;
-    let mut batch = vec![decode(&first?)?];
+    let mut batch = vec![decode(&first)?];
     while batch.len() < batching.max {
         // `timeout_at` polls `recv` before it looks at the clock: a message the client already
         // holds is taken even after the deadline, so only waiting is bounded.
         let Ok(received) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
             break;
         };
-        batch.push(decode(&received?)?);
+        match received {
+            Ok(message) => batch.push(decode(&message)?),
+            // As above; the messages already taken are inserted, the rest come after recovery.
+            Err(error) => {
+                tracing::warn!(%error, "the Kafka client reports an error; inserting the batch so far");
+                break;
+            }
+        }
     }
     store.insert_consumed(topic, &batch).await?;
     Ok(batch.len())
@@ -166,10 +184,18 @@ pub async fn follow(
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
                     tracing::warn!(%error, "audit projection failed; retrying from the stored offsets");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    if let Err(error) = assign_from_stored(&consumer, topic, store).await {
-                        tracing::warn!(%error, "cannot reassign the audit topic; retrying");
+                    // The failed batch is not in the store: consuming on before the consumer is
+                    // rewound would store offsets past it and lose those records.
+                    loop {
+                        tokio::select! {
+                            () = &mut shutdown => return Ok(()),
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        match assign_from_stored(&consumer, topic, store).await {
+                            Ok(()) => break,
+                            Err(error) => tracing::warn!(%error, "cannot rewind the audit topic yet; retrying"),
+                        }
                     }
                 }
             },
