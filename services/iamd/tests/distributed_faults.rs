@@ -50,7 +50,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use sqlx::Connection;
-use support::{gql, signed_headers, Server};
+use support::{gql, post_path, signed_headers, signed_headers_for, Server};
 use tokio::runtime::Runtime;
 
 const PARTITIONS: i32 = 4;
@@ -944,4 +944,134 @@ fn a_kafka_outage_is_buffered_by_the_outbox_and_relayed_afterwards() {
     );
     server.terminate();
     fixture.runtime.block_on(store.close());
+}
+
+/// One decision through `/v1/authorize`: `Some(eventID)` when it was answered, `None` when iamd
+/// refused to answer (it could not make the audit record durable).
+fn decide(address: &str, tenant: &Tenant) -> Option<String> {
+    let body = json!({
+        "principalArn": format!("arn:aws:iam::{}:root", tenant.account),
+        "action": "s3:GetObject",
+        "resource": "arn:aws:s3:::outage/report.pdf",
+    })
+    .to_string();
+    let headers = signed_headers_for(address, "/v1/authorize", &tenant.root, &body, chrono::Utc::now());
+    let reply = post_path(address, "/v1/authorize", &headers, &body);
+    if reply.status == 200 {
+        assert_eq!(reply.body["decision"], "Allow", "{}", reply.body);
+        Some(reply.body["eventID"].as_str().unwrap().to_owned())
+    } else {
+        assert!(
+            reply.status >= 500,
+            "a decision without its audit record must fail as the service's fault: {} {}",
+            reply.status,
+            reply.body
+        );
+        None
+    }
+}
+
+/// The audit topic on a private broker that goes down: while it is down no decision is answered
+/// (each would lack its durable audit record); when it is back, decisions are answered again by
+/// themselves, and every decision that was answered, before or after, is in the PostgreSQL audit
+/// history exactly once, brought there by an audit projector that rode out the outage.
+#[test]
+#[ignore = "needs PostgreSQL, Java 17 for a private Kafka broker, and the audit-projector binary: run by scripts/distributed-test.sh"]
+fn no_decision_is_answered_without_its_audit_record_while_kafka_is_down() {
+    let broker = PrivateBroker::start();
+    let mut fixture = Fixture::new(&broker.brokers(), 0, false);
+    // The fixture's topic serves as the audit topic; the audit store lives in its schema.
+    let mut flags = fixture.iamd_flags();
+    flags.extend(
+        [
+            "--kafka-brokers",
+            fixture.brokers.as_str(),
+            "--audit-topic",
+            fixture.topic.as_str(),
+            "--audit-schema",
+            fixture.events.as_str(),
+        ]
+        .map(str::to_owned),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let tenant = tenants(&server, 1).remove(0);
+    let projector = Proc::spawn(
+        "audit-projector",
+        &[
+            ("GATEHOUSE_DATABASE_URL", &fixture.url),
+            ("GATEHOUSE_KAFKA_BROKERS", &fixture.brokers),
+            ("GATEHOUSE_AUDIT_SCHEMA", &fixture.events),
+            ("GATEHOUSE_AUDIT_TOPIC", &fixture.topic),
+        ],
+    );
+    fixture.procs.push(projector);
+
+    let mut answered: Vec<String> = (0..20)
+        .map(|_| decide(&server.address, &tenant).expect("answered while Kafka is up"))
+        .collect();
+
+    broker.run("stop.sh");
+    // Each refused decision waits out the producer's delivery timeout: a few, in parallel.
+    let refused = std::thread::scope(|scope| {
+        let asks: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| decide(&server.address, &tenant)))
+            .collect();
+        asks.into_iter().map(|ask| ask.join().unwrap()).collect::<Vec<_>>()
+    });
+    assert!(
+        refused.iter().all(Option::is_none),
+        "a decision was answered while its audit record could not reach Kafka: {refused:?}"
+    );
+
+    broker.run("start.sh");
+    let deadline = Instant::now() + SETTLE;
+    let mut after = 0;
+    while after < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "decisions were not answered again after the broker came back"
+        );
+        match decide(&server.address, &tenant) {
+            Some(event_id) => {
+                answered.push(event_id);
+                after += 1;
+            }
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+
+    // Every answered decision reaches the audit history, once.
+    let schema = fixture.events.clone();
+    let deadline = Instant::now() + SETTLE;
+    let stored: Vec<String> = fixture.runtime.block_on(async {
+        let mut db = sqlx::PgConnection::connect(&fixture.url).await.unwrap();
+        loop {
+            let stored: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT event_id FROM {schema}.audit_events WHERE account_id = $1 AND event_name = 'Authorize'"
+            ))
+            .bind(&tenant.account)
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+            let present: std::collections::HashSet<&String> = stored.iter().collect();
+            if answered.iter().all(|id| present.contains(id)) || Instant::now() > deadline {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut unique = stored.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), stored.len(), "an audit record is stored twice");
+    let missing: Vec<&String> = answered.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} answered decisions are missing from the audit history: {missing:?}\naudit-projector:\n{}",
+        missing.len(),
+        fixture.procs_output("audit-projector")
+    );
+    fixture.check_procs();
+    server.terminate();
 }
