@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use iam_eventlog::EventEnvelope;
+use iam_eventlog::{EventEnvelope, EventStore};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
@@ -114,6 +114,36 @@ impl PgReadModel {
         Ok(applied)
     }
 
+    /// Rebuilds one account from the log of record, in one transaction: under the batch lock
+    /// (no projector batch interleaves), deletes the account's rows, head and failed events,
+    /// reads the account's whole stream from `log` (after taking the lock, so it holds at least
+    /// every event a projector has applied) and applies it. Other accounts are untouched; a
+    /// projector that receives these events again finds duplicates.
+    ///
+    /// # Errors
+    /// A database or log failure; then nothing changes.
+    pub async fn rebuild_account(&self, account_id: &str, log: &dyn EventStore) -> Result<Applied, ReadModelError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| backend("beginning a rebuild", &e))?;
+        lock_batches(&mut tx).await?;
+        let bookkeeping = ["rm_account_heads", "rm_failed_events"];
+        for table in TABLES.iter().map(|(table, _)| *table).chain(bookkeeping) {
+            sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("clearing the account", &e))?;
+        }
+        let events = log.read_stream(account_id, 1, u32::MAX).await?;
+        let mut applied = apply_events(&mut tx, events.iter().map(|e| (e.sequence, e))).await?;
+        tx.commit().await.map_err(|e| backend("committing a rebuild", &e))?;
+        applied.checkpoint = events.last().map_or(0, |e| e.sequence);
+        Ok(applied)
+    }
+
     /// Applies messages consumed from Kafka (`(partition, offset, event)`, in each partition's
     /// order) and stores the next offset of every partition they came from, in one transaction.
     /// `Applied::checkpoint` is the number of messages in the batch.
@@ -213,6 +243,20 @@ impl PgReadModel {
 /// The advisory-lock class of read-model batches (`pg_advisory_xact_lock(class, key)`).
 const READ_MODEL_LOCK_CLASS: i32 = 0x4761_7465; // "Gate"
 
+/// Several projectors may feed one read model (a standby beside the active one, or two after a
+/// failover): their batches (and rebuilds) take turns, so each reads the heads the previous one
+/// committed and a redelivered event is a duplicate, never a step back. The two-key lock form (a
+/// constant class, the schema) keeps clear of the event store's one-key append locks; taking it
+/// twice in one transaction is fine.
+async fn lock_batches(tx: &mut Transaction<'_, Postgres>) -> Result<(), ReadModelError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
+        .bind(READ_MODEL_LOCK_CLASS)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| backend("waiting for the read model's batch lock", &e))?;
+    Ok(())
+}
+
 /// The per-account rules of [`crate::project::plan`] over a batch, inside `tx`: the heads of all
 /// the batch's accounts read in one query, the row changes sent as set-based statements
 /// ([`combine`]), the account heads written at the end in one statement.
@@ -221,15 +265,7 @@ async fn apply_events<'e>(
     batch: impl Iterator<Item = (u64, &'e EventEnvelope)>,
 ) -> Result<Applied, ReadModelError> {
     let batch: Vec<(u64, &EventEnvelope)> = batch.collect();
-    // Several projectors may feed one read model (a standby beside the active one, or two after a
-    // failover): their batches take turns, so each reads the heads the previous one committed and
-    // a redelivered event is a duplicate, never a step back. The two-key lock form (a constant
-    // class, the schema) keeps clear of the event store's one-key append locks.
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
-        .bind(READ_MODEL_LOCK_CLASS)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| backend("waiting for the read model's batch lock", &e))?;
+    lock_batches(tx).await?;
     let mut heads = read_heads(tx, &batch).await?;
     let mut applied = Applied::default();
     let mut changes = Vec::new();

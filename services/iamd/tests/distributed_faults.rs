@@ -766,6 +766,34 @@ fn kill9_of_a_replica_and_a_projector_mid_stream_loses_nothing() {
         fixture.assert_read_model_equals_rebuild(read_model, &log, &store);
     }
     fixture.check_procs();
+
+    // An operator repairs one account of read model 1 with `projector --rebuild-account` while
+    // the projectors keep running: its damaged rows (all its users deleted) are replaced by what
+    // the log implies.
+    let account = &tenants[0].account;
+    let schema = fixture.read_models[1].clone();
+    fixture.runtime.block_on(async {
+        let mut db = sqlx::PgConnection::connect(&fixture.url).await.unwrap();
+        sqlx::query(&format!("DELETE FROM {schema}.rm_users WHERE account_id = $1"))
+            .bind(account)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    });
+    let repair = Command::new(sibling_binary("projector"))
+        .env("GATEHOUSE_DATABASE_URL", &fixture.url)
+        .env("GATEHOUSE_EVENTS_SCHEMA", &fixture.events)
+        .env("GATEHOUSE_READ_MODEL_SCHEMA", &schema)
+        .env_remove("GATEHOUSE_KAFKA_BROKERS")
+        .args(["--rebuild-account", account.as_str()])
+        .output()
+        .unwrap();
+    assert!(
+        repair.status.success(),
+        "projector --rebuild-account failed: {}",
+        String::from_utf8_lossy(&repair.stderr)
+    );
+    fixture.assert_read_model_equals_rebuild(1, &log, &store);
     eprintln!(
         "{} acknowledged of {total} mutations ({transport_failures} lost with replica B), {} events in the log, \
          {received} messages on the topic; writes took {written:?}, all {:?}",

@@ -34,6 +34,10 @@ struct Flags {
     /// The events topic.
     #[arg(long, env = "GATEHOUSE_EVENTS_TOPIC", default_value = "gatehouse.events")]
     topic: String,
+    /// Instead of following: rebuild these accounts' rows from the event log (each in one
+    /// transaction, while other projectors may keep running), then exit. Repeatable.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    rebuild_account: Vec<String>,
     /// Kafka source: at most this many messages per transaction (a backlog fills them).
     #[arg(long, env = "GATEHOUSE_PROJECTOR_MAX_BATCH", default_value_t = 5000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -122,6 +126,29 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let flags = Flags::parse();
+    if !flags.rebuild_account.is_empty() {
+        let mut options = PostgresStoreOptions::default();
+        options.schema = flags.events_schema.clone();
+        let events = PostgresEventStore::connect(&flags.database_url, options)
+            .await
+            .context("connecting to the event log")?;
+        let model = PgReadModel::connect(&flags.database_url, flags.read_model_schema.as_deref())
+            .await
+            .context("connecting to the read model")?;
+        for account in &flags.rebuild_account {
+            let rebuilt = model
+                .rebuild_account(account, &events)
+                .await
+                .with_context(|| format!("rebuilding account {account}"))?;
+            println!(
+                "rebuilt account {account} from its {} events ({} applied, {} stopped it)",
+                rebuilt.checkpoint, rebuilt.applied, rebuilt.stopped
+            );
+        }
+        model.close().await;
+        events.close().await;
+        return Ok(());
+    }
     if let Some(brokers) = &flags.kafka_brokers {
         let model = PgReadModel::connect(&flags.database_url, flags.read_model_schema.as_deref())
             .await
