@@ -17,6 +17,8 @@
 #      nothing behind); iamd's distributed_faults runs the real relay and projector binaries too
 #      (built first), kills a replica and a projector with SIGKILL, and stops and restarts a
 #      private Kafka broker of its own (free ports, a temporary state directory), never this one;
+#      then the embedded mode's end-to-end suites (iamd's e2e and decisions) again with every
+#      server on the PostgreSQL log (GATEHOUSE_E2E_DATABASE_URL);
 #   4. stops both servers on exit, pass or fail, except one that was already running before it
 #      started it (a developer's infra/dev-up.sh), which it leaves running.
 #
@@ -89,3 +91,8 @@ for package in iam-readmodel projector relay audit-projector iamd; do
     cargo test --locked -p "$package" -- --ignored "$@"
     echo "== distributed tests: cargo test ($package) took $(($(now_ms) - t_test)) ms" >&2
 done
+# The embedded mode's end-to-end suites once more, each server on the PostgreSQL log of record
+# (tests/support: a schema per data directory).
+t_test="$(now_ms)"
+GATEHOUSE_E2E_DATABASE_URL="$GATEHOUSE_DATABASE_URL" cargo test --locked -p iamd --test e2e --test decisions -- "$@"
+echo "== distributed tests: the end-to-end suites on PostgreSQL took $(($(now_ms) - t_test)) ms" >&2

@@ -18,8 +18,25 @@ pub struct Server {
 
 impl Server {
     /// Starts `iamd` and waits until it says where it listens.
+    ///
+    /// With `GATEHOUSE_E2E_DATABASE_URL` set (`scripts/distributed-test.sh` sets it for the
+    /// end-to-end suites), the server runs in the distributed mode instead: its event log is
+    /// PostgreSQL, in a schema of its own named after the data directory (so a restart on the
+    /// same directory finds the same log).
     pub fn start(data_dir: &Path) -> Server {
-        Self::start_with(data_dir, &[])
+        match std::env::var("GATEHOUSE_E2E_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            None => Self::start_with(data_dir, &[]),
+            Some(url) => {
+                let schema = distributed_schema(&url, data_dir);
+                Self::start_with(
+                    data_dir,
+                    &["--database-url", url.as_str(), "--events-schema", schema.as_str()],
+                )
+            }
+        }
     }
 
     /// [`Server::start`] with more flags.
@@ -196,4 +213,23 @@ pub fn gql(address: &str, credentials: &Credentials, query: &str, variables: Val
     let body = json!({ "query": query, "variables": variables }).to_string();
     let headers = signed_headers(address, credentials, &body, Utc::now());
     post(address, &headers, &body)
+}
+
+/// The PostgreSQL schema of a distributed-mode server on `data_dir`, created on first use.
+fn distributed_schema(url: &str, data_dir: &Path) -> String {
+    use sqlx::Connection;
+    let marker = data_dir.join(".e2e-schema");
+    if let Ok(schema) = std::fs::read_to_string(&marker) {
+        return schema;
+    }
+    let schema = format!("e2e_{}", uuid::Uuid::now_v7().simple());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut db)
+            .await
+            .unwrap();
+    });
+    std::fs::write(&marker, &schema).unwrap();
+    schema
 }
