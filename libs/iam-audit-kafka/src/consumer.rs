@@ -8,15 +8,13 @@
 //! record's key (account, `eventID`) makes the second insert a no-op.
 
 use std::future::Future;
-use std::time::Duration;
 
 use iam_audit::{AuditError, AuditRecord};
+pub use iam_kafka_source::Batching;
 use iam_store_postgres::PgAuditStore;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{Offset, TopicPartitionList};
 
 /// What can go wrong while consuming.
 #[derive(Debug, thiserror::Error)]
@@ -45,15 +43,12 @@ pub enum ConsumeError {
 /// # Errors
 /// A malformed configuration.
 pub fn consumer(brokers: &str) -> Result<StreamConsumer, ConsumeError> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "gatehouse-audit-projector")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
-        // A lone record is fetched as soon as it is written, not after the broker's wait.
-        .set("fetch.wait.max.ms", "100")
-        .create()?)
+    // A lone record is fetched as soon as it is written, not after the broker's wait.
+    Ok(iam_kafka_source::consumer(
+        brokers,
+        "gatehouse-audit-projector",
+        &[("fetch.wait.max.ms", "100")],
+    )?)
 }
 
 /// Assigns every partition of `topic`, each from the offset the store holds (or the beginning).
@@ -65,41 +60,8 @@ pub async fn assign_from_stored(
     topic: &str,
     store: &PgAuditStore,
 ) -> Result<(), ConsumeError> {
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let stored = store.kafka_offsets(topic).await?;
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let offset = stored
-            .iter()
-            .find(|(p, _)| *p == partition.id())
-            .map_or(Offset::Beginning, |(_, next)| Offset::Offset(*next));
-        assignment.add_partition_offset(topic, partition.id(), offset)?;
-    }
-    consumer.assign(&assignment)?;
-    Ok(())
-}
-
-/// How [`consume_once`] forms a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batching {
-    /// At most this many messages per batch (one transaction).
-    pub max: usize,
-    /// How long to wait for the first message before returning an empty round.
-    pub wait: Duration,
-    /// After the first message, how long the batch may wait for more. Messages the client
-    /// already holds are taken without waiting, up to `max`, so a backlog fills large batches
-    /// while a lone record is committed within `linger` (audit lag is a figure we answer for).
-    pub linger: Duration,
-}
-
-impl Default for Batching {
-    fn default() -> Self {
-        Batching {
-            max: 5000,
-            wait: Duration::from_millis(200),
-            linger: Duration::from_millis(5),
-        }
-    }
+    Ok(iam_kafka_source::assign(consumer, topic, &stored)?)
 }
 
 fn decode(message: &BorrowedMessage<'_>) -> Result<(i32, i64, AuditRecord), ConsumeError> {
@@ -125,44 +87,16 @@ pub async fn consume_once(
     store: &PgAuditStore,
     batching: Batching,
 ) -> Result<usize, ConsumeError> {
-    let Ok(first) = tokio::time::timeout(batching.wait, consumer.recv()).await else {
-        return Ok(0);
-    };
-    let first = match first {
-        Ok(message) => message,
-        // The client's own errors (all brokers down, a broken connection) carry no message:
-        // nothing was consumed, so there is nothing to rewind; errors queued during an outage
-        // are drained a little apart while the client reconnects by itself.
-        Err(error) => {
-            tracing::warn!(%error, "the Kafka client reports an error; waiting for it to recover");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            return Ok(0);
-        }
-    };
-    let deadline = tokio::time::Instant::now() + batching.linger;
-    let mut batch = vec![decode(&first)?];
-    while batch.len() < batching.max {
-        // `timeout_at` polls `recv` before it looks at the clock: a message the client already
-        // holds is taken even after the deadline, so only waiting is bounded.
-        let Ok(received) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
-            break;
-        };
-        match received {
-            Ok(message) => batch.push(decode(&message)?),
-            // As above; the messages already taken are inserted, the rest come after recovery.
-            Err(error) => {
-                tracing::warn!(%error, "the Kafka client reports an error; inserting the batch so far");
-                break;
-            }
-        }
+    let batch = iam_kafka_source::next_batch(consumer, batching, decode).await?;
+    if !batch.is_empty() {
+        store.insert_consumed(topic, &batch).await?;
     }
-    store.insert_consumed(topic, &batch).await?;
     Ok(batch.len())
 }
 
-/// Consumes `topic` into `store` until `shutdown` resolves. A failed round is logged, and after
-/// a backoff the consumer is reassigned from the stored offsets (what the failed batch had
-/// received is received again).
+/// Consumes `topic` into `store` until `shutdown` resolves. A failed round is logged, and the
+/// consumer is rewound to the stored offsets (what the failed batch had received is received
+/// again) before anything else is consumed.
 ///
 /// # Errors
 /// Only the first assignment's failure; later failures are retried.
@@ -175,30 +109,11 @@ pub async fn follow(
 ) -> Result<(), ConsumeError> {
     let consumer = consumer(brokers)?;
     assign_from_stored(&consumer, topic, store).await?;
-    tokio::pin!(shutdown);
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            result = consume_once(&consumer, topic, store, batching) => match result {
-                Ok(_) => backoff = Duration::from_millis(100),
-                Err(error) => {
-                    tracing::warn!(%error, "audit projection failed; retrying from the stored offsets");
-                    // The failed batch is not in the store: consuming on before the consumer is
-                    // rewound would store offsets past it and lose those records.
-                    loop {
-                        tokio::select! {
-                            () = &mut shutdown => return Ok(()),
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                        match assign_from_stored(&consumer, topic, store).await {
-                            Ok(()) => break,
-                            Err(error) => tracing::warn!(%error, "cannot rewind the audit topic yet; retrying"),
-                        }
-                    }
-                }
-            },
-        }
-    }
+    iam_kafka_source::follow(
+        shutdown,
+        async || consume_once(&consumer, topic, store, batching).await,
+        async || assign_from_stored(&consumer, topic, store).await,
+    )
+    .await;
+    Ok(())
 }

@@ -56,47 +56,28 @@ async fn follow_kafka(
     batching: projector::Batching,
 ) -> anyhow::Result<()> {
     let consumer = projector::consumer(brokers)?;
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    let mut backoff = std::time::Duration::from_millis(100);
+    let mut shutdown = Box::pin(shutdown_signal());
     // A broker that is down at start is waited for, as one that goes down later is.
-    while let Err(error) = projector::assign_from_stored(&consumer, topic, model).await {
-        tracing::warn!(%error, "cannot assign the topic's partitions yet; retrying");
-        tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+    let assign = async || projector::assign_from_stored(&consumer, topic, model).await;
+    let mut backoff = std::time::Duration::from_millis(100);
+    if !iam_kafka_source::retry(
+        &mut shutdown,
+        &mut backoff,
+        "cannot assign the topic's partitions yet",
+        assign,
+    )
+    .await
+    {
+        return Ok(());
     }
-    backoff = std::time::Duration::from_millis(100);
     println!("projector consuming {topic} from the offsets stored in the read model");
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            result = projector::consume_once(&consumer, topic, model, batching) => {
-                match result {
-                    Ok(_) => backoff = std::time::Duration::from_millis(100),
-                    Err(error) => {
-                        tracing::warn!(%error, "projector failed; retrying from the stored offsets");
-                        // The failed batch is not in the read model, so consuming on would skip
-                        // it: rewind to the stored offsets first, however long Kafka or
-                        // PostgreSQL take to come back.
-                        loop {
-                            tokio::select! {
-                                () = &mut shutdown => return Ok(()),
-                                () = tokio::time::sleep(backoff) => {}
-                            }
-                            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
-                            match projector::assign_from_stored(&consumer, topic, model).await {
-                                Ok(()) => break,
-                                Err(error) => tracing::warn!(%error, "cannot rewind to the stored offsets yet; retrying"),
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    iam_kafka_source::follow(
+        shutdown,
+        async || projector::consume_once(&consumer, topic, model, batching).await,
+        assign,
+    )
+    .await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
