@@ -21,20 +21,23 @@ use rand::{Rng, SeedableRng};
 use sqlx::Connection;
 use support::{actor, random_command};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (scripts/distributed-test.sh)"]
-async fn postgres_read_model_equals_the_embedded_one_and_the_domain_state() {
+/// The database URL, an admin connection and a new schema named `<prefix>_<id>`.
+async fn fresh_schema(prefix: &str) -> (String, sqlx::PgConnection, String) {
     let url = std::env::var("GATEHOUSE_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .expect("GATEHOUSE_DATABASE_URL is not set: run scripts/distributed-test.sh");
-    let schema = format!("rm_test_{}", uuid::Uuid::now_v7().simple());
+    let schema = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&mut admin)
         .await
         .unwrap();
+    (url, admin, schema)
+}
 
+/// Two accounts and `steps` random commands on an embedded log (in the returned directory).
+async fn random_walk(seed: u64, steps: usize) -> (tempfile::TempDir, SqliteEventStore, Gatehouse, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteEventStore::open(
         &dir.path().join("events.db").to_string_lossy(),
@@ -45,16 +48,24 @@ async fn postgres_read_model_equals_the_embedded_one_and_the_domain_state() {
     let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32]))
         .await
         .unwrap();
-    let mut rng = StdRng::seed_from_u64(7);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut accounts = Vec::new();
     for _ in 0..2 {
         accounts.push(gatehouse.create_account(&actor(), None).await.unwrap().0);
     }
-    for _ in 0..300 {
+    for _ in 0..steps {
         let account = &accounts[rng.gen_range(0..accounts.len())];
         let command = random_command(&mut rng, account, &gatehouse);
         let _ = gatehouse.execute(account, &actor(), &command).await;
     }
+    (dir, store, gatehouse, accounts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (scripts/distributed-test.sh)"]
+async fn postgres_read_model_equals_the_embedded_one_and_the_domain_state() {
+    let (url, mut admin, schema) = fresh_schema("rm_test").await;
+    let (dir, store, gatehouse, accounts) = random_walk(7, 300).await;
 
     let embedded = SqliteReadModel::open(&dir.path().join("rm.db").to_string_lossy())
         .await
@@ -135,37 +146,8 @@ async fn postgres_read_model_equals_the_embedded_one_and_the_domain_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (scripts/distributed-test.sh)"]
 async fn one_account_is_rebuilt_from_the_log_and_the_others_are_untouched() {
-    let url = std::env::var("GATEHOUSE_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .expect("GATEHOUSE_DATABASE_URL is not set: run scripts/distributed-test.sh");
-    let schema = format!("rm_rebuild_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteEventStore::open(
-        &dir.path().join("events.db").to_string_lossy(),
-        SqliteStoreOptions::default(),
-    )
-    .await
-    .unwrap();
-    let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32]))
-        .await
-        .unwrap();
-    let mut rng = StdRng::seed_from_u64(11);
-    let mut accounts = Vec::new();
-    for _ in 0..2 {
-        accounts.push(gatehouse.create_account(&actor(), None).await.unwrap().0);
-    }
-    for _ in 0..200 {
-        let account = &accounts[rng.gen_range(0..accounts.len())];
-        let command = random_command(&mut rng, account, &gatehouse);
-        let _ = gatehouse.execute(account, &actor(), &command).await;
-    }
+    let (url, mut admin, schema) = fresh_schema("rm_rebuild").await;
+    let (_dir, store, gatehouse, accounts) = random_walk(11, 200).await;
     let postgres = PgReadModel::connect(&url, Some(&schema)).await.unwrap();
     postgres
         .apply(&store.read_from(0, 100_000).await.unwrap())
