@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use iam_audit::{AuditRecord, DecisionDetail, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ};
+use iam_audit::{AuditRecord, EncodedRecord, UserIdentity};
 use iam_authz::{authorize, authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
@@ -12,6 +12,7 @@ use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, Poli
 use iam_types::{ErrorCode, IamArn, ResourceKind};
 use serde_json::{json, Value};
 
+use crate::decision_record::{self, DecisionFacts};
 use crate::{AppError, Gatehouse};
 
 /// The action a caller needs to ask for decisions about a principal.
@@ -110,14 +111,6 @@ pub fn matched_statement_json(statement: &MatchedStatement) -> Value {
         "sid": statement.sid.as_deref(),
         "effect": if statement.effect == iam_policy::Effect::Allow { "Allow" } else { "Deny" },
     })
-}
-
-fn policy_ref(source: &PolicySource) -> PolicyRef {
-    PolicyRef {
-        id: source.id.to_string(),
-        policy_type: source.policy_type.as_str().to_owned(),
-        version_id: source.version_id.as_deref().map(str::to_owned),
-    }
 }
 
 /// CloudTrail's `userIdentity` for a principal of `state`'s account.
@@ -231,9 +224,28 @@ impl Gatehouse {
         for request in requests {
             let outcome = decide(&model, caller, request, now);
             let event_id = uuid::Uuid::now_v7().to_string();
-            records.push(decision_record(
-                &model, caller, &identity, request, &outcome, &event_id, now,
-            ));
+            // The decided principal came with the outcome; only a refusal looks it up again.
+            let refused_principal = match &outcome {
+                Ok(_) => None,
+                Err(_) => model.principal(&request.principal_arn),
+            };
+            let principal = match &outcome {
+                Ok((_, _, principal)) => Some(principal),
+                Err(_) => refused_principal.as_ref(),
+            };
+            records.push(decision_record::encode(&DecisionFacts {
+                caller,
+                identity: &identity,
+                request,
+                verdict: match &outcome {
+                    Ok((effect, matched, _)) => Ok((*effect, matched.as_slice())),
+                    Err(error) => Err(error),
+                },
+                policies: principal.map(|p| p.policy_sources().collect()).unwrap_or_default(),
+                event_id: &event_id,
+                now,
+                account_sequence: model.state().version(),
+            })?);
             let answer = outcome.map(|(effect, matched, _)| AccessDecision {
                 effect,
                 matched,
@@ -246,7 +258,7 @@ impl Gatehouse {
                 break;
             }
         }
-        self.record(records).await?;
+        self.record_encoded(records).await?;
         Ok(answers)
     }
 
@@ -259,6 +271,19 @@ impl Gatehouse {
             return Err(AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"));
         };
         audit.append(records).await.map_err(|e| {
+            AppError::new(
+                ErrorCode::ServiceFailure,
+                format!("the audit record could not be made durable, so the request was not answered: {e}"),
+            )
+        })
+    }
+
+    /// Appends audit records already encoded (decisions') durably.
+    async fn record_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AppError> {
+        let Some(audit) = &self.audit else {
+            return Err(AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"));
+        };
+        audit.append_encoded(records).await.map_err(|e| {
             AppError::new(
                 ErrorCode::ServiceFailure,
                 format!("the audit record could not be made durable, so the request was not answered: {e}"),
@@ -371,88 +396,4 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
         &context,
     );
     Ok((decision.effect, decision.matched, principal))
-}
-
-fn decision_record(
-    model: &AccountModel,
-    caller: &ApiCaller,
-    identity: &UserIdentity,
-    request: &AccessRequest,
-    outcome: &Outcome,
-    event_id: &str,
-    now: DateTime<Utc>,
-) -> AuditRecord {
-    let state = model.state();
-    // The decided principal came with the outcome; only a refusal looks it up again.
-    let principal = match outcome {
-        Ok((_, _, principal)) => Some(principal.clone()),
-        Err(_) => model.principal(&request.principal_arn),
-    };
-    let policies: Vec<PolicyRef> = principal
-        .map(|p| p.policy_sources().map(policy_ref).collect())
-        .unwrap_or_default();
-    let (decision, matched, error_code, error_message) = match outcome {
-        Ok((effect, matched, _)) => (
-            Some(decision_name(*effect)),
-            matched.iter().map(matched_statement_json).collect(),
-            None,
-            None,
-        ),
-        Err(e) => (
-            None,
-            Vec::new(),
-            Some(e.code.as_str().to_owned()),
-            Some(e.message.clone()),
-        ),
-    };
-    let mut detail = serde_json::to_value(DecisionDetail {
-        decision: decision.unwrap_or("NotDecided").to_owned(),
-        principal_arn: request.principal_arn.clone(),
-        action: request.action.clone(),
-        resource: request.resource.clone(),
-        matched_statements: matched,
-        policies,
-        account_sequence: state.version(),
-    })
-    .unwrap_or(Value::Null);
-    if decision.is_none() {
-        if let Some(object) = detail.as_object_mut() {
-            object.remove("decision");
-        }
-    }
-    let context: Vec<Value> = request
-        .context
-        .iter()
-        .map(|e| json!({"key": e.context_key_name, "values": e.context_key_values, "type": e.context_key_type}))
-        .collect();
-    AuditRecord {
-        event_version: "1.09".into(),
-        user_identity: identity.clone(),
-        event_time: now,
-        event_source: EVENT_SOURCE_AUTHZ.into(),
-        event_name: "Authorize".into(),
-        aws_region: caller.region.clone(),
-        source_ip_address: caller.source_ip.clone().unwrap_or_default(),
-        user_agent: caller.user_agent.clone().unwrap_or_default(),
-        request_parameters: json!({
-            "principalArn": request.principal_arn,
-            "action": request.action,
-            "resource": request.resource,
-            "context": context,
-            "resourcePolicy": request.resource_policy,
-            "resourceOwner": request.resource_owner,
-        }),
-        response_elements: match decision {
-            Some(d) => json!({"decision": d, "eventID": event_id}),
-            None => Value::Null,
-        },
-        error_code,
-        error_message,
-        request_id: caller.request_id.clone(),
-        event_id: event_id.to_owned(),
-        read_only: true,
-        event_type: "GatehouseAuthorization".into(),
-        recipient_account_id: caller.account_id.clone(),
-        additional_event_data: Some(detail),
-    }
 }

@@ -8,6 +8,7 @@
 //! is retried against the fresh state.
 
 pub mod access;
+mod decision_record;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};

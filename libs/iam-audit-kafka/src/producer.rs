@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, GroupBy};
+use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, EncodedRecord, GroupBy};
 use iam_store_postgres::PgAuditStore;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -124,13 +124,21 @@ impl AuditLog for KafkaAuditLog {
     /// Produces every record (key: its account) and returns once Kafka acknowledged all of them;
     /// an error means at least one is not known to be durable, and the caller answers nothing.
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
+        let encoded = records
+            .iter()
+            .map(AuditRecord::encode)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unavailable("encoding a record", &e))?;
+        self.append_encoded(encoded).await
+    }
+
+    async fn append_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AuditError> {
         // Enqueue the whole batch first (librdkafka pipelines it), then collect the reports.
         let mut pending = Vec::with_capacity(records.len());
         for record in &records {
-            let value = serde_json::to_vec(record).map_err(|e| unavailable("encoding a record", &e))?;
             let mut message = FutureRecord::to(&self.topic)
-                .key(record.recipient_account_id.as_str())
-                .payload(&value);
+                .key(record.fields.account_id.as_str())
+                .payload(&record.json);
             let delivery = loop {
                 match self.producer.send_result(message) {
                     Ok(delivery) => break delivery,

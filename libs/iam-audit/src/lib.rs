@@ -16,5 +16,8 @@ pub mod record;
 pub mod redact;
 
 pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
-pub use record::{AuditRecord, DecisionDetail, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ, EVENT_SOURCE_IAM};
+pub use record::{
+    AuditFields, AuditRecord, DecisionDetail, EncodedRecord, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ,
+    EVENT_SOURCE_IAM,
+};
 pub use redact::redact_secrets;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::record::AuditRecord;
+use crate::record::{AuditRecord, EncodedRecord};
 
 /// An audit-log failure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -76,6 +76,20 @@ pub trait AuditLog: Send + Sync {
     /// [`AuditError::Unavailable`]: the records are not durable and the caller must not act as if
     /// they were (a decision is then not returned as allowed).
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError>;
+
+    /// [`AuditLog::append`] for records already encoded (the decision path's). Stores that keep
+    /// JSON take the bytes as they are; the default decodes them for [`AuditLog::append`].
+    ///
+    /// # Errors
+    /// As [`AuditLog::append`]; [`AuditError::Invalid`] if a record's JSON is not a record.
+    async fn append_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AuditError> {
+        let decoded = records
+            .iter()
+            .map(|record| serde_json::from_slice(&record.json))
+            .collect::<Result<Vec<AuditRecord>, _>>()
+            .map_err(|e| AuditError::Invalid(format!("an encoded audit record is not a record: {e}")))?;
+        self.append(decoded).await
+    }
 
     /// Records matching `filter`, newest first, `first` at most, older than the cursor `after`.
     ///

@@ -146,3 +146,73 @@ impl AuditRecord {
             .map(str::to_owned)
     }
 }
+
+/// The fields a record is found by, as the stores index them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFields {
+    /// `recipientAccountId`.
+    pub account_id: String,
+    /// `eventTime`.
+    pub event_time: DateTime<Utc>,
+    /// `eventName`.
+    pub event_name: String,
+    /// `eventSource`.
+    pub event_source: String,
+    /// `userIdentity.arn`.
+    pub principal_arn: String,
+    /// [`AuditRecord::action`].
+    pub action: String,
+    /// [`AuditRecord::resource_arn`].
+    pub resource_arn: Option<String>,
+    /// [`AuditRecord::decision`].
+    pub decision: Option<String>,
+    /// `errorCode`.
+    pub error_code: Option<String>,
+    /// `readOnly`.
+    pub read_only: bool,
+}
+
+impl AuditFields {
+    /// The fields of `record`.
+    #[must_use]
+    pub fn of(record: &AuditRecord) -> Self {
+        AuditFields {
+            account_id: record.recipient_account_id.clone(),
+            event_time: record.event_time,
+            event_name: record.event_name.clone(),
+            event_source: record.event_source.clone(),
+            principal_arn: record.user_identity.arn.clone(),
+            action: record.action(),
+            resource_arn: record.resource_arn(),
+            decision: record.decision().map(str::to_owned),
+            error_code: record.error_code.clone(),
+            read_only: record.read_only,
+        }
+    }
+}
+
+/// A record already written as its CloudTrail JSON, with its fields beside it. The decision path
+/// serializes its records straight from borrowed data into this form, without building an
+/// [`AuditRecord`] of JSON values first; the JSON must parse as an [`AuditRecord`] whose
+/// [`AuditFields::of`] equals `fields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRecord {
+    /// The record as CloudTrail JSON.
+    pub json: Vec<u8>,
+    /// Its fields.
+    pub fields: AuditFields,
+}
+
+impl AuditRecord {
+    /// The record as JSON, with its fields.
+    ///
+    /// # Errors
+    /// A value that JSON cannot represent (a map with non-string keys; never for records built
+    /// from JSON values).
+    pub fn encode(&self) -> Result<EncodedRecord, serde_json::Error> {
+        Ok(EncodedRecord {
+            json: serde_json::to_vec(self)?,
+            fields: AuditFields::of(self),
+        })
+    }
+}

@@ -162,8 +162,9 @@ async fn pages_filters_counts_and_exports_stay_within_the_account() {
     assert_eq!(reopened.export(A, None, None).await.unwrap().len(), 45);
 }
 
-/// A log written before the lean schema (3000002) upgrades in place: every record and the
-/// append-only triggers survive, and new appends continue after the old positions.
+/// A log written before the lean schema (3000002) upgrades in place and is read as it is: every
+/// record and the append-only triggers survive, and new appends go to the record file, continuing
+/// after the old positions.
 #[tokio::test]
 async fn a_log_from_before_the_lean_schema_upgrades_with_its_records() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -216,6 +217,22 @@ async fn a_log_from_before_the_lean_schema_upgrades_with_its_records() {
     let ids: Vec<&str> = page.records.iter().map(|(_, r)| r.event_id.as_str()).collect();
     assert_eq!(page.records.len(), 2, "{ids:?}");
     assert!(ids.contains(&old_record.event_id.as_str()));
+    let mut positions: Vec<&str> = page
+        .records
+        .iter()
+        .map(|(cursor, _)| cursor.rsplit('|').next().unwrap())
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, vec!["7", "8"]);
+    log.close().await;
+    drop(log);
+
+    // Reopened (the index rebuilt from both logs), the old record is still found.
+    std::fs::remove_file(dir.path().join("audit-index.db")).unwrap();
+    let log = SqliteAuditLog::open(&path.to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    assert_eq!(log.export(A, None, None).await.unwrap().len(), 2);
     log.close().await;
 
     let pool = SqlitePoolOptions::new()
@@ -230,7 +247,7 @@ async fn a_log_from_before_the_lean_schema_upgrades_with_its_records() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(positions, vec![7, 8]);
+    assert_eq!(positions, vec![7], "new records go to the record file");
     let update = sqlx::query("UPDATE audit_log SET record = '{}' WHERE position = 7")
         .execute(&pool)
         .await;

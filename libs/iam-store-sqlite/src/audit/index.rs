@@ -1,0 +1,239 @@
+//! The audit index: the filterable fields of each record as integers (term ids from
+//! `audit_terms`, times in microseconds), where its frame is, and the projection's checkpoint.
+//! Schema: `schema/migrations/sqlite/audit_index/`.
+
+use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
+use std::path::Path;
+
+use iam_audit::{AuditError, AuditFields, AuditFilter};
+use rusqlite::OptionalExtension;
+use sqlx::{Row, SqlitePool};
+
+/// Term ids kept in memory by the index writer; past this many (distinct resources are
+/// unbounded) the cache starts over and misses are read from `audit_terms`.
+const MAX_CACHED_TERMS: usize = 1 << 20;
+/// WAL pages between checkpoints (SQLite's default is 1,000): a page changed by many commits is
+/// copied into the database file once per checkpoint, so fewer checkpoints write less.
+const WAL_CHECKPOINT_PAGES: u32 = 10_000;
+
+/// One record for the index: its position, where its frame starts and ends in the record file
+/// (no offset for a record of the SQLite log of older versions; end 0), and its fields.
+pub(super) struct IndexRow {
+    pub(super) position: u64,
+    pub(super) offset: Option<u64>,
+    pub(super) end: u64,
+    pub(super) fields: AuditFields,
+}
+
+/// How far the index has projected.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Checkpoint {
+    pub(super) position: u64,
+    /// The end of the last projected frame in the record file.
+    pub(super) log_end: u64,
+}
+
+/// The index thread's connection and its cache of term ids.
+pub(super) struct IndexWriter {
+    connection: rusqlite::Connection,
+    terms: FxHashMap<String, i64>,
+}
+
+fn to_i64(value: u64) -> rusqlite::Result<i64> {
+    i64::try_from(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+impl IndexWriter {
+    /// The index file's own write connection (durability comes from the record file: a lost
+    /// index batch is projected again from it).
+    pub(super) fn open(path: &Path) -> rusqlite::Result<Self> {
+        let connection = rusqlite::Connection::open(path)?;
+        connection.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};"
+        ))?;
+        Ok(IndexWriter {
+            connection,
+            terms: FxHashMap::default(),
+        })
+    }
+
+    pub(super) fn checkpoint(&self) -> rusqlite::Result<Checkpoint> {
+        let found: Option<(i64, i64)> = self
+            .connection
+            .query_row(
+                "SELECT position, log_end FROM audit_index_checkpoint WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        Ok(
+            found.map_or_else(Checkpoint::default, |(position, log_end)| Checkpoint {
+                position: u64::try_from(position).unwrap_or(0),
+                log_end: u64::try_from(log_end).unwrap_or(0),
+            }),
+        )
+    }
+
+    /// Writes index rows and moves the checkpoint, in one transaction.
+    pub(super) fn write(&mut self, rows: &[IndexRow]) -> rusqlite::Result<()> {
+        let result = self.write_transaction(rows);
+        if result.is_err() {
+            // Ids of terms inserted by the failed transaction were rolled back with it.
+            self.terms.clear();
+        }
+        result
+    }
+
+    fn write_transaction(&mut self, rows: &[IndexRow]) -> rusqlite::Result<()> {
+        let tx = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO audit_index (position, log_offset, account, event_time, event_name, \
+                 event_source, principal, action, resource, decision, error_code, read_only) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            let mut lookup = tx.prepare_cached("SELECT id FROM audit_terms WHERE term = ?1")?;
+            let mut add = tx.prepare_cached("INSERT INTO audit_terms (term) VALUES (?1)")?;
+            let terms = &mut self.terms;
+            let mut id = |term: &str| -> rusqlite::Result<i64> {
+                if let Some(&id) = terms.get(term) {
+                    return Ok(id);
+                }
+                let id = match lookup.query_row([term], |row| row.get(0)).optional()? {
+                    Some(id) => id,
+                    None => add.insert([term])?,
+                };
+                if terms.len() >= MAX_CACHED_TERMS {
+                    terms.clear();
+                }
+                terms.insert(term.to_owned(), id);
+                Ok(id)
+            };
+            for row in rows {
+                let f = &row.fields;
+                let account = id(&f.account_id)?;
+                let event_name = id(&f.event_name)?;
+                let event_source = id(&f.event_source)?;
+                let principal = id(&f.principal_arn)?;
+                let action = id(&f.action)?;
+                let resource = f.resource_arn.as_deref().map(&mut id).transpose()?;
+                let decision = f.decision.as_deref().map(&mut id).transpose()?;
+                let error_code = f.error_code.as_deref().map(&mut id).transpose()?;
+                insert.execute(rusqlite::params![
+                    to_i64(row.position)?,
+                    row.offset.map(to_i64).transpose()?,
+                    account,
+                    f.event_time.timestamp_micros(),
+                    event_name,
+                    event_source,
+                    principal,
+                    action,
+                    resource,
+                    decision,
+                    error_code,
+                    f.read_only
+                ])?;
+            }
+            if let Some(last) = rows.iter().map(|r| r.position).max() {
+                let end = rows.iter().map(|r| r.end).max().unwrap_or(0);
+                tx.execute(
+                    "INSERT INTO audit_index_checkpoint (id, position, log_end) VALUES (1, ?1, ?2) \
+                     ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position), \
+                     log_end = max(log_end, excluded.log_end)",
+                    [to_i64(last)?, to_i64(end)?],
+                )?;
+            }
+        }
+        tx.commit()
+    }
+}
+
+fn unavailable(context: &str, error: &impl std::fmt::Display) -> AuditError {
+    AuditError::Unavailable(format!("{context}: {error}"))
+}
+
+/// The ids of `terms` (in order; `None` for a term no record has).
+pub(super) async fn term_ids(pool: &SqlitePool, terms: &[&str]) -> Result<Vec<Option<i64>>, AuditError> {
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["?"; terms.len()].join(", ");
+    let text = format!("SELECT term, id FROM audit_terms WHERE term IN ({placeholders})");
+    let mut query = sqlx::query(&text);
+    for term in terms {
+        query = query.bind(*term);
+    }
+    let found: HashMap<String, i64> = query
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable("reading audit terms", &e))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    Ok(terms.iter().map(|term| found.get(*term).copied()).collect())
+}
+
+/// A filter as SQL over `audit_index`: `WHERE` text and its integer values, always starting with
+/// the account.
+pub(super) struct Condition {
+    pub(super) sql: String,
+    pub(super) values: Vec<i64>,
+}
+
+impl Condition {
+    /// `None` when a string the filter names is in no record: nothing can match.
+    pub(super) async fn of(pool: &SqlitePool, filter: &AuditFilter) -> Result<Option<Self>, AuditError> {
+        let named: [(&str, Option<&str>); 8] = [
+            ("account", Some(filter.account_id.as_str())),
+            ("principal", filter.principal_arn.as_deref()),
+            ("event_name", filter.event_name.as_deref()),
+            ("event_source", filter.event_source.as_deref()),
+            ("action", filter.action.as_deref()),
+            ("resource", filter.resource_arn.as_deref()),
+            ("decision", filter.decision.as_deref()),
+            ("error_code", filter.error_code.as_deref()),
+        ];
+        let terms: Vec<&str> = named.iter().filter_map(|(_, term)| *term).collect();
+        let mut ids = term_ids(pool, &terms).await?.into_iter();
+        let mut condition = Condition {
+            sql: String::new(),
+            values: Vec::new(),
+        };
+        for (column, term) in named {
+            if term.is_none() {
+                continue;
+            }
+            let Some(id) = ids.next().flatten() else {
+                return Ok(None);
+            };
+            if !condition.sql.is_empty() {
+                condition.sql.push_str(" AND ");
+            }
+            condition.sql.push_str(column);
+            condition.sql.push_str(" = ?");
+            condition.values.push(id);
+        }
+        if let Some(from) = filter.from {
+            condition.sql.push_str(" AND event_time >= ?");
+            condition.values.push(from.timestamp_micros());
+        }
+        if let Some(to) = filter.to {
+            condition.sql.push_str(" AND event_time < ?");
+            condition.values.push(to.timestamp_micros());
+        }
+        // Repeat the partial indexes' conditions so SQLite knows they apply (ids 1 and 2 are
+        // 'Authorize' and 'Allow', fixed by the migration).
+        if filter.event_name.as_deref().is_some_and(|name| name != "Authorize") {
+            condition.sql.push_str(" AND event_name <> 1");
+        }
+        if filter.decision.as_deref().is_some_and(|decision| decision != "Allow") {
+            condition.sql.push_str(" AND decision <> 2");
+        }
+        Ok(Some(condition))
+    }
+}

@@ -1,0 +1,661 @@
+//! [`SqliteAuditLog`]: the embedded audit history, with group commit.
+//!
+//! Records go to an append-only file of checksummed frames (`audit.log`, see [`file`]): appends
+//! from every request funnel into one writer thread that writes whatever has queued as one group
+//! (one `write`, one `fdatasync`) and then answers every waiter, so a caller's append returns
+//! only after its records are durable.
+//!
+//! The query index (`audit-index.db`, see [`index`]) is a SQLite projection of the file, written
+//! by a second thread in larger batches (every [`INDEX_INTERVAL`], or at once when a query asks),
+//! with its checkpoint in the same transaction. The writer hands each written record to the index
+//! thread before it answers the append, and a query first asks the index thread to project
+//! everything handed over, so a record is visible to every query that starts after its append
+//! returned. After a crash the index catches up from the file when the store opens.
+//!
+//! Versions before the record file kept records in `audit.db`'s `audit_log` table. Such a file is
+//! kept and read as it is (its index rows have no file offset); new records continue its
+//! positions in the record file.
+
+mod file;
+mod index;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as channel;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use iam_audit::{AuditError, AuditFields, AuditFilter, AuditLog, AuditPage, AuditRecord, EncodedRecord, GroupBy};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+use tokio::sync::oneshot;
+
+use file::{RecordFile, RecordReader};
+use index::{IndexRow, IndexWriter};
+
+/// How many queued appends one group takes at most.
+const MAX_GROUP: usize = 512;
+/// How long acknowledged records may wait for the index when no query asks for them. Queries
+/// flush first, so this bounds only how much work one batch does: larger batches rewrite each
+/// hot index page once for more records.
+const INDEX_INTERVAL: Duration = Duration::from_millis(250);
+/// How many pending records make the writer project the index without waiting.
+const INDEX_BATCH: usize = 8_192;
+/// How many written records may wait for the index before appends wait for it: bounds the
+/// index's lag (and the memory of its queue) when appends outrun it for long.
+const MAX_INDEX_BACKLOG: usize = 32_768;
+/// Records read per step when the index catches up with the logs.
+const CATCH_UP_BATCH: usize = 10_000;
+
+/// Records handed to the index thread and not yet indexed, with a signal when it falls.
+#[derive(Default)]
+struct Backlog {
+    records: std::sync::Mutex<usize>,
+    fell: std::sync::Condvar,
+}
+
+impl Backlog {
+    fn add(&self, n: usize) {
+        if let Ok(mut records) = self.records.lock() {
+            *records += n;
+        }
+    }
+
+    fn remove(&self, n: usize) {
+        if let Ok(mut records) = self.records.lock() {
+            *records = records.saturating_sub(n);
+        }
+        self.fell.notify_all();
+    }
+
+    /// Blocks while the backlog is over its bound, for at most two seconds: a failing index must
+    /// not stop the log, which is what durability rests on.
+    fn wait_below_bound(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let Ok(mut records) = self.records.lock() else { return };
+        while *records > MAX_INDEX_BACKLOG && Instant::now() < deadline {
+            match self.fell.wait_timeout(records, Duration::from_millis(100)) {
+                Ok((guard, _)) => records = guard,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Records to make durable, and who waits for them.
+struct Append {
+    records: Vec<EncodedRecord>,
+    done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+/// What the index thread is given.
+enum IndexWork {
+    /// Records written to the log, with their positions and frames.
+    Records(Vec<IndexRow>),
+    /// Project everything received so far, then answer.
+    Flush(oneshot::Sender<Result<(), AuditError>>),
+}
+
+/// How hard an append is pushed to disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditDurability {
+    /// fsync at every group: survives power loss.
+    #[default]
+    Full,
+    /// Written to the operating system without fsync: survives kill -9 of the process, not a
+    /// power cut.
+    Process,
+}
+
+/// The audit history: a record file and its SQLite index.
+#[derive(Debug, Clone)]
+pub struct SqliteAuditLog {
+    appends: channel::Sender<Append>,
+    index: channel::Sender<IndexWork>,
+    /// The index, read-only.
+    reader: SqlitePool,
+    /// The SQLite log of older versions, when there is one.
+    legacy: Option<SqlitePool>,
+    records: Arc<RecordReader>,
+}
+
+fn unavailable(context: &str, error: &impl std::fmt::Display) -> AuditError {
+    AuditError::Unavailable(format!("{context}: {error}"))
+}
+
+/// The files beside `path` (`audit.db`): the record file and the index.
+fn sibling(path: &str, suffix: &str) -> PathBuf {
+    let stem = path.strip_suffix(".db").unwrap_or(path);
+    PathBuf::from(format!("{stem}{suffix}"))
+}
+
+fn time_text(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+fn micros(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+impl SqliteAuditLog {
+    /// Opens (creating if missing) the audit history named by `path` (`.../audit.db`): the record
+    /// file `audit.log` and the index `audit-index.db` beside it, plus `audit.db` itself when an
+    /// older version left records there. Catches the index up with both logs, then starts the
+    /// writer and index threads.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`] if a file cannot be opened, migrated or read.
+    pub async fn open(path: &str, durability: AuditDurability) -> Result<Self, AuditError> {
+        let index_path = sibling(path, "-index.db");
+        let record_path = sibling(path, ".log");
+        let options = |file: &Path| {
+            SqliteConnectOptions::new()
+                .filename(file)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+        };
+        let legacy = if Path::new(path).exists() {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options(Path::new(path)))
+                .await
+                .map_err(|e| unavailable("opening the SQLite audit log", &e))?;
+            let mut migrator = sqlx::migrate!("../../schema/migrations/sqlite/audit");
+            migrator.set_ignore_missing(true);
+            migrator
+                .run(&pool)
+                .await
+                .map_err(|e| unavailable("migrating the SQLite audit log", &e))?;
+            Some(pool)
+        } else {
+            None
+        };
+        let index_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options(&index_path).create_if_missing(true))
+            .await
+            .map_err(|e| unavailable("opening the audit index", &e))?;
+        let mut migrator = sqlx::migrate!("../../schema/migrations/sqlite/audit_index");
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&index_pool)
+            .await
+            .map_err(|e| unavailable("migrating the audit index", &e))?;
+        index_pool.close().await;
+
+        let legacy_path = legacy.as_ref().map(|_| PathBuf::from(path));
+        let catch_up =
+            tokio::task::spawn_blocking(move || open_files(&index_path, &record_path, legacy_path.as_deref()))
+                .await
+                .map_err(|e| unavailable("opening the audit files", &e))??;
+        let Opened {
+            writer,
+            file,
+            next_position,
+            index_path,
+            record_path,
+        } = catch_up;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options(&index_path).read_only(true))
+            .await
+            .map_err(|e| unavailable("opening the audit index for reading", &e))?;
+        let records = Arc::new(
+            RecordReader::open(&record_path).map_err(|e| unavailable("opening the audit records for reading", &e))?,
+        );
+
+        let (index, index_queue) = channel::channel();
+        let (appends, append_queue) = channel::channel();
+        let to_index = index.clone();
+        let backlog = Arc::new(Backlog::default());
+        let indexed = backlog.clone();
+        std::thread::Builder::new()
+            .name("audit-index".into())
+            .spawn(move || index_loop(writer, &index_queue, &indexed))
+            .map_err(|e| unavailable("starting the audit indexer", &e))?;
+        let sync = durability == AuditDurability::Full;
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || append_loop(file, sync, next_position, &append_queue, &to_index, &backlog))
+            .map_err(|e| unavailable("starting the audit writer", &e))?;
+        Ok(SqliteAuditLog {
+            appends,
+            index,
+            reader,
+            legacy,
+            records,
+        })
+    }
+
+    /// Every record of `account_id` with `from <= eventTime < to`, oldest first, for export.
+    ///
+    /// # Errors
+    /// A backend failure.
+    pub async fn export(
+        &self,
+        account_id: &str,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<AuditRecord>, AuditError> {
+        self.index_acknowledged().await?;
+        let Some(account) = index::term_ids(&self.reader, &[account_id]).await?.pop().flatten() else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT position, log_offset FROM audit_index \
+             WHERE account = ? AND event_time >= ? AND event_time < ? ORDER BY event_time, position",
+        )
+        .bind(account)
+        .bind(from.map_or(i64::MIN, micros))
+        .bind(to.map_or(i64::MAX, micros))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| unavailable("exporting the audit log", &e))?;
+        let located: Vec<(i64, Option<i64>)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        self.read_records(&located).await
+    }
+
+    /// The records at `(position, file offset)`, in that order: from the record file, or from the
+    /// SQLite log of older versions for rows without an offset.
+    async fn read_records(&self, located: &[(i64, Option<i64>)]) -> Result<Vec<AuditRecord>, AuditError> {
+        let legacy_positions: Vec<i64> = located
+            .iter()
+            .filter(|(_, offset)| offset.is_none())
+            .map(|(position, _)| *position)
+            .collect();
+        let mut legacy_records = std::collections::HashMap::new();
+        if !legacy_positions.is_empty() {
+            let Some(pool) = &self.legacy else {
+                return Err(AuditError::Unavailable(
+                    "the index names records of the SQLite audit log, but audit.db is missing".into(),
+                ));
+            };
+            for chunk in legacy_positions.chunks(500) {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                let text = format!("SELECT position, record FROM audit_log WHERE position IN ({placeholders})");
+                let mut query = sqlx::query(&text);
+                for position in chunk {
+                    query = query.bind(position);
+                }
+                for row in query
+                    .fetch_all(pool)
+                    .await
+                    .map_err(|e| unavailable("reading the SQLite audit log", &e))?
+                {
+                    legacy_records.insert(row.get::<i64, _>(0), row.get::<String, _>(1));
+                }
+            }
+        }
+        let reader = self.records.clone();
+        let located = located.to_vec();
+        tokio::task::spawn_blocking(move || {
+            located
+                .iter()
+                .map(|&(position, offset)| {
+                    let record = match offset {
+                        Some(offset) => {
+                            let payload = reader
+                                .read(u64::try_from(offset).unwrap_or(0), u64::try_from(position).unwrap_or(0))
+                                .map_err(|e| unavailable("reading an audit record", &e))?;
+                            serde_json::from_slice(&payload)
+                        }
+                        None => {
+                            let text = legacy_records.get(&position).ok_or_else(|| {
+                                AuditError::Unavailable(format!("audit record {position} is missing from audit.db"))
+                            })?;
+                            serde_json::from_str(text)
+                        }
+                    };
+                    record.map_err(|e| unavailable("decoding an audit record", &e))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| unavailable("reading audit records", &e))?
+    }
+
+    /// Waits until every record acknowledged so far is in the index.
+    async fn index_acknowledged(&self) -> Result<(), AuditError> {
+        let (done, indexed) = oneshot::channel();
+        self.index
+            .send(IndexWork::Flush(done))
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        indexed
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer stopped before indexing".into()))?
+    }
+
+    /// Closes the read connections.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        if let Some(legacy) = &self.legacy {
+            legacy.close().await;
+        }
+    }
+}
+
+/// What opening the files yields for the threads.
+struct Opened {
+    writer: IndexWriter,
+    file: RecordFile,
+    next_position: u64,
+    index_path: PathBuf,
+    record_path: PathBuf,
+}
+
+/// Opens the index writer and the record file, and projects whatever the index lacks: records of
+/// the SQLite log of older versions, then frames of the record file past the checkpoint (written
+/// before a crash, or all of them when the index is new).
+fn open_files(index_path: &Path, record_path: &Path, legacy: Option<&Path>) -> Result<Opened, AuditError> {
+    let mut writer = IndexWriter::open(index_path).map_err(|e| unavailable("opening the audit index writer", &e))?;
+    let checkpoint = writer
+        .checkpoint()
+        .map_err(|e| unavailable("reading the audit index checkpoint", &e))?;
+    let mut last_position = checkpoint.position;
+    if let Some(legacy) = legacy {
+        last_position = last_position.max(
+            catch_up_legacy(&mut writer, legacy, checkpoint.position)
+                .map_err(|e| unavailable("indexing the SQLite audit log", &e))?,
+        );
+    }
+    let (file, frames) =
+        RecordFile::open(record_path, checkpoint.log_end).map_err(|e| unavailable("opening the audit records", &e))?;
+    for chunk in frames.chunks(CATCH_UP_BATCH) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for frame in chunk {
+            let record: AuditRecord =
+                serde_json::from_slice(&frame.payload).map_err(|e| unavailable("decoding an audit record", &e))?;
+            rows.push(IndexRow {
+                position: frame.position,
+                offset: Some(frame.offset),
+                end: frame.offset + (file::HEADER + frame.payload.len()) as u64,
+                fields: AuditFields::of(&record),
+            });
+        }
+        writer
+            .write(&rows)
+            .map_err(|e| unavailable("indexing audit records", &e))?;
+    }
+    if let Some(last) = frames.last() {
+        last_position = last_position.max(last.position);
+    }
+    Ok(Opened {
+        writer,
+        file,
+        next_position: last_position + 1,
+        index_path: index_path.to_owned(),
+        record_path: record_path.to_owned(),
+    })
+}
+
+/// Indexes the records of an older version's SQLite log past `after`; returns its last position.
+fn catch_up_legacy(writer: &mut IndexWriter, path: &Path, mut after: u64) -> Result<u64, Box<dyn std::error::Error>> {
+    let log = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let last: Option<i64> = log.query_row("SELECT max(position) FROM audit_log", [], |row| row.get(0))?;
+    let last = u64::try_from(last.unwrap_or(0))?;
+    let mut statement =
+        log.prepare("SELECT position, record FROM audit_log WHERE position > ?1 ORDER BY position LIMIT ?2")?;
+    while after < last {
+        let rows: Vec<(i64, String)> = statement
+            .query_map(rusqlite::params![i64::try_from(after)?, CATCH_UP_BATCH as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some((end, _)) = rows.last() else { break };
+        after = u64::try_from(*end)?;
+        let mut batch = Vec::with_capacity(rows.len());
+        for (position, json) in rows {
+            let record: AuditRecord = serde_json::from_str(&json)?;
+            batch.push(IndexRow {
+                position: u64::try_from(position)?,
+                offset: None,
+                end: 0,
+                fields: AuditFields::of(&record),
+            });
+        }
+        writer.write(&batch)?;
+    }
+    Ok(last)
+}
+
+/// The writer thread: writes whatever appends have queued as one group of frames, hands the
+/// records to the index thread, then answers each append.
+fn append_loop(
+    mut file: RecordFile,
+    sync: bool,
+    mut next_position: u64,
+    queue: &channel::Receiver<Append>,
+    index: &channel::Sender<IndexWork>,
+    backlog: &Backlog,
+) {
+    let mut buffer = Vec::with_capacity(1 << 20);
+    while let Ok(first) = queue.recv() {
+        // Appends that outrun the index for long wait for it here, so its lag stays bounded.
+        backlog.wait_below_bound();
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        buffer.clear();
+        let mut frames = Vec::new();
+        for (position, record) in (next_position..).zip(group.iter().flat_map(|a| &a.records)) {
+            let at = file::encode(&mut buffer, position, &record.json);
+            frames.push((position, at as u64, (file::HEADER + record.json.len()) as u64));
+        }
+        match file.append(&buffer, sync) {
+            Ok(base) => {
+                next_position += frames.len() as u64;
+                let mut waiters = Vec::with_capacity(group.len());
+                let records = group.into_iter().flat_map(|a| {
+                    waiters.push(a.done);
+                    a.records
+                });
+                let rows: Vec<IndexRow> = frames
+                    .iter()
+                    .zip(records)
+                    .map(|(&(position, at, length), record)| IndexRow {
+                        position,
+                        offset: Some(base + at),
+                        end: base + at + length,
+                        fields: record.fields,
+                    })
+                    .collect();
+                // Handed over before anyone is answered: a query sent after an answer finds
+                // these records ahead of it in the index thread's queue.
+                backlog.add(rows.len());
+                let _ = index.send(IndexWork::Records(rows));
+                for done in waiters {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                let error = unavailable(&format!("writing audit records to {}", file.path().display()), &error);
+                tracing::error!(%error, "audit records could not be made durable");
+                for append in group {
+                    let _ = append.done.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// The index thread: projects written records into the index in batches.
+fn index_loop(mut writer: IndexWriter, queue: &channel::Receiver<IndexWork>, backlog: &Backlog) {
+    let mut pending: Vec<IndexRow> = Vec::new();
+    let mut oldest_pending: Option<Instant> = None;
+    loop {
+        let first = match oldest_pending {
+            None => match queue.recv() {
+                Ok(work) => Some(work),
+                Err(_) => return,
+            },
+            Some(since) => match queue.recv_timeout(INDEX_INTERVAL.saturating_sub(since.elapsed())) {
+                Ok(work) => Some(work),
+                Err(channel::RecvTimeoutError::Timeout) => None,
+                Err(channel::RecvTimeoutError::Disconnected) => return,
+            },
+        };
+        let mut waiters = Vec::new();
+        let mut next = first;
+        while let Some(work) = next.take() {
+            match work {
+                IndexWork::Records(records) => {
+                    oldest_pending.get_or_insert_with(Instant::now);
+                    pending.extend(records);
+                }
+                IndexWork::Flush(done) => waiters.push(done),
+            }
+            next = queue.try_recv().ok();
+        }
+        let due = !waiters.is_empty()
+            || pending.len() >= INDEX_BATCH
+            || oldest_pending.is_some_and(|since| since.elapsed() >= INDEX_INTERVAL);
+        if !due {
+            continue;
+        }
+        let result = if pending.is_empty() {
+            Ok(())
+        } else {
+            writer
+                .write(&pending)
+                .map_err(|e| unavailable("indexing audit records", &e))
+        };
+        match &result {
+            Ok(()) => {
+                backlog.remove(pending.len());
+                pending.clear();
+                oldest_pending = None;
+            }
+            // The records stay pending (they are durable in the log) and are retried.
+            Err(error) => tracing::error!(%error, "the audit index could not be updated"),
+        }
+        for done in waiters {
+            let _ = done.send(result.clone());
+        }
+    }
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, i64), AuditError> {
+    let invalid = || AuditError::Invalid(format!("{cursor:?} is not a cursor from auditEvents"));
+    let (time, position) = cursor.rsplit_once('|').ok_or_else(invalid)?;
+    let time = chrono::DateTime::parse_from_rfc3339(time).map_err(|_| invalid())?;
+    Ok((micros(time.to_utc()), position.parse().map_err(|_| invalid())?))
+}
+
+#[async_trait]
+impl AuditLog for SqliteAuditLog {
+    async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
+        let encoded = records
+            .iter()
+            .map(AuditRecord::encode)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unavailable("encoding a record", &e))?;
+        self.append_encoded(encoded).await
+    }
+
+    async fn append_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AuditError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (done, committed) = oneshot::channel();
+        self.appends
+            .send(Append { records, done })
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        committed
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer stopped before committing".into()))?
+    }
+
+    async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError> {
+        let before = after.map(parse_cursor).transpose()?;
+        self.index_acknowledged().await?;
+        let Some(mut condition) = index::Condition::of(&self.reader, filter).await? else {
+            return Ok(AuditPage {
+                records: Vec::new(),
+                has_next_page: false,
+            });
+        };
+        // The cursor is the last record's (event time, position): the page continues below it.
+        if let Some((time, position)) = before {
+            condition.sql.push_str(" AND (event_time, position) < (?, ?)");
+            condition.values.extend([time, position]);
+        }
+        let text = format!(
+            "SELECT position, event_time, log_offset FROM audit_index WHERE {} \
+             ORDER BY event_time DESC, position DESC LIMIT ?",
+            condition.sql
+        );
+        let mut query = sqlx::query(&text);
+        for value in &condition.values {
+            query = query.bind(value);
+        }
+        let limit = i64::try_from(first.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| unavailable("querying the audit log", &e))?;
+        let has_next_page = rows.len() > first;
+        let page: Vec<(i64, i64, Option<i64>)> = rows
+            .iter()
+            .take(first)
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect();
+        let located: Vec<(i64, Option<i64>)> = page.iter().map(|&(position, _, offset)| (position, offset)).collect();
+        let records = self.read_records(&located).await?;
+        let records = page
+            .iter()
+            .zip(records)
+            .map(|(&(position, time, _), record)| (format!("{}|{position}", time_text(time)), record))
+            .collect();
+        Ok(AuditPage { records, has_next_page })
+    }
+
+    async fn count_by(
+        &self,
+        filter: &AuditFilter,
+        group_by: GroupBy,
+    ) -> Result<Vec<(Option<String>, u64)>, AuditError> {
+        self.index_acknowledged().await?;
+        let Some(condition) = index::Condition::of(&self.reader, filter).await? else {
+            return Ok(Vec::new());
+        };
+        let column = match group_by {
+            GroupBy::EventName => "event_name",
+            GroupBy::EventSource => "event_source",
+            GroupBy::PrincipalArn => "principal",
+            GroupBy::Decision => "decision",
+            GroupBy::ErrorCode => "error_code",
+            GroupBy::Action => "action",
+        };
+        let text = format!(
+            "SELECT t.term, c.n FROM (SELECT {column} AS id, count(*) AS n FROM audit_index WHERE {} GROUP BY {column}) c \
+             LEFT JOIN audit_terms t ON t.id = c.id ORDER BY c.n DESC, t.term",
+            condition.sql
+        );
+        let mut query = sqlx::query(&text);
+        for value in &condition.values {
+            query = query.bind(value);
+        }
+        let rows = query
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| unavailable("counting the audit log", &e))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<Option<String>, _>(0),
+                    u64::try_from(row.get::<i64, _>(1)).unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+}
