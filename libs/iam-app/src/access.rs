@@ -10,7 +10,8 @@ use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
 use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
 use iam_types::{ErrorCode, IamArn, ResourceKind};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::decision_record::{self, DecisionFacts};
 use crate::{AppError, Gatehouse};
@@ -100,17 +101,39 @@ pub fn decision_name(effect: DecisionEffect) -> &'static str {
     }
 }
 
-/// A matched statement as the API and the audit record show it.
+/// A matched statement as the API and the audit record show it, borrowed for serializing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchedStatementJson<'a> {
+    source_policy_id: &'a str,
+    source_policy_type: &'static str,
+    version_id: Option<&'a str>,
+    statement_index: usize,
+    sid: Option<&'a str>,
+    effect: &'static str,
+}
+
+impl<'a> From<&'a MatchedStatement> for MatchedStatementJson<'a> {
+    fn from(statement: &'a MatchedStatement) -> Self {
+        MatchedStatementJson {
+            source_policy_id: &statement.source.id,
+            source_policy_type: statement.source.policy_type.as_str(),
+            version_id: statement.source.version_id.as_deref(),
+            statement_index: statement.statement_index,
+            sid: statement.sid.as_deref(),
+            effect: if statement.effect == iam_policy::Effect::Allow {
+                "Allow"
+            } else {
+                "Deny"
+            },
+        }
+    }
+}
+
+/// [`MatchedStatementJson`] as a JSON value.
 #[must_use]
 pub fn matched_statement_json(statement: &MatchedStatement) -> Value {
-    json!({
-        "sourcePolicyId": &*statement.source.id,
-        "sourcePolicyType": statement.source.policy_type.as_str(),
-        "versionId": statement.source.version_id.as_deref(),
-        "statementIndex": statement.statement_index,
-        "sid": statement.sid.as_deref(),
-        "effect": if statement.effect == iam_policy::Effect::Allow { "Allow" } else { "Deny" },
-    })
+    serde_json::to_value(MatchedStatementJson::from(statement)).unwrap_or(Value::Null)
 }
 
 /// CloudTrail's `userIdentity` for a principal of `state`'s account.

@@ -13,7 +13,7 @@ use iam_policy::simulate::ContextEntry;
 use iam_policy::{DecisionEffect, MatchedStatement, PolicySource};
 use serde::Serialize;
 
-use crate::access::{decision_name, AccessRequest, ApiCaller};
+use crate::access::{decision_name, AccessRequest, ApiCaller, MatchedStatementJson};
 use crate::AppError;
 
 /// CloudTrail's record, borrowed (field names and order as [`iam_audit::AuditRecord`]).
@@ -82,21 +82,9 @@ struct DetailJson<'a> {
     principal_arn: &'a str,
     action: &'a str,
     resource: &'a str,
-    matched_statements: Vec<MatchedJson<'a>>,
+    matched_statements: Vec<MatchedStatementJson<'a>>,
     policies: Vec<PolicyJson<'a>>,
     account_sequence: u64,
-}
-
-/// A matched statement as the API shows it (`crate::access::matched_statement_json`).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MatchedJson<'a> {
-    source_policy_id: &'a str,
-    source_policy_type: &'static str,
-    version_id: Option<&'a str>,
-    statement_index: usize,
-    sid: Option<&'a str>,
-    effect: &'static str,
 }
 
 /// [`iam_audit::PolicyRef`], borrowed.
@@ -179,21 +167,7 @@ pub(crate) fn encode(facts: &DecisionFacts<'_>) -> Result<EncodedRecord, AppErro
             principal_arn: &request.principal_arn,
             action: &request.action,
             resource: &request.resource,
-            matched_statements: matched
-                .iter()
-                .map(|statement| MatchedJson {
-                    source_policy_id: &statement.source.id,
-                    source_policy_type: statement.source.policy_type.as_str(),
-                    version_id: statement.source.version_id.as_deref(),
-                    statement_index: statement.statement_index,
-                    sid: statement.sid.as_deref(),
-                    effect: if statement.effect == iam_policy::Effect::Allow {
-                        "Allow"
-                    } else {
-                        "Deny"
-                    },
-                })
-                .collect(),
+            matched_statements: matched.iter().map(MatchedStatementJson::from).collect(),
             policies: facts
                 .policies
                 .iter()

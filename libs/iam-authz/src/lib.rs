@@ -219,7 +219,8 @@ impl AccountModel {
     /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:PrincipalTag/*`),
     /// the clock, and the request's own facts.
     pub fn request_context(&self, principal: &CompiledPrincipal, facts: &RequestFacts, now: DateTime<Utc>) -> Context {
-        let mut context = Context::new();
+        // About ten keys are set below; room for them and the caller's own avoids regrowing.
+        let mut context = Context::with_capacity(16 + facts.extra.len());
         let arn = principal.caller.arn.as_str();
         context.insert("aws:PrincipalArn", ContextValue::single(arn));
         context.insert(

@@ -62,6 +62,13 @@ impl Context {
         Self::default()
     }
 
+    /// An empty context with room for `keys` keys.
+    pub fn with_capacity(keys: usize) -> Self {
+        Context {
+            entries: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
+        }
+    }
+
     /// Sets a key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: ContextValue) {
         self.entries.insert(key.to_ascii_lowercase().into_boxed_str(), value);

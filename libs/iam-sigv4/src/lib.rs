@@ -13,8 +13,9 @@
 //! - `request.rs`: [`HttpRequest`] as received: raw path and query, headers in order, body or its hash.
 //! - `claim.rs`: [`parse_authorization`] of the `Authorization` header or presigned query into a [`SignatureClaim`].
 //! - `canonical.rs`: task 1, [`canonical_request`]; `encoding.rs` holds `UriEncode` and path normalization.
-//! - `signature.rs`: tasks 2 and 3, [`string_to_sign`] and [`signature()`].
-//! - `verify.rs`: [`verify()`]: scope, time window, body hash, then the constant-time comparison.
+//! - `signature.rs`: tasks 2 and 3, [`string_to_sign`], the derived [`SigningKey`] and [`signature()`].
+//! - `verify.rs`: [`verify()`]: scope, time window, body hash, then the constant-time comparison;
+//!   [`verify_with_key()`] takes the derived key from the caller's cache.
 //! - `sign.rs`: [`sign()`], the signer, for Gatehouse's own clients.
 //! - `error.rs`: [`SigV4Error`] and its AWS error codes.
 //!
@@ -37,5 +38,5 @@ pub use claim::{
 pub use error::SigV4Error;
 pub use request::{HttpRequest, Payload};
 pub use sign::{sign, Credentials, PayloadSigning, SigningMode, SigningOutput, SigningParams};
-pub use signature::{signature, string_to_sign};
-pub use verify::{verify, VerifyPolicy, UNSIGNED_PAYLOAD};
+pub use signature::{signature, signature_with_key, string_to_sign, SigningKey};
+pub use verify::{verify, verify_with_key, VerifyPolicy, UNSIGNED_PAYLOAD};

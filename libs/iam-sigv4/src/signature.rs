@@ -20,37 +20,49 @@ pub fn string_to_sign(request_time: DateTime<Utc>, scope: &CredentialScope, cano
     )
 }
 
+/// `kSigning`: the key derived from a secret for one scope (day, region, service) by the HMAC
+/// chain over date, region, service and `aws4_request`. It signs every request of that scope, so
+/// verifiers and signers may keep it for the day instead of deriving it per request, as the AWS
+/// SDKs do. It is as sensitive as the secret for that scope: its `Debug` shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey([u8; 32]);
+
+impl SigningKey {
+    /// Derives the key of `secret_access_key` for `scope`.
+    pub fn derive(secret_access_key: &str, scope: &CredentialScope) -> Self {
+        let secret = format!("AWS4{secret_access_key}");
+        let key_date = hmac_sha256(secret.as_bytes(), scope.date_stamp().as_bytes());
+        let key_region = hmac_sha256(&key_date, scope.region().as_bytes());
+        let key_service = hmac_sha256(&key_region, scope.service().as_bytes());
+        SigningKey(hmac_sha256(&key_service, b"aws4_request"))
+    }
+
+    fn mac(&self, string_to_sign: &str) -> HmacSha256 {
+        let mut mac = hmac_with_key(&self.0);
+        mac.update(string_to_sign.as_bytes());
+        mac
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(..)")
+    }
+}
+
 /// The signature of `string_to_sign` with the key derived from the secret for `scope`, as lowercase hex.
 pub fn signature(secret_access_key: &str, scope: &CredentialScope, string_to_sign: &str) -> String {
-    hex::encode(
-        keyed_mac(secret_access_key, scope, string_to_sign)
-            .finalize()
-            .into_bytes(),
-    )
+    signature_with_key(&SigningKey::derive(secret_access_key, scope), string_to_sign)
+}
+
+/// The signature of `string_to_sign` with a derived key, as lowercase hex.
+pub fn signature_with_key(key: &SigningKey, string_to_sign: &str) -> String {
+    hex::encode(key.mac(string_to_sign).finalize().into_bytes())
 }
 
 /// Whether `provided` is the signature of `string_to_sign`, compared in constant time.
-pub(crate) fn signature_matches(
-    secret_access_key: &str,
-    scope: &CredentialScope,
-    string_to_sign: &str,
-    provided: &[u8; 32],
-) -> bool {
-    keyed_mac(secret_access_key, scope, string_to_sign)
-        .verify_slice(provided)
-        .is_ok()
-}
-
-/// An HMAC over `string_to_sign`, keyed with `kSigning` = HMAC chain over date, region, service and `aws4_request`.
-fn keyed_mac(secret_access_key: &str, scope: &CredentialScope, string_to_sign: &str) -> HmacSha256 {
-    let secret = format!("AWS4{secret_access_key}");
-    let key_date = hmac_sha256(secret.as_bytes(), scope.date_stamp().as_bytes());
-    let key_region = hmac_sha256(&key_date, scope.region().as_bytes());
-    let key_service = hmac_sha256(&key_region, scope.service().as_bytes());
-    let key_signing = hmac_sha256(&key_service, b"aws4_request");
-    let mut mac = hmac_with_key(&key_signing);
-    mac.update(string_to_sign.as_bytes());
-    mac
+pub(crate) fn signature_matches(key: &SigningKey, string_to_sign: &str, provided: &[u8; 32]) -> bool {
+    key.mac(string_to_sign).verify_slice(provided).is_ok()
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -116,12 +128,21 @@ mod tests {
         );
         let mut provided = [0u8; 32];
         hex::decode_to_slice(&signed, &mut provided).unwrap();
-        assert!(signature_matches(
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            &scope,
+        let key = SigningKey::derive("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &scope);
+        assert!(signature_matches(&key, &to_sign, &provided));
+        assert_eq!(signature_with_key(&key, &to_sign), signed);
+        assert!(!signature_matches(
+            &SigningKey::derive("wrong", &scope),
             &to_sign,
             &provided
         ));
-        assert!(!signature_matches("wrong", &scope, &to_sign, &provided));
+        // A key derived for another day signs differently.
+        let next_day = CredentialScope::new(NaiveDate::from_ymd_opt(2015, 8, 31).unwrap(), "us-east-1", "iam");
+        assert!(!signature_matches(
+            &SigningKey::derive("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &next_day),
+            &to_sign,
+            &provided
+        ));
+        assert_eq!(format!("{key:?}"), "SigningKey(..)");
     }
 }

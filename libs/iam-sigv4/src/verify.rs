@@ -3,10 +3,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::canonical::{canonical_request, CanonicalOptions, UriPathMode, CONTENT_SHA256_HEADER};
-use crate::claim::{SignatureClaim, SignatureLocation};
+use crate::claim::{CredentialScope, SignatureClaim, SignatureLocation};
 use crate::error::SigV4Error;
 use crate::request::HttpRequest;
-use crate::signature::{signature_matches, string_to_sign};
+use crate::signature::{signature_matches, string_to_sign, SigningKey};
 
 /// `x-amz-content-sha256` value for a body the client chose not to sign.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -52,16 +52,42 @@ pub fn verify(
     now: DateTime<Utc>,
     policy: &VerifyPolicy,
 ) -> Result<(), SigV4Error> {
+    verify_with_key(
+        request,
+        claim,
+        |scope| SigningKey::derive(secret_access_key, scope),
+        expected_region,
+        expected_service,
+        now,
+        policy,
+    )
+}
+
+/// [`verify()`] with the signing key of the claim's scope from `signing_key` (a verifier's cache
+/// of derived keys), called only once the scope, time window and headers have been checked.
+///
+/// # Errors
+/// As [`verify()`].
+pub fn verify_with_key(
+    request: &HttpRequest,
+    claim: &SignatureClaim,
+    signing_key: impl FnOnce(&CredentialScope) -> SigningKey,
+    expected_region: &str,
+    expected_service: &str,
+    now: DateTime<Utc>,
+    policy: &VerifyPolicy,
+) -> Result<(), SigV4Error> {
     check_scope(claim, expected_region, expected_service)?;
     check_time_window(claim, now, policy.max_clock_skew)?;
     check_signed_headers(claim, policy)?;
     check_declared_payload(request, policy)?;
 
+    let key = signing_key(claim.scope());
     let mut options = CanonicalOptions {
         uri_path: policy.uri_path,
         session_token_unsigned: false,
     };
-    let mut mismatch = match signature_holds(request, claim, secret_access_key, &options)? {
+    let mut mismatch = match signature_holds(request, claim, &key, &options)? {
         None => return Ok(()),
         Some(mismatch) => mismatch,
     };
@@ -71,7 +97,7 @@ pub fn verify(
         && claim.session_token().is_some();
     if token_may_be_unsigned {
         options.session_token_unsigned = true;
-        match signature_holds(request, claim, secret_access_key, &options)? {
+        match signature_holds(request, claim, &key, &options)? {
             None => return Ok(()),
             Some(second) => mismatch = second,
         }
@@ -83,12 +109,12 @@ pub fn verify(
 fn signature_holds(
     request: &HttpRequest,
     claim: &SignatureClaim,
-    secret_access_key: &str,
+    key: &SigningKey,
     options: &CanonicalOptions,
 ) -> Result<Option<SigV4Error>, SigV4Error> {
     let canonical_request = canonical_request(request, claim, options)?;
     let string_to_sign = string_to_sign(claim.request_time(), claim.scope(), &canonical_request);
-    if signature_matches(secret_access_key, claim.scope(), &string_to_sign, claim.signature()) {
+    if signature_matches(key, &string_to_sign, claim.signature()) {
         return Ok(None);
     }
     Ok(Some(SigV4Error::SignatureDoesNotMatch {

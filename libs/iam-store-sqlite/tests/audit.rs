@@ -253,3 +253,127 @@ async fn a_log_from_before_the_lean_schema_upgrades_with_its_records() {
         .await;
     assert!(update.is_err_and(|e| e.to_string().contains("append-only")));
 }
+
+/// Every filter field, alone and combined, selects exactly what a scan of the records in memory
+/// selects, newest first: whichever index the query reads (the partial ones included).
+#[tokio::test]
+async fn every_filter_matches_a_scan_of_the_records() {
+    use iam_audit::AuditFields;
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteAuditLog::open(&dir.path().join("audit.db").to_string_lossy(), AuditDurability::Process)
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for i in 0..120 {
+        let principal = format!("arn:aws:iam::111111111111:user/u{}", i % 3);
+        let decision = ["Allow", "ImplicitDeny", "ExplicitDeny"][i as usize % 3];
+        let mut r = record(A, i, &principal, decision);
+        let action = ["s3:GetObject", "s3:PutObject"][i as usize % 2];
+        r.additional_event_data = Some(json!({"decision": decision, "action": action,
+            "resource": format!("arn:aws:s3:::b/{}", i % 7)}));
+        if i % 4 >= 2 {
+            // A management call: no decision; its action is iam:<eventName>.
+            r.event_name = ["CreateUser", "DeleteUser"][i as usize % 2].into();
+            r.event_source = "iam.amazonaws.com".into();
+            r.additional_event_data = None;
+        }
+        if i % 5 == 0 {
+            r.error_code = Some("AccessDenied".into());
+        }
+        records.push(r);
+        records.push(record(B, i, "arn:aws:iam::222222222222:user/b", "Allow"));
+    }
+    log.append(records.clone()).await.unwrap();
+
+    let all = AuditFilter {
+        account_id: A.into(),
+        ..AuditFilter::default()
+    };
+    let mut filters = vec![all.clone()];
+    for value in ["Authorize", "CreateUser", "DeleteUser", "NoSuchCall"] {
+        filters.push(AuditFilter {
+            event_name: Some(value.into()),
+            ..all.clone()
+        });
+    }
+    for value in ["Allow", "ImplicitDeny", "ExplicitDeny"] {
+        filters.push(AuditFilter {
+            decision: Some(value.into()),
+            ..all.clone()
+        });
+        filters.push(AuditFilter {
+            decision: Some(value.into()),
+            principal_arn: Some("arn:aws:iam::111111111111:user/u1".into()),
+            ..all.clone()
+        });
+    }
+    for value in ["s3:GetObject", "s3:PutObject", "iam:CreateUser"] {
+        filters.push(AuditFilter {
+            action: Some(value.into()),
+            ..all.clone()
+        });
+    }
+    filters.push(AuditFilter {
+        error_code: Some("AccessDenied".into()),
+        ..all.clone()
+    });
+    filters.push(AuditFilter {
+        error_code: Some("AccessDenied".into()),
+        event_name: Some("CreateUser".into()),
+        ..all.clone()
+    });
+    filters.push(AuditFilter {
+        event_source: Some("iam.amazonaws.com".into()),
+        ..all.clone()
+    });
+    filters.push(AuditFilter {
+        resource_arn: Some("arn:aws:s3:::b/3".into()),
+        decision: Some("Allow".into()),
+        ..all.clone()
+    });
+    filters.push(AuditFilter {
+        principal_arn: Some("arn:aws:iam::111111111111:user/u2".into()),
+        from: Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 10).unwrap()),
+        to: Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 30).unwrap()),
+        ..all.clone()
+    });
+
+    for filter in &filters {
+        let matches = |f: &AuditFields| {
+            f.account_id == filter.account_id
+                && filter.from.is_none_or(|from| f.event_time >= from)
+                && filter.to.is_none_or(|to| f.event_time < to)
+                && filter.principal_arn.as_ref().is_none_or(|v| *v == f.principal_arn)
+                && filter.event_name.as_ref().is_none_or(|v| *v == f.event_name)
+                && filter.event_source.as_ref().is_none_or(|v| *v == f.event_source)
+                && filter.action.as_ref().is_none_or(|v| *v == f.action)
+                && filter
+                    .resource_arn
+                    .as_ref()
+                    .is_none_or(|v| Some(v) == f.resource_arn.as_ref())
+                && filter.decision.as_ref().is_none_or(|v| Some(v) == f.decision.as_ref())
+                && filter
+                    .error_code
+                    .as_ref()
+                    .is_none_or(|v| Some(v) == f.error_code.as_ref())
+        };
+        let mut expected: Vec<&str> = records
+            .iter()
+            .filter(|r| matches(&AuditFields::of(r)))
+            .map(|r| r.event_id.as_str())
+            .collect();
+        expected.reverse();
+        let page = log.query(filter, 1_000, None).await.unwrap();
+        let found: Vec<&str> = page.records.iter().map(|(_, r)| r.event_id.as_str()).collect();
+        assert_eq!(found, expected, "{filter:?}");
+        let counted: u64 = log
+            .count_by(filter, GroupBy::EventName)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(counted, expected.len() as u64, "{filter:?}");
+    }
+}

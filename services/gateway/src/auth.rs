@@ -1,10 +1,19 @@
 //! Authentication of every request by AWS Signature Version 4, as AWS documents it: the
 //! `Authorization` header form and the presigned query form, a five-minute clock-skew window
 //! (so a stale signature cannot be replayed), and the secret looked up by access key id.
+//!
+//! Every request of one key, day, region and service is signed with the same derived key, so
+//! [`SigningKeyCache`] keeps it: the sealed secret is opened and the HMAC chain run once per key
+//! and day instead of on every request, as the AWS SDKs do when they sign.
+
+use std::sync::Mutex;
 
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use iam_sigv4::{parse_authorization, verify, HttpRequest, Payload, SigV4Error, VerifyPolicy};
+use iam_sigv4::{
+    parse_authorization, verify_with_key, CredentialScope, HttpRequest, Payload, SigV4Error, SigningKey, VerifyPolicy,
+};
+use rustc_hash::FxHashMap;
 use zeroize::Zeroizing;
 
 /// What the gateway knows of an access key.
@@ -15,14 +24,49 @@ pub struct KeyRecord {
     pub principal_arn: String,
     /// False for an `Inactive` key: it authenticates nothing.
     pub active: bool,
-    /// The secret, opened from its sealed form for this one check.
-    pub secret: Zeroizing<String>,
 }
 
 /// Finds access keys; implemented over the in-memory model.
 pub trait CredentialStore: Send + Sync {
     /// The key with this id, if it exists.
     fn lookup(&self, access_key_id: &str) -> Option<KeyRecord>;
+
+    /// The key's secret, opened from its sealed form for deriving a signing key.
+    fn secret(&self, access_key_id: &str) -> Option<Zeroizing<String>>;
+}
+
+/// Past this many keys the cache starts over (a key costs well under 200 bytes).
+const MAX_CACHED_SIGNING_KEYS: usize = 100_000;
+
+/// Derived signing keys by access key id, each for the last scope it signed.
+///
+/// A key is only used after the store has found its access key active, so deleting or
+/// deactivating a key takes effect at once; secrets never change for an access key id.
+#[derive(Default)]
+pub struct SigningKeyCache {
+    keys: Mutex<FxHashMap<Box<str>, (CredentialScope, SigningKey)>>,
+}
+
+impl SigningKeyCache {
+    /// The signing key of `access_key_id` for `scope`, derived from the store's secret when not
+    /// cached.
+    fn key(&self, keys: &dyn CredentialStore, access_key_id: &str, scope: &CredentialScope) -> Option<SigningKey> {
+        if let Ok(cached) = self.keys.lock() {
+            if let Some((cached_scope, key)) = cached.get(access_key_id) {
+                if cached_scope == scope {
+                    return Some(key.clone());
+                }
+            }
+        }
+        let key = SigningKey::derive(&keys.secret(access_key_id)?, scope);
+        if let Ok(mut cached) = self.keys.lock() {
+            if cached.len() >= MAX_CACHED_SIGNING_KEYS {
+                cached.clear();
+            }
+            cached.insert(access_key_id.into(), (scope.clone(), key.clone()));
+        }
+        Some(key)
+    }
 }
 
 /// Who made an authenticated request.
@@ -106,6 +150,7 @@ pub fn authenticate(
     parts: &Parts,
     body: &[u8],
     keys: &dyn CredentialStore,
+    signing_keys: &SigningKeyCache,
     settings: &AuthSettings,
     now: DateTime<Utc>,
 ) -> Result<Authenticated, AuthError> {
@@ -125,16 +170,28 @@ pub fn authenticate(
     if !key.active {
         return Err(AuthError::InvalidClientTokenId);
     }
-    verify(
+    // The scope is checked before the key is asked for, so only this deployment's region and
+    // service are ever derived and cached.
+    let mut unopened = false;
+    let signing_key = |scope: &CredentialScope| {
+        signing_keys.key(keys, claim.access_key_id(), scope).unwrap_or_else(|| {
+            unopened = true;
+            SigningKey::derive("", scope)
+        })
+    };
+    let verified = verify_with_key(
         &request,
         &claim,
-        &key.secret,
+        signing_key,
         &settings.region,
         &settings.service,
         now,
         &settings.policy,
-    )
-    .map_err(AuthError::Signature)?;
+    );
+    if unopened {
+        return Err(AuthError::InvalidClientTokenId);
+    }
+    verified.map_err(AuthError::Signature)?;
     Ok(Authenticated {
         account_id: key.account_id,
         principal_arn: key.principal_arn,

@@ -5,11 +5,13 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use iam_app::access::{context_entry, matched_statement_json, AccessDecision, AccessRequest, ApiCaller};
+use iam_app::access::{
+    context_entry, matched_statement_json, AccessDecision, AccessRequest, ApiCaller, MatchedStatementJson,
+};
 use iam_app::{AppError, Gatehouse};
 use iam_policy::simulate::ContextEntry;
 use iam_types::ErrorCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// Most requests one batch may carry.
@@ -82,11 +84,11 @@ fn app_error(error: &AppError) -> Response {
 }
 
 /// A JSON response.
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        serde_json::to_vec(body).unwrap_or_default(),
     )
         .into_response()
 }
@@ -98,14 +100,30 @@ fn bad_request(message: &str) -> Response {
     )
 }
 
+/// One decision as `/v1/authorize` answers it, serialized without building JSON values.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DecisionJson<'a> {
+    decision: &'static str,
+    allowed: bool,
+    matched_statements: Vec<MatchedStatementJson<'a>>,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    sequence: u64,
+}
+
+fn decision_view(decision: &AccessDecision) -> DecisionJson<'_> {
+    DecisionJson {
+        decision: decision.decision_name(),
+        allowed: decision.effect == iam_policy::DecisionEffect::Allowed,
+        matched_statements: decision.matched.iter().map(MatchedStatementJson::from).collect(),
+        event_id: &decision.event_id,
+        sequence: decision.sequence,
+    }
+}
+
 fn decision_json(decision: &AccessDecision) -> Value {
-    json!({
-        "decision": decision.decision_name(),
-        "allowed": decision.effect == iam_policy::DecisionEffect::Allowed,
-        "matchedStatements": decision.matched.iter().map(matched_statement_json).collect::<Vec<_>>(),
-        "eventID": decision.event_id,
-        "sequence": decision.sequence,
-    })
+    serde_json::to_value(decision_view(decision)).unwrap_or(Value::Null)
 }
 
 fn outcome_json(outcome: &Result<AccessDecision, AppError>) -> Value {
@@ -122,7 +140,7 @@ pub async fn authorize_one(gatehouse: &Gatehouse, caller: &ApiCaller, body: &[u8
         Err(e) => return bad_request(&format!("the body is not an authorize request: {e}")),
     };
     match gatehouse.decide_access(caller, &input.into()).await {
-        Ok(decision) => json_response(StatusCode::OK, &decision_json(&decision)),
+        Ok(decision) => json_response(StatusCode::OK, &decision_view(&decision)),
         Err(error) => app_error(&error),
     }
 }

@@ -17,8 +17,9 @@ use iam_app::access::ApiCaller;
 use iam_app::Gatehouse;
 use iam_domain::AccessKeyOwner;
 use iam_graphql::{build_schema, Caller, GatehouseSchema};
+use zeroize::Zeroizing;
 
-use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord};
+use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord, SigningKeyCache};
 
 /// The header carrying a consistency token for GraphQL requests: the request is answered on the
 /// caller's account at least as fresh as this sequence (a mutation's `sequence`, possibly from
@@ -34,6 +35,7 @@ pub struct Gateway {
     gatehouse: Arc<Gatehouse>,
     schema: GatehouseSchema,
     auth: Arc<AuthSettings>,
+    signing_keys: Arc<SigningKeyCache>,
 }
 
 impl Gateway {
@@ -44,6 +46,7 @@ impl Gateway {
             gatehouse,
             schema,
             auth: Arc::new(auth),
+            signing_keys: Arc::new(SigningKeyCache::default()),
         }
     }
 
@@ -72,13 +75,18 @@ impl CredentialStore for Keys<'_> {
             AccessKeyOwner::Root => format!("arn:aws:iam::{account_id}:root"),
             AccessKeyOwner::User { user_id } => model.state().user_by_id(user_id)?.arn.to_string(),
         };
-        let secret = self.0.open_secret(&account_id, access_key_id, &key.secret_ciphertext)?;
         Some(KeyRecord {
             account_id,
             principal_arn,
             active: key.status == iam_domain::AccessKeyStatus::Active,
-            secret,
         })
+    }
+
+    fn secret(&self, access_key_id: &str) -> Option<Zeroizing<String>> {
+        let account_id = self.0.account_of_key(access_key_id)?;
+        let model = self.0.account(&account_id)?;
+        let key = model.state().access_key(access_key_id)?;
+        self.0.open_secret(&account_id, access_key_id, &key.secret_ciphertext)
     }
 }
 
@@ -129,6 +137,7 @@ async fn authenticated(
         &parts,
         &body,
         &Keys(&gateway.gatehouse),
+        &gateway.signing_keys,
         &gateway.auth,
         chrono::Utc::now(),
     ) {

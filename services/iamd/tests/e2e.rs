@@ -282,6 +282,22 @@ fn admin_calls_are_authorized_by_the_callers_policies() {
     gql(&addr, &root, "mutation($k: String!) { updateAccessKey(input: {userName: \"reader\", accessKeyId: $k, status: Inactive}) { accessKey { status } } }", json!({"k": key_id})).data();
     let refused = gql(&addr, &reader, "{ callerIdentity { arn } }", json!({}));
     assert_eq!(refused.error_code().as_deref(), Some("InvalidClientTokenId"));
+    // The gateway keeps the key's derived signing key: status changes still apply at once.
+    gql(&addr, &root, "mutation($k: String!) { updateAccessKey(input: {userName: \"reader\", accessKeyId: $k, status: Active}) { accessKey { status } } }", json!({"k": key_id})).data();
+    let again = gql(&addr, &reader, "{ callerIdentity { arn } }", json!({}));
+    assert!(again.data()["callerIdentity"]["arn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":user/reader"));
+    gql(
+        &addr,
+        &root,
+        "mutation($k: String!) { deleteAccessKey(input: {userName: \"reader\", accessKeyId: $k}) { sequence } }",
+        json!({"k": key_id}),
+    )
+    .data();
+    let deleted = gql(&addr, &reader, "{ callerIdentity { arn } }", json!({}));
+    assert_eq!(deleted.error_code().as_deref(), Some("InvalidClientTokenId"));
 }
 
 #[test]

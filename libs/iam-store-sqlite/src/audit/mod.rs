@@ -588,8 +588,9 @@ impl AuditLog for SqliteAuditLog {
             condition.values.extend([time, position]);
         }
         let text = format!(
-            "SELECT position, event_time, log_offset FROM audit_index WHERE {} \
+            "SELECT position, event_time, log_offset FROM {} WHERE {} \
              ORDER BY event_time DESC, position DESC LIMIT ?",
+            condition.table(),
             condition.sql
         );
         let mut query = sqlx::query(&text);
@@ -636,8 +637,9 @@ impl AuditLog for SqliteAuditLog {
             GroupBy::Action => "action",
         };
         let text = format!(
-            "SELECT t.term, c.n FROM (SELECT {column} AS id, count(*) AS n FROM audit_index WHERE {} GROUP BY {column}) c \
+            "SELECT t.term, c.n FROM (SELECT {column} AS id, count(*) AS n FROM {} WHERE {} GROUP BY {column}) c \
              LEFT JOIN audit_terms t ON t.id = c.id ORDER BY c.n DESC, t.term",
+            condition.table(),
             condition.sql
         );
         let mut query = sqlx::query(&text);
