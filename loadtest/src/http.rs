@@ -1,5 +1,7 @@
 //! One keep-alive HTTP/1.1 connection per worker, SigV4 signing of every request (timed, so a
-//! run can say what signing costs the client), and the GraphQL call on top.
+//! run can say what signing costs the client), and the GraphQL call on top. Like the AWS SDKs,
+//! the signer keeps each key's derived signing key for the day rather than deriving it for every
+//! request; every request still gets its own canonical request, string to sign and signature.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,7 +11,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use iam_sigv4::{sign, Credentials, HttpRequest, PayloadSigning, SigningMode, SigningParams, UriPathMode};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use iam_sigv4::{
+    sign_with_key, CredentialScope, Credentials, HttpRequest, PayloadSigning, SigningKey, SigningMode, SigningParams,
+    UriPathMode,
+};
 use serde_json::{json, Value};
 
 use crate::target::Target;
@@ -31,6 +39,26 @@ pub fn signing_cost() -> (u64, Duration) {
     )
 }
 
+thread_local! {
+    /// Derived signing keys of this thread by access key id, each for its last scope.
+    static SIGNING_KEYS: RefCell<HashMap<String, (CredentialScope, SigningKey)>> = RefCell::new(HashMap::new());
+}
+
+/// The signing key of `credentials` for `scope`, derived once per key and day.
+fn signing_key(credentials: &Credentials, scope: &CredentialScope) -> SigningKey {
+    SIGNING_KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        match keys.get(&credentials.access_key_id) {
+            Some((cached, key)) if cached == scope => key.clone(),
+            _ => {
+                let key = SigningKey::derive(&credentials.secret_access_key, scope);
+                keys.insert(credentials.access_key_id.clone(), (scope.clone(), key.clone()));
+                key
+            }
+        }
+    })
+}
+
 /// Signs a JSON POST as the AWS SDKs do (header form, service `iam`, region `us-east-1`) at the
 /// current time, and returns the headers to send (`host` included).
 ///
@@ -43,23 +71,27 @@ pub fn signed_headers(
     credentials: &Credentials,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let started = Instant::now();
+    let time = chrono::Utc::now();
+    let scope = CredentialScope::new(time.date_naive(), "us-east-1", "iam");
+    let key = signing_key(credentials, &scope);
     let mut request = HttpRequest::new("POST", path, "")
         .with_header("host", host)
         .with_header("content-type", "application/json")
         .with_body(body.to_vec());
-    sign(
+    sign_with_key(
         &mut request,
         &SigningParams {
             credentials,
             region: "us-east-1",
             service: "iam",
-            time: chrono::Utc::now(),
+            time,
             mode: SigningMode::Header {
                 payload: PayloadSigning::Hash,
             },
             uri_path: UriPathMode::Normalized,
             sign_session_token: true,
         },
+        &key,
     )
     .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
     let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use loadtest::cli::Cli;
 
+// The generator allocates a request body, headers and a parsed answer per request; with glibc's
+// allocator that was a fifth of its CPU, taken from the server it shares the machine with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let threads = cli.threads.clamp(1, 64);

@@ -7,7 +7,7 @@ use crate::claim::{format_amz_date, CredentialScope, ALGORITHM, MAX_PRESIGNED_EX
 use crate::encoding::uri_encode;
 use crate::error::SigV4Error;
 use crate::request::HttpRequest;
-use crate::signature::{signature, string_to_sign};
+use crate::signature::{signature, signature_with_key, string_to_sign, SigningKey};
 use crate::verify::UNSIGNED_PAYLOAD;
 
 /// Headers that proxies add or rewrite on the way; AWS SDKs leave them out of the signature.
@@ -102,6 +102,24 @@ pub struct SigningOutput {
 /// or appends the presigned query parameters. Every header present (but the few proxies
 /// rewrite) is signed, so set `host` and the others first.
 pub fn sign(request: &mut HttpRequest, params: &SigningParams<'_>) -> Result<SigningOutput, SigV4Error> {
+    sign_request(request, params, None)
+}
+
+/// [`sign()`] with the signing key already derived for the scope of `params` (its day, region
+/// and service), as SDKs keep it between requests instead of deriving it for each one.
+pub fn sign_with_key(
+    request: &mut HttpRequest,
+    params: &SigningParams<'_>,
+    key: &SigningKey,
+) -> Result<SigningOutput, SigV4Error> {
+    sign_request(request, params, Some(key))
+}
+
+fn sign_request(
+    request: &mut HttpRequest,
+    params: &SigningParams<'_>,
+    key: Option<&SigningKey>,
+) -> Result<SigningOutput, SigV4Error> {
     let scope = CredentialScope::new(params.time.date_naive(), params.region, params.service);
     let amz_date = format_amz_date(params.time);
     let credentials = params.credentials;
@@ -133,7 +151,7 @@ pub fn sign(request: &mut HttpRequest, params: &SigningParams<'_>) -> Result<Sig
                 }
             };
             let signed_headers = signed_header_names(request)?;
-            let output = sign_canonical(request, &signed_headers, &payload_hash, params, &scope)?;
+            let output = sign_canonical(request, &signed_headers, &payload_hash, params, &scope, key)?;
             let authorization = format!(
                 "{ALGORITHM} Credential={credential}, SignedHeaders={}, Signature={}",
                 signed_headers.join(";"),
@@ -161,7 +179,7 @@ pub fn sign(request: &mut HttpRequest, params: &SigningParams<'_>) -> Result<Sig
                 append_query(request, "X-Amz-Security-Token", token);
             }
             let payload_hash = request.payload.sha256_hex();
-            let output = sign_canonical(request, &signed_headers, &payload_hash, params, &scope)?;
+            let output = sign_canonical(request, &signed_headers, &payload_hash, params, &scope, key)?;
             if let (Some(token), false) = (token, params.sign_session_token) {
                 append_query(request, "X-Amz-Security-Token", token);
             }
@@ -177,10 +195,14 @@ fn sign_canonical(
     payload_hash: &str,
     params: &SigningParams<'_>,
     scope: &CredentialScope,
+    key: Option<&SigningKey>,
 ) -> Result<SigningOutput, SigV4Error> {
     let canonical_request = build_canonical_request(request, signed_headers, &[], payload_hash, params.uri_path)?;
     let string_to_sign = string_to_sign(params.time, scope, &canonical_request);
-    let signature = signature(&params.credentials.secret_access_key, scope, &string_to_sign);
+    let signature = match key {
+        Some(key) => signature_with_key(key, &string_to_sign),
+        None => signature(&params.credentials.secret_access_key, scope, &string_to_sign),
+    };
     Ok(SigningOutput {
         canonical_request,
         string_to_sign,
@@ -287,6 +309,26 @@ mod tests {
         let second = sign(&mut request, &params).unwrap();
         assert_eq!(first, second);
         assert_eq!(request.header_values("authorization").count(), 1);
+    }
+
+    #[test]
+    fn a_kept_signing_key_signs_exactly_as_the_secret_does() {
+        let credentials = credentials();
+        let params = params(
+            &credentials,
+            SigningMode::Header {
+                payload: PayloadSigning::Hash,
+            },
+        );
+        let scope = CredentialScope::new(params.time.date_naive(), params.region, params.service);
+        let key = SigningKey::derive(&credentials.secret_access_key, &scope);
+        let mut by_secret = HttpRequest::new("GET", "/", "").with_header("Host", "iam.amazonaws.com");
+        let mut by_key = by_secret.clone();
+        assert_eq!(
+            sign(&mut by_secret, &params).unwrap(),
+            sign_with_key(&mut by_key, &params, &key).unwrap()
+        );
+        assert_eq!(by_secret.headers, by_key.headers);
     }
 
     #[test]
