@@ -3,13 +3,14 @@
 //! Schema: `schema/migrations/sqlite/audit_index/`.
 
 use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use iam_audit::{AuditError, AuditFields, AuditFilter};
 use rusqlite::OptionalExtension;
+use rustc_hash::FxHashMap;
 use sqlx::{Row, SqlitePool};
+
+use super::boot::{write_state, IndexState};
 
 /// Term ids kept in memory by the index writer; past this many (distinct resources are
 /// unbounded) the cache starts over and misses are read from `audit_terms`.
@@ -35,10 +36,28 @@ pub(super) struct Checkpoint {
     pub(super) log_end: u64,
 }
 
-/// The index thread's connection and its cache of term ids.
+/// The index thread's connection, its cache of term ids, and when it skips `fsync`, its state
+/// file (see `boot.rs`).
 pub(super) struct IndexWriter {
     connection: rusqlite::Connection,
     terms: FxHashMap<String, i64>,
+    unsynced: Option<UnsyncedState>,
+}
+
+/// Where an unsynced index records the boot it is written under, and whether it was last closed.
+struct UnsyncedState {
+    index: PathBuf,
+    boot: String,
+    closed: bool,
+}
+
+/// An index write that failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum IndexError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("writing the index state file: {0}")]
+    State(#[from] std::io::Error),
 }
 
 fn to_i64(value: u64) -> rusqlite::Result<i64> {
@@ -47,17 +66,43 @@ fn to_i64(value: u64) -> rusqlite::Result<i64> {
 
 impl IndexWriter {
     /// The index file's own write connection (durability comes from the record file: a lost
-    /// index batch is projected again from it).
-    pub(super) fn open(path: &Path) -> rusqlite::Result<Self> {
+    /// index batch is projected again from it). Under a known `boot` (whose open state the
+    /// caller has already written) the index never syncs; otherwise it syncs at checkpoints.
+    pub(super) fn open(path: &Path, boot: Option<String>) -> rusqlite::Result<Self> {
         let connection = rusqlite::Connection::open(path)?;
+        let synchronous = if boot.is_some() { "OFF" } else { "NORMAL" };
         connection.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000; \
              PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};"
         ))?;
         Ok(IndexWriter {
             connection,
             terms: FxHashMap::default(),
+            unsynced: boot.map(|boot| UnsyncedState {
+                index: path.to_owned(),
+                boot,
+                closed: false,
+            }),
         })
+    }
+
+    /// Makes the index durable as it stands (WAL checkpointed into the file and synced) and
+    /// records that it was closed cleanly, so a restart of the system keeps it.
+    pub(super) fn close_cleanly(&mut self) -> Result<(), IndexError> {
+        let Some(state) = &mut self.unsynced else {
+            return Ok(());
+        };
+        self.connection
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA wal_checkpoint(TRUNCATE); PRAGMA synchronous = OFF;")?;
+        write_state(
+            &state.index,
+            &IndexState {
+                boot: state.boot.clone(),
+                closed: true,
+            },
+        )?;
+        state.closed = true;
+        Ok(())
     }
 
     pub(super) fn checkpoint(&self) -> rusqlite::Result<Checkpoint> {
@@ -78,13 +123,24 @@ impl IndexWriter {
     }
 
     /// Writes index rows and moves the checkpoint, in one transaction.
-    pub(super) fn write(&mut self, rows: &[IndexRow]) -> rusqlite::Result<()> {
+    pub(super) fn write(&mut self, rows: &[IndexRow]) -> Result<(), IndexError> {
+        if let Some(state) = self.unsynced.as_mut().filter(|state| state.closed) {
+            // Written again after a clean close: no longer clean.
+            write_state(
+                &state.index,
+                &IndexState {
+                    boot: state.boot.clone(),
+                    closed: false,
+                },
+            )?;
+            state.closed = false;
+        }
         let result = self.write_transaction(rows);
         if result.is_err() {
             // Ids of terms inserted by the failed transaction were rolled back with it.
             self.terms.clear();
         }
-        result
+        Ok(result?)
     }
 
     fn write_transaction(&mut self, rows: &[IndexRow]) -> rusqlite::Result<()> {
