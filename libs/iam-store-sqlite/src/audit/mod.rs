@@ -369,9 +369,8 @@ impl SqliteAuditLog {
     pub async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.index.send(IndexWork::Close(done)).is_ok() {
-            match closed.await {
-                Ok(Err(error)) => tracing::warn!(%error, "the audit index could not be closed cleanly"),
-                Ok(Ok(())) | Err(_) => {}
+            if let Ok(Err(error)) = closed.await {
+                tracing::warn!(%error, "the audit index could not be closed cleanly");
             }
         }
         self.reader.close().await;
