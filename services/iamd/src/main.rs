@@ -3,7 +3,7 @@
 //! With `--database-url` the event log is PostgreSQL's, shared by several replicas; adding
 //! `--kafka-brokers` sends the audit records to the Kafka audit topic (the audit projector
 //! brings them into PostgreSQL, where every replica's `auditEvents` reads them) instead of the
-//! replica's own `<data_dir>/audit.db`.
+//! replica's own `<data_dir>/audit.log` (indexed in `audit-index.db`).
 //!
 //! Configuration, lowest precedence first: built-in defaults, a TOML file (`--config`), the
 //! environment (`GATEHOUSE_*`), flags.
@@ -62,7 +62,7 @@ struct Flags {
     #[arg(long)]
     events_schema: Option<String>,
     /// With `--database-url`: Kafka brokers (`host:port[,...]`) to produce every audit record to
-    /// (the audit topic), instead of `<data_dir>/audit.db`. A decision is answered only after
+    /// (the audit topic), instead of `<data_dir>/audit.log`. A decision is answered only after
     /// Kafka acknowledged its record (`acks=all`); `auditEvents` then reads the PostgreSQL audit
     /// store that the `audit-projector` fills, so every replica sees every replica's records
     /// (shortly after they were made, not at once). Without this flag each replica keeps its own
@@ -314,7 +314,8 @@ impl Log {
 
 /// Where audit records go.
 enum Audit {
-    /// This process's own file (`<data_dir>/audit.db`).
+    /// This process's own files (`<data_dir>/audit.log` and its index; an `audit.db` of older
+    /// versions is read in place).
     Sqlite(SqliteAuditLog),
     /// The Kafka audit topic, read back from PostgreSQL (distributed mode).
     Kafka(KafkaAuditLog),
@@ -372,6 +373,7 @@ async fn main() -> anyhow::Result<()> {
             Audit::Kafka(KafkaAuditLog::connect(&kafka.brokers, options, store).await?)
         }
         _ => Audit::Sqlite(
+            // `audit.db` names the family: `audit.log`, `audit-index.db` and the older log.
             SqliteAuditLog::open(
                 &config.data_dir.join("audit.db").to_string_lossy(),
                 config.audit_durability,
