@@ -14,6 +14,14 @@ U=http://127.0.0.1:18080
 iamd_pid=""
 trap '[[ -n "$iamd_pid" ]] && kill "$iamd_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
+# The generator's progress display goes to a log; it is shown when a run fails.
+gen() {
+    if ! $L "$@" --iamd-pid "$iamd_pid" --json "$work/r.json" >"$work/loadtest.log" 2>&1; then
+        tail -20 "$work/loadtest.log" >&2
+        exit 1
+    fi
+}
+
 start() {
     if [[ -n "$iamd_pid" ]]; then kill "$iamd_pid"; wait "$iamd_pid" 2>/dev/null || true; fi
     rm -rf "$work/data"
@@ -21,7 +29,7 @@ start() {
     iamd_pid=$!
     for _ in $(seq 100); do curl -fs "$U/health" >/dev/null 2>&1 && break; sleep 0.1; done
     $L seed --url $U --data-dir "$work/data" --accounts 5 --principals 20 --concurrency 8 \
-        --out "$work/seed.json" >/dev/null
+        --out "$work/seed.json" >"$work/seed.log" 2>&1 || { cat "$work/seed.log" >&2; exit 1; }
 }
 
 show() {
@@ -40,25 +48,20 @@ PY
 
 for c in 16 32 48 64; do
     start
-    $L decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c" \
-        --iamd-pid "$iamd_pid" --json "$work/r.json" >/dev/null
+    gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c"
     show "full, $c conns"
 done
 for c in 32 48; do
     start --audit-sync process
-    $L decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c" \
-        --iamd-pid "$iamd_pid" --json "$work/r.json" >/dev/null
+    gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c"
     show "process, $c"
 done
 start
-$L decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16 --batch 100 \
-    --iamd-pid "$iamd_pid" --json "$work/r.json" >/dev/null
+gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16 --batch 100
 show "batch of 100"
 start
-$L mutations --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16 \
-    --iamd-pid "$iamd_pid" --json "$work/r.json" >/dev/null
+gen mutations --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16
 show "mutations"
 start
-$L audit-lag --url $U --seed "$work/seed.json" --samples 200 --background-concurrency 16 \
-    --iamd-pid "$iamd_pid" --json "$work/r.json" >/dev/null
+gen audit-lag --url $U --seed "$work/seed.json" --samples 200 --background-concurrency 16
 show "audit lag"
