@@ -11,12 +11,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use iam_sigv4::{
-    sign_with_key, CredentialScope, Credentials, HttpRequest, PayloadSigning, SigningKey, SigningMode, SigningParams,
-    UriPathMode,
+    sign_with_key, CredentialScope, Credentials, HttpRequest, PayloadSigning, SigningKeyCache, SigningMode,
+    SigningParams, UriPathMode,
 };
 use serde_json::{json, Value};
 
@@ -39,25 +36,8 @@ pub fn signing_cost() -> (u64, Duration) {
     )
 }
 
-thread_local! {
-    /// Derived signing keys of this thread by access key id, each for its last scope.
-    static SIGNING_KEYS: RefCell<HashMap<String, (CredentialScope, SigningKey)>> = RefCell::new(HashMap::new());
-}
-
-/// The signing key of `credentials` for `scope`, derived once per key and day.
-fn signing_key(credentials: &Credentials, scope: &CredentialScope) -> SigningKey {
-    SIGNING_KEYS.with(|keys| {
-        let mut keys = keys.borrow_mut();
-        match keys.get(&credentials.access_key_id) {
-            Some((cached, key)) if cached == scope => key.clone(),
-            _ => {
-                let key = SigningKey::derive(&credentials.secret_access_key, scope);
-                keys.insert(credentials.access_key_id.clone(), (scope.clone(), key.clone()));
-                key
-            }
-        }
-    })
-}
+/// Derived signing keys of the generator's credentials, kept for the day as the SDKs do.
+static SIGNING_KEYS: std::sync::LazyLock<SigningKeyCache> = std::sync::LazyLock::new(SigningKeyCache::default);
 
 /// Signs a JSON POST as the AWS SDKs do (header form, service `iam`, region `us-east-1`) at the
 /// current time, and returns the headers to send (`host` included).
@@ -73,7 +53,11 @@ pub fn signed_headers(
     let started = Instant::now();
     let time = chrono::Utc::now();
     let scope = CredentialScope::new(time.date_naive(), "us-east-1", "iam");
-    let key = signing_key(credentials, &scope);
+    let key = SIGNING_KEYS
+        .get_or_derive(&credentials.access_key_id, &scope, || {
+            Some(&credentials.secret_access_key)
+        })
+        .ok_or_else(|| anyhow::anyhow!("signing: no secret"))?;
     let mut request = HttpRequest::new("POST", path, "")
         .with_header("host", host)
         .with_header("content-type", "application/json")

@@ -290,28 +290,21 @@ impl Gatehouse {
     /// # Errors
     /// `ServiceFailure` if there is no audit log or it cannot make the records durable.
     pub async fn record(&self, records: Vec<AuditRecord>) -> Result<(), AppError> {
-        let Some(audit) = &self.audit else {
-            return Err(AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"));
-        };
-        audit.append(records).await.map_err(|e| {
-            AppError::new(
-                ErrorCode::ServiceFailure,
-                format!("the audit record could not be made durable, so the request was not answered: {e}"),
-            )
-        })
+        self.configured_audit()?.append(records).await.map_err(not_durable)
     }
 
     /// Appends audit records already encoded (decisions') durably.
     async fn record_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AppError> {
-        let Some(audit) = &self.audit else {
-            return Err(AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"));
-        };
-        audit.append_encoded(records).await.map_err(|e| {
-            AppError::new(
-                ErrorCode::ServiceFailure,
-                format!("the audit record could not be made durable, so the request was not answered: {e}"),
-            )
-        })
+        self.configured_audit()?
+            .append_encoded(records)
+            .await
+            .map_err(not_durable)
+    }
+
+    fn configured_audit(&self) -> Result<&Arc<dyn iam_audit::AuditLog>, AppError> {
+        self.audit
+            .as_ref()
+            .ok_or_else(|| AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"))
     }
 
     /// The audit log, for queries.
@@ -319,6 +312,13 @@ impl Gatehouse {
     pub fn audit_log(&self) -> Option<&Arc<dyn iam_audit::AuditLog>> {
         self.audit.as_ref()
     }
+}
+
+fn not_durable(error: iam_audit::AuditError) -> AppError {
+    AppError::new(
+        ErrorCode::ServiceFailure,
+        format!("the audit record could not be made durable, so the request was not answered: {error}"),
+    )
 }
 
 /// A decision with the principal it was made for (whose policies the audit record lists).

@@ -124,12 +124,7 @@ impl AuditLog for KafkaAuditLog {
     /// Produces every record (key: its account) and returns once Kafka acknowledged all of them;
     /// an error means at least one is not known to be durable, and the caller answers nothing.
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
-        let encoded = records
-            .iter()
-            .map(AuditRecord::encode)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| unavailable("encoding a record", &e))?;
-        self.append_encoded(encoded).await
+        self.append_encoded(iam_audit::encode_all(&records)?).await
     }
 
     async fn append_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AuditError> {

@@ -17,7 +17,7 @@ pub mod redact;
 
 pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
 pub use record::{
-    AuditFields, AuditRecord, DecisionDetail, EncodedRecord, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ,
+    encode_all, AuditFields, AuditRecord, DecisionDetail, EncodedRecord, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ,
     EVENT_SOURCE_IAM,
 };
 pub use redact::redact_secrets;

@@ -203,6 +203,19 @@ pub struct EncodedRecord {
     pub fields: AuditFields,
 }
 
+/// Every record encoded, for stores whose `append` writes encoded records (they call this, then
+/// their `append_encoded`).
+///
+/// # Errors
+/// [`crate::AuditError::Unavailable`] if a record cannot be encoded (see [`AuditRecord::encode`]).
+pub fn encode_all(records: &[AuditRecord]) -> Result<Vec<EncodedRecord>, crate::AuditError> {
+    records
+        .iter()
+        .map(AuditRecord::encode)
+        .collect::<Result<_, _>>()
+        .map_err(|e| crate::AuditError::Unavailable(format!("encoding a record: {e}")))
+}
+
 impl AuditRecord {
     /// The record as JSON, with its fields.
     ///

@@ -38,5 +38,5 @@ pub use claim::{
 pub use error::SigV4Error;
 pub use request::{HttpRequest, Payload};
 pub use sign::{sign, sign_with_key, Credentials, PayloadSigning, SigningMode, SigningOutput, SigningParams};
-pub use signature::{signature, signature_with_key, string_to_sign, SigningKey};
+pub use signature::{signature, signature_with_key, string_to_sign, SigningKey, SigningKeyCache};
 pub use verify::{verify, verify_with_key, VerifyPolicy, UNSIGNED_PAYLOAD};

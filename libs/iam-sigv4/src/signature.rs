@@ -50,6 +50,45 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// Past this many access keys a [`SigningKeyCache`] starts over (an entry is under 200 bytes).
+const MAX_CACHED_SIGNING_KEYS: usize = 100_000;
+
+/// Derived signing keys by access key id, each for the last scope it was used with: what a
+/// verifier or a signer keeps so that the HMAC chain runs once per key and day, not per request.
+/// Secrets never change for an access key id; a verifier still checks that the key exists and
+/// is active before it uses one.
+#[derive(Debug, Default)]
+pub struct SigningKeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<Box<str>, (CredentialScope, SigningKey)>>,
+}
+
+impl SigningKeyCache {
+    /// The signing key of `access_key_id` for `scope`; when not cached, derived from the secret
+    /// that `secret` returns (`None`: no secret, no key).
+    pub fn get_or_derive<S: std::ops::Deref<Target = String>>(
+        &self,
+        access_key_id: &str,
+        scope: &CredentialScope,
+        secret: impl FnOnce() -> Option<S>,
+    ) -> Option<SigningKey> {
+        if let Ok(cached) = self.keys.lock() {
+            if let Some((cached_scope, key)) = cached.get(access_key_id) {
+                if cached_scope == scope {
+                    return Some(key.clone());
+                }
+            }
+        }
+        let key = SigningKey::derive(&secret()?, scope);
+        if let Ok(mut cached) = self.keys.lock() {
+            if cached.len() >= MAX_CACHED_SIGNING_KEYS {
+                cached.clear();
+            }
+            cached.insert(access_key_id.into(), (scope.clone(), key.clone()));
+        }
+        Some(key)
+    }
+}
+
 /// The signature of `string_to_sign` with the key derived from the secret for `scope`, as lowercase hex.
 pub fn signature(secret_access_key: &str, scope: &CredentialScope, string_to_sign: &str) -> String {
     signature_with_key(&SigningKey::derive(secret_access_key, scope), string_to_sign)
@@ -144,5 +183,19 @@ mod tests {
             &provided
         ));
         assert_eq!(format!("{key:?}"), "SigningKey(..)");
+    }
+
+    #[test]
+    fn the_cache_derives_once_per_key_and_scope() {
+        let cache = SigningKeyCache::default();
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned();
+        let day = |d| CredentialScope::new(NaiveDate::from_ymd_opt(2015, 8, d).unwrap(), "us-east-1", "iam");
+        let first = cache.get_or_derive("AKID", &day(30), || Some(&secret)).unwrap();
+        assert_eq!(first, SigningKey::derive(&secret, &day(30)));
+        let cached = cache.get_or_derive("AKID", &day(30), || -> Option<&String> { panic!("derived again") });
+        assert_eq!(cached, Some(first));
+        let next = cache.get_or_derive("AKID", &day(31), || Some(&secret)).unwrap();
+        assert_eq!(next, SigningKey::derive(&secret, &day(31)));
+        assert_eq!(cache.get_or_derive("OTHER", &day(31), || None::<&String>), None);
     }
 }

@@ -3,17 +3,15 @@
 //! (so a stale signature cannot be replayed), and the secret looked up by access key id.
 //!
 //! Every request of one key, day, region and service is signed with the same derived key, so
-//! [`SigningKeyCache`] keeps it: the sealed secret is opened and the HMAC chain run once per key
+//! a [`SigningKeyCache`] keeps it: the sealed secret is opened and the HMAC chain run once per key
 //! and day instead of on every request, as the AWS SDKs do when they sign.
-
-use std::sync::Mutex;
 
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use iam_sigv4::{
-    parse_authorization, verify_with_key, CredentialScope, HttpRequest, Payload, SigV4Error, SigningKey, VerifyPolicy,
+    parse_authorization, verify_with_key, CredentialScope, HttpRequest, Payload, SigV4Error, SigningKey,
+    SigningKeyCache, VerifyPolicy,
 };
-use rustc_hash::FxHashMap;
 use zeroize::Zeroizing;
 
 /// What the gateway knows of an access key.
@@ -33,40 +31,6 @@ pub trait CredentialStore: Send + Sync {
 
     /// The key's secret, opened from its sealed form for deriving a signing key.
     fn secret(&self, access_key_id: &str) -> Option<Zeroizing<String>>;
-}
-
-/// Past this many keys the cache starts over (a key costs well under 200 bytes).
-const MAX_CACHED_SIGNING_KEYS: usize = 100_000;
-
-/// Derived signing keys by access key id, each for the last scope it signed.
-///
-/// A key is only used after the store has found its access key active, so deleting or
-/// deactivating a key takes effect at once; secrets never change for an access key id.
-#[derive(Default)]
-pub struct SigningKeyCache {
-    keys: Mutex<FxHashMap<Box<str>, (CredentialScope, SigningKey)>>,
-}
-
-impl SigningKeyCache {
-    /// The signing key of `access_key_id` for `scope`, derived from the store's secret when not
-    /// cached.
-    fn key(&self, keys: &dyn CredentialStore, access_key_id: &str, scope: &CredentialScope) -> Option<SigningKey> {
-        if let Ok(cached) = self.keys.lock() {
-            if let Some((cached_scope, key)) = cached.get(access_key_id) {
-                if cached_scope == scope {
-                    return Some(key.clone());
-                }
-            }
-        }
-        let key = SigningKey::derive(&keys.secret(access_key_id)?, scope);
-        if let Ok(mut cached) = self.keys.lock() {
-            if cached.len() >= MAX_CACHED_SIGNING_KEYS {
-                cached.clear();
-            }
-            cached.insert(access_key_id.into(), (scope.clone(), key.clone()));
-        }
-        Some(key)
-    }
 }
 
 /// Who made an authenticated request.
@@ -174,10 +138,12 @@ pub fn authenticate(
     // service are ever derived and cached.
     let mut unopened = false;
     let signing_key = |scope: &CredentialScope| {
-        signing_keys.key(keys, claim.access_key_id(), scope).unwrap_or_else(|| {
-            unopened = true;
-            SigningKey::derive("", scope)
-        })
+        signing_keys
+            .get_or_derive(claim.access_key_id(), scope, || keys.secret(claim.access_key_id()))
+            .unwrap_or_else(|| {
+                unopened = true;
+                SigningKey::derive("", scope)
+            })
     };
     let verified = verify_with_key(
         &request,

@@ -19,7 +19,8 @@ use iam_domain::AccessKeyOwner;
 use iam_graphql::{build_schema, Caller, GatehouseSchema};
 use zeroize::Zeroizing;
 
-use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord, SigningKeyCache};
+use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord};
+use iam_sigv4::SigningKeyCache;
 
 /// The header carrying a consistency token for GraphQL requests: the request is answered on the
 /// caller's account at least as fresh as this sequence (a mutation's `sequence`, possibly from

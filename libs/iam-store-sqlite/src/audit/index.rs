@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use sqlx::{Row, SqlitePool};
 
 use super::boot::{write_state, IndexState};
+use super::unavailable;
 
 /// Term ids kept in memory by the index writer; past this many (distinct resources are
 /// unbounded) the cache starts over and misses are read from `audit_terms`.
@@ -207,10 +208,6 @@ impl IndexWriter {
         }
         tx.commit()
     }
-}
-
-fn unavailable(context: &str, error: &impl std::fmt::Display) -> AuditError {
-    AuditError::Unavailable(format!("{context}: {error}"))
 }
 
 /// The ids of `terms` (in order; `None` for a term no record has).

@@ -629,12 +629,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), AuditError> {
 #[async_trait]
 impl AuditLog for SqliteAuditLog {
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
-        let encoded = records
-            .iter()
-            .map(AuditRecord::encode)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| unavailable("encoding a record", &e))?;
-        self.append_encoded(encoded).await
+        self.append_encoded(iam_audit::encode_all(&records)?).await
     }
 
     async fn append_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AuditError> {
