@@ -50,7 +50,9 @@ struct Flags {
     #[arg(long, env = "GATEHOUSE_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
     /// How audit records are made durable before a decision is answered: `full` (fsync, survives
-    /// power loss; the default) or `process` (survives kill -9 of iamd, not a power cut).
+    /// power loss; the default) or `process` (written to the OS: survives kill -9 of iamd, and
+    /// is fsynced within 100 ms, so a power cut loses at most that much; management records are
+    /// fsynced before they are answered either way).
     #[arg(long, env = "GATEHOUSE_AUDIT_SYNC")]
     audit_sync: Option<String>,
     /// Keep the event log in PostgreSQL (`postgres://...`) instead of `<data_dir>/events.db`, so

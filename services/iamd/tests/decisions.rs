@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::path::Path;
+
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
 use support::{gql, post_path, signed_headers_for, Server};
@@ -293,6 +295,51 @@ fn decisions_are_decided_as_aws_does_and_each_is_in_the_history_at_once() {
     assert!(audit_files >= 2, "the audit files were not where this test looks");
 }
 
+/// Asks 50 decisions, kills the server with SIGKILL, restarts it with `flags` and checks that
+/// every answered decision is in the history.
+fn decide_kill_9_and_restart(
+    server: Server,
+    data_dir: &Path,
+    root: &Credentials,
+    account: &str,
+    flags: &[&str],
+) -> Server {
+    let mut answered = Vec::new();
+    for i in 0..50 {
+        let (status, reply) = call(
+            &server,
+            root,
+            "/v1/authorize",
+            &ask(account, &format!("arn:aws:s3:::reports/{i}"), "10.0.0.1"),
+        );
+        assert_eq!(status, 200);
+        answered.push(reply["eventID"].as_str().unwrap().to_owned());
+    }
+    server.kill9();
+
+    let server = Server::start_with(data_dir, flags);
+    let recorded: Vec<String> = audit_events(&server, root, json!({"eventName": "Authorize"}), 1000)
+        .iter()
+        .map(|r| r["eventID"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &answered {
+        assert!(recorded.contains(id), "answered decision {id} is missing after kill -9");
+    }
+    server
+}
+
+/// `--audit-sync process` acknowledges a record once the operating system has it (it is synced
+/// in the background): a killed process loses none.
+#[test]
+fn answered_decisions_survive_kill_9_with_audit_sync_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--audit-sync", "process"];
+    let server = Server::start_with(dir.path(), &flags);
+    let root = server.root_credentials();
+    let (account, _bob) = setup(&server, &root);
+    decide_kill_9_and_restart(server, dir.path(), &root, &account, &flags);
+}
+
 #[test]
 fn answered_decisions_survive_kill_9_and_tenants_see_only_their_own_history() {
     let dir = tempfile::tempdir().unwrap();
@@ -317,27 +364,7 @@ fn answered_decisions_survive_kill_9_and_tenants_see_only_their_own_history() {
         session_token: None,
     };
 
-    let mut answered = Vec::new();
-    for i in 0..50 {
-        let (status, reply) = call(
-            &server,
-            &root,
-            "/v1/authorize",
-            &ask(&account, &format!("arn:aws:s3:::reports/{i}"), "10.0.0.1"),
-        );
-        assert_eq!(status, 200);
-        answered.push(reply["eventID"].as_str().unwrap().to_owned());
-    }
-    server.kill9();
-
-    let server = Server::start(dir.path());
-    let recorded: Vec<String> = audit_events(&server, &root, json!({"eventName": "Authorize"}), 1000)
-        .iter()
-        .map(|r| r["eventID"].as_str().unwrap().to_owned())
-        .collect();
-    for id in &answered {
-        assert!(recorded.contains(id), "answered decision {id} is missing after kill -9");
-    }
+    let server = decide_kill_9_and_restart(server, dir.path(), &root, &account, &[]);
 
     // The other account's history has none of this account's records, and it cannot ask about
     // this account's principals.

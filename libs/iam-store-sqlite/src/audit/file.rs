@@ -14,6 +14,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Frame header: length, checksum, position.
 pub(crate) const HEADER: usize = 16;
@@ -60,6 +62,8 @@ pub(crate) struct RecordFile {
     path: PathBuf,
     file: File,
     end: u64,
+    /// `end`, for a syncer on another thread.
+    shared_end: Arc<AtomicU64>,
 }
 
 impl RecordFile {
@@ -105,6 +109,7 @@ impl RecordFile {
                 path: path.to_owned(),
                 file,
                 end: whole_end,
+                shared_end: Arc::new(AtomicU64::new(whole_end)),
             },
             frames,
         ))
@@ -131,7 +136,48 @@ impl RecordFile {
             return Err(error);
         }
         self.end = at + frames.len() as u64;
+        self.shared_end.store(self.end, Ordering::Release);
         Ok(at)
+    }
+
+    /// A handle that syncs this file from another thread.
+    pub(crate) fn syncer(&self) -> std::io::Result<RecordSync> {
+        Ok(RecordSync {
+            path: self.path.clone(),
+            file: self.file.try_clone()?,
+            end: self.shared_end.clone(),
+            #[cfg(test)]
+            syncs: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Syncs the record file from another thread.
+pub(crate) struct RecordSync {
+    path: PathBuf,
+    file: File,
+    end: Arc<AtomicU64>,
+    /// How many syncs completed (tests).
+    #[cfg(test)]
+    pub(crate) syncs: AtomicU64,
+}
+
+impl RecordSync {
+    /// Where the writer's last frame ends.
+    pub(crate) fn written_end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// `fdatasync`: every write finished before the call is durable once it returns.
+    pub(crate) fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()?;
+        #[cfg(test)]
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     pub(crate) fn path(&self) -> &Path {

@@ -105,10 +105,17 @@ pub enum AuditDurability {
     /// fsync at every group: survives power loss.
     #[default]
     Full,
-    /// Written to the operating system without fsync: survives kill -9 of the process, not a
-    /// power cut.
+    /// Decision records are written to the operating system before they are acknowledged, and
+    /// synced in the background within [`BACKGROUND_SYNC_INTERVAL`]: they survive kill -9 of any
+    /// process, and a power cut loses at most that last interval. Management records are still
+    /// synced before they are acknowledged, as the events they describe are.
     Process,
 }
+
+/// How long, under [`AuditDurability::Process`], a written record may wait for its `fdatasync`.
+/// Bounds what a power cut can take, as `synchronous_commit=off` does in PostgreSQL (there
+/// 3 × `wal_writer_delay`, 600 ms by default).
+pub const BACKGROUND_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The audit history: a record file and its SQLite index.
 #[derive(Debug, Clone)]
@@ -253,9 +260,23 @@ impl SqliteAuditLog {
             })
             .map_err(|e| unavailable("starting the audit indexer", &e))?;
         let sync = durability == AuditDurability::Full;
+        // The background syncer stops when the writer thread drops its end of this channel.
+        let (writer_alive, writer_gone) = channel::channel::<()>();
+        if !sync {
+            let syncer = file
+                .syncer()
+                .map_err(|e| unavailable("opening the audit records for syncing", &e))?;
+            std::thread::Builder::new()
+                .name("audit-sync".into())
+                .spawn(move || background_sync(&syncer, &writer_gone))
+                .map_err(|e| unavailable("starting the audit syncer", &e))?;
+        }
         std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || append_loop(file, sync, next_position, &append_queue, &to_index, &backlog))
+            .spawn(move || {
+                let _alive = writer_alive;
+                append_loop(file, sync, next_position, &append_queue, &to_index, &backlog);
+            })
             .map_err(|e| unavailable("starting the audit writer", &e))?;
         Ok(SqliteAuditLog {
             appends,
@@ -513,7 +534,8 @@ fn append_loop(
             let at = file::encode(&mut buffer, position, &record.json);
             frames.push((position, at as u64, (file::HEADER + record.json.len()) as u64));
         }
-        match file.append(&buffer, sync) {
+        let sync_group = sync || group.iter().any(|append| must_sync_always(&append.records));
+        match file.append(&buffer, sync_group) {
             Ok(base) => {
                 next_position += frames.len() as u64;
                 let mut waiters = Vec::with_capacity(group.len());
@@ -546,6 +568,35 @@ fn append_loop(
                     let _ = append.done.send(Err(error.clone()));
                 }
             }
+        }
+    }
+}
+
+/// Whether records must be synced before they are acknowledged whatever the durability: records
+/// of management calls (no decision) are, so that a power cut cannot keep a change in the event
+/// log (synced per commit) and lose the record of who made it.
+fn must_sync_always(records: &[EncodedRecord]) -> bool {
+    records.iter().any(|record| record.fields.decision.is_none())
+}
+
+/// Under [`AuditDurability::Process`]: syncs the record file every [`BACKGROUND_SYNC_INTERVAL`]
+/// in which something was written, until the writer stops.
+fn background_sync(file: &file::RecordSync, writer_gone: &channel::Receiver<()>) {
+    let mut synced_end = file.written_end();
+    while let Err(channel::RecvTimeoutError::Timeout) = writer_gone.recv_timeout(BACKGROUND_SYNC_INTERVAL) {
+        let end = file.written_end();
+        if end == synced_end {
+            continue;
+        }
+        match file.sync() {
+            Ok(()) => synced_end = end,
+            // The records were acknowledged already (they survive a dead process); what fails
+            // here is only their protection from a power cut, which the log makes loud.
+            Err(error) => tracing::error!(
+                path = %file.path().display(),
+                %error,
+                "audit records could not be synced; a power cut could lose them"
+            ),
         }
     }
 }
@@ -731,5 +782,69 @@ impl AuditLog for SqliteAuditLog {
                 )
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+
+    fn encoded(decision: Option<&str>) -> EncodedRecord {
+        EncodedRecord {
+            json: b"{}".to_vec(),
+            fields: AuditFields {
+                account_id: "111122223333".into(),
+                event_time: chrono::Utc::now(),
+                event_name: if decision.is_some() { "Authorize" } else { "CreateUser" }.into(),
+                event_source: "iam.amazonaws.com".into(),
+                principal_arn: "arn:aws:iam::111122223333:root".into(),
+                action: "iam:CreateUser".into(),
+                resource_arn: None,
+                decision: decision.map(Into::into),
+                error_code: None,
+                read_only: false,
+            },
+        }
+    }
+
+    #[test]
+    fn management_records_are_synced_before_they_are_acknowledged_in_every_mode() {
+        assert!(!must_sync_always(&[encoded(Some("Allow")), encoded(Some("Deny"))]));
+        assert!(must_sync_always(&[encoded(Some("Allow")), encoded(None)]));
+    }
+
+    #[test]
+    fn the_background_syncer_syncs_what_was_written_within_its_interval_and_stops_with_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut file, _) = RecordFile::open(&dir.path().join("audit.log"), 0).unwrap();
+        let syncer = Arc::new(file.syncer().unwrap());
+        let (writer_alive, writer_gone) = channel::channel::<()>();
+        let running = syncer.clone();
+        let thread = std::thread::spawn(move || background_sync(&running, &writer_gone));
+        std::thread::sleep(BACKGROUND_SYNC_INTERVAL * 3);
+        assert_eq!(
+            syncer.syncs.load(Ordering::Relaxed),
+            0,
+            "nothing written, nothing to sync"
+        );
+        let mut frame = Vec::new();
+        file::encode(&mut frame, 1, b"{}");
+        file.append(&frame, false).unwrap();
+        let deadline = Instant::now() + BACKGROUND_SYNC_INTERVAL * 20;
+        while syncer.syncs.load(Ordering::Relaxed) == 0 {
+            assert!(Instant::now() < deadline, "a written record was not synced");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(BACKGROUND_SYNC_INTERVAL * 3);
+        assert_eq!(
+            syncer.syncs.load(Ordering::Relaxed),
+            1,
+            "synced once per write, not per interval"
+        );
+        drop(writer_alive);
+        thread.join().unwrap();
     }
 }
