@@ -1,4 +1,4 @@
-//! Maps sqlx and SQLite failures onto the port's [`StoreError`]: transient ones (busy, locked,
+//! Maps sqlx and rusqlite failures onto the port's [`StoreError`]: transient ones (busy, locked,
 //! pool exhausted, I/O) become `Unavailable`, everything else `Internal`.
 
 use iam_eventlog::StoreError;
@@ -9,18 +9,6 @@ const SQLITE_LOCKED: i64 = 6;
 const SQLITE_IOERR: i64 = 10;
 const SQLITE_FULL: i64 = 13;
 const SQLITE_CANTOPEN: i64 = 14;
-
-/// Whether `error` is SQLite reporting a UNIQUE or PRIMARY KEY constraint violation.
-pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
-}
-
-/// The database error's message, if `error` comes from SQLite itself.
-pub(crate) fn database_message(error: &sqlx::Error) -> Option<String> {
-    error.as_database_error().map(|db| db.message().to_owned())
-}
 
 /// Maps an unexpected sqlx error; `context` says what was being done.
 pub(crate) fn backend(context: &str, error: &sqlx::Error) -> StoreError {
@@ -34,6 +22,28 @@ pub(crate) fn backend(context: &str, error: &sqlx::Error) -> StoreError {
         }),
         _ => false,
     };
+    let message = format!("{context}: {error}");
+    if transient {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Internal(message)
+    }
+}
+
+/// Whether `error` is SQLite (through rusqlite) reporting a UNIQUE or PRIMARY KEY violation.
+pub(crate) fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    // SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE.
+    matches!(error, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.code == rusqlite::ErrorCode::ConstraintViolation && matches!(failure.extended_code, 1555 | 2067))
+}
+
+/// Maps an unexpected rusqlite error, as [`backend`] does sqlx's.
+pub(crate) fn sqlite_backend(context: &str, error: &rusqlite::Error) -> StoreError {
+    let transient = matches!(error, rusqlite::Error::SqliteFailure(failure, _)
+    if matches!(
+        i64::from(failure.extended_code) & 0xff,
+        SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN
+    ));
     let message = format!("{context}: {error}");
     if transient {
         StoreError::Unavailable(message)

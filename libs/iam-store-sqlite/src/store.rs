@@ -10,12 +10,13 @@ use iam_eventlog::{
     StoreError,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::errors::{backend, database_message, is_unique_violation, migration};
+use crate::errors::{backend, migration};
 use crate::options::SqliteStoreOptions;
-use crate::rows::{decode, encode, to_i64, to_u64, EncodedEvent, EVENT_COLUMNS};
+use crate::rows::{decode, encode, to_i64, to_u64, EVENT_COLUMNS};
+use crate::writer::{self, PendingAppend};
 
 /// The event log in one SQLite file: implements both [`EventStore`] and [`EventFeed`].
 ///
@@ -33,18 +34,6 @@ pub struct SqliteEventStore {
     /// The group-commit writer's queue.
     appends: mpsc::Sender<PendingAppend>,
 }
-
-/// One append waiting for the writer.
-struct PendingAppend {
-    account_id: String,
-    expected_sequence: u64,
-    events: Vec<EncodedEvent>,
-    claims: Vec<ClaimChange>,
-    done: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-}
-
-/// How many queued appends share one transaction at most.
-const MAX_GROUP: usize = 256;
 
 impl SqliteEventStore {
     /// Opens (creating if allowed) the store at a file path or a `sqlite:` URL, applies the
@@ -88,13 +77,18 @@ impl SqliteEventStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(base.read_only(true))
+            .connect_with(base.clone().read_only(true))
             .await
             .map_err(|e| backend("opening the event log for reading", &e))?;
 
         let latest = Arc::new(watch::channel(0).0);
         let (appends, queue) = mpsc::channel(4096);
-        tokio::spawn(group_commit(writer.clone(), queue, latest.clone()));
+        let connection = writer::connect(base.get_filename(), options.busy_timeout)?;
+        let committed = latest.clone();
+        std::thread::Builder::new()
+            .name("eventlog-writer".into())
+            .spawn(move || writer::run(connection, queue, &committed))
+            .map_err(|e| StoreError::Unavailable(format!("starting the event log writer: {e}")))?;
         let store = Self {
             writer,
             reader,
@@ -125,132 +119,6 @@ impl SqliteEventStore {
         self.reader.close().await;
     }
 
-    async fn stream_head(tx: &mut Transaction<'static, Sqlite>, account_id: &str) -> Result<u64, StoreError> {
-        let head: Option<i64> = sqlx::query_scalar("SELECT head FROM streams WHERE account_id = ?")
-            .bind(account_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(|e| backend("reading the stream head", &e))?;
-        head.map_or(Ok(0), |h| to_u64(h, "head"))
-    }
-
-    async fn apply_claims(
-        tx: &mut Transaction<'static, Sqlite>,
-        account_id: &str,
-        first_sequence: u64,
-        claims: Vec<ClaimChange>,
-    ) -> Result<(), StoreError> {
-        for change in claims {
-            match change {
-                ClaimChange::Claim(claim) => {
-                    let inserted = sqlx::query(
-                        "INSERT INTO unique_claims (account_id, scope, key, claimed_at_sequence) \
-                         VALUES (?, ?, ?, ?)",
-                    )
-                    .bind(account_id)
-                    .bind(&claim.scope)
-                    .bind(&claim.key)
-                    .bind(to_i64(first_sequence))
-                    .execute(&mut **tx)
-                    .await;
-                    match inserted {
-                        Ok(_) => {}
-                        Err(e) if is_unique_violation(&e) => {
-                            return Err(StoreError::UniqueViolation {
-                                scope: claim.scope,
-                                key: claim.key,
-                            })
-                        }
-                        Err(e) => return Err(backend("claiming a unique key", &e)),
-                    }
-                }
-                ClaimChange::Release(claim) => {
-                    sqlx::query("DELETE FROM unique_claims WHERE account_id = ? AND scope = ? AND key = ?")
-                        .bind(account_id)
-                        .bind(&claim.scope)
-                        .bind(&claim.key)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(|e| backend("releasing a unique key", &e))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Inserts one event; returns its feed position.
-    async fn insert_event(
-        tx: &mut Transaction<'static, Sqlite>,
-        account_id: &str,
-        sequence: u64,
-        event: EncodedEvent,
-    ) -> Result<u64, StoreError> {
-        let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-            "INSERT INTO events (account_id, sequence, event_id, recorded_at, actor, request_id, \
-             event_type, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             RETURNING global_position",
-        )
-        .bind(account_id)
-        .bind(to_i64(sequence))
-        .bind(&event.event_id)
-        .bind(&event.recorded_at)
-        .bind(&event.actor)
-        .bind(&event.request_id)
-        .bind(&event.event_type)
-        .bind(event.schema_version)
-        .bind(&event.payload)
-        .fetch_one(&mut **tx)
-        .await;
-        match inserted {
-            Ok(position) => to_u64(position, "position"),
-            Err(e)
-                if is_unique_violation(&e) && database_message(&e).is_some_and(|m| m.contains("events.event_id")) =>
-            {
-                let id = uuid::Uuid::parse_str(&event.event_id).unwrap_or_default();
-                Err(StoreError::DuplicateEventId(id))
-            }
-            Err(e) => Err(backend("inserting an event", &e)),
-        }
-    }
-
-    async fn append_in(
-        tx: &mut Transaction<'static, Sqlite>,
-        account_id: &str,
-        expected_sequence: u64,
-        events: Vec<EncodedEvent>,
-        claims: Vec<ClaimChange>,
-    ) -> Result<AppendOutcome, StoreError> {
-        let head = Self::stream_head(tx, account_id).await?;
-        if head != expected_sequence {
-            return Err(StoreError::Conflict {
-                expected: expected_sequence,
-                actual: head,
-            });
-        }
-        let first_sequence = head + 1;
-        Self::apply_claims(tx, account_id, first_sequence, claims).await?;
-        let mut sequence = head;
-        let mut global_position = 0;
-        for event in events {
-            sequence += 1;
-            global_position = Self::insert_event(tx, account_id, sequence, event).await?;
-        }
-        sqlx::query(
-            "INSERT INTO streams (account_id, head) VALUES (?, ?) \
-             ON CONFLICT (account_id) DO UPDATE SET head = excluded.head",
-        )
-        .bind(account_id)
-        .bind(to_i64(sequence))
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| backend("advancing the stream head", &e))?;
-        Ok(AppendOutcome {
-            first_sequence,
-            last_sequence: sequence,
-            global_position,
-        })
-    }
-
     fn bump_latest(&self, position: u64) {
         self.latest.send_if_modified(|latest| {
             let newer = position > *latest;
@@ -260,80 +128,6 @@ impl SqliteEventStore {
             newer
         });
     }
-}
-
-/// The writer: takes whatever appends have queued and commits them in one transaction (one
-/// fsync for all), each inside its own savepoint so that one append's conflict or unique
-/// violation rolls back only that append. Appends to one account in a group see each other in
-/// queue order, exactly as if committed one after another. Each caller is answered after the
-/// commit.
-async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<PendingAppend>, latest: Arc<watch::Sender<u64>>) {
-    while let Some(first) = queue.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let (results, committed) = commit_group(&writer, &mut group).await;
-        let mut highest = 0;
-        for (append, result) in group.into_iter().zip(results) {
-            let result = match (&committed, result) {
-                (Ok(()), result) => result,
-                // Nothing of the group is durable: every append fails, including those whose
-                // own statements succeeded.
-                (Err(error), Ok(_)) => Err(error.clone()),
-                (Err(_), Err(error)) => Err(error),
-            };
-            if let Ok(outcome) = &result {
-                highest = highest.max(outcome.global_position);
-            }
-            let _ = append.done.send(result);
-        }
-        if highest > 0 {
-            latest.send_if_modified(|latest| {
-                let newer = highest > *latest;
-                if newer {
-                    *latest = highest;
-                }
-                newer
-            });
-        }
-    }
-}
-
-async fn commit_group(
-    writer: &SqlitePool,
-    group: &mut [PendingAppend],
-) -> (Vec<Result<AppendOutcome, StoreError>>, Result<(), StoreError>) {
-    let failed_all = |error: StoreError, n: usize| ((0..n).map(|_| Err(error.clone())).collect(), Err(error));
-    // IMMEDIATE takes the write lock up front, so no head read below can go stale.
-    let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
-        Ok(tx) => tx,
-        Err(e) => return failed_all(backend("starting an append", &e), group.len()),
-    };
-    let mut results = Vec::with_capacity(group.len());
-    for append in group.iter_mut() {
-        if let Err(e) = sqlx::query("SAVEPOINT append").execute(&mut *tx).await {
-            return failed_all(backend("starting an append", &e), group.len());
-        }
-        let events = std::mem::take(&mut append.events);
-        let claims = std::mem::take(&mut append.claims);
-        let result =
-            SqliteEventStore::append_in(&mut tx, &append.account_id, append.expected_sequence, events, claims).await;
-        if result.is_err() {
-            if let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT append").execute(&mut *tx).await {
-                return failed_all(backend("rolling an append back", &e), group.len());
-            }
-        }
-        if let Err(e) = sqlx::query("RELEASE SAVEPOINT append").execute(&mut *tx).await {
-            return failed_all(backend("ending an append", &e), group.len());
-        }
-        results.push(result);
-    }
-    let committed = tx.commit().await.map_err(|e| backend("committing appends", &e));
-    (results, committed)
 }
 
 #[async_trait]
