@@ -3,11 +3,14 @@
 # started release iamd (loopback only), seeded with 5 accounts x 20 users, then the generator's
 # JSON summary condensed to one line. Build first:
 #   cargo build --release -p iamd && cargo build --release -p loadtest
-# Usage: loadtest/scripts/embedded-figures.sh [duration, default 15s]
+# Usage: loadtest/scripts/embedded-figures.sh [duration, default 15s] [rounds, default 1]
+# With several rounds the whole set runs again, so each scenario is measured at several moments
+# (this shared disk's sync latency drifts over minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 duration="${1:-15s}"
+rounds="${2:-1}"
 work="$(mktemp -d)"
 L=target/release/loadtest
 U=http://127.0.0.1:18080
@@ -46,22 +49,25 @@ print(f"{label:<16} {rates} p50/p99/p999 ms {latency.get('p50')}/{latency.get('p
 PY
 }
 
-for c in 16 32 48 64; do
+for round in $(seq "$rounds"); do
+    if [[ "$rounds" -gt 1 ]]; then echo "round $round"; fi
+    for c in 16 32 48 64; do
+        start
+        gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c"
+        show "full, $c conns"
+    done
+    for c in 32 48; do
+        start --audit-sync process
+        gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c"
+        show "process, $c"
+    done
     start
-    gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c"
-    show "full, $c conns"
+    gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16 --batch 100
+    show "batch of 100"
+    start
+    gen mutations --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16
+    show "mutations"
+    start
+    gen audit-lag --url $U --seed "$work/seed.json" --samples 200 --background-concurrency 16
+    show "audit lag"
 done
-for c in 32 48; do
-    start --audit-sync process
-    gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency "$c"
-    show "process, $c"
-done
-start
-gen decisions --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16 --batch 100
-show "batch of 100"
-start
-gen mutations --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16
-show "mutations"
-start
-gen audit-lag --url $U --seed "$work/seed.json" --samples 200 --background-concurrency 16
-show "audit lag"
