@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::path::Path;
-
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
 use support::{gql, post_path, signed_headers_for, Server};
@@ -295,14 +293,13 @@ fn decisions_are_decided_as_aws_does_and_each_is_in_the_history_at_once() {
     assert!(audit_files >= 2, "the audit files were not where this test looks");
 }
 
-/// Asks 50 decisions, kills the server with SIGKILL, restarts it with `flags` and checks that
+/// Asks 50 decisions, kills the server with SIGKILL, restarts it with `restart` and checks that
 /// every answered decision is in the history.
 fn decide_kill_9_and_restart(
     server: Server,
-    data_dir: &Path,
+    restart: impl FnOnce() -> Server,
     root: &Credentials,
     account: &str,
-    flags: &[&str],
 ) -> Server {
     let mut answered = Vec::new();
     for i in 0..50 {
@@ -317,7 +314,7 @@ fn decide_kill_9_and_restart(
     }
     server.kill9();
 
-    let server = Server::start_with(data_dir, flags);
+    let server = restart();
     let recorded: Vec<String> = audit_events(&server, root, json!({"eventName": "Authorize"}), 1000)
         .iter()
         .map(|r| r["eventID"].as_str().unwrap().to_owned())
@@ -337,7 +334,7 @@ fn answered_decisions_survive_kill_9_with_audit_sync_process() {
     let server = Server::start_with(dir.path(), &flags);
     let root = server.root_credentials();
     let (account, _bob) = setup(&server, &root);
-    decide_kill_9_and_restart(server, dir.path(), &root, &account, &flags);
+    decide_kill_9_and_restart(server, || Server::start_with(dir.path(), &flags), &root, &account);
 }
 
 #[test]
@@ -364,7 +361,7 @@ fn answered_decisions_survive_kill_9_and_tenants_see_only_their_own_history() {
         session_token: None,
     };
 
-    let server = decide_kill_9_and_restart(server, dir.path(), &root, &account, &[]);
+    let server = decide_kill_9_and_restart(server, || Server::start(dir.path()), &root, &account);
 
     // The other account's history has none of this account's records, and it cannot ask about
     // this account's principals.
