@@ -10,24 +10,34 @@ const SQLITE_IOERR: i64 = 10;
 const SQLITE_FULL: i64 = 13;
 const SQLITE_CANTOPEN: i64 = 14;
 
-/// Maps an unexpected sqlx error; `context` says what was being done.
-pub(crate) fn backend(context: &str, error: &sqlx::Error) -> StoreError {
-    let transient = match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(db) => db.code().and_then(|code| code.parse::<i64>().ok()).is_some_and(|code| {
-            matches!(
-                code & 0xff,
-                SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN
-            )
-        }),
-        _ => false,
-    };
+/// Whether a SQLite result code (primary or extended) is one a retry may cure.
+fn is_transient_code(code: i64) -> bool {
+    matches!(
+        code & 0xff,
+        SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN
+    )
+}
+
+fn store_error(context: &str, error: &dyn std::fmt::Display, transient: bool) -> StoreError {
     let message = format!("{context}: {error}");
     if transient {
         StoreError::Unavailable(message)
     } else {
         StoreError::Internal(message)
     }
+}
+
+/// Maps an unexpected sqlx error; `context` says what was being done.
+pub(crate) fn backend(context: &str, error: &sqlx::Error) -> StoreError {
+    let transient = match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(is_transient_code),
+        _ => false,
+    };
+    store_error(context, error, transient)
 }
 
 /// Whether `error` is SQLite (through rusqlite) reporting a UNIQUE or PRIMARY KEY violation.
@@ -40,16 +50,8 @@ pub(crate) fn is_unique_violation(error: &rusqlite::Error) -> bool {
 /// Maps an unexpected rusqlite error, as [`backend`] does sqlx's.
 pub(crate) fn sqlite_backend(context: &str, error: &rusqlite::Error) -> StoreError {
     let transient = matches!(error, rusqlite::Error::SqliteFailure(failure, _)
-    if matches!(
-        i64::from(failure.extended_code) & 0xff,
-        SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN
-    ));
-    let message = format!("{context}: {error}");
-    if transient {
-        StoreError::Unavailable(message)
-    } else {
-        StoreError::Internal(message)
-    }
+        if is_transient_code(i64::from(failure.extended_code)));
+    store_error(context, error, transient)
 }
 
 /// Maps a migration failure at open.

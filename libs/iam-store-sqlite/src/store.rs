@@ -20,8 +20,9 @@ use crate::writer::{self, PendingAppend};
 
 /// The event log in one SQLite file: implements both [`EventStore`] and [`EventFeed`].
 ///
-/// Writes go through a pool of exactly one connection, so appends from this process queue in
-/// order instead of spinning on SQLite's lock; reads use a separate read-only pool. Other
+/// Appends go through one writer thread with its own connection (see `writer`), so appends from
+/// this process queue in order instead of spinning on SQLite's lock; reads use a separate
+/// read-only pool, and migrations a read-write pool of one connection. Other
 /// processes may open the same file: `BEGIN IMMEDIATE` and the busy timeout keep them correct,
 /// though [`EventFeed::wait_for`] notices their appends only when its timeout ends.
 /// Clones share the pools and the append notifications.
@@ -100,8 +101,9 @@ impl SqliteEventStore {
         Ok(store)
     }
 
-    /// The read-write pool (one connection, shared with appends). A read model that wants the
-    /// same file had better open its own pool: holding this one blocks appends.
+    /// The read-write pool (one connection; the migrations ran on it). Appends use the writer
+    /// thread's own connection, so a write through this pool waits for SQLite's lock like
+    /// another process's would; a read model that wants the same file had better open its own.
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
