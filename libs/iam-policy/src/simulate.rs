@@ -33,10 +33,12 @@ pub struct SimulateCustomPolicyRequest {
     /// A resource-based policy that applies to every simulated resource.
     #[serde(default)]
     pub resource_policy: Option<String>,
-    /// The account owning the resources (`arn:aws:iam::<account>:root`); defaults to the caller's.
+    /// The account owning the resources whose ARN names none (`arn:aws:iam::<account>:root`);
+    /// defaults to the caller's.
     #[serde(default)]
     pub resource_owner: Option<String>,
-    /// The simulated caller; required with a resource policy.
+    /// The simulated caller; required with a resource policy. Without one, no resource is in
+    /// another account: the identity-based policies decide.
     #[serde(default)]
     pub caller_arn: Option<String>,
     /// Condition keys of the simulated request.
@@ -157,7 +159,8 @@ pub struct LineColumn {
 pub struct Simulation<'a> {
     /// The policy stack.
     pub policies: Policies<'a>,
-    /// The caller.
+    /// The caller. A caller without an account stands for a simulation without one
+    /// (`SimulateCustomPolicy` without `CallerArn`): no resource is then in another account.
     pub caller: &'a Caller,
     /// The account owning resources whose ARN names none.
     pub resource_owner: Option<&'a str>,
@@ -174,11 +177,7 @@ pub fn simulate(simulation: &Simulation<'_>) -> Vec<EvaluationResult> {
     let mut results = Vec::with_capacity(simulation.actions.len() * simulation.resources.len());
     for action in simulation.actions {
         for resource in simulation.resources {
-            let resource_account = resource
-                .split(':')
-                .nth(4)
-                .filter(|account| !account.is_empty())
-                .or(simulation.resource_owner);
+            let resource_account = resource_account(simulation, resource);
             let request = Request {
                 caller: simulation.caller,
                 action,
@@ -220,6 +219,25 @@ pub fn simulate(simulation: &Simulation<'_>) -> Vec<EvaluationResult> {
         }
     }
     results
+}
+
+/// The account that owns a simulated resource: the one its ARN names, else the simulation's
+/// resource owner; `None` for the caller's own account.
+///
+/// Without a caller there is no account for a resource to be outside of: AWS's simulator then lets
+/// the identity-based policies decide (a resource policy, which alone could make a request
+/// cross-account, needs a `CallerArn`). Comparing the ARN's account with the caller's empty one
+/// would instead make every resource whose ARN names an account (IAM users, SQS queues, DynamoDB
+/// tables, ...) another account's, and deny it for want of a resource policy.
+fn resource_account<'a>(simulation: &Simulation<'a>, resource: &'a str) -> Option<&'a str> {
+    if simulation.caller.account.is_empty() {
+        return None;
+    }
+    resource
+        .split(':')
+        .nth(4)
+        .filter(|account| !account.is_empty())
+        .or(simulation.resource_owner)
 }
 
 fn statement_reference(matched: &MatchedStatement) -> StatementReference {

@@ -85,6 +85,10 @@ const GRANT_ALICE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"All
 const GRANT_BOB: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"s3:GetObject","Resource":"*"}]}"#;
 const GRANT_ALICE_QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:444455556666:orders"}]}"#;
 
+const SEND_ORDERS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:*:*:orders"}]}"#;
+const GRANT_ALICE_OWN_QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:111122223333:orders"}]}"#;
+const GRANT_ACCOUNT_QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:444455556666:orders"}]}"#;
+
 /// `(EvalActionName, EvalResourceName, EvalDecision, MatchedStatements[].SourcePolicyId, MissingContextValues)`.
 type Row = (
     &'static str,
@@ -391,6 +395,205 @@ fn cases() -> Vec<Case> {
                 "ActionNames": ["sqs:SendMessage"],
                 "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders"],
                 "ResourcePolicy": GRANT_ALICE_QUEUE,
+                "CallerArn": ALICE,
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:444455556666:orders",
+                "implicitDeny",
+                vec![],
+                vec![],
+            )]),
+        },
+        // Without `CallerArn` there is no caller's account for a resource to be outside of: the
+        // identity-based policies decide, whatever account a resource's ARN names.
+        Case {
+            name: "no caller: an IAM user's ARN names an account, the identity policy decides",
+            fill: json!({
+                "PolicyInputList": [r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::111122223333:user/*"}}"#],
+                "ActionNames": ["iam:GetUser", "iam:DeleteUser"],
+                "ResourceArns": ["arn:aws:iam::111122223333:user/x"],
+            }),
+            expect: Ok(vec![
+                (
+                    "iam:GetUser",
+                    "arn:aws:iam::111122223333:user/x",
+                    "allowed",
+                    vec!["PolicyInputList.1"],
+                    vec![],
+                ),
+                (
+                    "iam:DeleteUser",
+                    "arn:aws:iam::111122223333:user/x",
+                    "implicitDeny",
+                    vec![],
+                    vec![],
+                ),
+            ]),
+        },
+        Case {
+            name: "no caller: an SQS queue of any account, the identity policy decides",
+            fill: json!({
+                "PolicyInputList": [SEND_ORDERS],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders", "arn:aws:sqs:us-east-1:444455556666:refunds"],
+            }),
+            expect: Ok(vec![
+                (
+                    "sqs:SendMessage",
+                    "arn:aws:sqs:us-east-1:444455556666:orders",
+                    "allowed",
+                    vec!["PolicyInputList.1"],
+                    vec![],
+                ),
+                (
+                    "sqs:SendMessage",
+                    "arn:aws:sqs:us-east-1:444455556666:refunds",
+                    "implicitDeny",
+                    vec![],
+                    vec![],
+                ),
+            ]),
+        },
+        Case {
+            name: "no caller: the aws-cli example on a DynamoDB table",
+            fill: json!({
+                "PolicyInputList": [DYNAMODB_AFTER_2018],
+                "ActionNames": ["dynamodb:CreateBackup"],
+                "ResourceArns": ["arn:aws:dynamodb:us-east-1:111122223333:table/Books"],
+                "ContextEntries": [context("aws:CurrentTime", &["2019-04-25T11:00:00Z"], "date")],
+            }),
+            expect: Ok(vec![(
+                "dynamodb:CreateBackup",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/Books",
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "no caller: a deny still applies to a resource whose ARN names an account",
+            fill: json!({
+                "PolicyInputList": [ALLOW_ALL, r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"sqs:*","Resource":"arn:aws:sqs:*:444455556666:*"}}"#],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders"],
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:444455556666:orders",
+                "explicitDeny",
+                vec!["PolicyInputList.2"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "no caller: a ResourceOwner without a resource policy changes nothing",
+            fill: json!({
+                "PolicyInputList": [READ_REPORTS],
+                "ActionNames": ["s3:GetObject"],
+                "ResourceArns": ["arn:aws:s3:::reports/q3.csv"],
+                "ResourceOwner": "arn:aws:iam::444455556666:root",
+            }),
+            expect: Ok(vec![(
+                "s3:GetObject",
+                "arn:aws:s3:::reports/q3.csv",
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "caller, no resource policy: a resource of the caller's account named by its ARN",
+            fill: json!({
+                "PolicyInputList": [SEND_ORDERS],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:111122223333:orders"],
+                "CallerArn": ALICE,
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:111122223333:orders",
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "resource policy: the resource ARN names the caller's account, the grant stands alone",
+            fill: json!({
+                "PolicyInputList": [ALLOW_EC2],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:111122223333:orders"],
+                "ResourcePolicy": GRANT_ALICE_OWN_QUEUE,
+                "CallerArn": ALICE,
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:111122223333:orders",
+                "allowed",
+                vec!["ResourcePolicy"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "resource policy: the resource ARN names another account, both sides allow",
+            fill: json!({
+                "PolicyInputList": [SEND_ORDERS],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders"],
+                "ResourcePolicy": GRANT_ALICE_QUEUE,
+                "CallerArn": ALICE,
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:444455556666:orders",
+                "allowed",
+                vec!["PolicyInputList.1", "ResourcePolicy"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "resource policy: another account's queue granted to the caller's account",
+            fill: json!({
+                "PolicyInputList": [SEND_ORDERS],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders"],
+                "ResourcePolicy": GRANT_ACCOUNT_QUEUE,
+                "CallerArn": ALICE,
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:444455556666:orders",
+                "allowed",
+                vec!["PolicyInputList.1", "ResourcePolicy"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "resource policy: another account's queue granted to the caller's account, identity silent",
+            fill: json!({
+                "PolicyInputList": [ALLOW_EC2],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders"],
+                "ResourcePolicy": GRANT_ACCOUNT_QUEUE,
+                "CallerArn": ALICE,
+            }),
+            expect: Ok(vec![(
+                "sqs:SendMessage",
+                "arn:aws:sqs:us-east-1:444455556666:orders",
+                "implicitDeny",
+                vec![],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "resource policy: ResourceOwner does not override the account the ARN names",
+            fill: json!({
+                "PolicyInputList": [ALLOW_EC2],
+                "ActionNames": ["sqs:SendMessage"],
+                "ResourceArns": ["arn:aws:sqs:us-east-1:444455556666:orders"],
+                "ResourcePolicy": GRANT_ALICE_QUEUE,
+                "ResourceOwner": "arn:aws:iam::111122223333:root",
                 "CallerArn": ALICE,
             }),
             expect: Ok(vec![(
