@@ -121,20 +121,28 @@ struct PrincipalMatcher {
 
 impl PrincipalMatcher {
     fn matching(&self, caller: &Caller) -> Option<PrincipalMatch> {
-        let found = match &self.principals {
-            PrincipalSet::Any => Some(PrincipalMatch::Direct),
-            PrincipalSet::Typed(entries) => entries
-                .iter()
-                .flat_map(|(kind, ids)| ids.iter().filter_map(move |id| principal_matches(*kind, id, caller)))
-                .max(),
+        let entries = match &self.principals {
+            PrincipalSet::Any => return (!self.negated).then_some(PrincipalMatch::Direct),
+            PrincipalSet::Typed(entries) => entries,
         };
+        let mut ids = entries
+            .iter()
+            .flat_map(|(kind, ids)| ids.iter().map(move |id| (*kind, id)));
         if self.negated {
-            // `NotPrincipal` applies to everyone it does not name.
-            found.is_none().then_some(PrincipalMatch::Direct)
+            // `NotPrincipal` applies to everyone it does not exempt.
+            (!ids.any(|(kind, id)| principal_exempted(kind, id, caller))).then_some(PrincipalMatch::Direct)
         } else {
-            found
+            ids.filter_map(|(kind, id)| principal_matches(kind, id, caller)).max()
         }
     }
+}
+
+/// The account an `AWS` principal id names as a whole: `123456789012` or
+/// `arn:aws:iam::123456789012:root`.
+fn account_principal(id: &str) -> &str {
+    id.strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.strip_suffix(":root"))
+        .unwrap_or(id)
 }
 
 fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<PrincipalMatch> {
@@ -158,10 +166,7 @@ fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<P
             if id == caller.arn {
                 return Some(PrincipalMatch::Direct);
             }
-            let account = id
-                .strip_prefix("arn:aws:iam::")
-                .and_then(|rest| rest.strip_suffix(":root"))
-                .unwrap_or(id);
+            let account = account_principal(id);
             (account == caller.account && !account.is_empty()).then_some(PrincipalMatch::Account)
         }
         PrincipalType::Service => {
@@ -170,6 +175,32 @@ fn principal_matches(kind: PrincipalType, id: &str, caller: &Caller) -> Option<P
         PrincipalType::Federated => (caller.kind == PrincipalKind::WebIdentity && (id == "*" || id == caller.arn))
             .then_some(PrincipalMatch::Direct),
         PrincipalType::CanonicalUser => (id == caller.arn).then_some(PrincipalMatch::Direct),
+    }
+}
+
+/// Whether a `NotPrincipal` entry exempts the caller: only the principal it names exactly does.
+///
+/// In `Principal` an account (`123456789012`, `arn:aws:iam::123456789012:root`) stands for every
+/// principal of the account, and a role for its sessions. Not so in `NotPrincipal`: AWS documents
+/// listing the account (and a session's role) beside the exempted user or session so that the
+/// account and the role are not themselves denied when AWS checks them on the way to the caller;
+/// that exempts the account's root user (and the role), not the account's other users and roles,
+/// nor the role's other sessions.
+fn principal_exempted(kind: PrincipalType, id: &str, caller: &Caller) -> bool {
+    match kind {
+        PrincipalType::Aws => {
+            if id == "*" {
+                return true;
+            }
+            if matches!(
+                caller.kind,
+                PrincipalKind::Service | PrincipalKind::WebIdentity | PrincipalKind::Anonymous
+            ) {
+                return false;
+            }
+            id == caller.arn || (caller.kind == PrincipalKind::Root && account_principal(id) == caller.account)
+        }
+        _ => principal_matches(kind, id, caller).is_some(),
     }
 }
 

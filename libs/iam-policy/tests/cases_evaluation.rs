@@ -683,6 +683,28 @@ fn principal_cases() -> Vec<Case> {
     };
     const TRUST_COGNITO: &str = r#"{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}"#;
     let not_alice = r#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"s3:GetObject","Resource":"*"}"#;
+    // The IAM User Guide's NotPrincipal examples, on a bucket of 111122223333: everyone but Bob of
+    // 444455556666 is denied, and the account is listed beside Bob so that it is not itself denied.
+    let not_bob = |principals: &str| {
+        format!(
+            r#"{{"Effect":"Deny","NotPrincipal":{{"AWS":{principals}}},"Action":"s3:*","Resource":["arn:aws:s3:::reports","arn:aws:s3:::reports/*"]}}"#
+        )
+    };
+    let not_bob_and_account = not_bob(r#"["arn:aws:iam::444455556666:user/Bob","arn:aws:iam::444455556666:root"]"#);
+    let not_bob_and_account_id = not_bob(r#"["arn:aws:iam::444455556666:user/Bob","444455556666"]"#);
+    // Everyone but the session cross-account-audit-app, with its role and the role's account listed.
+    let not_audit_app = not_bob(
+        r#"["arn:aws:sts::444455556666:assumed-role/cross-account-read-only-role/cross-account-audit-app","arn:aws:iam::444455556666:role/cross-account-read-only-role","arn:aws:iam::444455556666:root"]"#,
+    );
+    let not_role =
+        not_bob(r#"["arn:aws:iam::444455556666:role/cross-account-read-only-role","arn:aws:iam::444455556666:root"]"#);
+    const BOB_444: &str = "arn:aws:iam::444455556666:user/Bob";
+    const ALICE_444: &str = "arn:aws:iam::444455556666:user/Alice";
+    const ROOT_444: &str = "arn:aws:iam::444455556666:root";
+    const AUDIT_APP: &str =
+        "arn:aws:sts::444455556666:assumed-role/cross-account-read-only-role/cross-account-audit-app";
+    const OTHER_SESSION: &str = "arn:aws:sts::444455556666:assumed-role/cross-account-read-only-role/someone-else";
+    let to_444 = || grant(r#"{"AWS":"arn:aws:iam::444455556666:root"}"#);
     vec![
         case(
             "Service principal: the service named",
@@ -749,6 +771,101 @@ fn principal_cases() -> Vec<Case> {
         case("NotPrincipal deny: anyone else", caller(BOB))
             .resource_policy(&[grant(r#""*""#), not_alice.to_string()])
             .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny, user and account listed: the user is not denied",
+            caller(BOB_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_bob_and_account.clone()])
+        .expect(Allowed),
+        case(
+            "NotPrincipal deny, user and account listed: another user of the account is denied",
+            caller(ALICE_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_bob_and_account.clone()])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny, user and account id listed: another user of the account is denied",
+            caller(ALICE_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_bob_and_account_id])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny, user and account listed: the account's root user is not denied",
+            caller(ROOT_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_bob_and_account.clone()])
+        .expect(Allowed),
+        case(
+            "NotPrincipal deny, user and account listed: a user of the bucket's own account is denied",
+            alice(),
+        )
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[grant(r#""*""#), not_bob_and_account])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny, session, role and account listed: the session is not denied",
+            caller(AUDIT_APP),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_audit_app.clone()])
+        .expect(Allowed),
+        case(
+            "NotPrincipal deny, session, role and account listed: another session of the role is denied",
+            caller(OTHER_SESSION),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_audit_app.clone()])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny, session, role and account listed: a user of the account is denied",
+            caller(BOB_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_audit_app])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny, role and account listed: the role's sessions are denied",
+            caller(AUDIT_APP),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_role])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny: the account id alone exempts only its root user",
+            caller(ALICE_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_bob(r#""444455556666""#)])
+        .expect(ExplicitDeny),
+        case(
+            "NotPrincipal deny: the account root ARN alone exempts the root user",
+            caller(ROOT_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444(), not_bob(r#""arn:aws:iam::444455556666:root""#)])
+        .expect(Allowed),
+        case(
+            "Principal account root still grants to the account's users",
+            caller(ALICE_444),
+        )
+        .owned_by(ACCOUNT)
+        .identity(&[ALLOW_S3])
+        .resource_policy(&[to_444()])
+        .expect(Allowed),
         case("principal ARNs are case-sensitive", alice())
             .resource_policy(&[grant(r#"{"AWS":"arn:aws:iam::111122223333:user/Alice"}"#)])
             .expect(ImplicitDeny),

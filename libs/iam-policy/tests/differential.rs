@@ -1118,6 +1118,7 @@ fn both_evaluators_follow_documented_cases() {
     let allow_identity =
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": get, "Resource": "*"}]});
     let resource = |principal: Value| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal, "Action": get, "Resource": "*"}]});
+    let not_principal_deny = |principals: Value| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "NotPrincipal": {"AWS": principals}, "Action": "s3:*", "Resource": "*"}]});
     let narrow_boundary =
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]});
     let docs = |identity: Vec<Value>, boundary: Option<Value>, resource: Option<Value>| Docs {
@@ -1191,6 +1192,32 @@ fn both_evaluators_follow_documented_cases() {
                 Some(
                     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}),
                 ),
+            ),
+            alice(None),
+            ExplicitDeny,
+        ),
+        (
+            "NotPrincipal deny: the user listed beside its account is not denied",
+            docs(
+                vec![allow_identity.clone()],
+                None,
+                Some(not_principal_deny(json!([
+                    USERS[0].0,
+                    format!("arn:aws:iam::{ACCOUNT_A}:root")
+                ]))),
+            ),
+            alice(None),
+            Allowed,
+        ),
+        (
+            "NotPrincipal deny: listing the account does not exempt its other users",
+            docs(
+                vec![allow_identity.clone()],
+                None,
+                Some(not_principal_deny(json!([
+                    USERS[1].0,
+                    format!("arn:aws:iam::{ACCOUNT_A}:root")
+                ]))),
             ),
             alice(None),
             ExplicitDeny,

@@ -267,8 +267,9 @@ fn principal_named(statement: &Statement, caller: &User) -> Option<Named> {
             .max(),
     };
     if block.negated {
-        // `NotPrincipal` applies to everyone it does not name.
-        named.is_none().then_some(Named::Exactly)
+        // `NotPrincipal` applies to everyone it does not name exactly: listing the user's account
+        // exempts the account (its root user), not the user.
+        (named != Some(Named::Exactly)).then_some(Named::Exactly)
     } else {
         named
     }
