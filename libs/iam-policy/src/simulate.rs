@@ -305,13 +305,22 @@ fn name_policy(error: PolicyError, id: &str) -> PolicyError {
 }
 
 /// Builds the request context from typed entries, checking each value against its type.
+///
+/// An entry without values, or the skeleton's unfilled entry (no name, one empty value), is not
+/// given. The empty string is a string like any other (`s3:prefix` is `""` when a bucket's top
+/// level is listed), so a `string` or `stringList` entry keeps it and its key is present; for the
+/// other types, whose values cannot be empty, an entry of empty values is not given.
 pub fn context_from_entries(entries: &[ContextEntry]) -> Result<Context, PolicyError> {
     let mut context = Context::new();
     for entry in entries {
         let name = entry.context_key_name.trim();
         let values = &entry.context_key_values;
-        // An unfilled skeleton entry, or an empty value, is ignored as AWS ignores empty values.
-        if values.iter().all(String::is_empty) {
+        let (element_type, is_list) = match entry.context_key_type.strip_suffix("List") {
+            Some(element) => (element, true),
+            None => (entry.context_key_type.as_str(), false),
+        };
+        let all_empty = values.iter().all(String::is_empty);
+        if values.is_empty() || (all_empty && (name.is_empty() || element_type != "string")) {
             continue;
         }
         if name.is_empty() {
@@ -319,10 +328,6 @@ pub fn context_from_entries(entries: &[ContextEntry]) -> Result<Context, PolicyE
                 "a context entry has values but no `ContextKeyName`".into(),
             ));
         }
-        let (element_type, is_list) = match entry.context_key_type.strip_suffix("List") {
-            Some(element) => (element, true),
-            None => (entry.context_key_type.as_str(), false),
-        };
         let check: fn(&str) -> bool = match element_type {
             "string" => |_| true,
             "numeric" => |v| Number::parse(v).is_some(),

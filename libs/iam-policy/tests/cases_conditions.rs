@@ -327,6 +327,61 @@ fn string_cases() -> Vec<Case> {
             vec![one("s3:prefix", "home/bob/"), one("aws:username", "alice")],
             false,
         ),
+        // An empty string is a value: `s3:prefix` is `""` when the bucket's top level is listed.
+        case(
+            "StringEquals: the empty string matches \"\"",
+            r#"{"StringEquals":{"s3:prefix":["","home/"]}}"#,
+            vec![one("s3:prefix", "")],
+            true,
+        ),
+        case(
+            "StringEquals: the empty string is not another value",
+            r#"{"StringEquals":{"s3:prefix":"home/"}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "StringEqualsIfExists: the empty string is present, so compared",
+            r#"{"StringEqualsIfExists":{"s3:prefix":"home/"}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "StringNotEquals: the empty string listed",
+            r#"{"StringNotEquals":{"s3:prefix":["","home/"]}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "StringNotEquals: the empty string not listed",
+            r#"{"StringNotEquals":{"s3:prefix":"home/"}}"#,
+            vec![one("s3:prefix", "")],
+            true,
+        ),
+        case(
+            "StringLike: `*` matches the empty string",
+            r#"{"StringLike":{"s3:prefix":"*"}}"#,
+            vec![one("s3:prefix", "")],
+            true,
+        ),
+        case(
+            "StringLike: `home/*` does not match the empty string",
+            r#"{"StringLike":{"s3:prefix":"home/*"}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "StringNotLike: the empty string listed",
+            r#"{"StringNotLike":{"s3:prefix":["","home/*"]}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "StringEquals: a variable whose value is the empty string",
+            r#"{"StringEquals":{"s3:prefix":"${aws:PrincipalTag/home}"}}"#,
+            vec![one("s3:prefix", ""), one("aws:PrincipalTag/home", "")],
+            true,
+        ),
         case(
             "StringLike: `*` spans slashes",
             r#"{"StringLike":{"s3:prefix":"marketing/*"}}"#,
@@ -767,6 +822,18 @@ fn ip_arn_null_cases() -> Vec<Case> {
             true,
         ),
         case(
+            "Null true: a key whose value is the empty string is present",
+            r#"{"Null":{"s3:prefix":"true"}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "Null false: a key whose value is the empty string is present",
+            r#"{"Null":{"s3:prefix":"false"}}"#,
+            vec![one("s3:prefix", "")],
+            true,
+        ),
+        case(
             "ForAllValues:Null is always true",
             r#"{"ForAllValues:Null":{"aws:TagKeys":"false"}}"#,
             vec![],
@@ -834,6 +901,18 @@ fn set_operator_cases() -> Vec<Case> {
             ANY_OF,
             vec![many(ATTRS, &[""])],
             false,
+        ),
+        case(
+            "ForAnyValue: the empty string is a null data set, even when listed",
+            r#"{"ForAnyValue:StringEquals":{"s3:prefix":["","home/"]}}"#,
+            vec![one("s3:prefix", "")],
+            false,
+        ),
+        case(
+            "ForAllValues: the empty string is a null data set, so true",
+            r#"{"ForAllValues:StringEquals":{"s3:prefix":"home/"}}"#,
+            vec![one("s3:prefix", "")],
+            true,
         ),
         case(
             "ForAnyValue: a single-valued key is a set of one",

@@ -88,6 +88,11 @@ const GRANT_ALICE_QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect
 const SEND_ORDERS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:*:*:orders"}]}"#;
 const GRANT_ALICE_OWN_QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:111122223333:orders"}]}"#;
 const GRANT_ACCOUNT_QUEUE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:444455556666:orders"}]}"#;
+/// The IAM User Guide's home-folder example: list the bucket's top level, `home/`, and one's own folder.
+const LIST_HOME: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllowListingOfUserFolder","Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::amzn-s3-demo-bucket","Condition":{"StringLike":{"s3:prefix":["","home/","home/${aws:username}/"]}}}]}"#;
+/// Denies listing anything but the top level and `home/`.
+const DENY_LIST_BEYOND_HOME: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:ListBucket","Resource":"*","Condition":{"StringNotEquals":{"s3:prefix":["","home/"]}}}]}"#;
+const BUCKET: &str = "arn:aws:s3:::amzn-s3-demo-bucket";
 
 /// `(EvalActionName, EvalResourceName, EvalDecision, MatchedStatements[].SourcePolicyId, MissingContextValues)`.
 type Row = (
@@ -147,7 +152,7 @@ fn cases() -> Vec<Case> {
             )]),
         },
         Case {
-            name: "an empty context value is ignored",
+            name: "an empty value of a type other than string is ignored",
             fill: json!({
                 "PolicyInputList": [DYNAMODB_AFTER_2018],
                 "ActionNames": ["dynamodb:CreateBackup"],
@@ -601,6 +606,156 @@ fn cases() -> Vec<Case> {
                 "arn:aws:sqs:us-east-1:444455556666:orders",
                 "implicitDeny",
                 vec![],
+                vec![],
+            )]),
+        },
+        // The empty string is a context value like any other: `s3:prefix` is `""` when the bucket's
+        // top level is listed.
+        Case {
+            name: "home-folder example: listing the bucket's top level (s3:prefix \"\")",
+            fill: json!({
+                "PolicyInputList": [LIST_HOME],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &[""], "string"), context("aws:username", &["alice"], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "home-folder example: listing home/",
+            fill: json!({
+                "PolicyInputList": [LIST_HOME],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &["home/"], "string"), context("aws:username", &["alice"], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "home-folder example: listing someone else's folder",
+            fill: json!({
+                "PolicyInputList": [LIST_HOME],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &["home/bob/"], "string"), context("aws:username", &["alice"], "string")],
+            }),
+            expect: Ok(vec![("s3:ListBucket", BUCKET, "implicitDeny", vec![], vec![])]),
+        },
+        Case {
+            name: "home-folder example: without s3:prefix the key is missing",
+            fill: json!({
+                "PolicyInputList": [LIST_HOME],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("aws:username", &["alice"], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "implicitDeny",
+                vec![],
+                vec!["s3:prefix"],
+            )]),
+        },
+        Case {
+            name: "empty string: StringEquals \"\" matches",
+            fill: json!({
+                "PolicyInputList": [r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"StringEquals":{"s3:prefix":""}}}}"#],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &[""], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "empty string: StringNotEquals listing \"\" does not deny it",
+            fill: json!({
+                "PolicyInputList": [ALLOW_ALL, DENY_LIST_BEYOND_HOME],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &[""], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "empty string: StringNotEquals denies another prefix",
+            fill: json!({
+                "PolicyInputList": [ALLOW_ALL, DENY_LIST_BEYOND_HOME],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &["payroll/"], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "explicitDeny",
+                vec!["PolicyInputList.2"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "empty string: the key is present, not null",
+            fill: json!({
+                "PolicyInputList": [r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"Null":{"s3:prefix":"false"}}}}"#],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &[""], "string")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "allowed",
+                vec!["PolicyInputList.1"],
+                vec![],
+            )]),
+        },
+        Case {
+            name: "empty string: ForAnyValue finds a null data set, even with \"\" listed",
+            fill: json!({
+                "PolicyInputList": [r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"s3:prefix":["","home/"]}}}}"#],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &[""], "stringList")],
+            }),
+            expect: Ok(vec![("s3:ListBucket", BUCKET, "implicitDeny", vec![], vec![])]),
+        },
+        Case {
+            name: "empty string: a list holding an empty string and a listed value",
+            fill: json!({
+                "PolicyInputList": [r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"s3:prefix":"home/"}}}}"#],
+                "ActionNames": ["s3:ListBucket"],
+                "ResourceArns": [BUCKET],
+                "ContextEntries": [context("s3:prefix", &["", "home/"], "stringList")],
+            }),
+            expect: Ok(vec![(
+                "s3:ListBucket",
+                BUCKET,
+                "allowed",
+                vec!["PolicyInputList.1"],
                 vec![],
             )]),
         },
