@@ -19,6 +19,52 @@ use crate::{AppError, Gatehouse};
 /// The action a caller needs to ask for decisions about a principal.
 pub const AUTHORIZE_ACTION: &str = "gatehouse:Authorize";
 
+/// The most context one access request may carry (keys and values, in bytes): every byte of it
+/// is kept in the decision's audit record.
+pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
+/// The most context and resource policy text all the requests of one batch may carry together,
+/// so a batch whose evaluations inherit a large default cannot write more history than a
+/// request body can hold.
+pub const MAX_BATCH_INPUT_BYTES: usize = 1024 * 1024;
+
+/// The bytes of a request's context: what its record keeps.
+fn context_bytes(request: &AccessRequest) -> usize {
+    request
+        .context
+        .iter()
+        .map(|entry| {
+            entry.context_key_name.len()
+                + entry.context_key_type.len()
+                + entry.context_key_values.iter().map(String::len).sum::<usize>()
+        })
+        .sum()
+}
+
+/// Refuses, before anything is decided or recorded, a request whose context (or a batch whose
+/// contexts and resource policies) would make oversized records.
+fn check_input_sizes(requests: &[AccessRequest]) -> Result<(), AppError> {
+    let mut batch = 0usize;
+    for request in requests {
+        let context = context_bytes(request);
+        if context > MAX_CONTEXT_BYTES {
+            return Err(AppError::new(
+                ErrorCode::LimitExceeded,
+                format!("a request's context may hold at most {MAX_CONTEXT_BYTES} bytes; this one holds {context}"),
+            ));
+        }
+        batch += context + request.resource_policy.as_ref().map_or(0, String::len);
+    }
+    if batch > MAX_BATCH_INPUT_BYTES {
+        return Err(AppError::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "the requests of one batch may carry at most {MAX_BATCH_INPUT_BYTES} bytes of context and resource policies together; these carry {batch}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Who is calling the API, as authentication established it.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
@@ -232,6 +278,7 @@ impl Gatehouse {
         requests: &[AccessRequest],
         stop: impl Fn(&Result<AccessDecision, AppError>) -> bool,
     ) -> Result<Vec<Result<AccessDecision, AppError>>, AppError> {
+        check_input_sizes(requests)?;
         let now = Utc::now();
         let min_sequence = requests.iter().filter_map(|r| r.min_sequence).max().unwrap_or(0);
         let model = if min_sequence > 0 {

@@ -8,14 +8,18 @@
 //! is retried against the fresh state.
 
 pub mod access;
+pub mod auth_failures;
 mod decision_record;
+pub mod management;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use iam_authz::AccountModel;
-use iam_domain::{decide, evolve, AccessKeyOwner, AccountState, Command, DecideContext, DomainError, DomainEvent};
+use iam_domain::{
+    decide, evolve, AccessKeyOwner, AccountState, Command, DecideContext, DomainError, DomainEvent, NameClaim,
+};
 use iam_eventlog::{ClaimChange, EventStore, NewEvent, StoreError, UniqueClaim};
 use iam_secrets::Sealer;
 use iam_types::{AccountId, ErrorCode, IdKind, UniqueId};
@@ -106,6 +110,8 @@ pub struct Gatehouse {
     key_index: RwLock<HashMap<String, String>>,
     /// Where decisions and management calls are recorded.
     audit: Option<Arc<dyn iam_audit::AuditLog>>,
+    /// Failed authentications recorded this second, so a flood writes a bounded history.
+    auth_failures: auth_failures::AuthFailureLimiter,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -119,30 +125,15 @@ fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The unique names an account holds, as `(scope, lowercased name)`.
-fn unique_names(state: &AccountState) -> BTreeSet<(&'static str, String)> {
-    let mut names = BTreeSet::new();
-    names.extend(state.users().map(|u| ("user", u.user_name.as_str().to_lowercase())));
-    names.extend(state.groups().map(|g| ("group", g.group_name.as_str().to_lowercase())));
-    names.extend(state.roles().map(|r| ("role", r.role_name.as_str().to_lowercase())));
-    names.extend(
-        state
-            .customer_policies()
-            .map(|p| ("policy", p.policy_name.as_str().to_lowercase())),
-    );
-    names
-}
-
-/// The claims and releases that take `before` to `after`, releases first (a rename in case only).
+/// The claims and releases that take `before` to `after` (the domain's rule), for the store.
 fn claim_changes(before: &AccountState, after: &AccountState) -> Vec<ClaimChange> {
-    let (old, new) = (unique_names(before), unique_names(after));
-    let release = old
-        .difference(&new)
-        .map(|(scope, key)| ClaimChange::Release(UniqueClaim::new(*scope, key.clone())));
-    let claim = new
-        .difference(&old)
-        .map(|(scope, key)| ClaimChange::Claim(UniqueClaim::new(*scope, key.clone())));
-    release.chain(claim).collect()
+    iam_domain::name_claims(before, after)
+        .into_iter()
+        .map(|change| match change {
+            NameClaim::Release(scope, key) => ClaimChange::Release(UniqueClaim::new(scope, key)),
+            NameClaim::Claim(scope, key) => ClaimChange::Claim(UniqueClaim::new(scope, key)),
+        })
+        .collect()
 }
 
 fn decode(envelope: &iam_eventlog::EventEnvelope) -> Result<DomainEvent, AppError> {
@@ -166,6 +157,7 @@ impl Gatehouse {
             accounts: RwLock::new(HashMap::new()),
             key_index: RwLock::new(HashMap::new()),
             audit: None,
+            auth_failures: auth_failures::AuthFailureLimiter::default(),
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;

@@ -22,7 +22,12 @@ impl TagInput {
 }
 
 /// An IAM action on one account. Text is validated by `decide`, so errors carry AWS's codes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It serializes as its request parameters as CloudTrail records them (`{"userName": ...}`):
+/// what the server generates (a new key's id and sealed secret) is not a request parameter and
+/// is never serialized.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
 #[allow(missing_docs)] // fields are AWS's request parameters, named as AWS names them
 pub enum Command {
     /// The first command of an account's stream.
@@ -200,7 +205,9 @@ pub enum Command {
     /// `user_name: None` creates a key for the account's root user.
     CreateAccessKey {
         user_name: Option<String>,
+        #[serde(skip)]
         access_key_id: String,
+        #[serde(skip)]
         secret_ciphertext: String,
     },
     UpdateAccessKey {
@@ -221,6 +228,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// The request parameters as CloudTrail's `requestParameters` records them.
+    #[must_use]
+    pub fn request_parameters(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
     /// The AWS action name (`CreateUser`), which IAM-on-IAM authorization checks as `iam:<name>`.
     pub fn action_name(&self) -> &'static str {
         match self {

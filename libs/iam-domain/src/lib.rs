@@ -9,6 +9,7 @@
 //! evolve(&mut state, &event)          // infallible: events are facts
 //! ```
 
+mod authorization;
 mod catalog;
 mod command;
 mod decide;
@@ -21,6 +22,9 @@ mod upcast;
 #[cfg(test)]
 mod tests;
 
+pub use authorization::{
+    access_key_user, is_account_root, name_claims, requirements, unique_names, NameClaim, Requirement,
+};
 pub use catalog::{aws_managed_policies, aws_managed_policy};
 pub use command::{Command, TagInput};
 pub use decide::{decide, quota, DecideContext};

@@ -1,32 +1,35 @@
 //! Every admin call is authorized as the IAM action it is, against the caller's own policies, in
-//! the caller's own account (so no call can reach another tenant).
+//! the caller's own account (so no call can reach another tenant). The rule itself lives in
+//! `iam-app` (`management::authorize_requirements`), shared by every door; this is its GraphQL
+//! side: which field needs which action, and the error as GraphQL carries it.
 
 use std::sync::Arc;
 
 use async_graphql::{Context, Result};
-use iam_app::{Actor, Gatehouse};
-use iam_authz::{authorize, AccountModel, RequestFacts};
-use iam_policy::DecisionEffect;
+use iam_app::access::ApiCaller;
+use iam_app::management::authorize_requirements;
+use iam_app::Gatehouse;
+use iam_authz::AccountModel;
+use iam_domain::Requirement;
 use iam_types::ErrorCode;
 
 use crate::audit::AuditCollector;
-use crate::error::aws_error;
-use crate::Caller;
+use crate::error::{aws_error, from_app};
 
 /// The caller, the service, and the caller's account as of this request.
 pub(crate) struct Scope {
     pub(crate) gatehouse: Arc<Gatehouse>,
-    pub(crate) caller: Caller,
+    pub(crate) caller: ApiCaller,
     pub(crate) model: Arc<AccountModel>,
     /// The top-level field's response key and the request's audit collector.
-    pub(crate) audit: Option<(String, Arc<AuditCollector>)>,
+    audit: Option<(String, Arc<AuditCollector>)>,
 }
 
 impl Scope {
     pub(crate) fn of(ctx: &Context<'_>) -> Result<Scope> {
         let gatehouse = ctx.data::<Arc<Gatehouse>>()?.clone();
         let caller = ctx
-            .data_opt::<Caller>()
+            .data_opt::<ApiCaller>()
             .cloned()
             .ok_or_else(|| aws_error(ErrorCode::AccessDenied, "the request is not authenticated"))?;
         let model = gatehouse
@@ -40,7 +43,11 @@ impl Scope {
             async_graphql::QueryPathSegment::Name(name) => Some(name.to_owned()),
             async_graphql::QueryPathSegment::Index(_) => None,
         });
-        let audit = key.zip(ctx.data_opt::<Arc<AuditCollector>>().cloned());
+        // Only a top-level field notes what it authorized: nested fields' checks are their own.
+        let top_level = ctx.path_node.as_ref().is_some_and(|n| n.parent.is_none());
+        let audit = key
+            .zip(ctx.data_opt::<Arc<AuditCollector>>().cloned())
+            .filter(|_| top_level);
         Ok(Scope {
             gatehouse,
             caller,
@@ -51,13 +58,6 @@ impl Scope {
 
     pub(crate) fn account(&self) -> &str {
         &self.caller.account_id
-    }
-
-    pub(crate) fn actor(&self) -> Actor {
-        Actor {
-            arn: self.caller.principal_arn.clone(),
-            request_id: self.caller.request_id.clone(),
-        }
     }
 
     /// `arn:aws:iam::<account>:<resource>`.
@@ -71,32 +71,18 @@ impl Scope {
         if let Some((key, collector)) = &self.audit {
             collector.authorized(key, action, resource);
         }
-        let principal = self.model.principal(&self.caller.principal_arn).ok_or_else(|| {
-            aws_error(
-                ErrorCode::AccessDenied,
-                format!("{} is no longer a principal of this account", self.caller.principal_arn),
-            )
-        })?;
-        let facts = RequestFacts {
-            source_ip: self.caller.source_ip.clone(),
-            ..RequestFacts::default()
-        };
-        let context = self.model.request_context(&principal, &facts, chrono::Utc::now());
-        let decision = authorize(&principal, action, resource, &context);
-        let reason = match decision.effect {
-            DecisionEffect::Allowed => return Ok(()),
-            DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_string(),
-            DecisionEffect::ImplicitDeny if decision.details.allowed_by_identity => {
-                "because no permissions boundary allows the action".to_string()
-            }
-            DecisionEffect::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
-        };
-        Err(aws_error(
-            ErrorCode::AccessDenied,
-            format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource} {reason}",
-                self.caller.principal_arn
-            ),
-        ))
+        authorize_requirements(
+            &self.model,
+            &self.caller,
+            &[Requirement::named(action, resource)],
+            chrono::Utc::now(),
+        )
+        .map_err(from_app)
     }
+}
+
+/// Authorizes a nested field: the caller needs `action` on `resource` (the IAM action AWS would
+/// require to read the same thing), decided on the caller's current model.
+pub(crate) fn authorize_nested(ctx: &Context<'_>, action: &str, resource: &str) -> Result<()> {
+    Scope::of(ctx)?.authorize(action, resource)
 }

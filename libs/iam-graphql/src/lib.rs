@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, Schema};
 use iam_app::Gatehouse;
 
+pub use audit::MAX_TOP_LEVEL_FIELDS;
 pub use error::aws_error;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
@@ -26,27 +27,12 @@ pub use query::QueryRoot;
 /// The schema type.
 pub type GatehouseSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// The authenticated caller of one request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The caller's account.
-    pub account_id: String,
-    /// The caller's ARN.
-    pub principal_arn: String,
-    /// The access key that signed the request.
-    pub access_key_id: String,
-    /// The request id.
-    pub request_id: String,
-    /// The caller's IP address.
-    pub source_ip: Option<String>,
-}
-
 /// The schema's SDL, as printed to `schema/graphql/schema.graphql`.
 pub fn sdl() -> String {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
 }
 
-/// Builds the schema over a service. Per-request data: a [`Caller`].
+/// Builds the schema over a service. Per-request data: the [`iam_app::access::ApiCaller`].
 pub fn build_schema(gatehouse: Arc<Gatehouse>) -> GatehouseSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(gatehouse)

@@ -331,7 +331,7 @@ pub enum StatusType {
 /// `updateAccessKey` input.
 #[derive(InputObject)]
 pub struct UpdateAccessKeyInput {
-    /// The owner; absent for the caller's root keys.
+    /// The owner; absent for the caller's own keys.
     pub user_name: Option<String>,
     /// The key.
     pub access_key_id: String,
@@ -342,7 +342,7 @@ pub struct UpdateAccessKeyInput {
 /// `deleteAccessKey` input.
 #[derive(InputObject)]
 pub struct DeleteAccessKeyInput {
-    /// The owner; absent for root keys.
+    /// The owner; absent for the caller's own keys.
     pub user_name: Option<String>,
     /// The key.
     pub access_key_id: String,
@@ -440,51 +440,9 @@ pub struct CreateAccountPayload {
     pub root_access_key: AccessKeyWithSecret,
 }
 
-async fn run(scope: &Scope, action: &str, resource: &str, command: Command) -> Result<Executed> {
-    scope.authorize(action, resource)?;
-    let executed = scope
-        .gatehouse
-        .execute(scope.account(), &scope.actor(), &command)
-        .await
-        .map_err(from_app)?;
-    if let Some((key, collector)) = &scope.audit {
-        collector.changed(
-            key,
-            scope.model.state(),
-            executed.model.state(),
-            &executed.events,
-            resource,
-        );
-    }
-    Ok(executed)
-}
-
-fn user_arn(scope: &Scope, name: &str) -> String {
-    scope
-        .model
-        .state()
-        .user(name)
-        .map_or_else(|| scope.arn(&format!("user/{name}")), |u| u.arn.to_string())
-}
-
-fn group_arn(scope: &Scope, name: &str) -> String {
-    scope
-        .model
-        .state()
-        .group(name)
-        .map_or_else(|| scope.arn(&format!("group/{name}")), |g| g.arn.to_string())
-}
-
-fn role_arn(scope: &Scope, name: &str) -> String {
-    scope
-        .model
-        .state()
-        .role(name)
-        .map_or_else(|| scope.arn(&format!("role/{name}")), |r| r.arn.to_string())
-}
-
-fn new_arn(scope: &Scope, kind: &str, path: &Option<String>, name: &str) -> String {
-    scope.arn(&format!("{kind}{}{name}", path.as_deref().unwrap_or("/")))
+/// Runs a command as the caller's use case (authorized, executed and recorded in `iam-app`).
+async fn run(scope: &Scope, command: Command) -> Result<Executed> {
+    scope.gatehouse.manage(&scope.caller, command).await.map_err(from_app)
 }
 
 fn missing(what: &str) -> async_graphql::Error {
@@ -564,7 +522,6 @@ impl MutationRoot {
     /// `CreateUser`.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = new_arn(&scope, "user", &input.path, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::CreateUser {
             user_name: input.user_name,
@@ -572,99 +529,81 @@ impl MutationRoot {
             permissions_boundary: input.permissions_boundary,
             tags: tags_in(input.tags),
         };
-        user_payload(run(&scope, "iam:CreateUser", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `UpdateUser`: rename or move.
     async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.new_user_name.clone().unwrap_or_else(|| input.user_name.clone());
         let command = Command::UpdateUser {
             user_name: input.user_name,
             new_user_name: input.new_user_name,
             new_path: input.new_path,
         };
-        user_payload(run(&scope, "iam:UpdateUser", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteUser`.
     async fn delete_user(&self, ctx: &Context<'_>, user_name: String) -> Result<DeletePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &user_name);
-        Ok(deleted(
-            run(&scope, "iam:DeleteUser", &resource, Command::DeleteUser { user_name }).await?,
-        ))
+        Ok(deleted(run(&scope, Command::DeleteUser { user_name }).await?))
     }
 
     /// `CreateGroup`.
     async fn create_group(&self, ctx: &Context<'_>, input: CreateGroupInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = new_arn(&scope, "group", &input.path, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::CreateGroup {
             group_name: input.group_name,
             path: input.path,
         };
-        group_payload(run(&scope, "iam:CreateGroup", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `UpdateGroup`.
     async fn update_group(&self, ctx: &Context<'_>, input: UpdateGroupInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.new_group_name.clone().unwrap_or_else(|| input.group_name.clone());
         let command = Command::UpdateGroup {
             group_name: input.group_name,
             new_group_name: input.new_group_name,
             new_path: input.new_path,
         };
-        group_payload(run(&scope, "iam:UpdateGroup", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteGroup`.
     async fn delete_group(&self, ctx: &Context<'_>, group_name: String) -> Result<DeletePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &group_name);
-        Ok(deleted(
-            run(
-                &scope,
-                "iam:DeleteGroup",
-                &resource,
-                Command::DeleteGroup { group_name },
-            )
-            .await?,
-        ))
+        Ok(deleted(run(&scope, Command::DeleteGroup { group_name }).await?))
     }
 
     /// `AddUserToGroup`.
     async fn add_user_to_group(&self, ctx: &Context<'_>, input: GroupMembershipInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::AddUserToGroup {
             group_name: input.group_name,
             user_name: input.user_name,
         };
-        group_payload(run(&scope, "iam:AddUserToGroup", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `RemoveUserFromGroup`.
     async fn remove_user_from_group(&self, ctx: &Context<'_>, input: GroupMembershipInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::RemoveUserFromGroup {
             group_name: input.group_name,
             user_name: input.user_name,
         };
-        group_payload(run(&scope, "iam:RemoveUserFromGroup", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `CreateRole`.
     async fn create_role(&self, ctx: &Context<'_>, input: CreateRoleInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = new_arn(&scope, "role", &input.path, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::CreateRole {
             role_name: input.role_name,
@@ -675,20 +614,19 @@ impl MutationRoot {
             permissions_boundary: input.permissions_boundary,
             tags: tags_in(input.tags),
         };
-        role_payload(run(&scope, "iam:CreateRole", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `UpdateRole`.
     async fn update_role(&self, ctx: &Context<'_>, input: UpdateRoleInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::UpdateRole {
             role_name: input.role_name,
             description: input.description,
             max_session_duration: input.max_session_duration,
         };
-        role_payload(run(&scope, "iam:UpdateRole", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `UpdateAssumeRolePolicy`.
@@ -698,31 +636,28 @@ impl MutationRoot {
         input: UpdateAssumeRolePolicyInput,
     ) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::UpdateAssumeRolePolicy {
             role_name: input.role_name,
             policy_document: input.policy_document,
         };
-        role_payload(
-            run(&scope, "iam:UpdateAssumeRolePolicy", &resource, command).await?,
-            &name,
-        )
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteRole`.
     async fn delete_role(&self, ctx: &Context<'_>, role_name: String) -> Result<DeletePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &role_name);
-        Ok(deleted(
-            run(&scope, "iam:DeleteRole", &resource, Command::DeleteRole { role_name }).await?,
-        ))
+        Ok(deleted(run(&scope, Command::DeleteRole { role_name }).await?))
     }
 
     /// `CreatePolicy`.
     async fn create_policy(&self, ctx: &Context<'_>, input: CreatePolicyInput) -> Result<PolicyPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = new_arn(&scope, "policy", &input.path, &input.policy_name);
+        let resource = scope.arn(&format!(
+            "policy{}{}",
+            input.path.as_deref().unwrap_or("/"),
+            input.policy_name
+        ));
         let command = Command::CreatePolicy {
             policy_name: input.policy_name,
             path: input.path,
@@ -730,22 +665,13 @@ impl MutationRoot {
             description: input.description,
             tags: tags_in(input.tags),
         };
-        policy_payload(run(&scope, "iam:CreatePolicy", &resource, command).await?, &resource)
+        policy_payload(run(&scope, command).await?, &resource)
     }
 
     /// `DeletePolicy`.
     async fn delete_policy(&self, ctx: &Context<'_>, policy_arn: String) -> Result<DeletePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = policy_arn.clone();
-        Ok(deleted(
-            run(
-                &scope,
-                "iam:DeletePolicy",
-                &resource,
-                Command::DeletePolicy { policy_arn },
-            )
-            .await?,
-        ))
+        Ok(deleted(run(&scope, Command::DeletePolicy { policy_arn }).await?))
     }
 
     /// `CreatePolicyVersion`.
@@ -761,7 +687,7 @@ impl MutationRoot {
             policy_document: input.policy_document,
             set_as_default: input.set_as_default,
         };
-        let executed = run(&scope, "iam:CreatePolicyVersion", &resource, command).await?;
+        let executed = run(&scope, command).await?;
         let policy = policy_payload(executed, &resource)?;
         let newest = policy
             .policy
@@ -770,7 +696,11 @@ impl MutationRoot {
             .last()
             .ok_or_else(|| missing("policy version"))?;
         Ok(PolicyVersionPayload {
-            policy_version: PolicyVersionObject::of(newest, &policy.policy.policy.default_version_id),
+            policy_version: PolicyVersionObject::of(
+                newest,
+                &policy.policy.policy.default_version_id,
+                &policy.policy.policy.arn,
+            ),
             sequence: policy.sequence,
         })
     }
@@ -783,10 +713,7 @@ impl MutationRoot {
             policy_arn: input.policy_arn,
             version_id: input.version_id,
         };
-        policy_payload(
-            run(&scope, "iam:DeletePolicyVersion", &resource, command).await?,
-            &resource,
-        )
+        policy_payload(run(&scope, command).await?, &resource)
     }
 
     /// `SetDefaultPolicyVersion`.
@@ -797,205 +724,186 @@ impl MutationRoot {
             policy_arn: input.policy_arn,
             version_id: input.version_id,
         };
-        policy_payload(
-            run(&scope, "iam:SetDefaultPolicyVersion", &resource, command).await?,
-            &resource,
-        )
+        policy_payload(run(&scope, command).await?, &resource)
     }
 
     /// `AttachUserPolicy`.
     async fn attach_user_policy(&self, ctx: &Context<'_>, input: UserPolicyArnInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::AttachUserPolicy {
             user_name: input.user_name,
             policy_arn: input.policy_arn,
         };
-        user_payload(run(&scope, "iam:AttachUserPolicy", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `DetachUserPolicy`.
     async fn detach_user_policy(&self, ctx: &Context<'_>, input: UserPolicyArnInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::DetachUserPolicy {
             user_name: input.user_name,
             policy_arn: input.policy_arn,
         };
-        user_payload(run(&scope, "iam:DetachUserPolicy", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `AttachGroupPolicy`.
     async fn attach_group_policy(&self, ctx: &Context<'_>, input: GroupPolicyArnInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::AttachGroupPolicy {
             group_name: input.group_name,
             policy_arn: input.policy_arn,
         };
-        group_payload(run(&scope, "iam:AttachGroupPolicy", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `DetachGroupPolicy`.
     async fn detach_group_policy(&self, ctx: &Context<'_>, input: GroupPolicyArnInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::DetachGroupPolicy {
             group_name: input.group_name,
             policy_arn: input.policy_arn,
         };
-        group_payload(run(&scope, "iam:DetachGroupPolicy", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `AttachRolePolicy`.
     async fn attach_role_policy(&self, ctx: &Context<'_>, input: RolePolicyArnInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::AttachRolePolicy {
             role_name: input.role_name,
             policy_arn: input.policy_arn,
         };
-        role_payload(run(&scope, "iam:AttachRolePolicy", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `DetachRolePolicy`.
     async fn detach_role_policy(&self, ctx: &Context<'_>, input: RolePolicyArnInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::DetachRolePolicy {
             role_name: input.role_name,
             policy_arn: input.policy_arn,
         };
-        role_payload(run(&scope, "iam:DetachRolePolicy", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `PutUserPolicy` (inline).
     async fn put_user_policy(&self, ctx: &Context<'_>, input: PutUserPolicyInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::PutUserPolicy {
             user_name: input.user_name,
             policy_name: input.policy_name,
             policy_document: input.policy_document,
         };
-        user_payload(run(&scope, "iam:PutUserPolicy", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteUserPolicy` (inline).
     async fn delete_user_policy(&self, ctx: &Context<'_>, input: DeleteUserPolicyInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::DeleteUserPolicy {
             user_name: input.user_name,
             policy_name: input.policy_name,
         };
-        user_payload(run(&scope, "iam:DeleteUserPolicy", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `PutGroupPolicy` (inline).
     async fn put_group_policy(&self, ctx: &Context<'_>, input: PutGroupPolicyInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::PutGroupPolicy {
             group_name: input.group_name,
             policy_name: input.policy_name,
             policy_document: input.policy_document,
         };
-        group_payload(run(&scope, "iam:PutGroupPolicy", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteGroupPolicy` (inline).
     async fn delete_group_policy(&self, ctx: &Context<'_>, input: DeleteGroupPolicyInput) -> Result<GroupPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = group_arn(&scope, &input.group_name);
         let name = input.group_name.clone();
         let command = Command::DeleteGroupPolicy {
             group_name: input.group_name,
             policy_name: input.policy_name,
         };
-        group_payload(run(&scope, "iam:DeleteGroupPolicy", &resource, command).await?, &name)
+        group_payload(run(&scope, command).await?, &name)
     }
 
     /// `PutRolePolicy` (inline).
     async fn put_role_policy(&self, ctx: &Context<'_>, input: PutRolePolicyInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::PutRolePolicy {
             role_name: input.role_name,
             policy_name: input.policy_name,
             policy_document: input.policy_document,
         };
-        role_payload(run(&scope, "iam:PutRolePolicy", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteRolePolicy` (inline).
     async fn delete_role_policy(&self, ctx: &Context<'_>, input: DeleteRolePolicyInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::DeleteRolePolicy {
             role_name: input.role_name,
             policy_name: input.policy_name,
         };
-        role_payload(run(&scope, "iam:DeleteRolePolicy", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `TagUser`.
     async fn tag_user(&self, ctx: &Context<'_>, input: TagUserInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::TagUser {
             user_name: input.user_name,
             tags: tags_in(Some(input.tags)),
         };
-        user_payload(run(&scope, "iam:TagUser", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `UntagUser`.
     async fn untag_user(&self, ctx: &Context<'_>, input: UntagUserInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::UntagUser {
             user_name: input.user_name,
             tag_keys: input.tag_keys,
         };
-        user_payload(run(&scope, "iam:UntagUser", &resource, command).await?, &name)
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `TagRole`.
     async fn tag_role(&self, ctx: &Context<'_>, input: TagRoleInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::TagRole {
             role_name: input.role_name,
             tags: tags_in(Some(input.tags)),
         };
-        role_payload(run(&scope, "iam:TagRole", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `UntagRole`.
     async fn untag_role(&self, ctx: &Context<'_>, input: UntagRoleInput) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::UntagRole {
             role_name: input.role_name,
             tag_keys: input.tag_keys,
         };
-        role_payload(run(&scope, "iam:UntagRole", &resource, command).await?, &name)
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `TagPolicy`.
@@ -1006,7 +914,7 @@ impl MutationRoot {
             policy_arn: input.policy_arn,
             tags: tags_in(Some(input.tags)),
         };
-        policy_payload(run(&scope, "iam:TagPolicy", &resource, command).await?, &resource)
+        policy_payload(run(&scope, command).await?, &resource)
     }
 
     /// `UntagPolicy`.
@@ -1017,7 +925,7 @@ impl MutationRoot {
             policy_arn: input.policy_arn,
             tag_keys: input.tag_keys,
         };
-        policy_payload(run(&scope, "iam:UntagPolicy", &resource, command).await?, &resource)
+        policy_payload(run(&scope, command).await?, &resource)
     }
 
     /// `PutUserPermissionsBoundary`.
@@ -1027,29 +935,21 @@ impl MutationRoot {
         input: PutUserPermissionsBoundaryInput,
     ) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &input.user_name);
         let name = input.user_name.clone();
         let command = Command::PutUserPermissionsBoundary {
             user_name: input.user_name,
             permissions_boundary: input.permissions_boundary,
         };
-        user_payload(
-            run(&scope, "iam:PutUserPermissionsBoundary", &resource, command).await?,
-            &name,
-        )
+        user_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteUserPermissionsBoundary`.
     async fn delete_user_permissions_boundary(&self, ctx: &Context<'_>, user_name: String) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = user_arn(&scope, &user_name);
         let command = Command::DeleteUserPermissionsBoundary {
             user_name: user_name.clone(),
         };
-        user_payload(
-            run(&scope, "iam:DeleteUserPermissionsBoundary", &resource, command).await?,
-            &user_name,
-        )
+        user_payload(run(&scope, command).await?, &user_name)
     }
 
     /// `PutRolePermissionsBoundary`.
@@ -1059,78 +959,70 @@ impl MutationRoot {
         input: PutRolePermissionsBoundaryInput,
     ) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &input.role_name);
         let name = input.role_name.clone();
         let command = Command::PutRolePermissionsBoundary {
             role_name: input.role_name,
             permissions_boundary: input.permissions_boundary,
         };
-        role_payload(
-            run(&scope, "iam:PutRolePermissionsBoundary", &resource, command).await?,
-            &name,
-        )
+        role_payload(run(&scope, command).await?, &name)
     }
 
     /// `DeleteRolePermissionsBoundary`.
     async fn delete_role_permissions_boundary(&self, ctx: &Context<'_>, role_name: String) -> Result<RolePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = role_arn(&scope, &role_name);
         let command = Command::DeleteRolePermissionsBoundary {
             role_name: role_name.clone(),
         };
-        role_payload(
-            run(&scope, "iam:DeleteRolePermissionsBoundary", &resource, command).await?,
-            &role_name,
-        )
+        role_payload(run(&scope, command).await?, &role_name)
     }
 
-    /// `CreateAccessKey`: for a user, or for the caller's root user when `userName` is absent.
-    /// The secret is returned here once and never again.
+    /// `CreateAccessKey`: for the named user, or without `userName` for the caller itself (the
+    /// root user's keys only when the caller is the root user, as in AWS). The secret is returned
+    /// here once and never again.
     async fn create_access_key(&self, ctx: &Context<'_>, user_name: Option<String>) -> Result<CreateAccessKeyPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = match &user_name {
-            Some(name) => user_arn(&scope, name),
-            None => scope.arn("root"),
-        };
-        scope.authorize("iam:CreateAccessKey", &resource)?;
-        let key = scope
+        let created = scope
             .gatehouse
-            .create_access_key(scope.account(), &scope.actor(), user_name.clone())
+            .create_access_key_for(&scope.caller, user_name)
             .await
             .map_err(from_app)?;
         Ok(CreateAccessKeyPayload {
             access_key: AccessKeyWithSecret {
-                access_key_id: key.access_key_id,
-                secret_access_key: key.secret_access_key.to_string(),
-                user_name,
+                access_key_id: created.key.access_key_id,
+                secret_access_key: created.key.secret_access_key.to_string(),
+                user_name: created.user_name,
                 status: "Active".into(),
             },
-            sequence: key.executed.sequence,
+            sequence: created.key.executed.sequence,
         })
     }
 
-    /// `UpdateAccessKey`: make a key `Active` or `Inactive`.
+    /// `UpdateAccessKey`: make a key `Active` or `Inactive`. Without `userName`, one of the
+    /// caller's own keys.
     async fn update_access_key(&self, ctx: &Context<'_>, input: UpdateAccessKeyInput) -> Result<AccessKeyPayload> {
         let scope = Scope::of(ctx)?;
-        let resource = input
-            .user_name
-            .as_ref()
-            .map_or_else(|| scope.arn("root"), |name| user_arn(&scope, name));
         let status = match input.status {
             StatusType::Active => AccessKeyStatus::Active,
             StatusType::Inactive => AccessKeyStatus::Inactive,
         };
         let command = Command::UpdateAccessKey {
-            user_name: input.user_name.clone(),
+            user_name: input.user_name,
             access_key_id: input.access_key_id.clone(),
             status,
         };
-        let executed = run(&scope, "iam:UpdateAccessKey", &resource, command).await?;
-        let key = executed
-            .model
-            .state()
+        let executed = run(&scope, command).await?;
+        let state = executed.model.state();
+        let key = state
             .access_key(&input.access_key_id)
-            .map(|k| AccessKeyMetadata::of(k, input.user_name.clone()))
+            .map(|k| {
+                let owner = match &k.owner {
+                    iam_domain::AccessKeyOwner::User { user_id } => {
+                        state.user_by_id(user_id).map(|u| u.user_name.to_string())
+                    }
+                    iam_domain::AccessKeyOwner::Root => None,
+                };
+                AccessKeyMetadata::of(k, owner)
+            })
             .ok_or_else(|| missing(&format!("access key {}", input.access_key_id)))?;
         Ok(AccessKeyPayload {
             access_key: key,
@@ -1138,46 +1030,30 @@ impl MutationRoot {
         })
     }
 
-    /// `DeleteAccessKey`.
+    /// `DeleteAccessKey`. Without `userName`, one of the caller's own keys.
     async fn delete_access_key(&self, ctx: &Context<'_>, input: DeleteAccessKeyInput) -> Result<DeletePayload> {
         let scope = Scope::of(ctx)?;
-        let resource = input
-            .user_name
-            .as_ref()
-            .map_or_else(|| scope.arn("root"), |name| user_arn(&scope, name));
         let command = Command::DeleteAccessKey {
             user_name: input.user_name,
             access_key_id: input.access_key_id,
         };
-        Ok(deleted(run(&scope, "iam:DeleteAccessKey", &resource, command).await?))
+        Ok(deleted(run(&scope, command).await?))
     }
 
     /// Creates a new tenant account with its root access key. Only the root user of the first
     /// (management) account may do this.
     async fn create_account(&self, ctx: &Context<'_>, account_alias: Option<String>) -> Result<CreateAccountPayload> {
         let scope = Scope::of(ctx)?;
-        let management = scope.gatehouse.management_account();
-        let is_management_root =
-            management.as_deref() == Some(scope.account()) && scope.caller.principal_arn == scope.arn("root");
-        if !is_management_root {
-            return Err(aws_error(
-                ErrorCode::AccessDenied,
-                format!(
-                    "User: {} is not authorized to perform: organizations:CreateAccount: only the management account's root user may create accounts",
-                    scope.caller.principal_arn
-                ),
-            ));
-        }
-        let (account_id, key) = scope
+        let created = scope
             .gatehouse
-            .create_account(&scope.actor(), account_alias)
+            .create_account_for(&scope.caller, account_alias)
             .await
             .map_err(from_app)?;
         Ok(CreateAccountPayload {
-            account_id,
+            account_id: created.account_id,
             root_access_key: AccessKeyWithSecret {
-                access_key_id: key.access_key_id,
-                secret_access_key: key.secret_access_key.to_string(),
+                access_key_id: created.root_key.access_key_id,
+                secret_access_key: created.root_key.secret_access_key.to_string(),
                 user_name: None,
                 status: "Active".into(),
             },

@@ -7,7 +7,7 @@ use iam_types::{ErrorCode, IamArn};
 
 use crate::error::aws_error;
 use crate::guard::Scope;
-use crate::types::{paginate, GroupObject, PolicyObject, RoleObject, UserObject};
+use crate::types::{page_complexity, paginate, GroupObject, PolicyObject, RoleObject, UserObject};
 
 /// The root of queries.
 pub struct QueryRoot;
@@ -59,7 +59,7 @@ impl QueryRoot {
         Ok(CallerIdentity {
             account: scope.caller.account_id.clone(),
             arn: scope.caller.principal_arn.clone(),
-            access_key_id: scope.caller.access_key_id.clone(),
+            access_key_id: scope.caller.access_key_id.clone().unwrap_or_default(),
         })
     }
 
@@ -84,6 +84,7 @@ impl QueryRoot {
     }
 
     /// Users, optionally under a path (`ListUsers`).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -135,6 +136,7 @@ impl QueryRoot {
     }
 
     /// Groups (`ListGroups`).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn groups(
         &self,
         ctx: &Context<'_>,
@@ -186,6 +188,7 @@ impl QueryRoot {
     }
 
     /// Roles (`ListRoles`).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn roles(
         &self,
         ctx: &Context<'_>,
@@ -240,6 +243,7 @@ impl QueryRoot {
     }
 
     /// Managed policies (`ListPolicies`).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn policies(
         &self,
         ctx: &Context<'_>,

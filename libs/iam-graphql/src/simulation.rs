@@ -4,7 +4,8 @@
 use async_graphql::{Context, InputObject, Json, Result, SimpleObject};
 use iam_authz::RequestFacts;
 use iam_policy::simulate::{
-    simulate, simulate_custom_policy, ContextEntry, EvaluationResult, SimulateCustomPolicyRequest, Simulation,
+    check_simulation_sizes, next_marker, page_window, simulate, simulate_custom_policy, ContextEntry, EvaluationResult,
+    SimulateCustomPolicyRequest, Simulation,
 };
 use iam_policy::Policies;
 use iam_types::ErrorCode;
@@ -56,6 +57,10 @@ pub struct SimulateCustomPolicyInput {
     /// Condition keys.
     #[graphql(default)]
     pub context_entries: Vec<SimulationContextEntry>,
+    /// Results per page (1 to 1000; 100 when absent).
+    pub max_items: Option<u32>,
+    /// The `marker` of the previous page.
+    pub marker: Option<String>,
 }
 
 /// `simulatePrincipalPolicy` input.
@@ -71,6 +76,10 @@ pub struct SimulatePrincipalPolicyInput {
     /// Condition keys.
     #[graphql(default)]
     pub context_entries: Vec<SimulationContextEntry>,
+    /// Results per page (1 to 1000; 100 when absent).
+    pub max_items: Option<u32>,
+    /// The `marker` of the previous page.
+    pub marker: Option<String>,
 }
 
 /// One simulated action on one resource.
@@ -89,16 +98,22 @@ pub struct SimulationResult {
     pub evaluation_result: Json<serde_json::Value>,
 }
 
-/// The simulation's results, in input order (actions outer, resources inner).
+/// One page of the simulation's results, in input order (actions outer, resources inner).
 #[derive(SimpleObject)]
 #[graphql(rename_fields = "camelCase")]
 pub struct SimulationResponse {
-    /// One per action and resource.
+    /// One per action and resource of this page.
     pub evaluation_results: Vec<SimulationResult>,
+    /// Whether more results follow.
+    pub is_truncated: bool,
+    /// Pass as `marker` for the next page.
+    pub marker: Option<String>,
 }
 
-fn response(results: Vec<EvaluationResult>) -> SimulationResponse {
+fn response(results: Vec<EvaluationResult>, marker: Option<String>) -> SimulationResponse {
     SimulationResponse {
+        is_truncated: marker.is_some(),
+        marker,
         evaluation_results: results
             .into_iter()
             .map(|r| SimulationResult {
@@ -110,6 +125,14 @@ fn response(results: Vec<EvaluationResult>) -> SimulationResponse {
             })
             .collect(),
     }
+}
+
+fn policy_error(e: iam_policy::PolicyError) -> async_graphql::Error {
+    let code = match e {
+        iam_policy::PolicyError::InvalidInput(_) => ErrorCode::InvalidInput,
+        _ => ErrorCode::MalformedPolicyDocument,
+    };
+    aws_error(code, e.to_string())
 }
 
 pub(crate) fn simulate_custom(ctx: &Context<'_>, input: SimulateCustomPolicyInput) -> Result<SimulationResponse> {
@@ -124,16 +147,12 @@ pub(crate) fn simulate_custom(ctx: &Context<'_>, input: SimulateCustomPolicyInpu
         resource_owner: input.resource_owner,
         caller_arn: input.caller_arn,
         context_entries: entries(input.context_entries),
+        max_items: input.max_items,
+        marker: input.marker,
         ..SimulateCustomPolicyRequest::default()
     };
-    let simulated = simulate_custom_policy(&request).map_err(|e| {
-        let code = match e {
-            iam_policy::PolicyError::InvalidInput(_) => ErrorCode::InvalidInput,
-            _ => ErrorCode::MalformedPolicyDocument,
-        };
-        aws_error(code, e.to_string())
-    })?;
-    Ok(response(simulated.evaluation_results))
+    let simulated = simulate_custom_policy(&request).map_err(policy_error)?;
+    Ok(response(simulated.evaluation_results, simulated.marker))
 }
 
 pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPolicyInput) -> Result<SimulationResponse> {
@@ -145,6 +164,12 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
             "`ActionNames` must name at least one action",
         ));
     }
+    check_simulation_sizes(
+        input.action_names.len(),
+        input.resource_arns.len(),
+        input.context_entries.len(),
+    )
+    .map_err(policy_error)?;
     let principal = scope.model.principal(&input.policy_source_arn).ok_or_else(|| {
         aws_error(
             ErrorCode::NoSuchEntity,
@@ -164,6 +189,9 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
     } else {
         input.resource_arns
     };
+    let total = input.action_names.len() * resources.len();
+    let window = page_window(total, input.max_items, input.marker.as_deref()).map_err(policy_error)?;
+    let marker = next_marker(&window, total);
     let results = simulate(&Simulation {
         policies: Policies {
             identity: None,
@@ -176,6 +204,7 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
         actions: &input.action_names,
         resources: &resources,
         context: &context,
+        window: Some(window),
     });
-    Ok(response(results))
+    Ok(response(results, marker))
 }

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use iam_authz::AccountModel;
 use iam_domain::{AccessKey, AccessKeyOwner, Group, ManagedPolicy, PolicyVersion, PrincipalKind, Role, User};
 use iam_types::IamArn;
+
+use crate::guard::authorize_nested;
 
 /// A tag.
 #[derive(SimpleObject, Clone)]
@@ -37,12 +39,26 @@ pub struct AttachedPolicy {
 }
 
 /// An inline policy.
-#[derive(SimpleObject, Clone)]
+#[derive(Clone)]
 pub struct InlinePolicy {
+    policy_name: String,
+    policy_document: String,
+    /// The owner's ARN and the action that reads the document (`iam:GetUserPolicy`, ...).
+    owner_arn: String,
+    get_action: &'static str,
+}
+
+#[Object]
+impl InlinePolicy {
     /// Its name.
-    pub policy_name: String,
-    /// The document (JSON text).
-    pub policy_document: String,
+    async fn policy_name(&self) -> &str {
+        &self.policy_name
+    }
+    /// The document (JSON text); needs `iam:Get{User,Group,Role}Policy` on the owner.
+    async fn policy_document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        authorize_nested(ctx, self.get_action, &self.owner_arn)?;
+        Ok(Some(self.policy_document.clone()))
+    }
 }
 
 /// A permissions boundary.
@@ -74,7 +90,12 @@ fn attached(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<Attach
         .collect()
 }
 
-fn inline(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<InlinePolicy> {
+fn inline(model: &AccountModel, kind: PrincipalKind, name: &str, owner_arn: &IamArn) -> Vec<InlinePolicy> {
+    let get_action = match kind {
+        PrincipalKind::User => "iam:GetUserPolicy",
+        PrincipalKind::Group => "iam:GetGroupPolicy",
+        PrincipalKind::Role => "iam:GetRolePolicy",
+    };
     model
         .state()
         .inline_policies(kind, name)
@@ -84,10 +105,25 @@ fn inline(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<InlinePo
                 .map(|(name, document)| InlinePolicy {
                     policy_name: name.clone(),
                     policy_document: document.clone(),
+                    owner_arn: owner_arn.to_string(),
+                    get_action,
                 })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The largest page a list returns.
+pub(crate) const MAX_PAGE: i32 = 1_000;
+
+/// The nested lists one object can page through: `first` defaults to this, and complexity
+/// counts `first` × the selection below, so nesting lists multiplies into the limit.
+pub(crate) const DEFAULT_PAGE: i32 = 100;
+
+/// The complexity of a page of `first` items of `child` complexity each.
+pub(crate) fn page_complexity(first: Option<i32>, child: usize) -> usize {
+    let first = first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize;
+    first.max(1).saturating_mul(child)
 }
 
 /// An IAM user.
@@ -119,42 +155,73 @@ impl UserObject {
     async fn create_date(&self) -> DateTime<Utc> {
         self.user.create_date
     }
-    /// Tags.
-    async fn tags(&self) -> Vec<Tag> {
-        tags(&self.user.tags)
+    /// Tags; needs `iam:ListUserTags`.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
+        authorize_nested(ctx, "iam:ListUserTags", &self.user.arn.to_string())?;
+        Ok(Some(tags(&self.user.tags)))
     }
     /// The permissions boundary.
     async fn permissions_boundary(&self) -> Option<PermissionsBoundary> {
         boundary(self.user.permissions_boundary.as_deref())
     }
-    /// Groups the user belongs to.
-    async fn groups(&self) -> Vec<GroupObject> {
-        self.model
+    /// Groups the user belongs to, a page at a time; needs `iam:ListGroupsForUser`.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Option<Connection<String, GroupObject, EmptyFields, EmptyFields>>> {
+        authorize_nested(ctx, "iam:ListGroupsForUser", &self.user.arn.to_string())?;
+        let items = self
+            .model
             .state()
             .groups_for_user(self.user.user_name.as_str())
             .into_iter()
-            .map(|g| GroupObject {
-                model: self.model.clone(),
-                group: g.clone(),
+            .map(|g| {
+                (
+                    g.group_name.as_str().to_lowercase(),
+                    GroupObject {
+                        model: self.model.clone(),
+                        group: g.clone(),
+                    },
+                )
             })
-            .collect()
+            .collect();
+        Ok(Some(paginate(items, after, first)))
     }
-    /// Managed policies attached to the user.
-    async fn attached_policies(&self) -> Vec<AttachedPolicy> {
-        attached(&self.model, PrincipalKind::User, self.user.user_name.as_str())
+    /// Managed policies attached to the user; needs `iam:ListAttachedUserPolicies`.
+    async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
+        authorize_nested(ctx, "iam:ListAttachedUserPolicies", &self.user.arn.to_string())?;
+        Ok(Some(attached(
+            &self.model,
+            PrincipalKind::User,
+            self.user.user_name.as_str(),
+        )))
     }
-    /// Inline policies of the user.
-    async fn inline_policies(&self) -> Vec<InlinePolicy> {
-        inline(&self.model, PrincipalKind::User, self.user.user_name.as_str())
+    /// Inline policies of the user; needs `iam:ListUserPolicies` (and `iam:GetUserPolicy` for
+    /// their documents).
+    async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
+        authorize_nested(ctx, "iam:ListUserPolicies", &self.user.arn.to_string())?;
+        Ok(Some(inline(
+            &self.model,
+            PrincipalKind::User,
+            self.user.user_name.as_str(),
+            &self.user.arn,
+        )))
     }
-    /// The user's access keys (metadata only; secrets are never shown again).
-    async fn access_keys(&self) -> Vec<AccessKeyMetadata> {
-        self.model
-            .state()
-            .access_keys_for_user(self.user.user_name.as_str())
-            .into_iter()
-            .map(|k| AccessKeyMetadata::of(k, Some(self.user.user_name.to_string())))
-            .collect()
+    /// The user's access keys (metadata only; secrets are never shown again); needs
+    /// `iam:ListAccessKeys`.
+    async fn access_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<AccessKeyMetadata>>> {
+        authorize_nested(ctx, "iam:ListAccessKeys", &self.user.arn.to_string())?;
+        Ok(Some(
+            self.model
+                .state()
+                .access_keys_for_user(self.user.user_name.as_str())
+                .into_iter()
+                .map(|k| AccessKeyMetadata::of(k, Some(self.user.user_name.to_string())))
+                .collect(),
+        ))
     }
 }
 
@@ -187,25 +254,50 @@ impl GroupObject {
     async fn create_date(&self) -> DateTime<Utc> {
         self.group.create_date
     }
-    /// Members.
-    async fn users(&self) -> Vec<UserObject> {
-        self.model
+    /// Members, a page at a time; needs `iam:GetGroup`.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Option<Connection<String, UserObject, EmptyFields, EmptyFields>>> {
+        authorize_nested(ctx, "iam:GetGroup", &self.group.arn.to_string())?;
+        let items = self
+            .model
             .state()
             .users_in_group(self.group.group_name.as_str())
             .into_iter()
-            .map(|u| UserObject {
-                model: self.model.clone(),
-                user: u.clone(),
+            .map(|u| {
+                (
+                    u.user_name.as_str().to_lowercase(),
+                    UserObject {
+                        model: self.model.clone(),
+                        user: u.clone(),
+                    },
+                )
             })
-            .collect()
+            .collect();
+        Ok(Some(paginate(items, after, first)))
     }
-    /// Managed policies attached to the group.
-    async fn attached_policies(&self) -> Vec<AttachedPolicy> {
-        attached(&self.model, PrincipalKind::Group, self.group.group_name.as_str())
+    /// Managed policies attached to the group; needs `iam:ListAttachedGroupPolicies`.
+    async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
+        authorize_nested(ctx, "iam:ListAttachedGroupPolicies", &self.group.arn.to_string())?;
+        Ok(Some(attached(
+            &self.model,
+            PrincipalKind::Group,
+            self.group.group_name.as_str(),
+        )))
     }
-    /// Inline policies of the group.
-    async fn inline_policies(&self) -> Vec<InlinePolicy> {
-        inline(&self.model, PrincipalKind::Group, self.group.group_name.as_str())
+    /// Inline policies of the group; needs `iam:ListGroupPolicies`.
+    async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
+        authorize_nested(ctx, "iam:ListGroupPolicies", &self.group.arn.to_string())?;
+        Ok(Some(inline(
+            &self.model,
+            PrincipalKind::Group,
+            self.group.group_name.as_str(),
+            &self.group.arn,
+        )))
     }
 }
 
@@ -250,21 +342,33 @@ impl RoleObject {
     async fn max_session_duration(&self) -> u32 {
         self.role.max_session_duration
     }
-    /// Tags.
-    async fn tags(&self) -> Vec<Tag> {
-        tags(&self.role.tags)
+    /// Tags; needs `iam:ListRoleTags`.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
+        authorize_nested(ctx, "iam:ListRoleTags", &self.role.arn.to_string())?;
+        Ok(Some(tags(&self.role.tags)))
     }
     /// The permissions boundary.
     async fn permissions_boundary(&self) -> Option<PermissionsBoundary> {
         boundary(self.role.permissions_boundary.as_deref())
     }
-    /// Managed policies attached to the role.
-    async fn attached_policies(&self) -> Vec<AttachedPolicy> {
-        attached(&self.model, PrincipalKind::Role, self.role.role_name.as_str())
+    /// Managed policies attached to the role; needs `iam:ListAttachedRolePolicies`.
+    async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
+        authorize_nested(ctx, "iam:ListAttachedRolePolicies", &self.role.arn.to_string())?;
+        Ok(Some(attached(
+            &self.model,
+            PrincipalKind::Role,
+            self.role.role_name.as_str(),
+        )))
     }
-    /// Inline policies of the role.
-    async fn inline_policies(&self) -> Vec<InlinePolicy> {
-        inline(&self.model, PrincipalKind::Role, self.role.role_name.as_str())
+    /// Inline policies of the role; needs `iam:ListRolePolicies`.
+    async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
+        authorize_nested(ctx, "iam:ListRolePolicies", &self.role.arn.to_string())?;
+        Ok(Some(inline(
+            &self.model,
+            PrincipalKind::Role,
+            self.role.role_name.as_str(),
+            &self.role.arn,
+        )))
     }
 }
 
@@ -321,45 +425,63 @@ impl PolicyObject {
     async fn update_date(&self) -> DateTime<Utc> {
         self.policy.update_date
     }
-    /// Tags.
-    async fn tags(&self) -> Vec<Tag> {
-        tags(&self.policy.tags)
+    /// Tags; needs `iam:ListPolicyTags`.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
+        authorize_nested(ctx, "iam:ListPolicyTags", &self.policy.arn.to_string())?;
+        Ok(Some(tags(&self.policy.tags)))
     }
-    /// The default version.
-    async fn default_version(&self) -> Option<PolicyVersionObject> {
-        self.policy
+    /// The default version; needs `iam:GetPolicyVersion`.
+    async fn default_version(&self, ctx: &Context<'_>) -> Result<Option<PolicyVersionObject>> {
+        authorize_nested(ctx, "iam:GetPolicyVersion", &self.policy.arn.to_string())?;
+        Ok(self
+            .policy
             .default_version()
-            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id))
+            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn)))
     }
-    /// Every version, oldest first.
-    async fn versions(&self) -> Vec<PolicyVersionObject> {
-        self.policy
-            .versions
-            .iter()
-            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id))
-            .collect()
+    /// Every version, oldest first (at most five); needs `iam:ListPolicyVersions`.
+    async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<PolicyVersionObject>>> {
+        authorize_nested(ctx, "iam:ListPolicyVersions", &self.policy.arn.to_string())?;
+        Ok(Some(
+            self.policy
+                .versions
+                .iter()
+                .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn))
+                .collect(),
+        ))
     }
 }
 
 /// One version of a managed policy.
 #[derive(SimpleObject, Clone)]
-#[graphql(name = "PolicyVersion")]
+#[graphql(name = "PolicyVersion", complex)]
 pub struct PolicyVersionObject {
     /// `v1`, `v2`, ...
     pub version_id: String,
-    /// The document (JSON text).
-    pub document: String,
+    #[graphql(skip)]
+    pub(crate) document: String,
+    #[graphql(skip)]
+    pub(crate) policy_arn: String,
     /// Whether it is the default version.
     pub is_default_version: bool,
     /// When created.
     pub create_date: DateTime<Utc>,
 }
 
+#[async_graphql::ComplexObject]
 impl PolicyVersionObject {
-    pub(crate) fn of(version: &PolicyVersion, default_id: &str) -> Self {
+    /// The document (JSON text); needs `iam:GetPolicyVersion` on the policy.
+    async fn document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        authorize_nested(ctx, "iam:GetPolicyVersion", &self.policy_arn)?;
+        Ok(Some(self.document.clone()))
+    }
+}
+
+impl PolicyVersionObject {
+    pub(crate) fn of(version: &PolicyVersion, default_id: &str, policy_arn: &IamArn) -> Self {
         PolicyVersionObject {
             version_id: version.version_id.clone(),
             document: version.document.clone(),
+            policy_arn: policy_arn.to_string(),
             is_default_version: version.version_id == default_id,
             create_date: version.create_date,
         }
@@ -406,7 +528,7 @@ pub(crate) fn paginate<T: async_graphql::OutputType>(
     after: Option<String>,
     first: Option<i32>,
 ) -> Connection<String, T, EmptyFields, EmptyFields> {
-    let first = first.map_or(100, |n| n.clamp(0, 1_000) as usize);
+    let first = first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize;
     let start = match &after {
         Some(cursor) => items.iter().position(|(key, _)| key > cursor).unwrap_or(items.len()),
         None => 0,

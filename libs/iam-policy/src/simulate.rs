@@ -1,6 +1,7 @@
 //! AWS SimulateCustomPolicy: its request and response shapes, and the one code path behind every
 //! simulation (the CLI and the GraphQL API both call [`simulate`]).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -47,12 +48,77 @@ pub struct SimulateCustomPolicyRequest {
     /// EC2 scenarios; accepted and ignored, as Gatehouse models no EC2 resources.
     #[serde(default)]
     pub resource_handling_option: Option<String>,
-    /// Paging; every result is always returned in one page.
+    /// Results per page: 1 to 1000, 100 when absent (as AWS).
     #[serde(default)]
     pub max_items: Option<u32>,
-    /// Paging marker; accepted and ignored.
+    /// Where the page starts: the `Marker` of the previous page's answer.
     #[serde(default)]
     pub marker: Option<String>,
+}
+
+/// Most `ActionNames` one simulation takes.
+pub const MAX_SIMULATED_ACTIONS: usize = 1_000;
+/// Most `ResourceArns` one simulation takes.
+pub const MAX_SIMULATED_RESOURCES: usize = 1_000;
+/// Most `ContextEntries` one simulation takes.
+pub const MAX_CONTEXT_ENTRIES: usize = 100;
+/// Results per page when `MaxItems` is absent, and the most it may ask for.
+pub const DEFAULT_MAX_ITEMS: u32 = 100;
+/// The largest `MaxItems`.
+pub const MAX_MAX_ITEMS: u32 = 1_000;
+
+/// Checks a simulation's list sizes, so its cost is bounded before anything is compiled.
+///
+/// # Errors
+/// `InvalidInput` naming the list that is too long.
+pub fn check_simulation_sizes(actions: usize, resources: usize, context_entries: usize) -> Result<(), PolicyError> {
+    let too_many = |list: &str, count: usize, max: usize| {
+        PolicyError::InvalidInput(format!(
+            "`{list}` has {count} members; a simulation takes at most {max}"
+        ))
+    };
+    if actions > MAX_SIMULATED_ACTIONS {
+        return Err(too_many("ActionNames", actions, MAX_SIMULATED_ACTIONS));
+    }
+    if resources > MAX_SIMULATED_RESOURCES {
+        return Err(too_many("ResourceArns", resources, MAX_SIMULATED_RESOURCES));
+    }
+    if context_entries > MAX_CONTEXT_ENTRIES {
+        return Err(too_many("ContextEntries", context_entries, MAX_CONTEXT_ENTRIES));
+    }
+    Ok(())
+}
+
+/// The results one page holds, out of `total` (actions × resources, actions outer), for AWS's
+/// `MaxItems` and `Marker`. A marker is the index of the page's first result, as text.
+///
+/// # Errors
+/// `InvalidInput` for `MaxItems` outside 1..=1000 or a marker this simulation did not give.
+pub fn page_window(total: usize, max_items: Option<u32>, marker: Option<&str>) -> Result<Range<usize>, PolicyError> {
+    let max_items = match max_items {
+        None | Some(0) => DEFAULT_MAX_ITEMS,
+        Some(n) if n > MAX_MAX_ITEMS => {
+            return Err(PolicyError::InvalidInput(format!(
+                "`MaxItems` must be between 1 and {MAX_MAX_ITEMS}"
+            )))
+        }
+        Some(n) => n,
+    };
+    let start = match marker.map(str::trim).filter(|m| !m.is_empty()) {
+        None => 0,
+        Some(marker) => marker
+            .parse::<usize>()
+            .ok()
+            .filter(|start| *start < total)
+            .ok_or_else(|| PolicyError::InvalidInput(format!("`Marker` {marker:?} is not one this simulation gave")))?,
+    };
+    Ok(start..total.min(start + max_items as usize))
+}
+
+/// The marker of the page after `window`, when there is one.
+#[must_use]
+pub fn next_marker(window: &Range<usize>, total: usize) -> Option<String> {
+    (window.end < total).then(|| window.end.to_string())
 }
 
 /// One level of the organization: its SCPs.
@@ -84,10 +150,14 @@ pub struct ContextEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SimulatePolicyResponse {
-    /// One result per action and resource, in input order (actions outer, resources inner).
+    /// One result per action and resource of this page, in input order (actions outer,
+    /// resources inner).
     pub evaluation_results: Vec<EvaluationResult>,
-    /// Always false: every result is in one page.
+    /// Whether more results follow; pass `Marker` to get them.
     pub is_truncated: bool,
+    /// Where the next page starts, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 /// The decision for one action on one resource.
@@ -170,13 +240,27 @@ pub struct Simulation<'a> {
     pub resources: &'a [String],
     /// Condition keys.
     pub context: &'a Context,
+    /// Which results to compute, by index (actions outer, resources inner): one page. `None`
+    /// computes them all.
+    pub window: Option<Range<usize>>,
 }
 
-/// Runs a simulation: one result per action and resource.
+/// Runs a simulation: one result per action and resource of its window.
 pub fn simulate(simulation: &Simulation<'_>) -> Vec<EvaluationResult> {
-    let mut results = Vec::with_capacity(simulation.actions.len() * simulation.resources.len());
-    for action in simulation.actions {
-        for resource in simulation.resources {
+    let per_action = simulation.resources.len();
+    if per_action == 0 {
+        return Vec::new();
+    }
+    let total = simulation.actions.len() * per_action;
+    let window = simulation.window.clone().unwrap_or(0..total);
+    let window = window.start.min(total)..window.end.min(total);
+    let mut results = Vec::with_capacity(window.len());
+    for index in window {
+        let (action, resource) = (
+            &simulation.actions[index / per_action],
+            &simulation.resources[index % per_action],
+        );
+        {
             let resource_account = resource_account(simulation, resource);
             let request = Request {
                 caller: simulation.caller,
@@ -392,6 +476,11 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
     if request.action_names.is_empty() {
         return Err(invalid("`ActionNames` must contain at least one action"));
     }
+    check_simulation_sizes(
+        request.action_names.len(),
+        request.resource_arns.len(),
+        request.context_entries.len(),
+    )?;
     for action in &request.action_names {
         if action.contains(['*', '?']) {
             return Err(PolicyError::InvalidInput(format!(
@@ -504,6 +593,14 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
         actions: &request.action_names,
         resources: &resources,
         context: &context,
+        window: None,
+    };
+    let total = request.action_names.len() * resources.len();
+    let window = page_window(total, request.max_items, request.marker.as_deref())?;
+    let marker = next_marker(&window, total);
+    let simulation = Simulation {
+        window: Some(window),
+        ..simulation
     };
     let mut evaluation_results = simulate(&simulation);
     let texts_by_id = request
@@ -529,7 +626,8 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
     }
     Ok(SimulatePolicyResponse {
         evaluation_results,
-        is_truncated: false,
+        is_truncated: marker.is_some(),
+        marker,
     })
 }
 

@@ -126,6 +126,16 @@ pub fn authenticate(
     if !has_header && !has_query {
         return Err(AuthError::MissingAuthenticationToken);
     }
+    // Every key Gatehouse issues today is long-term: a session token can belong to none of
+    // them, and AWS refuses a long-term key sent with one.
+    let has_session_token = parts.headers.contains_key("x-amz-security-token")
+        || parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("X-Amz-Security-Token=")));
+    if has_session_token {
+        return Err(AuthError::InvalidClientTokenId);
+    }
     let request = signable_request(parts, body);
     let claim = parse_authorization(&request).map_err(AuthError::Signature)?;
     let key = keys

@@ -3,9 +3,12 @@
 
 pub mod auth;
 pub mod decision;
+pub mod serve;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
@@ -14,9 +17,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use iam_app::access::ApiCaller;
+use iam_app::auth_failures::FailedAuthentication;
 use iam_app::Gatehouse;
 use iam_domain::AccessKeyOwner;
-use iam_graphql::{build_schema, Caller, GatehouseSchema};
+use iam_graphql::{build_schema, GatehouseSchema};
 use zeroize::Zeroizing;
 
 use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord};
@@ -30,6 +34,26 @@ pub const MIN_SEQUENCE_HEADER: &str = "x-gatehouse-min-sequence";
 /// Largest request body accepted (policies are at most tens of kilobytes).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Per-request limits of the edge.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Requests per second one access key may make (a burst of twice that); `None`: no limit.
+    pub per_key_rate: Option<NonZeroU32>,
+    /// Time a client has to send a request's body once its headers arrived.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            per_key_rate: NonZeroU32::new(50_000),
+            body_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+type KeyedLimiter = governor::DefaultKeyedRateLimiter<String>;
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct Gateway {
@@ -37,17 +61,59 @@ pub struct Gateway {
     schema: GatehouseSchema,
     auth: Arc<AuthSettings>,
     signing_keys: Arc<SigningKeyCache>,
+    limits: RequestLimits,
+    throttle: Option<Arc<KeyedLimiter>>,
+}
+
+/// Which error shape a route answers in: GraphQL's (`{"errors": [...]}`) for `/graphql`, the
+/// decision API's (`{"error": {"code", "message"}}`) for `/v1/*` and `/access/v1/*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorShape {
+    GraphQl,
+    Decision,
 }
 
 impl Gateway {
-    /// A gateway over a service.
+    /// A gateway over a service, with the default request limits.
     pub fn new(gatehouse: Arc<Gatehouse>, auth: AuthSettings) -> Self {
+        Self::with_limits(gatehouse, auth, RequestLimits::default())
+    }
+
+    /// A gateway over a service with these request limits. Must be called inside a Tokio
+    /// runtime: it starts the tasks that flush failed-authentication summaries and forget idle
+    /// keys' rate state.
+    pub fn with_limits(gatehouse: Arc<Gatehouse>, auth: AuthSettings, limits: RequestLimits) -> Self {
         let schema = build_schema(gatehouse.clone());
+        let throttle = limits.per_key_rate.map(|rate| {
+            let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+            Arc::new(governor::RateLimiter::keyed(
+                governor::Quota::per_second(rate).allow_burst(burst),
+            ))
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let gatehouse = Arc::downgrade(&gatehouse);
+            let throttle = throttle.as_ref().map(Arc::downgrade);
+            runtime.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let Some(gatehouse) = gatehouse.upgrade() else { break };
+                    if let Err(error) = gatehouse.flush_auth_failures().await {
+                        tracing::warn!(%error, "failed-authentication summaries could not be recorded");
+                    }
+                    if let Some(limiter) = throttle.as_ref().and_then(std::sync::Weak::upgrade) {
+                        limiter.retain_recent();
+                    }
+                }
+            });
+        }
         Gateway {
             gatehouse,
             schema,
             auth: Arc::new(auth),
             signing_keys: Arc::new(SigningKeyCache::default()),
+            limits,
+            throttle,
         }
     }
 
@@ -100,23 +166,44 @@ async fn graphiql() -> Html<String> {
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    shaped_error(ErrorShape::GraphQl, status, code, message)
+}
+
+fn shaped_error(shape: ErrorShape, status: StatusCode, code: &str, message: &str) -> Response {
+    let body = match shape {
+        ErrorShape::GraphQl => {
+            serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+        }
+        ErrorShape::Decision => decision::error_body(code, message),
+    };
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
-fn auth_failure(error: &AuthError) -> Response {
-    let status = match error {
-        AuthError::Signature(e) => StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN),
-        _ => StatusCode::FORBIDDEN,
-    };
+fn auth_failure_message(error: &AuthError) -> String {
     // Messages never carry the canonical request: it may hold a session token.
-    let message = match error {
+    match error {
         AuthError::Signature(iam_sigv4::SigV4Error::SignatureDoesNotMatch { .. }) => {
             "the request signature we calculated does not match the signature you provided; check your secret access key and signing method".to_string()
         }
         other => other.to_string(),
+    }
+}
+
+fn auth_failure(shape: ErrorShape, error: &AuthError) -> Response {
+    let status = match error {
+        AuthError::Signature(e) => StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN),
+        _ => StatusCode::FORBIDDEN,
     };
-    error_response(status, error.aws_code(), &message)
+    shaped_error(shape, status, error.aws_code(), &auth_failure_message(error))
+}
+
+/// The access key id a request claims (for the record of its failure), if it names one.
+fn claimed_key(parts: &axum::http::request::Parts) -> Option<String> {
+    let request = auth::signable_request(parts, &[]);
+    iam_sigv4::parse_authorization(&request)
+        .ok()
+        .map(|claim| claim.access_key_id().to_owned())
+        .filter(|id| id.len() <= 128)
 }
 
 /// Reads the body and authenticates the request; a refusal is the ready response.
@@ -124,14 +211,27 @@ async fn authenticated(
     gateway: &Gateway,
     peer: SocketAddr,
     request: Request<Body>,
+    shape: ErrorShape,
 ) -> Result<(ApiCaller, axum::body::Bytes), Response> {
     let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return Err(error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "ValidationError",
-            "request body is larger than 1 MiB",
-        ));
+    let body = match tokio::time::timeout(gateway.limits.body_read_timeout, to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return Err(shaped_error(
+                shape,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ValidationError",
+                "request body is larger than 1 MiB",
+            ))
+        }
+        Err(_) => {
+            return Err(shaped_error(
+                shape,
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                "the request body did not arrive in time",
+            ))
+        }
     };
     let request_id = uuid::Uuid::now_v7().to_string();
     let authenticated = match authenticate(
@@ -145,14 +245,39 @@ async fn authenticated(
         Ok(authenticated) => authenticated,
         Err(error) => {
             tracing::info!(request_id, code = error.aws_code(), "request refused at authentication");
-            return Err(auth_failure(&error));
+            let failure = FailedAuthentication {
+                access_key_id: claimed_key(&parts),
+                error_code: error.aws_code().to_owned(),
+                message: auth_failure_message(&error),
+                source_ip: Some(peer.ip().to_string()),
+                user_agent: user_agent_of(&parts),
+                request_id: request_id.clone(),
+                region: gateway.auth.region.clone(),
+                path: parts.uri.path().chars().take(256).collect(),
+            };
+            if let Err(record_error) = gateway.gatehouse.record_auth_failure(failure).await {
+                tracing::warn!(request_id, error = %record_error, "a failed authentication could not be recorded");
+            }
+            return Err(with_request_id(auth_failure(shape, &error), &request_id));
         }
     };
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    if let Some(limiter) = &gateway.throttle {
+        if let Err(not_until) = limiter.check_key(&authenticated.access_key_id) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut response = shaped_error(
+                shape,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Throttling",
+                "Rate exceeded: this access key sends more requests than it may; retry after the time in Retry-After",
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Err(with_request_id(response, &request_id));
+        }
+    }
+    let user_agent = user_agent_of(&parts);
     Ok((
         ApiCaller {
             account_id: authenticated.account_id,
@@ -165,6 +290,14 @@ async fn authenticated(
         },
         body,
     ))
+}
+
+fn user_agent_of(parts: &axum::http::request::Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|agent| agent.chars().take(512).collect())
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {
@@ -182,7 +315,7 @@ async fn decision_api(
     request: Request<Body>,
 ) -> Response {
     let path = request.uri().path().to_owned();
-    let (caller, body) = match authenticated(&gateway, peer, request).await {
+    let (caller, body) = match authenticated(&gateway, peer, request, ErrorShape::Decision).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -217,7 +350,7 @@ async fn graphql(
             )
         }
     };
-    let (api_caller, body) = match authenticated(&gateway, peer, request).await {
+    let (api_caller, body) = match authenticated(&gateway, peer, request, ErrorShape::GraphQl).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -241,18 +374,8 @@ async fn graphql(
             )
         }
     };
-    let caller = Caller {
-        account_id: api_caller.account_id.clone(),
-        principal_arn: api_caller.principal_arn.clone(),
-        access_key_id: api_caller.access_key_id.clone().unwrap_or_default(),
-        request_id: request_id.clone(),
-        source_ip: api_caller.source_ip.clone(),
-    };
-    tracing::info!(request_id, account = %caller.account_id, principal = %caller.principal_arn, "graphql request");
-    let response = gateway
-        .schema
-        .execute(graphql_request.data(caller).data(api_caller))
-        .await;
+    tracing::info!(request_id, account = %api_caller.account_id, principal = %api_caller.principal_arn, "graphql request");
+    let response = gateway.schema.execute(graphql_request.data(api_caller)).await;
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
     with_request_id(
         (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),

@@ -33,7 +33,8 @@ use serde::Deserialize;
 #[command(name = "iamd", version, about = "Gatehouse IAM, all in one process")]
 struct Flags {
     /// A TOML file with any of: data_dir, listen, region, master_key_file, audit_sync,
-    /// database_url, events_schema, kafka_brokers, audit_topic, audit_schema.
+    /// database_url, events_schema, kafka_brokers, audit_topic, audit_schema, follow, events_topic,
+    /// max_connections, request_read_timeout, throttle_per_key.
     #[arg(long, env = "GATEHOUSE_CONFIG")]
     config: Option<PathBuf>,
     /// Where the event log, the master key and the first credentials live.
@@ -89,6 +90,16 @@ struct Flags {
     /// The events topic (with `--follow kafka`; default `gatehouse.events`).
     #[arg(long)]
     events_topic: Option<String>,
+    /// Connections open at once (default 4096); beyond it new connections wait in the backlog.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers, and then its body (default 10).
+    #[arg(long, env = "GATEHOUSE_REQUEST_READ_TIMEOUT")]
+    request_read_timeout: Option<u64>,
+    /// Requests per second one access key may make, with bursts of twice that (default 50000;
+    /// 0 turns the limit off). Beyond it: `Throttling` with `Retry-After`.
+    #[arg(long, env = "GATEHOUSE_THROTTLE_PER_KEY")]
+    throttle_per_key: Option<u32>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -106,6 +117,9 @@ struct FileConfig {
     audit_schema: Option<String>,
     follow: Option<String>,
     events_topic: Option<String>,
+    max_connections: Option<usize>,
+    request_read_timeout: Option<u64>,
+    throttle_per_key: Option<u32>,
 }
 
 /// The validated configuration.
@@ -122,6 +136,10 @@ struct Config {
     audit_kafka: Option<AuditKafka>,
     /// How a replica on the shared log hears of other replicas' appends.
     follow: Follow,
+    /// Connection limits.
+    serve: gateway::serve::ServeLimits,
+    /// Request limits.
+    requests: gateway::RequestLimits,
 }
 
 /// How a replica on the shared log hears of other replicas' appends.
@@ -207,7 +225,25 @@ impl Config {
                     .or_else(|| events_schema.clone()),
             }),
         };
+        let read_timeout = std::time::Duration::from_secs(
+            flags
+                .request_read_timeout
+                .or(file.request_read_timeout)
+                .unwrap_or(10)
+                .max(1),
+        );
+        let serve = gateway::serve::ServeLimits {
+            max_connections: flags.max_connections.or(file.max_connections).unwrap_or(4_096).max(1),
+            header_read_timeout: read_timeout,
+            ..gateway::serve::ServeLimits::default()
+        };
+        let requests = gateway::RequestLimits {
+            per_key_rate: std::num::NonZeroU32::new(flags.throttle_per_key.or(file.throttle_per_key).unwrap_or(50_000)),
+            body_read_timeout: read_timeout,
+        };
         Ok(Config {
+            serve,
+            requests,
             audit_durability,
             database_url,
             events_schema,
@@ -432,20 +468,11 @@ async fn main() -> anyhow::Result<()> {
         region: config.region.clone(),
         ..AuthSettings::default()
     };
-    let app = Gateway::new(gatehouse, auth).router();
+    let app = Gateway::with_limits(gatehouse, auth, config.requests).router();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     println!("iamd listening on http://{address}; GraphiQL at http://{address}/graphql");
-    // Answers are small and each is one write: sending them at once (no Nagle delay behind an
-    // unacknowledged previous answer) is what a request/response API wants.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY could not be set");
-        }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    gateway::serve::serve(listener, app, config.serve, shutdown_signal()).await?;
     let _ = stop_background.send(true);
     let _ = background.await;
     if let Some(read_model) = read_model {

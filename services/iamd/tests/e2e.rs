@@ -61,7 +61,7 @@ fn entity_lifecycle_and_error_codes() {
         json!({}),
     )
     .data();
-    run("mutation { addUserToGroup(input: {groupName: \"devs\", userName: \"alice\"}) { group { users { userName } } } }", json!({})).data();
+    run("mutation { addUserToGroup(input: {groupName: \"devs\", userName: \"alice\"}) { group { users { nodes { userName } } } } }", json!({})).data();
 
     let document =
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
@@ -85,7 +85,7 @@ fn entity_lifecycle_and_error_codes() {
         .contains("Permit"));
 
     let attached = run(
-        "mutation($a: String!) { attachUserPolicy(input: {userName: \"alice\", policyArn: $a}) { user { attachedPolicies { policyArn } groups { groupName } } } }",
+        "mutation($a: String!) { attachUserPolicy(input: {userName: \"alice\", policyArn: $a}) { user { attachedPolicies { policyArn } groups { nodes { groupName } } } } }",
         json!({"a": policy_arn}),
     );
     assert_eq!(
@@ -93,7 +93,7 @@ fn entity_lifecycle_and_error_codes() {
         policy_arn.as_str()
     );
     assert_eq!(
-        attached.data()["attachUserPolicy"]["user"]["groups"][0]["groupName"],
+        attached.data()["attachUserPolicy"]["user"]["groups"]["nodes"][0]["groupName"],
         "devs"
     );
     run(

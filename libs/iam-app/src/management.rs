@@ -1,0 +1,599 @@
+//! Management calls as use cases: one per IAM action, for every door (GraphQL today, AWS's wire
+//! protocols next). Each authorizes the caller for what the command touches (the domain's
+//! [`requirements`]: the action on every ARN, with IAM's condition keys), executes it, and makes
+//! its CloudTrail record durable before answering. The record is built from typed data: the
+//! command's request parameters (a type without secrets) and a response built here, never from
+//! the response a client shaped, so no alias or selection can carry a secret into the history.
+
+use chrono::{DateTime, Utc};
+use iam_audit::{AuditRecord, EVENT_SOURCE_IAM};
+use iam_authz::{authorize, AccountModel, RequestFacts};
+use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Requirement};
+use iam_policy::DecisionEffect;
+use iam_types::{ErrorCode, IamArn, ResourceKind};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use crate::access::{user_identity, ApiCaller};
+use crate::{Actor, AppError, Executed, Gatehouse, NewAccessKey};
+
+/// Request parameters larger than this (serialized) are summarized in the record, as CloudTrail
+/// omits oversized ones: a refused call must not be able to write megabytes of history.
+pub const MAX_RECORDED_PARAMETERS: usize = 16 * 1024;
+/// Within oversized parameters, strings longer than this are replaced by their size and digest;
+/// text a record derives from the input (an error message, a resource ARN) is cut to it.
+const MAX_RECORDED_STRING: usize = 1024;
+
+/// `text` cut to [`MAX_RECORDED_STRING`] bytes (on a character boundary), marked when cut.
+fn bounded_text(text: &str) -> String {
+    if text.len() <= MAX_RECORDED_STRING {
+        return text.to_owned();
+    }
+    let mut end = MAX_RECORDED_STRING;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...[{} bytes]", &text[..end], text.len())
+}
+
+/// An access key just created, as a door shows it: the secret is here and only here.
+pub struct CreatedAccessKey {
+    /// The key and what the command did.
+    pub key: NewAccessKey,
+    /// The owner; `None` for the root user.
+    pub user_name: Option<String>,
+}
+
+/// A new account and its root user's first key.
+pub struct CreatedAccount {
+    /// The 12-digit id.
+    pub account_id: String,
+    /// The root key (secret shown once).
+    pub root_key: NewAccessKey,
+}
+
+impl ApiCaller {
+    fn actor(&self) -> Actor {
+        Actor {
+            arn: self.principal_arn.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// `User: <arn> is not authorized to perform: <action> on resource: <arn> <why>`, as AWS words it.
+fn access_denied(caller: &ApiCaller, action: &str, resource: &str, why: &str) -> AppError {
+    AppError::new(
+        ErrorCode::AccessDenied,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+            caller.principal_arn
+        ),
+    )
+}
+
+/// Whether `caller` may do everything in `needed` on `model`'s account, with the request's
+/// condition keys beside the ones Gatehouse knows of the caller.
+///
+/// # Errors
+/// `AccessDenied` for the first requirement refused.
+pub fn authorize_requirements(
+    model: &AccountModel,
+    caller: &ApiCaller,
+    needed: &[Requirement],
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let principal = model.principal(&caller.principal_arn).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::AccessDenied,
+            format!("{} is no longer a principal of this account", caller.principal_arn),
+        )
+    })?;
+    let facts = RequestFacts {
+        source_ip: caller.source_ip.clone(),
+        ..RequestFacts::default()
+    };
+    let base = model.request_context(&principal, &facts, now);
+    for requirement in needed {
+        let mut context = base.clone();
+        for (key, value) in &requirement.context {
+            context.insert(key, value.clone());
+        }
+        let decision = authorize(&principal, &requirement.action, &requirement.resource, &context);
+        let why = match decision.effect {
+            DecisionEffect::Allowed => continue,
+            DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
+            DecisionEffect::ImplicitDeny if decision.details.allowed_by_identity => {
+                "because no permissions boundary allows the action".to_owned()
+            }
+            DecisionEffect::ImplicitDeny => {
+                format!(
+                    "because no identity-based policy allows the {} action",
+                    requirement.action
+                )
+            }
+        };
+        return Err(access_denied(caller, &requirement.action, &requirement.resource, &why));
+    }
+    Ok(())
+}
+
+/// Request parameters as a record keeps them: whole when small, otherwise with every long string
+/// replaced by `{"omitted": true, "bytes": n, "sha256": ...}` (so the record still proves what was
+/// sent), and wholly summarized when even that is too large.
+#[must_use]
+pub fn bounded_parameters(parameters: Value) -> Value {
+    let size = serialized_len(&parameters);
+    if size <= MAX_RECORDED_PARAMETERS {
+        return parameters;
+    }
+    let shortened = shorten_strings(parameters.clone());
+    if serialized_len(&shortened) <= MAX_RECORDED_PARAMETERS {
+        return shortened;
+    }
+    omitted(&serde_json::to_string(&parameters).unwrap_or_default())
+}
+
+fn serialized_len(value: &Value) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
+}
+
+fn omitted(text: &str) -> Value {
+    json!({"omitted": true, "bytes": text.len(), "sha256": hex::encode(Sha256::digest(text.as_bytes()))})
+}
+
+fn shorten_strings(value: Value) -> Value {
+    match value {
+        Value::String(text) if text.len() > MAX_RECORDED_STRING => omitted(&text),
+        Value::Array(items) => Value::Array(items.into_iter().map(shorten_strings).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, shorten_strings(v))).collect()),
+        other => other,
+    }
+}
+
+/// What a management record says beyond the call itself.
+struct CallFacts<'a> {
+    caller: &'a ApiCaller,
+    state: &'a AccountState,
+    event_name: &'a str,
+    needed: &'a [Requirement],
+    request_parameters: Value,
+    outcome: Result<(Value, Option<Value>), &'a AppError>,
+    read_only: bool,
+    now: DateTime<Utc>,
+}
+
+fn management_record(facts: CallFacts<'_>) -> AuditRecord {
+    let caller = facts.caller;
+    let (response_elements, changes, error_code, error_message) = match facts.outcome {
+        Ok((response, changes)) => (response, changes, None, None),
+        Err(error) => (
+            Value::Null,
+            None,
+            Some(error.code.as_str().to_owned()),
+            Some(bounded_text(&error.message)),
+        ),
+    };
+    let action = facts
+        .needed
+        .first()
+        .map_or_else(|| format!("iam:{}", facts.event_name), |r| r.action.clone());
+    let mut additional = json!({
+        "action": bounded_text(&action),
+        "resource": facts.needed.first().map(|r| bounded_text(&r.resource)),
+    });
+    if let Some(object) = additional.as_object_mut() {
+        if facts.needed.len() > 1 {
+            object.insert(
+                "resources".into(),
+                facts
+                    .needed
+                    .iter()
+                    .map(|r| Value::String(bounded_text(&r.resource)))
+                    .collect(),
+            );
+        }
+        if let Some(changes) = changes {
+            object.insert("changes".into(), changes);
+        }
+    }
+    AuditRecord {
+        event_version: "1.09".into(),
+        user_identity: user_identity(facts.state, &caller.principal_arn, caller.access_key_id.as_deref()),
+        event_time: facts.now,
+        event_source: EVENT_SOURCE_IAM.into(),
+        event_name: facts.event_name.to_owned(),
+        aws_region: caller.region.clone(),
+        source_ip_address: caller.source_ip.clone().unwrap_or_default(),
+        user_agent: caller.user_agent.clone().unwrap_or_default(),
+        request_parameters: bounded_parameters(facts.request_parameters),
+        response_elements,
+        error_code,
+        error_message,
+        request_id: caller.request_id.clone(),
+        event_id: uuid::Uuid::now_v7().to_string(),
+        read_only: facts.read_only,
+        event_type: "AwsApiCall".into(),
+        recipient_account_id: caller.account_id.clone(),
+        additional_event_data: Some(additional),
+    }
+}
+
+/// What a change did, for the record: the sequence before and after, the events appended (by
+/// type and sequence; their payloads are in the log) and the touched entity before and after.
+fn changes(before: &AccountState, executed: &Executed, resource: &str) -> Value {
+    let first = before.version() + 1;
+    let events: Vec<Value> = executed
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| json!({"eventType": event.event_type(), "sequence": first + i as u64}))
+        .collect();
+    json!({
+        "sequenceBefore": before.version(),
+        "sequenceAfter": executed.sequence,
+        "events": events,
+        "before": entity_snapshot(before, resource),
+        "after": entity_snapshot(executed.model.state(), resource),
+    })
+}
+
+/// The touched entity after a change, as `responseElements` shows it.
+fn response_elements(executed: &Executed, resource: &str) -> Value {
+    let snapshot = entity_snapshot(executed.model.state(), resource);
+    let kind = IamArn::parse(resource).ok().and_then(|arn| arn.kind());
+    let key = match kind {
+        Some(ResourceKind::User) => "user",
+        Some(ResourceKind::Group) => "group",
+        Some(ResourceKind::Role) => "role",
+        Some(ResourceKind::Policy) => "policy",
+        _ => return json!({"sequence": executed.sequence}),
+    };
+    json!({ key: snapshot, "sequence": executed.sequence })
+}
+
+/// An entity as the audit record shows it (`null` when absent). Access keys appear by id and
+/// status: the type has no place for a secret.
+#[must_use]
+pub fn entity_snapshot(state: &AccountState, resource: &str) -> Value {
+    let Ok(arn) = IamArn::parse(resource) else {
+        return Value::Null;
+    };
+    let Some(name) = arn.name() else {
+        return Value::Null;
+    };
+    let name = name.as_str();
+    let tags = |tags: &[iam_types::Tag]| -> Vec<Value> {
+        tags.iter()
+            .map(|t| json!({"key": t.key(), "value": t.value()}))
+            .collect()
+    };
+    let attached = |arns: &[IamArn]| -> Vec<String> { arns.iter().map(ToString::to_string).collect() };
+    match arn.kind() {
+        Some(ResourceKind::User) => state.user(name).map_or(Value::Null, |u| {
+            json!({
+                "userName": u.user_name.as_str(), "userId": u.user_id.as_str(), "arn": u.arn.to_string(),
+                "path": u.path.as_str(),
+                "permissionsBoundary": u.permissions_boundary.as_ref().map(ToString::to_string),
+                "tags": tags(&u.tags),
+                "attachedPolicies": attached(&u.permissions.attached_policies),
+                "inlinePolicyNames": u.permissions.inline_policies.keys().collect::<Vec<_>>(),
+                "groups": state.groups_for_user(name).iter().map(|g| g.group_name.as_str()).collect::<Vec<_>>(),
+                "accessKeys": state.access_keys_for_user(name).iter()
+                    .map(|k| json!({"accessKeyId": k.access_key_id.as_str(), "status": k.status.as_str()}))
+                    .collect::<Vec<_>>(),
+            })
+        }),
+        Some(ResourceKind::Group) => state.group(name).map_or(Value::Null, |g| {
+            json!({
+                "groupName": g.group_name.as_str(), "groupId": g.group_id.as_str(), "arn": g.arn.to_string(),
+                "path": g.path.as_str(),
+                "members": state.users_in_group(name).iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(),
+                "attachedPolicies": attached(&g.permissions.attached_policies),
+                "inlinePolicyNames": g.permissions.inline_policies.keys().collect::<Vec<_>>(),
+            })
+        }),
+        Some(ResourceKind::Role) => state.role(name).map_or(Value::Null, |r| {
+            json!({
+                "roleName": r.role_name.as_str(), "roleId": r.role_id.as_str(), "arn": r.arn.to_string(),
+                "path": r.path.as_str(), "description": r.description,
+                "maxSessionDuration": r.max_session_duration,
+                "assumeRolePolicyDocument": r.assume_role_policy_document,
+                "permissionsBoundary": r.permissions_boundary.as_ref().map(ToString::to_string),
+                "tags": tags(&r.tags),
+                "attachedPolicies": attached(&r.permissions.attached_policies),
+                "inlinePolicyNames": r.permissions.inline_policies.keys().collect::<Vec<_>>(),
+            })
+        }),
+        Some(ResourceKind::Policy) => state.managed_policy(&arn).map_or(Value::Null, |p| {
+            json!({
+                "policyName": p.policy_name.as_str(), "policyId": p.policy_id.as_str(), "arn": p.arn.to_string(),
+                "path": p.path.as_str(), "defaultVersionId": p.default_version_id,
+                "versions": p.versions.iter().map(|v| v.version_id.as_str()).collect::<Vec<_>>(),
+                "tags": tags(&p.tags),
+                "attachmentCount": state.attachment_count(&p.arn),
+            })
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// An access key's metadata as `responseElements` shows it: never its secret.
+fn access_key_elements(executed: &Executed, access_key_id: &str, user_name: Option<&str>) -> Value {
+    let key = executed.model.state().access_key(access_key_id);
+    json!({
+        "accessKey": {
+            "accessKeyId": access_key_id,
+            "userName": user_name,
+            "status": key.map(|k| k.status.as_str()),
+            "createDate": key.map(|k| k.create_date),
+        },
+        "sequence": executed.sequence,
+    })
+}
+
+impl Gatehouse {
+    fn caller_model(&self, caller: &ApiCaller) -> Result<Arc<AccountModel>, AppError> {
+        self.account(&caller.account_id)
+            .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))
+    }
+
+    /// Records a management call; a record that cannot be made durable fails the call.
+    async fn record_call(&self, facts: CallFacts<'_>) -> Result<(), AppError> {
+        self.record(vec![management_record(facts)]).await
+    }
+
+    /// Authorizes, executes and records one IAM management command for `caller`, in the
+    /// caller's own account. A refused or failed call is recorded too.
+    ///
+    /// # Errors
+    /// `AccessDenied`, the domain's errors (`NoSuchEntity`, `EntityAlreadyExists`,
+    /// `MalformedPolicyDocument`, `LimitExceeded`, ...), or `ServiceFailure` when the log or the
+    /// audit history cannot take the change or its record (then nothing is answered as done).
+    pub async fn manage(&self, caller: &ApiCaller, command: Command) -> Result<Executed, AppError> {
+        let model = self.caller_model(caller)?;
+        let now = Utc::now();
+        let command = self.own_access_keys(&model, caller, command)?;
+        let needed = requirements(model.state(), &caller.account_id, &command);
+        let event_name = command.action_name();
+        let resource = needed.first().map(|r| r.resource.clone()).unwrap_or_default();
+        let outcome = match authorize_requirements(&model, caller, &needed, now) {
+            Ok(()) => self.execute(&caller.account_id, &caller.actor(), &command).await,
+            Err(denied) => Err(denied),
+        };
+        let response = outcome.as_ref().map(|executed| {
+            let elements = match &command {
+                Command::UpdateAccessKey {
+                    user_name,
+                    access_key_id,
+                    ..
+                } => access_key_elements(executed, access_key_id, user_name.as_deref()),
+                _ => response_elements(executed, &resource),
+            };
+            (elements, Some(changes(model.state(), executed, &resource)))
+        });
+        self.record_call(CallFacts {
+            caller,
+            state: model.state(),
+            event_name,
+            needed: &needed,
+            request_parameters: command.request_parameters(),
+            outcome: response,
+            read_only: false,
+            now,
+        })
+        .await?;
+        outcome
+    }
+
+    /// Resolves a key command without `UserName` to the caller's own keys, as AWS does: a user
+    /// manages its own, and only the root user manages the root user's.
+    fn own_access_keys(&self, model: &AccountModel, caller: &ApiCaller, command: Command) -> Result<Command, AppError> {
+        let resolve = |user_name: Option<String>| {
+            access_key_user(model.state(), &caller.principal_arn, user_name).map_err(AppError::from)
+        };
+        Ok(match command {
+            Command::UpdateAccessKey {
+                user_name,
+                access_key_id,
+                status,
+            } => Command::UpdateAccessKey {
+                user_name: resolve(user_name)?,
+                access_key_id,
+                status,
+            },
+            Command::DeleteAccessKey {
+                user_name,
+                access_key_id,
+            } => Command::DeleteAccessKey {
+                user_name: resolve(user_name)?,
+                access_key_id,
+            },
+            other => other,
+        })
+    }
+
+    /// `CreateAccessKey` for `caller`: for the named user, or without a name for the caller
+    /// itself (the root user's keys only when the caller is the root user). The secret is in the
+    /// answer only: the record shows the key's id and status.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::manage`], and `ValidationError` when a caller that is neither a user nor
+    /// the root user names no user.
+    pub async fn create_access_key_for(
+        &self,
+        caller: &ApiCaller,
+        user_name: Option<String>,
+    ) -> Result<CreatedAccessKey, AppError> {
+        let model = self.caller_model(caller)?;
+        let now = Utc::now();
+        let requested = Command::CreateAccessKey {
+            user_name: user_name.clone(),
+            access_key_id: String::new(),
+            secret_ciphertext: String::new(),
+        };
+        let resolved = access_key_user(model.state(), &caller.principal_arn, user_name).map_err(AppError::from);
+        let command = Command::CreateAccessKey {
+            user_name: resolved.clone().ok().flatten(),
+            access_key_id: String::new(),
+            secret_ciphertext: String::new(),
+        };
+        let needed = match &resolved {
+            Ok(_) => requirements(model.state(), &caller.account_id, &command),
+            Err(_) => Vec::new(),
+        };
+        let outcome = match resolved {
+            Ok(owner) => match authorize_requirements(&model, caller, &needed, now) {
+                Ok(()) => self
+                    .create_access_key(&caller.account_id, &caller.actor(), owner.clone())
+                    .await
+                    .map(|key| CreatedAccessKey { key, user_name: owner }),
+                Err(denied) => Err(denied),
+            },
+            Err(invalid) => Err(invalid),
+        };
+        let response = outcome.as_ref().map(|created| {
+            let resource = needed.first().map(|r| r.resource.as_str()).unwrap_or_default();
+            (
+                access_key_elements(
+                    &created.key.executed,
+                    &created.key.access_key_id,
+                    created.user_name.as_deref(),
+                ),
+                Some(changes(model.state(), &created.key.executed, resource)),
+            )
+        });
+        self.record_call(CallFacts {
+            caller,
+            state: model.state(),
+            event_name: "CreateAccessKey",
+            needed: &needed,
+            request_parameters: requested.request_parameters(),
+            outcome: response,
+            read_only: false,
+            now,
+        })
+        .await?;
+        outcome
+    }
+
+    /// Creates a tenant account with its root key. Only the management account's root user may
+    /// (until organizations bring `organizations:CreateAccount` policies). The record shows the
+    /// new account's id and its key's id, never the secret.
+    ///
+    /// # Errors
+    /// `AccessDenied` for any other caller; `ServiceFailure` when the log or the record fails.
+    pub async fn create_account_for(
+        &self,
+        caller: &ApiCaller,
+        account_alias: Option<String>,
+    ) -> Result<CreatedAccount, AppError> {
+        let model = self.caller_model(caller)?;
+        let now = Utc::now();
+        let needed = vec![Requirement::named("organizations:CreateAccount", "*")];
+        let is_management_root = self.management_account().as_deref() == Some(caller.account_id.as_str())
+            && is_account_root(model.state(), &caller.principal_arn);
+        let outcome = if is_management_root {
+            self.create_account(&caller.actor(), account_alias.clone())
+                .await
+                .map(|(account_id, root_key)| CreatedAccount { account_id, root_key })
+        } else {
+            Err(access_denied(
+                caller,
+                "organizations:CreateAccount",
+                "*",
+                "because only the management account's root user may create accounts",
+            ))
+        };
+        let response = outcome.as_ref().map(|created| {
+            (
+                json!({
+                    "accountId": created.account_id,
+                    "rootAccessKey": {"accessKeyId": created.root_key.access_key_id, "status": "Active"},
+                }),
+                None,
+            )
+        });
+        self.record_call(CallFacts {
+            caller,
+            state: model.state(),
+            event_name: "CreateAccount",
+            needed: &needed,
+            request_parameters: json!({ "accountAlias": account_alias }),
+            outcome: response,
+            read_only: false,
+            now,
+        })
+        .await?;
+        outcome
+    }
+
+    /// Authorizes a read for `caller` on its account's current model.
+    ///
+    /// # Errors
+    /// `AccessDenied`.
+    pub fn authorize_read(&self, caller: &ApiCaller, needed: &[Requirement]) -> Result<Arc<AccountModel>, AppError> {
+        let model = self.caller_model(caller)?;
+        authorize_requirements(&model, caller, needed, Utc::now())?;
+        Ok(model)
+    }
+
+    /// The record of a read-only call (a `Get*` / `List*`), refused or answered. Reads record
+    /// no response elements, as CloudTrail records none for them.
+    #[must_use]
+    pub fn read_record(
+        &self,
+        caller: &ApiCaller,
+        event_name: &str,
+        needed: &[Requirement],
+        request_parameters: Value,
+        error: Option<&AppError>,
+    ) -> AuditRecord {
+        let state = self.account(&caller.account_id).map(|m| m.state().clone());
+        let empty = AccountState::new();
+        management_record(CallFacts {
+            caller,
+            state: state.as_deref().unwrap_or(&empty),
+            event_name,
+            needed,
+            request_parameters,
+            outcome: error.map_or(Ok((Value::Null, None)), Err),
+            read_only: true,
+            now: Utc::now(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_parameters_are_kept_whole() {
+        let parameters = json!({"userName": "alice", "path": "/x/"});
+        assert_eq!(bounded_parameters(parameters.clone()), parameters);
+    }
+
+    #[test]
+    fn long_strings_of_large_parameters_become_their_size_and_digest() {
+        let big = "x".repeat(200_000);
+        let recorded = bounded_parameters(json!({"userName": big, "path": "/"}));
+        assert_eq!(recorded["path"], "/");
+        assert_eq!(recorded["userName"]["omitted"], true);
+        assert_eq!(recorded["userName"]["bytes"], 200_000);
+        assert_eq!(
+            recorded["userName"]["sha256"],
+            hex::encode(Sha256::digest(big.as_bytes()))
+        );
+        assert!(serialized_len(&recorded) <= MAX_RECORDED_PARAMETERS);
+    }
+
+    #[test]
+    fn many_short_strings_are_summarized_whole() {
+        let many: Vec<String> = (0..10_000).map(|i| format!("tag-{i}")).collect();
+        let recorded = bounded_parameters(json!({ "tagKeys": many }));
+        assert_eq!(recorded["omitted"], true);
+        assert!(serialized_len(&recorded) < 200);
+    }
+}

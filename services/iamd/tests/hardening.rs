@@ -1,0 +1,775 @@
+//! The security review's findings (issue 12), one test each, through the HTTP API of a real
+//! `iamd`: each failed on the main before the fix.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use iam_sigv4::Credentials;
+use serde_json::{json, Value};
+use support::{gql, post, post_path, signed_headers, signed_headers_for, Reply, Server};
+
+fn credentials_of(key: &Value) -> Credentials {
+    Credentials {
+        access_key_id: key["accessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: key["secretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: None,
+    }
+}
+
+/// Creates `name` with `policy` (inline, if any) and returns its access key.
+fn user_with_policy(server: &Server, name: &str, path: &str, policy: Option<Value>) -> Credentials {
+    let root = server.root_credentials();
+    gql(
+        &server.address,
+        &root,
+        "mutation($n: String!, $p: String) { createUser(input: {userName: $n, path: $p}) { sequence } }",
+        json!({"n": name, "p": path}),
+    )
+    .data();
+    if let Some(policy) = policy {
+        gql(
+            &server.address,
+            &root,
+            "mutation($n: String!, $d: String!) { putUserPolicy(input: {userName: $n, policyName: \"p\", policyDocument: $d}) { sequence } }",
+            json!({"n": name, "d": policy.to_string()}),
+        )
+        .data();
+    }
+    let key = gql(
+        &server.address,
+        &root,
+        "mutation($n: String) { createAccessKey(userName: $n) { accessKey { accessKeyId secretAccessKey } } }",
+        json!({"n": name}),
+    );
+    credentials_of(&key.data()["createAccessKey"]["accessKey"])
+}
+
+fn allow(actions: Value, resource: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]})
+}
+
+/// Every byte `iamd` keeps on disk (event log, audit record file and index, read model).
+fn raw_data(dir: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+fn audit_log_size(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("audit.log")).map_or(0, |m| m.len())
+}
+
+fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+fn errors_at(reply: &Reply) -> Vec<(String, String)> {
+    reply.body["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            let path: Vec<String> = e["path"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned))
+                .collect();
+            (
+                path.join("."),
+                e["extensions"]["code"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Small deterministic generator, so a failing case can be rerun.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn alias(&mut self) -> String {
+        let letters = b"abcdefghijklmnopqrstuvwxyz";
+        (0..1 + self.next() % 8)
+            .map(|_| letters[(self.next() % 26) as usize] as char)
+            .collect()
+    }
+}
+
+/// Finding 1 and its property: no secret ever reaches the stored history, whatever aliases and
+/// selections a client uses, for user keys and new accounts' root keys alike.
+#[test]
+fn secrets_never_reach_the_audit_store_under_any_alias_or_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let mut secrets = Vec::new();
+    let mut random = Lcg(0x5EC2E7);
+    for case in 0..24 {
+        let user = format!("u{case}");
+        gql(
+            &server.address,
+            &root,
+            "mutation($n: String!) { createUser(input: {userName: $n}) { sequence } }",
+            json!({"n": user}),
+        )
+        .data();
+        let (outer, inner, id) = (random.alias(), random.alias(), random.alias());
+        // Field order, repetition, fragments and aliases vary per case.
+        let selection = match case % 4 {
+            0 => format!("{outer}: accessKey {{ {inner}: secretAccessKey {id}: accessKeyId }}"),
+            1 => format!("accessKey {{ {id}: accessKeyId {inner}: secretAccessKey secretAccessKey }}"),
+            2 => format!("{outer}: accessKey {{ ...K }} sequence"),
+            _ => format!("sequence {outer}: accessKey {{ {inner}: secretAccessKey }} {id}: accessKey {{ status }}"),
+        };
+        let fragment = if case % 4 == 2 {
+            "fragment K on AccessKeyWithSecret { s: secretAccessKey accessKeyId }"
+        } else {
+            ""
+        };
+        let query = format!(
+            "mutation($n: String) {{ {}: createAccessKey(userName: $n) {{ {selection} }} }} {fragment}",
+            random.alias()
+        );
+        let reply = gql(&server.address, &root, &query, json!({"n": user}));
+        let text = reply.body.to_string();
+        let secret = text
+            .split('"')
+            .find(|s| {
+                s.len() == 40
+                    && !s.starts_with("AKIA")
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '+')
+            })
+            .unwrap_or_else(|| panic!("no secret in {text}"))
+            .to_owned();
+        secrets.push(secret);
+    }
+    for case in 0..4 {
+        let query = format!(
+            "mutation {{ {}: createAccount {{ {}: rootAccessKey {{ {}: secretAccessKey accessKeyId }} accountId }} }}",
+            random.alias(),
+            random.alias(),
+            random.alias()
+        );
+        let reply = gql(&server.address, &root, &query, json!({}));
+        let text = reply.body.to_string();
+        let secret = text
+            .split('"')
+            .find(|s| s.len() == 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '+'))
+            .unwrap_or_else(|| panic!("case {case}: no secret in {text}"))
+            .to_owned();
+        secrets.push(secret);
+    }
+    // The records were made (one per call), and none holds a secret, in any file.
+    let records = gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"CreateAccessKey\"}, first: 100) { edges { node { cloudTrailRecord } } } }",
+        json!({}),
+    );
+    assert_eq!(records.data()["auditEvents"]["edges"].as_array().unwrap().len(), 24);
+    let raw = raw_data(dir.path());
+    for secret in &secrets {
+        assert!(!contains(&raw, secret), "a secret reached the stored data");
+    }
+    assert!(!contains(records.body.to_string().as_bytes(), &secrets[0]));
+}
+
+/// Finding 2: without `userName` a user manages its own keys, never the root user's.
+#[test]
+fn an_iam_user_cannot_touch_root_access_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let admin = user_with_policy(&server, "delegate", "/", Some(allow(json!("iam:*"), "*")));
+    let created = gql(
+        &server.address,
+        &admin,
+        "mutation { createAccessKey { accessKey { accessKeyId userName } } }",
+        json!({}),
+    );
+    assert_eq!(created.data()["createAccessKey"]["accessKey"]["userName"], "delegate");
+    for mutation in [
+        "mutation($k: String!) { updateAccessKey(input: {accessKeyId: $k, status: Inactive}) { sequence } }",
+        "mutation($k: String!) { deleteAccessKey(input: {accessKeyId: $k}) { sequence } }",
+    ] {
+        let refused = gql(&server.address, &admin, mutation, json!({"k": root.access_key_id}));
+        assert_eq!(
+            refused.error_code().as_deref(),
+            Some("NoSuchEntity"),
+            "{}",
+            refused.body
+        );
+    }
+    // The root key still works.
+    gql(&server.address, &root, "{ callerIdentity { arn } }", json!({})).data();
+}
+
+/// Finding 3: simulations are bounded and paged; a huge one is refused at once and recorded.
+#[test]
+fn simulations_are_bounded_and_paged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let reader = user_with_policy(
+        &server,
+        "reader",
+        "/",
+        Some(allow(json!(["iam:Get*", "iam:List*", "iam:Simulate*"]), "*")),
+    );
+    let me = format!("arn:aws:iam::{account}:user/reader");
+    let rss_before = rss_kib(&server);
+    let actions: Vec<String> = (0..40_000).map(|i| format!("s3:A{i}")).collect();
+    let started = Instant::now();
+    let huge = gql(
+        &server.address,
+        &reader,
+        "query($a: String!, $x: [String!]!) { simulatePrincipalPolicy(input: {policySourceArn: $a, actionNames: $x, resourceArns: $x}) { isTruncated } }",
+        json!({"a": me, "x": actions}),
+    );
+    assert_eq!(huge.error_code().as_deref(), Some("InvalidInput"), "{}", huge.body);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // 1,000 actions x 1,000 resources: a page of 100 at a time.
+    let actions: Vec<String> = (0..1_000).map(|i| format!("iam:Get{i}")).collect();
+    let resources: Vec<String> = (0..1_000).map(|i| format!("arn:aws:s3:::b/{i}")).collect();
+    let page = |marker: Option<&str>| {
+        gql(
+            &server.address,
+            &reader,
+            "query($a: String!, $x: [String!]!, $r: [String!]!, $m: String) { simulatePrincipalPolicy(input: {policySourceArn: $a, actionNames: $x, resourceArns: $r, maxItems: 100, marker: $m}) { isTruncated marker evaluationResults { evalActionName evalResourceName evalDecision } } }",
+            json!({"a": me, "x": actions, "r": resources, "m": marker}),
+        )
+    };
+    let first = page(None);
+    let first = &first.data()["simulatePrincipalPolicy"];
+    assert_eq!(first["isTruncated"], true);
+    assert_eq!(first["evaluationResults"].as_array().unwrap().len(), 100);
+    let marker = first["marker"].as_str().unwrap().to_owned();
+    let second = page(Some(&marker));
+    let results = &second.data()["simulatePrincipalPolicy"]["evaluationResults"];
+    assert_eq!(results[0]["evalActionName"], "iam:Get0");
+    assert_eq!(results[0]["evalResourceName"], "arn:aws:s3:::b/100");
+    assert_eq!(page(Some("nonsense")).error_code().as_deref(), Some("InvalidInput"));
+    let rss_after = rss_kib(&server);
+    assert!(
+        rss_after < rss_before + 200 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    let recorded = gql(
+        &server.address,
+        &server.root_credentials(),
+        "{ auditEventCounts(filter: {eventName: \"SimulatePrincipalPolicy\"}, groupBy: ERROR_CODE) { value count } }",
+        json!({}),
+    );
+    let counts = recorded.data()["auditEventCounts"].to_string();
+    assert!(counts.contains("InvalidInput"), "{counts}");
+}
+
+/// Finding 4: a principal with no permissions cannot make one request write megabytes of history.
+#[test]
+fn refused_requests_cannot_amplify_the_audit_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let nobody = user_with_policy(&server, "nobody", "/", None);
+    let big = "x".repeat(200_000);
+    let before = audit_log_size(dir.path());
+    let fields: String = (0..1_000)
+        .map(|i| format!("f{i}: createUser(input: {{userName: $n}}) {{ sequence }} "))
+        .collect();
+    let many = gql(
+        &server.address,
+        &nobody,
+        &format!("mutation($n: String!) {{ {fields} }}"),
+        json!({"n": big}),
+    );
+    assert_eq!(many.error_code().as_deref(), Some("LimitExceeded"), "{}", many.body);
+    // Within the field limit, each refused call is recorded with its parameters summarized.
+    let fields: String = (0..20)
+        .map(|i| format!("f{i}: createUser(input: {{userName: $n}}) {{ sequence }} "))
+        .collect();
+    let twenty = gql(
+        &server.address,
+        &nobody,
+        &format!("mutation($n: String!) {{ {fields} }}"),
+        json!({"n": big}),
+    );
+    assert_eq!(twenty.error_code().as_deref(), Some("AccessDenied"));
+    // AuthZEN evaluations inheriting a large default context.
+    let evaluations: Vec<Value> = (0..100).map(|_| json!({})).collect();
+    let body = json!({
+        "subject": {"type": "user", "id": "nobody"},
+        "action": {"name": "s3:GetObject"},
+        "resource": {"id": "arn:aws:s3:::b/k"},
+        "context": {"big": big},
+        "evaluations": evaluations,
+    })
+    .to_string();
+    let headers = signed_headers_for(&server.address, "/access/v1/evaluations", &nobody, &body, Utc::now());
+    let refused = post_path(&server.address, "/access/v1/evaluations", &headers, &body);
+    assert_eq!(refused.body["error"]["code"], "LimitExceeded", "{}", refused.body);
+    let grown = audit_log_size(dir.path()) - before;
+    assert!(grown < 1024 * 1024, "the audit log grew by {grown} bytes");
+}
+
+/// Finding 5: nested lists multiply into the complexity limit instead of into memory.
+#[test]
+fn nested_lists_are_bounded_by_complexity() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    for g in 0..10 {
+        gql(
+            &server.address,
+            &root,
+            "mutation($g: String!) { createGroup(input: {groupName: $g}) { sequence } }",
+            json!({"g": format!("g{g}")}),
+        )
+        .data();
+    }
+    for u in 0..10 {
+        gql(
+            &server.address,
+            &root,
+            "mutation($u: String!) { createUser(input: {userName: $u}) { sequence } }",
+            json!({"u": format!("u{u}")}),
+        )
+        .data();
+        for g in 0..10 {
+            gql(&server.address, &root, "mutation($g: String!, $u: String!) { addUserToGroup(input: {groupName: $g, userName: $u}) { sequence } }", json!({"g": format!("g{g}"), "u": format!("u{u}")})).data();
+        }
+    }
+    let deep = "{ user(userName: \"u0\") { groups { nodes { users { nodes { groups { nodes { users { nodes { groups { nodes { users { nodes { userName } } } } } } } } } } } } } }";
+    let started = Instant::now();
+    let refused = gql(&server.address, &root, deep, json!({}));
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex"),
+        "{}",
+        refused.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Small pages of the same shape are answered.
+    let paged = "{ user(userName: \"u0\") { groups(first: 2) { nodes { users(first: 2) { nodes { userName } } } pageInfo { hasNextPage } } } }";
+    let answered = gql(&server.address, &root, paged, json!({}));
+    assert_eq!(answered.data()["user"]["groups"]["pageInfo"]["hasNextPage"], true);
+}
+
+/// Finding 6, swept: each nested field needs the IAM action AWS requires; a principal allowed
+/// the parent but not the nested action gets `AccessDenied` there and the rest of the answer.
+#[test]
+fn nested_fields_are_authorized_for_their_own_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let target = format!("arn:aws:iam::{account}:user/target");
+    user_with_policy(&server, "target", "/", Some(allow(json!("s3:*"), "*")));
+    gql(
+        &server.address,
+        &root,
+        "mutation { createGroup(input: {groupName: \"team\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    gql(
+        &server.address,
+        &root,
+        "mutation { addUserToGroup(input: {groupName: \"team\", userName: \"target\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    gql(
+        &server.address,
+        &root,
+        "mutation { tagUser(input: {userName: \"target\", tags: [{key: \"k\", value: \"v\"}]}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    let cases: &[(&str, &str)] = &[
+        ("groups { nodes { groupName } }", "iam:ListGroupsForUser"),
+        ("attachedPolicies { policyArn }", "iam:ListAttachedUserPolicies"),
+        ("inlinePolicies { policyName }", "iam:ListUserPolicies"),
+        ("accessKeys { accessKeyId }", "iam:ListAccessKeys"),
+        ("tags { key value }", "iam:ListUserTags"),
+    ];
+    for (i, (field, action)) in cases.iter().enumerate() {
+        let name = field.split_whitespace().next().unwrap();
+        let query = format!("{{ user(userName: \"target\") {{ userName {field} }} }}");
+        let without = user_with_policy(
+            &server,
+            &format!("p{i}"),
+            "/",
+            Some(allow(json!("iam:GetUser"), &target)),
+        );
+        let refused = gql(&server.address, &without, &query, json!({}));
+        assert_eq!(
+            refused.body["data"]["user"]["userName"], "target",
+            "{field}: {}",
+            refused.body
+        );
+        assert!(refused.body["data"]["user"][name].is_null());
+        assert_eq!(
+            errors_at(&refused),
+            vec![(format!("user.{name}"), "AccessDenied".to_owned())]
+        );
+        let with = user_with_policy(
+            &server,
+            &format!("q{i}"),
+            "/",
+            Some(allow(json!(["iam:GetUser", action]), &target)),
+        );
+        let answered = gql(&server.address, &with, &query, json!({}));
+        assert!(
+            !answered.body["data"]["user"][name].is_null(),
+            "{field}: {}",
+            answered.body
+        );
+    }
+    // The review's path: from oneself through a group to another user's secrets of record.
+    let me = user_with_policy(
+        &server,
+        "me",
+        "/",
+        Some(allow(json!("iam:GetUser"), &format!("arn:aws:iam::{account}:user/me"))),
+    );
+    gql(
+        &server.address,
+        &root,
+        "mutation { addUserToGroup(input: {groupName: \"team\", userName: \"me\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    let walk = gql(
+        &server.address,
+        &me,
+        "{ user(userName: \"me\") { userName groups(first: 5) { nodes { users(first: 5) { nodes { inlinePolicies { policyDocument } accessKeys { accessKeyId } } } } } } }",
+        json!({}),
+    );
+    assert_eq!(walk.body["data"]["user"]["userName"], "me", "{}", walk.body);
+    assert!(walk.body["data"]["user"]["groups"].is_null());
+    assert!(!walk.body.to_string().contains("AKIA"));
+    // Inline documents need Get*Policy beyond the list action.
+    let lister = user_with_policy(
+        &server,
+        "lister",
+        "/",
+        Some(allow(json!(["iam:GetUser", "iam:ListUserPolicies"]), &target)),
+    );
+    let docs = gql(
+        &server.address,
+        &lister,
+        "{ user(userName: \"target\") { inlinePolicies { policyName policyDocument } } }",
+        json!({}),
+    );
+    assert_eq!(docs.body["data"]["user"]["inlinePolicies"][0]["policyName"], "p");
+    assert!(docs.body["data"]["user"]["inlinePolicies"][0]["policyDocument"].is_null());
+    assert_eq!(errors_at(&docs)[0].1, "AccessDenied");
+}
+
+/// Finding 7: IAM's own condition keys are in the context of IAM-on-IAM calls.
+#[test]
+fn iam_condition_keys_reach_management_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:AttachUserPolicy", "Resource": "*",
+         "Condition": {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}}},
+        {"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*",
+         "Condition": {"Null": {"aws:RequestTag/team": "true"}}},
+        {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:ResourceTag/protected": "yes"}}}
+    ]});
+    let delegate = user_with_policy(&server, "delegate", "/", Some(policy));
+    let attach = |arn: &str| {
+        gql(
+            &server.address,
+            &delegate,
+            "mutation($a: String!) { attachUserPolicy(input: {userName: \"delegate\", policyArn: $a}) { sequence } }",
+            json!({"a": arn}),
+        )
+    };
+    assert_eq!(
+        attach("arn:aws:iam::aws:policy/AdministratorAccess")
+            .error_code()
+            .as_deref(),
+        Some("AccessDenied")
+    );
+    attach("arn:aws:iam::aws:policy/ReadOnlyAccess").data();
+    let create = |tags: Value| {
+        gql(
+            &server.address,
+            &delegate,
+            "mutation($t: [TagInput!]) { createUser(input: {userName: \"new\", tags: $t}) { sequence } }",
+            json!({"t": tags}),
+        )
+    };
+    assert_eq!(create(json!(null)).error_code().as_deref(), Some("AccessDenied"));
+    create(json!([{"key": "team", "value": "db"}])).data();
+    gql(
+        &server.address,
+        &delegate,
+        "mutation { tagUser(input: {userName: \"new\", tags: [{key: \"protected\", value: \"yes\"}]}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    let delete = gql(
+        &server.address,
+        &delegate,
+        "mutation { deleteUser(userName: \"new\") { sequence } }",
+        json!({}),
+    );
+    assert_eq!(delete.error_code().as_deref(), Some("AccessDenied"));
+}
+
+/// Finding 8: a rename or move needs permission on the old and the new ARN.
+#[test]
+fn renames_and_moves_are_authorized_on_both_arns() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let staff = format!("arn:aws:iam::{account}:user/staff/*");
+    let me = user_with_policy(
+        &server,
+        "me",
+        "/staff/",
+        Some(allow(json!(["iam:UpdateUser", "iam:UpdateGroup"]), &staff)),
+    );
+    let moved = gql(
+        &server.address,
+        &me,
+        "mutation { updateUser(input: {userName: \"me\", newPath: \"/admins/\"}) { sequence } }",
+        json!({}),
+    );
+    assert_eq!(moved.error_code().as_deref(), Some("AccessDenied"), "{}", moved.body);
+    assert!(moved.body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/admins/me"));
+    gql(
+        &server.address,
+        &me,
+        "mutation { updateUser(input: {userName: \"me\", newUserName: \"me2\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    // Groups too.
+    let root = server.root_credentials();
+    gql(
+        &server.address,
+        &root,
+        "mutation { createGroup(input: {groupName: \"ops\", path: \"/staff/\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    let group_policy = allow(
+        json!("iam:UpdateGroup"),
+        &format!("arn:aws:iam::{account}:group/staff/*"),
+    );
+    let grouper = user_with_policy(&server, "grouper", "/", Some(group_policy));
+    let moved = gql(
+        &server.address,
+        &grouper,
+        "mutation { updateGroup(input: {groupName: \"ops\", newPath: \"/admins/\"}) { sequence } }",
+        json!({}),
+    );
+    assert_eq!(moved.error_code().as_deref(), Some("AccessDenied"));
+    gql(
+        &server.address,
+        &grouper,
+        "mutation { updateGroup(input: {groupName: \"ops\", newGroupName: \"ops2\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+}
+
+/// Finding 9: slow headers are cut off, and connections beyond the cap wait.
+#[test]
+fn slow_headers_are_cut_off_and_connections_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--request-read-timeout", "1", "--max-connections", "4"]);
+    // A client that never finishes its headers is disconnected.
+    let mut slow = TcpStream::connect(&server.address).unwrap();
+    slow.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 512];
+    let read = slow.read(&mut buffer).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buffer[..read]).into_owned();
+    assert!(read == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Four idle connections take every slot: a fifth is not served until they time out.
+    let idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&server.address).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = TcpStream::connect(&server.address).unwrap();
+    fifth
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    fifth.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    assert!(
+        fifth.read(&mut buffer).is_err(),
+        "the fifth connection was served at once"
+    );
+    fifth.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read = fifth.read(&mut buffer).unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+    drop(idle);
+}
+
+/// Finding 10: a long-term key sent with a session token is refused as AWS refuses it.
+#[test]
+fn a_session_token_with_a_long_term_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut root = server.root_credentials();
+    root.session_token = Some("FQoGZXIvYXdzEXAMPLE".into());
+    let reply = gql(&server.address, &root, "{ callerIdentity { arn } }", json!({}));
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.error_code().as_deref(), Some("InvalidClientTokenId"));
+}
+
+/// Finding 11: failed authentications are recorded, one per key and code per second with a
+/// count, so a flood writes a bounded history.
+#[test]
+fn failed_authentications_are_recorded_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let forged = Credentials {
+        access_key_id: root.access_key_id.clone(),
+        secret_access_key: "not-the-secret-0000000000000000000000000".into(),
+        session_token: None,
+    };
+    let unknown = Credentials {
+        access_key_id: "AKIAUNKNOWNKEY000000".into(),
+        ..forged.clone()
+    };
+    let started = Instant::now();
+    for _ in 0..300 {
+        assert_eq!(
+            gql(&server.address, &forged, "{ callerIdentity { arn } }", json!({})).status,
+            403
+        );
+    }
+    assert_eq!(
+        gql(&server.address, &unknown, "{ callerIdentity { arn } }", json!({})).status,
+        403
+    );
+    let seconds = started.elapsed().as_secs() + 1;
+    std::thread::sleep(Duration::from_millis(2_500));
+    let records = gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"Authenticate\"}, first: 1000) { edges { node { errorCode sourceIPAddress userIdentity { accessKeyId } additionalEventData } } } }",
+        json!({}),
+    );
+    let edges = records.data()["auditEvents"]["edges"].as_array().unwrap().clone();
+    let of_key: Vec<&Value> = edges
+        .iter()
+        .filter(|e| e["node"]["userIdentity"]["accessKeyId"] == root.access_key_id.as_str())
+        .collect();
+    assert!(of_key.iter().all(|e| e["node"]["errorCode"] == "SignatureDoesNotMatch"));
+    assert!(of_key.iter().all(|e| e["node"]["sourceIPAddress"] == "127.0.0.1"));
+    // At most a record and a summary per second, and together they count every failure.
+    assert!(
+        of_key.len() as u64 <= 2 * seconds + 2,
+        "{} records in {seconds} s",
+        of_key.len()
+    );
+    let counted: u64 = of_key
+        .iter()
+        .map(|e| {
+            e["node"]["additionalEventData"]["failuresInSecond"]
+                .as_u64()
+                .unwrap_or(1)
+        })
+        .sum();
+    assert_eq!(counted, 300);
+    assert!(edges
+        .iter()
+        .any(|e| e["node"]["userIdentity"]["accessKeyId"] == "AKIAUNKNOWNKEY000000"
+            && e["node"]["errorCode"] == "InvalidClientTokenId"));
+    assert!(!records.body.to_string().contains("not-the-secret"));
+}
+
+/// Finding 12: the decision API answers every error, authentication included, in its own shape.
+#[test]
+fn the_decision_api_answers_errors_in_one_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let body = json!({"principalArn": "arn:aws:iam::123456789012:user/x", "action": "s3:GetObject"}).to_string();
+    for path in [
+        "/v1/authorize",
+        "/v1/authorize/batch",
+        "/access/v1/evaluation",
+        "/access/v1/evaluations",
+    ] {
+        let unsigned = post_path(&server.address, path, &[], &body);
+        assert_eq!(unsigned.status, 403);
+        assert_eq!(
+            unsigned.body["error"]["code"], "MissingAuthenticationToken",
+            "{path}: {}",
+            unsigned.body
+        );
+        assert!(unsigned.body.get("errors").is_none());
+        let mut forged = server.root_credentials();
+        forged.secret_access_key = "wrong-secret-000000000000000000000000000".into();
+        let headers = signed_headers_for(&server.address, path, &forged, &body, Utc::now());
+        let refused = post_path(&server.address, path, &headers, &body);
+        assert_eq!(refused.body["error"]["code"], "SignatureDoesNotMatch", "{path}");
+    }
+}
+
+/// Per-access-key throttling answers `Throttling` with `Retry-After`, and other keys go on.
+#[test]
+fn a_key_over_its_rate_is_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--throttle-per-key", "5"]);
+    let root = server.root_credentials();
+    let other = user_with_policy(&server, "other", "/", None);
+    let body = json!({"query": "{ callerIdentity { arn } }"}).to_string();
+    let mut throttled = None;
+    for _ in 0..40 {
+        let headers = signed_headers(&server.address, &root, &body, Utc::now());
+        let reply = post(&server.address, &headers, &body);
+        if reply.status == 429 {
+            throttled = Some(reply);
+            break;
+        }
+    }
+    let throttled = throttled.expect("never throttled");
+    assert_eq!(throttled.error_code().as_deref(), Some("Throttling"));
+    let answered = gql(&server.address, &other, "{ callerIdentity { arn } }", json!({}));
+    assert_eq!(answered.status, 200);
+}
