@@ -329,6 +329,12 @@ impl Gatehouse {
             }
         }
         self.record_encoded(records).await?;
+        for answer in &answers {
+            match answer {
+                Ok(decision) => self.metrics.decided(decision.effect),
+                Err(_) => self.metrics.decision_failed(),
+            }
+        }
         Ok(answers)
     }
 
@@ -337,15 +343,32 @@ impl Gatehouse {
     /// # Errors
     /// `ServiceFailure` if there is no audit log or it cannot make the records durable.
     pub async fn record(&self, records: Vec<AuditRecord>) -> Result<(), AppError> {
-        self.configured_audit()?.append(records).await.map_err(not_durable)
+        let started = std::time::Instant::now();
+        let appended = self.configured_audit()?.append(records).await;
+        self.metrics.audit_appended(started.elapsed(), appended.is_ok());
+        appended.map_err(not_durable)
     }
 
     /// Appends audit records already encoded (decisions') durably.
     async fn record_encoded(&self, records: Vec<EncodedRecord>) -> Result<(), AppError> {
-        self.configured_audit()?
-            .append_encoded(records)
-            .await
-            .map_err(not_durable)
+        let started = std::time::Instant::now();
+        let appended = self.configured_audit()?.append_encoded(records).await;
+        self.metrics.audit_appended(started.elapsed(), appended.is_ok());
+        appended.map_err(not_durable)
+    }
+
+    /// Whether the service can answer: its accounts are loaded (they are before it is built) and
+    /// its audit log accepts appends.
+    ///
+    /// # Errors
+    /// `ServiceFailure` saying why not.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.configured_audit()?.ready().await.map_err(|e| {
+            AppError::new(
+                ErrorCode::ServiceFailure,
+                format!("the audit log does not accept appends: {e}"),
+            )
+        })
     }
 
     fn configured_audit(&self) -> Result<&Arc<dyn iam_audit::AuditLog>, AppError> {

@@ -11,6 +11,7 @@ pub mod access;
 pub mod auth_failures;
 mod decision_record;
 pub mod management;
+pub mod metrics;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -112,6 +113,8 @@ pub struct Gatehouse {
     audit: Option<Arc<dyn iam_audit::AuditLog>>,
     /// Failed authentications recorded this second, so a flood writes a bounded history.
     auth_failures: auth_failures::AuthFailureLimiter,
+    /// What the use cases measure.
+    metrics: Arc<metrics::AppMetrics>,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -158,6 +161,7 @@ impl Gatehouse {
             key_index: RwLock::new(HashMap::new()),
             audit: None,
             auth_failures: auth_failures::AuthFailureLimiter::default(),
+            metrics: Arc::new(metrics::AppMetrics::default()),
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;
@@ -171,6 +175,15 @@ impl Gatehouse {
     pub fn with_audit(mut self, audit: Arc<dyn iam_audit::AuditLog>) -> Self {
         self.audit = Some(audit);
         self
+    }
+
+    /// The use cases' metrics (the edge registers and serves them), with the audit backlog as
+    /// of now.
+    pub fn metrics(&self) -> Arc<metrics::AppMetrics> {
+        if let Some(backlog) = self.audit.as_ref().and_then(|audit| audit.backlog()) {
+            self.metrics.set_audit_backlog(backlog);
+        }
+        self.metrics.clone()
     }
 
     /// Every account id.
@@ -349,7 +362,11 @@ impl Gatehouse {
                 .iter()
                 .map(|event| envelope(event, actor, now))
                 .collect::<Result<Vec<_>, _>>()?;
-            match self.store.append(account, state.version(), new_events, claims).await {
+            let started = std::time::Instant::now();
+            let appended = self.store.append(account, state.version(), new_events, claims).await;
+            self.metrics
+                .event_appended(started.elapsed(), matches!(appended, Err(StoreError::Conflict { .. })));
+            match appended {
                 Ok(outcome) => {
                     let model = self.install(account, next);
                     return Ok(Executed {

@@ -121,6 +121,25 @@ impl KafkaAuditLog {
 
 #[async_trait]
 impl AuditLog for KafkaAuditLog {
+    /// Ready when the brokers answer a metadata request for the audit topic within two seconds.
+    async fn ready(&self) -> Result<(), AuditError> {
+        let producer = self.producer.clone();
+        let topic = self.topic.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                .map(|_| ())
+                .map_err(|e| unavailable("the audit topic's brokers do not answer", &e))
+        })
+        .await
+        .map_err(|_| AuditError::Unavailable("the readiness probe did not finish".into()))?
+    }
+
+    fn backlog(&self) -> Option<u64> {
+        u64::try_from(self.producer.in_flight_count()).ok()
+    }
+
     /// Produces every record (key: its account) and returns once Kafka acknowledged all of them;
     /// an error means at least one is not known to be durable, and the caller answers nothing.
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {

@@ -104,4 +104,19 @@ pub trait AuditLog: Send + Sync {
     /// A backend failure.
     async fn count_by(&self, filter: &AuditFilter, group_by: GroupBy)
         -> Result<Vec<(Option<String>, u64)>, AuditError>;
+
+    /// Whether the log accepts appends now (a readiness probe: the writer runs, the broker
+    /// answers). The default says yes.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`], saying why appends would fail.
+    async fn ready(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
+
+    /// Records appended but not yet queryable (an index behind its log, messages a producer has
+    /// not had acknowledged), when the store can tell.
+    fn backlog(&self) -> Option<u64> {
+        None
+    }
 }

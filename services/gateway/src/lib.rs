@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod decision;
+pub mod observe;
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -63,6 +64,7 @@ pub struct Gateway {
     signing_keys: Arc<SigningKeyCache>,
     limits: RequestLimits,
     throttle: Option<Arc<KeyedLimiter>>,
+    metrics: Arc<observe::HttpMetrics>,
 }
 
 /// Which error shape a route answers in: GraphQL's (`{"errors": [...]}`) for `/graphql`, the
@@ -114,11 +116,14 @@ impl Gateway {
             signing_keys: Arc::new(SigningKeyCache::default()),
             limits,
             throttle,
+            metrics: Arc::new(observe::HttpMetrics::default()),
         }
     }
 
-    /// The routes.
+    /// The routes. Every request gets a request id (in `x-amzn-RequestId`, and on every log line
+    /// of the request), and is counted and timed by route and status for `/metrics`.
     pub fn router(self) -> Router {
+        let metrics = self.metrics.clone();
         Router::new()
             .route("/graphql", get(graphiql).post(graphql))
             .route("/v1/authorize", post(decision_api))
@@ -126,6 +131,10 @@ impl Gateway {
             .route("/access/v1/evaluation", post(decision_api))
             .route("/access/v1/evaluations", post(decision_api))
             .route("/health", get(|| async { "ok" }))
+            .route("/health/live", get(|| async { "ok" }))
+            .route("/health/ready", get(ready))
+            .route("/metrics", get(metrics_text))
+            .layer(axum::middleware::from_fn_with_state(metrics, observe::track))
             .with_state(self)
     }
 }
@@ -155,6 +164,35 @@ impl CredentialStore for Keys<'_> {
         let key = model.state().access_key(access_key_id)?;
         self.0.open_secret(&account_id, access_key_id, &key.secret_ciphertext)
     }
+}
+
+/// Readiness: the model is loaded (it is before the server listens) and the audit log accepts
+/// appends. 503 with the reason otherwise, so a load balancer sends requests elsewhere.
+async fn ready(State(gateway): State<Gateway>) -> Response {
+    match gateway.gatehouse.ready().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.message).into_response(),
+    }
+}
+
+/// Prometheus's text format: the use cases' metrics and the edge's.
+async fn metrics_text(State(gateway): State<Gateway>) -> Response {
+    let mut registry = prometheus_client::registry::Registry::default();
+    gateway.gatehouse.metrics().register(&mut registry);
+    gateway.metrics.register(&mut registry);
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn graphiql() -> Html<String> {
@@ -233,7 +271,10 @@ async fn authenticated(
             ))
         }
     };
-    let request_id = uuid::Uuid::now_v7().to_string();
+    let request_id = parts
+        .extensions
+        .get::<observe::RequestId>()
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), |id| id.0.clone());
     let authenticated = match authenticate(
         &parts,
         &body,

@@ -100,6 +100,10 @@ struct Flags {
     /// 0 turns the limit off). Beyond it: `Throttling` with `Retry-After`.
     #[arg(long, env = "GATEHOUSE_THROTTLE_PER_KEY")]
     throttle_per_key: Option<u32>,
+    /// Log lines as `text` (the default) or `json` (one object a line, each with its request's
+    /// id). The filter is `RUST_LOG`'s.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT")]
+    log_format: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -373,13 +377,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let config = Config::load(Flags::parse())?;
+    let flags = Flags::parse();
+    let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    match flags.log_format.as_deref() {
+        None | Some("text") => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+        // One JSON object a line, with the request's span (its request id) on every line.
+        Some("json") => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+        Some(other) => anyhow::bail!("log_format must be `text` or `json`, not {other:?}"),
+    }
+    let config = Config::load(flags)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     // The logs hold every account's history (request parameters, source addresses): only the

@@ -49,7 +49,7 @@ const MAX_INDEX_BACKLOG: usize = 32_768;
 const CATCH_UP_BATCH: usize = 10_000;
 
 /// Records handed to the index thread and not yet indexed, with a signal when it falls.
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Backlog {
     records: std::sync::Mutex<usize>,
     fell: std::sync::Condvar,
@@ -127,6 +127,10 @@ pub struct SqliteAuditLog {
     /// The SQLite log of older versions, when there is one.
     legacy: Option<SqlitePool>,
     records: Arc<RecordReader>,
+    /// Records durable but not yet indexed.
+    backlog: Arc<Backlog>,
+    /// Cleared when the writer thread ends: appends can no longer succeed.
+    writer_running: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn unavailable(context: &str, error: &impl std::fmt::Display) -> AuditError {
@@ -252,6 +256,9 @@ impl SqliteAuditLog {
         let to_index = index.clone();
         let backlog = Arc::new(Backlog::default());
         let indexed = backlog.clone();
+        let queryable = backlog.clone();
+        let writer_running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let running = writer_running.clone();
         std::thread::Builder::new()
             .name("audit-index".into())
             .spawn(move || {
@@ -276,6 +283,7 @@ impl SqliteAuditLog {
             .spawn(move || {
                 let _alive = writer_alive;
                 append_loop(file, sync, next_position, &append_queue, &to_index, &backlog);
+                running.store(false, std::sync::atomic::Ordering::Release);
             })
             .map_err(|e| unavailable("starting the audit writer", &e))?;
         Ok(SqliteAuditLog {
@@ -284,6 +292,8 @@ impl SqliteAuditLog {
             reader,
             legacy,
             records,
+            backlog: queryable,
+            writer_running,
         })
     }
 
@@ -679,6 +689,18 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), AuditError> {
 
 #[async_trait]
 impl AuditLog for SqliteAuditLog {
+    async fn ready(&self) -> Result<(), AuditError> {
+        if self.writer_running.load(std::sync::atomic::Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(AuditError::Unavailable("the audit writer has stopped".into()))
+        }
+    }
+
+    fn backlog(&self) -> Option<u64> {
+        self.backlog.records.lock().ok().map(|records| *records as u64)
+    }
+
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
         self.append_encoded(iam_audit::encode_all(&records)?).await
     }

@@ -1,0 +1,180 @@
+//! What an operator relies on, through a real `iamd`: liveness and readiness, Prometheus
+//! metrics, and JSON logs whose every request line carries the request id and no secret.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use support::{gql, post_path, signed_headers_for, Server};
+
+fn get(address: &str, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent.get(format!("http://{address}{path}")).call().unwrap();
+    let status = response.status().as_u16();
+    let mut text = String::new();
+    response.body_mut().as_reader().read_to_string(&mut text).unwrap();
+    (status, text)
+}
+
+/// The value of the first sample of `metric` whose line contains every one of `labels`.
+fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|line| line.starts_with(metric) && labels.iter().all(|l| line.contains(l)))
+        .find_map(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn health_readiness_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    assert_eq!(get(&server.address, "/health/live"), (200, "ok".to_owned()));
+    assert_eq!(get(&server.address, "/health/ready"), (200, "ready".to_owned()));
+    let root = server.root_credentials();
+    let account = server.account_id();
+    gql(
+        &server.address,
+        &root,
+        "mutation { createUser(input: {userName: \"alice\"}) { sequence } }",
+        json!({}),
+    )
+    .data();
+    let body =
+        json!({"principalArn": format!("arn:aws:iam::{account}:user/alice"), "action": "s3:GetObject"}).to_string();
+    for _ in 0..3 {
+        let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &body, Utc::now());
+        assert_eq!(post_path(&server.address, "/v1/authorize", &headers, &body).status, 200);
+    }
+    let (status, text) = get(&server.address, "/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(&text, "gatehouse_decisions_total", &["effect=\"ImplicitDeny\""]),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "gatehouse_http_requests_total",
+            &["route=\"/v1/authorize\"", "status=\"200\""]
+        ) >= Some(3.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "gatehouse_http_requests_total",
+            &["route=\"/graphql\"", "status=\"200\""]
+        ) >= Some(1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "gatehouse_http_request_seconds_count",
+            &["route=\"/v1/authorize\""]
+        ) >= Some(3.0)
+    );
+    assert!(sample(&text, "gatehouse_event_append_seconds_count", &[]) >= Some(1.0));
+    assert!(sample(&text, "gatehouse_audit_append_seconds_count", &[]) >= Some(4.0));
+    assert!(sample(&text, "gatehouse_audit_backlog_records", &[]).is_some());
+    // Metrics hold no tenant data: no account id, no principal.
+    assert!(!text.contains(&account));
+}
+
+#[test]
+fn json_logs_carry_the_request_id_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iamd"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = stdout.next().expect("iamd exited before listening").unwrap();
+        if let Some(rest) = line.strip_prefix("iamd listening on http://") {
+            break rest.split(';').next().unwrap().to_string();
+        }
+    };
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let text = std::fs::read_to_string(dir.path().join("root-credentials")).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .map(|v| v.trim_start_matches([' ', '=']).trim().to_string())
+            })
+            .unwrap()
+    };
+    let root = iam_sigv4::Credentials {
+        access_key_id: field("aws_access_key_id"),
+        secret_access_key: field("aws_secret_access_key"),
+        session_token: None,
+    };
+    let created = gql(
+        &address,
+        &root,
+        "mutation { createUser(input: {userName: \"bob\"}) { sequence } } ",
+        json!({}),
+    );
+    created.data();
+    let key = gql(
+        &address,
+        &root,
+        "mutation { createAccessKey(userName: \"bob\") { accessKey { secretAccessKey } } }",
+        json!({}),
+    );
+    let secret = key.data()["createAccessKey"]["accessKey"]["secretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = iam_sigv4::Credentials {
+        secret_access_key: "forged-secret-forged-secret-forged-secre".into(),
+        ..root.clone()
+    };
+    assert_eq!(
+        gql(&address, &forged, "{ callerIdentity { arn } }", json!({})).status,
+        403
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lines = lines.join().unwrap();
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let in_requests: Vec<&Value> = parsed
+        .iter()
+        .filter(|line| {
+            let message = line["fields"]["message"].as_str().unwrap_or_default();
+            message.contains("graphql request") || message.contains("refused at authentication")
+        })
+        .collect();
+    assert!(in_requests.len() >= 3, "{lines:?}");
+    for line in &in_requests {
+        let id = line["span"]["request_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no request id: {line}"));
+        assert!(uuid::Uuid::parse_str(id).is_ok());
+    }
+    for line in &lines {
+        assert!(!line.contains(&secret) && !line.contains(&root.secret_access_key) && !line.contains("forged-secret"));
+    }
+}
