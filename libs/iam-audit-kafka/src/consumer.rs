@@ -11,8 +11,8 @@ use std::future::Future;
 
 use iam_audit::{AuditError, AuditRecord};
 pub use iam_kafka_source::Batching;
+use iam_kafka_source::SourceConsumer;
 use iam_store_postgres::PgAuditStore;
-use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 
@@ -42,7 +42,7 @@ pub enum ConsumeError {
 ///
 /// # Errors
 /// A malformed configuration.
-pub fn consumer(brokers: &str) -> Result<StreamConsumer, ConsumeError> {
+pub fn consumer(brokers: &str) -> Result<SourceConsumer, ConsumeError> {
     // A lone record is fetched as soon as it is written, not after the broker's wait.
     Ok(iam_kafka_source::consumer(
         brokers,
@@ -56,7 +56,7 @@ pub fn consumer(brokers: &str) -> Result<StreamConsumer, ConsumeError> {
 /// # Errors
 /// Kafka or the store failing.
 pub async fn assign_from_stored(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     store: &PgAuditStore,
 ) -> Result<(), ConsumeError> {
@@ -82,7 +82,7 @@ fn decode(message: &BorrowedMessage<'_>) -> Result<(i32, i64, AuditRecord), Cons
 /// Kafka, the store, or a malformed message; nothing of the batch is then committed, and the
 /// caller reassigns from the stored offsets.
 pub async fn consume_once(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     store: &PgAuditStore,
     batching: Batching,

@@ -8,6 +8,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
@@ -15,6 +16,48 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
+
+/// Messages taken by this process's consumer (each projector process runs one).
+static CONSUMED: AtomicU64 = AtomicU64::new(0);
+/// Messages on the assigned partitions past the consumer's position, as of the client's last
+/// statistics; negative until known.
+static LAG: AtomicI64 = AtomicI64::new(-1);
+
+/// Messages this process's consumer has taken, for its metrics.
+#[must_use]
+pub fn consumed_messages() -> u64 {
+    CONSUMED.load(Ordering::Relaxed)
+}
+
+/// How far this process's consumer is behind the end of its partitions (messages), as of the
+/// client's last statistics (at most five seconds old): the projector's lag.
+#[must_use]
+pub fn lag() -> Option<i64> {
+    Some(LAG.load(Ordering::Relaxed)).filter(|lag| *lag >= 0)
+}
+
+/// The consumer's client context: it reads the lag from librdkafka's statistics (every five
+/// seconds), which hold each partition's high watermark and the consumer's position, so
+/// measuring costs no request to a broker.
+pub struct SourceContext;
+
+impl rdkafka::ClientContext for SourceContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let behind: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.iter())
+            .filter(|(partition, stats)| **partition >= 0 && stats.consumer_lag >= 0)
+            .map(|(_, stats)| stats.consumer_lag)
+            .sum();
+        LAG.store(behind, Ordering::Relaxed);
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for SourceContext {}
+
+/// The projectors' consumer.
+pub type SourceConsumer = StreamConsumer<SourceContext>;
 
 /// How a batch is formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,10 +87,11 @@ impl Default for Batching {
 ///
 /// # Errors
 /// A malformed configuration.
-pub fn consumer(brokers: &str, group_id: &str, extra: &[(&str, &str)]) -> KafkaResult<StreamConsumer> {
+pub fn consumer(brokers: &str, group_id: &str, extra: &[(&str, &str)]) -> KafkaResult<SourceConsumer> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
+        .set("statistics.interval.ms", "5000")
         .set("group.id", group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -55,7 +99,7 @@ pub fn consumer(brokers: &str, group_id: &str, extra: &[(&str, &str)]) -> KafkaR
     for (key, value) in extra {
         config.set(*key, *value);
     }
-    config.create()
+    config.create_with_context(SourceContext)
 }
 
 /// Assigns every partition of `topic`, each from its stored next offset (`(partition, next)`)
@@ -63,7 +107,7 @@ pub fn consumer(brokers: &str, group_id: &str, extra: &[(&str, &str)]) -> KafkaR
 ///
 /// # Errors
 /// The topic's metadata not arriving in 10 s, or Kafka refusing the assignment.
-pub fn assign(consumer: &StreamConsumer, topic: &str, stored: &[(i32, i64)]) -> KafkaResult<()> {
+pub fn assign(consumer: &SourceConsumer, topic: &str, stored: &[(i32, i64)]) -> KafkaResult<()> {
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut assignment = TopicPartitionList::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
@@ -88,7 +132,7 @@ pub fn assign(consumer: &StreamConsumer, topic: &str, stored: &[(i32, i64)]) -> 
 /// # Errors
 /// The first message `decode` refuses.
 pub async fn next_batch<T, E>(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     batching: Batching,
     decode: impl Fn(&BorrowedMessage<'_>) -> Result<T, E>,
 ) -> Result<Vec<T>, E> {
@@ -119,6 +163,7 @@ pub async fn next_batch<T, E>(
             }
         }
     }
+    CONSUMED.fetch_add(batch.len() as u64, Ordering::Relaxed);
     Ok(batch)
 }
 

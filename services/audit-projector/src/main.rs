@@ -37,6 +37,12 @@ struct Flags {
     #[arg(long, env = "GATEHOUSE_AUDIT_PROJECTOR_LINGER_MS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(0..=1000))]
     linger_ms: u64,
+    /// Serve Prometheus metrics (`/metrics`) and liveness (`/health/live`) on this address.
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Log lines as `text` (the default) or `json`.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text")]
+    log_format: iam_telemetry::LogFormat,
 }
 
 async fn shutdown_signal() {
@@ -59,13 +65,32 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let flags = Flags::parse();
+    iam_telemetry::init_logging(flags.log_format, "info,sqlx=warn");
+    let _metrics = match flags.metrics_listen {
+        Some(address) => {
+            let (bound, task) = iam_telemetry::serve_readings(
+                address,
+                vec![
+                    iam_telemetry::Reading {
+                        name: "gatehouse_audit_projector_lag_messages",
+                        help: "Messages on the audit topic's partitions past this consumer's position (from the client's statistics, at most 5 s old)",
+                        read: iam_kafka_source::lag,
+                    },
+                    iam_telemetry::Reading {
+                        name: "gatehouse_audit_projector_consumed_messages",
+                        help: "Messages this process has consumed since it started",
+                        read: || i64::try_from(iam_kafka_source::consumed_messages()).ok(),
+                    },
+                ],
+            )
+            .await
+            .context("binding the metrics address")?;
+            println!("metrics on http://{bound}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
     let store = PgAuditStore::connect(&flags.database_url, flags.audit_schema.as_deref())
         .await
         .context("connecting to the audit store")?;

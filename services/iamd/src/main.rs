@@ -378,22 +378,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
-    match flags.log_format.as_deref() {
-        None | Some("text") => tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init(),
-        // One JSON object a line, with the request's span (its request id) on every line.
-        Some("json") => tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init(),
-        Some(other) => anyhow::bail!("log_format must be `text` or `json`, not {other:?}"),
-    }
+    let log_format = match flags.log_format.as_deref() {
+        None => iam_telemetry::LogFormat::Text,
+        Some(text) => text.parse().map_err(anyhow::Error::msg)?,
+    };
+    iam_telemetry::init_logging(log_format, "info,sqlx=warn");
     let config = Config::load(flags)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;

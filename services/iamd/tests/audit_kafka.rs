@@ -169,13 +169,36 @@ fn settled(server: &Server, credentials: &Credentials) -> String {
     }
 }
 
-/// A real `audit-projector` on this test's schema and topic, killed with SIGKILL when dropped.
-struct Projector(Child);
+/// A real `audit-projector` on this test's schema and topic, killed with SIGKILL when dropped,
+/// with its metrics on `metrics` (an address).
+struct Projector(Child, String);
+
+/// A port nobody listens on now.
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// `GET http://<address><path>`: status and body.
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent.get(format!("http://{address}{path}")).call().unwrap();
+    let mut text = String::new();
+    response.body_mut().as_reader().read_to_string(&mut text).unwrap();
+    (response.status().as_u16(), text)
+}
 
 impl Projector {
     fn start(url: &str, brokers: &str, schema: &str, topic: &str) -> Projector {
+        let metrics = free_address();
         Projector(
             Command::new(sibling_binary("audit-projector"))
+                .env("GATEHOUSE_METRICS_LISTEN", &metrics)
                 .env("GATEHOUSE_DATABASE_URL", url)
                 .env("GATEHOUSE_KAFKA_BROKERS", brokers)
                 .env("GATEHOUSE_AUDIT_SCHEMA", schema)
@@ -186,6 +209,7 @@ impl Projector {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .unwrap(),
+            metrics,
         )
     }
 }
@@ -325,6 +349,27 @@ fn every_replica_sees_every_replicas_audit_records_and_tenants_stay_apart() {
     assert_eq!(
         counts(&a, &root, &json!({"eventSource": "authz.gatehouse.dev"}), "DECISION"),
         counts(&b, &root, &json!({"eventSource": "authz.gatehouse.dev"}), "DECISION")
+    );
+
+    // Operators see it: the projector's consumption and lag, the replica's readiness (its
+    // brokers answer) and its audit metrics.
+    let (status, text) = http_get(&projector.1, "/metrics");
+    assert_eq!(status, 200);
+    let consumed: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gatehouse_audit_projector_consumed_messages "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(consumed >= 5, "{text}");
+    assert!(text.contains("gatehouse_audit_projector_lag_messages"));
+    assert_eq!(http_get(&a.address, "/health/ready"), (200, "ready".to_owned()));
+    let (_, replica) = http_get(&a.address, "/metrics");
+    assert!(replica.contains("gatehouse_audit_backlog_records"), "{replica}");
+    assert!(
+        replica.contains("gatehouse_decisions_total{effect=\"Allow\"} 1"),
+        "{replica}"
     );
 
     // A second account: its records are its own, and neither sees the other's.

@@ -5,8 +5,8 @@
 
 use iam_eventlog::EventEnvelope;
 pub use iam_kafka_source::Batching;
+use iam_kafka_source::SourceConsumer;
 use iam_readmodel::{PgReadModel, ReadModelError};
-use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 
@@ -36,7 +36,7 @@ pub enum ProjectorError {
 ///
 /// # Errors
 /// A malformed configuration.
-pub fn consumer(brokers: &str) -> Result<StreamConsumer, ProjectorError> {
+pub fn consumer(brokers: &str) -> Result<SourceConsumer, ProjectorError> {
     Ok(iam_kafka_source::consumer(brokers, "gatehouse-projector", &[])?)
 }
 
@@ -46,7 +46,7 @@ pub fn consumer(brokers: &str) -> Result<StreamConsumer, ProjectorError> {
 /// # Errors
 /// Kafka or the read model failing.
 pub async fn assign_from_stored(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     model: &PgReadModel,
 ) -> Result<(), ProjectorError> {
@@ -71,7 +71,7 @@ fn decode(message: &BorrowedMessage<'_>) -> Result<(i32, i64, EventEnvelope), Pr
 /// # Errors
 /// Kafka, the read model, or a malformed message.
 pub async fn consume_once(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     model: &PgReadModel,
     batching: Batching,

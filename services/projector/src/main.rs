@@ -46,6 +46,12 @@ struct Flags {
     #[arg(long, env = "GATEHOUSE_PROJECTOR_LINGER_MS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(0..=1000))]
     linger_ms: u64,
+    /// Serve Prometheus metrics (`/metrics`) and liveness (`/health/live`) on this address.
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Log lines as `text` (the default) or `json`.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", default_value = "text")]
+    log_format: iam_telemetry::LogFormat,
 }
 
 /// Follows the Kafka topic until shutdown; failures are logged and retried with backoff.
@@ -100,13 +106,32 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let flags = Flags::parse();
+    iam_telemetry::init_logging(flags.log_format, "info,sqlx=warn");
+    let _metrics = match flags.metrics_listen {
+        Some(address) => {
+            let (bound, task) = iam_telemetry::serve_readings(
+                address,
+                vec![
+                    iam_telemetry::Reading {
+                        name: "gatehouse_projector_lag_messages",
+                        help: "Messages on the events topic's partitions past this consumer's position (from the client's statistics, at most 5 s old)",
+                        read: iam_kafka_source::lag,
+                    },
+                    iam_telemetry::Reading {
+                        name: "gatehouse_projector_consumed_messages",
+                        help: "Messages this process has consumed since it started",
+                        read: || i64::try_from(iam_kafka_source::consumed_messages()).ok(),
+                    },
+                ],
+            )
+            .await
+            .context("binding the metrics address")?;
+            println!("metrics on http://{bound}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
     if !flags.rebuild_account.is_empty() {
         let mut options = PostgresStoreOptions::default();
         options.schema = flags.events_schema.clone();

@@ -33,6 +33,31 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::{Postgres, Transaction};
 
+/// Events this process has published and had acknowledged (then deleted from the outbox).
+static PUBLISHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Rounds that failed: Kafka refused or did not acknowledge, or the database failed.
+static FAILED_ROUNDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Of those, the rounds Kafka's producer failed (not acknowledged, refused, misconfigured).
+static PRODUCER_ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Events this process has relayed, for its metrics.
+#[must_use]
+pub fn published_events() -> u64 {
+    PUBLISHED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Relay rounds that failed, for its metrics.
+#[must_use]
+pub fn failed_rounds() -> u64 {
+    FAILED_ROUNDS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Relay rounds the Kafka producer failed, for its metrics.
+#[must_use]
+pub fn producer_errors() -> u64 {
+    PRODUCER_ERRORS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The topic every event is published to.
 pub const EVENTS_TOPIC: &str = "gatehouse.events";
 /// Where the broker list is read from (`host:port[,host:port...]`).
@@ -262,10 +287,15 @@ pub async fn run(
         let pause = match relay_once(store, producer, topic, batch).await {
             Ok(0) => true,
             Ok(n) => {
+                PUBLISHED.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(events = n, "relayed");
                 false
             }
             Err(error) => {
+                FAILED_ROUNDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if matches!(error, RelayError::Delivery { .. } | RelayError::Config(_)) {
+                    PRODUCER_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 tracing::warn!(%error, "relay round failed; retrying");
                 true
             }

@@ -2,7 +2,8 @@
 //!
 //! Env: `GATEHOUSE_DATABASE_URL`, `GATEHOUSE_KAFKA_BROKERS`; `GATEHOUSE_RELAY_TOPIC` (default
 //! `gatehouse.events`), `GATEHOUSE_RELAY_SCHEMA` (the log's schema, default the role's),
-//! `GATEHOUSE_RELAY_BATCH` (default 500).
+//! `GATEHOUSE_RELAY_BATCH` (default 500), `GATEHOUSE_METRICS_LISTEN` (an address for
+//! `/metrics` and `/health/live`), `GATEHOUSE_LOG_FORMAT` (`text` or `json`).
 
 use std::time::Duration;
 
@@ -11,9 +12,37 @@ use iam_store_postgres::{PostgresEventStore, PostgresStoreOptions};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    let log_format = match std::env::var("GATEHOUSE_LOG_FORMAT") {
+        Ok(text) => text.parse().map_err(anyhow::Error::msg)?,
+        Err(_) => iam_telemetry::LogFormat::Text,
+    };
+    iam_telemetry::init_logging(log_format, "info");
+    let _metrics = match std::env::var("GATEHOUSE_METRICS_LISTEN") {
+        Ok(address) => {
+            let address = address.parse().context("GATEHOUSE_METRICS_LISTEN")?;
+            let readings = vec![
+                iam_telemetry::Reading {
+                    name: "gatehouse_relay_published_events",
+                    help: "Outbox events published to Kafka and acknowledged since start",
+                    read: || i64::try_from(relay::published_events()).ok(),
+                },
+                iam_telemetry::Reading {
+                    name: "gatehouse_relay_failed_rounds",
+                    help: "Relay rounds that failed (retried) since start",
+                    read: || i64::try_from(relay::failed_rounds()).ok(),
+                },
+                iam_telemetry::Reading {
+                    name: "gatehouse_relay_kafka_producer_errors",
+                    help: "Relay rounds the Kafka producer failed since start",
+                    read: || i64::try_from(relay::producer_errors()).ok(),
+                },
+            ];
+            let (bound, task) = iam_telemetry::serve_readings(address, readings).await?;
+            tracing::info!(%bound, "metrics listening");
+            Some(task)
+        }
+        Err(_) => None,
+    };
     let brokers =
         std::env::var(relay::KAFKA_BROKERS_ENV).with_context(|| format!("{} is not set", relay::KAFKA_BROKERS_ENV))?;
     let topic = std::env::var("GATEHOUSE_RELAY_TOPIC").unwrap_or_else(|_| relay::EVENTS_TOPIC.to_owned());
