@@ -773,3 +773,88 @@ fn a_key_over_its_rate_is_throttled() {
     let answered = gql(&server.address, &other, "{ callerIdentity { arn } }", json!({}));
     assert_eq!(answered.status, 200);
 }
+
+/// The resource-exhaustion requests above, sent in a loop by one client, each get their clear
+/// error while another client's decisions keep being answered, and the server's memory stays
+/// bounded (the peak RSS is printed; docs/benchmarks.md states the bound).
+#[test]
+fn exhaustion_requests_are_refused_while_other_clients_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let attacker = user_with_policy(
+        &server,
+        "attacker",
+        "/",
+        Some(allow(json!(["iam:Get*", "iam:List*", "iam:Simulate*"]), "*")),
+    );
+    let me = format!("arn:aws:iam::{account}:user/attacker");
+    let big = "x".repeat(200_000);
+    let actions: Vec<String> = (0..40_000).map(|i| format!("s3:A{i}")).collect();
+    let fields: String = (0..1_000)
+        .map(|i| format!("f{i}: createUser(input: {{userName: $n}}) {{ sequence }} "))
+        .collect();
+    let many_fields = format!("mutation($n: String!) {{ {fields} }}");
+    let deep = "{ user(userName: \"attacker\") { groups { nodes { users { nodes { groups { nodes { users { nodes { userName } } } } } } } } } }";
+    let evaluations: Vec<Value> = (0..100).map(|_| json!({})).collect();
+    let authzen = json!({"subject": {"type": "user", "id": "attacker"}, "action": {"name": "s3:GetObject"},
+        "context": {"big": big}, "evaluations": evaluations})
+    .to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let (address, stop) = (server.address.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut refused = std::collections::BTreeMap::<String, u32>::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let replies = [
+                    gql(&address, &attacker, "query($a: String!, $x: [String!]!) { simulatePrincipalPolicy(input: {policySourceArn: $a, actionNames: $x}) { isTruncated } }", json!({"a": me, "x": actions})),
+                    gql(&address, &attacker, &many_fields, json!({"n": big})),
+                    gql(&address, &attacker, deep, json!({})),
+                ];
+                for reply in replies {
+                    let code = reply
+                        .error_code()
+                        .unwrap_or_else(|| reply.body["errors"][0]["message"].to_string());
+                    *refused.entry(code).or_default() += 1;
+                }
+                let headers = signed_headers_for(&address, "/access/v1/evaluations", &attacker, &authzen, Utc::now());
+                let reply = post_path(&address, "/access/v1/evaluations", &headers, &authzen);
+                *refused.entry(reply.body["error"]["code"].to_string()).or_default() += 1;
+            }
+            refused
+        })
+    };
+    let ask =
+        json!({"principalArn": format!("arn:aws:iam::{account}:user/attacker"), "action": "iam:GetUser"}).to_string();
+    let mut slowest = Duration::ZERO;
+    let mut peak_rss = 0;
+    let started = Instant::now();
+    let mut answered = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &ask, Utc::now());
+        let asked = Instant::now();
+        let reply = post_path(&server.address, "/v1/authorize", &headers, &ask);
+        slowest = slowest.max(asked.elapsed());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        answered += 1;
+        peak_rss = peak_rss.max(rss_kib(&server));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let refused = flood.join().unwrap();
+    eprintln!("exhaustion flood: refusals {refused:?}; {answered} decisions answered meanwhile, slowest {slowest:?}; peak RSS {peak_rss} KiB");
+    // Every flood request got its clear error, and nothing else.
+    let codes: Vec<&String> = refused.keys().collect();
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.contains("InvalidInput") || c.contains("LimitExceeded") || c.contains("too complex")),
+        "{refused:?}"
+    );
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a decision waited {slowest:?} behind the flood"
+    );
+    assert!(peak_rss < 512 * 1024, "peak RSS {peak_rss} KiB");
+}
