@@ -86,3 +86,12 @@ impl Scope {
 pub(crate) fn authorize_nested(ctx: &Context<'_>, action: &str, resource: &str) -> Result<()> {
     Scope::of(ctx)?.authorize(action, resource)
 }
+
+/// [`authorize_nested`], unless the field is `covered` by the action that authorized its parent
+/// (`GetAccountAuthorizationDetails` returns a user's groups, policies and tags with it).
+pub(crate) fn authorize_nested_unless(covered: bool, ctx: &Context<'_>, action: &str, resource: &str) -> Result<()> {
+    if covered {
+        return Ok(());
+    }
+    authorize_nested(ctx, action, resource)
+}

@@ -457,10 +457,7 @@ fn user_payload(executed: Executed, name: &str) -> Result<UserPayload> {
         .cloned()
         .ok_or_else(|| missing(&format!("user with name {name}")))?;
     Ok(UserPayload {
-        user: UserObject {
-            model: executed.model.clone(),
-            user,
-        },
+        user: UserObject::new(executed.model.clone(), user),
         sequence: executed.sequence,
     })
 }
@@ -473,10 +470,7 @@ fn group_payload(executed: Executed, name: &str) -> Result<GroupPayload> {
         .cloned()
         .ok_or_else(|| missing(&format!("group with name {name}")))?;
     Ok(GroupPayload {
-        group: GroupObject {
-            model: executed.model.clone(),
-            group,
-        },
+        group: GroupObject::new(executed.model.clone(), group),
         sequence: executed.sequence,
     })
 }
@@ -489,10 +483,7 @@ fn role_payload(executed: Executed, name: &str) -> Result<RolePayload> {
         .cloned()
         .ok_or_else(|| missing(&format!("role with name {name}")))?;
     Ok(RolePayload {
-        role: RoleObject {
-            model: executed.model.clone(),
-            role,
-        },
+        role: RoleObject::new(executed.model.clone(), role),
         sequence: executed.sequence,
     })
 }
@@ -503,10 +494,7 @@ fn policy_payload(executed: Executed, arn: &str) -> Result<PolicyPayload> {
         .and_then(|arn| executed.model.state().managed_policy(&arn).cloned())
         .ok_or_else(|| missing(&format!("policy {arn}")))?;
     Ok(PolicyPayload {
-        policy: PolicyObject {
-            model: executed.model.clone(),
-            policy,
-        },
+        policy: PolicyObject::new(executed.model.clone(), policy),
         sequence: executed.sequence,
     })
 }

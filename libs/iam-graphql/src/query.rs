@@ -77,10 +77,7 @@ impl QueryRoot {
                 format!("The user with name {user_name} cannot be found."),
             )
         })?;
-        Ok(UserObject {
-            model: scope.model.clone(),
-            user,
-        })
+        Ok(UserObject::new(scope.model.clone(), user))
     }
 
     /// Users, optionally under a path (`ListUsers`).
@@ -105,10 +102,7 @@ impl QueryRoot {
             .map(|u| {
                 (
                     u.user_name.as_str().to_lowercase(),
-                    UserObject {
-                        model: scope.model.clone(),
-                        user: u.clone(),
-                    },
+                    UserObject::new(scope.model.clone(), u.clone()),
                 )
             })
             .collect();
@@ -129,10 +123,7 @@ impl QueryRoot {
                 format!("The group with name {group_name} cannot be found."),
             )
         })?;
-        Ok(GroupObject {
-            model: scope.model.clone(),
-            group,
-        })
+        Ok(GroupObject::new(scope.model.clone(), group))
     }
 
     /// Groups (`ListGroups`).
@@ -157,10 +148,7 @@ impl QueryRoot {
             .map(|g| {
                 (
                     g.group_name.as_str().to_lowercase(),
-                    GroupObject {
-                        model: scope.model.clone(),
-                        group: g.clone(),
-                    },
+                    GroupObject::new(scope.model.clone(), g.clone()),
                 )
             })
             .collect();
@@ -181,10 +169,7 @@ impl QueryRoot {
                 format!("The role with name {role_name} cannot be found."),
             )
         })?;
-        Ok(RoleObject {
-            model: scope.model.clone(),
-            role,
-        })
+        Ok(RoleObject::new(scope.model.clone(), role))
     }
 
     /// Roles (`ListRoles`).
@@ -209,10 +194,7 @@ impl QueryRoot {
             .map(|r| {
                 (
                     r.role_name.as_str().to_lowercase(),
-                    RoleObject {
-                        model: scope.model.clone(),
-                        role: r.clone(),
-                    },
+                    RoleObject::new(scope.model.clone(), r.clone()),
                 )
             })
             .collect();
@@ -236,10 +218,7 @@ impl QueryRoot {
             .managed_policy(&arn)
             .cloned()
             .ok_or_else(not_found)?;
-        Ok(PolicyObject {
-            model: scope.model.clone(),
-            policy,
-        })
+        Ok(PolicyObject::new(scope.model.clone(), policy))
     }
 
     /// Managed policies (`ListPolicies`).
@@ -271,10 +250,7 @@ impl QueryRoot {
             .map(|p| {
                 (
                     p.arn.to_string(),
-                    PolicyObject {
-                        model: account.model.clone(),
-                        policy: p.clone(),
-                    },
+                    PolicyObject::new(account.model.clone(), p.clone()),
                 )
             })
             .collect();
@@ -294,32 +270,20 @@ impl QueryRoot {
         Ok(AccountAuthorizationDetails {
             user_detail_list: state
                 .users()
-                .map(|u| UserObject {
-                    model: model.clone(),
-                    user: u.clone(),
-                })
+                .map(|u| UserObject::new(model.clone(), u.clone()).in_details(true))
                 .collect(),
             group_detail_list: state
                 .groups()
-                .map(|g| GroupObject {
-                    model: model.clone(),
-                    group: g.clone(),
-                })
+                .map(|g| GroupObject::new(model.clone(), g.clone()).in_details(true))
                 .collect(),
             role_detail_list: state
                 .roles()
-                .map(|r| RoleObject {
-                    model: model.clone(),
-                    role: r.clone(),
-                })
+                .map(|r| RoleObject::new(model.clone(), r.clone()).in_details(true))
                 .collect(),
             policies: state
                 .customer_policies()
                 .chain(in_use)
-                .map(|p| PolicyObject {
-                    model: model.clone(),
-                    policy: p.clone(),
-                })
+                .map(|p| PolicyObject::new(model.clone(), p.clone()).in_details(true))
                 .collect(),
         })
     }

@@ -9,7 +9,7 @@ use iam_authz::AccountModel;
 use iam_domain::{AccessKey, AccessKeyOwner, Group, ManagedPolicy, PolicyVersion, PrincipalKind, Role, User};
 use iam_types::IamArn;
 
-use crate::guard::authorize_nested;
+use crate::guard::{authorize_nested, authorize_nested_unless};
 
 /// A tag.
 #[derive(SimpleObject, Clone)]
@@ -46,6 +46,7 @@ pub struct InlinePolicy {
     /// The owner's ARN and the action that reads the document (`iam:GetUserPolicy`, ...).
     owner_arn: String,
     get_action: &'static str,
+    in_details: bool,
 }
 
 #[Object]
@@ -56,7 +57,7 @@ impl InlinePolicy {
     }
     /// The document (JSON text); needs `iam:Get{User,Group,Role}Policy` on the owner.
     async fn policy_document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        authorize_nested(ctx, self.get_action, &self.owner_arn)?;
+        authorize_nested_unless(self.in_details, ctx, self.get_action, &self.owner_arn)?;
         Ok(Some(self.policy_document.clone()))
     }
 }
@@ -90,7 +91,13 @@ fn attached(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<Attach
         .collect()
 }
 
-fn inline(model: &AccountModel, kind: PrincipalKind, name: &str, owner_arn: &IamArn) -> Vec<InlinePolicy> {
+fn inline(
+    model: &AccountModel,
+    kind: PrincipalKind,
+    name: &str,
+    owner_arn: &IamArn,
+    in_details: bool,
+) -> Vec<InlinePolicy> {
     let get_action = match kind {
         PrincipalKind::User => "iam:GetUserPolicy",
         PrincipalKind::Group => "iam:GetGroupPolicy",
@@ -107,6 +114,7 @@ fn inline(model: &AccountModel, kind: PrincipalKind, name: &str, owner_arn: &Iam
                     policy_document: document.clone(),
                     owner_arn: owner_arn.to_string(),
                     get_action,
+                    in_details,
                 })
                 .collect()
         })
@@ -131,6 +139,25 @@ pub(crate) fn page_complexity(first: Option<i32>, child: usize) -> usize {
 pub struct UserObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) user: User,
+    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
+    /// `GetAccountAuthorizationDetails` returns of it.
+    pub(crate) in_details: bool,
+}
+
+impl UserObject {
+    pub(crate) fn new(model: Arc<AccountModel>, user: User) -> Self {
+        UserObject {
+            model,
+            user,
+            in_details: false,
+        }
+    }
+
+    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
+    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
+        self.in_details = in_details;
+        self
+    }
 }
 
 #[Object(name = "User")]
@@ -157,7 +184,7 @@ impl UserObject {
     }
     /// Tags; needs `iam:ListUserTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested(ctx, "iam:ListUserTags", &self.user.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListUserTags", &self.user.arn.to_string())?;
         Ok(Some(tags(&self.user.tags)))
     }
     /// The permissions boundary.
@@ -172,7 +199,7 @@ impl UserObject {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<Option<Connection<String, GroupObject, EmptyFields, EmptyFields>>> {
-        authorize_nested(ctx, "iam:ListGroupsForUser", &self.user.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListGroupsForUser", &self.user.arn.to_string())?;
         let items = self
             .model
             .state()
@@ -181,10 +208,7 @@ impl UserObject {
             .map(|g| {
                 (
                     g.group_name.as_str().to_lowercase(),
-                    GroupObject {
-                        model: self.model.clone(),
-                        group: g.clone(),
-                    },
+                    GroupObject::new(self.model.clone(), g.clone()).in_details(self.in_details),
                 )
             })
             .collect();
@@ -192,7 +216,7 @@ impl UserObject {
     }
     /// Managed policies attached to the user; needs `iam:ListAttachedUserPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested(ctx, "iam:ListAttachedUserPolicies", &self.user.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListAttachedUserPolicies", &self.user.arn.to_string())?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::User,
@@ -202,12 +226,13 @@ impl UserObject {
     /// Inline policies of the user; needs `iam:ListUserPolicies` (and `iam:GetUserPolicy` for
     /// their documents).
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested(ctx, "iam:ListUserPolicies", &self.user.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListUserPolicies", &self.user.arn.to_string())?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::User,
             self.user.user_name.as_str(),
             &self.user.arn,
+            self.in_details,
         )))
     }
     /// The user's access keys (metadata only; secrets are never shown again); needs
@@ -230,6 +255,25 @@ impl UserObject {
 pub struct GroupObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) group: Group,
+    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
+    /// `GetAccountAuthorizationDetails` returns of it.
+    pub(crate) in_details: bool,
+}
+
+impl GroupObject {
+    pub(crate) fn new(model: Arc<AccountModel>, group: Group) -> Self {
+        GroupObject {
+            model,
+            group,
+            in_details: false,
+        }
+    }
+
+    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
+    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
+        self.in_details = in_details;
+        self
+    }
 }
 
 #[Object(name = "Group")]
@@ -271,10 +315,7 @@ impl GroupObject {
             .map(|u| {
                 (
                     u.user_name.as_str().to_lowercase(),
-                    UserObject {
-                        model: self.model.clone(),
-                        user: u.clone(),
-                    },
+                    UserObject::new(self.model.clone(), u.clone()).in_details(self.in_details),
                 )
             })
             .collect();
@@ -282,7 +323,7 @@ impl GroupObject {
     }
     /// Managed policies attached to the group; needs `iam:ListAttachedGroupPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested(ctx, "iam:ListAttachedGroupPolicies", &self.group.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListAttachedGroupPolicies", &self.group.arn.to_string())?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::Group,
@@ -291,12 +332,13 @@ impl GroupObject {
     }
     /// Inline policies of the group; needs `iam:ListGroupPolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested(ctx, "iam:ListGroupPolicies", &self.group.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListGroupPolicies", &self.group.arn.to_string())?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Group,
             self.group.group_name.as_str(),
             &self.group.arn,
+            self.in_details,
         )))
     }
 }
@@ -306,6 +348,25 @@ impl GroupObject {
 pub struct RoleObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) role: Role,
+    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
+    /// `GetAccountAuthorizationDetails` returns of it.
+    pub(crate) in_details: bool,
+}
+
+impl RoleObject {
+    pub(crate) fn new(model: Arc<AccountModel>, role: Role) -> Self {
+        RoleObject {
+            model,
+            role,
+            in_details: false,
+        }
+    }
+
+    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
+    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
+        self.in_details = in_details;
+        self
+    }
 }
 
 #[Object(name = "Role")]
@@ -344,7 +405,7 @@ impl RoleObject {
     }
     /// Tags; needs `iam:ListRoleTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested(ctx, "iam:ListRoleTags", &self.role.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListRoleTags", &self.role.arn.to_string())?;
         Ok(Some(tags(&self.role.tags)))
     }
     /// The permissions boundary.
@@ -353,7 +414,7 @@ impl RoleObject {
     }
     /// Managed policies attached to the role; needs `iam:ListAttachedRolePolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested(ctx, "iam:ListAttachedRolePolicies", &self.role.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListAttachedRolePolicies", &self.role.arn.to_string())?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::Role,
@@ -362,12 +423,13 @@ impl RoleObject {
     }
     /// Inline policies of the role; needs `iam:ListRolePolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested(ctx, "iam:ListRolePolicies", &self.role.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListRolePolicies", &self.role.arn.to_string())?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Role,
             self.role.role_name.as_str(),
             &self.role.arn,
+            self.in_details,
         )))
     }
 }
@@ -377,6 +439,25 @@ impl RoleObject {
 pub struct PolicyObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) policy: ManagedPolicy,
+    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
+    /// `GetAccountAuthorizationDetails` returns of it.
+    pub(crate) in_details: bool,
+}
+
+impl PolicyObject {
+    pub(crate) fn new(model: Arc<AccountModel>, policy: ManagedPolicy) -> Self {
+        PolicyObject {
+            model,
+            policy,
+            in_details: false,
+        }
+    }
+
+    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
+    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
+        self.in_details = in_details;
+        self
+    }
 }
 
 #[Object(name = "Policy")]
@@ -432,20 +513,20 @@ impl PolicyObject {
     }
     /// The default version; needs `iam:GetPolicyVersion`.
     async fn default_version(&self, ctx: &Context<'_>) -> Result<Option<PolicyVersionObject>> {
-        authorize_nested(ctx, "iam:GetPolicyVersion", &self.policy.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:GetPolicyVersion", &self.policy.arn.to_string())?;
         Ok(self
             .policy
             .default_version()
-            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn)))
+            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details)))
     }
     /// Every version, oldest first (at most five); needs `iam:ListPolicyVersions`.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<PolicyVersionObject>>> {
-        authorize_nested(ctx, "iam:ListPolicyVersions", &self.policy.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, "iam:ListPolicyVersions", &self.policy.arn.to_string())?;
         Ok(Some(
             self.policy
                 .versions
                 .iter()
-                .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn))
+                .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details))
                 .collect(),
         ))
     }
@@ -461,6 +542,8 @@ pub struct PolicyVersionObject {
     pub(crate) document: String,
     #[graphql(skip)]
     pub(crate) policy_arn: String,
+    #[graphql(skip)]
+    pub(crate) in_details: bool,
     /// Whether it is the default version.
     pub is_default_version: bool,
     /// When created.
@@ -471,17 +554,23 @@ pub struct PolicyVersionObject {
 impl PolicyVersionObject {
     /// The document (JSON text); needs `iam:GetPolicyVersion` on the policy.
     async fn document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        authorize_nested(ctx, "iam:GetPolicyVersion", &self.policy_arn)?;
+        authorize_nested_unless(self.in_details, ctx, "iam:GetPolicyVersion", &self.policy_arn)?;
         Ok(Some(self.document.clone()))
     }
 }
 
 impl PolicyVersionObject {
+    fn in_details(mut self, in_details: bool) -> Self {
+        self.in_details = in_details;
+        self
+    }
+
     pub(crate) fn of(version: &PolicyVersion, default_id: &str, policy_arn: &IamArn) -> Self {
         PolicyVersionObject {
             version_id: version.version_id.clone(),
             document: version.document.clone(),
             policy_arn: policy_arn.to_string(),
+            in_details: false,
             is_default_version: version.version_id == default_id,
             create_date: version.create_date,
         }

@@ -858,3 +858,166 @@ fn exhaustion_requests_are_refused_while_other_clients_are_answered() {
     );
     assert!(peak_rss < 512 * 1024, "peak RSS {peak_rss} KiB");
 }
+
+/// The sweep on groups, roles and policies, and the one action that covers a whole account's
+/// details: `GetAccountAuthorizationDetails` returns what AWS returns with it (groups, policies,
+/// tags, documents) and nothing more (access keys, a group's members need their own actions).
+#[test]
+fn nested_fields_of_groups_roles_and_policies_and_the_details_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let run = |query: &str, vars: Value| gql(&server.address, &root, query, vars).data().clone();
+    let document = allow(json!("s3:GetObject"), "*").to_string();
+    user_with_policy(&server, "member", "/", Some(allow(json!("s3:*"), "*")));
+    run(
+        "mutation { createGroup(input: {groupName: \"team\"}) { sequence } }",
+        json!({}),
+    );
+    run(
+        "mutation { addUserToGroup(input: {groupName: \"team\", userName: \"member\"}) { sequence } }",
+        json!({}),
+    );
+    run("mutation($d: String!) { putGroupPolicy(input: {groupName: \"team\", policyName: \"g\", policyDocument: $d}) { sequence } }", json!({"d": document}));
+    run("mutation { attachGroupPolicy(input: {groupName: \"team\", policyArn: \"arn:aws:iam::aws:policy/ReadOnlyAccess\"}) { sequence } }", json!({}));
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]});
+    run("mutation($t: String!) { createRole(input: {roleName: \"app\", assumeRolePolicyDocument: $t, tags: [{key: \"k\", value: \"v\"}]}) { sequence } }", json!({"t": trust.to_string()}));
+    run("mutation($d: String!) { putRolePolicy(input: {roleName: \"app\", policyName: \"r\", policyDocument: $d}) { sequence } }", json!({"d": document}));
+    let policy = run("mutation($d: String!) { createPolicy(input: {policyName: \"mine\", policyDocument: $d, tags: [{key: \"k\", value: \"v\"}]}) { policy { arn } } }", json!({"d": document}));
+    let policy_arn = policy["createPolicy"]["policy"]["arn"].as_str().unwrap().to_owned();
+    let group_arn = format!("arn:aws:iam::{account}:group/team");
+    let role_arn = format!("arn:aws:iam::{account}:role/app");
+    let cases: Vec<(String, &str, &str, &str, &str)> = vec![
+        (
+            "{ group(groupName: \"team\") { groupName attachedPolicies { policyArn } } }".to_owned(),
+            "group",
+            "attachedPolicies",
+            "iam:GetGroup",
+            "iam:ListAttachedGroupPolicies",
+        ),
+        (
+            "{ group(groupName: \"team\") { groupName inlinePolicies { policyName } } }".to_owned(),
+            "group",
+            "inlinePolicies",
+            "iam:GetGroup",
+            "iam:ListGroupPolicies",
+        ),
+        (
+            "{ role(roleName: \"app\") { roleName tags { key } } }".to_owned(),
+            "role",
+            "tags",
+            "iam:GetRole",
+            "iam:ListRoleTags",
+        ),
+        (
+            "{ role(roleName: \"app\") { roleName attachedPolicies { policyArn } } }".to_owned(),
+            "role",
+            "attachedPolicies",
+            "iam:GetRole",
+            "iam:ListAttachedRolePolicies",
+        ),
+        (
+            "{ role(roleName: \"app\") { roleName inlinePolicies { policyName } } }".to_owned(),
+            "role",
+            "inlinePolicies",
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+        ),
+        (
+            format!("{{ policy(policyArn: \"{policy_arn}\") {{ policyName tags {{ key }} }} }}"),
+            "policy",
+            "tags",
+            "iam:GetPolicy",
+            "iam:ListPolicyTags",
+        ),
+        (
+            format!("{{ policy(policyArn: \"{policy_arn}\") {{ policyName versions {{ versionId }} }} }}"),
+            "policy",
+            "versions",
+            "iam:GetPolicy",
+            "iam:ListPolicyVersions",
+        ),
+        (
+            format!("{{ policy(policyArn: \"{policy_arn}\") {{ policyName defaultVersion {{ versionId }} }} }}"),
+            "policy",
+            "defaultVersion",
+            "iam:GetPolicy",
+            "iam:GetPolicyVersion",
+        ),
+    ];
+    for (i, (query, parent, field, parent_action, action)) in cases.iter().enumerate() {
+        let arn = match *parent {
+            "group" => group_arn.as_str(),
+            "role" => role_arn.as_str(),
+            _ => policy_arn.as_str(),
+        };
+        let without = user_with_policy(&server, &format!("n{i}"), "/", Some(allow(json!([parent_action]), arn)));
+        let refused = gql(&server.address, &without, query, json!({}));
+        assert!(refused.body["data"][parent].is_object(), "{query}: {}", refused.body);
+        assert!(
+            refused.body["data"][parent][field].is_null(),
+            "{query}: {}",
+            refused.body
+        );
+        assert_eq!(
+            errors_at(&refused),
+            vec![(format!("{parent}.{field}"), "AccessDenied".to_owned())],
+            "{query}"
+        );
+        let with = user_with_policy(
+            &server,
+            &format!("y{i}"),
+            "/",
+            Some(allow(json!([parent_action, action]), arn)),
+        );
+        let answered = gql(&server.address, &with, query, json!({}));
+        assert!(
+            !answered.body["data"][parent][field].is_null(),
+            "{query}: {}",
+            answered.body
+        );
+    }
+    // GetAccountAuthorizationDetails alone: groups, policies and tags of every principal, and the
+    // documents; not a user's keys, not a group's members.
+    let auditor = user_with_policy(
+        &server,
+        "auditor",
+        "/",
+        Some(allow(json!("iam:GetAccountAuthorizationDetails"), "*")),
+    );
+    let details = gql(
+        &server.address,
+        &auditor,
+        "{ accountAuthorizationDetails { userDetailList { userName groups { nodes { groupName } } inlinePolicies { policyDocument } tags { key } accessKeys { accessKeyId } } groupDetailList { groupName attachedPolicies { policyArn } inlinePolicies { policyDocument } users { nodes { userName } } } roleDetailList { roleName tags { key } inlinePolicies { policyDocument } } policies { policyName versions { document } } } }",
+        json!({}),
+    );
+    let data = &details.body["data"]["accountAuthorizationDetails"];
+    let member = data["userDetailList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["userName"] == "member")
+        .unwrap();
+    assert_eq!(member["groups"]["nodes"][0]["groupName"], "team", "{}", details.body);
+    assert!(member["inlinePolicies"][0]["policyDocument"].is_string());
+    assert!(member["accessKeys"].is_null());
+    assert_eq!(
+        data["groupDetailList"][0]["attachedPolicies"][0]["policyArn"],
+        "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    );
+    assert!(data["groupDetailList"][0]["users"].is_null());
+    assert_eq!(data["roleDetailList"][0]["tags"][0]["key"], "k");
+    assert!(data["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["versions"][0]["document"].is_string()));
+    let refused: Vec<String> = errors_at(&details).into_iter().map(|(path, _)| path).collect();
+    assert!(
+        refused
+            .iter()
+            .all(|p| p.ends_with("accessKeys") || p.ends_with("users")),
+        "{refused:?}"
+    );
+}
