@@ -55,6 +55,9 @@ impl Default for RequestLimits {
 
 type KeyedLimiter = governor::DefaultKeyedRateLimiter<String>;
 
+/// Adds metrics to a registry at each scrape.
+type RegisterMetrics = dyn Fn(&mut prometheus_client::registry::Registry) + Send + Sync;
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct Gateway {
@@ -65,6 +68,8 @@ pub struct Gateway {
     limits: RequestLimits,
     throttle: Option<Arc<KeyedLimiter>>,
     metrics: Arc<observe::HttpMetrics>,
+    /// Metrics of the process around the gateway (iamd's embedded read model).
+    more_metrics: Option<Arc<RegisterMetrics>>,
 }
 
 /// Which error shape a route answers in: GraphQL's (`{"errors": [...]}`) for `/graphql`, the
@@ -117,7 +122,18 @@ impl Gateway {
             limits,
             throttle,
             metrics: Arc::new(observe::HttpMetrics::default()),
+            more_metrics: None,
         }
+    }
+
+    /// The same gateway, also serving the metrics `register` adds at each scrape.
+    #[must_use]
+    pub fn with_more_metrics(
+        mut self,
+        register: impl Fn(&mut prometheus_client::registry::Registry) + Send + Sync + 'static,
+    ) -> Self {
+        self.more_metrics = Some(Arc::new(register));
+        self
     }
 
     /// The routes. Every request gets a request id (in `x-amzn-RequestId`, and on every log line
@@ -180,19 +196,10 @@ async fn metrics_text(State(gateway): State<Gateway>) -> Response {
     let mut registry = prometheus_client::registry::Registry::default();
     gateway.gatehouse.metrics().register(&mut registry);
     gateway.metrics.register(&mut registry);
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    if let Some(register) = &gateway.more_metrics {
+        register(&mut registry);
     }
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+    iam_telemetry::metrics_response(&registry)
 }
 
 async fn graphiql() -> Html<String> {

@@ -264,6 +264,27 @@ impl Config {
     }
 }
 
+/// Measures, every second until `stop`, how many events of the log the read model has yet to
+/// project.
+async fn measure_read_model_lag(
+    store: SqliteEventStore,
+    read_model: SqliteReadModel,
+    lag: prometheus_client::metrics::gauge::Gauge<i64>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        if let (Ok(head), Ok(projected)) = (store.latest_position().await, read_model.checkpoint().await) {
+            lag.set(i64::try_from(head.saturating_sub(projected)).unwrap_or(i64::MAX));
+        }
+    }
+}
+
 /// Writes a file readable by its owner only.
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -442,12 +463,22 @@ async fn main() -> anyhow::Result<()> {
             let _ = receiver.wait_for(|stop| *stop).await;
         }
     };
+    // Events in the log the embedded read model has not projected yet (-1 until measured; the
+    // distributed mode's projector reports its own).
+    let read_model_lag = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+    read_model_lag.set(-1);
     let (background, read_model) = match &log {
         // Embedded: the SQL read model follows the log in its own file (delete it to rebuild).
         Log::Sqlite(store) => {
             let read_model_file = config.data_dir.join("readmodel.db");
             let read_model = SqliteReadModel::open(&read_model_file.to_string_lossy()).await?;
             let projector = Projector::new(Arc::new(store.clone()), read_model.clone()).await?;
+            tokio::spawn(measure_read_model_lag(
+                store.clone(),
+                read_model.clone(),
+                read_model_lag.clone(),
+                stopped(),
+            ));
             (tokio::spawn(projector.run(stopped())), Some(read_model))
         }
         // Shared log: follow what other replicas append (the projector service keeps the read
@@ -472,7 +503,18 @@ async fn main() -> anyhow::Result<()> {
         region: config.region.clone(),
         ..AuthSettings::default()
     };
-    let app = Gateway::with_limits(gatehouse, auth, config.requests).router();
+    let embedded = matches!(log, Log::Sqlite(_));
+    let app = Gateway::with_limits(gatehouse, auth, config.requests)
+        .with_more_metrics(move |registry| {
+            if embedded {
+                registry.register(
+                    "gatehouse_read_model_lag_events",
+                    "Events in the log the embedded SQL read model has not projected yet",
+                    read_model_lag.clone(),
+                );
+            }
+        })
+        .router();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     println!("iamd listening on http://{address}; GraphiQL at http://{address}/graphql");

@@ -53,8 +53,11 @@ fn health_readiness_and_metrics() {
         let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &body, Utc::now());
         assert_eq!(post_path(&server.address, "/v1/authorize", &headers, &body).status, 200);
     }
+    std::thread::sleep(Duration::from_millis(1_200));
     let (status, text) = get(&server.address, "/metrics");
     assert_eq!(status, 200);
+    // The embedded read model keeps up (measured every second).
+    assert!(sample(&text, "gatehouse_read_model_lag_events", &[]).is_some_and(|lag| lag >= 0.0), "{text}");
     assert_eq!(
         sample(&text, "gatehouse_decisions_total", &["effect=\"ImplicitDeny\""]),
         Some(3.0),
