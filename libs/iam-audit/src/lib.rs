@@ -7,10 +7,14 @@
 //! - [`redact`]: removal of secrets from request and response elements before they are recorded.
 //! - [`log`]: the [`AuditLog`] port (append durably, query newest first, count, export) and its
 //!   filter and page types.
+//! - `conformance` (feature `conformance`): the suite every [`AuditLog`] store runs and the
+//!   `audit_log_conformance_tests!` macro.
 //!
 //! Invariants: a record belongs to exactly one account (`recipientAccountId`); no secret ever
 //! enters a record; an append returns only once the records are durable.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod log;
 pub mod record;
 pub mod redact;
