@@ -247,12 +247,7 @@ impl QueryRoot {
             .chain(local)
             .filter(|p| path_matches(p.path.as_str(), &path_prefix))
             .filter(|p| !only_attached || state.attachment_count(&p.arn) > 0)
-            .map(|p| {
-                (
-                    p.arn.to_string(),
-                    PolicyObject::new(account.model.clone(), p.clone()),
-                )
-            })
+            .map(|p| (p.arn.to_string(), PolicyObject::new(account.model.clone(), p.clone())))
             .collect();
         Ok(paginate(items, after, first))
     }

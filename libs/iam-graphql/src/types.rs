@@ -199,7 +199,12 @@ impl UserObject {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<Option<Connection<String, GroupObject, EmptyFields, EmptyFields>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListGroupsForUser", &self.user.arn.to_string())?;
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:ListGroupsForUser",
+            &self.user.arn.to_string(),
+        )?;
         let items = self
             .model
             .state()
@@ -216,7 +221,12 @@ impl UserObject {
     }
     /// Managed policies attached to the user; needs `iam:ListAttachedUserPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListAttachedUserPolicies", &self.user.arn.to_string())?;
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:ListAttachedUserPolicies",
+            &self.user.arn.to_string(),
+        )?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::User,
@@ -323,7 +333,12 @@ impl GroupObject {
     }
     /// Managed policies attached to the group; needs `iam:ListAttachedGroupPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListAttachedGroupPolicies", &self.group.arn.to_string())?;
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:ListAttachedGroupPolicies",
+            &self.group.arn.to_string(),
+        )?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::Group,
@@ -332,7 +347,12 @@ impl GroupObject {
     }
     /// Inline policies of the group; needs `iam:ListGroupPolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListGroupPolicies", &self.group.arn.to_string())?;
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:ListGroupPolicies",
+            &self.group.arn.to_string(),
+        )?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Group,
@@ -414,7 +434,12 @@ impl RoleObject {
     }
     /// Managed policies attached to the role; needs `iam:ListAttachedRolePolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListAttachedRolePolicies", &self.role.arn.to_string())?;
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:ListAttachedRolePolicies",
+            &self.role.arn.to_string(),
+        )?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::Role,
@@ -513,20 +538,32 @@ impl PolicyObject {
     }
     /// The default version; needs `iam:GetPolicyVersion`.
     async fn default_version(&self, ctx: &Context<'_>) -> Result<Option<PolicyVersionObject>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:GetPolicyVersion", &self.policy.arn.to_string())?;
-        Ok(self
-            .policy
-            .default_version()
-            .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details)))
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:GetPolicyVersion",
+            &self.policy.arn.to_string(),
+        )?;
+        Ok(self.policy.default_version().map(|v| {
+            PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details)
+        }))
     }
     /// Every version, oldest first (at most five); needs `iam:ListPolicyVersions`.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<PolicyVersionObject>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListPolicyVersions", &self.policy.arn.to_string())?;
+        authorize_nested_unless(
+            self.in_details,
+            ctx,
+            "iam:ListPolicyVersions",
+            &self.policy.arn.to_string(),
+        )?;
         Ok(Some(
             self.policy
                 .versions
                 .iter()
-                .map(|v| PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details))
+                .map(|v| {
+                    PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn)
+                        .in_details(self.in_details)
+                })
                 .collect(),
         ))
     }

@@ -57,7 +57,10 @@ fn health_readiness_and_metrics() {
     let (status, text) = get(&server.address, "/metrics");
     assert_eq!(status, 200);
     // The embedded read model keeps up (measured every second).
-    assert!(sample(&text, "gatehouse_read_model_lag_events", &[]).is_some_and(|lag| lag >= 0.0), "{text}");
+    assert!(
+        sample(&text, "gatehouse_read_model_lag_events", &[]).is_some_and(|lag| lag >= 0.0),
+        "{text}"
+    );
     assert_eq!(
         sample(&text, "gatehouse_decisions_total", &["effect=\"ImplicitDeny\""]),
         Some(3.0),
