@@ -96,11 +96,20 @@ pub fn authorize_requirements(
     };
     let base = model.request_context(&principal, &facts, now);
     for requirement in needed {
-        let mut context = base.clone();
-        for (key, value) in &requirement.context {
-            context.insert(key, value.clone());
-        }
-        let decision = authorize(&principal, &requirement.action, &requirement.resource, &context);
+        // Most calls need one permission, and most without keys of their own: the base context
+        // is only copied when a requirement adds keys to it.
+        let extended;
+        let context = if requirement.context.is_empty() {
+            &base
+        } else {
+            let mut context = base.clone();
+            for (key, value) in &requirement.context {
+                context.insert(key, value.clone());
+            }
+            extended = context;
+            &extended
+        };
+        let decision = authorize(&principal, &requirement.action, &requirement.resource, context);
         let why = match decision.effect {
             DecisionEffect::Allowed => continue,
             DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
@@ -135,8 +144,20 @@ pub fn bounded_parameters(parameters: Value) -> Value {
     omitted(&serde_json::to_string(&parameters).unwrap_or_default())
 }
 
+/// The length of `value` as JSON, counted without building the text.
 fn serialized_len(value: &Value) -> usize {
-    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(usize::MAX, |()| count.0)
 }
 
 fn omitted(text: &str) -> Value {
@@ -221,8 +242,8 @@ fn management_record(facts: CallFacts<'_>) -> AuditRecord {
 }
 
 /// What a change did, for the record: the sequence before and after, the events appended (by
-/// type and sequence; their payloads are in the log) and the touched entity before and after.
-fn changes(before: &AccountState, executed: &Executed, resource: &str) -> Value {
+/// type and sequence; their payloads are in the log) and the touched entity before and `after`.
+fn changes(before: &AccountState, executed: &Executed, resource: &str, after: Value) -> Value {
     let first = before.version() + 1;
     let events: Vec<Value> = executed
         .events
@@ -235,22 +256,40 @@ fn changes(before: &AccountState, executed: &Executed, resource: &str) -> Value 
         "sequenceAfter": executed.sequence,
         "events": events,
         "before": entity_snapshot(before, resource),
-        "after": entity_snapshot(executed.model.state(), resource),
+        "after": after,
     })
 }
 
-/// The touched entity after a change, as `responseElements` shows it.
+/// The touched entity after a change as `responseElements` shows it, in CloudTrail's shape
+/// (`{"user": {"userName", "userId", "arn", "path", "createDate"}}`), with the account's new
+/// sequence; a deleted entity is absent.
 fn response_elements(executed: &Executed, resource: &str) -> Value {
-    let snapshot = entity_snapshot(executed.model.state(), resource);
-    let kind = IamArn::parse(resource).ok().and_then(|arn| arn.kind());
-    let key = match kind {
-        Some(ResourceKind::User) => "user",
-        Some(ResourceKind::Group) => "group",
-        Some(ResourceKind::Role) => "role",
-        Some(ResourceKind::Policy) => "policy",
-        _ => return json!({"sequence": executed.sequence}),
-    };
-    json!({ key: snapshot, "sequence": executed.sequence })
+    let state = executed.model.state();
+    let summary = IamArn::parse(resource).ok().and_then(|arn| {
+        let name = arn.name()?.as_str();
+        match arn.kind()? {
+            ResourceKind::User => state.user(name).map(|u| {
+                ("user", json!({"userName": u.user_name.as_str(), "userId": u.user_id.as_str(),
+                    "arn": u.arn.to_string(), "path": u.path.as_str(), "createDate": u.create_date}))
+            }),
+            ResourceKind::Group => state.group(name).map(|g| {
+                ("group", json!({"groupName": g.group_name.as_str(), "groupId": g.group_id.as_str(),
+                    "arn": g.arn.to_string(), "path": g.path.as_str(), "createDate": g.create_date}))
+            }),
+            ResourceKind::Role => state.role(name).map(|r| {
+                ("role", json!({"roleName": r.role_name.as_str(), "roleId": r.role_id.as_str(),
+                    "arn": r.arn.to_string(), "path": r.path.as_str(), "createDate": r.create_date}))
+            }),
+            ResourceKind::Policy => state.managed_policy(&arn).map(|p| {
+                ("policy", json!({"policyName": p.policy_name.as_str(), "policyId": p.policy_id.as_str(),
+                    "arn": p.arn.to_string(), "path": p.path.as_str(), "defaultVersionId": p.default_version_id}))
+            }),
+        }
+    });
+    match summary {
+        Some((key, entity)) => json!({ key: entity, "sequence": executed.sequence }),
+        None => json!({"sequence": executed.sequence}),
+    }
 }
 
 /// An entity as the audit record shows it (`null` when absent). Access keys appear by id and
@@ -371,7 +410,8 @@ impl Gatehouse {
                 } => access_key_elements(executed, access_key_id, user_name.as_deref()),
                 _ => response_elements(executed, &resource),
             };
-            (elements, Some(changes(model.state(), executed, &resource)))
+            let after = entity_snapshot(executed.model.state(), &resource);
+            (elements, Some(changes(model.state(), executed, &resource, after)))
         });
         self.record_call(CallFacts {
             caller,
@@ -461,7 +501,12 @@ impl Gatehouse {
                     &created.key.access_key_id,
                     created.user_name.as_deref(),
                 ),
-                Some(changes(model.state(), &created.key.executed, resource)),
+                Some(changes(
+                    model.state(),
+                    &created.key.executed,
+                    resource,
+                    entity_snapshot(created.key.executed.model.state(), resource),
+                )),
             )
         });
         self.record_call(CallFacts {

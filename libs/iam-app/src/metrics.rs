@@ -23,6 +23,10 @@ pub struct EffectLabel {
 #[derive(Debug)]
 pub struct AppMetrics {
     decisions: Family<EffectLabel, Counter>,
+    /// The family's three counters, held so a decision counts without a label lookup.
+    allowed: Counter,
+    explicit_deny: Counter,
+    implicit_deny: Counter,
     decision_errors: Counter,
     audit_append_seconds: Histogram,
     audit_append_failures: Counter,
@@ -39,8 +43,18 @@ fn latency_buckets() -> Histogram {
 
 impl Default for AppMetrics {
     fn default() -> Self {
+        let decisions = Family::<EffectLabel, Counter>::default();
+        let counter = |effect| decisions.get_or_create(&EffectLabel { effect }).clone();
+        let (allowed, explicit_deny, implicit_deny) = (
+            counter("Allow"),
+            counter("ExplicitDeny"),
+            counter("ImplicitDeny"),
+        );
         AppMetrics {
-            decisions: Family::default(),
+            decisions,
+            allowed,
+            explicit_deny,
+            implicit_deny,
             decision_errors: Counter::default(),
             audit_append_seconds: latency_buckets(),
             audit_append_failures: Counter::default(),
@@ -92,8 +106,11 @@ impl AppMetrics {
     }
 
     pub(crate) fn decided(&self, effect: DecisionEffect) {
-        let effect = crate::access::decision_name(effect);
-        self.decisions.get_or_create(&EffectLabel { effect }).inc();
+        match effect {
+            DecisionEffect::Allowed => self.allowed.inc(),
+            DecisionEffect::ExplicitDeny => self.explicit_deny.inc(),
+            DecisionEffect::ImplicitDeny => self.implicit_deny.inc(),
+        };
     }
 
     pub(crate) fn decision_failed(&self) {

@@ -306,7 +306,7 @@ async fn authenticated(
             if let Err(record_error) = gateway.gatehouse.record_auth_failure(failure).await {
                 tracing::warn!(request_id, error = %record_error, "a failed authentication could not be recorded");
             }
-            return Err(with_request_id(auth_failure(shape, &error), &request_id));
+            return Err(auth_failure(shape, &error));
         }
     };
     if let Some(limiter) = &gateway.throttle {
@@ -322,7 +322,7 @@ async fn authenticated(
             if let Ok(value) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
-            return Err(with_request_id(response, &request_id));
+            return Err(response);
         }
     }
     let user_agent = user_agent_of(&parts);
@@ -348,14 +348,6 @@ fn user_agent_of(parts: &axum::http::request::Parts) -> Option<String> {
         .map(|agent| agent.chars().take(512).collect())
 }
 
-fn with_request_id(mut response: Response, request_id: &str) -> Response {
-    if let Ok(value) = header::HeaderValue::from_str(request_id) {
-        response
-            .headers_mut()
-            .insert(header::HeaderName::from_static("x-amzn-requestid"), value);
-    }
-    response
-}
 
 async fn decision_api(
     State(gateway): State<Gateway>,
@@ -374,7 +366,7 @@ async fn decision_api(
         "/access/v1/evaluation" => decision::authzen_evaluation(gatehouse, &caller, &body).await,
         _ => decision::authzen_evaluations(gatehouse, &caller, &body).await,
     };
-    with_request_id(response, &caller.request_id)
+    response
 }
 
 async fn graphql(
@@ -425,8 +417,5 @@ async fn graphql(
     tracing::info!(request_id, account = %api_caller.account_id, principal = %api_caller.principal_arn, "graphql request");
     let response = gateway.schema.execute(graphql_request.data(api_caller)).await;
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
-    with_request_id(
-        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        &request_id,
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

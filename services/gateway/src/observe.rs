@@ -25,7 +25,7 @@ pub struct RequestId(pub String);
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteOutcome {
     /// The route pattern (`/graphql`), or `unmatched`.
-    pub route: String,
+    pub route: &'static str,
     /// The HTTP status code.
     pub status: u16,
 }
@@ -34,7 +34,28 @@ pub struct RouteOutcome {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Route {
     /// The route pattern.
-    pub route: String,
+    pub route: &'static str,
+}
+
+/// The routes the gateway serves, so a label is a static string and not an allocation per
+/// request.
+const ROUTES: &[&str] = &[
+    "/graphql",
+    "/v1/authorize",
+    "/v1/authorize/batch",
+    "/access/v1/evaluation",
+    "/access/v1/evaluations",
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+];
+
+fn route_label(matched: Option<&MatchedPath>) -> &'static str {
+    matched
+        .and_then(|path| ROUTES.iter().find(|route| **route == path.as_str()))
+        .copied()
+        .unwrap_or("unmatched")
 }
 
 fn latency() -> Histogram {
@@ -77,13 +98,10 @@ impl HttpMetrics {
 /// The middleware: gives the request its id and span, then counts and times it.
 pub async fn track(State(metrics): State<Arc<HttpMetrics>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let request_id = uuid::Uuid::now_v7().to_string();
     request.extensions_mut().insert(RequestId(request_id.clone()));
-    let span = tracing::info_span!("request", request_id = %request_id, route = %route);
+    let span = tracing::info_span!("request", request_id = %request_id, route);
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
@@ -91,7 +109,7 @@ pub async fn track(State(metrics): State<Arc<HttpMetrics>>, mut request: Request
     metrics
         .requests
         .get_or_create(&RouteOutcome {
-            route: route.clone(),
+            route,
             status: response.status().as_u16(),
         })
         .inc();
