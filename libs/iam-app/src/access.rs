@@ -420,6 +420,17 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
             "because no identity-based policy allows it",
         ));
     }
+    // No ARN or action name holds a control character; refusing them here keeps them out of
+    // every index the records are found by.
+    if [&request.action, &request.resource, &request.principal_arn]
+        .iter()
+        .any(|text| text.chars().any(char::is_control))
+    {
+        return Err(AppError::new(
+            ErrorCode::InvalidInput,
+            "the action, resource and principal may not contain control characters",
+        ));
+    }
     if request.action.is_empty() || !request.action.contains(':') {
         return Err(AppError::new(
             ErrorCode::InvalidInput,

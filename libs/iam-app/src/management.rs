@@ -269,20 +269,32 @@ fn response_elements(executed: &Executed, resource: &str) -> Value {
         let name = arn.name()?.as_str();
         match arn.kind()? {
             ResourceKind::User => state.user(name).map(|u| {
-                ("user", json!({"userName": u.user_name.as_str(), "userId": u.user_id.as_str(),
-                    "arn": u.arn.to_string(), "path": u.path.as_str(), "createDate": u.create_date}))
+                (
+                    "user",
+                    json!({"userName": u.user_name.as_str(), "userId": u.user_id.as_str(),
+                    "arn": u.arn.to_string(), "path": u.path.as_str(), "createDate": u.create_date}),
+                )
             }),
             ResourceKind::Group => state.group(name).map(|g| {
-                ("group", json!({"groupName": g.group_name.as_str(), "groupId": g.group_id.as_str(),
-                    "arn": g.arn.to_string(), "path": g.path.as_str(), "createDate": g.create_date}))
+                (
+                    "group",
+                    json!({"groupName": g.group_name.as_str(), "groupId": g.group_id.as_str(),
+                    "arn": g.arn.to_string(), "path": g.path.as_str(), "createDate": g.create_date}),
+                )
             }),
             ResourceKind::Role => state.role(name).map(|r| {
-                ("role", json!({"roleName": r.role_name.as_str(), "roleId": r.role_id.as_str(),
-                    "arn": r.arn.to_string(), "path": r.path.as_str(), "createDate": r.create_date}))
+                (
+                    "role",
+                    json!({"roleName": r.role_name.as_str(), "roleId": r.role_id.as_str(),
+                    "arn": r.arn.to_string(), "path": r.path.as_str(), "createDate": r.create_date}),
+                )
             }),
             ResourceKind::Policy => state.managed_policy(&arn).map(|p| {
-                ("policy", json!({"policyName": p.policy_name.as_str(), "policyId": p.policy_id.as_str(),
-                    "arn": p.arn.to_string(), "path": p.path.as_str(), "defaultVersionId": p.default_version_id}))
+                (
+                    "policy",
+                    json!({"policyName": p.policy_name.as_str(), "policyId": p.policy_id.as_str(),
+                    "arn": p.arn.to_string(), "path": p.path.as_str(), "defaultVersionId": p.default_version_id}),
+                )
             }),
         }
     });

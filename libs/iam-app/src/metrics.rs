@@ -45,11 +45,8 @@ impl Default for AppMetrics {
     fn default() -> Self {
         let decisions = Family::<EffectLabel, Counter>::default();
         let counter = |effect| decisions.get_or_create(&EffectLabel { effect }).clone();
-        let (allowed, explicit_deny, implicit_deny) = (
-            counter("Allow"),
-            counter("ExplicitDeny"),
-            counter("ImplicitDeny"),
-        );
+        let (allowed, explicit_deny, implicit_deny) =
+            (counter("Allow"), counter("ExplicitDeny"), counter("ImplicitDeny"));
         AppMetrics {
             decisions,
             allowed,

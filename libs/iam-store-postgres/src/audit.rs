@@ -42,6 +42,18 @@ pub struct PgAuditStore {
     pool: PgPool,
 }
 
+/// A value for an indexed text column. PostgreSQL refuses NUL in text, and a refused batch
+/// would stop the audit projector (every tenant's history behind it), so NUL is stored as
+/// U+FFFD, in rows and in filters alike: a query finds what it named. The record itself is
+/// JSON, where NUL is escaped, and comes back whole.
+fn column_text(text: &str) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// One record's row, columns in insert order.
 #[derive(Default)]
 struct Columns {
@@ -63,16 +75,17 @@ impl Columns {
     fn push(&mut self, record: &AuditRecord) -> Result<(), AuditError> {
         self.record
             .push(serde_json::to_string(record).map_err(|e| unavailable("encoding a record", &e))?);
-        self.account_id.push(record.recipient_account_id.clone());
-        self.event_id.push(record.event_id.clone());
+        self.account_id.push(column_text(&record.recipient_account_id));
+        self.event_id.push(column_text(&record.event_id));
         self.event_time.push(record.event_time);
-        self.event_name.push(record.event_name.clone());
-        self.event_source.push(record.event_source.clone());
-        self.principal_arn.push(record.user_identity.arn.clone());
-        self.action.push(record.action());
-        self.resource_arn.push(record.resource_arn());
-        self.decision.push(record.decision().map(str::to_owned));
-        self.error_code.push(record.error_code.clone());
+        self.event_name.push(column_text(&record.event_name));
+        self.event_source.push(column_text(&record.event_source));
+        self.principal_arn.push(column_text(&record.user_identity.arn));
+        self.action.push(column_text(&record.action()));
+        self.resource_arn
+            .push(record.resource_arn().as_deref().map(column_text));
+        self.decision.push(record.decision().map(column_text));
+        self.error_code.push(record.error_code.as_deref().map(column_text));
         self.read_only.push(record.read_only);
         Ok(())
     }
@@ -118,7 +131,7 @@ async fn insert_rows<'c>(
 
 /// Appends the filter's conditions (always starting with the account) to `sql`.
 fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
-    sql.push(" account_id = ").push_bind(filter.account_id.clone());
+    sql.push(" account_id = ").push_bind(column_text(&filter.account_id));
     if let Some(from) = filter.from {
         sql.push(" AND event_time >= ").push_bind(from);
     }
@@ -127,7 +140,7 @@ fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
     }
     let mut equal = |column: &str, value: &Option<String>| {
         if let Some(value) = value {
-            sql.push(format!(" AND {column} = ")).push_bind(value.clone());
+            sql.push(format!(" AND {column} = ")).push_bind(column_text(value));
         }
     };
     equal("principal_arn", &filter.principal_arn);
