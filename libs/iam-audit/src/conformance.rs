@@ -820,8 +820,6 @@ pub async fn malformed_cursors_are_invalid(sut: AuditLogUnderTest) {
     assert!(log.query(&everything(A), 10, Some(&valid)).await.is_ok());
 }
 
-/// A fresh store is ready, says it holds nothing behind (when it can tell) and answers every
-/// query and count empty; appending nothing keeps it so.
 /// Text a client chose (a decided resource, an ARN a read named) may hold any character, NUL
 /// included: such a record is stored whole and found by the same text, and the records around it
 /// are not held up (PostgreSQL refuses NUL in text columns: a store that passed it on would
@@ -856,6 +854,8 @@ pub async fn control_characters_in_indexed_fields_are_stored_and_found(sut: Audi
     drop(after);
 }
 
+/// A fresh store is ready, says it holds nothing behind (when it can tell) and answers every
+/// query and count empty; appending nothing keeps it so.
 pub async fn fresh_store_is_ready_and_empty(sut: AuditLogUnderTest) {
     let log = &*sut.log;
     log.ready().await.unwrap();

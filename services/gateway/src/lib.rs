@@ -348,7 +348,6 @@ fn user_agent_of(parts: &axum::http::request::Parts) -> Option<String> {
         .map(|agent| agent.chars().take(512).collect())
 }
 
-
 async fn decision_api(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
