@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EncodedRecord, UserIdentity};
-use iam_authz::{authorize, authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
+use iam_authz::{authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
 use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
@@ -226,16 +226,6 @@ pub fn is_root_owner(owner: &AccessKeyOwner) -> bool {
     matches!(owner, AccessKeyOwner::Root)
 }
 
-fn denied(caller: &ApiCaller, action: &str, resource: &str, why: &str) -> AppError {
-    AppError::new(
-        ErrorCode::AccessDenied,
-        format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
-            caller.principal_arn
-        ),
-    )
-}
-
 impl Gatehouse {
     /// Decides one access request for `caller`, records it in the audit log and returns it.
     ///
@@ -396,30 +386,7 @@ type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>, Arc<CompiledPrinci
 
 fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now: DateTime<Utc>) -> Outcome {
     // May the caller ask about this principal at all?
-    let asking = model.principal(&caller.principal_arn).ok_or_else(|| {
-        AppError::new(
-            ErrorCode::AccessDenied,
-            format!("{} is no longer a principal of this account", caller.principal_arn),
-        )
-    })?;
-    let facts = RequestFacts {
-        source_ip: caller.source_ip.clone(),
-        ..RequestFacts::default()
-    };
-    let may_ask = authorize(
-        &asking,
-        AUTHORIZE_ACTION,
-        &request.principal_arn,
-        &model.request_context(&asking, &facts, now),
-    );
-    if may_ask.effect != DecisionEffect::Allowed {
-        return Err(denied(
-            caller,
-            AUTHORIZE_ACTION,
-            &request.principal_arn,
-            "because no identity-based policy allows it",
-        ));
-    }
+    crate::management::authorize_action(model, caller, AUTHORIZE_ACTION, &request.principal_arn, &[], now)?;
     // No ARN or action name holds a control character; refusing them here keeps them out of
     // every index the records are found by.
     if [&request.action, &request.resource, &request.principal_arn]

@@ -73,15 +73,18 @@ fn access_denied(caller: &ApiCaller, action: &str, resource: &str, why: &str) ->
     )
 }
 
-/// Whether `caller` may do everything in `needed` on `model`'s account, with the request's
-/// condition keys beside the ones Gatehouse knows of the caller.
+/// Whether `caller` may do `action` on `resource` in `model`'s account, with the request's
+/// condition keys (`keys`) beside the ones Gatehouse knows of the caller. The one authorization
+/// rule of every call: management, reads and the decision API's `gatehouse:Authorize`.
 ///
 /// # Errors
-/// `AccessDenied` for the first requirement refused.
-pub fn authorize_requirements(
+/// `AccessDenied`, worded as AWS words it.
+pub fn authorize_action(
     model: &AccountModel,
     caller: &ApiCaller,
-    needed: &[Requirement],
+    action: &str,
+    resource: &str,
+    keys: &[(String, iam_policy::ContextValue)],
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let principal = model.principal(&caller.principal_arn).ok_or_else(|| {
@@ -94,38 +97,42 @@ pub fn authorize_requirements(
         source_ip: caller.source_ip.clone(),
         ..RequestFacts::default()
     };
-    let base = model.request_context(&principal, &facts, now);
-    for requirement in needed {
-        // Most calls need one permission, and most without keys of their own: the base context
-        // is only copied when a requirement adds keys to it.
-        let extended;
-        let context = if requirement.context.is_empty() {
-            &base
-        } else {
-            let mut context = base.clone();
-            for (key, value) in &requirement.context {
-                context.insert(key, value.clone());
-            }
-            extended = context;
-            &extended
-        };
-        let decision = authorize(&principal, &requirement.action, &requirement.resource, context);
-        let why = match decision.effect {
-            DecisionEffect::Allowed => continue,
-            DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
-            DecisionEffect::ImplicitDeny if decision.details.allowed_by_identity => {
-                "because no permissions boundary allows the action".to_owned()
-            }
-            DecisionEffect::ImplicitDeny => {
-                format!(
-                    "because no identity-based policy allows the {} action",
-                    requirement.action
-                )
-            }
-        };
-        return Err(access_denied(caller, &requirement.action, &requirement.resource, &why));
+    let mut context = model.request_context(&principal, &facts, now);
+    for (key, value) in keys {
+        context.insert(key, value.clone());
     }
-    Ok(())
+    let decision = authorize(&principal, action, resource, &context);
+    let why = match decision.effect {
+        DecisionEffect::Allowed => return Ok(()),
+        DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
+        DecisionEffect::ImplicitDeny if decision.details.allowed_by_identity => {
+            "because no permissions boundary allows the action".to_owned()
+        }
+        DecisionEffect::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
+    };
+    Err(access_denied(caller, action, resource, &why))
+}
+
+/// Whether `caller` may do everything in `needed` ([`authorize_action`] for each, in order).
+///
+/// # Errors
+/// `AccessDenied` for the first requirement refused.
+pub fn authorize_requirements(
+    model: &AccountModel,
+    caller: &ApiCaller,
+    needed: &[Requirement],
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    needed.iter().try_for_each(|requirement| {
+        authorize_action(
+            model,
+            caller,
+            &requirement.action,
+            &requirement.resource,
+            &requirement.context,
+            now,
+        )
+    })
 }
 
 /// Request parameters as a record keeps them: whole when small, otherwise with every long string

@@ -36,6 +36,24 @@ pub fn lag() -> Option<i64> {
     Some(LAG.load(Ordering::Relaxed)).filter(|lag| *lag >= 0)
 }
 
+/// A projector's metrics: its lag and what it consumed, named `gatehouse_<prefix>_lag_messages`
+/// and `gatehouse_<prefix>_consumed_messages` (`lag_name`, `consumed_name`).
+#[must_use]
+pub fn readings(lag_name: &'static str, consumed_name: &'static str) -> Vec<iam_telemetry::Reading> {
+    vec![
+        iam_telemetry::Reading {
+            name: lag_name,
+            help: "Messages on the topic's partitions past this consumer's position (from the client's statistics, at most 5 s old)",
+            read: lag,
+        },
+        iam_telemetry::Reading {
+            name: consumed_name,
+            help: "Messages this process has consumed since it started",
+            read: || i64::try_from(consumed_messages()).ok(),
+        },
+    ]
+}
+
 /// The consumer's client context: it reads the lag from librdkafka's statistics (every five
 /// seconds), which hold each partition's high watermark and the consumer's position, so
 /// measuring costs no request to a broker.

@@ -69,23 +69,13 @@ async fn main() -> anyhow::Result<()> {
     iam_telemetry::init_logging(flags.log_format, "info,sqlx=warn");
     let _metrics = match flags.metrics_listen {
         Some(address) => {
-            let (bound, task) = iam_telemetry::serve_readings(
-                address,
-                vec![
-                    iam_telemetry::Reading {
-                        name: "gatehouse_audit_projector_lag_messages",
-                        help: "Messages on the audit topic's partitions past this consumer's position (from the client's statistics, at most 5 s old)",
-                        read: iam_kafka_source::lag,
-                    },
-                    iam_telemetry::Reading {
-                        name: "gatehouse_audit_projector_consumed_messages",
-                        help: "Messages this process has consumed since it started",
-                        read: || i64::try_from(iam_kafka_source::consumed_messages()).ok(),
-                    },
-                ],
-            )
-            .await
-            .context("binding the metrics address")?;
+            let readings = iam_kafka_source::readings(
+                "gatehouse_audit_projector_lag_messages",
+                "gatehouse_audit_projector_consumed_messages",
+            );
+            let (bound, task) = iam_telemetry::serve_readings(address, readings)
+                .await
+                .context("binding the metrics address")?;
             println!("metrics on http://{bound}/metrics");
             Some(task)
         }

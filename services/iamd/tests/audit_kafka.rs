@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
 use sqlx::Connection;
-use support::{gql, post_path, signed_headers_for, Server};
+use support::{gql, http_get, post_path, signed_headers_for, Server};
 
 fn env(name: &str) -> String {
     std::env::var(name)
@@ -177,20 +177,6 @@ struct Projector(Child, String);
 fn free_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
-}
-
-/// `GET http://<address><path>`: status and body.
-fn http_get(address: &str, path: &str) -> (u16, String) {
-    use std::io::Read;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent.get(format!("http://{address}{path}")).call().unwrap();
-    let mut text = String::new();
-    response.body_mut().as_reader().read_to_string(&mut text).unwrap();
-    (response.status().as_u16(), text)
 }
 
 impl Projector {

@@ -4,26 +4,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{json, Value};
-use support::{gql, post_path, signed_headers_for, Server};
-
-fn get(address: &str, path: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent.get(format!("http://{address}{path}")).call().unwrap();
-    let status = response.status().as_u16();
-    let mut text = String::new();
-    response.body_mut().as_reader().read_to_string(&mut text).unwrap();
-    (status, text)
-}
+use support::{gql, http_get, post_path, signed_headers_for, Server};
 
 /// The value of the first sample of `metric` whose line contains every one of `labels`.
 fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
@@ -36,8 +23,8 @@ fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
 fn health_readiness_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    assert_eq!(get(&server.address, "/health/live"), (200, "ok".to_owned()));
-    assert_eq!(get(&server.address, "/health/ready"), (200, "ready".to_owned()));
+    assert_eq!(http_get(&server.address, "/health/live"), (200, "ok".to_owned()));
+    assert_eq!(http_get(&server.address, "/health/ready"), (200, "ready".to_owned()));
     let root = server.root_credentials();
     let account = server.account_id();
     gql(
@@ -54,7 +41,7 @@ fn health_readiness_and_metrics() {
         assert_eq!(post_path(&server.address, "/v1/authorize", &headers, &body).status, 200);
     }
     std::thread::sleep(Duration::from_millis(1_200));
-    let (status, text) = get(&server.address, "/metrics");
+    let (status, text) = http_get(&server.address, "/metrics");
     assert_eq!(status, 200);
     // The embedded read model keeps up (measured every second).
     assert!(
@@ -97,28 +84,9 @@ fn health_readiness_and_metrics() {
 #[test]
 fn json_logs_carry_the_request_id_and_never_a_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iamd"))
-        .args([
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = loop {
-        let line = stdout.next().expect("iamd exited before listening").unwrap();
-        if let Some(rest) = line.strip_prefix("iamd listening on http://") {
-            break rest.split(';').next().unwrap().to_string();
-        }
-    };
-    let stderr = child.stderr.take().unwrap();
+    let mut server = Server::spawn(dir.path(), &["--log-format", "json"], "info", Stdio::piped());
+    let address = server.address.clone();
+    let stderr = server.child.stderr.take().unwrap();
     let lines = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
     let text = std::fs::read_to_string(dir.path().join("root-credentials")).unwrap();
     let field = |name: &str| {
@@ -159,8 +127,7 @@ fn json_logs_carry_the_request_id_and_never_a_secret() {
         gql(&address, &forged, "{ callerIdentity { arn } }", json!({})).status,
         403
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     let lines = lines.join().unwrap();
     let parsed: Vec<Value> = lines
         .iter()

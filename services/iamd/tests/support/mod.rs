@@ -41,12 +41,18 @@ impl Server {
 
     /// [`Server::start`] with more flags.
     pub fn start_with(data_dir: &Path, flags: &[&str]) -> Server {
+        Self::spawn(data_dir, flags, "warn", Stdio::null())
+    }
+
+    /// [`Server::start_with`] logging at `log_filter` (`RUST_LOG`) to `stderr` (take
+    /// `child.stderr` when it is piped).
+    pub fn spawn(data_dir: &Path, flags: &[&str], log_filter: &str, stderr: Stdio) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iamd"))
             .args(["--data-dir", data_dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(flags)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -143,6 +149,15 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
+}
+
+/// `GET http://<address><path>`: the status and the body as text.
+pub fn http_get(address: &str, path: &str) -> (u16, String) {
+    let mut response = agent().get(format!("http://{address}{path}")).call().unwrap();
+    let status = response.status().as_u16();
+    let mut text = String::new();
+    response.body_mut().as_reader().read_to_string(&mut text).unwrap();
+    (status, text)
 }
 
 /// POSTs `body` to `/graphql` with the given headers.
