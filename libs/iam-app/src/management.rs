@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EVENT_SOURCE_IAM};
 use iam_authz::{authorize, AccountModel, RequestFacts};
-use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Requirement};
+use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Read, Requirement};
 use iam_policy::DecisionEffect;
 use iam_types::{ErrorCode, IamArn, ResourceKind};
 use serde_json::{json, Value};
@@ -593,14 +593,35 @@ impl Gatehouse {
         outcome
     }
 
-    /// Authorizes a read for `caller` on its account's current model.
+    /// Authorizes a read-only call for `caller` on its account's current model, as the domain
+    /// says the call needs ([`Read::requirement`]); the caller's model comes back to answer from.
     ///
     /// # Errors
     /// `AccessDenied`.
-    pub fn authorize_read(&self, caller: &ApiCaller, needed: &[Requirement]) -> Result<Arc<AccountModel>, AppError> {
+    pub fn authorize_read(&self, caller: &ApiCaller, read: &Read) -> Result<Arc<AccountModel>, AppError> {
         let model = self.caller_model(caller)?;
-        authorize_requirements(&model, caller, needed, Utc::now())?;
+        let needed = read.requirement(model.state(), &caller.account_id);
+        authorize_requirements(&model, caller, std::slice::from_ref(&needed), Utc::now())?;
         Ok(model)
+    }
+
+    /// The record of a read-only call made with `read`, refused (`error`) or answered.
+    #[must_use]
+    pub fn read_call_record(&self, caller: &ApiCaller, read: &Read, error: Option<&AppError>) -> AuditRecord {
+        let state = self.account(&caller.account_id).map(|m| m.state().clone());
+        let empty = AccountState::new();
+        let state = state.as_deref().unwrap_or(&empty);
+        let needed = [read.requirement(state, &caller.account_id)];
+        management_record(CallFacts {
+            caller,
+            state,
+            event_name: read.action_name(),
+            needed: &needed,
+            request_parameters: read.request_parameters(),
+            outcome: error.map_or(Ok((Value::Null, None)), Err),
+            read_only: true,
+            now: Utc::now(),
+        })
     }
 
     /// The record of a read-only call (a `Get*` / `List*`), refused or answered. Reads record

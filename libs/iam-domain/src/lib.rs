@@ -16,6 +16,7 @@ mod decide;
 mod error;
 mod event;
 mod evolve;
+mod reads;
 mod state;
 mod upcast;
 
@@ -31,6 +32,7 @@ pub use decide::{decide, quota, DecideContext};
 pub use error::DomainError;
 pub use event::*;
 pub use evolve::evolve;
+pub use reads::Read;
 pub use state::{
     AccessKey, AccessKeyLastUsed, AccessKeyOwner, AccessKeyStatus, AccountInfo, AccountState, EffectivePolicies,
     EffectivePolicy, Group, InlinePolicies, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind, Role, User,

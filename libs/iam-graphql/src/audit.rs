@@ -18,7 +18,7 @@ use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variabl
 use iam_app::access::ApiCaller;
 use iam_app::{AppError, Gatehouse};
 use iam_audit::AuditRecord;
-use iam_domain::Requirement;
+use iam_domain::{Read, Requirement};
 use iam_types::ErrorCode;
 use serde_json::Value as Json;
 
@@ -26,24 +26,39 @@ use serde_json::Value as Json;
 /// record, so this bounds the records (and the work) one request can cause.
 pub const MAX_TOP_LEVEL_FIELDS: usize = 20;
 
+/// What a top-level field turned out to be, as its guard saw it.
+enum Call {
+    /// A read-only IAM call.
+    Read(Read),
+    /// Another service's action (`cloudtrail:LookupEvents`) on a resource.
+    Action(String, String),
+}
+
 /// What the resolvers learn about one call while it runs, keyed by the field's response key.
 #[derive(Default)]
 pub(crate) struct AuditCollector {
-    calls: Mutex<HashMap<String, (String, String)>>,
+    calls: Mutex<HashMap<String, Call>>,
 }
 
 impl AuditCollector {
-    /// The guard authorized (or refused) `action` on `resource`; the first check of a field is
-    /// the call's own.
-    pub(crate) fn authorized(&self, key: &str, action: &str, resource: &str) {
+    fn note(&self, key: &str, call: impl FnOnce() -> Call) {
         if let Ok(mut calls) = self.calls.lock() {
-            calls
-                .entry(key.to_owned())
-                .or_insert_with(|| (action.to_owned(), resource.to_owned()));
+            calls.entry(key.to_owned()).or_insert_with(call);
         }
     }
 
-    fn take(&self, key: &str) -> Option<(String, String)> {
+    /// The guard authorized (or refused) the IAM call `read`; the first check of a field is the
+    /// call's own.
+    pub(crate) fn read(&self, key: &str, read: Read) {
+        self.note(key, || Call::Read(read));
+    }
+
+    /// The guard authorized (or refused) `action` on `resource`.
+    pub(crate) fn authorized(&self, key: &str, action: &str, resource: &str) {
+        self.note(key, || Call::Action(action.to_owned(), resource.to_owned()));
+    }
+
+    fn take(&self, key: &str) -> Option<Call> {
         self.calls.lock().ok().and_then(|mut calls| calls.remove(key))
     }
 }
@@ -183,17 +198,21 @@ impl Extension for RequestAudit {
                 .unwrap_or(ErrorCode::ValidationError);
             AppError::new(code, error.message.clone())
         });
-        let needed: Vec<Requirement> = self
-            .collector
-            .take(&key)
-            .map(|(action, resource)| Requirement::named(&action, resource))
-            .into_iter()
-            .collect();
-        let event_name = needed
-            .first()
-            .and_then(|r| r.action.strip_prefix("iam:"))
-            .map_or_else(|| event_name_of(&field_name), str::to_owned);
-        let record = gatehouse.read_record(caller, &event_name, &needed, Json::Object(parameters), error.as_ref());
+        let record = match self.collector.take(&key) {
+            Some(Call::Read(read)) => gatehouse.read_call_record(caller, &read, error.as_ref()),
+            Some(Call::Action(action, resource)) => {
+                let needed = [Requirement::named(&action, resource)];
+                let event_name = action.split_once(':').map_or(action.as_str(), |(_, name)| name);
+                gatehouse.read_record(caller, event_name, &needed, Json::Object(parameters), error.as_ref())
+            }
+            None => gatehouse.read_record(
+                caller,
+                &event_name_of(&field_name),
+                &[],
+                Json::Object(parameters),
+                error.as_ref(),
+            ),
+        };
         if let Ok(mut records) = self.records.lock() {
             records.push(record);
         }

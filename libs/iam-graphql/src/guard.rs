@@ -10,7 +10,7 @@ use iam_app::access::ApiCaller;
 use iam_app::management::authorize_requirements;
 use iam_app::Gatehouse;
 use iam_authz::AccountModel;
-use iam_domain::Requirement;
+use iam_domain::{Read, Requirement};
 use iam_types::ErrorCode;
 
 use crate::audit::AuditCollector;
@@ -65,8 +65,18 @@ impl Scope {
         format!("arn:aws:iam::{}:{resource}", self.caller.account_id)
     }
 
-    /// Refuses with `AccessDenied`, worded as AWS words it, unless the caller may do `action`
-    /// on `resource`.
+    /// Refuses with `AccessDenied`, worded as AWS words it, unless the caller may make the
+    /// read-only IAM call `read` (the permission is the domain's: [`Read::requirement`]).
+    pub(crate) fn read(&self, read: Read) -> Result<()> {
+        let authorized = self.gatehouse.authorize_read(&self.caller, &read);
+        if let Some((key, collector)) = &self.audit {
+            collector.read(key, read);
+        }
+        authorized.map(drop).map_err(from_app)
+    }
+
+    /// Refuses with `AccessDenied` unless the caller may do `action` on `resource`: for the
+    /// calls that are not IAM's (`cloudtrail:LookupEvents` on the history).
     pub(crate) fn authorize(&self, action: &str, resource: &str) -> Result<()> {
         if let Some((key, collector)) = &self.audit {
             collector.authorized(key, action, resource);
@@ -81,17 +91,17 @@ impl Scope {
     }
 }
 
-/// Authorizes a nested field: the caller needs `action` on `resource` (the IAM action AWS would
-/// require to read the same thing), decided on the caller's current model.
-pub(crate) fn authorize_nested(ctx: &Context<'_>, action: &str, resource: &str) -> Result<()> {
-    Scope::of(ctx)?.authorize(action, resource)
+/// Authorizes a nested field: the caller may make `read`, the call AWS would need to read the
+/// same thing (`ListGroupsForUser` for a user's groups), decided on the caller's current model.
+pub(crate) fn authorize_nested(ctx: &Context<'_>, read: Read) -> Result<()> {
+    Scope::of(ctx)?.read(read)
 }
 
-/// [`authorize_nested`], unless the field is `covered` by the action that authorized its parent
+/// [`authorize_nested`], unless the field is `covered` by the call that authorized its parent
 /// (`GetAccountAuthorizationDetails` returns a user's groups, policies and tags with it).
-pub(crate) fn authorize_nested_unless(covered: bool, ctx: &Context<'_>, action: &str, resource: &str) -> Result<()> {
+pub(crate) fn authorize_nested_unless(covered: bool, ctx: &Context<'_>, read: impl FnOnce() -> Read) -> Result<()> {
     if covered {
         return Ok(());
     }
-    authorize_nested(ctx, action, resource)
+    authorize_nested(ctx, read())
 }

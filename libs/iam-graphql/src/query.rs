@@ -3,6 +3,7 @@
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result, SimpleObject};
+use iam_domain::Read;
 use iam_types::{ErrorCode, IamArn};
 
 use crate::error::aws_error;
@@ -66,11 +67,10 @@ impl QueryRoot {
     /// A user by name (`GetUser`).
     async fn user(&self, ctx: &Context<'_>, user_name: String) -> Result<UserObject> {
         let scope = Scope::of(ctx)?;
+        scope.read(Read::GetUser {
+            user_name: user_name.clone(),
+        })?;
         let user = scope.model.state().user(&user_name).cloned();
-        let resource = user
-            .as_ref()
-            .map_or_else(|| scope.arn(&format!("user/{user_name}")), |u| u.arn.to_string());
-        scope.authorize("iam:GetUser", &resource)?;
         let user = user.ok_or_else(|| {
             aws_error(
                 ErrorCode::NoSuchEntity,
@@ -90,10 +90,9 @@ impl QueryRoot {
         first: Option<i32>,
     ) -> Result<Connection<String, UserObject, EmptyFields, EmptyFields>> {
         let scope = Scope::of(ctx)?;
-        scope.authorize(
-            "iam:ListUsers",
-            &scope.arn(&format!("user{}", path_prefix.as_deref().unwrap_or("/"))),
-        )?;
+        scope.read(Read::ListUsers {
+            path_prefix: path_prefix.clone(),
+        })?;
         let items = scope
             .model
             .state()
@@ -112,11 +111,10 @@ impl QueryRoot {
     /// A group by name (`GetGroup`).
     async fn group(&self, ctx: &Context<'_>, group_name: String) -> Result<GroupObject> {
         let scope = Scope::of(ctx)?;
+        scope.read(Read::GetGroup {
+            group_name: group_name.clone(),
+        })?;
         let group = scope.model.state().group(&group_name).cloned();
-        let resource = group
-            .as_ref()
-            .map_or_else(|| scope.arn(&format!("group/{group_name}")), |g| g.arn.to_string());
-        scope.authorize("iam:GetGroup", &resource)?;
         let group = group.ok_or_else(|| {
             aws_error(
                 ErrorCode::NoSuchEntity,
@@ -136,10 +134,9 @@ impl QueryRoot {
         first: Option<i32>,
     ) -> Result<Connection<String, GroupObject, EmptyFields, EmptyFields>> {
         let scope = Scope::of(ctx)?;
-        scope.authorize(
-            "iam:ListGroups",
-            &scope.arn(&format!("group{}", path_prefix.as_deref().unwrap_or("/"))),
-        )?;
+        scope.read(Read::ListGroups {
+            path_prefix: path_prefix.clone(),
+        })?;
         let items = scope
             .model
             .state()
@@ -158,11 +155,10 @@ impl QueryRoot {
     /// A role by name (`GetRole`).
     async fn role(&self, ctx: &Context<'_>, role_name: String) -> Result<RoleObject> {
         let scope = Scope::of(ctx)?;
+        scope.read(Read::GetRole {
+            role_name: role_name.clone(),
+        })?;
         let role = scope.model.state().role(&role_name).cloned();
-        let resource = role
-            .as_ref()
-            .map_or_else(|| scope.arn(&format!("role/{role_name}")), |r| r.arn.to_string());
-        scope.authorize("iam:GetRole", &resource)?;
         let role = role.ok_or_else(|| {
             aws_error(
                 ErrorCode::NoSuchEntity,
@@ -182,10 +178,9 @@ impl QueryRoot {
         first: Option<i32>,
     ) -> Result<Connection<String, RoleObject, EmptyFields, EmptyFields>> {
         let scope = Scope::of(ctx)?;
-        scope.authorize(
-            "iam:ListRoles",
-            &scope.arn(&format!("role{}", path_prefix.as_deref().unwrap_or("/"))),
-        )?;
+        scope.read(Read::ListRoles {
+            path_prefix: path_prefix.clone(),
+        })?;
         let items = scope
             .model
             .state()
@@ -204,7 +199,9 @@ impl QueryRoot {
     /// A managed policy by ARN (`GetPolicy`), customer- or AWS-managed.
     async fn policy(&self, ctx: &Context<'_>, policy_arn: String) -> Result<PolicyObject> {
         let scope = Scope::of(ctx)?;
-        scope.authorize("iam:GetPolicy", &policy_arn)?;
+        scope.read(Read::GetPolicy {
+            policy_arn: policy_arn.clone(),
+        })?;
         let not_found = || {
             aws_error(
                 ErrorCode::NoSuchEntity,
@@ -233,10 +230,9 @@ impl QueryRoot {
         first: Option<i32>,
     ) -> Result<Connection<String, PolicyObject, EmptyFields, EmptyFields>> {
         let account = Scope::of(ctx)?;
-        account.authorize(
-            "iam:ListPolicies",
-            &account.arn(&format!("policy{}", path_prefix.as_deref().unwrap_or("/"))),
-        )?;
+        account.read(Read::ListPolicies {
+            path_prefix: path_prefix.clone(),
+        })?;
         let state = account.model.state();
         let aws = state
             .aws_managed_policies()
@@ -255,7 +251,7 @@ impl QueryRoot {
     /// Everything about the account's principals and policies (`GetAccountAuthorizationDetails`).
     async fn account_authorization_details(&self, ctx: &Context<'_>) -> Result<AccountAuthorizationDetails> {
         let scope = Scope::of(ctx)?;
-        scope.authorize("iam:GetAccountAuthorizationDetails", "*")?;
+        scope.read(Read::GetAccountAuthorizationDetails {})?;
         let state = scope.model.state();
         let model = &scope.model;
         let in_use = state

@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, InputObject, Json, Result, SimpleObject};
 use iam_authz::RequestFacts;
+use iam_domain::Read;
 use iam_policy::simulate::{
     check_simulation_sizes, next_marker, page_window, simulate, simulate_custom_policy, ContextEntry, EvaluationResult,
     SimulateCustomPolicyRequest, Simulation,
@@ -137,7 +138,10 @@ fn policy_error(e: iam_policy::PolicyError) -> async_graphql::Error {
 
 pub(crate) fn simulate_custom(ctx: &Context<'_>, input: SimulateCustomPolicyInput) -> Result<SimulationResponse> {
     let scope = Scope::of(ctx)?;
-    scope.authorize("iam:SimulateCustomPolicy", "*")?;
+    scope.read(Read::SimulateCustomPolicy {
+        action_names: input.action_names.clone(),
+        resource_arns: input.resource_arns.clone(),
+    })?;
     let request = SimulateCustomPolicyRequest {
         policy_input_list: input.policy_input_list,
         permissions_boundary_policy_input_list: input.permissions_boundary_policy_input_list,
@@ -157,7 +161,11 @@ pub(crate) fn simulate_custom(ctx: &Context<'_>, input: SimulateCustomPolicyInpu
 
 pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPolicyInput) -> Result<SimulationResponse> {
     let scope = Scope::of(ctx)?;
-    scope.authorize("iam:SimulatePrincipalPolicy", &input.policy_source_arn)?;
+    scope.read(Read::SimulatePrincipalPolicy {
+        policy_source_arn: input.policy_source_arn.clone(),
+        action_names: input.action_names.clone(),
+        resource_arns: input.resource_arns.clone(),
+    })?;
     if input.action_names.is_empty() {
         return Err(aws_error(
             ErrorCode::InvalidInput,

@@ -10,6 +10,7 @@ use iam_domain::{AccessKey, AccessKeyOwner, Group, ManagedPolicy, PolicyVersion,
 use iam_types::IamArn;
 
 use crate::guard::{authorize_nested, authorize_nested_unless};
+use iam_domain::Read;
 
 /// A tag.
 #[derive(SimpleObject, Clone)]
@@ -44,9 +45,30 @@ pub struct InlinePolicy {
     policy_name: String,
     policy_document: String,
     /// The owner's ARN and the action that reads the document (`iam:GetUserPolicy`, ...).
-    owner_arn: String,
-    get_action: &'static str,
+    owner_kind: PrincipalKind,
+    owner_name: String,
     in_details: bool,
+}
+
+impl InlinePolicy {
+    /// The call that reads its document: `Get{User,Group,Role}Policy` of its owner.
+    fn document_read(&self) -> Read {
+        let policy_name = self.policy_name.clone();
+        match self.owner_kind {
+            PrincipalKind::User => Read::GetUserPolicy {
+                user_name: self.owner_name.clone(),
+                policy_name,
+            },
+            PrincipalKind::Group => Read::GetGroupPolicy {
+                group_name: self.owner_name.clone(),
+                policy_name,
+            },
+            PrincipalKind::Role => Read::GetRolePolicy {
+                role_name: self.owner_name.clone(),
+                policy_name,
+            },
+        }
+    }
 }
 
 #[Object]
@@ -57,7 +79,7 @@ impl InlinePolicy {
     }
     /// The document (JSON text); needs `iam:Get{User,Group,Role}Policy` on the owner.
     async fn policy_document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        authorize_nested_unless(self.in_details, ctx, self.get_action, &self.owner_arn)?;
+        authorize_nested_unless(self.in_details, ctx, || self.document_read())?;
         Ok(Some(self.policy_document.clone()))
     }
 }
@@ -91,29 +113,18 @@ fn attached(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<Attach
         .collect()
 }
 
-fn inline(
-    model: &AccountModel,
-    kind: PrincipalKind,
-    name: &str,
-    owner_arn: &IamArn,
-    in_details: bool,
-) -> Vec<InlinePolicy> {
-    let get_action = match kind {
-        PrincipalKind::User => "iam:GetUserPolicy",
-        PrincipalKind::Group => "iam:GetGroupPolicy",
-        PrincipalKind::Role => "iam:GetRolePolicy",
-    };
+fn inline(model: &AccountModel, kind: PrincipalKind, owner: &str, in_details: bool) -> Vec<InlinePolicy> {
     model
         .state()
-        .inline_policies(kind, name)
+        .inline_policies(kind, owner)
         .map(|policies| {
             policies
                 .iter()
                 .map(|(name, document)| InlinePolicy {
                     policy_name: name.clone(),
                     policy_document: document.clone(),
-                    owner_arn: owner_arn.to_string(),
-                    get_action,
+                    owner_kind: kind,
+                    owner_name: owner.to_owned(),
                     in_details,
                 })
                 .collect()
@@ -184,7 +195,9 @@ impl UserObject {
     }
     /// Tags; needs `iam:ListUserTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListUserTags", &self.user.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListUserTags {
+            user_name: self.user.user_name.to_string(),
+        })?;
         Ok(Some(tags(&self.user.tags)))
     }
     /// The permissions boundary.
@@ -199,12 +212,9 @@ impl UserObject {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<Option<Connection<String, GroupObject, EmptyFields, EmptyFields>>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:ListGroupsForUser",
-            &self.user.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListGroupsForUser {
+            user_name: self.user.user_name.to_string(),
+        })?;
         let items = self
             .model
             .state()
@@ -221,12 +231,9 @@ impl UserObject {
     }
     /// Managed policies attached to the user; needs `iam:ListAttachedUserPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:ListAttachedUserPolicies",
-            &self.user.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListAttachedUserPolicies {
+            user_name: self.user.user_name.to_string(),
+        })?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::User,
@@ -236,19 +243,25 @@ impl UserObject {
     /// Inline policies of the user; needs `iam:ListUserPolicies` (and `iam:GetUserPolicy` for
     /// their documents).
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListUserPolicies", &self.user.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListUserPolicies {
+            user_name: self.user.user_name.to_string(),
+        })?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::User,
             self.user.user_name.as_str(),
-            &self.user.arn,
             self.in_details,
         )))
     }
     /// The user's access keys (metadata only; secrets are never shown again); needs
     /// `iam:ListAccessKeys`.
     async fn access_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<AccessKeyMetadata>>> {
-        authorize_nested(ctx, "iam:ListAccessKeys", &self.user.arn.to_string())?;
+        authorize_nested(
+            ctx,
+            Read::ListAccessKeys {
+                user_name: self.user.user_name.to_string(),
+            },
+        )?;
         Ok(Some(
             self.model
                 .state()
@@ -316,7 +329,12 @@ impl GroupObject {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<Option<Connection<String, UserObject, EmptyFields, EmptyFields>>> {
-        authorize_nested(ctx, "iam:GetGroup", &self.group.arn.to_string())?;
+        authorize_nested(
+            ctx,
+            Read::GetGroup {
+                group_name: self.group.group_name.to_string(),
+            },
+        )?;
         let items = self
             .model
             .state()
@@ -333,12 +351,9 @@ impl GroupObject {
     }
     /// Managed policies attached to the group; needs `iam:ListAttachedGroupPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:ListAttachedGroupPolicies",
-            &self.group.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListAttachedGroupPolicies {
+            group_name: self.group.group_name.to_string(),
+        })?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::Group,
@@ -347,17 +362,13 @@ impl GroupObject {
     }
     /// Inline policies of the group; needs `iam:ListGroupPolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:ListGroupPolicies",
-            &self.group.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListGroupPolicies {
+            group_name: self.group.group_name.to_string(),
+        })?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Group,
             self.group.group_name.as_str(),
-            &self.group.arn,
             self.in_details,
         )))
     }
@@ -425,7 +436,9 @@ impl RoleObject {
     }
     /// Tags; needs `iam:ListRoleTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListRoleTags", &self.role.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListRoleTags {
+            role_name: self.role.role_name.to_string(),
+        })?;
         Ok(Some(tags(&self.role.tags)))
     }
     /// The permissions boundary.
@@ -434,12 +447,9 @@ impl RoleObject {
     }
     /// Managed policies attached to the role; needs `iam:ListAttachedRolePolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:ListAttachedRolePolicies",
-            &self.role.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListAttachedRolePolicies {
+            role_name: self.role.role_name.to_string(),
+        })?;
         Ok(Some(attached(
             &self.model,
             PrincipalKind::Role,
@@ -448,12 +458,13 @@ impl RoleObject {
     }
     /// Inline policies of the role; needs `iam:ListRolePolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:ListRolePolicies", &self.role.arn.to_string())?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListRolePolicies {
+            role_name: self.role.role_name.to_string(),
+        })?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Role,
             self.role.role_name.as_str(),
-            &self.role.arn,
             self.in_details,
         )))
     }
@@ -533,29 +544,29 @@ impl PolicyObject {
     }
     /// Tags; needs `iam:ListPolicyTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested(ctx, "iam:ListPolicyTags", &self.policy.arn.to_string())?;
+        authorize_nested(
+            ctx,
+            Read::ListPolicyTags {
+                policy_arn: self.policy.arn.to_string(),
+            },
+        )?;
         Ok(Some(tags(&self.policy.tags)))
     }
     /// The default version; needs `iam:GetPolicyVersion`.
     async fn default_version(&self, ctx: &Context<'_>) -> Result<Option<PolicyVersionObject>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:GetPolicyVersion",
-            &self.policy.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::GetPolicyVersion {
+            policy_arn: self.policy.arn.to_string(),
+            version_id: self.policy.default_version_id.clone(),
+        })?;
         Ok(self.policy.default_version().map(|v| {
             PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details)
         }))
     }
     /// Every version, oldest first (at most five); needs `iam:ListPolicyVersions`.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<PolicyVersionObject>>> {
-        authorize_nested_unless(
-            self.in_details,
-            ctx,
-            "iam:ListPolicyVersions",
-            &self.policy.arn.to_string(),
-        )?;
+        authorize_nested_unless(self.in_details, ctx, || Read::ListPolicyVersions {
+            policy_arn: self.policy.arn.to_string(),
+        })?;
         Ok(Some(
             self.policy
                 .versions
@@ -591,7 +602,10 @@ pub struct PolicyVersionObject {
 impl PolicyVersionObject {
     /// The document (JSON text); needs `iam:GetPolicyVersion` on the policy.
     async fn document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        authorize_nested_unless(self.in_details, ctx, "iam:GetPolicyVersion", &self.policy_arn)?;
+        authorize_nested_unless(self.in_details, ctx, || Read::GetPolicyVersion {
+            policy_arn: self.policy_arn.clone(),
+            version_id: self.version_id.clone(),
+        })?;
         Ok(Some(self.document.clone()))
     }
 }

@@ -495,6 +495,17 @@ fn nested_fields_are_authorized_for_their_own_actions() {
     assert_eq!(docs.body["data"]["user"]["inlinePolicies"][0]["policyName"], "p");
     assert!(docs.body["data"]["user"]["inlinePolicies"][0]["policyDocument"].is_null());
     assert_eq!(errors_at(&docs)[0].1, "AccessDenied");
+    // Each top-level read is recorded as the IAM call it is, with AWS's request parameters.
+    let recorded = gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"GetUser\"}, first: 100) { edges { node { requestParameters resourceArn errorCode } } } }",
+        json!({}),
+    );
+    let reads = recorded.data()["auditEvents"]["edges"].as_array().unwrap().clone();
+    assert!(reads.iter().any(|e| e["node"]["requestParameters"] == json!({"userName": "target"})
+        && e["node"]["resourceArn"] == target.as_str()
+        && e["node"]["errorCode"].is_null()));
 }
 
 /// Finding 7: IAM's own condition keys are in the context of IAM-on-IAM calls.
