@@ -503,9 +503,11 @@ fn nested_fields_are_authorized_for_their_own_actions() {
         json!({}),
     );
     let reads = recorded.data()["auditEvents"]["edges"].as_array().unwrap().clone();
-    assert!(reads.iter().any(|e| e["node"]["requestParameters"] == json!({"userName": "target"})
-        && e["node"]["resourceArn"] == target.as_str()
-        && e["node"]["errorCode"].is_null()));
+    assert!(reads
+        .iter()
+        .any(|e| e["node"]["requestParameters"] == json!({"userName": "target"})
+            && e["node"]["resourceArn"] == target.as_str()
+            && e["node"]["errorCode"].is_null()));
 }
 
 /// Finding 7: IAM's own condition keys are in the context of IAM-on-IAM calls.
