@@ -1034,3 +1034,134 @@ fn nested_fields_of_groups_roles_and_policies_and_the_details_call() {
         "{refused:?}"
     );
 }
+
+/// The property behind finding 1, with proptest choosing the query: whatever aliases, field
+/// order, repetitions and fragments a client uses on `createAccessKey`, the secret it is shown
+/// never reaches any file iamd keeps.
+#[test]
+fn no_selection_of_a_new_key_puts_its_secret_on_disk() {
+    use proptest::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let counter = std::cell::Cell::new(0u32);
+    let alias = "[a-z][a-zA-Z0-9_]{0,12}";
+    // One selected field of the key: the secret under an alias, or another field.
+    let field = prop_oneof![
+        alias.prop_map(|a| format!("{a}: secretAccessKey")),
+        Just("secretAccessKey".to_owned()),
+        alias.prop_map(|a| format!("{a}: accessKeyId")),
+        Just("status".to_owned()),
+        Just("userName".to_owned()),
+    ];
+    let selection = (
+        proptest::collection::vec(field, 1..6),
+        proptest::option::of(alias),
+        any::<bool>(),
+        alias,
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 48,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    });
+    runner
+        .run(&selection, |(fields, outer, through_fragment, top)| {
+            let n = counter.get();
+            counter.set(n + 1);
+            let user = format!("prop{n}");
+            gql(
+                &server.address,
+                &root,
+                "mutation($n: String!) { createUser(input: {userName: $n}) { sequence } }",
+                json!({"n": user}),
+            )
+            .data();
+            // The secret must be asked for at least once for the case to mean anything.
+            let mut fields = fields;
+            fields.push("secretAccessKey".to_owned());
+            let inner = fields.join(" ");
+            let key = outer.map_or_else(|| "accessKey".to_owned(), |o| format!("{o}: accessKey"));
+            let (body, fragment) = if through_fragment {
+                (
+                    format!("{key} {{ ...F }}"),
+                    format!("fragment F on AccessKeyWithSecret {{ {inner} }}"),
+                )
+            } else {
+                (format!("{key} {{ {inner} }} sequence"), String::new())
+            };
+            let query =
+                format!("mutation($n: String) {{ {top}: createAccessKey(userName: $n) {{ {body} }} }} {fragment}");
+            let reply = gql(&server.address, &root, &query, json!({"n": user}));
+            let text = reply.body.to_string();
+            let secret = text
+                .split('"')
+                .find(|s| s.len() == 40 && !s.starts_with("AKIA") && !s.contains(' '))
+                .unwrap_or_else(|| panic!("no secret in {text} for {query}"))
+                .to_owned();
+            let raw = raw_data(dir.path());
+            prop_assert!(!contains(&raw, &secret), "the secret reached disk for {}", query);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The evaluation defects, through the decision API and GraphQL as a user meets them.
+#[test]
+fn the_evaluation_defects_are_fixed_where_users_meet_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    // AWS's home-folder example: listing the bucket's root sends s3:prefix = "".
+    let home = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+        "Resource": "arn:aws:s3:::home-bucket",
+        "Condition": {"StringLike": {"s3:prefix": ["", "home/", "home/${aws:username}/*"]}}}]});
+    user_with_policy(&server, "alice", "/", Some(home));
+    let ask = |context: Value| {
+        let body = json!({"principalArn": format!("arn:aws:iam::{account}:user/alice"), "action": "s3:ListBucket",
+            "resource": "arn:aws:s3:::home-bucket", "context": context})
+        .to_string();
+        let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &body, Utc::now());
+        post_path(&server.address, "/v1/authorize", &headers, &body).body["decision"].clone()
+    };
+    assert_eq!(ask(json!([{"key": "s3:prefix", "values": [""]}])), "Allow");
+    assert_eq!(
+        ask(json!([{"key": "s3:prefix", "values": ["home/alice/docs/"]}])),
+        "Allow"
+    );
+    assert_eq!(
+        ask(json!([{"key": "s3:prefix", "values": ["home/bob/"]}])),
+        "ImplicitDeny"
+    );
+    // NotPrincipal naming a user and its account still denies the account's other users.
+    let bucket_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "NotPrincipal": {"AWS": [format!("arn:aws:iam::{account}:user/bob"), format!("arn:aws:iam::{account}:root")]},
+         "Action": "s3:*", "Resource": "arn:aws:s3:::payroll/*"},
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::payroll/*"}]});
+    user_with_policy(&server, "bob", "/", Some(allow(json!("s3:GetObject"), "*")));
+    user_with_policy(&server, "carol", "/", Some(allow(json!("s3:GetObject"), "*")));
+    let read = |who: &str| {
+        let body = json!({"principalArn": format!("arn:aws:iam::{account}:user/{who}"), "action": "s3:GetObject",
+            "resource": "arn:aws:s3:::payroll/2026.csv", "resourcePolicy": bucket_policy.to_string()})
+        .to_string();
+        let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &body, Utc::now());
+        post_path(&server.address, "/v1/authorize", &headers, &body).body["decision"].clone()
+    };
+    assert_eq!(read("bob"), "Allow");
+    assert_eq!(read("carol"), "ExplicitDeny");
+    // simulateCustomPolicy without a CallerArn: the identity policy decides, even for resources
+    // whose ARN names an account.
+    let simulated = gql(
+        &server.address,
+        &root,
+        "query($p: [String!]!) { simulateCustomPolicy(input: {policyInputList: $p, actionNames: [\"iam:GetUser\", \"sqs:SendMessage\"], resourceArns: [\"arn:aws:iam::111122223333:user/x\", \"arn:aws:sqs:us-east-1:111122223333:q\"]}) { evaluationResults { evalActionName evalResourceName evalDecision } } }",
+        json!({"p": [allow(json!(["iam:GetUser", "sqs:SendMessage"]), "*").to_string()]}),
+    );
+    let results = simulated.data()["simulateCustomPolicy"]["evaluationResults"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(results.len(), 4);
+    assert!(results.iter().all(|r| r["evalDecision"] == "allowed"), "{results:?}");
+}
