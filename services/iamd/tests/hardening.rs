@@ -783,6 +783,13 @@ fn a_key_over_its_rate_is_throttled() {
     }
     let throttled = throttled.expect("never throttled");
     assert_eq!(throttled.error_code().as_deref(), Some("Throttling"));
+    let retry_after: u64 = throttled
+        .header("retry-after")
+        .expect("no Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(throttled.header("x-amzn-requestid").is_some());
     let answered = gql(&server.address, &other, "{ callerIdentity { arn } }", json!({}));
     assert_eq!(answered.status, 200);
 }

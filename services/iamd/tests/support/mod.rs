@@ -127,6 +127,8 @@ impl Drop for Server {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// Response headers, names lowercased.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -135,6 +137,11 @@ impl Reply {
         self.body["errors"][0]["extensions"]["code"]
             .as_str()
             .map(str::to_string)
+    }
+
+    /// The first header called `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     pub fn data(&self) -> &Value {
@@ -175,11 +182,22 @@ pub fn post_path(address: &str, path: &str, headers: &[(String, String)], body: 
     }
     let mut response = request.send(body).unwrap();
     let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
     let mut text = String::new();
     response.body_mut().as_reader().read_to_string(&mut text).unwrap();
     Reply {
         status,
         body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
     }
 }
 
