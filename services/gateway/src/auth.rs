@@ -36,6 +36,8 @@ pub trait CredentialStore: Send + Sync {
 /// Who made an authenticated request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
+    /// The service the request was signed for (`iam`, `sts`).
+    pub service: String,
     /// The caller's account.
     pub account_id: String,
     /// The caller's ARN.
@@ -109,13 +111,15 @@ pub fn signable_request(parts: &Parts, body: &[u8]) -> HttpRequest {
     request
 }
 
-/// Authenticates one request.
+/// Authenticates one request signed for one of `services` (the first is expected when the
+/// signature names another).
 pub fn authenticate(
     parts: &Parts,
     body: &[u8],
     keys: &dyn CredentialStore,
     signing_keys: &SigningKeyCache,
     settings: &AuthSettings,
+    services: &[&str],
     now: DateTime<Utc>,
 ) -> Result<Authenticated, AuthError> {
     let has_header = parts.headers.contains_key("authorization");
@@ -138,6 +142,12 @@ pub fn authenticate(
     }
     let request = signable_request(parts, body);
     let claim = parse_authorization(&request).map_err(AuthError::Signature)?;
+    let expected_service = services
+        .iter()
+        .find(|service| **service == claim.scope().service())
+        .or(services.first())
+        .copied()
+        .unwrap_or(settings.service.as_str());
     let key = keys
         .lookup(claim.access_key_id())
         .ok_or(AuthError::InvalidClientTokenId)?;
@@ -160,7 +170,7 @@ pub fn authenticate(
         &claim,
         signing_key,
         &settings.region,
-        &settings.service,
+        expected_service,
         now,
         &settings.policy,
     );
@@ -169,6 +179,7 @@ pub fn authenticate(
     }
     verified.map_err(AuthError::Signature)?;
     Ok(Authenticated {
+        service: expected_service.to_owned(),
         account_id: key.account_id,
         principal_arn: key.principal_arn,
         access_key_id: claim.access_key_id().to_string(),

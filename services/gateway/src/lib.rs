@@ -2,6 +2,7 @@
 //! `GET /graphql`), SigV4 authentication of every API request, and `GET /health`.
 
 pub mod auth;
+pub mod aws;
 pub mod decision;
 pub mod observe;
 pub mod serve;
@@ -78,6 +79,8 @@ pub struct Gateway {
 enum ErrorShape {
     GraphQl,
     Decision,
+    /// AWS's query protocol (`POST /`): an `ErrorResponse` document.
+    Query,
 }
 
 impl Gateway {
@@ -141,6 +144,7 @@ impl Gateway {
     pub fn router(self) -> Router {
         let metrics = self.metrics.clone();
         Router::new()
+            .route("/", post(aws_api))
             .route("/graphql", get(graphiql).post(graphql))
             .route("/v1/authorize", post(decision_api))
             .route("/v1/authorize/batch", post(decision_api))
@@ -220,6 +224,7 @@ fn shaped_error(shape: ErrorShape, status: StatusCode, code: &str, message: &str
             serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
         }
         ErrorShape::Decision => decision::error_body(code, message),
+        ErrorShape::Query => return aws::error_response(aws::IAM_NAMESPACE, status.as_u16(), code, message, ""),
     };
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
@@ -257,7 +262,7 @@ async fn authenticated(
     peer: SocketAddr,
     request: Request<Body>,
     shape: ErrorShape,
-) -> Result<(ApiCaller, axum::body::Bytes), Response> {
+) -> Result<(ApiCaller, axum::body::Bytes, String), Response> {
     let (parts, body) = request.into_parts();
     let body = match tokio::time::timeout(gateway.limits.body_read_timeout, to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(body)) => body,
@@ -288,6 +293,11 @@ async fn authenticated(
         &Keys(&gateway.gatehouse),
         &gateway.signing_keys,
         &gateway.auth,
+        if shape == ErrorShape::Query {
+            &["iam", "sts"]
+        } else {
+            &["iam"]
+        },
         chrono::Utc::now(),
     ) {
         Ok(authenticated) => authenticated,
@@ -337,6 +347,7 @@ async fn authenticated(
             region: gateway.auth.region.clone(),
         },
         body,
+        authenticated.service,
     ))
 }
 
@@ -348,13 +359,27 @@ fn user_agent_of(parts: &axum::http::request::Parts) -> Option<String> {
         .map(|agent| agent.chars().take(512).collect())
 }
 
+/// AWS's query protocol (IAM and STS, by the signature's service), for the aws CLI and SDKs.
+async fn aws_api(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let (caller, body, service) = match authenticated(&gateway, peer, request, ErrorShape::Query).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    tracing::info!(account = %caller.account_id, principal = %caller.principal_arn, %service, "aws api request");
+    aws::handle(&gateway.gatehouse, &caller, &service, &body).await
+}
+
 async fn decision_api(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
     let path = request.uri().path().to_owned();
-    let (caller, body) = match authenticated(&gateway, peer, request, ErrorShape::Decision).await {
+    let (caller, body, _) = match authenticated(&gateway, peer, request, ErrorShape::Decision).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -389,7 +414,7 @@ async fn graphql(
             )
         }
     };
-    let (api_caller, body) = match authenticated(&gateway, peer, request, ErrorShape::GraphQl).await {
+    let (api_caller, body, _) = match authenticated(&gateway, peer, request, ErrorShape::GraphQl).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };

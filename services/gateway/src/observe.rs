@@ -40,6 +40,7 @@ pub struct Route {
 /// The routes the gateway serves, so a label is a static string and not an allocation per
 /// request.
 const ROUTES: &[&str] = &[
+    "/",
     "/graphql",
     "/v1/authorize",
     "/v1/authorize/batch",
