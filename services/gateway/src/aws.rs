@@ -6,15 +6,20 @@
 //!
 //! This layer only translates: every action is the same `iam-app` use case the GraphQL API calls
 //! (`manage` for changes, `authorize_read` + `read_call_record` for reads), so it is authorized,
-//! audited and tokened exactly alike. First slice: `CreateUser`, `GetUser`, `ListUsers`,
-//! `DeleteUser` and STS `GetCallerIdentity`.
+//! audited and tokened exactly alike. So far: users (`CreateUser`, `GetUser`, `ListUsers`,
+//! `DeleteUser`), roles (`CreateRole`, `GetRole`, `ListRoles`, `DeleteRole`), managed policies
+//! (`CreatePolicy`, `GetPolicy`, `GetPolicyVersion`, `ListPolicies`, `DeletePolicy`), attaching
+//! them (`Attach`/`Detach`/`ListAttached` `User`/`Role` `Policies`), access keys (`CreateAccessKey`,
+//! `ListAccessKeys`, `UpdateAccessKey`, `DeleteAccessKey`) and STS `GetCallerIdentity`.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use iam_app::access::ApiCaller;
 use iam_app::{AppError, Gatehouse};
-use iam_domain::{Command, Read, TagInput, User};
+use iam_domain::{AccessKey, AccessKeyStatus, Command, ManagedPolicy, PrincipalKind, Read, Role, TagInput, User};
 use iam_types::ErrorCode;
+use iam_types::IamArn;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// IAM's XML namespace.
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -179,23 +184,9 @@ fn user_xml(xml: &mut Xml, user: &User) {
         .leaf("UserName", user.user_name.as_str())
         .leaf("UserId", user.user_id.as_str())
         .leaf("Arn", &user.arn.to_string())
-        .leaf("CreateDate", &user.create_date.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    if let Some(boundary) = &user.permissions_boundary {
-        xml.open("PermissionsBoundary")
-            .leaf("PermissionsBoundaryType", "Policy")
-            .leaf("PermissionsBoundaryArn", &boundary.to_string())
-            .close("PermissionsBoundary");
-    }
-    if !user.tags.is_empty() {
-        xml.open("Tags");
-        for tag in &user.tags {
-            xml.open("member")
-                .leaf("Key", tag.key())
-                .leaf("Value", tag.value())
-                .close("member");
-        }
-        xml.close("Tags");
-    }
+        .leaf("CreateDate", &date(user.create_date));
+    boundary_xml(xml, user.permissions_boundary.as_deref());
+    tags_xml(xml, &user.tags);
 }
 
 /// The namespace answers of a service use.
@@ -213,21 +204,128 @@ pub async fn handle(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, bo
     let params = Params::parse(body);
     let namespace = namespace_of(service);
     let action = params.get("Action").unwrap_or_default().to_owned();
-    let outcome = match (service, action.as_str()) {
-        ("iam", "CreateUser") => create_user(gatehouse, caller, &params).await,
-        ("iam", "GetUser") => get_user(gatehouse, caller, &params).await,
-        ("iam", "ListUsers") => list_users(gatehouse, caller, &params).await,
-        ("iam", "DeleteUser") => delete_user(gatehouse, caller, &params).await,
+    match dispatch(gatehouse, caller, service, &action, &params).await {
+        Ok(result) => answer(namespace, &action, &caller.request_id, result),
+        Err(error) => error_response(namespace, error.status, &error.code, &error.message, &caller.request_id),
+    }
+}
+
+/// The use case behind each action.
+async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, action: &str, params: &Params) -> Outcome {
+    match (service, action) {
+        ("iam", "CreateUser") => create_user(gatehouse, caller, params).await,
+        ("iam", "GetUser") => get_user(gatehouse, caller, params).await,
+        ("iam", "ListUsers") => list_users(gatehouse, caller, params).await,
+        ("iam", "DeleteUser") => delete_user(gatehouse, caller, params).await,
+        ("iam", "CreateRole") => create_role(gatehouse, caller, params).await,
+        ("iam", "GetRole") => get_role(gatehouse, caller, params).await,
+        ("iam", "ListRoles") => list_roles(gatehouse, caller, params).await,
+        ("iam", "DeleteRole") => {
+            change(
+                gatehouse,
+                caller,
+                Command::DeleteRole {
+                    role_name: params.required("RoleName")?,
+                },
+            )
+            .await
+        }
+        ("iam", "CreatePolicy") => create_policy(gatehouse, caller, params).await,
+        ("iam", "GetPolicy") => get_policy(gatehouse, caller, params).await,
+        ("iam", "GetPolicyVersion") => get_policy_version(gatehouse, caller, params).await,
+        ("iam", "ListPolicies") => list_policies(gatehouse, caller, params).await,
+        ("iam", "DeletePolicy") => {
+            change(
+                gatehouse,
+                caller,
+                Command::DeletePolicy {
+                    policy_arn: params.required("PolicyArn")?,
+                },
+            )
+            .await
+        }
+        ("iam", "AttachUserPolicy") => {
+            let command = Command::AttachUserPolicy {
+                user_name: params.required("UserName")?,
+                policy_arn: params.required("PolicyArn")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DetachUserPolicy") => {
+            let command = Command::DetachUserPolicy {
+                user_name: params.required("UserName")?,
+                policy_arn: params.required("PolicyArn")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "AttachRolePolicy") => {
+            let command = Command::AttachRolePolicy {
+                role_name: params.required("RoleName")?,
+                policy_arn: params.required("PolicyArn")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DetachRolePolicy") => {
+            let command = Command::DetachRolePolicy {
+                role_name: params.required("RoleName")?,
+                policy_arn: params.required("PolicyArn")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "ListAttachedUserPolicies") => {
+            list_attached(
+                gatehouse,
+                caller,
+                params,
+                PrincipalKind::User,
+                params.required("UserName")?,
+            )
+            .await
+        }
+        ("iam", "ListAttachedRolePolicies") => {
+            list_attached(
+                gatehouse,
+                caller,
+                params,
+                PrincipalKind::Role,
+                params.required("RoleName")?,
+            )
+            .await
+        }
+        ("iam", "CreateAccessKey") => create_access_key(gatehouse, caller, params).await,
+        ("iam", "ListAccessKeys") => list_access_keys(gatehouse, caller, params).await,
+        ("iam", "UpdateAccessKey") => {
+            let status = match params.required("Status")?.as_str() {
+                "Active" => AccessKeyStatus::Active,
+                "Inactive" => AccessKeyStatus::Inactive,
+                other => {
+                    return Err(WireError::new(
+                        "ValidationError",
+                        400,
+                        format!("Status {other:?} is not Active or Inactive"),
+                    ))
+                }
+            };
+            let command = Command::UpdateAccessKey {
+                user_name: params.get("UserName").map(str::to_owned),
+                access_key_id: params.required("AccessKeyId")?,
+                status,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteAccessKey") => {
+            let command = Command::DeleteAccessKey {
+                user_name: params.get("UserName").map(str::to_owned),
+                access_key_id: params.required("AccessKeyId")?,
+            };
+            change(gatehouse, caller, command).await
+        }
         ("sts", "GetCallerIdentity") => get_caller_identity(gatehouse, caller).await,
         _ => Err(WireError::new(
             "InvalidAction",
             400,
             format!("The action {action} is not valid for this web service."),
         )),
-    };
-    match outcome {
-        Ok(result) => answer(namespace, &action, &caller.request_id, result),
-        Err(error) => error_response(namespace, error.status, &error.code, &error.message, &caller.request_id),
     }
 }
 
@@ -312,47 +410,33 @@ async fn get_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) ->
 /// `ListUsers` with `PathPrefix`, `MaxItems` (1 to 1000, 100 by default) and `Marker`.
 async fn list_users(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let path_prefix = params.get("PathPrefix").map(str::to_owned);
-    let read = Read::ListUsers {
-        path_prefix: path_prefix.clone(),
-    };
-    let max_items = match params.get("MaxItems").map(str::parse::<usize>) {
-        None => Ok(100),
-        Some(Ok(n)) if (1..=1000).contains(&n) => Ok(n),
-        Some(_) => Err(WireError::new(
-            "ValidationError",
-            400,
-            "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000",
-        )),
-    };
-    let outcome = match (gatehouse.authorize_read(caller, &read), max_items) {
-        (Err(denied), _) => Err(denied.into()),
-        (_, Err(invalid)) => Err(invalid),
-        (Ok(model), Ok(max_items)) => {
-            let marker = params.get("Marker").unwrap_or_default();
-            let matching: Vec<&User> = model
-                .state()
+    let max = max_items(params)?;
+    read(
+        gatehouse,
+        caller,
+        Read::ListUsers {
+            path_prefix: path_prefix.clone(),
+        },
+        |state| {
+            let users = state
                 .users()
                 .filter(|u| path_prefix.as_deref().is_none_or(|p| u.path.as_str().starts_with(p)))
-                .filter(|u| marker.is_empty() || u.user_name.as_str().to_lowercase().as_str() > marker)
+                .map(|u| (u.user_name.as_str().to_lowercase(), u))
                 .collect();
-            let page = &matching[..matching.len().min(max_items)];
-            let truncated = matching.len() > page.len();
+            let (users, next) = page(users, params, max);
             let mut xml = Xml::default();
             xml.open("Users");
-            for user in page {
+            for user in users {
                 xml.open("member");
                 user_xml(&mut xml, user);
                 xml.close("member");
             }
             xml.close("Users");
-            xml.leaf("IsTruncated", if truncated { "true" } else { "false" });
-            if let (true, Some(last)) = (truncated, page.last()) {
-                xml.leaf("Marker", &last.user_name.as_str().to_lowercase());
-            }
+            paging(&mut xml, next);
             Ok(Some(xml))
-        }
-    };
-    recorded(gatehouse, caller, &read, outcome).await
+        },
+    )
+    .await
 }
 
 async fn delete_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
@@ -374,6 +458,476 @@ async fn get_caller_identity(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outco
         .leaf("Account", &caller.account_id)
         .leaf("Arn", &caller.principal_arn);
     Ok(Some(xml))
+}
+
+/// A change with no result of its own (`DeleteRole`, `AttachUserPolicy`, ...).
+async fn change(gatehouse: &Gatehouse, caller: &ApiCaller, command: Command) -> Outcome {
+    gatehouse.manage(caller, command).await?;
+    Ok(None)
+}
+
+/// A policy document as IAM's answers carry it: URL-encoded (the SDKs decode it).
+fn document(text: &str) -> String {
+    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
+}
+
+fn date(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `MaxItems` (1 to 1000, 100 when absent), as AWS checks it.
+fn max_items(params: &Params) -> Result<usize, WireError> {
+    match params.get("MaxItems").map(str::parse::<usize>) {
+        None => Ok(100),
+        Some(Ok(n)) if (1..=1000).contains(&n) => Ok(n),
+        Some(_) => Err(WireError::new(
+            "ValidationError",
+            400,
+            "1 validation error detected: Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000",
+        )),
+    }
+}
+
+/// One page of `items` (in their stable order, each with its sort key) after `Marker`: the
+/// items, and the marker of the next page when there is one.
+fn page<T>(items: Vec<(String, T)>, params: &Params, max: usize) -> (Vec<T>, Option<String>) {
+    let marker = params.get("Marker").unwrap_or_default().to_owned();
+    let mut rest: Vec<(String, T)> = items
+        .into_iter()
+        .filter(|(key, _)| marker.is_empty() || *key > marker)
+        .collect();
+    let truncated = rest.len() > max;
+    rest.truncate(max);
+    let next = if truncated {
+        rest.last().map(|(key, _)| key.clone())
+    } else {
+        None
+    };
+    (rest.into_iter().map(|(_, item)| item).collect(), next)
+}
+
+fn paging(xml: &mut Xml, next: Option<String>) {
+    xml.leaf("IsTruncated", if next.is_some() { "true" } else { "false" });
+    if let Some(marker) = next {
+        xml.leaf("Marker", &marker);
+    }
+}
+
+fn tags_xml(xml: &mut Xml, tags: &[iam_types::Tag]) {
+    if tags.is_empty() {
+        return;
+    }
+    xml.open("Tags");
+    for tag in tags {
+        xml.open("member")
+            .leaf("Key", tag.key())
+            .leaf("Value", tag.value())
+            .close("member");
+    }
+    xml.close("Tags");
+}
+
+fn boundary_xml(xml: &mut Xml, boundary: Option<&IamArn>) {
+    if let Some(boundary) = boundary {
+        xml.open("PermissionsBoundary")
+            .leaf("PermissionsBoundaryType", "Policy")
+            .leaf("PermissionsBoundaryArn", &boundary.to_string())
+            .close("PermissionsBoundary");
+    }
+}
+
+fn role_xml(xml: &mut Xml, role: &Role) {
+    xml.leaf("Path", role.path.as_str())
+        .leaf("RoleName", role.role_name.as_str())
+        .leaf("RoleId", role.role_id.as_str())
+        .leaf("Arn", &role.arn.to_string())
+        .leaf("CreateDate", &date(role.create_date))
+        .leaf("AssumeRolePolicyDocument", &document(&role.assume_role_policy_document));
+    if let Some(description) = &role.description {
+        xml.leaf("Description", description);
+    }
+    xml.leaf("MaxSessionDuration", &role.max_session_duration.to_string());
+    boundary_xml(xml, role.permissions_boundary.as_deref());
+    tags_xml(xml, &role.tags);
+}
+
+fn policy_xml(xml: &mut Xml, policy: &ManagedPolicy, attachments: usize, boundary_uses: usize) {
+    xml.leaf("PolicyName", policy.policy_name.as_str())
+        .leaf("PolicyId", policy.policy_id.as_str())
+        .leaf("Arn", &policy.arn.to_string())
+        .leaf("Path", policy.path.as_str())
+        .leaf("DefaultVersionId", &policy.default_version_id)
+        .leaf("AttachmentCount", &attachments.to_string())
+        .leaf("PermissionsBoundaryUsageCount", &boundary_uses.to_string())
+        .leaf("IsAttachable", "true");
+    if let Some(description) = &policy.description {
+        xml.leaf("Description", description);
+    }
+    xml.leaf("CreateDate", &date(policy.create_date))
+        .leaf("UpdateDate", &date(policy.update_date));
+    tags_xml(xml, &policy.tags);
+}
+
+fn access_key_xml(xml: &mut Xml, key: &AccessKey, user_name: Option<&str>) {
+    if let Some(user_name) = user_name {
+        xml.leaf("UserName", user_name);
+    }
+    xml.leaf("AccessKeyId", key.access_key_id.as_str())
+        .leaf("Status", key.status.as_str())
+        .leaf("CreateDate", &date(key.create_date));
+}
+
+/// Runs a read: authorizes it as the domain says, answers with `answer` on the caller's model,
+/// and records it either way.
+async fn read(
+    gatehouse: &Gatehouse,
+    caller: &ApiCaller,
+    read: Read,
+    answer: impl FnOnce(&iam_domain::AccountState) -> Outcome,
+) -> Outcome {
+    let outcome = match gatehouse.authorize_read(caller, &read) {
+        Err(denied) => Err(denied.into()),
+        Ok(model) => answer(model.state()),
+    };
+    recorded(gatehouse, caller, &read, outcome).await
+}
+
+fn no_such(what: String) -> WireError {
+    WireError::new("NoSuchEntity", 404, what)
+}
+
+async fn create_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let role_name = params.required("RoleName")?;
+    let max_session_duration = match params.get("MaxSessionDuration").map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(seconds),
+        Some(Err(_)) => {
+            return Err(WireError::new(
+                "ValidationError",
+                400,
+                "MaxSessionDuration must be a number of seconds",
+            ))
+        }
+    };
+    let command = Command::CreateRole {
+        role_name: role_name.clone(),
+        path: params.get("Path").map(str::to_owned),
+        assume_role_policy_document: params.required("AssumeRolePolicyDocument")?,
+        description: params.get("Description").map(str::to_owned),
+        max_session_duration,
+        permissions_boundary: params.get("PermissionsBoundary").map(str::to_owned),
+        tags: params.tags(),
+    };
+    let executed = gatehouse.manage(caller, command).await?;
+    let role = executed
+        .model
+        .state()
+        .role(&role_name)
+        .cloned()
+        .ok_or_else(|| WireError::new("ServiceFailure", 500, "the new role is missing"))?;
+    let mut xml = Xml::default();
+    xml.open("Role");
+    role_xml(&mut xml, &role);
+    xml.close("Role");
+    Ok(Some(xml))
+}
+
+async fn get_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let role_name = params.required("RoleName")?;
+    read(
+        gatehouse,
+        caller,
+        Read::GetRole {
+            role_name: role_name.clone(),
+        },
+        |state| {
+            let role = state
+                .role(&role_name)
+                .ok_or_else(|| no_such(format!("The role with name {role_name} cannot be found.")))?;
+            let mut xml = Xml::default();
+            xml.open("Role");
+            role_xml(&mut xml, role);
+            xml.close("Role");
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+async fn list_roles(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let path_prefix = params.get("PathPrefix").map(str::to_owned);
+    let max = max_items(params)?;
+    read(
+        gatehouse,
+        caller,
+        Read::ListRoles {
+            path_prefix: path_prefix.clone(),
+        },
+        |state| {
+            let roles = state
+                .roles()
+                .filter(|r| path_prefix.as_deref().is_none_or(|p| r.path.as_str().starts_with(p)))
+                .map(|r| (r.role_name.as_str().to_lowercase(), r))
+                .collect();
+            let (roles, next) = page(roles, params, max);
+            let mut xml = Xml::default();
+            xml.open("Roles");
+            for role in roles {
+                xml.open("member");
+                role_xml(&mut xml, role);
+                xml.close("member");
+            }
+            xml.close("Roles");
+            paging(&mut xml, next);
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+async fn create_policy(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let policy_name = params.required("PolicyName")?;
+    let path = params.get("Path").map(str::to_owned);
+    let command = Command::CreatePolicy {
+        policy_name: policy_name.clone(),
+        path: path.clone(),
+        policy_document: params.required("PolicyDocument")?,
+        description: params.get("Description").map(str::to_owned),
+        tags: params.tags(),
+    };
+    let executed = gatehouse.manage(caller, command).await?;
+    let state = executed.model.state();
+    let policy = state
+        .customer_policies()
+        .find(|p| p.policy_name.as_str().eq_ignore_ascii_case(&policy_name))
+        .ok_or_else(|| WireError::new("ServiceFailure", 500, "the new policy is missing"))?;
+    let mut xml = Xml::default();
+    xml.open("Policy");
+    policy_xml(&mut xml, policy, 0, 0);
+    xml.close("Policy");
+    Ok(Some(xml))
+}
+
+fn policy_of<'s>(state: &'s iam_domain::AccountState, policy_arn: &str) -> Result<&'s ManagedPolicy, WireError> {
+    IamArn::parse(policy_arn)
+        .ok()
+        .and_then(|arn| state.managed_policy(&arn))
+        .ok_or_else(|| no_such(format!("Policy {policy_arn} does not exist or is not attachable.")))
+}
+
+async fn get_policy(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let policy_arn = params.required("PolicyArn")?;
+    read(
+        gatehouse,
+        caller,
+        Read::GetPolicy {
+            policy_arn: policy_arn.clone(),
+        },
+        |state| {
+            let policy = policy_of(state, &policy_arn)?;
+            let mut xml = Xml::default();
+            xml.open("Policy");
+            policy_xml(
+                &mut xml,
+                policy,
+                state.attachment_count(&policy.arn),
+                state.boundary_usage_count(&policy.arn),
+            );
+            xml.close("Policy");
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+async fn get_policy_version(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let policy_arn = params.required("PolicyArn")?;
+    let version_id = params.required("VersionId")?;
+    let call = Read::GetPolicyVersion {
+        policy_arn: policy_arn.clone(),
+        version_id: version_id.clone(),
+    };
+    read(gatehouse, caller, call, |state| {
+        let policy = policy_of(state, &policy_arn)?;
+        let version = policy
+            .version(&version_id)
+            .ok_or_else(|| no_such(format!("Policy {policy_arn} version {version_id} does not exist.")))?;
+        let mut xml = Xml::default();
+        xml.open("PolicyVersion")
+            .leaf("Document", &document(&version.document))
+            .leaf("VersionId", &version.version_id)
+            .leaf(
+                "IsDefaultVersion",
+                if version.version_id == policy.default_version_id {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
+            .leaf("CreateDate", &date(version.create_date))
+            .close("PolicyVersion");
+        Ok(Some(xml))
+    })
+    .await
+}
+
+async fn list_policies(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let path_prefix = params.get("PathPrefix").map(str::to_owned);
+    let scope = params.get("Scope").unwrap_or("All").to_owned();
+    let only_attached = params.get("OnlyAttached") == Some("true");
+    let max = max_items(params)?;
+    if !["All", "AWS", "Local"].contains(&scope.as_str()) {
+        return Err(WireError::new(
+            "ValidationError",
+            400,
+            format!("Scope {scope:?} is not All, AWS or Local"),
+        ));
+    }
+    read(
+        gatehouse,
+        caller,
+        Read::ListPolicies {
+            path_prefix: path_prefix.clone(),
+        },
+        |state| {
+            let aws = state.aws_managed_policies().iter().filter(|_| scope != "Local");
+            let local = state.customer_policies().filter(|_| scope != "AWS");
+            let policies = aws
+                .chain(local)
+                .filter(|p| {
+                    path_prefix
+                        .as_deref()
+                        .is_none_or(|prefix| p.path.as_str().starts_with(prefix))
+                })
+                .filter(|p| !only_attached || state.attachment_count(&p.arn) > 0)
+                .map(|p| (p.arn.to_string(), p))
+                .collect();
+            let (policies, next) = page(policies, params, max);
+            let mut xml = Xml::default();
+            xml.open("Policies");
+            for policy in policies {
+                xml.open("member");
+                policy_xml(
+                    &mut xml,
+                    policy,
+                    state.attachment_count(&policy.arn),
+                    state.boundary_usage_count(&policy.arn),
+                );
+                xml.close("member");
+            }
+            xml.close("Policies");
+            paging(&mut xml, next);
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+async fn list_attached(
+    gatehouse: &Gatehouse,
+    caller: &ApiCaller,
+    params: &Params,
+    kind: PrincipalKind,
+    name: String,
+) -> Outcome {
+    let max = max_items(params)?;
+    let call = match kind {
+        PrincipalKind::User => Read::ListAttachedUserPolicies {
+            user_name: name.clone(),
+        },
+        PrincipalKind::Group => Read::ListAttachedGroupPolicies {
+            group_name: name.clone(),
+        },
+        PrincipalKind::Role => Read::ListAttachedRolePolicies {
+            role_name: name.clone(),
+        },
+    };
+    read(gatehouse, caller, call, |state| {
+        let attached = state
+            .attached_policies(kind, &name)
+            .ok_or_else(|| no_such(format!("The {} with name {name} cannot be found.", kind.as_str())))?;
+        let items = attached.iter().map(|arn| (arn.to_string(), arn)).collect();
+        let (attached, next) = page(items, params, max);
+        let mut xml = Xml::default();
+        xml.open("AttachedPolicies");
+        for arn in attached {
+            xml.open("member")
+                .leaf("PolicyName", arn.name().map(|n| n.as_str()).unwrap_or_default())
+                .leaf("PolicyArn", &arn.to_string())
+                .close("member");
+        }
+        xml.close("AttachedPolicies");
+        paging(&mut xml, next);
+        Ok(Some(xml))
+    })
+    .await
+}
+
+/// `CreateAccessKey`: the one answer that carries a secret (never its record).
+async fn create_access_key(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let created = gatehouse
+        .create_access_key_for(caller, params.get("UserName").map(str::to_owned))
+        .await?;
+    let key = created
+        .key
+        .executed
+        .model
+        .state()
+        .access_key(&created.key.access_key_id)
+        .cloned()
+        .ok_or_else(|| WireError::new("ServiceFailure", 500, "the new key is missing"))?;
+    let mut xml = Xml::default();
+    xml.open("AccessKey");
+    if let Some(user_name) = &created.user_name {
+        xml.leaf("UserName", user_name);
+    }
+    xml.leaf("AccessKeyId", key.access_key_id.as_str())
+        .leaf("Status", key.status.as_str())
+        .leaf("SecretAccessKey", &created.key.secret_access_key)
+        .leaf("CreateDate", &date(key.create_date))
+        .close("AccessKey");
+    Ok(Some(xml))
+}
+
+/// `ListAccessKeys`: the named user's, or without `UserName` the caller's own.
+async fn list_access_keys(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let user_name = match params.get("UserName") {
+        Some(name) => name.to_owned(),
+        None => caller
+            .principal_arn
+            .split_once(":user/")
+            .map(|(_, path_and_name)| path_and_name.rsplit('/').next().unwrap_or_default().to_owned())
+            .ok_or_else(|| {
+                WireError::new(
+                    "ValidationError",
+                    400,
+                    "Must specify userName when calling with non-User credentials",
+                )
+            })?,
+    };
+    read(
+        gatehouse,
+        caller,
+        Read::ListAccessKeys {
+            user_name: user_name.clone(),
+        },
+        |state| {
+            if state.user(&user_name).is_none() {
+                return Err(no_such(format!("The user with name {user_name} cannot be found.")));
+            }
+            let mut xml = Xml::default();
+            xml.open("AccessKeyMetadata");
+            for key in state.access_keys_for_user(&user_name) {
+                xml.open("member");
+                access_key_xml(&mut xml, key, Some(&user_name));
+                xml.close("member");
+            }
+            xml.close("AccessKeyMetadata");
+            xml.leaf("IsTruncated", "false");
+            Ok(Some(xml))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -161,3 +161,146 @@ fn botocore_manages_users_and_asks_who_it_is() {
         .iter()
         .any(|e| e["node"]["requestParameters"]["userName"] == "mallory" && e["node"]["errorCode"] == "AccessDenied"));
 }
+
+#[test]
+fn botocore_manages_roles_policies_attachments_and_access_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let document = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}]});
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]});
+    let policy_arn = format!("arn:aws:iam::{account}:policy/read-reports");
+    let results = aws(
+        &server,
+        &root,
+        &[
+            (
+                "iam",
+                "create_policy",
+                json!({"PolicyName": "read-reports", "PolicyDocument": document.to_string(), "Description": "reports"}),
+            ),
+            (
+                "iam",
+                "get_policy_version",
+                json!({"PolicyArn": policy_arn, "VersionId": "v1"}),
+            ),
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "app", "Path": "/svc/", "AssumeRolePolicyDocument": trust.to_string(), "MaxSessionDuration": 7200}),
+            ),
+            ("iam", "get_role", json!({"RoleName": "app"})),
+            (
+                "iam",
+                "attach_role_policy",
+                json!({"RoleName": "app", "PolicyArn": policy_arn}),
+            ),
+            ("iam", "list_attached_role_policies", json!({"RoleName": "app"})),
+            ("iam", "get_policy", json!({"PolicyArn": policy_arn})),
+            ("iam", "delete_policy", json!({"PolicyArn": policy_arn})),
+            ("iam", "list_policies", json!({"Scope": "Local"})),
+            ("iam", "list_roles", json!({"PathPrefix": "/svc/"})),
+            (
+                "iam",
+                "detach_role_policy",
+                json!({"RoleName": "app", "PolicyArn": policy_arn}),
+            ),
+            ("iam", "delete_policy", json!({"PolicyArn": policy_arn})),
+            ("iam", "get_role", json!({"RoleName": "nobody"})),
+            ("iam", "delete_role", json!({"RoleName": "app"})),
+        ],
+    );
+    let ok = |i: usize| {
+        assert!(results[i].get("response").is_some(), "call {i}: {}", results[i]);
+        &results[i]["response"]
+    };
+    assert_eq!(ok(0)["Policy"]["Arn"], policy_arn.as_str());
+    assert_eq!(ok(0)["Policy"]["DefaultVersionId"], "v1");
+    // botocore decodes IAM's URL-encoded documents back into JSON.
+    assert_eq!(ok(1)["PolicyVersion"]["Document"], document);
+    assert_eq!(ok(1)["PolicyVersion"]["IsDefaultVersion"], true);
+    assert_eq!(ok(2)["Role"]["Arn"], format!("arn:aws:iam::{account}:role/svc/app"));
+    assert_eq!(ok(3)["Role"]["AssumeRolePolicyDocument"], trust);
+    assert_eq!(ok(3)["Role"]["MaxSessionDuration"], 7200);
+    assert_eq!(
+        ok(5)["AttachedPolicies"],
+        json!([{"PolicyName": "read-reports", "PolicyArn": policy_arn}])
+    );
+    assert_eq!(ok(6)["Policy"]["AttachmentCount"], 1);
+    assert_eq!(results[7]["error"]["code"], "DeleteConflict");
+    assert_eq!(results[7]["error"]["status"], 409);
+    let local: Vec<&str> = ok(8)["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PolicyName"].as_str().unwrap())
+        .collect();
+    assert_eq!(local, ["read-reports"]);
+    assert_eq!(ok(9)["Roles"][0]["RoleName"], "app");
+    ok(10);
+    ok(11);
+    assert_eq!(results[12]["error"]["code"], "NoSuchEntity");
+    ok(13);
+
+    // Access keys: the secret once, in the answer only.
+    let keys = aws(
+        &server,
+        &root,
+        &[
+            ("iam", "create_user", json!({"UserName": "dave"})),
+            ("iam", "create_access_key", json!({"UserName": "dave"})),
+        ],
+    );
+    let key = &keys[1]["response"]["AccessKey"];
+    let (key_id, secret) = (
+        key["AccessKeyId"].as_str().unwrap().to_owned(),
+        key["SecretAccessKey"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(secret.len(), 40);
+    assert_eq!(key["Status"], "Active");
+    let managed = aws(
+        &server,
+        &root,
+        &[
+            ("iam", "list_access_keys", json!({"UserName": "dave"})),
+            (
+                "iam",
+                "update_access_key",
+                json!({"UserName": "dave", "AccessKeyId": key_id, "Status": "Inactive"}),
+            ),
+            ("iam", "list_access_keys", json!({"UserName": "dave"})),
+            (
+                "iam",
+                "delete_access_key",
+                json!({"UserName": "dave", "AccessKeyId": key_id}),
+            ),
+            ("iam", "list_access_keys", json!({"UserName": "dave"})),
+        ],
+    );
+    assert_eq!(
+        managed[0]["response"]["AccessKeyMetadata"][0]["AccessKeyId"],
+        key_id.as_str()
+    );
+    assert!(managed[0]["response"]["AccessKeyMetadata"][0]
+        .get("SecretAccessKey")
+        .is_none());
+    assert_eq!(managed[2]["response"]["AccessKeyMetadata"][0]["Status"], "Inactive");
+    assert_eq!(managed[4]["response"]["AccessKeyMetadata"], json!([]));
+    server_files_hold_no(&dir, &secret);
+}
+
+/// No file iamd keeps holds `secret`.
+fn server_files_hold_no(dir: &tempfile::TempDir, secret: &str) {
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the secret",
+                path.display()
+            );
+        }
+    }
+}
