@@ -6,11 +6,9 @@
 //!
 //! This layer only translates: every action is the same `iam-app` use case the GraphQL API calls
 //! (`manage` for changes, `authorize_read` + `read_call_record` for reads), so it is authorized,
-//! audited and tokened exactly alike. So far: users (`CreateUser`, `GetUser`, `ListUsers`,
-//! `DeleteUser`), roles (`CreateRole`, `GetRole`, `ListRoles`, `DeleteRole`), managed policies
-//! (`CreatePolicy`, `GetPolicy`, `GetPolicyVersion`, `ListPolicies`, `DeletePolicy`), attaching
-//! them (`Attach`/`Detach`/`ListAttached` `User`/`Role` `Policies`), access keys (`CreateAccessKey`,
-//! `ListAccessKeys`, `UpdateAccessKey`, `DeleteAccessKey`) and STS `GetCallerIdentity`.
+//! audited and tokened exactly alike. So far: every IAM change Gatehouse implements (users,
+//! groups and membership, roles, managed policies and versions, attachments, inline policies,
+//! tags, boundaries, access keys), the reads of each entity, and STS `GetCallerIdentity`.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +48,18 @@ impl Params {
                 format!("The request must contain the parameter {name}."),
             )
         })
+    }
+
+    /// A list parameter (`Name.member.N`), in member order.
+    fn members(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}.member.");
+        let mut found: Vec<(u32, String)> = self
+            .0
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.parse().ok()?, v.clone())))
+            .collect();
+        found.sort_by_key(|(n, _)| *n);
+        found.into_iter().map(|(_, v)| v).collect()
     }
 
     /// `Tags.member.N.Key` / `.Value`.
@@ -289,6 +299,333 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
                 params,
                 PrincipalKind::Role,
                 params.required("RoleName")?,
+            )
+            .await
+        }
+        ("iam", "UpdateUser") => {
+            let command = Command::UpdateUser {
+                user_name: params.required("UserName")?,
+                new_user_name: params.get("NewUserName").map(str::to_owned),
+                new_path: params.get("NewPath").map(str::to_owned),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "CreateGroup") => create_group(gatehouse, caller, params).await,
+        ("iam", "GetGroup") => get_group(gatehouse, caller, params).await,
+        ("iam", "ListGroups") => list_groups(gatehouse, caller, params).await,
+        ("iam", "ListGroupsForUser") => list_groups_for_user(gatehouse, caller, params).await,
+        ("iam", "UpdateGroup") => {
+            let command = Command::UpdateGroup {
+                group_name: params.required("GroupName")?,
+                new_group_name: params.get("NewGroupName").map(str::to_owned),
+                new_path: params.get("NewPath").map(str::to_owned),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteGroup") => {
+            change(
+                gatehouse,
+                caller,
+                Command::DeleteGroup {
+                    group_name: params.required("GroupName")?,
+                },
+            )
+            .await
+        }
+        ("iam", "AddUserToGroup") => {
+            let command = Command::AddUserToGroup {
+                group_name: params.required("GroupName")?,
+                user_name: params.required("UserName")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "RemoveUserFromGroup") => {
+            let command = Command::RemoveUserFromGroup {
+                group_name: params.required("GroupName")?,
+                user_name: params.required("UserName")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "AttachGroupPolicy") => {
+            let command = Command::AttachGroupPolicy {
+                group_name: params.required("GroupName")?,
+                policy_arn: params.required("PolicyArn")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DetachGroupPolicy") => {
+            let command = Command::DetachGroupPolicy {
+                group_name: params.required("GroupName")?,
+                policy_arn: params.required("PolicyArn")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "ListAttachedGroupPolicies") => {
+            list_attached(
+                gatehouse,
+                caller,
+                params,
+                PrincipalKind::Group,
+                params.required("GroupName")?,
+            )
+            .await
+        }
+        ("iam", "PutUserPolicy") => {
+            let command = Command::PutUserPolicy {
+                user_name: params.required("UserName")?,
+                policy_name: params.required("PolicyName")?,
+                policy_document: params.required("PolicyDocument")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "PutRolePolicy") => {
+            let command = Command::PutRolePolicy {
+                role_name: params.required("RoleName")?,
+                policy_name: params.required("PolicyName")?,
+                policy_document: params.required("PolicyDocument")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "PutGroupPolicy") => {
+            let command = Command::PutGroupPolicy {
+                group_name: params.required("GroupName")?,
+                policy_name: params.required("PolicyName")?,
+                policy_document: params.required("PolicyDocument")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteUserPolicy") => {
+            let command = Command::DeleteUserPolicy {
+                user_name: params.required("UserName")?,
+                policy_name: params.required("PolicyName")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteRolePolicy") => {
+            let command = Command::DeleteRolePolicy {
+                role_name: params.required("RoleName")?,
+                policy_name: params.required("PolicyName")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteGroupPolicy") => {
+            let command = Command::DeleteGroupPolicy {
+                group_name: params.required("GroupName")?,
+                policy_name: params.required("PolicyName")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "GetUserPolicy") => {
+            get_inline(
+                gatehouse,
+                caller,
+                PrincipalKind::User,
+                params.required("UserName")?,
+                params.required("PolicyName")?,
+            )
+            .await
+        }
+        ("iam", "GetRolePolicy") => {
+            get_inline(
+                gatehouse,
+                caller,
+                PrincipalKind::Role,
+                params.required("RoleName")?,
+                params.required("PolicyName")?,
+            )
+            .await
+        }
+        ("iam", "GetGroupPolicy") => {
+            get_inline(
+                gatehouse,
+                caller,
+                PrincipalKind::Group,
+                params.required("GroupName")?,
+                params.required("PolicyName")?,
+            )
+            .await
+        }
+        ("iam", "ListUserPolicies") => {
+            list_inline(
+                gatehouse,
+                caller,
+                params,
+                PrincipalKind::User,
+                params.required("UserName")?,
+            )
+            .await
+        }
+        ("iam", "ListRolePolicies") => {
+            list_inline(
+                gatehouse,
+                caller,
+                params,
+                PrincipalKind::Role,
+                params.required("RoleName")?,
+            )
+            .await
+        }
+        ("iam", "ListGroupPolicies") => {
+            list_inline(
+                gatehouse,
+                caller,
+                params,
+                PrincipalKind::Group,
+                params.required("GroupName")?,
+            )
+            .await
+        }
+        ("iam", "TagUser") => {
+            let command = Command::TagUser {
+                user_name: params.required("UserName")?,
+                tags: params.tags(),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "UntagUser") => {
+            let command = Command::UntagUser {
+                user_name: params.required("UserName")?,
+                tag_keys: params.members("TagKeys"),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "TagRole") => {
+            let command = Command::TagRole {
+                role_name: params.required("RoleName")?,
+                tags: params.tags(),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "UntagRole") => {
+            let command = Command::UntagRole {
+                role_name: params.required("RoleName")?,
+                tag_keys: params.members("TagKeys"),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "TagPolicy") => {
+            let command = Command::TagPolicy {
+                policy_arn: params.required("PolicyArn")?,
+                tags: params.tags(),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "UntagPolicy") => {
+            let command = Command::UntagPolicy {
+                policy_arn: params.required("PolicyArn")?,
+                tag_keys: params.members("TagKeys"),
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "ListUserTags") => {
+            let user_name = params.required("UserName")?;
+            list_tags(
+                gatehouse,
+                caller,
+                Read::ListUserTags {
+                    user_name: user_name.clone(),
+                },
+                move |state| state.user(&user_name).map(|u| u.tags.clone()),
+            )
+            .await
+        }
+        ("iam", "ListRoleTags") => {
+            let role_name = params.required("RoleName")?;
+            list_tags(
+                gatehouse,
+                caller,
+                Read::ListRoleTags {
+                    role_name: role_name.clone(),
+                },
+                move |state| state.role(&role_name).map(|r| r.tags.clone()),
+            )
+            .await
+        }
+        ("iam", "ListPolicyTags") => {
+            let policy_arn = params.required("PolicyArn")?;
+            list_tags(
+                gatehouse,
+                caller,
+                Read::ListPolicyTags {
+                    policy_arn: policy_arn.clone(),
+                },
+                move |state| policy_of(state, &policy_arn).ok().map(|p| p.tags.clone()),
+            )
+            .await
+        }
+        ("iam", "UpdateRole") => {
+            let max_session_duration = match params.get("MaxSessionDuration").map(str::parse::<u32>) {
+                None => None,
+                Some(Ok(seconds)) => Some(seconds),
+                Some(Err(_)) => {
+                    return Err(WireError::new(
+                        "ValidationError",
+                        400,
+                        "MaxSessionDuration must be a number of seconds",
+                    ))
+                }
+            };
+            let command = Command::UpdateRole {
+                role_name: params.required("RoleName")?,
+                description: params.get("Description").map(str::to_owned),
+                max_session_duration,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "UpdateAssumeRolePolicy") => {
+            let command = Command::UpdateAssumeRolePolicy {
+                role_name: params.required("RoleName")?,
+                policy_document: params.required("PolicyDocument")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "CreatePolicyVersion") => create_policy_version(gatehouse, caller, params).await,
+        ("iam", "DeletePolicyVersion") => {
+            let command = Command::DeletePolicyVersion {
+                policy_arn: params.required("PolicyArn")?,
+                version_id: params.required("VersionId")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "SetDefaultPolicyVersion") => {
+            let command = Command::SetDefaultPolicyVersion {
+                policy_arn: params.required("PolicyArn")?,
+                version_id: params.required("VersionId")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "ListPolicyVersions") => list_policy_versions(gatehouse, caller, params).await,
+        ("iam", "PutUserPermissionsBoundary") => {
+            let command = Command::PutUserPermissionsBoundary {
+                user_name: params.required("UserName")?,
+                permissions_boundary: params.required("PermissionsBoundary")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteUserPermissionsBoundary") => {
+            change(
+                gatehouse,
+                caller,
+                Command::DeleteUserPermissionsBoundary {
+                    user_name: params.required("UserName")?,
+                },
+            )
+            .await
+        }
+        ("iam", "PutRolePermissionsBoundary") => {
+            let command = Command::PutRolePermissionsBoundary {
+                role_name: params.required("RoleName")?,
+                permissions_boundary: params.required("PermissionsBoundary")?,
+            };
+            change(gatehouse, caller, command).await
+        }
+        ("iam", "DeleteRolePermissionsBoundary") => {
+            change(
+                gatehouse,
+                caller,
+                Command::DeleteRolePermissionsBoundary {
+                    role_name: params.required("RoleName")?,
+                },
             )
             .await
         }
@@ -923,6 +1260,309 @@ async fn list_access_keys(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Pa
                 xml.close("member");
             }
             xml.close("AccessKeyMetadata");
+            xml.leaf("IsTruncated", "false");
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+fn group_xml(xml: &mut Xml, group: &iam_domain::Group) {
+    xml.leaf("Path", group.path.as_str())
+        .leaf("GroupName", group.group_name.as_str())
+        .leaf("GroupId", group.group_id.as_str())
+        .leaf("Arn", &group.arn.to_string())
+        .leaf("CreateDate", &date(group.create_date));
+}
+
+async fn create_group(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let group_name = params.required("GroupName")?;
+    let command = Command::CreateGroup {
+        group_name: group_name.clone(),
+        path: params.get("Path").map(str::to_owned),
+    };
+    let executed = gatehouse.manage(caller, command).await?;
+    let group = executed
+        .model
+        .state()
+        .group(&group_name)
+        .cloned()
+        .ok_or_else(|| WireError::new("ServiceFailure", 500, "the new group is missing"))?;
+    let mut xml = Xml::default();
+    xml.open("Group");
+    group_xml(&mut xml, &group);
+    xml.close("Group");
+    Ok(Some(xml))
+}
+
+/// `GetGroup`: the group and a page of its members.
+async fn get_group(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let group_name = params.required("GroupName")?;
+    let max = max_items(params)?;
+    read(
+        gatehouse,
+        caller,
+        Read::GetGroup {
+            group_name: group_name.clone(),
+        },
+        |state| {
+            let group = state
+                .group(&group_name)
+                .ok_or_else(|| no_such(format!("The group with name {group_name} cannot be found.")))?;
+            let members = state
+                .users_in_group(&group_name)
+                .into_iter()
+                .map(|u| (u.user_name.as_str().to_lowercase(), u))
+                .collect();
+            let (members, next) = page(members, params, max);
+            let mut xml = Xml::default();
+            xml.open("Group");
+            group_xml(&mut xml, group);
+            xml.close("Group");
+            xml.open("Users");
+            for user in members {
+                xml.open("member");
+                user_xml(&mut xml, user);
+                xml.close("member");
+            }
+            xml.close("Users");
+            paging(&mut xml, next);
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+async fn list_groups(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let path_prefix = params.get("PathPrefix").map(str::to_owned);
+    let max = max_items(params)?;
+    read(
+        gatehouse,
+        caller,
+        Read::ListGroups {
+            path_prefix: path_prefix.clone(),
+        },
+        |state| {
+            let groups = state
+                .groups()
+                .filter(|g| path_prefix.as_deref().is_none_or(|p| g.path.as_str().starts_with(p)))
+                .map(|g| (g.group_name.as_str().to_lowercase(), g))
+                .collect();
+            let (groups, next) = page(groups, params, max);
+            let mut xml = Xml::default();
+            xml.open("Groups");
+            for group in groups {
+                xml.open("member");
+                group_xml(&mut xml, group);
+                xml.close("member");
+            }
+            xml.close("Groups");
+            paging(&mut xml, next);
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+async fn list_groups_for_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let user_name = params.required("UserName")?;
+    let max = max_items(params)?;
+    read(
+        gatehouse,
+        caller,
+        Read::ListGroupsForUser {
+            user_name: user_name.clone(),
+        },
+        |state| {
+            if state.user(&user_name).is_none() {
+                return Err(no_such(format!("The user with name {user_name} cannot be found.")));
+            }
+            let groups = state
+                .groups_for_user(&user_name)
+                .into_iter()
+                .map(|g| (g.group_name.as_str().to_lowercase(), g))
+                .collect();
+            let (groups, next) = page(groups, params, max);
+            let mut xml = Xml::default();
+            xml.open("Groups");
+            for group in groups {
+                xml.open("member");
+                group_xml(&mut xml, group);
+                xml.close("member");
+            }
+            xml.close("Groups");
+            paging(&mut xml, next);
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+fn owner_read_of(kind: PrincipalKind, owner: &str, policy_name: Option<&str>) -> Read {
+    let owner = owner.to_owned();
+    match (kind, policy_name) {
+        (PrincipalKind::User, Some(name)) => Read::GetUserPolicy {
+            user_name: owner,
+            policy_name: name.to_owned(),
+        },
+        (PrincipalKind::Role, Some(name)) => Read::GetRolePolicy {
+            role_name: owner,
+            policy_name: name.to_owned(),
+        },
+        (PrincipalKind::Group, Some(name)) => Read::GetGroupPolicy {
+            group_name: owner,
+            policy_name: name.to_owned(),
+        },
+        (PrincipalKind::User, None) => Read::ListUserPolicies { user_name: owner },
+        (PrincipalKind::Role, None) => Read::ListRolePolicies { role_name: owner },
+        (PrincipalKind::Group, None) => Read::ListGroupPolicies { group_name: owner },
+    }
+}
+
+/// `Get{User,Role,Group}Policy`: an inline policy's document, URL-encoded.
+async fn get_inline(
+    gatehouse: &Gatehouse,
+    caller: &ApiCaller,
+    kind: PrincipalKind,
+    owner: String,
+    policy_name: String,
+) -> Outcome {
+    read(
+        gatehouse,
+        caller,
+        owner_read_of(kind, &owner, Some(&policy_name)),
+        |state| {
+            let policies = state
+                .inline_policies(kind, &owner)
+                .ok_or_else(|| no_such(format!("The {} with name {owner} cannot be found.", kind.as_str())))?;
+            let document_text = policies.get(&policy_name).ok_or_else(|| {
+                no_such(format!(
+                    "The {} policy with name {policy_name} cannot be found.",
+                    kind.as_str()
+                ))
+            })?;
+            let owner_field = match kind {
+                PrincipalKind::User => "UserName",
+                PrincipalKind::Role => "RoleName",
+                PrincipalKind::Group => "GroupName",
+            };
+            let mut xml = Xml::default();
+            xml.leaf(owner_field, &owner)
+                .leaf("PolicyName", &policy_name)
+                .leaf("PolicyDocument", &document(document_text));
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+/// `List{User,Role,Group}Policies`: the inline policies' names.
+async fn list_inline(
+    gatehouse: &Gatehouse,
+    caller: &ApiCaller,
+    params: &Params,
+    kind: PrincipalKind,
+    owner: String,
+) -> Outcome {
+    let max = max_items(params)?;
+    read(gatehouse, caller, owner_read_of(kind, &owner, None), |state| {
+        let policies = state
+            .inline_policies(kind, &owner)
+            .ok_or_else(|| no_such(format!("The {} with name {owner} cannot be found.", kind.as_str())))?;
+        let names = policies.keys().map(|name| (name.clone(), name.clone())).collect();
+        let (names, next) = page(names, params, max);
+        let mut xml = Xml::default();
+        xml.open("PolicyNames");
+        for name in names {
+            xml.leaf("member", &name);
+        }
+        xml.close("PolicyNames");
+        paging(&mut xml, next);
+        Ok(Some(xml))
+    })
+    .await
+}
+
+/// `List{User,Role,Policy}Tags`.
+async fn list_tags(
+    gatehouse: &Gatehouse,
+    caller: &ApiCaller,
+    call: Read,
+    tags_of: impl FnOnce(&iam_domain::AccountState) -> Option<Vec<iam_types::Tag>>,
+) -> Outcome {
+    read(gatehouse, caller, call.clone(), |state| {
+        let tags =
+            tags_of(state).ok_or_else(|| no_such(format!("The entity of {} cannot be found.", call.action_name())))?;
+        let mut xml = Xml::default();
+        xml.open("Tags");
+        for tag in &tags {
+            xml.open("member")
+                .leaf("Key", tag.key())
+                .leaf("Value", tag.value())
+                .close("member");
+        }
+        xml.close("Tags");
+        xml.leaf("IsTruncated", "false");
+        Ok(Some(xml))
+    })
+    .await
+}
+
+fn version_xml(xml: &mut Xml, version: &iam_domain::PolicyVersion, default_id: &str, with_document: bool) {
+    if with_document {
+        xml.leaf("Document", &document(&version.document));
+    }
+    xml.leaf("VersionId", &version.version_id)
+        .leaf(
+            "IsDefaultVersion",
+            if version.version_id == default_id {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .leaf("CreateDate", &date(version.create_date));
+}
+
+async fn create_policy_version(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let policy_arn = params.required("PolicyArn")?;
+    let command = Command::CreatePolicyVersion {
+        policy_arn: policy_arn.clone(),
+        policy_document: params.required("PolicyDocument")?,
+        set_as_default: params.get("SetAsDefault") == Some("true"),
+    };
+    let executed = gatehouse.manage(caller, command).await?;
+    let state = executed.model.state();
+    let policy = policy_of(state, &policy_arn)?;
+    let newest = policy
+        .versions
+        .last()
+        .ok_or_else(|| WireError::new("ServiceFailure", 500, "the new version is missing"))?;
+    let mut xml = Xml::default();
+    xml.open("PolicyVersion");
+    version_xml(&mut xml, newest, &policy.default_version_id, false);
+    xml.close("PolicyVersion");
+    Ok(Some(xml))
+}
+
+async fn list_policy_versions(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let policy_arn = params.required("PolicyArn")?;
+    read(
+        gatehouse,
+        caller,
+        Read::ListPolicyVersions {
+            policy_arn: policy_arn.clone(),
+        },
+        |state| {
+            let policy = policy_of(state, &policy_arn)?;
+            let mut xml = Xml::default();
+            xml.open("Versions");
+            for version in policy.versions.iter().rev() {
+                xml.open("member");
+                version_xml(&mut xml, version, &policy.default_version_id, false);
+                xml.close("member");
+            }
+            xml.close("Versions");
             xml.leaf("IsTruncated", "false");
             Ok(Some(xml))
         },

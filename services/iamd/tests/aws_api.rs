@@ -304,3 +304,131 @@ fn server_files_hold_no(dir: &tempfile::TempDir, secret: &str) {
         }
     }
 }
+
+#[test]
+fn botocore_manages_groups_inline_policies_tags_versions_and_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let document = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]});
+    let second =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    let policy_arn = format!("arn:aws:iam::{account}:policy/boundary");
+    let results = aws(
+        &server,
+        &root,
+        &[
+            ("iam", "create_user", json!({"UserName": "erin"})),
+            ("iam", "create_group", json!({"GroupName": "devs", "Path": "/eng/"})),
+            (
+                "iam",
+                "add_user_to_group",
+                json!({"GroupName": "devs", "UserName": "erin"}),
+            ),
+            ("iam", "get_group", json!({"GroupName": "devs"})),
+            ("iam", "list_groups_for_user", json!({"UserName": "erin"})),
+            (
+                "iam",
+                "put_group_policy",
+                json!({"GroupName": "devs", "PolicyName": "list", "PolicyDocument": document.to_string()}),
+            ),
+            (
+                "iam",
+                "get_group_policy",
+                json!({"GroupName": "devs", "PolicyName": "list"}),
+            ),
+            ("iam", "list_group_policies", json!({"GroupName": "devs"})),
+            (
+                "iam",
+                "put_user_policy",
+                json!({"UserName": "erin", "PolicyName": "own", "PolicyDocument": document.to_string()}),
+            ),
+            ("iam", "list_user_policies", json!({"UserName": "erin"})),
+            (
+                "iam",
+                "tag_user",
+                json!({"UserName": "erin", "Tags": [{"Key": "team", "Value": "web"}, {"Key": "tier", "Value": "1"}]}),
+            ),
+            ("iam", "untag_user", json!({"UserName": "erin", "TagKeys": ["tier"]})),
+            ("iam", "list_user_tags", json!({"UserName": "erin"})),
+            (
+                "iam",
+                "create_policy",
+                json!({"PolicyName": "boundary", "PolicyDocument": document.to_string()}),
+            ),
+            (
+                "iam",
+                "create_policy_version",
+                json!({"PolicyArn": policy_arn, "PolicyDocument": second.to_string(), "SetAsDefault": true}),
+            ),
+            ("iam", "list_policy_versions", json!({"PolicyArn": policy_arn})),
+            (
+                "iam",
+                "put_user_permissions_boundary",
+                json!({"UserName": "erin", "PermissionsBoundary": policy_arn}),
+            ),
+            ("iam", "get_user", json!({"UserName": "erin"})),
+            ("iam", "update_user", json!({"UserName": "erin", "NewPath": "/staff/"})),
+            ("iam", "list_groups", json!({"PathPrefix": "/eng/"})),
+            (
+                "iam",
+                "remove_user_from_group",
+                json!({"GroupName": "devs", "UserName": "erin"}),
+            ),
+            (
+                "iam",
+                "delete_group_policy",
+                json!({"GroupName": "devs", "PolicyName": "list"}),
+            ),
+            ("iam", "delete_group", json!({"GroupName": "devs"})),
+            (
+                "iam",
+                "get_user_policy",
+                json!({"UserName": "erin", "PolicyName": "missing"}),
+            ),
+        ],
+    );
+    let ok = |i: usize| {
+        assert!(results[i].get("response").is_some(), "call {i}: {}", results[i]);
+        &results[i]["response"]
+    };
+    assert_eq!(ok(1)["Group"]["Arn"], format!("arn:aws:iam::{account}:group/eng/devs"));
+    ok(2);
+    assert_eq!(ok(3)["Group"]["GroupName"], "devs");
+    assert_eq!(ok(3)["Users"][0]["UserName"], "erin");
+    assert_eq!(ok(4)["Groups"][0]["GroupName"], "devs");
+    ok(5);
+    assert_eq!(ok(6)["PolicyDocument"], document);
+    assert_eq!(ok(6)["GroupName"], "devs");
+    assert_eq!(ok(7)["PolicyNames"], json!(["list"]));
+    ok(8);
+    assert_eq!(ok(9)["PolicyNames"], json!(["own"]));
+    ok(10);
+    ok(11);
+    assert_eq!(ok(12)["Tags"], json!([{"Key": "team", "Value": "web"}]));
+    ok(13);
+    assert_eq!(ok(14)["PolicyVersion"]["VersionId"], "v2");
+    assert_eq!(ok(14)["PolicyVersion"]["IsDefaultVersion"], true);
+    let versions: Vec<&str> = ok(15)["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["VersionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v2", "v1"]);
+    ok(16);
+    assert_eq!(
+        ok(17)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"],
+        policy_arn.as_str()
+    );
+    assert_eq!(ok(17)["User"]["Tags"], json!([{"Key": "team", "Value": "web"}]));
+    ok(18);
+    assert_eq!(ok(19)["Groups"][0]["GroupName"], "devs");
+    ok(20);
+    ok(21);
+    ok(22);
+    assert_eq!(results[23]["error"]["code"], "NoSuchEntity");
+    let moved = aws(&server, &root, &[("iam", "get_user", json!({"UserName": "erin"}))]);
+    assert_eq!(moved[0]["response"]["User"]["Path"], "/staff/");
+}
