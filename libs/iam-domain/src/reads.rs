@@ -88,6 +88,11 @@ pub enum Read {
         policy_arn: String,
     },
     GetAccountAuthorizationDetails {},
+    GetAccountSummary {},
+    ListAccountAliases {},
+    ListEntitiesForPolicy {
+        policy_arn: String,
+    },
     SimulateCustomPolicy {
         action_names: Vec<String>,
         resource_arns: Vec<String>,
@@ -129,6 +134,9 @@ impl Read {
             Read::GetPolicyVersion { .. } => "GetPolicyVersion",
             Read::ListPolicyTags { .. } => "ListPolicyTags",
             Read::GetAccountAuthorizationDetails {} => "GetAccountAuthorizationDetails",
+            Read::GetAccountSummary {} => "GetAccountSummary",
+            Read::ListAccountAliases {} => "ListAccountAliases",
+            Read::ListEntitiesForPolicy { .. } => "ListEntitiesForPolicy",
             Read::SimulateCustomPolicy { .. } => "SimulateCustomPolicy",
             Read::SimulatePrincipalPolicy { .. } => "SimulatePrincipalPolicy",
         }
@@ -175,9 +183,13 @@ impl Read {
             Read::GetPolicy { policy_arn }
             | Read::ListPolicyVersions { policy_arn }
             | Read::GetPolicyVersion { policy_arn, .. }
-            | Read::ListPolicyTags { policy_arn } => policy_arn.clone(),
+            | Read::ListPolicyTags { policy_arn }
+            | Read::ListEntitiesForPolicy { policy_arn } => policy_arn.clone(),
             Read::SimulatePrincipalPolicy { policy_source_arn, .. } => policy_source_arn.clone(),
-            Read::GetAccountAuthorizationDetails {} | Read::SimulateCustomPolicy { .. } => "*".to_owned(),
+            Read::GetAccountAuthorizationDetails {}
+            | Read::GetAccountSummary {}
+            | Read::ListAccountAliases {}
+            | Read::SimulateCustomPolicy { .. } => "*".to_owned(),
         };
         Requirement::named(&action, resource)
     }

@@ -629,6 +629,22 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             )
             .await
         }
+        ("iam", "GetAccountAuthorizationDetails") => account_authorization_details(gatehouse, caller, params).await,
+        ("iam", "GetAccountSummary") => account_summary(gatehouse, caller).await,
+        ("iam", "ListAccountAliases") => {
+            read(gatehouse, caller, Read::ListAccountAliases {}, |state| {
+                let mut xml = Xml::default();
+                xml.open("AccountAliases");
+                if let Some(alias) = state.account().and_then(|a| a.account_alias.as_deref()) {
+                    xml.leaf("member", alias);
+                }
+                xml.close("AccountAliases");
+                xml.leaf("IsTruncated", "false");
+                Ok(Some(xml))
+            })
+            .await
+        }
+        ("iam", "ListEntitiesForPolicy") => entities_for_policy(gatehouse, caller, params).await,
         ("iam", "CreateAccessKey") => create_access_key(gatehouse, caller, params).await,
         ("iam", "ListAccessKeys") => list_access_keys(gatehouse, caller, params).await,
         ("iam", "UpdateAccessKey") => {
@@ -1563,6 +1579,243 @@ async fn list_policy_versions(gatehouse: &Gatehouse, caller: &ApiCaller, params:
                 xml.close("member");
             }
             xml.close("Versions");
+            xml.leaf("IsTruncated", "false");
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+fn attached_xml(xml: &mut Xml, arns: &[IamArn]) {
+    xml.open("AttachedManagedPolicies");
+    for arn in arns {
+        xml.open("member")
+            .leaf("PolicyName", arn.name().map(|n| n.as_str()).unwrap_or_default())
+            .leaf("PolicyArn", &arn.to_string())
+            .close("member");
+    }
+    xml.close("AttachedManagedPolicies");
+}
+
+fn inline_list_xml(xml: &mut Xml, list: &str, policies: &iam_domain::InlinePolicies) {
+    xml.open(list);
+    for (name, text) in policies.iter() {
+        xml.open("member")
+            .leaf("PolicyName", name)
+            .leaf("PolicyDocument", &document(text))
+            .close("member");
+    }
+    xml.close(list);
+}
+
+/// One entry of `GetAccountAuthorizationDetails`, in the order the call lists them.
+enum Detail<'s> {
+    User(&'s User),
+    Group(&'s iam_domain::Group),
+    Role(&'s Role),
+    Policy(&'s ManagedPolicy),
+}
+
+/// `GetAccountAuthorizationDetails` with `Filter` (`User`, `Role`, `Group`,
+/// `LocalManagedPolicy`, `AWSManagedPolicy`) and paging over all of its entries.
+async fn account_authorization_details(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let filter = params.members("Filter");
+    for kind in &filter {
+        if !["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"].contains(&kind.as_str()) {
+            return Err(WireError::new(
+                "ValidationError",
+                400,
+                format!("Filter {kind:?} is not an entity type"),
+            ));
+        }
+    }
+    let wants = |kind: &str| filter.is_empty() || filter.iter().any(|f| f == kind);
+    let max = max_items(params)?;
+    read(gatehouse, caller, Read::GetAccountAuthorizationDetails {}, |state| {
+        let mut entries: Vec<(String, Detail<'_>)> = Vec::new();
+        if wants("User") {
+            entries.extend(state.users().map(|u| (String::new(), Detail::User(u))));
+        }
+        if wants("Group") {
+            entries.extend(state.groups().map(|g| (String::new(), Detail::Group(g))));
+        }
+        if wants("Role") {
+            entries.extend(state.roles().map(|r| (String::new(), Detail::Role(r))));
+        }
+        if wants("LocalManagedPolicy") {
+            entries.extend(state.customer_policies().map(|p| (String::new(), Detail::Policy(p))));
+        }
+        if wants("AWSManagedPolicy") {
+            entries.extend(
+                state
+                    .aws_managed_policies()
+                    .iter()
+                    .filter(|p| state.attachment_count(&p.arn) > 0)
+                    .map(|p| (String::new(), Detail::Policy(p))),
+            );
+        }
+        // The marker is the position in this listing, zero-padded so it orders as text.
+        let entries = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, detail))| (format!("{i:010}"), detail))
+            .collect();
+        let (entries, next) = page(entries, params, max);
+        let (mut users, mut groups, mut roles, mut policies) =
+            (Xml::default(), Xml::default(), Xml::default(), Xml::default());
+        for entry in entries {
+            match entry {
+                Detail::User(user) => {
+                    users.open("member");
+                    users
+                        .leaf("Path", user.path.as_str())
+                        .leaf("UserName", user.user_name.as_str())
+                        .leaf("UserId", user.user_id.as_str())
+                        .leaf("Arn", &user.arn.to_string())
+                        .leaf("CreateDate", &date(user.create_date));
+                    inline_list_xml(&mut users, "UserPolicyList", &user.permissions.inline_policies);
+                    users.open("GroupList");
+                    for group in state.groups_for_user(user.user_name.as_str()) {
+                        users.leaf("member", group.group_name.as_str());
+                    }
+                    users.close("GroupList");
+                    attached_xml(&mut users, &user.permissions.attached_policies);
+                    boundary_xml(&mut users, user.permissions_boundary.as_deref());
+                    tags_xml(&mut users, &user.tags);
+                    users.close("member");
+                }
+                Detail::Group(group) => {
+                    groups.open("member");
+                    group_xml(&mut groups, group);
+                    inline_list_xml(&mut groups, "GroupPolicyList", &group.permissions.inline_policies);
+                    attached_xml(&mut groups, &group.permissions.attached_policies);
+                    groups.close("member");
+                }
+                Detail::Role(role) => {
+                    roles.open("member");
+                    roles
+                        .leaf("Path", role.path.as_str())
+                        .leaf("RoleName", role.role_name.as_str())
+                        .leaf("RoleId", role.role_id.as_str())
+                        .leaf("Arn", &role.arn.to_string())
+                        .leaf("CreateDate", &date(role.create_date))
+                        .leaf("AssumeRolePolicyDocument", &document(&role.assume_role_policy_document));
+                    roles.open("InstanceProfileList").close("InstanceProfileList");
+                    inline_list_xml(&mut roles, "RolePolicyList", &role.permissions.inline_policies);
+                    attached_xml(&mut roles, &role.permissions.attached_policies);
+                    boundary_xml(&mut roles, role.permissions_boundary.as_deref());
+                    tags_xml(&mut roles, &role.tags);
+                    roles.close("member");
+                }
+                Detail::Policy(policy) => {
+                    policies.open("member");
+                    policy_xml(
+                        &mut policies,
+                        policy,
+                        state.attachment_count(&policy.arn),
+                        state.boundary_usage_count(&policy.arn),
+                    );
+                    policies.open("PolicyVersionList");
+                    for version in &policy.versions {
+                        policies.open("member");
+                        version_xml(&mut policies, version, &policy.default_version_id, true);
+                        policies.close("member");
+                    }
+                    policies.close("PolicyVersionList");
+                    policies.close("member");
+                }
+            }
+        }
+        let mut xml = Xml::default();
+        for (list, body) in [
+            ("UserDetailList", users),
+            ("GroupDetailList", groups),
+            ("RoleDetailList", roles),
+            ("Policies", policies),
+        ] {
+            xml.open(list);
+            xml.0.push_str(&body.0);
+            xml.close(list);
+        }
+        paging(&mut xml, next);
+        Ok(Some(xml))
+    })
+    .await
+}
+
+/// `GetAccountSummary`: the account's entity counts and IAM's quotas.
+async fn account_summary(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outcome {
+    use iam_domain::quota;
+    read(gatehouse, caller, Read::GetAccountSummary {}, |state| {
+        let entries: [(&str, usize); 13] = [
+            ("Users", state.users().count()),
+            ("UsersQuota", quota::USERS_PER_ACCOUNT),
+            ("Groups", state.groups().count()),
+            ("GroupsQuota", quota::GROUPS_PER_ACCOUNT),
+            ("GroupsPerUserQuota", quota::GROUPS_PER_USER),
+            ("Roles", state.roles().count()),
+            ("RolesQuota", quota::ROLES_PER_ACCOUNT),
+            ("Policies", state.customer_policies().count()),
+            ("PoliciesQuota", quota::POLICIES_PER_ACCOUNT),
+            (
+                "PolicyVersionsInUseQuota",
+                quota::POLICIES_PER_ACCOUNT * quota::VERSIONS_PER_POLICY,
+            ),
+            ("VersionsPerPolicyQuota", quota::VERSIONS_PER_POLICY),
+            ("AttachedPoliciesPerUserQuota", quota::MANAGED_POLICIES_PER_PRINCIPAL),
+            ("AccessKeysPerUserQuota", quota::ACCESS_KEYS_PER_USER),
+        ];
+        let mut xml = Xml::default();
+        xml.open("SummaryMap");
+        for (key, value) in entries {
+            xml.open("entry")
+                .leaf("key", key)
+                .leaf("value", &value.to_string())
+                .close("entry");
+        }
+        xml.close("SummaryMap");
+        Ok(Some(xml))
+    })
+    .await
+}
+
+/// `ListEntitiesForPolicy`: the users, groups and roles a managed policy is attached to.
+async fn entities_for_policy(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let policy_arn = params.required("PolicyArn")?;
+    read(
+        gatehouse,
+        caller,
+        Read::ListEntitiesForPolicy {
+            policy_arn: policy_arn.clone(),
+        },
+        |state| {
+            let policy = policy_of(state, &policy_arn)?;
+            let holds = |permissions: &iam_domain::Permissions| permissions.attached_policies.contains(&policy.arn);
+            let mut xml = Xml::default();
+            xml.open("PolicyGroups");
+            for group in state.groups().filter(|g| holds(&g.permissions)) {
+                xml.open("member")
+                    .leaf("GroupName", group.group_name.as_str())
+                    .leaf("GroupId", group.group_id.as_str())
+                    .close("member");
+            }
+            xml.close("PolicyGroups");
+            xml.open("PolicyUsers");
+            for user in state.users().filter(|u| holds(&u.permissions)) {
+                xml.open("member")
+                    .leaf("UserName", user.user_name.as_str())
+                    .leaf("UserId", user.user_id.as_str())
+                    .close("member");
+            }
+            xml.close("PolicyUsers");
+            xml.open("PolicyRoles");
+            for role in state.roles().filter(|r| holds(&r.permissions)) {
+                xml.open("member")
+                    .leaf("RoleName", role.role_name.as_str())
+                    .leaf("RoleId", role.role_id.as_str())
+                    .close("member");
+            }
+            xml.close("PolicyRoles");
             xml.leaf("IsTruncated", "false");
             Ok(Some(xml))
         },

@@ -432,3 +432,107 @@ fn botocore_manages_groups_inline_policies_tags_versions_and_boundaries() {
     let moved = aws(&server, &root, &[("iam", "get_user", json!({"UserName": "erin"}))]);
     assert_eq!(moved[0]["response"]["User"]["Path"], "/staff/");
 }
+
+#[test]
+fn botocore_reads_the_account_as_tools_do_before_they_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let document = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]});
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]});
+    let results = aws(
+        &server,
+        &root,
+        &[
+            ("iam", "create_user", json!({"UserName": "u1"})),
+            ("iam", "create_user", json!({"UserName": "u2"})),
+            ("iam", "create_group", json!({"GroupName": "g"})),
+            ("iam", "add_user_to_group", json!({"GroupName": "g", "UserName": "u1"})),
+            (
+                "iam",
+                "put_user_policy",
+                json!({"UserName": "u1", "PolicyName": "own", "PolicyDocument": document.to_string()}),
+            ),
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "r", "AssumeRolePolicyDocument": trust.to_string()}),
+            ),
+            (
+                "iam",
+                "attach_role_policy",
+                json!({"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            ),
+            (
+                "iam",
+                "attach_user_policy",
+                json!({"UserName": "u2", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            ),
+            ("iam", "get_account_authorization_details", json!({})),
+            (
+                "iam",
+                "get_account_authorization_details",
+                json!({"Filter": ["User"], "MaxItems": 1}),
+            ),
+            (
+                "iam",
+                "list_entities_for_policy",
+                json!({"PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            ),
+            ("iam", "get_account_summary", json!({})),
+            ("iam", "list_account_aliases", json!({})),
+        ],
+    );
+    let ok = |i: usize| {
+        assert!(results[i].get("response").is_some(), "call {i}: {}", results[i]);
+        &results[i]["response"]
+    };
+    let all = ok(8);
+    let u1 = all["UserDetailList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["UserName"] == "u1")
+        .unwrap();
+    assert_eq!(u1["GroupList"], json!(["g"]));
+    assert_eq!(u1["UserPolicyList"][0]["PolicyDocument"], document);
+    assert_eq!(all["GroupDetailList"][0]["GroupName"], "g");
+    assert_eq!(all["RoleDetailList"][0]["AssumeRolePolicyDocument"], trust);
+    assert_eq!(
+        all["RoleDetailList"][0]["AttachedManagedPolicies"][0]["PolicyName"],
+        "ReadOnlyAccess"
+    );
+    let policies = all["Policies"].as_array().unwrap();
+    assert!(policies
+        .iter()
+        .any(|p| p["PolicyName"] == "ReadOnlyAccess" && p["PolicyVersionList"][0]["Document"].is_object()));
+    assert_eq!(all["IsTruncated"], false);
+    let first = ok(9);
+    assert_eq!(first["UserDetailList"].as_array().unwrap().len(), 1);
+    assert_eq!(first["RoleDetailList"], json!([]));
+    assert_eq!(first["IsTruncated"], true);
+    let marker = first["Marker"].as_str().unwrap().to_owned();
+    assert_eq!(ok(10)["PolicyUsers"][0]["UserName"], "u2");
+    assert_eq!(ok(10)["PolicyRoles"][0]["RoleName"], "r");
+    assert_eq!(ok(10)["PolicyGroups"], json!([]));
+    assert_eq!(ok(11)["SummaryMap"]["Users"], 2);
+    assert_eq!(ok(11)["SummaryMap"]["Roles"], 1);
+    assert_eq!(ok(12)["AccountAliases"], json!(["management"]));
+    let rest = aws(
+        &server,
+        &root,
+        &[(
+            "iam",
+            "get_account_authorization_details",
+            json!({"Filter": ["User"], "MaxItems": 1, "Marker": marker}),
+        )],
+    );
+    let second = &rest[0]["response"];
+    assert_eq!(second["IsTruncated"], false);
+    let names: Vec<&str> = [first, second]
+        .iter()
+        .map(|p| p["UserDetailList"][0]["UserName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["u1", "u2"]);
+}
