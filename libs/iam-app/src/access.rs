@@ -82,6 +82,8 @@ pub struct ApiCaller {
     pub request_id: String,
     /// The region the request was signed for.
     pub region: String,
+    /// The API version a call through AWS's wire protocol named (`Version=2010-05-08`).
+    pub api_version: Option<String>,
 }
 
 /// One access question.

@@ -201,6 +201,7 @@ impl Gatehouse {
             event_id: uuid::Uuid::now_v7().to_string(),
             read_only: true,
             event_type: "AwsApiCall".into(),
+            api_version: None,
             recipient_account_id: account,
             additional_event_data: Some(additional),
         })

@@ -220,6 +220,7 @@ mod tests {
             user_agent: None,
             request_id: "req-1".into(),
             region: "us-east-1".into(),
+            api_version: None,
         }
     }
 

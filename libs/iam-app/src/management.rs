@@ -243,6 +243,7 @@ fn management_record(facts: CallFacts<'_>) -> AuditRecord {
         event_id: uuid::Uuid::now_v7().to_string(),
         read_only: facts.read_only,
         event_type: "AwsApiCall".into(),
+        api_version: caller.api_version.clone(),
         recipient_account_id: caller.account_id.clone(),
         additional_event_data: Some(additional),
     }

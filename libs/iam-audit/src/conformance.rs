@@ -196,6 +196,7 @@ pub fn record(account: &str, n: usize) -> AuditRecord {
         event_id: next_event_id(),
         read_only,
         event_type: event_type.into(),
+        api_version: None,
         recipient_account_id: account.into(),
         additional_event_data,
     }

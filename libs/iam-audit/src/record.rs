@@ -106,6 +106,9 @@ pub struct AuditRecord {
     pub read_only: bool,
     /// `AwsApiCall` for management calls, `GatehouseAuthorization` for decisions.
     pub event_type: String,
+    /// The API version of a call made through AWS's wire protocol (`2010-05-08` for IAM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     /// The account the record belongs to.
     pub recipient_account_id: String,
     /// Gatehouse's additions: the decision and what it was made against, or for management

@@ -54,6 +54,7 @@ fn record(account: &str, i: u64) -> AuditRecord {
         event_id: uuid::Uuid::now_v7().to_string(),
         read_only: !management,
         event_type: "GatehouseAuthorization".into(),
+        api_version: None,
         recipient_account_id: account.into(),
         additional_event_data: Some(
             json!({"decision": decision, "action": "s3:GetObject", "resource": resource,

@@ -48,6 +48,7 @@ fn record(account: &str, i: usize) -> AuditRecord {
         event_id: uuid::Uuid::now_v7().to_string(),
         read_only: true,
         event_type: "GatehouseAuthorization".into(),
+        api_version: None,
         recipient_account_id: account.into(),
         additional_event_data: Some(json!({"decision": "Allow", "action": "s3:GetObject",
             "resource": "arn:aws:s3:::b/k"})),

@@ -214,6 +214,19 @@ pub async fn handle(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, bo
     let params = Params::parse(body);
     let namespace = namespace_of(service);
     let action = params.get("Action").unwrap_or_default().to_owned();
+    let expected_version = if service == "sts" { "2011-06-15" } else { "2010-05-08" };
+    if params.get("Version").is_some_and(|version| version != expected_version) {
+        let message = format!(
+            "Version {} is not {service}'s API version {expected_version}",
+            params.get("Version").unwrap_or_default()
+        );
+        return error_response(namespace, 400, "InvalidAction", &message, &caller.request_id);
+    }
+    // Every record of this call names the API version, as CloudTrail's `apiVersion` does.
+    let caller = &ApiCaller {
+        api_version: Some(expected_version.to_owned()),
+        ..caller.clone()
+    };
     match dispatch(gatehouse, caller, service, &action, &params).await {
         Ok(result) => answer(namespace, &action, &caller.request_id, result),
         Err(error) => error_response(namespace, error.status, &error.code, &error.message, &caller.request_id),

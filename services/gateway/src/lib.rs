@@ -345,6 +345,7 @@ async fn authenticated(
             user_agent,
             request_id,
             region: gateway.auth.region.clone(),
+            api_version: None,
         },
         body,
         authenticated.service,

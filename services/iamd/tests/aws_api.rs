@@ -148,7 +148,7 @@ fn botocore_manages_users_and_asks_who_it_is() {
     let history = gql(
         &server.address,
         &root,
-        "{ auditEvents(filter: {eventName: \"CreateUser\"}, first: 10) { edges { node { requestParameters errorCode userIdentity { arn } } } } }",
+        "{ auditEvents(filter: {eventName: \"CreateUser\"}, first: 10) { edges { node { requestParameters errorCode userIdentity { arn } cloudTrailRecord } } } }",
         json!({}),
     );
     let edges = history.data()["auditEvents"]["edges"].as_array().unwrap().clone();
@@ -156,7 +156,8 @@ fn botocore_manages_users_and_asks_who_it_is() {
         .iter()
         .any(|e| e["node"]["requestParameters"]["userName"] == "alice"
             && e["node"]["requestParameters"]["path"] == "/eng/"
-            && e["node"]["errorCode"].is_null()));
+            && e["node"]["errorCode"].is_null()
+            && e["node"]["cloudTrailRecord"]["apiVersion"] == "2010-05-08"));
     assert!(edges
         .iter()
         .any(|e| e["node"]["requestParameters"]["userName"] == "mallory" && e["node"]["errorCode"] == "AccessDenied"));
