@@ -12,6 +12,7 @@ pub mod auth_failures;
 mod decision_record;
 pub mod management;
 pub mod metrics;
+pub mod simulation;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};

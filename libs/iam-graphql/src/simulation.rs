@@ -1,17 +1,12 @@
-//! `simulateCustomPolicy` and `simulatePrincipalPolicy`, on the same code path as
-//! `iamctl simulate-custom-policy` (`iam_policy::simulate`).
+//! `simulateCustomPolicy` and `simulatePrincipalPolicy`: the GraphQL side of `iam-app`'s
+//! simulations (the code path `iamctl simulate-custom-policy` shares).
 
 use async_graphql::{Context, InputObject, Json, Result, SimpleObject};
-use iam_authz::RequestFacts;
+use iam_app::simulation::PrincipalSimulation;
 use iam_domain::Read;
-use iam_policy::simulate::{
-    check_simulation_sizes, next_marker, page_window, simulate, simulate_custom_policy, ContextEntry, EvaluationResult,
-    SimulateCustomPolicyRequest, Simulation,
-};
-use iam_policy::Policies;
-use iam_types::ErrorCode;
+use iam_policy::simulate::{ContextEntry, EvaluationResult, SimulateCustomPolicyRequest};
 
-use crate::error::aws_error;
+use crate::error::from_app;
 use crate::guard::Scope;
 
 /// A typed context key, as AWS's `ContextEntry`.
@@ -128,14 +123,6 @@ fn response(results: Vec<EvaluationResult>, marker: Option<String>) -> Simulatio
     }
 }
 
-fn policy_error(e: iam_policy::PolicyError) -> async_graphql::Error {
-    let code = match e {
-        iam_policy::PolicyError::InvalidInput(_) => ErrorCode::InvalidInput,
-        _ => ErrorCode::MalformedPolicyDocument,
-    };
-    aws_error(code, e.to_string())
-}
-
 pub(crate) fn simulate_custom(ctx: &Context<'_>, input: SimulateCustomPolicyInput) -> Result<SimulationResponse> {
     let scope = Scope::of(ctx)?;
     scope.read(Read::SimulateCustomPolicy {
@@ -155,7 +142,7 @@ pub(crate) fn simulate_custom(ctx: &Context<'_>, input: SimulateCustomPolicyInpu
         marker: input.marker,
         ..SimulateCustomPolicyRequest::default()
     };
-    let simulated = simulate_custom_policy(&request).map_err(policy_error)?;
+    let simulated = iam_app::simulation::simulate_custom(&request).map_err(from_app)?;
     Ok(response(simulated.evaluation_results, simulated.marker))
 }
 
@@ -166,53 +153,14 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
         action_names: input.action_names.clone(),
         resource_arns: input.resource_arns.clone(),
     })?;
-    if input.action_names.is_empty() {
-        return Err(aws_error(
-            ErrorCode::InvalidInput,
-            "`ActionNames` must name at least one action",
-        ));
-    }
-    check_simulation_sizes(
-        input.action_names.len(),
-        input.resource_arns.len(),
-        input.context_entries.len(),
-    )
-    .map_err(policy_error)?;
-    let principal = scope.model.principal(&input.policy_source_arn).ok_or_else(|| {
-        aws_error(
-            ErrorCode::NoSuchEntity,
-            format!("{} is not a user or role of this account", input.policy_source_arn),
-        )
-    })?;
-    let extra = iam_policy::simulate::context_from_entries(&entries(input.context_entries))
-        .map_err(|e| aws_error(ErrorCode::InvalidInput, e.to_string()))?;
-    let mut context = scope
-        .model
-        .request_context(&principal, &RequestFacts::default(), chrono::Utc::now());
-    for (key, value) in extra.iter() {
-        context.insert(key, value.clone());
-    }
-    let resources = if input.resource_arns.is_empty() {
-        vec!["*".to_owned()]
-    } else {
-        input.resource_arns
+    let simulation = PrincipalSimulation {
+        policy_source_arn: input.policy_source_arn,
+        action_names: input.action_names,
+        resource_arns: input.resource_arns,
+        context_entries: entries(input.context_entries),
+        max_items: input.max_items,
+        marker: input.marker,
     };
-    let total = input.action_names.len() * resources.len();
-    let window = page_window(total, input.max_items, input.marker.as_deref()).map_err(policy_error)?;
-    let marker = next_marker(&window, total);
-    let results = simulate(&Simulation {
-        policies: Policies {
-            identity: None,
-            identity_sets: &principal.identity,
-            permissions_boundary: principal.boundary.as_deref(),
-            ..Policies::default()
-        },
-        caller: &principal.caller,
-        resource_owner: None,
-        actions: &input.action_names,
-        resources: &resources,
-        context: &context,
-        window: Some(window),
-    });
-    Ok(response(results, marker))
+    let simulated = iam_app::simulation::simulate_principal(&scope.model, &simulation).map_err(from_app)?;
+    Ok(response(simulated.evaluation_results, simulated.marker))
 }

@@ -62,6 +62,40 @@ impl Params {
         found.into_iter().map(|(_, v)| v).collect()
     }
 
+    /// `ContextEntries.member.N.{ContextKeyName, ContextKeyType, ContextKeyValues.member.M}`.
+    fn context_entries(&self) -> Vec<iam_policy::simulate::ContextEntry> {
+        let mut indexes: Vec<u32> = self
+            .0
+            .iter()
+            .filter_map(|(k, _)| {
+                k.strip_prefix("ContextEntries.member.")?
+                    .split('.')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes
+            .into_iter()
+            .map(|n| {
+                let prefix = format!("ContextEntries.member.{n}");
+                iam_policy::simulate::ContextEntry {
+                    context_key_name: self
+                        .get(&format!("{prefix}.ContextKeyName"))
+                        .unwrap_or_default()
+                        .to_owned(),
+                    context_key_values: self.members(&format!("{prefix}.ContextKeyValues")),
+                    context_key_type: self
+                        .get(&format!("{prefix}.ContextKeyType"))
+                        .unwrap_or("string")
+                        .to_owned(),
+                }
+            })
+            .collect()
+    }
+
     /// `Tags.member.N.Key` / `.Value`.
     fn tags(&self) -> Vec<TagInput> {
         let mut tags: Vec<(u32, TagInput)> = Vec::new();
@@ -658,6 +692,8 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             .await
         }
         ("iam", "ListEntitiesForPolicy") => entities_for_policy(gatehouse, caller, params).await,
+        ("iam", "SimulatePrincipalPolicy") => simulate_principal(gatehouse, caller, params).await,
+        ("iam", "SimulateCustomPolicy") => simulate_custom(gatehouse, caller, params).await,
         ("iam", "CreateAccessKey") => create_access_key(gatehouse, caller, params).await,
         ("iam", "ListAccessKeys") => list_access_keys(gatehouse, caller, params).await,
         ("iam", "UpdateAccessKey") => {
@@ -1834,6 +1870,114 @@ async fn entities_for_policy(gatehouse: &Gatehouse, caller: &ApiCaller, params: 
         },
     )
     .await
+}
+
+fn max_items_param(params: &Params) -> Result<Option<u32>, WireError> {
+    params
+        .get("MaxItems")
+        .map(|text| text.parse::<u32>())
+        .transpose()
+        .map_err(|_| WireError::new("ValidationError", 400, "MaxItems must be a number"))
+}
+
+fn simulation_xml(response: &iam_policy::simulate::SimulatePolicyResponse) -> Xml {
+    let mut xml = Xml::default();
+    xml.open("EvaluationResults");
+    for result in &response.evaluation_results {
+        xml.open("member")
+            .leaf("EvalActionName", &result.eval_action_name)
+            .leaf("EvalResourceName", &result.eval_resource_name)
+            .leaf("EvalDecision", &result.eval_decision);
+        xml.open("MatchedStatements");
+        for statement in &result.matched_statements {
+            xml.open("member")
+                .leaf("SourcePolicyId", &statement.source_policy_id)
+                .leaf("SourcePolicyType", &statement.source_policy_type);
+            xml.open("StartPosition")
+                .leaf("Line", &statement.start_position.line.to_string())
+                .leaf("Column", &statement.start_position.column.to_string())
+                .close("StartPosition");
+            xml.open("EndPosition")
+                .leaf("Line", &statement.end_position.line.to_string())
+                .leaf("Column", &statement.end_position.column.to_string())
+                .close("EndPosition");
+            xml.close("member");
+        }
+        xml.close("MatchedStatements");
+        xml.open("MissingContextValues");
+        for key in &result.missing_context_values {
+            xml.leaf("member", key);
+        }
+        xml.close("MissingContextValues");
+        if let Some(detail) = &result.permissions_boundary_decision_detail {
+            xml.open("PermissionsBoundaryDecisionDetail")
+                .leaf(
+                    "AllowedByPermissionsBoundary",
+                    if detail.allowed_by_permissions_boundary {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                )
+                .close("PermissionsBoundaryDecisionDetail");
+        }
+        xml.close("member");
+    }
+    xml.close("EvaluationResults");
+    paging(&mut xml, response.marker.clone());
+    xml
+}
+
+/// `SimulatePrincipalPolicy`, paged.
+async fn simulate_principal(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let input = iam_app::simulation::PrincipalSimulation {
+        policy_source_arn: params.required("PolicySourceArn")?,
+        action_names: params.members("ActionNames"),
+        resource_arns: params.members("ResourceArns"),
+        context_entries: params.context_entries(),
+        max_items: max_items_param(params)?,
+        marker: params.get("Marker").map(str::to_owned),
+    };
+    let call = Read::SimulatePrincipalPolicy {
+        policy_source_arn: input.policy_source_arn.clone(),
+        action_names: input.action_names.clone(),
+        resource_arns: input.resource_arns.clone(),
+    };
+    let outcome = match gatehouse.authorize_read(caller, &call) {
+        Err(denied) => Err(denied.into()),
+        Ok(model) => iam_app::simulation::simulate_principal(&model, &input)
+            .map(|response| Some(simulation_xml(&response)))
+            .map_err(WireError::from),
+    };
+    recorded(gatehouse, caller, &call, outcome).await
+}
+
+/// `SimulateCustomPolicy`, paged.
+async fn simulate_custom(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let request = iam_policy::simulate::SimulateCustomPolicyRequest {
+        policy_input_list: params.members("PolicyInputList"),
+        permissions_boundary_policy_input_list: params.members("PermissionsBoundaryPolicyInputList"),
+        action_names: params.members("ActionNames"),
+        resource_arns: params.members("ResourceArns"),
+        resource_policy: params.get("ResourcePolicy").map(str::to_owned),
+        resource_owner: params.get("ResourceOwner").map(str::to_owned),
+        caller_arn: params.get("CallerArn").map(str::to_owned),
+        context_entries: params.context_entries(),
+        max_items: max_items_param(params)?,
+        marker: params.get("Marker").map(str::to_owned),
+        ..iam_policy::simulate::SimulateCustomPolicyRequest::default()
+    };
+    let call = Read::SimulateCustomPolicy {
+        action_names: request.action_names.clone(),
+        resource_arns: request.resource_arns.clone(),
+    };
+    let outcome = match gatehouse.authorize_read(caller, &call) {
+        Err(denied) => Err(denied.into()),
+        Ok(_) => iam_app::simulation::simulate_custom(&request)
+            .map(|response| Some(simulation_xml(&response)))
+            .map_err(WireError::from),
+    };
+    recorded(gatehouse, caller, &call, outcome).await
 }
 
 #[cfg(test)]

@@ -537,3 +537,78 @@ fn botocore_reads_the_account_as_tools_do_before_they_write() {
         .collect();
     assert_eq!(names, ["u1", "u2"]);
 }
+
+#[test]
+fn botocore_simulates_with_paging() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let document = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Reports", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}]});
+    let user = format!("arn:aws:iam::{account}:user/sim");
+    let results = aws(
+        &server,
+        &root,
+        &[
+            ("iam", "create_user", json!({"UserName": "sim"})),
+            (
+                "iam",
+                "put_user_policy",
+                json!({"UserName": "sim", "PolicyName": "reports", "PolicyDocument": document.to_string()}),
+            ),
+            (
+                "iam",
+                "simulate_principal_policy",
+                json!({"PolicySourceArn": user, "ActionNames": ["s3:GetObject", "s3:PutObject"],
+                "ResourceArns": ["arn:aws:s3:::reports/a", "arn:aws:s3:::reports/b"],
+                "ContextEntries": [{"ContextKeyName": "aws:RequestedRegion", "ContextKeyValues": ["eu-west-1"], "ContextKeyType": "string"}],
+                "MaxItems": 3}),
+            ),
+            (
+                "iam",
+                "simulate_custom_policy",
+                json!({"PolicyInputList": [document.to_string()], "ActionNames": ["s3:GetObject"],
+                "ResourceArns": ["arn:aws:s3:::reports/a"]}),
+            ),
+            (
+                "iam",
+                "simulate_principal_policy",
+                json!({"PolicySourceArn": user, "ActionNames": ["s3:GetObject"], "Marker": "nonsense"}),
+            ),
+        ],
+    );
+    let page = &results[2]["response"];
+    assert!(results[2].get("response").is_some(), "{}", results[2]);
+    let decisions: Vec<&str> = page["EvaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["EvalDecision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allowed", "allowed", "implicitDeny"]);
+    assert_eq!(
+        page["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyType"],
+        "user"
+    );
+    assert_eq!(page["IsTruncated"], true);
+    let marker = page["Marker"].as_str().unwrap().to_owned();
+    let custom = &results[3]["response"]["EvaluationResults"][0];
+    assert_eq!(custom["EvalDecision"], "implicitDeny");
+    assert_eq!(custom["MissingContextValues"], json!(["aws:RequestedRegion"]));
+    assert_eq!(results[4]["error"]["code"], "InvalidInput");
+    let rest = aws(
+        &server,
+        &root,
+        &[(
+            "iam",
+            "simulate_principal_policy",
+            json!({"PolicySourceArn": user, "ActionNames": ["s3:GetObject", "s3:PutObject"],
+            "ResourceArns": ["arn:aws:s3:::reports/a", "arn:aws:s3:::reports/b"], "MaxItems": 3, "Marker": marker}),
+        )],
+    );
+    let last = &rest[0]["response"];
+    assert_eq!(last["EvaluationResults"].as_array().unwrap().len(), 1);
+    assert_eq!(last["EvaluationResults"][0]["EvalActionName"], "s3:PutObject");
+    assert_eq!(last["IsTruncated"], false);
+}

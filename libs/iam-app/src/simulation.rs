@@ -1,0 +1,109 @@
+//! The two simulations, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`, for every door:
+//! bounded (`check_simulation_sizes`) and paged (`MaxItems`/`Marker`) on the one code path of
+//! `iam_policy::simulate`. Authorization and the record are the door's `Read` call
+//! (`Gatehouse::authorize_read`, `read_call_record`).
+
+use chrono::Utc;
+use iam_authz::{AccountModel, RequestFacts};
+use iam_policy::simulate::{
+    check_simulation_sizes, context_from_entries, next_marker, page_window, simulate, simulate_custom_policy,
+    ContextEntry, SimulateCustomPolicyRequest, SimulatePolicyResponse, Simulation,
+};
+use iam_policy::{Policies, PolicyError};
+use iam_types::ErrorCode;
+
+use crate::AppError;
+
+/// `SimulatePrincipalPolicy`'s parameters.
+#[derive(Debug, Clone, Default)]
+pub struct PrincipalSimulation {
+    /// The user or role whose policies are simulated.
+    pub policy_source_arn: String,
+    /// Actions to simulate.
+    pub action_names: Vec<String>,
+    /// Resources; `*` when empty.
+    pub resource_arns: Vec<String>,
+    /// Condition keys.
+    pub context_entries: Vec<ContextEntry>,
+    /// Results per page (1 to 1000; 100 when absent).
+    pub max_items: Option<u32>,
+    /// The previous page's marker.
+    pub marker: Option<String>,
+}
+
+fn policy_error(error: PolicyError) -> AppError {
+    let code = match error {
+        PolicyError::InvalidInput(_) => ErrorCode::InvalidInput,
+        _ => ErrorCode::MalformedPolicyDocument,
+    };
+    AppError::new(code, error.to_string())
+}
+
+/// `SimulateCustomPolicy`: the request's own policies, one page of results.
+///
+/// # Errors
+/// `InvalidInput` (sizes, paging, malformed input) or `MalformedPolicyDocument`.
+pub fn simulate_custom(request: &SimulateCustomPolicyRequest) -> Result<SimulatePolicyResponse, AppError> {
+    simulate_custom_policy(request).map_err(policy_error)
+}
+
+/// `SimulatePrincipalPolicy`: a user's or role's own policies and boundary in `model`'s account,
+/// one page of results.
+///
+/// # Errors
+/// `InvalidInput` (no action, sizes, paging, context), `NoSuchEntity` (no such principal).
+pub fn simulate_principal(
+    model: &AccountModel,
+    input: &PrincipalSimulation,
+) -> Result<SimulatePolicyResponse, AppError> {
+    if input.action_names.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::InvalidInput,
+            "`ActionNames` must name at least one action",
+        ));
+    }
+    check_simulation_sizes(
+        input.action_names.len(),
+        input.resource_arns.len(),
+        input.context_entries.len(),
+    )
+    .map_err(policy_error)?;
+    let principal = model.principal(&input.policy_source_arn).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NoSuchEntity,
+            format!("{} is not a user or role of this account", input.policy_source_arn),
+        )
+    })?;
+    let extra = context_from_entries(&input.context_entries).map_err(policy_error)?;
+    let mut context = model.request_context(&principal, &RequestFacts::default(), Utc::now());
+    for (key, value) in extra.iter() {
+        context.insert(key, value.clone());
+    }
+    let resources = if input.resource_arns.is_empty() {
+        vec!["*".to_owned()]
+    } else {
+        input.resource_arns.clone()
+    };
+    let total = input.action_names.len() * resources.len();
+    let window = page_window(total, input.max_items, input.marker.as_deref()).map_err(policy_error)?;
+    let marker = next_marker(&window, total);
+    let evaluation_results = simulate(&Simulation {
+        policies: Policies {
+            identity: None,
+            identity_sets: &principal.identity,
+            permissions_boundary: principal.boundary.as_deref(),
+            ..Policies::default()
+        },
+        caller: &principal.caller,
+        resource_owner: None,
+        actions: &input.action_names,
+        resources: &resources,
+        context: &context,
+        window: Some(window),
+    });
+    Ok(SimulatePolicyResponse {
+        evaluation_results,
+        is_truncated: marker.is_some(),
+        marker,
+    })
+}
