@@ -13,18 +13,20 @@ if [[ -z "${GATEHOUSE_SIGV4_VECTORS:-}" ]]; then
 fi
 export GATEHOUSE_SIGV4_VECTORS
 
-# botocore, AWS's own signer, for services/iamd/tests/botocore.rs: in a venv of the repository's
-# own (never a global install), created once and reused while it still imports botocore.
+# botocore (AWS's own signer and SDK core) and the aws CLI, for services/iamd/tests/botocore.rs,
+# aws_api.rs and aws_cli.rs: in a venv of the repository's own (never a global install), created
+# once and reused while it still imports botocore and holds the aws CLI.
 pyenv="$(pwd)/target/pyenv"
-if ! "$pyenv/bin/python" -c 'import botocore' >/dev/null 2>&1; then
-    echo "== creating $pyenv with botocore" >&2
+if ! "$pyenv/bin/python" -c 'import botocore' >/dev/null 2>&1 || [[ ! -x "$pyenv/bin/aws" ]]; then
+    echo "== creating $pyenv with botocore and the aws CLI" >&2
     rm -rf "$pyenv"
     python3 -m venv "$pyenv" || { echo "error: python3 -m venv $pyenv failed" >&2; exit 1; }
-    "$pyenv/bin/python" -m pip install --quiet --disable-pip-version-check botocore \
-        || { echo "error: pip install botocore into $pyenv failed" >&2; exit 1; }
+    "$pyenv/bin/python" -m pip install --quiet --disable-pip-version-check awscli botocore \
+        || { echo "error: pip install awscli botocore into $pyenv failed" >&2; exit 1; }
     "$pyenv/bin/python" -c 'import botocore' \
         || { echo "error: botocore does not import from $pyenv" >&2; exit 1; }
 fi
 export GATEHOUSE_PYTHON="$pyenv/bin/python"
+export GATEHOUSE_AWS_CLI="$pyenv/bin/aws"
 
 cargo test --workspace --locked
