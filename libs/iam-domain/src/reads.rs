@@ -33,6 +33,9 @@ pub enum Read {
     ListAccessKeys {
         user_name: String,
     },
+    GetAccessKeyLastUsed {
+        access_key_id: String,
+    },
     ListUserTags {
         user_name: String,
     },
@@ -116,6 +119,7 @@ impl Read {
             Read::ListUserPolicies { .. } => "ListUserPolicies",
             Read::GetUserPolicy { .. } => "GetUserPolicy",
             Read::ListAccessKeys { .. } => "ListAccessKeys",
+            Read::GetAccessKeyLastUsed { .. } => "GetAccessKeyLastUsed",
             Read::ListUserTags { .. } => "ListUserTags",
             Read::GetGroup { .. } => "GetGroup",
             Read::ListGroups { .. } => "ListGroups",
@@ -186,6 +190,13 @@ impl Read {
             | Read::ListPolicyTags { policy_arn }
             | Read::ListEntitiesForPolicy { policy_arn } => policy_arn.clone(),
             Read::SimulatePrincipalPolicy { policy_source_arn, .. } => policy_source_arn.clone(),
+            // On the key's owner: a user, or the account's root user.
+            Read::GetAccessKeyLastUsed { access_key_id } => match state.access_key(access_key_id).map(|k| &k.owner) {
+                Some(crate::state::AccessKeyOwner::User { user_id }) => state
+                    .user_by_id(user_id)
+                    .map_or_else(|| format!("arn:aws:iam::{account}:root"), |u| u.arn.to_string()),
+                _ => format!("arn:aws:iam::{account}:root"),
+            },
             Read::GetAccountAuthorizationDetails {}
             | Read::GetAccountSummary {}
             | Read::ListAccountAliases {}

@@ -694,6 +694,7 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
         ("iam", "ListEntitiesForPolicy") => entities_for_policy(gatehouse, caller, params).await,
         ("iam", "SimulatePrincipalPolicy") => simulate_principal(gatehouse, caller, params).await,
         ("iam", "SimulateCustomPolicy") => simulate_custom(gatehouse, caller, params).await,
+        ("iam", "GetAccessKeyLastUsed") => access_key_last_used(gatehouse, caller, params).await,
         ("iam", "CreateAccessKey") => create_access_key(gatehouse, caller, params).await,
         ("iam", "ListAccessKeys") => list_access_keys(gatehouse, caller, params).await,
         ("iam", "UpdateAccessKey") => {
@@ -1978,6 +1979,44 @@ async fn simulate_custom(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Par
             .map_err(WireError::from),
     };
     recorded(gatehouse, caller, &call, outcome).await
+}
+
+/// `GetAccessKeyLastUsed`: when, with which service and in which region a key last signed a
+/// request (`N/A` before its first use).
+async fn access_key_last_used(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let access_key_id = params.required("AccessKeyId")?;
+    read(
+        gatehouse,
+        caller,
+        Read::GetAccessKeyLastUsed {
+            access_key_id: access_key_id.clone(),
+        },
+        |state| {
+            let key = state
+                .access_key(&access_key_id)
+                .ok_or_else(|| no_such(format!("The Access Key with id {access_key_id} cannot be found")))?;
+            let mut xml = Xml::default();
+            if let iam_domain::AccessKeyOwner::User { user_id } = &key.owner {
+                if let Some(user) = state.user_by_id(user_id) {
+                    xml.leaf("UserName", user.user_name.as_str());
+                }
+            }
+            xml.open("AccessKeyLastUsed");
+            match &key.last_used {
+                Some(used) => {
+                    xml.leaf("LastUsedDate", &date(used.last_used_date))
+                        .leaf("ServiceName", &used.service_name)
+                        .leaf("Region", &used.region);
+                }
+                None => {
+                    xml.leaf("ServiceName", "N/A").leaf("Region", "N/A");
+                }
+            }
+            xml.close("AccessKeyLastUsed");
+            Ok(Some(xml))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

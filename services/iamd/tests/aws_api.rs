@@ -265,6 +265,7 @@ fn botocore_manages_roles_policies_attachments_and_access_keys() {
         &root,
         &[
             ("iam", "list_access_keys", json!({"UserName": "dave"})),
+            ("iam", "get_access_key_last_used", json!({"AccessKeyId": key_id})),
             (
                 "iam",
                 "update_access_key",
@@ -286,8 +287,10 @@ fn botocore_manages_roles_policies_attachments_and_access_keys() {
     assert!(managed[0]["response"]["AccessKeyMetadata"][0]
         .get("SecretAccessKey")
         .is_none());
-    assert_eq!(managed[2]["response"]["AccessKeyMetadata"][0]["Status"], "Inactive");
-    assert_eq!(managed[4]["response"]["AccessKeyMetadata"], json!([]));
+    assert_eq!(managed[1]["response"]["UserName"], "dave");
+    assert_eq!(managed[1]["response"]["AccessKeyLastUsed"]["ServiceName"], "N/A");
+    assert_eq!(managed[3]["response"]["AccessKeyMetadata"][0]["Status"], "Inactive");
+    assert_eq!(managed[5]["response"]["AccessKeyMetadata"], json!([]));
     server_files_hold_no(&dir, &secret);
 }
 
