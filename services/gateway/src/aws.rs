@@ -773,8 +773,32 @@ async fn recorded(gatehouse: &Gatehouse, caller: &ApiCaller, read: &Read, outcom
 
 /// `GetUser`: the named user, or without `UserName` the caller itself (an IAM user).
 async fn get_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
-    let user_name = match params.get("UserName") {
-        Some(name) => name.to_owned(),
+    let user_name = user_name_or_callers(caller, params)?;
+    read(
+        gatehouse,
+        caller,
+        Read::GetUser {
+            user_name: user_name.clone(),
+        },
+        |state| {
+            let user = state
+                .user(&user_name)
+                .ok_or_else(|| no_such(format!("The user with name {user_name} cannot be found.")))?;
+            let mut xml = Xml::default();
+            xml.open("User");
+            user_xml(&mut xml, user);
+            xml.close("User");
+            Ok(Some(xml))
+        },
+    )
+    .await
+}
+
+/// `UserName`, or without it the calling IAM user's own name (AWS's rule for `GetUser`,
+/// `ListAccessKeys` and the other calls about oneself).
+fn user_name_or_callers(caller: &ApiCaller, params: &Params) -> Result<String, WireError> {
+    match params.get("UserName") {
+        Some(name) => Ok(name.to_owned()),
         None => caller
             .principal_arn
             .split_once(":user/")
@@ -785,29 +809,8 @@ async fn get_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) ->
                     400,
                     "Must specify userName when calling with non-User credentials",
                 )
-            })?,
-    };
-    let read = Read::GetUser {
-        user_name: user_name.clone(),
-    };
-    let outcome = match gatehouse.authorize_read(caller, &read) {
-        Err(denied) => Err(denied.into()),
-        Ok(model) => match model.state().user(&user_name) {
-            None => Err(WireError::new(
-                "NoSuchEntity",
-                404,
-                format!("The user with name {user_name} cannot be found."),
-            )),
-            Some(user) => {
-                let mut xml = Xml::default();
-                xml.open("User");
-                user_xml(&mut xml, user);
-                xml.close("User");
-                Ok(Some(xml))
-            }
-        },
-    };
-    recorded(gatehouse, caller, &read, outcome).await
+            }),
+    }
 }
 
 /// `ListUsers` with `PathPrefix`, `MaxItems` (1 to 1000, 100 by default) and `Marker`.
@@ -1294,20 +1297,7 @@ async fn create_access_key(gatehouse: &Gatehouse, caller: &ApiCaller, params: &P
 
 /// `ListAccessKeys`: the named user's, or without `UserName` the caller's own.
 async fn list_access_keys(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
-    let user_name = match params.get("UserName") {
-        Some(name) => name.to_owned(),
-        None => caller
-            .principal_arn
-            .split_once(":user/")
-            .map(|(_, path_and_name)| path_and_name.rsplit('/').next().unwrap_or_default().to_owned())
-            .ok_or_else(|| {
-                WireError::new(
-                    "ValidationError",
-                    400,
-                    "Must specify userName when calling with non-User credentials",
-                )
-            })?,
-    };
+    let user_name = user_name_or_callers(caller, params)?;
     read(
         gatehouse,
         caller,
