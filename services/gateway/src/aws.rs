@@ -830,16 +830,7 @@ async fn list_users(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) 
                 .map(|u| (u.user_name.as_str().to_lowercase(), u))
                 .collect();
             let (users, next) = page(users, params, max);
-            let mut xml = Xml::default();
-            xml.open("Users");
-            for user in users {
-                xml.open("member");
-                user_xml(&mut xml, user);
-                xml.close("member");
-            }
-            xml.close("Users");
-            paging(&mut xml, next);
-            Ok(Some(xml))
+            Ok(Some(list_xml("Users", users, next, user_xml)))
         },
     )
     .await
@@ -910,6 +901,21 @@ fn page<T>(items: Vec<(String, T)>, params: &Params, max: usize) -> (Vec<T>, Opt
         None
     };
     (rest.into_iter().map(|(_, item)| item).collect(), next)
+}
+
+/// `<tag><member>...</member>...</tag>` with each item written by `write`, then the paging
+/// fields.
+fn list_xml<T>(tag: &str, items: Vec<T>, next: Option<String>, write: impl Fn(&mut Xml, T)) -> Xml {
+    let mut xml = Xml::default();
+    xml.open(tag);
+    for item in items {
+        xml.open("member");
+        write(&mut xml, item);
+        xml.close("member");
+    }
+    xml.close(tag);
+    paging(&mut xml, next);
+    xml
 }
 
 fn paging(xml: &mut Xml, next: Option<String>) {
@@ -1076,16 +1082,7 @@ async fn list_roles(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) 
                 .map(|r| (r.role_name.as_str().to_lowercase(), r))
                 .collect();
             let (roles, next) = page(roles, params, max);
-            let mut xml = Xml::default();
-            xml.open("Roles");
-            for role in roles {
-                xml.open("member");
-                role_xml(&mut xml, role);
-                xml.close("member");
-            }
-            xml.close("Roles");
-            paging(&mut xml, next);
-            Ok(Some(xml))
+            Ok(Some(list_xml("Roles", roles, next, role_xml)))
         },
     )
     .await
@@ -1405,16 +1402,7 @@ async fn list_groups(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params)
                 .map(|g| (g.group_name.as_str().to_lowercase(), g))
                 .collect();
             let (groups, next) = page(groups, params, max);
-            let mut xml = Xml::default();
-            xml.open("Groups");
-            for group in groups {
-                xml.open("member");
-                group_xml(&mut xml, group);
-                xml.close("member");
-            }
-            xml.close("Groups");
-            paging(&mut xml, next);
-            Ok(Some(xml))
+            Ok(Some(list_xml("Groups", groups, next, group_xml)))
         },
     )
     .await
@@ -1439,16 +1427,7 @@ async fn list_groups_for_user(gatehouse: &Gatehouse, caller: &ApiCaller, params:
                 .map(|g| (g.group_name.as_str().to_lowercase(), g))
                 .collect();
             let (groups, next) = page(groups, params, max);
-            let mut xml = Xml::default();
-            xml.open("Groups");
-            for group in groups {
-                xml.open("member");
-                group_xml(&mut xml, group);
-                xml.close("member");
-            }
-            xml.close("Groups");
-            paging(&mut xml, next);
-            Ok(Some(xml))
+            Ok(Some(list_xml("Groups", groups, next, group_xml)))
         },
     )
     .await
