@@ -7,50 +7,20 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
-use support::{gql, Server};
+use support::{gql, run_python, Server};
 
 /// Makes `calls` (`(service, operation, params)`) through botocore's clients; one
 /// `{"response"}` or `{"error"}` each.
 fn aws(server: &Server, credentials: &Credentials, calls: &[(&str, &str, Value)]) -> Vec<Value> {
-    let python = std::env::var_os("GATEHOUSE_PYTHON").unwrap_or_else(|| {
-        panic!(
-            "GATEHOUSE_PYTHON is not set: run the tests with ./scripts/test.sh, which creates \
-             target/pyenv with botocore and exports GATEHOUSE_PYTHON"
-        )
-    });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws_sdk_client.py");
     let spec = json!({
         "endpoint": format!("http://{}", server.address),
         "access_key": credentials.access_key_id,
         "secret_key": credentials.secret_access_key,
         "calls": calls.iter().map(|(service, operation, params)| json!({"service": service, "operation": operation, "params": params})).collect::<Vec<_>>(),
     });
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run GATEHOUSE_PYTHON={python:?}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "aws_sdk_client.py failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_value(run_python("aws_sdk_client.py", &spec)).unwrap()
 }
 
 #[test]

@@ -7,12 +7,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
-use support::{gql, Server};
+use support::{gql, run_python, Server};
 
 const CREATE_USER: &str = "mutation($n: String!) { createUser(input: {userName: $n}) { user { userName arn } } }";
 const GET_USER: &str = "query($n: String!) { user(userName: $n) { userName arn } }";
@@ -25,40 +22,13 @@ fn request(form: &str, query: &str, variables: Value) -> Value {
 
 /// Sends `requests` to `server` signed by botocore with `credentials`; one `{status, body}` each.
 fn botocore(server: &Server, credentials: &Credentials, requests: &[Value]) -> Vec<Value> {
-    let python = std::env::var_os("GATEHOUSE_PYTHON").unwrap_or_else(|| {
-        panic!(
-            "GATEHOUSE_PYTHON is not set: run the tests with ./scripts/test.sh, which creates \
-             target/pyenv with botocore and exports GATEHOUSE_PYTHON"
-        )
-    });
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/botocore_client.py");
     let spec = json!({
         "url": format!("http://{}/graphql", server.address),
         "access_key": credentials.access_key_id,
         "secret_key": credentials.secret_access_key,
         "requests": requests,
     });
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run GATEHOUSE_PYTHON={python:?}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "botocore_client.py failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let replies: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let replies: Vec<Value> = serde_json::from_value(run_python("botocore_client.py", &spec)).unwrap();
     assert_eq!(replies.len(), requests.len(), "{replies:?}");
     replies
 }

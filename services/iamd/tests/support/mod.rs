@@ -266,3 +266,38 @@ fn distributed_schema(url: &str, data_dir: &Path) -> String {
     std::fs::write(&marker, &schema).unwrap();
     schema
 }
+
+/// Runs the Python script `tests/<script>` with the interpreter named by `GATEHOUSE_PYTHON` (the
+/// venv with botocore that `./scripts/test.sh` makes), `spec` on its stdin (secrets never go on
+/// the command line), and returns the JSON it prints.
+pub fn run_python(script: &str, spec: &Value) -> Value {
+    use std::io::Write;
+    let python = std::env::var_os("GATEHOUSE_PYTHON").unwrap_or_else(|| {
+        panic!(
+            "GATEHOUSE_PYTHON is not set: run the tests with ./scripts/test.sh, which creates \
+             target/pyenv with botocore and exports GATEHOUSE_PYTHON"
+        )
+    });
+    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(&python)
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run GATEHOUSE_PYTHON={python:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
