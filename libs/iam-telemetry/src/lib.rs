@@ -140,6 +140,23 @@ pub async fn serve_readings(
     .await
 }
 
+/// [`serve_readings`] when `address` is given (a process's `--metrics-listen`), announcing where
+/// on stdout; `None` otherwise.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn serve_readings_at(
+    address: Option<SocketAddr>,
+    readings: impl FnOnce() -> Vec<Reading>,
+) -> std::io::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    let (bound, task) = serve_readings(address, readings()).await?;
+    println!("metrics on http://{bound}/metrics");
+    Ok(Some(task))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,20 +67,14 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     iam_telemetry::init_logging(flags.log_format, "info,sqlx=warn");
-    let _metrics = match flags.metrics_listen {
-        Some(address) => {
-            let readings = iam_kafka_source::readings(
-                "gatehouse_audit_projector_lag_messages",
-                "gatehouse_audit_projector_consumed_messages",
-            );
-            let (bound, task) = iam_telemetry::serve_readings(address, readings)
-                .await
-                .context("binding the metrics address")?;
-            println!("metrics on http://{bound}/metrics");
-            Some(task)
-        }
-        None => None,
-    };
+    let _metrics = iam_telemetry::serve_readings_at(flags.metrics_listen, || {
+        iam_kafka_source::readings(
+            "gatehouse_audit_projector_lag_messages",
+            "gatehouse_audit_projector_consumed_messages",
+        )
+    })
+    .await
+    .context("binding the metrics address")?;
     let store = PgAuditStore::connect(&flags.database_url, flags.audit_schema.as_deref())
         .await
         .context("connecting to the audit store")?;

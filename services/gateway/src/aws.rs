@@ -773,7 +773,7 @@ async fn recorded(gatehouse: &Gatehouse, caller: &ApiCaller, read: &Read, outcom
 
 /// `GetUser`: the named user, or without `UserName` the caller itself (an IAM user).
 async fn get_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
-    let user_name = user_name_or_callers(caller, params)?;
+    let user_name = user_name_or_callers(gatehouse, caller, params)?;
     read(
         gatehouse,
         caller,
@@ -794,23 +794,24 @@ async fn get_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) ->
     .await
 }
 
-/// `UserName`, or without it the calling IAM user's own name (AWS's rule for `GetUser`,
-/// `ListAccessKeys` and the other calls about oneself).
-fn user_name_or_callers(caller: &ApiCaller, params: &Params) -> Result<String, WireError> {
-    match params.get("UserName") {
-        Some(name) => Ok(name.to_owned()),
-        None => caller
-            .principal_arn
-            .split_once(":user/")
-            .map(|(_, path_and_name)| path_and_name.rsplit('/').next().unwrap_or_default().to_owned())
-            .ok_or_else(|| {
-                WireError::new(
-                    "ValidationError",
-                    400,
-                    "Must specify userName when calling with non-User credentials",
-                )
-            }),
-    }
+/// `UserName`, or without it the calling IAM user's own name: the domain's rule for calls about
+/// oneself (`access_key_user`). The root user has no user name to fall back on.
+fn user_name_or_callers(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Result<String, WireError> {
+    let must_name = || {
+        WireError::new(
+            "ValidationError",
+            400,
+            "Must specify userName when calling with non-User credentials",
+        )
+    };
+    let model = gatehouse.account(&caller.account_id).ok_or_else(must_name)?;
+    iam_domain::access_key_user(
+        model.state(),
+        &caller.principal_arn,
+        params.get("UserName").map(str::to_owned),
+    )
+    .map_err(|e| WireError::from(AppError::from(e)))?
+    .ok_or_else(must_name)
 }
 
 /// `ListUsers` with `PathPrefix`, `MaxItems` (1 to 1000, 100 by default) and `Marker`.
@@ -1294,7 +1295,7 @@ async fn create_access_key(gatehouse: &Gatehouse, caller: &ApiCaller, params: &P
 
 /// `ListAccessKeys`: the named user's, or without `UserName` the caller's own.
 async fn list_access_keys(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
-    let user_name = user_name_or_callers(caller, params)?;
+    let user_name = user_name_or_callers(gatehouse, caller, params)?;
     read(
         gatehouse,
         caller,

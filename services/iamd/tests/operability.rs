@@ -88,20 +88,7 @@ fn json_logs_carry_the_request_id_and_never_a_secret() {
     let address = server.address.clone();
     let stderr = server.child.stderr.take().unwrap();
     let lines = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
-    let text = std::fs::read_to_string(dir.path().join("root-credentials")).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .map(|v| v.trim_start_matches([' ', '=']).trim().to_string())
-            })
-            .unwrap()
-    };
-    let root = iam_sigv4::Credentials {
-        access_key_id: field("aws_access_key_id"),
-        secret_access_key: field("aws_secret_access_key"),
-        session_token: None,
-    };
+    let root = server.root_credentials();
     let created = gql(
         &address,
         &root,

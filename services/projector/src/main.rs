@@ -108,20 +108,14 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
     iam_telemetry::init_logging(flags.log_format, "info,sqlx=warn");
-    let _metrics = match flags.metrics_listen {
-        Some(address) => {
-            let readings = iam_kafka_source::readings(
-                "gatehouse_projector_lag_messages",
-                "gatehouse_projector_consumed_messages",
-            );
-            let (bound, task) = iam_telemetry::serve_readings(address, readings)
-                .await
-                .context("binding the metrics address")?;
-            println!("metrics on http://{bound}/metrics");
-            Some(task)
-        }
-        None => None,
-    };
+    let _metrics = iam_telemetry::serve_readings_at(flags.metrics_listen, || {
+        iam_kafka_source::readings(
+            "gatehouse_projector_lag_messages",
+            "gatehouse_projector_consumed_messages",
+        )
+    })
+    .await
+    .context("binding the metrics address")?;
     if !flags.rebuild_account.is_empty() {
         let mut options = PostgresStoreOptions::default();
         options.schema = flags.events_schema.clone();

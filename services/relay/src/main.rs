@@ -17,32 +17,30 @@ async fn main() -> anyhow::Result<()> {
         Err(_) => iam_telemetry::LogFormat::Text,
     };
     iam_telemetry::init_logging(log_format, "info");
-    let _metrics = match std::env::var("GATEHOUSE_METRICS_LISTEN") {
-        Ok(address) => {
-            let address = address.parse().context("GATEHOUSE_METRICS_LISTEN")?;
-            let readings = vec![
-                iam_telemetry::Reading {
-                    name: "gatehouse_relay_published_events",
-                    help: "Outbox events published to Kafka and acknowledged since start",
-                    read: || i64::try_from(relay::published_events()).ok(),
-                },
-                iam_telemetry::Reading {
-                    name: "gatehouse_relay_failed_rounds",
-                    help: "Relay rounds that failed (retried) since start",
-                    read: || i64::try_from(relay::failed_rounds()).ok(),
-                },
-                iam_telemetry::Reading {
-                    name: "gatehouse_relay_kafka_producer_errors",
-                    help: "Relay rounds the Kafka producer failed since start",
-                    read: || i64::try_from(relay::producer_errors()).ok(),
-                },
-            ];
-            let (bound, task) = iam_telemetry::serve_readings(address, readings).await?;
-            tracing::info!(%bound, "metrics listening");
-            Some(task)
-        }
+    let metrics_address = match std::env::var("GATEHOUSE_METRICS_LISTEN") {
+        Ok(address) => Some(address.parse().context("GATEHOUSE_METRICS_LISTEN")?),
         Err(_) => None,
     };
+    let _metrics = iam_telemetry::serve_readings_at(metrics_address, || {
+        vec![
+            iam_telemetry::Reading {
+                name: "gatehouse_relay_published_events",
+                help: "Outbox events published to Kafka and acknowledged since start",
+                read: || i64::try_from(relay::published_events()).ok(),
+            },
+            iam_telemetry::Reading {
+                name: "gatehouse_relay_failed_rounds",
+                help: "Relay rounds that failed (retried) since start",
+                read: || i64::try_from(relay::failed_rounds()).ok(),
+            },
+            iam_telemetry::Reading {
+                name: "gatehouse_relay_kafka_producer_errors",
+                help: "Relay rounds the Kafka producer failed since start",
+                read: || i64::try_from(relay::producer_errors()).ok(),
+            },
+        ]
+    })
+    .await?;
     let brokers =
         std::env::var(relay::KAFKA_BROKERS_ENV).with_context(|| format!("{} is not set", relay::KAFKA_BROKERS_ENV))?;
     let topic = std::env::var("GATEHOUSE_RELAY_TOPIC").unwrap_or_else(|_| relay::EVENTS_TOPIC.to_owned());
