@@ -13,20 +13,23 @@ if [[ -z "${GATEHOUSE_SIGV4_VECTORS:-}" ]]; then
 fi
 export GATEHOUSE_SIGV4_VECTORS
 
-# botocore (AWS's own signer and SDK core) and the aws CLI, for services/iamd/tests/botocore.rs,
-# aws_api.rs and aws_cli.rs: in a venv of the repository's own (never a global install), created
-# once and reused while it still imports botocore and holds the aws CLI.
+# AWS's own clients, for services/iamd/tests/botocore.rs, aws_api.rs, aws_cli.rs and ansible.rs:
+# botocore (the signer and SDK core), boto3, the aws CLI and Ansible (which bundles the amazon.aws
+# collection). In a venv of the repository's own (never a global install), created once and
+# reused while it still holds them all.
 pyenv="$(pwd)/target/pyenv"
-if ! "$pyenv/bin/python" -c 'import botocore' >/dev/null 2>&1 || [[ ! -x "$pyenv/bin/aws" ]]; then
-    echo "== creating $pyenv with botocore and the aws CLI" >&2
+if ! "$pyenv/bin/python" -c 'import botocore, boto3' >/dev/null 2>&1 \
+    || [[ ! -x "$pyenv/bin/aws" || ! -x "$pyenv/bin/ansible-playbook" ]]; then
+    echo "== creating $pyenv with botocore, boto3, the aws CLI and Ansible" >&2
     rm -rf "$pyenv"
     python3 -m venv "$pyenv" || { echo "error: python3 -m venv $pyenv failed" >&2; exit 1; }
-    "$pyenv/bin/python" -m pip install --quiet --disable-pip-version-check awscli botocore \
-        || { echo "error: pip install awscli botocore into $pyenv failed" >&2; exit 1; }
-    "$pyenv/bin/python" -c 'import botocore' \
-        || { echo "error: botocore does not import from $pyenv" >&2; exit 1; }
+    "$pyenv/bin/python" -m pip install --quiet --disable-pip-version-check awscli botocore boto3 ansible \
+        || { echo "error: pip install awscli botocore boto3 ansible into $pyenv failed" >&2; exit 1; }
+    "$pyenv/bin/python" -c 'import botocore, boto3' \
+        || { echo "error: botocore or boto3 does not import from $pyenv" >&2; exit 1; }
 fi
 export GATEHOUSE_PYTHON="$pyenv/bin/python"
 export GATEHOUSE_AWS_CLI="$pyenv/bin/aws"
+export GATEHOUSE_ANSIBLE_PLAYBOOK="$pyenv/bin/ansible-playbook"
 
 cargo test --workspace --locked

@@ -268,47 +268,91 @@ fn changes(before: &AccountState, executed: &Executed, resource: &str, after: Va
     })
 }
 
-/// The touched entity after a change as `responseElements` shows it, in CloudTrail's shape
-/// (`{"user": {"userName", "userId", "arn", "path", "createDate"}}`), with the account's new
-/// sequence; a deleted entity is absent.
-fn response_elements(executed: &Executed, resource: &str) -> Value {
+/// `responseElements` as CloudTrail logs the call: the result element of AWS's own response, in
+/// camelCase (`{"user": {"path", "userName", "userId", "arn", "createDate"}}` for `CreateUser`),
+/// and `null` for the calls whose AWS response carries no result (deletes, attachments, tags,
+/// updates). Gatehouse's own facts (the new sequence) are in `additionalEventData`.
+fn response_elements(command: &Command, executed: &Executed) -> Value {
     let state = executed.model.state();
-    let summary = IamArn::parse(resource).ok().and_then(|arn| {
-        let name = arn.name()?.as_str();
-        match arn.kind()? {
-            ResourceKind::User => state.user(name).map(|u| {
-                (
-                    "user",
-                    json!({"userName": u.user_name.as_str(), "userId": u.user_id.as_str(),
-                    "arn": u.arn.to_string(), "path": u.path.as_str(), "createDate": u.create_date}),
-                )
+    let tags = |tags: &[iam_types::Tag]| -> Option<Vec<Value>> {
+        (!tags.is_empty()).then(|| {
+            tags.iter()
+                .map(|t| json!({"key": t.key(), "value": t.value()}))
+                .collect()
+        })
+    };
+    let boundary = |arn: Option<&IamArn>| {
+        arn.map(|arn| json!({"permissionsBoundaryType": "Policy", "permissionsBoundaryArn": arn.to_string()}))
+    };
+    let elements = match command {
+        Command::CreateUser { user_name, .. } => state.user(user_name).map(|u| {
+            json!({"user": {
+                "path": u.path.as_str(), "userName": u.user_name.as_str(), "userId": u.user_id.as_str(),
+                "arn": u.arn.to_string(), "createDate": u.create_date,
+                "permissionsBoundary": boundary(u.permissions_boundary.as_deref()), "tags": tags(&u.tags),
+            }})
+        }),
+        Command::CreateGroup { group_name, .. } => state.group(group_name).map(|g| {
+            json!({"group": {
+                "path": g.path.as_str(), "groupName": g.group_name.as_str(), "groupId": g.group_id.as_str(),
+                "arn": g.arn.to_string(), "createDate": g.create_date,
+            }})
+        }),
+        Command::CreateRole { role_name, .. } => state.role(role_name).map(|r| {
+            json!({"role": {
+                "path": r.path.as_str(), "roleName": r.role_name.as_str(), "roleId": r.role_id.as_str(),
+                "arn": r.arn.to_string(), "createDate": r.create_date,
+                "assumeRolePolicyDocument": r.assume_role_policy_document, "description": r.description,
+                "maxSessionDuration": r.max_session_duration,
+                "permissionsBoundary": boundary(r.permissions_boundary.as_deref()), "tags": tags(&r.tags),
+            }})
+        }),
+        Command::CreatePolicy { policy_name, .. } => state
+            .customer_policies()
+            .find(|p| p.policy_name.as_str().eq_ignore_ascii_case(policy_name))
+            .map(|p| {
+                json!({"policy": {
+                    "policyName": p.policy_name.as_str(), "policyId": p.policy_id.as_str(), "arn": p.arn.to_string(),
+                    "path": p.path.as_str(), "defaultVersionId": p.default_version_id, "attachmentCount": 0,
+                    "permissionsBoundaryUsageCount": 0, "isAttachable": true, "description": p.description,
+                    "createDate": p.create_date, "updateDate": p.update_date, "tags": tags(&p.tags),
+                }})
             }),
-            ResourceKind::Group => state.group(name).map(|g| {
-                (
-                    "group",
-                    json!({"groupName": g.group_name.as_str(), "groupId": g.group_id.as_str(),
-                    "arn": g.arn.to_string(), "path": g.path.as_str(), "createDate": g.create_date}),
-                )
+        Command::CreatePolicyVersion { policy_arn, .. } => IamArn::parse(policy_arn)
+            .ok()
+            .and_then(|arn| state.managed_policy(&arn))
+            .and_then(|p| p.versions.last().map(|v| (p, v)))
+            .map(|(p, v)| {
+                json!({"policyVersion": {
+                    "versionId": v.version_id, "isDefaultVersion": v.version_id == p.default_version_id,
+                    "createDate": v.create_date,
+                }})
             }),
-            ResourceKind::Role => state.role(name).map(|r| {
-                (
-                    "role",
-                    json!({"roleName": r.role_name.as_str(), "roleId": r.role_id.as_str(),
-                    "arn": r.arn.to_string(), "path": r.path.as_str(), "createDate": r.create_date}),
-                )
-            }),
-            ResourceKind::Policy => state.managed_policy(&arn).map(|p| {
-                (
-                    "policy",
-                    json!({"policyName": p.policy_name.as_str(), "policyId": p.policy_id.as_str(),
-                    "arn": p.arn.to_string(), "path": p.path.as_str(), "defaultVersionId": p.default_version_id}),
-                )
-            }),
-        }
-    });
-    match summary {
-        Some((key, entity)) => json!({ key: entity, "sequence": executed.sequence }),
-        None => json!({"sequence": executed.sequence}),
+        Command::CreateInstanceProfile {
+            instance_profile_name, ..
+        } => state.instance_profile(instance_profile_name).map(|p| {
+            json!({"instanceProfile": {
+                "path": p.path.as_str(), "instanceProfileName": p.instance_profile_name.as_str(),
+                "instanceProfileId": p.instance_profile_id.as_str(), "arn": p.arn.to_string(),
+                "createDate": p.create_date, "roles": [], "tags": tags(&p.tags),
+            }})
+        }),
+        _ => None,
+    };
+    elements.map_or(Value::Null, strip_nulls)
+}
+
+/// Leaves out absent optional members, as AWS's responses (and so CloudTrail's records) do.
+fn strip_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(object) => Value::Object(
+            object
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -381,15 +425,14 @@ pub fn entity_snapshot(state: &AccountState, resource: &str) -> Value {
 /// An access key's metadata as `responseElements` shows it: never its secret.
 fn access_key_elements(executed: &Executed, access_key_id: &str, user_name: Option<&str>) -> Value {
     let key = executed.model.state().access_key(access_key_id);
-    json!({
+    strip_nulls(json!({
         "accessKey": {
             "accessKeyId": access_key_id,
             "userName": user_name,
             "status": key.map(|k| k.status.as_str()),
             "createDate": key.map(|k| k.create_date),
         },
-        "sequence": executed.sequence,
-    })
+    }))
 }
 
 impl Gatehouse {
@@ -422,14 +465,7 @@ impl Gatehouse {
             Err(denied) => Err(denied),
         };
         let response = outcome.as_ref().map(|executed| {
-            let elements = match &command {
-                Command::UpdateAccessKey {
-                    user_name,
-                    access_key_id,
-                    ..
-                } => access_key_elements(executed, access_key_id, user_name.as_deref()),
-                _ => response_elements(executed, &resource),
-            };
+            let elements = response_elements(&command, executed);
             let after = entity_snapshot(executed.model.state(), &resource);
             (elements, Some(changes(model.state(), executed, &resource, after)))
         });

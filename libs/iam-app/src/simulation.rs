@@ -1,4 +1,5 @@
-//! The two simulations, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`, for every door:
+//! The two simulations, `SimulateCustomPolicy` and `SimulatePrincipalPolicy`, and the context
+//! keys they need (`GetContextKeysFor*Policy`), for every door:
 //! bounded (`check_simulation_sizes`) and paged (`MaxItems`/`Marker`) on the one code path of
 //! `iam_policy::simulate`. Authorization and the record are the door's `Read` call
 //! (`Gatehouse::authorize_read`, `read_call_record`).
@@ -6,11 +7,11 @@
 use chrono::Utc;
 use iam_authz::{AccountModel, RequestFacts};
 use iam_policy::simulate::{
-    check_simulation_sizes, context_from_entries, next_marker, page_window, simulate, simulate_custom_policy,
-    ContextEntry, SimulateCustomPolicyRequest, SimulatePolicyResponse, Simulation,
+    check_simulation_sizes, context_from_entries, context_keys, next_marker, page_window, simulate,
+    simulate_custom_policy, ContextEntry, SimulateCustomPolicyRequest, SimulatePolicyResponse, Simulation,
 };
 use iam_policy::{Policies, PolicyError};
-use iam_types::ErrorCode;
+use iam_types::{ErrorCode, IamArn, ResourceKind};
 
 use crate::AppError;
 
@@ -106,4 +107,51 @@ pub fn simulate_principal(
         is_truncated: marker.is_some(),
         marker,
     })
+}
+
+/// `GetContextKeysForCustomPolicy`: the context keys the given documents read.
+///
+/// # Errors
+/// `MalformedPolicyDocument` when a document does not parse; `InvalidInput` when none is given.
+pub fn context_keys_for_custom(documents: &[String]) -> Result<Vec<String>, AppError> {
+    if documents.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::InvalidInput,
+            "`PolicyInputList` must hold at least one policy document",
+        ));
+    }
+    context_keys(documents.iter().map(String::as_str)).map_err(policy_error)
+}
+
+/// `GetContextKeysForPrincipalPolicy`: the context keys a user's or role's policies read (a
+/// user's include its groups'), with those of the extra `documents`.
+///
+/// # Errors
+/// `NoSuchEntity` when the ARN is not a user or role of `model`'s account;
+/// `MalformedPolicyDocument` when an extra document does not parse.
+pub fn context_keys_for_principal(
+    model: &AccountModel,
+    policy_source_arn: &str,
+    documents: &[String],
+) -> Result<Vec<String>, AppError> {
+    let state = model.state();
+    let no_such = || {
+        AppError::new(
+            ErrorCode::NoSuchEntity,
+            format!("{policy_source_arn} is not a user or role of this account"),
+        )
+    };
+    let arn = IamArn::parse(policy_source_arn).map_err(|_| no_such())?;
+    if arn.account() != state.account_id() {
+        return Err(no_such());
+    }
+    let name = arn.name().ok_or_else(no_such)?.as_str();
+    let policies = match arn.kind() {
+        Some(ResourceKind::User) => state.effective_policies_of_user(name),
+        Some(ResourceKind::Role) => state.effective_policies_of_role(name),
+        _ => None,
+    }
+    .ok_or_else(no_such)?;
+    let own = policies.identity.iter().map(|p| p.document.as_str());
+    context_keys(own.chain(documents.iter().map(String::as_str))).map_err(policy_error)
 }

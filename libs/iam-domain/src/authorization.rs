@@ -77,6 +77,20 @@ fn role_arn(state: &AccountState, account: &str, name: &str) -> String {
         .map_or_else(|| arn_of(account, "role", None, name), |r| r.arn.to_string())
 }
 
+fn instance_profile_arn(state: &AccountState, account: &str, name: &str) -> String {
+    state.instance_profile(name).map_or_else(
+        || arn_of(account, "instance-profile", None, name),
+        |p| p.arn.to_string(),
+    )
+}
+
+fn instance_profile_tags(state: &AccountState, name: &str) -> Vec<(String, ContextValue)> {
+    state
+        .instance_profile(name)
+        .map(|p| resource_tags(&p.tags))
+        .unwrap_or_default()
+}
+
 /// `aws:ResourceTag/<key>` and `iam:ResourceTag/<key>` for the tags an existing resource carries.
 fn resource_tags(tags: &[Tag]) -> Vec<(String, ContextValue)> {
     tags.iter()
@@ -245,6 +259,7 @@ pub fn requirements(state: &AccountState, account: &str, command: &Command) -> V
             vec![requirement]
         }
         Command::UpdateRole { role_name, .. }
+        | Command::UpdateRoleDescription { role_name, .. }
         | Command::UpdateAssumeRolePolicy { role_name, .. }
         | Command::DeleteRole { role_name }
         | Command::PutRolePolicy { role_name, .. }
@@ -282,6 +297,50 @@ pub fn requirements(state: &AccountState, account: &str, command: &Command) -> V
                 .key(key, value)
                 .keys(role_tags(state, role_name))]
         }
+        Command::CreateInstanceProfile {
+            instance_profile_name,
+            path,
+            tags,
+        } => vec![Requirement::new(
+            action,
+            arn_of(account, "instance-profile", path.as_deref(), instance_profile_name),
+        )
+        .keys(request_tags(tags))],
+        Command::DeleteInstanceProfile { instance_profile_name }
+        | Command::RemoveRoleFromInstanceProfile {
+            instance_profile_name, ..
+        } => vec![
+            Requirement::new(action, instance_profile_arn(state, account, instance_profile_name))
+                .keys(instance_profile_tags(state, instance_profile_name)),
+        ],
+        // As in AWS, putting a role in an instance profile also passes the role.
+        Command::AddRoleToInstanceProfile {
+            instance_profile_name,
+            role_name,
+        } => vec![
+            Requirement::new(action, instance_profile_arn(state, account, instance_profile_name))
+                .keys(instance_profile_tags(state, instance_profile_name)),
+            Requirement::new("PassRole", role_arn(state, account, role_name)),
+        ],
+        Command::TagInstanceProfile {
+            instance_profile_name,
+            tags,
+        } => vec![
+            Requirement::new(action, instance_profile_arn(state, account, instance_profile_name))
+                .keys(request_tags(tags))
+                .keys(instance_profile_tags(state, instance_profile_name)),
+        ],
+        Command::UntagInstanceProfile {
+            instance_profile_name,
+            tag_keys: keys,
+        } => {
+            let (key, value) = tag_keys(keys.iter().map(String::as_str));
+            vec![
+                Requirement::new(action, instance_profile_arn(state, account, instance_profile_name))
+                    .key(key, value)
+                    .keys(instance_profile_tags(state, instance_profile_name)),
+            ]
+        }
         Command::CreatePolicy {
             policy_name,
             path,
@@ -317,6 +376,7 @@ pub fn requirements(state: &AccountState, account: &str, command: &Command) -> V
         }
         Command::PutUserPolicy { user_name, .. }
         | Command::DeleteUserPolicy { user_name, .. }
+        | Command::DeleteLoginProfile { user_name }
         | Command::DeleteUserPermissionsBoundary { user_name } => {
             vec![Requirement::new(action, user_arn(state, account, user_name))
                 .keys(user_tags(state, user_name))
@@ -399,6 +459,11 @@ pub fn unique_names(state: &AccountState) -> BTreeSet<(&'static str, String)> {
         state
             .customer_policies()
             .map(|p| ("policy", p.policy_name.as_str().to_lowercase())),
+    );
+    names.extend(
+        state
+            .instance_profiles()
+            .map(|p| ("instance-profile", p.instance_profile_name.as_str().to_lowercase())),
     );
     names
 }

@@ -90,6 +90,39 @@ pub enum Command {
     DeleteRole {
         role_name: String,
     },
+    UpdateRoleDescription {
+        role_name: String,
+        description: String,
+    },
+    /// Gatehouse keeps no console passwords yet (sign-in arrives with the credentials issue), so
+    /// every user is without one and this answers `NoSuchEntity`, as AWS does for such a user.
+    DeleteLoginProfile {
+        user_name: String,
+    },
+    CreateInstanceProfile {
+        instance_profile_name: String,
+        path: Option<String>,
+        tags: Vec<TagInput>,
+    },
+    DeleteInstanceProfile {
+        instance_profile_name: String,
+    },
+    AddRoleToInstanceProfile {
+        instance_profile_name: String,
+        role_name: String,
+    },
+    RemoveRoleFromInstanceProfile {
+        instance_profile_name: String,
+        role_name: String,
+    },
+    TagInstanceProfile {
+        instance_profile_name: String,
+        tags: Vec<TagInput>,
+    },
+    UntagInstanceProfile {
+        instance_profile_name: String,
+        tag_keys: Vec<String>,
+    },
     CreatePolicy {
         policy_name: String,
         path: Option<String>,
@@ -250,6 +283,14 @@ impl Command {
             Command::UpdateRole { .. } => "UpdateRole",
             Command::UpdateAssumeRolePolicy { .. } => "UpdateAssumeRolePolicy",
             Command::DeleteRole { .. } => "DeleteRole",
+            Command::UpdateRoleDescription { .. } => "UpdateRoleDescription",
+            Command::DeleteLoginProfile { .. } => "DeleteLoginProfile",
+            Command::CreateInstanceProfile { .. } => "CreateInstanceProfile",
+            Command::DeleteInstanceProfile { .. } => "DeleteInstanceProfile",
+            Command::AddRoleToInstanceProfile { .. } => "AddRoleToInstanceProfile",
+            Command::RemoveRoleFromInstanceProfile { .. } => "RemoveRoleFromInstanceProfile",
+            Command::TagInstanceProfile { .. } => "TagInstanceProfile",
+            Command::UntagInstanceProfile { .. } => "UntagInstanceProfile",
             Command::CreatePolicy { .. } => "CreatePolicy",
             Command::DeletePolicy { .. } => "DeletePolicy",
             Command::CreatePolicyVersion { .. } => "CreatePolicyVersion",

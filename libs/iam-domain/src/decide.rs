@@ -21,6 +21,10 @@ pub mod quota {
     pub const GROUPS_PER_ACCOUNT: usize = 300;
     /// Roles per account (default).
     pub const ROLES_PER_ACCOUNT: usize = 1000;
+    /// Instance profiles per account (default).
+    pub const INSTANCE_PROFILES_PER_ACCOUNT: usize = 1000;
+    /// Roles in one instance profile (fixed).
+    pub const ROLES_PER_INSTANCE_PROFILE: usize = 1;
     /// Customer-managed policies per account (default).
     pub const POLICIES_PER_ACCOUNT: usize = 1500;
     /// Groups a user may be in.
@@ -130,6 +134,56 @@ pub fn decide(state: &AccountState, command: &Command, ctx: &DecideContext) -> D
             policy_document,
         } => d.update_assume_role_policy(role_name, policy_document),
         Command::DeleteRole { role_name } => d.delete_role(role_name),
+        Command::UpdateRoleDescription { role_name, description } => d.update_role(role_name, Some(description), None),
+        Command::DeleteLoginProfile { user_name } => {
+            let user = d.user(user_name)?;
+            Err(DomainError::NoSuchEntity(format!(
+                "Login Profile for User {} cannot be found.",
+                user.user_name
+            )))
+        }
+        Command::CreateInstanceProfile {
+            instance_profile_name,
+            path,
+            tags,
+        } => d.create_instance_profile(instance_profile_name, path.as_deref(), tags),
+        Command::DeleteInstanceProfile { instance_profile_name } => d.delete_instance_profile(instance_profile_name),
+        Command::AddRoleToInstanceProfile {
+            instance_profile_name,
+            role_name,
+        } => d.add_role_to_instance_profile(instance_profile_name, role_name),
+        Command::RemoveRoleFromInstanceProfile {
+            instance_profile_name,
+            role_name,
+        } => d.remove_role_from_instance_profile(instance_profile_name, role_name),
+        Command::TagInstanceProfile {
+            instance_profile_name,
+            tags,
+        } => {
+            let profile = d.instance_profile(instance_profile_name)?;
+            let tags = d.merge_tags(&profile.tags, tags)?;
+            Ok(
+                tagged(&profile.instance_profile_id, &profile.instance_profile_name, tags)
+                    .map(DomainEvent::InstanceProfileTagged)
+                    .into_iter()
+                    .collect(),
+            )
+        }
+        Command::UntagInstanceProfile {
+            instance_profile_name,
+            tag_keys,
+        } => {
+            let profile = d.instance_profile(instance_profile_name)?;
+            Ok(untagged(
+                &profile.instance_profile_id,
+                &profile.instance_profile_name,
+                &profile.tags,
+                tag_keys,
+            )?
+            .map(DomainEvent::InstanceProfileUntagged)
+            .into_iter()
+            .collect())
+        }
         Command::CreatePolicy {
             policy_name,
             path,
@@ -507,6 +561,12 @@ impl<'a> Decider<'a> {
             .ok_or_else(|| DomainError::NoSuchEntity(format!("The role with name {name} cannot be found.")))
     }
 
+    fn instance_profile(&self, name: &str) -> Result<&'a InstanceProfile, DomainError> {
+        self.state
+            .instance_profile(name)
+            .ok_or_else(|| DomainError::NoSuchEntity(format!("Instance Profile {name} cannot be found.")))
+    }
+
     fn principal(
         &self,
         kind: PrincipalKind,
@@ -847,9 +907,84 @@ impl<'a> Decider<'a> {
         if !role.permissions.inline_policies.is_empty() {
             return conflict("delete policies");
         }
+        if self.state.instance_profiles().any(|p| p.roles.contains(&role.role_id)) {
+            return conflict("remove roles from instance profile");
+        }
         Ok(vec![DomainEvent::RoleDeleted(EntityRef {
             id: role.role_id.clone(),
             name: role.role_name.clone(),
+        })])
+    }
+
+    fn create_instance_profile(&self, name: &str, path: Option<&str>, tags: &[TagInput]) -> Decision {
+        let name = parse_name(NameKind::InstanceProfile, name)?;
+        let path = parse_path(path)?;
+        let tags = parse_tags(tags)?;
+        if self.state.instance_profiles.contains_key(&name.key()) {
+            return Err(DomainError::EntityAlreadyExists(format!(
+                "Instance Profile {name} already exists."
+            )));
+        }
+        if self.state.instance_profiles.len() >= quota::INSTANCE_PROFILES_PER_ACCOUNT {
+            return Err(quota_exceeded(
+                "InstanceProfilesPerAccount",
+                quota::INSTANCE_PROFILES_PER_ACCOUNT,
+            ));
+        }
+        Ok(vec![DomainEvent::InstanceProfileCreated(InstanceProfileCreated {
+            instance_profile_id: self.new_id(IdKind::InstanceProfile)?,
+            arn: IamArn::instance_profile(self.account, &path, &name),
+            instance_profile_name: name,
+            path,
+            create_date: self.ctx.now,
+            tags,
+        })])
+    }
+
+    fn delete_instance_profile(&self, name: &str) -> Decision {
+        let profile = self.instance_profile(name)?;
+        if !profile.roles.is_empty() {
+            return Err(DomainError::DeleteConflict(
+                "Cannot delete entity, must remove roles from instance profile first.".to_owned(),
+            ));
+        }
+        Ok(vec![DomainEvent::InstanceProfileDeleted(EntityRef {
+            id: profile.instance_profile_id.clone(),
+            name: profile.instance_profile_name.clone(),
+        })])
+    }
+
+    fn add_role_to_instance_profile(&self, profile_name: &str, role_name: &str) -> Decision {
+        let profile = self.instance_profile(profile_name)?;
+        let role = self.role(role_name)?;
+        if profile.roles.len() >= quota::ROLES_PER_INSTANCE_PROFILE {
+            return Err(quota_exceeded(
+                "InstanceSessionsPerInstanceProfile",
+                quota::ROLES_PER_INSTANCE_PROFILE,
+            ));
+        }
+        Ok(vec![DomainEvent::InstanceProfileRoleAdded(InstanceProfileRole {
+            instance_profile_id: profile.instance_profile_id.clone(),
+            instance_profile_name: profile.instance_profile_name.clone(),
+            role_id: role.role_id.clone(),
+            role_name: role.role_name.clone(),
+        })])
+    }
+
+    fn remove_role_from_instance_profile(&self, profile_name: &str, role_name: &str) -> Decision {
+        let profile = self.instance_profile(profile_name)?;
+        let role = self.role(role_name)?;
+        if !profile.roles.contains(&role.role_id) {
+            return Err(DomainError::NoSuchEntity(format!(
+                "The role with name {} cannot be found in instance profile {}.",
+                role.role_name, profile.instance_profile_name
+            )));
+        }
+        Ok(vec![DomainEvent::InstanceProfileRoleRemoved(InstanceProfileRole {
+            instance_profile_id: profile.instance_profile_id.clone(),
+            instance_profile_name: profile.instance_profile_name.clone(),
+            role_id: role.role_id.clone(),
+            role_name: role.role_name.clone(),
         })])
     }
 

@@ -97,7 +97,8 @@ pub struct EntityRenamed {
     pub new_arn: IamArn,
 }
 
-/// `iam.user.deleted`, `iam.group.deleted`, `iam.role.deleted`, and the boundary-deleted events.
+/// `iam.user.deleted`, `iam.group.deleted`, `iam.role.deleted`, `iam.instance_profile.deleted`,
+/// and the boundary-deleted events.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntityRef {
     /// The entity's id.
@@ -178,7 +179,7 @@ pub struct InlinePolicyDeleted {
     pub policy_name: EntityName,
 }
 
-/// `iam.<user|role|policy>.tagged`: tags added or overwritten.
+/// `iam.<user|role|policy|instance_profile>.tagged`: tags added or overwritten.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tagged {
     /// The entity's id.
@@ -189,7 +190,7 @@ pub struct Tagged {
     pub tags: Vec<Tag>,
 }
 
-/// `iam.<user|role|policy>.untagged`.
+/// `iam.<user|role|policy|instance_profile>.untagged`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Untagged {
     /// The entity's id.
@@ -284,6 +285,36 @@ pub struct DefaultVersionSet {
     pub version_id: String,
     /// When.
     pub update_date: DateTime<Utc>,
+}
+
+/// `iam.instance_profile.created`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InstanceProfileCreated {
+    /// The new id (`AIPA...`).
+    pub instance_profile_id: UniqueId,
+    /// The name.
+    pub instance_profile_name: EntityName,
+    /// The path.
+    pub path: IamPath,
+    /// The ARN.
+    pub arn: IamArn,
+    /// When.
+    pub create_date: DateTime<Utc>,
+    /// The tags.
+    pub tags: Vec<Tag>,
+}
+
+/// `iam.instance_profile.role_added`, `iam.instance_profile.role_removed`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InstanceProfileRole {
+    /// The instance profile's id.
+    pub instance_profile_id: UniqueId,
+    /// The instance profile's name.
+    pub instance_profile_name: EntityName,
+    /// The role's id.
+    pub role_id: UniqueId,
+    /// The role's name.
+    pub role_name: EntityName,
 }
 
 /// `iam.access_key.created`. The secret is ciphertext made by the app layer, never plaintext.
@@ -444,6 +475,18 @@ domain_events! {
     PolicyTagged(Tagged) = "iam.policy.tagged",
     /// Tags were removed from a policy.
     PolicyUntagged(Untagged) = "iam.policy.untagged",
+    /// An instance profile was created.
+    InstanceProfileCreated(InstanceProfileCreated) = "iam.instance_profile.created",
+    /// An instance profile was deleted.
+    InstanceProfileDeleted(EntityRef) = "iam.instance_profile.deleted",
+    /// A role was added to an instance profile.
+    InstanceProfileRoleAdded(InstanceProfileRole) = "iam.instance_profile.role_added",
+    /// A role was removed from an instance profile.
+    InstanceProfileRoleRemoved(InstanceProfileRole) = "iam.instance_profile.role_removed",
+    /// An instance profile was tagged.
+    InstanceProfileTagged(Tagged) = "iam.instance_profile.tagged",
+    /// Tags were removed from an instance profile.
+    InstanceProfileUntagged(Untagged) = "iam.instance_profile.untagged",
     /// An access key was created.
     AccessKeyCreated(AccessKeyCreated) = "iam.access_key.created",
     /// An access key was activated or deactivated.

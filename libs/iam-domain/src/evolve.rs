@@ -173,6 +173,54 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
         DomainEvent::RolePolicyDetached(e) => detach(state, PrincipalKind::Role, e),
         DomainEvent::RoleInlinePolicyPut(e) => put_inline(state, PrincipalKind::Role, e),
         DomainEvent::RoleInlinePolicyDeleted(e) => delete_inline(state, PrincipalKind::Role, e),
+        DomainEvent::InstanceProfileCreated(e) => {
+            state.issued_ids.insert(e.instance_profile_id.clone());
+            state.instance_profiles.insert(
+                e.instance_profile_name.key(),
+                Arc::new(InstanceProfile {
+                    instance_profile_id: e.instance_profile_id.clone(),
+                    instance_profile_name: e.instance_profile_name.clone(),
+                    path: e.path.clone(),
+                    arn: e.arn.clone(),
+                    create_date: e.create_date,
+                    roles: Vec::new(),
+                    tags: e.tags.clone(),
+                }),
+            );
+        }
+        DomainEvent::InstanceProfileDeleted(e) => {
+            state.instance_profiles.remove(&e.name.key());
+        }
+        DomainEvent::InstanceProfileRoleAdded(e) => {
+            if let Some(profile) = state
+                .instance_profiles
+                .get_mut(&e.instance_profile_name.key())
+                .map(Arc::make_mut)
+            {
+                if !profile.roles.contains(&e.role_id) {
+                    profile.roles.push(e.role_id.clone());
+                }
+            }
+        }
+        DomainEvent::InstanceProfileRoleRemoved(e) => {
+            if let Some(profile) = state
+                .instance_profiles
+                .get_mut(&e.instance_profile_name.key())
+                .map(Arc::make_mut)
+            {
+                profile.roles.retain(|id| id != &e.role_id);
+            }
+        }
+        DomainEvent::InstanceProfileTagged(e) => {
+            if let Some(profile) = state.instance_profiles.get_mut(&e.name.key()).map(Arc::make_mut) {
+                add_tags(&mut profile.tags, &e.tags);
+            }
+        }
+        DomainEvent::InstanceProfileUntagged(e) => {
+            if let Some(profile) = state.instance_profiles.get_mut(&e.name.key()).map(Arc::make_mut) {
+                profile.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
+            }
+        }
         DomainEvent::PolicyCreated(e) => {
             state.issued_ids.insert(e.policy_id.clone());
             state.policies.insert(

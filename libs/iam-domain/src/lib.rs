@@ -35,7 +35,8 @@ pub use evolve::evolve;
 pub use reads::Read;
 pub use state::{
     AccessKey, AccessKeyLastUsed, AccessKeyOwner, AccessKeyStatus, AccountInfo, AccountState, EffectivePolicies,
-    EffectivePolicy, Group, InlinePolicies, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind, Role, User,
+    EffectivePolicy, Group, InlinePolicies, InstanceProfile, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind,
+    Role, User,
 };
 pub use upcast::{decode_event, DecodeError};
 

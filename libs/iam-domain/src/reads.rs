@@ -90,6 +90,43 @@ pub enum Read {
     ListPolicyTags {
         policy_arn: String,
     },
+    GetInstanceProfile {
+        instance_profile_name: String,
+    },
+    ListInstanceProfiles {
+        path_prefix: Option<String>,
+    },
+    ListInstanceProfilesForRole {
+        role_name: String,
+    },
+    ListInstanceProfileTags {
+        instance_profile_name: String,
+    },
+    // A user's other credentials. Gatehouse keeps none of these kinds yet (login profiles and
+    // MFA devices arrive with sign-in), so they answer as AWS does for a user without any: an
+    // empty list, or `NoSuchEntity` for the login profile. Tools read them before deleting a user.
+    ListSigningCertificates {
+        user_name: String,
+    },
+    ListSSHPublicKeys {
+        user_name: String,
+    },
+    ListServiceSpecificCredentials {
+        user_name: String,
+    },
+    ListMFADevices {
+        user_name: String,
+    },
+    GetLoginProfile {
+        user_name: String,
+    },
+    ListVirtualMFADevices {
+        assignment_status: Option<String>,
+    },
+    GetContextKeysForCustomPolicy {},
+    GetContextKeysForPrincipalPolicy {
+        policy_source_arn: String,
+    },
     GetAccountAuthorizationDetails {},
     GetAccountSummary {},
     ListAccountAliases {},
@@ -137,6 +174,18 @@ impl Read {
             Read::ListPolicyVersions { .. } => "ListPolicyVersions",
             Read::GetPolicyVersion { .. } => "GetPolicyVersion",
             Read::ListPolicyTags { .. } => "ListPolicyTags",
+            Read::GetInstanceProfile { .. } => "GetInstanceProfile",
+            Read::ListInstanceProfiles { .. } => "ListInstanceProfiles",
+            Read::ListInstanceProfilesForRole { .. } => "ListInstanceProfilesForRole",
+            Read::ListInstanceProfileTags { .. } => "ListInstanceProfileTags",
+            Read::ListSigningCertificates { .. } => "ListSigningCertificates",
+            Read::ListSSHPublicKeys { .. } => "ListSSHPublicKeys",
+            Read::ListServiceSpecificCredentials { .. } => "ListServiceSpecificCredentials",
+            Read::ListMFADevices { .. } => "ListMFADevices",
+            Read::GetLoginProfile { .. } => "GetLoginProfile",
+            Read::ListVirtualMFADevices { .. } => "ListVirtualMFADevices",
+            Read::GetContextKeysForCustomPolicy {} => "GetContextKeysForCustomPolicy",
+            Read::GetContextKeysForPrincipalPolicy { .. } => "GetContextKeysForPrincipalPolicy",
             Read::GetAccountAuthorizationDetails {} => "GetAccountAuthorizationDetails",
             Read::GetAccountSummary {} => "GetAccountSummary",
             Read::ListAccountAliases {} => "ListAccountAliases",
@@ -156,6 +205,7 @@ impl Read {
             let found = match kind {
                 "user" => state.user(name).map(|u| u.arn.to_string()),
                 "group" => state.group(name).map(|g| g.arn.to_string()),
+                "instance-profile" => state.instance_profile(name).map(|p| p.arn.to_string()),
                 _ => state.role(name).map(|r| r.arn.to_string()),
             };
             found.unwrap_or_else(|| format!("arn:aws:iam::{account}:{kind}/{name}"))
@@ -170,7 +220,17 @@ impl Read {
             | Read::ListUserPolicies { user_name }
             | Read::GetUserPolicy { user_name, .. }
             | Read::ListAccessKeys { user_name }
-            | Read::ListUserTags { user_name } => entity("user", user_name),
+            | Read::ListUserTags { user_name }
+            | Read::ListSigningCertificates { user_name }
+            | Read::ListSSHPublicKeys { user_name }
+            | Read::ListServiceSpecificCredentials { user_name }
+            | Read::ListMFADevices { user_name }
+            | Read::GetLoginProfile { user_name } => entity("user", user_name),
+            Read::GetInstanceProfile { instance_profile_name }
+            | Read::ListInstanceProfileTags { instance_profile_name } => {
+                entity("instance-profile", instance_profile_name)
+            }
+            Read::ListInstanceProfiles { path_prefix } => under("instance-profile", path_prefix),
             Read::GetGroup { group_name }
             | Read::ListAttachedGroupPolicies { group_name }
             | Read::ListGroupPolicies { group_name }
@@ -179,7 +239,8 @@ impl Read {
             | Read::ListAttachedRolePolicies { role_name }
             | Read::ListRolePolicies { role_name }
             | Read::GetRolePolicy { role_name, .. }
-            | Read::ListRoleTags { role_name } => entity("role", role_name),
+            | Read::ListRoleTags { role_name }
+            | Read::ListInstanceProfilesForRole { role_name } => entity("role", role_name),
             Read::ListUsers { path_prefix } => under("user", path_prefix),
             Read::ListGroups { path_prefix } => under("group", path_prefix),
             Read::ListRoles { path_prefix } => under("role", path_prefix),
@@ -189,7 +250,8 @@ impl Read {
             | Read::GetPolicyVersion { policy_arn, .. }
             | Read::ListPolicyTags { policy_arn }
             | Read::ListEntitiesForPolicy { policy_arn } => policy_arn.clone(),
-            Read::SimulatePrincipalPolicy { policy_source_arn, .. } => policy_source_arn.clone(),
+            Read::SimulatePrincipalPolicy { policy_source_arn, .. }
+            | Read::GetContextKeysForPrincipalPolicy { policy_source_arn } => policy_source_arn.clone(),
             // On the key's owner: a user, or the account's root user.
             Read::GetAccessKeyLastUsed { access_key_id } => match state.access_key(access_key_id).map(|k| &k.owner) {
                 Some(crate::state::AccessKeyOwner::User { user_id }) => state
@@ -200,7 +262,9 @@ impl Read {
             Read::GetAccountAuthorizationDetails {}
             | Read::GetAccountSummary {}
             | Read::ListAccountAliases {}
-            | Read::SimulateCustomPolicy { .. } => "*".to_owned(),
+            | Read::SimulateCustomPolicy { .. }
+            | Read::ListVirtualMFADevices { .. }
+            | Read::GetContextKeysForCustomPolicy {} => "*".to_owned(),
         };
         Requirement::named(&action, resource)
     }

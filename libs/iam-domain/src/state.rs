@@ -179,6 +179,25 @@ pub struct Role {
     pub permissions: Permissions,
 }
 
+/// An instance profile: a container for (at most) one role, which EC2 hands to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceProfile {
+    /// `AIPA...`.
+    pub instance_profile_id: UniqueId,
+    /// The name.
+    pub instance_profile_name: EntityName,
+    /// The path.
+    pub path: IamPath,
+    /// The ARN.
+    pub arn: IamArn,
+    /// When it was created.
+    pub create_date: DateTime<Utc>,
+    /// The roles in it, by id (AWS allows one).
+    pub roles: Vec<UniqueId>,
+    /// The tags.
+    pub tags: Vec<Tag>,
+}
+
 /// One version of a managed policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyVersion {
@@ -372,6 +391,7 @@ pub struct AccountState {
     pub(crate) roles: BTreeMap<String, Arc<Role>>,
     pub(crate) policies: BTreeMap<String, Arc<ManagedPolicy>>,
     pub(crate) access_keys: BTreeMap<UniqueId, AccessKey>,
+    pub(crate) instance_profiles: BTreeMap<String, Arc<InstanceProfile>>,
     /// Every unique id ever issued in the account, so none is reused after a delete.
     pub(crate) issued_ids: BTreeSet<UniqueId>,
 }
@@ -451,6 +471,32 @@ impl AccountState {
     /// A role by name, case-insensitively.
     pub fn role(&self, role_name: &str) -> Option<&Role> {
         self.roles.get(&role_name.to_ascii_lowercase()).map(Arc::as_ref)
+    }
+
+    /// A role by id.
+    pub fn role_by_id(&self, role_id: &UniqueId) -> Option<&Role> {
+        self.roles.values().map(Arc::as_ref).find(|r| &r.role_id == role_id)
+    }
+
+    /// Instance profiles, sorted by name.
+    pub fn instance_profiles(&self) -> impl Iterator<Item = &InstanceProfile> {
+        self.instance_profiles.values().map(Arc::as_ref)
+    }
+
+    /// An instance profile by name, case-insensitively.
+    pub fn instance_profile(&self, name: &str) -> Option<&InstanceProfile> {
+        self.instance_profiles.get(&name.to_ascii_lowercase()).map(Arc::as_ref)
+    }
+
+    /// The instance profiles a role is in, sorted by name.
+    pub fn instance_profiles_for_role(&self, role_name: &str) -> Vec<&InstanceProfile> {
+        match self.role(role_name) {
+            Some(role) => self
+                .instance_profiles()
+                .filter(|p| p.roles.contains(&role.role_id))
+                .collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Customer-managed policies, sorted by name.

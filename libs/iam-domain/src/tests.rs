@@ -1296,11 +1296,115 @@ fn full_scenario() -> Harness {
         Command::DeleteUser {
             user_name: "keyholder".into(),
         },
+        create_role("ec2-app", TRUST),
+        Command::CreateInstanceProfile {
+            instance_profile_name: "web".into(),
+            path: Some("/app/".into()),
+            tags: vec![TagInput::new("tier", "front")],
+        },
+        Command::TagInstanceProfile {
+            instance_profile_name: "web".into(),
+            tags: vec![TagInput::new("owner", "ops")],
+        },
+        Command::UntagInstanceProfile {
+            instance_profile_name: "web".into(),
+            tag_keys: vec!["tier".into()],
+        },
+        Command::AddRoleToInstanceProfile {
+            instance_profile_name: "web".into(),
+            role_name: "ec2-app".into(),
+        },
+        Command::RemoveRoleFromInstanceProfile {
+            instance_profile_name: "WEB".into(),
+            role_name: "ec2-app".into(),
+        },
+        Command::DeleteInstanceProfile {
+            instance_profile_name: "web".into(),
+        },
     ];
     for step in steps {
         h.ok(step);
     }
     h
+}
+
+#[test]
+fn instance_profiles_hold_one_role_and_keep_it_from_being_deleted() {
+    let mut h = fixture();
+    let create = |name: &str| Command::CreateInstanceProfile {
+        instance_profile_name: name.into(),
+        path: None,
+        tags: vec![],
+    };
+    let add = |profile: &str, role: &str| Command::AddRoleToInstanceProfile {
+        instance_profile_name: profile.into(),
+        role_name: role.into(),
+    };
+    let events = h.ok(create("web"));
+    let DomainEvent::InstanceProfileCreated(created) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert!(created.instance_profile_id.as_str().starts_with("AIPA"));
+    assert_eq!(
+        created.arn.to_string(),
+        format!("arn:aws:iam::{ACCOUNT}:instance-profile/web")
+    );
+    assert_eq!(h.err(create("WEB")).code(), ErrorCode::EntityAlreadyExists);
+    assert_eq!(h.err(add("web", "nobody")).code(), ErrorCode::NoSuchEntity);
+    assert_eq!(h.err(add("nothing", "bare")).code(), ErrorCode::NoSuchEntity);
+    h.ok(add("web", "bare"));
+    // AWS allows one role per instance profile, the same one included.
+    assert_eq!(h.err(add("web", "deployer")).code(), ErrorCode::LimitExceeded);
+    assert_eq!(h.err(add("web", "bare")).code(), ErrorCode::LimitExceeded);
+    let roles: Vec<&str> = h
+        .state
+        .instance_profiles_for_role("BARE")
+        .iter()
+        .map(|p| p.instance_profile_name.as_str())
+        .collect();
+    assert_eq!(roles, ["web"]);
+    // Neither the role nor the profile can go while one holds the other.
+    assert_eq!(
+        h.err(Command::DeleteRole {
+            role_name: "bare".into()
+        })
+        .code(),
+        ErrorCode::DeleteConflict
+    );
+    assert_eq!(
+        h.err(Command::DeleteInstanceProfile {
+            instance_profile_name: "web".into()
+        })
+        .code(),
+        ErrorCode::DeleteConflict
+    );
+    let remove = Command::RemoveRoleFromInstanceProfile {
+        instance_profile_name: "web".into(),
+        role_name: "deployer".into(),
+    };
+    assert_eq!(h.err(remove).code(), ErrorCode::NoSuchEntity);
+    h.ok(Command::RemoveRoleFromInstanceProfile {
+        instance_profile_name: "web".into(),
+        role_name: "bare".into(),
+    });
+    h.ok(Command::DeleteRole {
+        role_name: "bare".into(),
+    });
+    h.ok(Command::DeleteInstanceProfile {
+        instance_profile_name: "web".into(),
+    });
+    assert!(h.state.instance_profile("web").is_none());
+    assert_eq!(replay(&h.events), h.state);
+}
+
+#[test]
+fn login_profiles_do_not_exist_yet() {
+    let mut h = fixture();
+    let delete = |user: &str| Command::DeleteLoginProfile { user_name: user.into() };
+    let error = h.err(delete("alice"));
+    assert_eq!(error.code(), ErrorCode::NoSuchEntity);
+    assert_eq!(error.to_string(), "Login Profile for User alice cannot be found.");
+    assert_eq!(h.err(delete("nobody")).code(), ErrorCode::NoSuchEntity);
 }
 
 #[test]

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use iam_domain::{
     decode_event, AccessKeyCreated, AccessKeyDeleted, AccessKeyOwner, AccessKeyStatus, AccessKeyStatusUpdated,
     AccessKeyUsed, AccountCreated, BoundaryPut, DefaultVersionSet, DomainEvent, EntityRef, EntityRenamed, GroupCreated,
-    GroupMembership, InlinePolicyDeleted, InlinePolicyPut, PolicyAttachment, PolicyCreated, PolicyDeleted,
-    PolicyVersionCreated, PolicyVersionDeleted, RoleCreated, RoleUpdated, Tagged, TrustPolicyUpdated, Untagged,
-    UserCreated, SCHEMA_VERSION,
+    GroupMembership, InlinePolicyDeleted, InlinePolicyPut, InstanceProfileCreated, InstanceProfileRole,
+    PolicyAttachment, PolicyCreated, PolicyDeleted, PolicyVersionCreated, PolicyVersionDeleted, RoleCreated,
+    RoleUpdated, Tagged, TrustPolicyUpdated, Untagged, UserCreated, SCHEMA_VERSION,
 };
 use iam_types::{AccountId, EntityName, IamArn, IamPath, NameKind, Tag, UniqueId};
 use serde_json::Value;
@@ -378,6 +378,7 @@ const USER_ID: &str = "AIDACKCEVSQ6C2EXAMPLE";
 const GROUP_ID: &str = "AGPACKCEVSQ6C2EXAMPLE";
 const ROLE_ID: &str = "AROADBQP57FF2AEXAMPLE";
 const POLICY_ID: &str = "ANPAJ2UCCR6DPCEXAMPLE";
+const INSTANCE_PROFILE_ID: &str = "AIPAJQABLZS4A3QDU576Q";
 const ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 const POLICY_ARN: &str = "arn:aws:iam::123456789012:policy/ExamplePolicy";
 const DOCUMENT: &str =
@@ -594,6 +595,29 @@ fn samples() -> Vec<DomainEvent> {
         }),
         DomainEvent::PolicyTagged(tagged(POLICY_ID, "ExamplePolicy")),
         DomainEvent::PolicyUntagged(untagged(POLICY_ID, "ExamplePolicy")),
+        DomainEvent::InstanceProfileCreated(InstanceProfileCreated {
+            instance_profile_id: id(INSTANCE_PROFILE_ID),
+            instance_profile_name: name("Webserver"),
+            path: path("/application_abc/component_xyz/"),
+            arn: arn("arn:aws:iam::123456789012:instance-profile/application_abc/component_xyz/Webserver"),
+            create_date: when(),
+            tags: tags(),
+        }),
+        DomainEvent::InstanceProfileDeleted(entity(INSTANCE_PROFILE_ID, "Webserver")),
+        DomainEvent::InstanceProfileRoleAdded(InstanceProfileRole {
+            instance_profile_id: id(INSTANCE_PROFILE_ID),
+            instance_profile_name: name("Webserver"),
+            role_id: id(ROLE_ID),
+            role_name: name("S3Access"),
+        }),
+        DomainEvent::InstanceProfileRoleRemoved(InstanceProfileRole {
+            instance_profile_id: id(INSTANCE_PROFILE_ID),
+            instance_profile_name: name("Webserver"),
+            role_id: id(ROLE_ID),
+            role_name: name("S3Access"),
+        }),
+        DomainEvent::InstanceProfileTagged(tagged(INSTANCE_PROFILE_ID, "Webserver")),
+        DomainEvent::InstanceProfileUntagged(untagged(INSTANCE_PROFILE_ID, "Webserver")),
         DomainEvent::AccessKeyCreated(AccessKeyCreated {
             access_key_id: id(ACCESS_KEY_ID),
             owner: AccessKeyOwner::User { user_id: id(USER_ID) },

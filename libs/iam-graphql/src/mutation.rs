@@ -9,7 +9,9 @@ use iam_types::{ErrorCode, IamArn};
 
 use crate::error::{aws_error, from_app};
 use crate::guard::Scope;
-use crate::types::{AccessKeyMetadata, GroupObject, PolicyObject, PolicyVersionObject, RoleObject, UserObject};
+use crate::types::{
+    AccessKeyMetadata, GroupObject, InstanceProfileObject, PolicyObject, PolicyVersionObject, RoleObject, UserObject,
+};
 
 /// The root of mutations.
 pub struct MutationRoot;
@@ -282,6 +284,44 @@ pub struct UntagRoleInput {
     pub tag_keys: Vec<String>,
 }
 
+/// `createInstanceProfile` input.
+#[derive(InputObject)]
+pub struct CreateInstanceProfileInput {
+    /// The name.
+    pub instance_profile_name: String,
+    /// The path (default `/`).
+    pub path: Option<String>,
+    /// Tags.
+    pub tags: Option<Vec<TagIn>>,
+}
+
+/// `addRoleToInstanceProfile` / `removeRoleFromInstanceProfile` input.
+#[derive(InputObject)]
+pub struct InstanceProfileRoleInput {
+    /// The instance profile.
+    pub instance_profile_name: String,
+    /// The role.
+    pub role_name: String,
+}
+
+/// `tagInstanceProfile` input.
+#[derive(InputObject)]
+pub struct TagInstanceProfileInput {
+    /// The instance profile.
+    pub instance_profile_name: String,
+    /// Tags.
+    pub tags: Vec<TagIn>,
+}
+
+/// `untagInstanceProfile` input.
+#[derive(InputObject)]
+pub struct UntagInstanceProfileInput {
+    /// The instance profile.
+    pub instance_profile_name: String,
+    /// Keys to remove.
+    pub tag_keys: Vec<String>,
+}
+
 /// `tagPolicy` input.
 #[derive(InputObject)]
 pub struct TagPolicyInput {
@@ -371,6 +411,15 @@ pub struct GroupPayload {
 pub struct RolePayload {
     /// The role after the change.
     pub role: RoleObject,
+    /// The account's sequence after the change.
+    pub sequence: u64,
+}
+
+/// A result carrying an instance profile.
+#[derive(SimpleObject)]
+pub struct InstanceProfilePayload {
+    /// The instance profile after the change.
+    pub instance_profile: InstanceProfileObject,
     /// The account's sequence after the change.
     pub sequence: u64,
 }
@@ -495,6 +544,19 @@ fn policy_payload(executed: Executed, arn: &str) -> Result<PolicyPayload> {
         .ok_or_else(|| missing(&format!("policy {arn}")))?;
     Ok(PolicyPayload {
         policy: PolicyObject::new(executed.model.clone(), policy),
+        sequence: executed.sequence,
+    })
+}
+
+fn instance_profile_payload(executed: Executed, name: &str) -> Result<InstanceProfilePayload> {
+    let profile = executed
+        .model
+        .state()
+        .instance_profile(name)
+        .cloned()
+        .ok_or_else(|| missing(&format!("instance profile {name}")))?;
+    Ok(InstanceProfilePayload {
+        instance_profile: InstanceProfileObject::new(executed.model.clone(), profile),
         sequence: executed.sequence,
     })
 }
@@ -892,6 +954,89 @@ impl MutationRoot {
             tag_keys: input.tag_keys,
         };
         role_payload(run(&scope, command).await?, &name)
+    }
+
+    /// `CreateInstanceProfile`.
+    async fn create_instance_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateInstanceProfileInput,
+    ) -> Result<InstanceProfilePayload> {
+        let scope = Scope::of(ctx)?;
+        let name = input.instance_profile_name.clone();
+        let command = Command::CreateInstanceProfile {
+            instance_profile_name: input.instance_profile_name,
+            path: input.path,
+            tags: tags_in(input.tags),
+        };
+        instance_profile_payload(run(&scope, command).await?, &name)
+    }
+
+    /// `DeleteInstanceProfile` (only when it holds no role).
+    async fn delete_instance_profile(&self, ctx: &Context<'_>, instance_profile_name: String) -> Result<DeletePayload> {
+        let scope = Scope::of(ctx)?;
+        let command = Command::DeleteInstanceProfile { instance_profile_name };
+        Ok(deleted(run(&scope, command).await?))
+    }
+
+    /// `AddRoleToInstanceProfile` (one role per instance profile; needs `iam:PassRole` on it).
+    async fn add_role_to_instance_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: InstanceProfileRoleInput,
+    ) -> Result<InstanceProfilePayload> {
+        let scope = Scope::of(ctx)?;
+        let name = input.instance_profile_name.clone();
+        let command = Command::AddRoleToInstanceProfile {
+            instance_profile_name: input.instance_profile_name,
+            role_name: input.role_name,
+        };
+        instance_profile_payload(run(&scope, command).await?, &name)
+    }
+
+    /// `RemoveRoleFromInstanceProfile`.
+    async fn remove_role_from_instance_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: InstanceProfileRoleInput,
+    ) -> Result<InstanceProfilePayload> {
+        let scope = Scope::of(ctx)?;
+        let name = input.instance_profile_name.clone();
+        let command = Command::RemoveRoleFromInstanceProfile {
+            instance_profile_name: input.instance_profile_name,
+            role_name: input.role_name,
+        };
+        instance_profile_payload(run(&scope, command).await?, &name)
+    }
+
+    /// `TagInstanceProfile`.
+    async fn tag_instance_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: TagInstanceProfileInput,
+    ) -> Result<InstanceProfilePayload> {
+        let scope = Scope::of(ctx)?;
+        let name = input.instance_profile_name.clone();
+        let command = Command::TagInstanceProfile {
+            instance_profile_name: input.instance_profile_name,
+            tags: tags_in(Some(input.tags)),
+        };
+        instance_profile_payload(run(&scope, command).await?, &name)
+    }
+
+    /// `UntagInstanceProfile`.
+    async fn untag_instance_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UntagInstanceProfileInput,
+    ) -> Result<InstanceProfilePayload> {
+        let scope = Scope::of(ctx)?;
+        let name = input.instance_profile_name.clone();
+        let command = Command::UntagInstanceProfile {
+            instance_profile_name: input.instance_profile_name,
+            tag_keys: input.tag_keys,
+        };
+        instance_profile_payload(run(&scope, command).await?, &name)
     }
 
     /// `TagPolicy`.

@@ -8,7 +8,9 @@ use iam_types::{ErrorCode, IamArn};
 
 use crate::error::aws_error;
 use crate::guard::Scope;
-use crate::types::{page_complexity, paginate, GroupObject, PolicyObject, RoleObject, UserObject};
+use crate::types::{
+    page_complexity, paginate, GroupObject, InstanceProfileObject, PolicyObject, RoleObject, UserObject,
+};
 
 /// The root of queries.
 pub struct QueryRoot;
@@ -190,6 +192,54 @@ impl QueryRoot {
                 (
                     r.role_name.as_str().to_lowercase(),
                     RoleObject::new(scope.model.clone(), r.clone()),
+                )
+            })
+            .collect();
+        Ok(paginate(items, after, first))
+    }
+
+    /// An instance profile by name (`GetInstanceProfile`).
+    async fn instance_profile(
+        &self,
+        ctx: &Context<'_>,
+        instance_profile_name: String,
+    ) -> Result<InstanceProfileObject> {
+        let scope = Scope::of(ctx)?;
+        scope.read(Read::GetInstanceProfile {
+            instance_profile_name: instance_profile_name.clone(),
+        })?;
+        let profile = scope.model.state().instance_profile(&instance_profile_name).cloned();
+        let profile = profile.ok_or_else(|| {
+            aws_error(
+                ErrorCode::NoSuchEntity,
+                format!("Instance Profile {instance_profile_name} cannot be found."),
+            )
+        })?;
+        Ok(InstanceProfileObject::new(scope.model.clone(), profile))
+    }
+
+    /// Instance profiles (`ListInstanceProfiles`).
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn instance_profiles(
+        &self,
+        ctx: &Context<'_>,
+        path_prefix: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Connection<String, InstanceProfileObject, EmptyFields, EmptyFields>> {
+        let scope = Scope::of(ctx)?;
+        scope.read(Read::ListInstanceProfiles {
+            path_prefix: path_prefix.clone(),
+        })?;
+        let items = scope
+            .model
+            .state()
+            .instance_profiles()
+            .filter(|p| path_matches(p.path.as_str(), &path_prefix))
+            .map(|p| {
+                (
+                    p.instance_profile_name.as_str().to_lowercase(),
+                    InstanceProfileObject::new(scope.model.clone(), p.clone()),
                 )
             })
             .collect();

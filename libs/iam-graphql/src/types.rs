@@ -6,7 +6,9 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use iam_authz::AccountModel;
-use iam_domain::{AccessKey, AccessKeyOwner, Group, ManagedPolicy, PolicyVersion, PrincipalKind, Role, User};
+use iam_domain::{
+    AccessKey, AccessKeyOwner, Group, InstanceProfile, ManagedPolicy, PolicyVersion, PrincipalKind, Role, User,
+};
 use iam_types::IamArn;
 
 use crate::guard::{authorize_nested, authorize_nested_unless};
@@ -456,6 +458,23 @@ impl RoleObject {
             self.role.role_name.as_str(),
         )))
     }
+    /// The instance profiles holding the role; needs `iam:ListInstanceProfilesForRole`.
+    async fn instance_profiles(&self, ctx: &Context<'_>) -> Result<Option<Vec<InstanceProfileObject>>> {
+        authorize_nested(
+            ctx,
+            Read::ListInstanceProfilesForRole {
+                role_name: self.role.role_name.to_string(),
+            },
+        )?;
+        let state = self.model.state();
+        Ok(Some(
+            state
+                .instance_profiles_for_role(self.role.role_name.as_str())
+                .into_iter()
+                .map(|p| InstanceProfileObject::new(self.model.clone(), p.clone()))
+                .collect(),
+        ))
+    }
     /// Inline policies of the role; needs `iam:ListRolePolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
         authorize_nested_unless(self.in_details, ctx, || Read::ListRolePolicies {
@@ -467,6 +486,63 @@ impl RoleObject {
             self.role.role_name.as_str(),
             self.in_details,
         )))
+    }
+}
+
+/// An instance profile: the container through which EC2 hands a role to an instance.
+#[derive(Clone)]
+pub struct InstanceProfileObject {
+    pub(crate) model: Arc<AccountModel>,
+    pub(crate) profile: InstanceProfile,
+}
+
+impl InstanceProfileObject {
+    pub(crate) fn new(model: Arc<AccountModel>, profile: InstanceProfile) -> Self {
+        InstanceProfileObject { model, profile }
+    }
+}
+
+#[Object(name = "InstanceProfile")]
+impl InstanceProfileObject {
+    /// The ARN.
+    async fn arn(&self) -> String {
+        self.profile.arn.to_string()
+    }
+    /// `AIPA...`.
+    async fn instance_profile_id(&self) -> String {
+        self.profile.instance_profile_id.to_string()
+    }
+    /// The name.
+    async fn instance_profile_name(&self) -> String {
+        self.profile.instance_profile_name.to_string()
+    }
+    /// The path.
+    async fn path(&self) -> String {
+        self.profile.path.to_string()
+    }
+    /// When created.
+    async fn create_date(&self) -> DateTime<Utc> {
+        self.profile.create_date
+    }
+    /// The role it holds (AWS allows one), as `GetInstanceProfile` returns it.
+    async fn roles(&self) -> Vec<RoleObject> {
+        let state = self.model.state();
+        self.profile
+            .roles
+            .iter()
+            .filter_map(|id| state.role_by_id(id))
+            .map(|role| RoleObject::new(self.model.clone(), role.clone()))
+            .collect()
+    }
+    /// Tags; needs `iam:ListInstanceProfileTags`.
+    async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
+        authorize_nested(
+            ctx,
+            Read::ListInstanceProfileTags {
+                instance_profile_name: self.profile.instance_profile_name.to_string(),
+            },
+        )?;
+        Ok(Some(tags(&self.profile.tags)))
     }
 }
 

@@ -671,8 +671,73 @@ fn line_column_of(text: &str, offset: usize) -> LineColumn {
     }
 }
 
+/// `GetContextKeysFor*Policy`: the context keys the documents read (their condition keys and
+/// the policy variables such as `${aws:username}` in resources and condition values), each once
+/// (case-insensitively, as keys compare), as first written.
+///
+/// # Errors
+/// `MalformedPolicyDocument` when a document does not parse.
+pub fn context_keys<'d>(documents: impl IntoIterator<Item = &'d str>) -> Result<Vec<String>, PolicyError> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut add = |key: &str| {
+        if !keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            keys.push(key.to_owned());
+        }
+    };
+    for document in documents {
+        let parsed = parse_policy(document)?;
+        for statement in &parsed.policy.statements {
+            let resources = statement.resource.iter().flat_map(|block| block.patterns.iter());
+            let values = statement.condition.iter().flat_map(|clause| clause.values.iter());
+            for text in resources.chain(values) {
+                for variable in policy_variables(text) {
+                    add(variable);
+                }
+            }
+            for clause in &statement.condition {
+                add(&clause.key);
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// The keys of the `${key}` variables in `text`; `${*}`, `${?}` and `${$}` are escapes, not keys.
+fn policy_variables(text: &str) -> impl Iterator<Item = &str> {
+    text.split("${").skip(1).filter_map(|rest| {
+        let inner = &rest[..rest.find('}')?];
+        // `${aws:username, 'default'}` names its key before the comma.
+        let key = inner.split(',').next().unwrap_or_default().trim();
+        (key.contains(':')).then_some(key)
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn context_keys_are_condition_keys_and_policy_variables_each_once() {
+        let document = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*",
+             "Condition":{"StringEquals":{"aws:PrincipalTag/team":"${aws:PrincipalTag/team}"},
+                          "Bool":{"aws:SecureTransport":"true"}}},
+            {"Effect":"Deny","Action":"*","Resource":"${*}","Condition":{"IpAddress":{"AWS:SourceIp":"10.0.0.0/8"}}}]}"#;
+        let other = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*",
+            "Condition":{"StringLike":{"aws:sourceip":"1*","s3:prefix":"${aws:userid}/"}}}}"#;
+        let keys = super::context_keys([document, other]).unwrap();
+        assert_eq!(
+            keys,
+            [
+                "aws:username",
+                "aws:PrincipalTag/team",
+                "aws:SecureTransport",
+                "AWS:SourceIp",
+                "aws:userid",
+                "s3:prefix"
+            ]
+        );
+        assert!(super::context_keys(["{"]).is_err());
+    }
+
     use super::*;
 
     fn request(json: &str) -> SimulateCustomPolicyRequest {

@@ -94,6 +94,11 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("rm_inline_policies", &["account_id", "principal_id", "policy_name"]),
     ("rm_tags", &["account_id", "resource_id", "tag_key"]),
     ("rm_access_keys", &["account_id", "access_key_id"]),
+    ("rm_instance_profiles", &["account_id", "instance_profile_id"]),
+    (
+        "rm_instance_profile_roles",
+        &["account_id", "instance_profile_id", "role_id"],
+    ),
 ];
 
 /// How a backend numbers bind parameters.

@@ -110,6 +110,22 @@ pub fn expected_snapshot(state: &AccountState) -> Value {
         }
         tags(id, &policy.tags, &mut push);
     }
+    for profile in state.instance_profiles() {
+        let id = profile.instance_profile_id.as_str();
+        push(
+            "rm_instance_profiles",
+            json!({"account_id": account, "instance_profile_id": id,
+                "instance_profile_name": profile.instance_profile_name.as_str(), "path": profile.path.as_str(),
+                "arn": profile.arn.to_string(), "create_date": ts(profile.create_date)}),
+        );
+        for role_id in &profile.roles {
+            push(
+                "rm_instance_profile_roles",
+                json!({"account_id": account, "instance_profile_id": id, "role_id": role_id.as_str()}),
+            );
+        }
+        tags(id, &profile.tags, &mut push);
+    }
     for key in state.access_keys() {
         let user_id = match &key.owner {
             AccessKeyOwner::Root => None,

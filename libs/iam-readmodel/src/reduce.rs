@@ -193,10 +193,60 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
             changes.extend(delete_dependents(account, &e.id));
             changes
         }
-        DomainEvent::UserTagged(e) | DomainEvent::RoleTagged(e) | DomainEvent::PolicyTagged(e) => tagged(account, e),
-        DomainEvent::UserUntagged(e) | DomainEvent::RoleUntagged(e) | DomainEvent::PolicyUntagged(e) => {
-            untagged(account, e)
+        DomainEvent::UserTagged(e)
+        | DomainEvent::RoleTagged(e)
+        | DomainEvent::PolicyTagged(e)
+        | DomainEvent::InstanceProfileTagged(e) => tagged(account, e),
+        DomainEvent::UserUntagged(e)
+        | DomainEvent::RoleUntagged(e)
+        | DomainEvent::PolicyUntagged(e)
+        | DomainEvent::InstanceProfileUntagged(e) => untagged(account, e),
+        DomainEvent::InstanceProfileCreated(e) => {
+            let mut changes = vec![upsert(
+                "rm_instance_profiles",
+                key(account, &[("instance_profile_id", e.instance_profile_id.as_str())]),
+                vec![
+                    ("instance_profile_name", text(e.instance_profile_name.as_str())),
+                    ("path", text(e.path.as_str())),
+                    ("arn", text(e.arn.to_string())),
+                    ("create_date", timestamp(e.create_date)),
+                ],
+            )];
+            changes.extend(tag_rows(account, &e.instance_profile_id, &e.tags));
+            changes
         }
+        DomainEvent::InstanceProfileDeleted(e) => vec![
+            delete(
+                "rm_instance_profiles",
+                key(account, &[("instance_profile_id", e.id.as_str())]),
+            ),
+            delete(
+                "rm_instance_profile_roles",
+                key(account, &[("instance_profile_id", e.id.as_str())]),
+            ),
+            delete("rm_tags", key(account, &[("resource_id", e.id.as_str())])),
+        ],
+        DomainEvent::InstanceProfileRoleAdded(e) => vec![upsert(
+            "rm_instance_profile_roles",
+            key(
+                account,
+                &[
+                    ("instance_profile_id", e.instance_profile_id.as_str()),
+                    ("role_id", e.role_id.as_str()),
+                ],
+            ),
+            vec![],
+        )],
+        DomainEvent::InstanceProfileRoleRemoved(e) => vec![delete(
+            "rm_instance_profile_roles",
+            key(
+                account,
+                &[
+                    ("instance_profile_id", e.instance_profile_id.as_str()),
+                    ("role_id", e.role_id.as_str()),
+                ],
+            ),
+        )],
         DomainEvent::UserPermissionsBoundaryPut(e) => boundary_put("rm_users", "user_id", account, e),
         DomainEvent::UserPermissionsBoundaryDeleted(e) => boundary_deleted("rm_users", "user_id", account, e),
         DomainEvent::RolePermissionsBoundaryPut(e) => boundary_put("rm_roles", "role_id", account, e),

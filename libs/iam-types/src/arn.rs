@@ -17,6 +17,8 @@ pub enum ResourceKind {
     Role,
     /// `policy/`.
     Policy,
+    /// `instance-profile/`.
+    InstanceProfile,
 }
 
 impl ResourceKind {
@@ -27,6 +29,7 @@ impl ResourceKind {
             ResourceKind::Group => "group",
             ResourceKind::Role => "role",
             ResourceKind::Policy => "policy",
+            ResourceKind::InstanceProfile => "instance-profile",
         }
     }
 
@@ -36,6 +39,7 @@ impl ResourceKind {
             ResourceKind::Group => NameKind::Group,
             ResourceKind::Role => NameKind::Role,
             ResourceKind::Policy => NameKind::Policy,
+            ResourceKind::InstanceProfile => NameKind::InstanceProfile,
         }
     }
 }
@@ -54,7 +58,7 @@ pub enum IamArn {
     Entity {
         /// The owning account; `None` means `aws`.
         account: Option<AccountId>,
-        /// User, group, role or policy.
+        /// User, group, role, policy or instance profile.
         kind: ResourceKind,
         /// The entity's path.
         path: IamPath,
@@ -101,6 +105,11 @@ impl IamArn {
         IamArn::entity(account, ResourceKind::Policy, path, name)
     }
 
+    /// An instance profile.
+    pub fn instance_profile(account: &AccountId, path: &IamPath, name: &EntityName) -> IamArn {
+        IamArn::entity(account, ResourceKind::InstanceProfile, path, name)
+    }
+
     /// An AWS-managed policy, `arn:aws:iam::aws:policy<path><name>`.
     pub fn aws_managed_policy(path: &IamPath, name: &EntityName) -> IamArn {
         IamArn::Entity {
@@ -111,7 +120,7 @@ impl IamArn {
         }
     }
 
-    /// Parses an IAM ARN of a user, group, role, policy or root.
+    /// Parses an IAM ARN of a user, group, role, policy, instance profile or root.
     pub fn parse(text: &str) -> Result<IamArn, TypesError> {
         let err = || TypesError::Arn(text.to_owned());
         let rest = text.strip_prefix(PREFIX).ok_or_else(err)?;
@@ -130,6 +139,7 @@ impl IamArn {
             "group" => ResourceKind::Group,
             "role" => ResourceKind::Role,
             "policy" => ResourceKind::Policy,
+            "instance-profile" => ResourceKind::InstanceProfile,
             _ => return Err(err()),
         };
         if account.is_none() && kind != ResourceKind::Policy {

@@ -19,6 +19,9 @@ use iam_types::ErrorCode;
 use iam_types::IamArn;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+mod credentials;
+mod instance_profiles;
+
 /// IAM's XML namespace.
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// STS's XML namespace.
@@ -269,6 +272,14 @@ pub async fn handle(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, bo
 
 /// The use case behind each action.
 async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, action: &str, params: &Params) -> Outcome {
+    if service == "iam" {
+        if let Some(outcome) = instance_profiles::dispatch(gatehouse, caller, action, params).await {
+            return outcome;
+        }
+        if let Some(outcome) = credentials::dispatch(gatehouse, caller, action, params).await {
+            return outcome;
+        }
+    }
     match (service, action) {
         ("iam", "CreateUser") => create_user(gatehouse, caller, params).await,
         ("iam", "GetUser") => get_user(gatehouse, caller, params).await,
@@ -619,6 +630,29 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             };
             change(gatehouse, caller, command).await
         }
+        ("iam", "UpdateRoleDescription") => update_role_description(gatehouse, caller, params).await,
+        ("iam", "GetContextKeysForCustomPolicy") => {
+            let documents = params.members("PolicyInputList");
+            read(gatehouse, caller, Read::GetContextKeysForCustomPolicy {}, |_| {
+                let keys = iam_app::simulation::context_keys_for_custom(&documents)?;
+                Ok(Some(context_keys_xml(&keys)))
+            })
+            .await
+        }
+        ("iam", "GetContextKeysForPrincipalPolicy") => {
+            let policy_source_arn = params.required("PolicySourceArn")?;
+            let documents = params.members("PolicyInputList");
+            let call = Read::GetContextKeysForPrincipalPolicy {
+                policy_source_arn: policy_source_arn.clone(),
+            };
+            let outcome = match gatehouse.authorize_read(caller, &call) {
+                Err(denied) => Err(denied.into()),
+                Ok(model) => iam_app::simulation::context_keys_for_principal(&model, &policy_source_arn, &documents)
+                    .map(|keys| Some(context_keys_xml(&keys)))
+                    .map_err(WireError::from),
+            };
+            recorded(gatehouse, caller, &call, outcome).await
+        }
         ("iam", "UpdateAssumeRolePolicy") => {
             let command = Command::UpdateAssumeRolePolicy {
                 role_name: params.required("RoleName")?,
@@ -733,6 +767,37 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
 }
 
 type Outcome = Result<Option<Xml>, WireError>;
+
+fn context_keys_xml(keys: &[String]) -> Xml {
+    let mut xml = Xml::default();
+    xml.open("ContextKeyNames");
+    for key in keys {
+        xml.leaf("member", key);
+    }
+    xml.close("ContextKeyNames");
+    xml
+}
+
+/// `UpdateRoleDescription`: AWS answers with the role as it is afterwards.
+async fn update_role_description(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let role_name = params.required("RoleName")?;
+    let command = Command::UpdateRoleDescription {
+        role_name: role_name.clone(),
+        description: params.required("Description")?,
+    };
+    let executed = gatehouse.manage(caller, command).await?;
+    let role = executed
+        .model
+        .state()
+        .role(&role_name)
+        .cloned()
+        .ok_or_else(|| WireError::new("ServiceFailure", 500, "the role is missing"))?;
+    let mut xml = Xml::default();
+    xml.open("Role");
+    role_xml(&mut xml, &role);
+    xml.close("Role");
+    Ok(Some(xml))
+}
 
 async fn create_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let user_name = params.required("UserName")?;
