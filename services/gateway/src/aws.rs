@@ -628,7 +628,9 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
                 description: params.get("Description").map(str::to_owned),
                 max_session_duration,
             };
-            change(gatehouse, caller, command).await
+            // The one change whose AWS answer has an (empty) result element.
+            change(gatehouse, caller, command).await?;
+            Ok(Some(Xml::default()))
         }
         ("iam", "UpdateRoleDescription") => update_role_description(gatehouse, caller, params).await,
         ("iam", "GetContextKeysForCustomPolicy") => {

@@ -9,18 +9,10 @@ mod support;
 
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
-use support::{gql, run_python, Server};
+use support::{gql, Server};
 
-/// Makes `calls` (`(service, operation, params)`) through botocore's clients; one
-/// `{"response"}` or `{"error"}` each.
 fn aws(server: &Server, credentials: &Credentials, calls: &[(&str, &str, Value)]) -> Vec<Value> {
-    let spec = json!({
-        "endpoint": format!("http://{}", server.address),
-        "access_key": credentials.access_key_id,
-        "secret_key": credentials.secret_access_key,
-        "calls": calls.iter().map(|(service, operation, params)| json!({"service": service, "operation": operation, "params": params})).collect::<Vec<_>>(),
-    });
-    serde_json::from_value(run_python("aws_sdk_client.py", &spec)).unwrap()
+    support::botocore_calls(server, credentials, calls)
 }
 
 #[test]

@@ -301,3 +301,15 @@ pub fn run_python(script: &str, spec: &Value) -> Value {
     );
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// Makes `calls` (`(service, operation, params)`) against `server` through botocore's own clients
+/// (`aws_sdk_client.py`): one `{"response"}` or `{"error": {"code", "message", "status"}}` each.
+pub fn botocore_calls(server: &Server, credentials: &Credentials, calls: &[(&str, &str, Value)]) -> Vec<Value> {
+    let spec = json!({
+        "endpoint": format!("http://{}", server.address),
+        "access_key": credentials.access_key_id,
+        "secret_key": credentials.secret_access_key,
+        "calls": calls.iter().map(|(service, operation, params)| json!({"service": service, "operation": operation, "params": params})).collect::<Vec<_>>(),
+    });
+    serde_json::from_value(run_python("aws_sdk_client.py", &spec)).unwrap()
+}
