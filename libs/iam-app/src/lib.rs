@@ -429,6 +429,18 @@ impl Gatehouse {
         actor: &Actor,
         alias: Option<String>,
     ) -> Result<(String, NewAccessKey), AppError> {
+        let id = self.create_account_without_credentials(actor, alias).await?;
+        let key = self.create_access_key(&id, actor, None).await?;
+        Ok((id, key))
+    }
+
+    /// Creates a new account with a fresh 12-digit id and no credentials at all: it is reached
+    /// through a role it trusts another account with, as AWS Organizations' new accounts are.
+    pub async fn create_account_without_credentials(
+        &self,
+        actor: &Actor,
+        alias: Option<String>,
+    ) -> Result<String, AppError> {
         for _ in 0..MAX_ATTEMPTS {
             let id = format!("{:012}", u64::from_le_bytes(random_bytes()) % 1_000_000_000_000);
             let Ok(account_id) = AccountId::parse(&id) else {
@@ -445,10 +457,7 @@ impl Gatehouse {
                 account_alias: alias.clone(),
             };
             match self.execute(&id, actor, &command).await {
-                Ok(_) => {
-                    let key = self.create_access_key(&id, actor, None).await?;
-                    return Ok((id, key));
-                }
+                Ok(_) => return Ok(id),
                 Err(e) if e.code == ErrorCode::EntityAlreadyExists => continue,
                 Err(e) => return Err(e),
             }

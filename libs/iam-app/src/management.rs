@@ -6,7 +6,7 @@
 //! the response a client shaped, so no alias or selection can carry a secret into the history.
 
 use chrono::{DateTime, Utc};
-use iam_audit::{AuditRecord, EVENT_SOURCE_IAM};
+use iam_audit::{AuditRecord, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS};
 use iam_authz::{authorize, AccountModel, RequestFacts};
 use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Read, Requirement};
 use iam_policy::DecisionEffect;
@@ -51,6 +51,80 @@ pub struct CreatedAccount {
     pub account_id: String,
     /// The root key (secret shown once).
     pub root_key: NewAccessKey,
+}
+
+/// Organizations' `CreateAccount` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAccountRequest {
+    /// `AccountName`: 1 to 50 printable ASCII characters.
+    pub account_name: String,
+    /// `Email`: the root user's address (validated; kept out of records).
+    pub email: String,
+    /// `RoleName`: the administrator role to create; `OrganizationAccountAccessRole` by default.
+    pub role_name: Option<String>,
+}
+
+impl MemberAccountRequest {
+    /// The role AWS creates when the request names none.
+    pub const DEFAULT_ROLE_NAME: &'static str = "OrganizationAccountAccessRole";
+
+    fn role_name(&self) -> &str {
+        self.role_name.as_deref().unwrap_or(Self::DEFAULT_ROLE_NAME)
+    }
+
+    /// AWS's constraints on the three parameters.
+    fn validate(&self) -> Result<(), AppError> {
+        let invalid = |message: &str| Err(AppError::new(ErrorCode::ValidationError, message));
+        let name = &self.account_name;
+        if name.is_empty() || name.chars().count() > 50 || !name.chars().all(|c| (' '..='~').contains(&c)) {
+            return invalid("AccountName must be 1 to 50 printable ASCII characters");
+        }
+        let email = &self.email;
+        let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        });
+        if !(6..=64).contains(&email.len()) || email.chars().any(char::is_whitespace) || !well_formed {
+            return invalid("Email must be an e-mail address of 6 to 64 characters");
+        }
+        let role = self.role_name();
+        if role.is_empty()
+            || role.len() > 64
+            || !role.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+        {
+            return invalid("RoleName must be 1 to 64 of the characters [\\w+=,.@-]");
+        }
+        Ok(())
+    }
+}
+
+/// A member account `CreateAccount` made, as AWS's `CreateAccountStatus` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedMemberAccount {
+    /// `car-...`: the request's id.
+    pub request_id: String,
+    /// The new account's 12-digit id.
+    pub account_id: String,
+    /// `AccountName`.
+    pub account_name: String,
+    /// The administrator role created in it.
+    pub role_name: String,
+    /// When it was asked for.
+    pub requested: DateTime<Utc>,
+    /// When it was done.
+    pub completed: DateTime<Utc>,
+}
+
+impl CreatedMemberAccount {
+    fn status_elements(&self) -> Value {
+        json!({
+            "id": self.request_id,
+            "accountName": self.account_name,
+            "state": "SUCCEEDED",
+            "requestedTimestamp": self.requested,
+            "completedTimestamp": self.completed,
+            "accountId": self.account_id,
+        })
+    }
 }
 
 impl ApiCaller {
@@ -183,6 +257,7 @@ fn shorten_strings(value: Value) -> Value {
 /// What a management record says beyond the call itself.
 struct CallFacts<'a> {
     caller: &'a ApiCaller,
+    event_source: &'static str,
     state: &'a AccountState,
     event_name: &'a str,
     needed: &'a [Requirement],
@@ -230,7 +305,7 @@ fn management_record(facts: CallFacts<'_>) -> AuditRecord {
         event_version: "1.09".into(),
         user_identity: user_identity(facts.state, &caller.principal_arn, caller.access_key_id.as_deref()),
         event_time: facts.now,
-        event_source: EVENT_SOURCE_IAM.into(),
+        event_source: facts.event_source.into(),
         event_name: facts.event_name.to_owned(),
         aws_region: caller.region.clone(),
         source_ip_address: caller.source_ip.clone().unwrap_or_default(),
@@ -471,6 +546,7 @@ impl Gatehouse {
         });
         self.record_call(CallFacts {
             caller,
+            event_source: EVENT_SOURCE_IAM,
             state: model.state(),
             event_name,
             needed: &needed,
@@ -567,6 +643,7 @@ impl Gatehouse {
         });
         self.record_call(CallFacts {
             caller,
+            event_source: EVENT_SOURCE_IAM,
             state: model.state(),
             event_name: "CreateAccessKey",
             needed: &needed,
@@ -618,6 +695,7 @@ impl Gatehouse {
         });
         self.record_call(CallFacts {
             caller,
+            event_source: EVENT_SOURCE_ORGANIZATIONS,
             state: model.state(),
             event_name: "CreateAccount",
             needed: &needed,
@@ -628,6 +706,102 @@ impl Gatehouse {
         })
         .await?;
         outcome
+    }
+
+    /// Organizations' `CreateAccount`: a member account with no credentials of its own, holding
+    /// a role (`OrganizationAccountAccessRole` unless `RoleName` says otherwise) that trusts the
+    /// management account and has `AdministratorAccess`, as AWS creates it. The same rule as
+    /// [`Self::create_account_for`] decides who may call it. The record names the account and
+    /// role; the e-mail address is withheld from it, as CloudTrail withholds it.
+    ///
+    /// # Errors
+    /// `AccessDenied` for any other caller; `ValidationError` (`ConstraintViolationException`'s
+    /// cases) for a bad name, e-mail or role name; `ServiceFailure` when the log or record fails.
+    pub async fn create_member_account(
+        &self,
+        caller: &ApiCaller,
+        request: &MemberAccountRequest,
+    ) -> Result<CreatedMemberAccount, AppError> {
+        let model = self.caller_model(caller)?;
+        let requested = Utc::now();
+        let needed = vec![Requirement::named("organizations:CreateAccount", "*")];
+        let is_management_root = self.management_account().as_deref() == Some(caller.account_id.as_str())
+            && is_account_root(model.state(), &caller.principal_arn);
+        let outcome = if is_management_root {
+            match request.validate() {
+                Ok(()) => self.create_member(caller, request, requested).await,
+                Err(invalid) => Err(invalid),
+            }
+        } else {
+            Err(access_denied(
+                caller,
+                "organizations:CreateAccount",
+                "*",
+                "because only the management account's root user may create accounts",
+            ))
+        };
+        let response = outcome
+            .as_ref()
+            .map(|created| (json!({ "createAccountStatus": created.status_elements() }), None));
+        self.record_call(CallFacts {
+            caller,
+            event_source: EVENT_SOURCE_ORGANIZATIONS,
+            state: model.state(),
+            event_name: "CreateAccount",
+            needed: &needed,
+            request_parameters: json!({
+                "accountName": bounded_text(&request.account_name),
+                "email": "HIDDEN_DUE_TO_SECURITY_REASONS",
+                "roleName": request.role_name.as_deref().map(bounded_text),
+            }),
+            outcome: response,
+            read_only: false,
+            now: requested,
+        })
+        .await?;
+        outcome
+    }
+
+    async fn create_member(
+        &self,
+        caller: &ApiCaller,
+        request: &MemberAccountRequest,
+        requested: DateTime<Utc>,
+    ) -> Result<CreatedMemberAccount, AppError> {
+        let actor = caller.actor();
+        let account_id = self.create_account_without_credentials(&actor, None).await?;
+        let role_name = request.role_name().to_owned();
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{}:root", caller.account_id)},
+                "Action": "sts:AssumeRole",
+            }],
+        });
+        let create_role = Command::CreateRole {
+            role_name: role_name.clone(),
+            path: None,
+            assume_role_policy_document: trust.to_string(),
+            description: None,
+            max_session_duration: None,
+            permissions_boundary: None,
+            tags: Vec::new(),
+        };
+        self.execute(&account_id, &actor, &create_role).await?;
+        let attach = Command::AttachRolePolicy {
+            role_name: role_name.clone(),
+            policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".to_owned(),
+        };
+        self.execute(&account_id, &actor, &attach).await?;
+        Ok(CreatedMemberAccount {
+            request_id: format!("car-{}", uuid::Uuid::now_v7().simple()),
+            account_id,
+            account_name: request.account_name.clone(),
+            role_name,
+            requested,
+            completed: Utc::now(),
+        })
     }
 
     /// Authorizes a read-only call for `caller` on its account's current model, as the domain
@@ -651,6 +825,7 @@ impl Gatehouse {
         let needed = [read.requirement(state, &caller.account_id)];
         management_record(CallFacts {
             caller,
+            event_source: EVENT_SOURCE_IAM,
             state,
             event_name: read.action_name(),
             needed: &needed,
@@ -676,6 +851,7 @@ impl Gatehouse {
         let empty = AccountState::new();
         management_record(CallFacts {
             caller,
+            event_source: EVENT_SOURCE_IAM,
             state: state.as_deref().unwrap_or(&empty),
             event_name,
             needed,

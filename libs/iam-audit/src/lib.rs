@@ -22,6 +22,6 @@ pub mod redact;
 pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
 pub use record::{
     encode_all, AuditFields, AuditRecord, DecisionDetail, EncodedRecord, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ,
-    EVENT_SOURCE_IAM,
+    EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS,
 };
 pub use redact::redact_secrets;

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 /// `eventSource` of management calls: the IAM API.
 pub const EVENT_SOURCE_IAM: &str = "iam.amazonaws.com";
+/// `eventSource` of Organizations calls (`CreateAccount`).
+pub const EVENT_SOURCE_ORGANIZATIONS: &str = "organizations.amazonaws.com";
 /// `eventSource` of access decisions made by Gatehouse's decision API.
 pub const EVENT_SOURCE_AUTHZ: &str = "authz.gatehouse.dev";
 

@@ -21,6 +21,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 mod credentials;
 mod instance_profiles;
+pub mod organizations;
 
 /// IAM's XML namespace.
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -31,12 +32,63 @@ pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(body: &[u8]) -> Params {
-        Params(
-            form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+    /// Parses a form body strictly, as AWS does: every `%` starts a two-digit escape and the
+    /// decoded text is UTF-8 (`MalformedQueryString` otherwise); list members are numbered 1, 2,
+    /// 3, ... without gaps (`ValidationError` otherwise).
+    fn parse(body: &[u8]) -> Result<Params, WireError> {
+        let malformed = |why: &str| {
+            WireError::new(
+                "MalformedQueryString",
+                400,
+                format!("The request body is malformed: {why}."),
+            )
+        };
+        let text = std::str::from_utf8(body).map_err(|_| malformed("it is not UTF-8"))?;
+        let mut pairs = Vec::new();
+        for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            pairs.push((
+                form_text(key).ok_or_else(|| malformed("a bad escape"))?,
+                form_text(value).ok_or_else(|| malformed("a bad escape"))?,
+            ));
+        }
+        let params = Params(pairs);
+        params.check_lists()?;
+        Ok(params)
+    }
+
+    /// Every list (`Name.member.N`, nested ones too) numbers its members 1..=n.
+    fn check_lists(&self) -> Result<(), WireError> {
+        let mut lists: std::collections::BTreeMap<&str, std::collections::BTreeSet<u32>> = Default::default();
+        for (key, _) in &self.0 {
+            for (at, _) in key.match_indices(".member.") {
+                let list = &key[..at];
+                let rest = &key[at + ".member.".len()..];
+                let index = rest.split('.').next().unwrap_or_default();
+                let index = index.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    WireError::new(
+                        "ValidationError",
+                        400,
+                        format!("{list}.member.{index} does not number a list member (1, 2, 3, ...)"),
+                    )
+                })?;
+                lists.entry(list).or_default().insert(index);
+            }
+        }
+        for (list, indexes) in lists {
+            if let Some(gap) = (1..)
+                .zip(&indexes)
+                .find(|(expected, got)| expected != *got)
+                .map(|(expected, _)| expected)
+            {
+                return Err(WireError::new(
+                    "ValidationError",
+                    400,
+                    format!("The list {list} has no member {gap}: members are numbered 1, 2, 3, ... without gaps"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -126,6 +178,28 @@ impl Params {
         tags.sort_by_key(|(n, _)| *n);
         tags.into_iter().map(|(_, tag)| tag).collect()
     }
+}
+
+/// One form-encoded key or value: `+` is a space and `%XY` a byte; `None` for a bad escape or
+/// text that is not UTF-8 once decoded. (`form_urlencoded` decodes leniently, keeping a bad
+/// escape as text and replacing bad UTF-8, which would change what the caller sent.)
+fn form_text(encoded: &str) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => decoded.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                decoded.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            byte => decoded.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(decoded).ok()
 }
 
 /// An error as the query protocol answers it.
@@ -248,16 +322,34 @@ pub fn namespace_of(service: &str) -> &'static str {
 
 /// Answers one query-protocol request of an authenticated caller.
 pub async fn handle(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, body: &[u8]) -> Response {
-    let params = Params::parse(body);
     let namespace = namespace_of(service);
-    let action = params.get("Action").unwrap_or_default().to_owned();
+    let refuse =
+        |error: WireError| error_response(namespace, error.status, &error.code, &error.message, &caller.request_id);
+    let params = match Params::parse(body) {
+        Ok(params) => params,
+        Err(malformed) => return refuse(malformed),
+    };
+    let Some(action) = params.get("Action").map(str::to_owned) else {
+        return refuse(WireError::new(
+            "MissingAction",
+            400,
+            "The request must contain the parameter Action.",
+        ));
+    };
+    if params.get("Version").is_none() {
+        return refuse(WireError::new(
+            "MissingParameter",
+            400,
+            "The request must contain the parameter Version.",
+        ));
+    }
     let expected_version = if service == "sts" { "2011-06-15" } else { "2010-05-08" };
     if params.get("Version").is_some_and(|version| version != expected_version) {
         let message = format!(
             "Version {} is not {service}'s API version {expected_version}",
             params.get("Version").unwrap_or_default()
         );
-        return error_response(namespace, 400, "InvalidAction", &message, &caller.request_id);
+        return refuse(WireError::new("InvalidAction", 400, message));
     }
     // Every record of this call names the API version, as CloudTrail's `apiVersion` does.
     let caller = &ApiCaller {
@@ -2064,9 +2156,39 @@ mod tests {
     fn tags_are_read_in_member_order() {
         let params = Params::parse(
             b"Action=CreateUser&Tags.member.2.Key=b&Tags.member.1.Key=a&Tags.member.1.Value=x%26y&Tags.member.2.Value=",
-        );
+        )
+        .unwrap();
         let tags = params.tags();
         assert_eq!(tags, vec![TagInput::new("a", "x&y"), TagInput::new("b", "")]);
+    }
+
+    #[test]
+    fn form_bodies_are_decoded_strictly() {
+        let params = Params::parse(b"A=x+y%2B%C3%A9&B=&C&&D=%7e").unwrap();
+        assert_eq!(params.get("A"), Some("x y+\u{e9}"));
+        assert_eq!(params.get("B"), Some(""));
+        assert_eq!(params.get("C"), Some(""));
+        assert_eq!(params.get("D"), Some("~"));
+        for bad in [&b"A=%"[..], b"A=%4", b"A=%zz", b"A=%FF", b"A=\xff", b"%G1=x"] {
+            let error = Params::parse(bad).err().unwrap();
+            assert_eq!(error.code, "MalformedQueryString", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn list_members_are_numbered_without_gaps() {
+        let nested = b"ContextEntries.member.1.ContextKeyValues.member.1=a&ContextEntries.member.1.ContextKeyValues.member.2=b";
+        assert!(Params::parse(nested).is_ok());
+        for bad in [
+            &b"L.member.2=a"[..],
+            b"L.member.1=a&L.member.3=b",
+            b"L.member.0=a",
+            b"L.member.x=a",
+            b"L.member.1=a&M.member.1.N.member.2=b",
+        ] {
+            let error = Params::parse(bad).err().unwrap();
+            assert_eq!(error.code, "ValidationError", "{bad:?}");
+        }
     }
 
     #[test]

@@ -81,6 +81,8 @@ enum ErrorShape {
     Decision,
     /// AWS's query protocol (`POST /`): an `ErrorResponse` document.
     Query,
+    /// AWS's json protocol (`POST /` with `X-Amz-Target`): `{"__type", "Message"}`.
+    AwsJson,
 }
 
 impl Gateway {
@@ -225,6 +227,7 @@ fn shaped_error(shape: ErrorShape, status: StatusCode, code: &str, message: &str
         }
         ErrorShape::Decision => decision::error_body(code, message),
         ErrorShape::Query => return aws::error_response(aws::IAM_NAMESPACE, status.as_u16(), code, message, ""),
+        ErrorShape::AwsJson => return aws::organizations::error_response(status.as_u16(), code, message),
     };
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
@@ -293,8 +296,8 @@ async fn authenticated(
         &Keys(&gateway.gatehouse),
         &gateway.signing_keys,
         &gateway.auth,
-        if shape == ErrorShape::Query {
-            &["iam", "sts"]
+        if matches!(shape, ErrorShape::Query | ErrorShape::AwsJson) {
+            &["iam", "sts", "organizations"]
         } else {
             &["iam"]
         },
@@ -360,18 +363,42 @@ fn user_agent_of(parts: &axum::http::request::Parts) -> Option<String> {
         .map(|agent| agent.chars().take(512).collect())
 }
 
-/// AWS's query protocol (IAM and STS, by the signature's service), for the aws CLI and SDKs.
+/// AWS's wire protocols on one port, for the aws CLI and SDKs: the json protocol when the request
+/// names an `X-Amz-Target` (Organizations), else the query protocol (IAM and STS, by the
+/// signature's service).
 async fn aws_api(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    let (caller, body, service) = match authenticated(&gateway, peer, request, ErrorShape::Query).await {
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    let shape = if target.is_some() {
+        ErrorShape::AwsJson
+    } else {
+        ErrorShape::Query
+    };
+    let (caller, body, service) = match authenticated(&gateway, peer, request, shape).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
     tracing::info!(account = %caller.account_id, principal = %caller.principal_arn, %service, "aws api request");
-    aws::handle(&gateway.gatehouse, &caller, &service, &body).await
+    match (service.as_str(), target) {
+        ("organizations", target) => {
+            aws::organizations::handle(&gateway.gatehouse, &caller, target.as_deref(), &body).await
+        }
+        (_, Some(target)) => {
+            let shown: String = target.chars().take(128).collect();
+            aws::organizations::error_response(
+                400,
+                "UnknownOperationException",
+                &format!("{shown} is not an operation of the {service} service's json protocol"),
+            )
+        }
+        (_, None) => aws::handle(&gateway.gatehouse, &caller, &service, &body).await,
+    }
 }
 
 async fn decision_api(
