@@ -11,12 +11,23 @@ use std::process::Command;
 use serde_json::Value;
 use support::Server;
 
+/// How the CLI is pointed at iamd.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    /// `--endpoint-url`.
+    Flag,
+    /// `AWS_ENDPOINT_URL`, for every service.
+    Env,
+    /// `AWS_ENDPOINT_URL_IAM` / `_STS` / `_ORGANIZATIONS`: one variable per service.
+    ServiceEnv,
+}
+
 /// Runs `aws <args>` against `server`; the exit status, stdout (JSON when there is any) and stderr.
-fn aws(server: &Server, endpoint_from_env: bool, args: &[&str]) -> (bool, Value, String) {
+fn aws(server: &Server, endpoint: Endpoint, args: &[&str]) -> (bool, Value, String) {
     let cli = std::env::var_os("GATEHOUSE_AWS_CLI").unwrap_or_else(|| {
         panic!("GATEHOUSE_AWS_CLI is not set: run the tests with ./scripts/test.sh, which installs the aws CLI into target/pyenv")
     });
-    let endpoint = format!("http://{}", server.address);
+    let url = format!("http://{}", server.address);
     let mut command = Command::new(&cli);
     command
         .env_clear()
@@ -25,10 +36,18 @@ fn aws(server: &Server, endpoint_from_env: bool, args: &[&str]) -> (bool, Value,
         .env("AWS_SHARED_CREDENTIALS_FILE", server.data_dir.join("root-credentials"))
         .env("AWS_CONFIG_FILE", server.data_dir.join("no-config"))
         .args(["--profile", "gatehouse", "--region", "us-east-1", "--output", "json"]);
-    if endpoint_from_env {
-        command.env("AWS_ENDPOINT_URL", &endpoint);
-    } else {
-        command.args(["--endpoint-url", &endpoint]);
+    match endpoint {
+        Endpoint::Flag => {
+            command.args(["--endpoint-url", &url]);
+        }
+        Endpoint::Env => {
+            command.env("AWS_ENDPOINT_URL", &url);
+        }
+        Endpoint::ServiceEnv => {
+            for service in ["IAM", "STS", "ORGANIZATIONS"] {
+                command.env(format!("AWS_ENDPOINT_URL_{service}"), &url);
+            }
+        }
     }
     let output = command.args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -44,24 +63,47 @@ fn aws(server: &Server, endpoint_from_env: bool, args: &[&str]) -> (bool, Value,
     )
 }
 
+/// `aws ...` that must succeed; its JSON output.
+fn ok(server: &Server, endpoint: Endpoint, args: &[&str]) -> Value {
+    let (ok, output, err) = aws(server, endpoint, args);
+    assert!(ok, "aws {}: {err}", args.join(" "));
+    output
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const READ_REPORTS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+const READ_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
 #[test]
 fn the_aws_cli_manages_gatehouse() {
+    use Endpoint::{Env, Flag, ServiceEnv};
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let account = server.account_id();
-    let (ok, who, err) = aws(&server, false, &["sts", "get-caller-identity"]);
-    assert!(ok, "{err}");
+    let who = ok(&server, ServiceEnv, &["sts", "get-caller-identity"]);
     assert_eq!(who["Account"], account);
-    let (ok, created, err) = aws(
+    let created = ok(
         &server,
-        false,
-        &["iam", "create-user", "--user-name", "alice", "--path", "/eng/"],
+        Flag,
+        &[
+            "iam",
+            "create-user",
+            "--user-name",
+            "alice",
+            "--path",
+            "/eng/",
+            "--tags",
+            "Key=team,Value=db",
+        ],
     );
-    assert!(ok, "{err}");
     assert_eq!(created["User"]["Arn"], format!("arn:aws:iam::{account}:user/eng/alice"));
-    let (ok, _, err) = aws(
+    for name in ["bob", "carol", "dave", "erin"] {
+        ok(&server, ServiceEnv, &["iam", "create-user", "--user-name", name]);
+    }
+    ok(
         &server,
-        true,
+        Env,
         &[
             "iam",
             "attach-user-policy",
@@ -71,18 +113,251 @@ fn the_aws_cli_manages_gatehouse() {
             "arn:aws:iam::aws:policy/ReadOnlyAccess",
         ],
     );
-    assert!(ok, "{err}");
-    let (ok, attached, err) = aws(
+    let attached = ok(
         &server,
-        true,
+        Env,
         &["iam", "list-attached-user-policies", "--user-name", "alice"],
     );
-    assert!(ok, "{err}");
     assert_eq!(attached["AttachedPolicies"][0]["PolicyName"], "ReadOnlyAccess");
-    let (ok, listed, err) = aws(&server, true, &["iam", "list-users"]);
-    assert!(ok, "{err}");
-    assert_eq!(listed["Users"][0]["UserName"], "alice");
-    let (ok, _, err) = aws(&server, false, &["iam", "get-user", "--user-name", "nobody"]);
-    assert!(!ok);
+
+    // Paging: the CLI follows `Marker` by itself (`--page-size`), or stops with a `NextToken`.
+    let all = ok(&server, Flag, &["iam", "list-users", "--page-size", "2"]);
+    let names: Vec<&str> = all["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["UserName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol", "dave", "erin"]);
+    let first = ok(&server, Flag, &["iam", "list-users", "--max-items", "2"]);
+    assert_eq!(first["Users"].as_array().unwrap().len(), 2);
+    let token = first["NextToken"].as_str().unwrap().to_owned();
+    let rest = ok(
+        &server,
+        Flag,
+        &["iam", "list-users", "--max-items", "10", "--starting-token", &token],
+    );
+    assert_eq!(rest["Users"][0]["UserName"], "carol");
+    assert_eq!(rest["Users"].as_array().unwrap().len(), 3);
+
+    // Groups, inline policies, tags.
+    ok(&server, Flag, &["iam", "create-group", "--group-name", "devs"]);
+    ok(
+        &server,
+        Flag,
+        &["iam", "add-user-to-group", "--group-name", "devs", "--user-name", "bob"],
+    );
+    ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "put-group-policy",
+            "--group-name",
+            "devs",
+            "--policy-name",
+            "reports",
+            "--policy-document",
+            READ_REPORTS,
+        ],
+    );
+    let group = ok(&server, Flag, &["iam", "get-group", "--group-name", "devs"]);
+    assert_eq!(group["Users"][0]["UserName"], "bob");
+    let inline = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "get-group-policy",
+            "--group-name",
+            "devs",
+            "--policy-name",
+            "reports",
+        ],
+    );
+    assert_eq!(
+        inline["PolicyDocument"]["Statement"][0]["Resource"],
+        "arn:aws:s3:::reports/*"
+    );
+    ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "tag-user",
+            "--user-name",
+            "bob",
+            "--tags",
+            "Key=cost-center,Value=42",
+        ],
+    );
+    let tags = ok(&server, Flag, &["iam", "list-user-tags", "--user-name", "bob"]);
+    assert_eq!(tags["Tags"][0]["Key"], "cost-center");
+
+    // A role, a managed policy and its versions.
+    let role = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "app",
+            "--assume-role-policy-document",
+            TRUST,
+        ],
+    );
+    assert_eq!(
+        role["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "ec2.amazonaws.com"
+    );
+    let policy = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "create-policy",
+            "--policy-name",
+            "reports",
+            "--policy-document",
+            READ_REPORTS,
+        ],
+    );
+    let policy_arn = policy["Policy"]["Arn"].as_str().unwrap().to_owned();
+    let version = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "create-policy-version",
+            "--policy-arn",
+            &policy_arn,
+            "--policy-document",
+            READ_ALL,
+            "--set-as-default",
+        ],
+    );
+    assert_eq!(version["PolicyVersion"]["VersionId"], "v2");
+    let versions = ok(
+        &server,
+        Flag,
+        &["iam", "list-policy-versions", "--policy-arn", &policy_arn],
+    );
+    assert_eq!(versions["Versions"].as_array().unwrap().len(), 2);
+    ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "app",
+            "--policy-arn",
+            &policy_arn,
+        ],
+    );
+    ok(
+        &server,
+        Flag,
+        &["iam", "create-instance-profile", "--instance-profile-name", "app"],
+    );
+    ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "add-role-to-instance-profile",
+            "--instance-profile-name",
+            "app",
+            "--role-name",
+            "app",
+        ],
+    );
+    let profiles = ok(
+        &server,
+        Flag,
+        &["iam", "list-instance-profiles-for-role", "--role-name", "app"],
+    );
+    assert_eq!(profiles["InstanceProfiles"][0]["Roles"][0]["RoleName"], "app");
+
+    // Access keys: the secret once, in the answer.
+    let key = ok(&server, Flag, &["iam", "create-access-key", "--user-name", "carol"]);
+    assert!(key["AccessKey"]["SecretAccessKey"].as_str().unwrap().len() >= 40);
+    let keys = ok(&server, Flag, &["iam", "list-access-keys", "--user-name", "carol"]);
+    assert_eq!(
+        keys["AccessKeyMetadata"][0]["AccessKeyId"],
+        key["AccessKey"]["AccessKeyId"]
+    );
+    assert!(keys["AccessKeyMetadata"][0].get("SecretAccessKey").is_none());
+
+    // What tools read before they write.
+    let simulated = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "simulate-principal-policy",
+            "--policy-source-arn",
+            &format!("arn:aws:iam::{account}:role/app"),
+            "--action-names",
+            "s3:GetObject",
+            "s3:PutObject",
+            "--resource-arns",
+            "arn:aws:s3:::reports/q1",
+        ],
+    );
+    let decisions: Vec<&str> = simulated["EvaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["EvalDecision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allowed", "implicitDeny"]);
+    let details = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "get-account-authorization-details",
+            "--filter",
+            "Role",
+            "LocalManagedPolicy",
+        ],
+    );
+    assert_eq!(details["RoleDetailList"][0]["RoleName"], "app");
+    assert_eq!(details["Policies"][0]["PolicyName"], "reports");
+    assert_eq!(details["UserDetailList"], serde_json::json!([]));
+    let keys = ok(
+        &server,
+        Flag,
+        &[
+            "iam",
+            "get-context-keys-for-custom-policy",
+            "--policy-input-list",
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}}"#,
+        ],
+    );
+    assert_eq!(keys["ContextKeyNames"], serde_json::json!(["aws:SecureTransport"]));
+
+    // Organizations through the same endpoint.
+    let made = ok(
+        &server,
+        ServiceEnv,
+        &[
+            "organizations",
+            "create-account",
+            "--email",
+            "prod@example.com",
+            "--account-name",
+            "Production",
+        ],
+    );
+    assert_eq!(made["CreateAccountStatus"]["State"], "SUCCEEDED");
+
+    let (ok_, _, err) = aws(&server, Flag, &["iam", "get-user", "--user-name", "nobody"]);
+    assert!(!ok_);
     assert!(err.contains("NoSuchEntity"), "{err}");
+    let (ok_, _, err) = aws(&server, Flag, &["iam", "delete-role", "--role-name", "app"]);
+    assert!(!ok_);
+    assert!(err.contains("DeleteConflict"), "{err}");
 }
