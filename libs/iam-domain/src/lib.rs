@@ -32,7 +32,7 @@ pub use decide::{decide, quota, DecideContext};
 pub use error::DomainError;
 pub use event::*;
 pub use evolve::evolve;
-pub use reads::Read;
+pub use reads::{authorization_details, AuthorizationDetail, EntityType, Read};
 pub use state::{
     AccessKey, AccessKeyLastUsed, AccessKeyOwner, AccessKeyStatus, AccountInfo, AccountState, EffectivePolicies,
     EffectivePolicy, Group, InlinePolicies, InstanceProfile, ManagedPolicy, Permissions, PolicyVersion, PrincipalKind,

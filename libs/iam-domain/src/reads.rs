@@ -3,7 +3,8 @@
 //! fields, AWS's wire protocol) asks the same question of the same function.
 
 use crate::authorization::Requirement;
-use crate::state::AccountState;
+use crate::error::DomainError;
+use crate::state::{AccountState, Group, ManagedPolicy, Role, User};
 
 /// A read-only IAM call, with AWS's parameter names. It serializes as CloudTrail's
 /// `requestParameters`.
@@ -274,6 +275,85 @@ impl Read {
     pub fn request_parameters(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// An entity type `GetAccountAuthorizationDetails` can be filtered to (its `Filter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityType {
+    /// `User`.
+    User,
+    /// `Group`.
+    Group,
+    /// `Role`.
+    Role,
+    /// `LocalManagedPolicy`: the account's own managed policies.
+    LocalManagedPolicy,
+    /// `AWSManagedPolicy`: the AWS-managed policies the account uses.
+    AwsManagedPolicy,
+}
+
+impl EntityType {
+    /// Parses AWS's name of an entity type.
+    ///
+    /// # Errors
+    /// `ValidationError` for any other name.
+    pub fn parse(name: &str) -> Result<EntityType, DomainError> {
+        Ok(match name {
+            "User" => EntityType::User,
+            "Group" => EntityType::Group,
+            "Role" => EntityType::Role,
+            "LocalManagedPolicy" => EntityType::LocalManagedPolicy,
+            "AWSManagedPolicy" => EntityType::AwsManagedPolicy,
+            other => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(DomainError::Validation(format!(
+                    "Filter {shown:?} is not one of User, Role, Group, LocalManagedPolicy, AWSManagedPolicy"
+                )));
+            }
+        })
+    }
+}
+
+/// One entry of `GetAccountAuthorizationDetails`.
+#[derive(Debug, Clone, Copy)]
+pub enum AuthorizationDetail<'s> {
+    /// A user.
+    User(&'s User),
+    /// A group.
+    Group(&'s Group),
+    /// A role.
+    Role(&'s Role),
+    /// A managed policy (the account's own, or an AWS-managed one it uses).
+    Policy(&'s ManagedPolicy),
+}
+
+/// `GetAccountAuthorizationDetails`' entries in AWS's order (users, groups, roles, then managed
+/// policies), limited to `filter`'s types (every type when it is empty). A page's marker is a
+/// position in this list, so every door pages it alike.
+#[must_use]
+pub fn authorization_details<'s>(state: &'s AccountState, filter: &[EntityType]) -> Vec<AuthorizationDetail<'s>> {
+    let wants = |kind: EntityType| filter.is_empty() || filter.contains(&kind);
+    let mut entries = Vec::new();
+    if wants(EntityType::User) {
+        entries.extend(state.users().map(AuthorizationDetail::User));
+    }
+    if wants(EntityType::Group) {
+        entries.extend(state.groups().map(AuthorizationDetail::Group));
+    }
+    if wants(EntityType::Role) {
+        entries.extend(state.roles().map(AuthorizationDetail::Role));
+    }
+    if wants(EntityType::LocalManagedPolicy) {
+        entries.extend(state.customer_policies().map(AuthorizationDetail::Policy));
+    }
+    if wants(EntityType::AwsManagedPolicy) {
+        let in_use = state
+            .aws_managed_policies()
+            .iter()
+            .filter(|p| state.attachment_count(&p.arn) > 0);
+        entries.extend(in_use.map(AuthorizationDetail::Policy));
+    }
+    entries
 }
 
 #[cfg(test)]

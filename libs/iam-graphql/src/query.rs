@@ -3,13 +3,14 @@
 
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result, SimpleObject};
-use iam_domain::Read;
+use iam_domain::{authorization_details, AuthorizationDetail, EntityType, Read};
 use iam_types::{ErrorCode, IamArn};
 
 use crate::error::aws_error;
 use crate::guard::Scope;
 use crate::types::{
-    page_complexity, paginate, GroupObject, InstanceProfileObject, PolicyObject, RoleObject, UserObject,
+    page_complexity, paginate, GroupObject, InstanceProfileObject, PolicyObject, RoleObject, UserObject, DEFAULT_PAGE,
+    MAX_PAGE,
 };
 
 /// The root of queries.
@@ -26,7 +27,8 @@ pub struct CallerIdentity {
     pub access_key_id: String,
 }
 
-/// Every user, group, role and customer-managed policy of the account, with their policies.
+/// One page of the account's users, groups, roles and managed policies (its own, and the
+/// AWS-managed ones it uses), with their policies: AWS's `GetAccountAuthorizationDetails`.
 #[derive(SimpleObject)]
 pub struct AccountAuthorizationDetails {
     /// Users.
@@ -37,6 +39,38 @@ pub struct AccountAuthorizationDetails {
     pub role_detail_list: Vec<RoleObject>,
     /// Managed policies in use or owned by the account.
     pub policies: Vec<PolicyObject>,
+    /// Whether more entries follow; pass `marker` as `after` for the next page.
+    pub is_truncated: bool,
+    /// Where the next page starts (the same marker as the AWS wire API's `Marker`).
+    pub marker: Option<String>,
+}
+
+/// The entity types `accountAuthorizationDetails` can be limited to (AWS's `Filter`).
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum EntityTypeFilter {
+    /// Users.
+    User,
+    /// Groups.
+    Group,
+    /// Roles.
+    Role,
+    /// The account's own managed policies.
+    LocalManagedPolicy,
+    /// AWS-managed policies the account uses.
+    #[graphql(name = "AWS_MANAGED_POLICY")]
+    AwsManagedPolicy,
+}
+
+impl From<EntityTypeFilter> for EntityType {
+    fn from(filter: EntityTypeFilter) -> Self {
+        match filter {
+            EntityTypeFilter::User => EntityType::User,
+            EntityTypeFilter::Group => EntityType::Group,
+            EntityTypeFilter::Role => EntityType::Role,
+            EntityTypeFilter::LocalManagedPolicy => EntityType::LocalManagedPolicy,
+            EntityTypeFilter::AwsManagedPolicy => EntityType::AwsManagedPolicy,
+        }
+    }
 }
 
 /// Which managed policies `policies` lists.
@@ -299,34 +333,55 @@ impl QueryRoot {
     }
 
     /// Everything about the account's principals and policies (`GetAccountAuthorizationDetails`).
-    async fn account_authorization_details(&self, ctx: &Context<'_>) -> Result<AccountAuthorizationDetails> {
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn account_authorization_details(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<Vec<EntityTypeFilter>>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<AccountAuthorizationDetails> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::GetAccountAuthorizationDetails {})?;
-        let state = scope.model.state();
+        let filter: Vec<EntityType> = filter.unwrap_or_default().into_iter().map(EntityType::from).collect();
         let model = &scope.model;
-        let in_use = state
-            .aws_managed_policies()
-            .iter()
-            .filter(|p| state.attachment_count(&p.arn) > 0);
-        Ok(AccountAuthorizationDetails {
-            user_detail_list: state
-                .users()
-                .map(|u| UserObject::new(model.clone(), u.clone()).in_details(true))
-                .collect(),
-            group_detail_list: state
-                .groups()
-                .map(|g| GroupObject::new(model.clone(), g.clone()).in_details(true))
-                .collect(),
-            role_detail_list: state
-                .roles()
-                .map(|r| RoleObject::new(model.clone(), r.clone()).in_details(true))
-                .collect(),
-            policies: state
-                .customer_policies()
-                .chain(in_use)
-                .map(|p| PolicyObject::new(model.clone(), p.clone()).in_details(true))
-                .collect(),
-        })
+        let entries = authorization_details(model.state(), &filter);
+        // The marker is the position of the page's last entry, as the wire API's `Marker` is.
+        let start = match after.as_deref() {
+            None => 0,
+            Some(marker) => marker
+                .parse::<usize>()
+                .map(|last| last + 1)
+                .map_err(|_| aws_error(ErrorCode::InvalidInput, "`after` is not a marker this listing gave"))?,
+        };
+        let first = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+        let end = start.saturating_add(first).min(entries.len());
+        let marker = (end < entries.len()).then(|| format!("{:010}", end - 1));
+        let mut details = AccountAuthorizationDetails {
+            user_detail_list: Vec::new(),
+            group_detail_list: Vec::new(),
+            role_detail_list: Vec::new(),
+            policies: Vec::new(),
+            is_truncated: marker.is_some(),
+            marker,
+        };
+        for entry in entries.into_iter().take(end).skip(start) {
+            match entry {
+                AuthorizationDetail::User(u) => details
+                    .user_detail_list
+                    .push(UserObject::new(model.clone(), u.clone()).in_details(true)),
+                AuthorizationDetail::Group(g) => details
+                    .group_detail_list
+                    .push(GroupObject::new(model.clone(), g.clone()).in_details(true)),
+                AuthorizationDetail::Role(r) => details
+                    .role_detail_list
+                    .push(RoleObject::new(model.clone(), r.clone()).in_details(true)),
+                AuthorizationDetail::Policy(p) => details
+                    .policies
+                    .push(PolicyObject::new(model.clone(), p.clone()).in_details(true)),
+            }
+        }
+        Ok(details)
     }
 
     /// Decides whether a principal of the caller's account may perform an action on a resource,

@@ -14,7 +14,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use iam_app::access::ApiCaller;
 use iam_app::{AppError, Gatehouse};
-use iam_domain::{AccessKey, AccessKeyStatus, Command, ManagedPolicy, PrincipalKind, Read, Role, TagInput, User};
+use iam_domain::{
+    AccessKey, AccessKeyStatus, AuthorizationDetail, Command, EntityType, ManagedPolicy, PrincipalKind, Read, Role,
+    TagInput, User,
+};
 use iam_types::ErrorCode;
 use iam_types::IamArn;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
@@ -1787,64 +1790,30 @@ fn inline_list_xml(xml: &mut Xml, list: &str, policies: &iam_domain::InlinePolic
     xml.close(list);
 }
 
-/// One entry of `GetAccountAuthorizationDetails`, in the order the call lists them.
-enum Detail<'s> {
-    User(&'s User),
-    Group(&'s iam_domain::Group),
-    Role(&'s Role),
-    Policy(&'s ManagedPolicy),
-}
-
 /// `GetAccountAuthorizationDetails` with `Filter` (`User`, `Role`, `Group`,
 /// `LocalManagedPolicy`, `AWSManagedPolicy`) and paging over all of its entries.
 async fn account_authorization_details(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
-    let filter = params.members("Filter");
-    for kind in &filter {
-        if !["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"].contains(&kind.as_str()) {
-            return Err(WireError::new(
-                "ValidationError",
-                400,
-                format!("Filter {kind:?} is not an entity type"),
-            ));
-        }
-    }
-    let wants = |kind: &str| filter.is_empty() || filter.iter().any(|f| f == kind);
+    let filter = params
+        .members("Filter")
+        .iter()
+        .map(|name| EntityType::parse(name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|invalid| WireError::from(AppError::from(invalid)))?;
     let max = max_items(params)?;
     read(gatehouse, caller, Read::GetAccountAuthorizationDetails {}, |state| {
-        let mut entries: Vec<(String, Detail<'_>)> = Vec::new();
-        if wants("User") {
-            entries.extend(state.users().map(|u| (String::new(), Detail::User(u))));
-        }
-        if wants("Group") {
-            entries.extend(state.groups().map(|g| (String::new(), Detail::Group(g))));
-        }
-        if wants("Role") {
-            entries.extend(state.roles().map(|r| (String::new(), Detail::Role(r))));
-        }
-        if wants("LocalManagedPolicy") {
-            entries.extend(state.customer_policies().map(|p| (String::new(), Detail::Policy(p))));
-        }
-        if wants("AWSManagedPolicy") {
-            entries.extend(
-                state
-                    .aws_managed_policies()
-                    .iter()
-                    .filter(|p| state.attachment_count(&p.arn) > 0)
-                    .map(|p| (String::new(), Detail::Policy(p))),
-            );
-        }
+        let entries = iam_domain::authorization_details(state, &filter);
         // The marker is the position in this listing, zero-padded so it orders as text.
         let entries = entries
             .into_iter()
             .enumerate()
-            .map(|(i, (_, detail))| (format!("{i:010}"), detail))
+            .map(|(i, detail)| (format!("{i:010}"), detail))
             .collect();
         let (entries, next) = page(entries, params, max);
         let (mut users, mut groups, mut roles, mut policies) =
             (Xml::default(), Xml::default(), Xml::default(), Xml::default());
         for entry in entries {
             match entry {
-                Detail::User(user) => {
+                AuthorizationDetail::User(user) => {
                     users.open("member");
                     users
                         .leaf("Path", user.path.as_str())
@@ -1863,14 +1832,14 @@ async fn account_authorization_details(gatehouse: &Gatehouse, caller: &ApiCaller
                     tags_xml(&mut users, &user.tags);
                     users.close("member");
                 }
-                Detail::Group(group) => {
+                AuthorizationDetail::Group(group) => {
                     groups.open("member");
                     group_xml(&mut groups, group);
                     inline_list_xml(&mut groups, "GroupPolicyList", &group.permissions.inline_policies);
                     attached_xml(&mut groups, &group.permissions.attached_policies);
                     groups.close("member");
                 }
-                Detail::Role(role) => {
+                AuthorizationDetail::Role(role) => {
                     roles.open("member");
                     roles
                         .leaf("Path", role.path.as_str())
@@ -1879,14 +1848,20 @@ async fn account_authorization_details(gatehouse: &Gatehouse, caller: &ApiCaller
                         .leaf("Arn", &role.arn.to_string())
                         .leaf("CreateDate", &date(role.create_date))
                         .leaf("AssumeRolePolicyDocument", &document(&role.assume_role_policy_document));
-                    roles.open("InstanceProfileList").close("InstanceProfileList");
+                    roles.open("InstanceProfileList");
+                    for profile in state.instance_profiles_for_role(role.role_name.as_str()) {
+                        roles.open("member");
+                        instance_profiles::profile_xml(&mut roles, state, profile);
+                        roles.close("member");
+                    }
+                    roles.close("InstanceProfileList");
                     inline_list_xml(&mut roles, "RolePolicyList", &role.permissions.inline_policies);
                     attached_xml(&mut roles, &role.permissions.attached_policies);
                     boundary_xml(&mut roles, role.permissions_boundary.as_deref());
                     tags_xml(&mut roles, &role.tags);
                     roles.close("member");
                 }
-                Detail::Policy(policy) => {
+                AuthorizationDetail::Policy(policy) => {
                     policies.open("member");
                     policy_xml(
                         &mut policies,
@@ -1926,7 +1901,7 @@ async fn account_authorization_details(gatehouse: &Gatehouse, caller: &ApiCaller
 async fn account_summary(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outcome {
     use iam_domain::quota;
     read(gatehouse, caller, Read::GetAccountSummary {}, |state| {
-        let entries: [(&str, usize); 13] = [
+        let entries: [(&str, usize); 15] = [
             ("Users", state.users().count()),
             ("UsersQuota", quota::USERS_PER_ACCOUNT),
             ("Groups", state.groups().count()),
@@ -1943,6 +1918,8 @@ async fn account_summary(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outcome {
             ("VersionsPerPolicyQuota", quota::VERSIONS_PER_POLICY),
             ("AttachedPoliciesPerUserQuota", quota::MANAGED_POLICIES_PER_PRINCIPAL),
             ("AccessKeysPerUserQuota", quota::ACCESS_KEYS_PER_USER),
+            ("InstanceProfiles", state.instance_profiles().count()),
+            ("InstanceProfilesQuota", quota::INSTANCE_PROFILES_PER_ACCOUNT),
         ];
         let mut xml = Xml::default();
         xml.open("SummaryMap");
@@ -2177,7 +2154,8 @@ mod tests {
 
     #[test]
     fn list_members_are_numbered_without_gaps() {
-        let nested = b"ContextEntries.member.1.ContextKeyValues.member.1=a&ContextEntries.member.1.ContextKeyValues.member.2=b";
+        let nested =
+            b"ContextEntries.member.1.ContextKeyValues.member.1=a&ContextEntries.member.1.ContextKeyValues.member.2=b";
         assert!(Params::parse(nested).is_ok());
         for bad in [
             &b"L.member.2=a"[..],

@@ -156,6 +156,38 @@ fn entity_lifecycle_and_error_codes() {
             .len(),
         4
     );
+    // Paged and filtered as AWS pages it: one marker across users, groups, roles and policies.
+    let page =
+        "query($a: String) { accountAuthorizationDetails(filter: [USER, LOCAL_MANAGED_POLICY], first: 3, after: $a) {
+        userDetailList { userName } groupDetailList { groupName } policies { policyName } isTruncated marker } }";
+    let first = run(page, json!({"a": null}));
+    let first = &first.data()["accountAuthorizationDetails"];
+    assert_eq!(first["userDetailList"].as_array().unwrap().len(), 3);
+    assert_eq!(first["groupDetailList"], json!([]));
+    assert_eq!(first["isTruncated"], true);
+    let mut seen = 3;
+    let mut marker = first["marker"].as_str().unwrap().to_owned();
+    loop {
+        let next = run(page, json!({"a": marker}));
+        let next = &next.data()["accountAuthorizationDetails"];
+        seen += next["userDetailList"].as_array().unwrap().len() + next["policies"].as_array().unwrap().len();
+        assert_eq!(next["groupDetailList"], json!([]));
+        match next["marker"].as_str() {
+            Some(more) => marker = more.to_owned(),
+            None => {
+                assert_eq!(next["isTruncated"], false);
+                break;
+            }
+        }
+    }
+    let policies = run(
+        "{ policies(scope: LOCAL) { edges { node { policyName } } } }",
+        json!({}),
+    );
+    let local = policies.data()["policies"]["edges"].as_array().unwrap().len();
+    assert_eq!(seen, 4 + local);
+    let bad = run(page, json!({"a": "not-a-marker"}));
+    assert_eq!(bad.error_code().as_deref(), Some("InvalidInput"));
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub(super) async fn dispatch(
 }
 
 /// `InstanceProfile`'s members, with its role (when it holds one) written in full.
-fn profile_xml(xml: &mut Xml, state: &iam_domain::AccountState, profile: &InstanceProfile) {
+pub(super) fn profile_xml(xml: &mut Xml, state: &iam_domain::AccountState, profile: &InstanceProfile) {
     xml.leaf("Path", profile.path.as_str())
         .leaf("InstanceProfileName", profile.instance_profile_name.as_str())
         .leaf("InstanceProfileId", profile.instance_profile_id.as_str())
