@@ -112,7 +112,7 @@ pub fn simulate_principal(
 /// `GetContextKeysForCustomPolicy`: the context keys the given documents read.
 ///
 /// # Errors
-/// `MalformedPolicyDocument` when a document does not parse; `InvalidInput` when none is given.
+/// `InvalidInput` when a document does not parse or none is given.
 pub fn context_keys_for_custom(documents: &[String]) -> Result<Vec<String>, AppError> {
     if documents.is_empty() {
         return Err(AppError::new(
@@ -120,15 +120,20 @@ pub fn context_keys_for_custom(documents: &[String]) -> Result<Vec<String>, AppE
             "`PolicyInputList` must hold at least one policy document",
         ));
     }
-    context_keys(documents.iter().map(String::as_str)).map_err(policy_error)
+    context_keys(documents.iter().map(String::as_str)).map_err(unreadable_document)
+}
+
+/// AWS declares only `InvalidInput` for the context-key calls, a malformed document included.
+fn unreadable_document(error: PolicyError) -> AppError {
+    AppError::new(ErrorCode::InvalidInput, error.to_string())
 }
 
 /// `GetContextKeysForPrincipalPolicy`: the context keys a user's or role's policies read (a
 /// user's include its groups'), with those of the extra `documents`.
 ///
 /// # Errors
-/// `NoSuchEntity` when the ARN is not a user or role of `model`'s account;
-/// `MalformedPolicyDocument` when an extra document does not parse.
+/// `NoSuchEntity` when the ARN is not a user or role of `model`'s account; `InvalidInput`
+/// when an extra document does not parse.
 pub fn context_keys_for_principal(
     model: &AccountModel,
     policy_source_arn: &str,
@@ -153,5 +158,5 @@ pub fn context_keys_for_principal(
     }
     .ok_or_else(no_such)?;
     let own = policies.identity.iter().map(|p| p.document.as_str());
-    context_keys(own.chain(documents.iter().map(String::as_str))).map_err(policy_error)
+    context_keys(own.chain(documents.iter().map(String::as_str))).map_err(unreadable_document)
 }

@@ -417,6 +417,27 @@ impl QueryRoot {
         crate::history::audit_event_counts(ctx, filter, group_by).await
     }
 
+    /// AWS's `GetContextKeysForCustomPolicy`: the context keys the given policies read (their
+    /// condition keys and policy variables), which a simulation may need values for.
+    async fn context_keys_for_custom_policy(
+        &self,
+        ctx: &Context<'_>,
+        policy_input_list: Vec<String>,
+    ) -> Result<Vec<String>> {
+        crate::simulation::context_keys_for_custom(ctx, policy_input_list)
+    }
+
+    /// AWS's `GetContextKeysForPrincipalPolicy`: the context keys a user's or role's policies
+    /// (a user's groups' included) and the extra `policyInputList` read.
+    async fn context_keys_for_principal_policy(
+        &self,
+        ctx: &Context<'_>,
+        policy_source_arn: String,
+        policy_input_list: Option<Vec<String>>,
+    ) -> Result<Vec<String>> {
+        crate::simulation::context_keys_for_principal(ctx, policy_source_arn, policy_input_list.unwrap_or_default())
+    }
+
     /// AWS's `SimulateCustomPolicy`: evaluates the given policies (not the account's) on the
     /// same code path as `iamctl simulate-custom-policy`.
     async fn simulate_custom_policy(

@@ -164,3 +164,22 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
     let simulated = iam_app::simulation::simulate_principal(&scope.model, &simulation).map_err(from_app)?;
     Ok(response(simulated.evaluation_results, simulated.marker))
 }
+
+pub(crate) fn context_keys_for_custom(ctx: &Context<'_>, policy_input_list: Vec<String>) -> Result<Vec<String>> {
+    let scope = Scope::of(ctx)?;
+    scope.read(Read::GetContextKeysForCustomPolicy {})?;
+    iam_app::simulation::context_keys_for_custom(&policy_input_list).map_err(from_app)
+}
+
+pub(crate) fn context_keys_for_principal(
+    ctx: &Context<'_>,
+    policy_source_arn: String,
+    policy_input_list: Vec<String>,
+) -> Result<Vec<String>> {
+    let scope = Scope::of(ctx)?;
+    scope.read(Read::GetContextKeysForPrincipalPolicy {
+        policy_source_arn: policy_source_arn.clone(),
+    })?;
+    iam_app::simulation::context_keys_for_principal(&scope.model, &policy_source_arn, &policy_input_list)
+        .map_err(from_app)
+}

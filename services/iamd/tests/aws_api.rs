@@ -577,3 +577,243 @@ fn botocore_simulates_with_paging() {
     assert_eq!(last["EvaluationResults"][0]["EvalActionName"], "s3:PutObject");
     assert_eq!(last["IsTruncated"], false);
 }
+
+/// Every read botocore can make of an account holding one of each thing (boundaries, tags,
+/// descriptions, inline and attached policies on users, groups and roles, an instance profile,
+/// versions, a key), and the modeled errors: `support::botocore_calls` fails on any answer that
+/// does not conform to AWS's model (required members, types, enums, paging, unmodeled elements,
+/// error statuses).
+#[test]
+fn botocore_answers_of_a_full_account_conform_to_aws_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let root = server.root_credentials();
+    let document = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]})
+        .to_string();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        .to_string();
+    let policy_arn = format!("arn:aws:iam::{account}:policy/ops/limits");
+    let tags = json!([{"Key": "team", "Value": "ops"}]);
+    let setup = aws(
+        &server,
+        &root,
+        &[
+            (
+                "iam",
+                "create_policy",
+                json!({"PolicyName": "limits", "Path": "/ops/", "PolicyDocument": document, "Description": "the most", "Tags": tags}),
+            ),
+            (
+                "iam",
+                "create_policy_version",
+                json!({"PolicyArn": policy_arn, "PolicyDocument": document, "SetAsDefault": true}),
+            ),
+            (
+                "iam",
+                "create_user",
+                json!({"UserName": "ann", "Path": "/ops/", "PermissionsBoundary": policy_arn, "Tags": tags}),
+            ),
+            ("iam", "create_group", json!({"GroupName": "ops", "Path": "/ops/"})),
+            (
+                "iam",
+                "add_user_to_group",
+                json!({"GroupName": "ops", "UserName": "ann"}),
+            ),
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "box", "Path": "/ops/", "AssumeRolePolicyDocument": trust, "Description": "a box",
+                       "MaxSessionDuration": 7200, "PermissionsBoundary": policy_arn, "Tags": tags}),
+            ),
+            (
+                "iam",
+                "create_instance_profile",
+                json!({"InstanceProfileName": "box", "Path": "/ops/", "Tags": tags}),
+            ),
+            (
+                "iam",
+                "add_role_to_instance_profile",
+                json!({"InstanceProfileName": "box", "RoleName": "box"}),
+            ),
+            (
+                "iam",
+                "attach_user_policy",
+                json!({"UserName": "ann", "PolicyArn": policy_arn}),
+            ),
+            (
+                "iam",
+                "attach_group_policy",
+                json!({"GroupName": "ops", "PolicyArn": policy_arn}),
+            ),
+            (
+                "iam",
+                "attach_role_policy",
+                json!({"RoleName": "box", "PolicyArn": policy_arn}),
+            ),
+            (
+                "iam",
+                "attach_role_policy",
+                json!({"RoleName": "box", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            ),
+            (
+                "iam",
+                "put_user_policy",
+                json!({"UserName": "ann", "PolicyName": "own", "PolicyDocument": document}),
+            ),
+            (
+                "iam",
+                "put_group_policy",
+                json!({"GroupName": "ops", "PolicyName": "own", "PolicyDocument": document}),
+            ),
+            (
+                "iam",
+                "put_role_policy",
+                json!({"RoleName": "box", "PolicyName": "own", "PolicyDocument": document}),
+            ),
+            ("iam", "create_access_key", json!({"UserName": "ann"})),
+            (
+                "iam",
+                "update_role_description",
+                json!({"RoleName": "box", "Description": "a bigger box"}),
+            ),
+            (
+                "iam",
+                "update_role",
+                json!({"RoleName": "box", "MaxSessionDuration": 3600}),
+            ),
+        ],
+    );
+    for (i, result) in setup.iter().enumerate() {
+        assert!(result.get("response").is_some(), "setup call {i}: {result}");
+    }
+    let key_id = setup[15]["response"]["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user_arn = format!("arn:aws:iam::{account}:user/ops/ann");
+    let reads = aws(
+        &server,
+        &root,
+        &[
+            ("sts", "get_caller_identity", json!({})),
+            ("iam", "get_user", json!({"UserName": "ann"})),
+            ("iam", "list_users", json!({})),
+            ("iam", "get_group", json!({"GroupName": "ops"})),
+            ("iam", "list_groups", json!({})),
+            ("iam", "list_groups_for_user", json!({"UserName": "ann"})),
+            ("iam", "get_role", json!({"RoleName": "box"})),
+            ("iam", "list_roles", json!({})),
+            ("iam", "get_policy", json!({"PolicyArn": policy_arn})),
+            (
+                "iam",
+                "get_policy_version",
+                json!({"PolicyArn": policy_arn, "VersionId": "v1"}),
+            ),
+            ("iam", "list_policy_versions", json!({"PolicyArn": policy_arn})),
+            ("iam", "list_policies", json!({})),
+            ("iam", "list_policies", json!({"Scope": "Local", "OnlyAttached": true})),
+            ("iam", "list_attached_user_policies", json!({"UserName": "ann"})),
+            ("iam", "list_attached_group_policies", json!({"GroupName": "ops"})),
+            ("iam", "list_attached_role_policies", json!({"RoleName": "box"})),
+            ("iam", "list_user_policies", json!({"UserName": "ann"})),
+            ("iam", "list_group_policies", json!({"GroupName": "ops"})),
+            ("iam", "list_role_policies", json!({"RoleName": "box"})),
+            (
+                "iam",
+                "get_user_policy",
+                json!({"UserName": "ann", "PolicyName": "own"}),
+            ),
+            (
+                "iam",
+                "get_group_policy",
+                json!({"GroupName": "ops", "PolicyName": "own"}),
+            ),
+            (
+                "iam",
+                "get_role_policy",
+                json!({"RoleName": "box", "PolicyName": "own"}),
+            ),
+            ("iam", "list_user_tags", json!({"UserName": "ann"})),
+            ("iam", "list_role_tags", json!({"RoleName": "box"})),
+            ("iam", "list_policy_tags", json!({"PolicyArn": policy_arn})),
+            ("iam", "get_instance_profile", json!({"InstanceProfileName": "box"})),
+            ("iam", "list_instance_profiles", json!({})),
+            ("iam", "list_instance_profiles_for_role", json!({"RoleName": "box"})),
+            (
+                "iam",
+                "list_instance_profile_tags",
+                json!({"InstanceProfileName": "box"}),
+            ),
+            ("iam", "list_access_keys", json!({"UserName": "ann"})),
+            ("iam", "get_access_key_last_used", json!({"AccessKeyId": key_id})),
+            ("iam", "list_entities_for_policy", json!({"PolicyArn": policy_arn})),
+            ("iam", "get_account_authorization_details", json!({})),
+            ("iam", "get_account_summary", json!({})),
+            ("iam", "list_account_aliases", json!({})),
+            (
+                "iam",
+                "simulate_principal_policy",
+                json!({"PolicySourceArn": user_arn, "ActionNames": ["s3:ListBucket", "s3:PutObject"]}),
+            ),
+            (
+                "iam",
+                "simulate_custom_policy",
+                json!({"PolicyInputList": [document], "ActionNames": ["s3:ListBucket"]}),
+            ),
+            (
+                "iam",
+                "get_context_keys_for_principal_policy",
+                json!({"PolicySourceArn": user_arn}),
+            ),
+            (
+                "iam",
+                "get_context_keys_for_custom_policy",
+                json!({"PolicyInputList": [document]}),
+            ),
+            ("iam", "list_mfa_devices", json!({"UserName": "ann"})),
+            ("iam", "list_signing_certificates", json!({"UserName": "ann"})),
+            ("iam", "list_ssh_public_keys", json!({"UserName": "ann"})),
+            ("iam", "list_service_specific_credentials", json!({"UserName": "ann"})),
+            // Modeled errors, with the model's HTTP statuses.
+            ("iam", "get_login_profile", json!({"UserName": "ann"})),
+            ("iam", "get_role", json!({"RoleName": "nobody"})),
+            ("iam", "create_group", json!({"GroupName": "ops"})),
+            ("iam", "delete_policy", json!({"PolicyArn": policy_arn})),
+            (
+                "iam",
+                "put_role_policy",
+                json!({"RoleName": "box", "PolicyName": "bad", "PolicyDocument": "{"}),
+            ),
+            (
+                "iam",
+                "add_role_to_instance_profile",
+                json!({"InstanceProfileName": "box", "RoleName": "box"}),
+            ),
+        ],
+    );
+    for (i, result) in reads.iter().enumerate().take(43) {
+        assert!(result.get("response").is_some(), "read {i}: {result}");
+    }
+    let codes: Vec<&str> = reads[43..]
+        .iter()
+        .map(|r| r["error"]["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "NoSuchEntity",
+            "NoSuchEntity",
+            "EntityAlreadyExists",
+            "DeleteConflict",
+            "MalformedPolicyDocument",
+            "LimitExceeded"
+        ]
+    );
+    assert_eq!(
+        reads[1]["response"]["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"],
+        policy_arn.as_str()
+    );
+    assert_eq!(reads[6]["response"]["Role"]["Description"], "a bigger box");
+    assert_eq!(reads[6]["response"]["Role"]["MaxSessionDuration"], 3600);
+}

@@ -304,6 +304,10 @@ pub fn run_python(script: &str, spec: &Value) -> Value {
 
 /// Makes `calls` (`(service, operation, params)`) against `server` through botocore's own clients
 /// (`aws_sdk_client.py`): one `{"response"}` or `{"error": {"code", "message", "status"}}` each.
+///
+/// Every answer must also conform to AWS's service model (required members present, each of its
+/// shape's type, enum values, `Marker` exactly when `IsTruncated`, no element the model lacks):
+/// the script reports what does not as `shape_problems`, and any problem fails the test here.
 pub fn botocore_calls(server: &Server, credentials: &Credentials, calls: &[(&str, &str, Value)]) -> Vec<Value> {
     let spec = json!({
         "endpoint": format!("http://{}", server.address),
@@ -311,5 +315,44 @@ pub fn botocore_calls(server: &Server, credentials: &Credentials, calls: &[(&str
         "secret_key": credentials.secret_access_key,
         "calls": calls.iter().map(|(service, operation, params)| json!({"service": service, "operation": operation, "params": params})).collect::<Vec<_>>(),
     });
-    serde_json::from_value(run_python("aws_sdk_client.py", &spec)).unwrap()
+    let mut results: Vec<Value> = serde_json::from_value(run_python("aws_sdk_client.py", &spec)).unwrap();
+    let problems: Vec<String> = results
+        .iter_mut()
+        .zip(calls)
+        .enumerate()
+        .flat_map(|(i, (result, (service, operation, _)))| {
+            let found = result
+                .as_object_mut()
+                .and_then(|r| r.remove("shape_problems"))
+                .expect("aws_sdk_client.py reports shape_problems for every call");
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| format!("call {i} ({service} {operation}): {}", p.as_str().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "answers that do not conform to AWS's model:\n{}",
+        problems.join("\n")
+    );
+    results
+}
+
+/// The `shape_problems` a script that checks answers with `aws_sdk_client.Conformance` printed
+/// (under `key`), asserted empty.
+pub fn assert_conforms(output: &Value, key: &str) {
+    let problems: Vec<&str> = output[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} list in {output}"))
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "answers that do not conform to AWS's model:\n{}",
+        problems.join("\n")
+    );
 }
