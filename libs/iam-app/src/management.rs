@@ -357,7 +357,7 @@ fn response_elements(command: &Command, executed: &Executed) -> Value {
         })
     };
     let boundary = |arn: Option<&IamArn>| {
-        arn.map(|arn| json!({"permissionsBoundaryType": "Policy", "permissionsBoundaryArn": arn.to_string()}))
+        arn.map(|arn| json!({"permissionsBoundaryType": "PermissionsBoundaryPolicy", "permissionsBoundaryArn": arn.to_string()}))
     };
     let elements = match command {
         Command::CreateUser { user_name, .. } => state.user(user_name).map(|u| {

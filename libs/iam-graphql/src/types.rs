@@ -97,7 +97,7 @@ pub struct PermissionsBoundary {
 
 fn boundary(arn: Option<&IamArn>) -> Option<PermissionsBoundary> {
     arn.map(|arn| PermissionsBoundary {
-        permissions_boundary_type: "Policy".into(),
+        permissions_boundary_type: "PermissionsBoundaryPolicy".into(),
         permissions_boundary_arn: arn.to_string(),
     })
 }
@@ -745,6 +745,9 @@ pub(crate) fn paginate<T: async_graphql::OutputType>(
     first: Option<i32>,
 ) -> Connection<String, T, EmptyFields, EmptyFields> {
     let first = first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize;
+    // A cursor is a key: the page is in key order whatever order the items came in.
+    let mut items = items;
+    items.sort_by(|(a, _), (b, _)| a.cmp(b));
     let start = match &after {
         Some(cursor) => items.iter().position(|(key, _)| key > cursor).unwrap_or(items.len()),
         None => 0,

@@ -675,6 +675,7 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             list_tags(
                 gatehouse,
                 caller,
+                params,
                 Read::ListUserTags {
                     user_name: user_name.clone(),
                 },
@@ -687,6 +688,7 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             list_tags(
                 gatehouse,
                 caller,
+                params,
                 Read::ListRoleTags {
                     role_name: role_name.clone(),
                 },
@@ -699,6 +701,7 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             list_tags(
                 gatehouse,
                 caller,
+                params,
                 Read::ListPolicyTags {
                     policy_arn: policy_arn.clone(),
                 },
@@ -810,6 +813,8 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
         ("iam", "GetAccountAuthorizationDetails") => account_authorization_details(gatehouse, caller, params).await,
         ("iam", "GetAccountSummary") => account_summary(gatehouse, caller).await,
         ("iam", "ListAccountAliases") => {
+            // An account has at most one alias, so any valid `MaxItems` holds the whole list.
+            max_items(params)?;
             read(gatehouse, caller, Read::ListAccountAliases {}, |state| {
                 let mut xml = Xml::default();
                 xml.open("AccountAliases");
@@ -1048,9 +1053,10 @@ fn max_items(params: &Params) -> Result<usize, WireError> {
     }
 }
 
-/// One page of `items` (in their stable order, each with its sort key) after `Marker`: the
-/// items, and the marker of the next page when there is one.
-fn page<T>(items: Vec<(String, T)>, params: &Params, max: usize) -> (Vec<T>, Option<String>) {
+/// One page of `items` (each with its unique sort key; the page is in key order) after `Marker`:
+/// the items, and the marker of the next page when there is one.
+fn page<T>(mut items: Vec<(String, T)>, params: &Params, max: usize) -> (Vec<T>, Option<String>) {
+    items.sort_by(|(a, _), (b, _)| a.cmp(b));
     let marker = params.get("Marker").unwrap_or_default().to_owned();
     let mut rest: Vec<(String, T)> = items
         .into_iter()
@@ -1105,7 +1111,7 @@ fn tags_xml(xml: &mut Xml, tags: &[iam_types::Tag]) {
 fn boundary_xml(xml: &mut Xml, boundary: Option<&IamArn>) {
     if let Some(boundary) = boundary {
         xml.open("PermissionsBoundary")
-            .leaf("PermissionsBoundaryType", "Policy")
+            .leaf("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
             .leaf("PermissionsBoundaryArn", &boundary.to_string())
             .close("PermissionsBoundary");
     }
@@ -1126,7 +1132,14 @@ fn role_xml(xml: &mut Xml, role: &Role) {
     tags_xml(xml, &role.tags);
 }
 
+/// A `Policy`'s members; `ManagedPolicyDetail` (in `GetAccountAuthorizationDetails`) has the
+/// same ones but `Tags`.
 fn policy_xml(xml: &mut Xml, policy: &ManagedPolicy, attachments: usize, boundary_uses: usize) {
+    policy_detail_xml(xml, policy, attachments, boundary_uses);
+    tags_xml(xml, &policy.tags);
+}
+
+fn policy_detail_xml(xml: &mut Xml, policy: &ManagedPolicy, attachments: usize, boundary_uses: usize) {
     xml.leaf("PolicyName", policy.policy_name.as_str())
         .leaf("PolicyId", policy.policy_id.as_str())
         .leaf("Arn", &policy.arn.to_string())
@@ -1140,7 +1153,6 @@ fn policy_xml(xml: &mut Xml, policy: &ManagedPolicy, attachments: usize, boundar
     }
     xml.leaf("CreateDate", &date(policy.create_date))
         .leaf("UpdateDate", &date(policy.update_date));
-    tags_xml(xml, &policy.tags);
 }
 
 fn access_key_xml(xml: &mut Xml, key: &AccessKey, user_name: Option<&str>) {
@@ -1458,6 +1470,7 @@ async fn create_access_key(gatehouse: &Gatehouse, caller: &ApiCaller, params: &P
 /// `ListAccessKeys`: the named user's, or without `UserName` the caller's own.
 async fn list_access_keys(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let user_name = user_name_or_callers(gatehouse, caller, params)?;
+    let max = max_items(params)?;
     read(
         gatehouse,
         caller,
@@ -1468,16 +1481,15 @@ async fn list_access_keys(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Pa
             if state.user(&user_name).is_none() {
                 return Err(no_such(format!("The user with name {user_name} cannot be found.")));
             }
-            let mut xml = Xml::default();
-            xml.open("AccessKeyMetadata");
-            for key in state.access_keys_for_user(&user_name) {
-                xml.open("member");
-                access_key_xml(&mut xml, key, Some(&user_name));
-                xml.close("member");
-            }
-            xml.close("AccessKeyMetadata");
-            xml.leaf("IsTruncated", "false");
-            Ok(Some(xml))
+            let keys = state
+                .access_keys_for_user(&user_name)
+                .into_iter()
+                .map(|key| (key.access_key_id.as_str().to_owned(), key))
+                .collect();
+            let (keys, next) = page(keys, params, max);
+            Ok(Some(list_xml("AccessKeyMetadata", keys, next, |xml, key| {
+                access_key_xml(xml, key, Some(&user_name));
+            })))
         },
     )
     .await
@@ -1685,23 +1697,19 @@ async fn list_inline(
 async fn list_tags(
     gatehouse: &Gatehouse,
     caller: &ApiCaller,
+    params: &Params,
     call: Read,
     tags_of: impl FnOnce(&iam_domain::AccountState) -> Option<Vec<iam_types::Tag>>,
 ) -> Outcome {
+    let max = max_items(params)?;
     read(gatehouse, caller, call.clone(), |state| {
         let tags =
             tags_of(state).ok_or_else(|| no_such(format!("The entity of {} cannot be found.", call.action_name())))?;
-        let mut xml = Xml::default();
-        xml.open("Tags");
-        for tag in &tags {
-            xml.open("member")
-                .leaf("Key", tag.key())
-                .leaf("Value", tag.value())
-                .close("member");
-        }
-        xml.close("Tags");
-        xml.leaf("IsTruncated", "false");
-        Ok(Some(xml))
+        let tags = tags.into_iter().map(|tag| (tag.key().to_owned(), tag)).collect();
+        let (tags, next) = page(tags, params, max);
+        Ok(Some(list_xml("Tags", tags, next, |xml, tag| {
+            xml.leaf("Key", tag.key()).leaf("Value", tag.value());
+        })))
     })
     .await
 }
@@ -1745,6 +1753,7 @@ async fn create_policy_version(gatehouse: &Gatehouse, caller: &ApiCaller, params
 
 async fn list_policy_versions(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let policy_arn = params.required("PolicyArn")?;
+    let max = max_items(params)?;
     read(
         gatehouse,
         caller,
@@ -1753,16 +1762,19 @@ async fn list_policy_versions(gatehouse: &Gatehouse, caller: &ApiCaller, params:
         },
         |state| {
             let policy = policy_of(state, &policy_arn)?;
-            let mut xml = Xml::default();
-            xml.open("Versions");
-            for version in policy.versions.iter().rev() {
-                xml.open("member");
-                version_xml(&mut xml, version, &policy.default_version_id, false);
-                xml.close("member");
-            }
-            xml.close("Versions");
-            xml.leaf("IsTruncated", "false");
-            Ok(Some(xml))
+            // Newest first, as AWS lists them: keyed by the version number, inverted.
+            let versions = policy
+                .versions
+                .iter()
+                .map(|v| {
+                    let number: u32 = v.version_id.trim_start_matches('v').parse().unwrap_or(0);
+                    (format!("{:010}", u32::MAX - number), v)
+                })
+                .collect();
+            let (versions, next) = page(versions, params, max);
+            Ok(Some(list_xml("Versions", versions, next, |xml, version| {
+                version_xml(xml, version, &policy.default_version_id, false);
+            })))
         },
     )
     .await
@@ -1863,7 +1875,7 @@ async fn account_authorization_details(gatehouse: &Gatehouse, caller: &ApiCaller
                 }
                 AuthorizationDetail::Policy(policy) => {
                     policies.open("member");
-                    policy_xml(
+                    policy_detail_xml(
                         &mut policies,
                         policy,
                         state.attachment_count(&policy.arn),
@@ -1938,6 +1950,7 @@ async fn account_summary(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outcome {
 /// `ListEntitiesForPolicy`: the users, groups and roles a managed policy is attached to.
 async fn entities_for_policy(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let policy_arn = params.required("PolicyArn")?;
+    let max = max_items(params)?;
     read(
         gatehouse,
         caller,
@@ -1947,32 +1960,37 @@ async fn entities_for_policy(gatehouse: &Gatehouse, caller: &ApiCaller, params: 
         |state| {
             let policy = policy_of(state, &policy_arn)?;
             let holds = |permissions: &iam_domain::Permissions| permissions.attached_policies.contains(&policy.arn);
-            let mut xml = Xml::default();
-            xml.open("PolicyGroups");
+            // One listing of groups, users and roles (in that order), paged as one.
+            let mut entities: Vec<(String, (&str, &str, &str))> = Vec::new();
             for group in state.groups().filter(|g| holds(&g.permissions)) {
-                xml.open("member")
-                    .leaf("GroupName", group.group_name.as_str())
-                    .leaf("GroupId", group.group_id.as_str())
-                    .close("member");
+                let key = format!("0{}", group.group_name.as_str().to_lowercase());
+                entities.push((
+                    key,
+                    ("PolicyGroups", group.group_name.as_str(), group.group_id.as_str()),
+                ));
             }
-            xml.close("PolicyGroups");
-            xml.open("PolicyUsers");
             for user in state.users().filter(|u| holds(&u.permissions)) {
-                xml.open("member")
-                    .leaf("UserName", user.user_name.as_str())
-                    .leaf("UserId", user.user_id.as_str())
-                    .close("member");
+                let key = format!("1{}", user.user_name.as_str().to_lowercase());
+                entities.push((key, ("PolicyUsers", user.user_name.as_str(), user.user_id.as_str())));
             }
-            xml.close("PolicyUsers");
-            xml.open("PolicyRoles");
             for role in state.roles().filter(|r| holds(&r.permissions)) {
-                xml.open("member")
-                    .leaf("RoleName", role.role_name.as_str())
-                    .leaf("RoleId", role.role_id.as_str())
-                    .close("member");
+                let key = format!("2{}", role.role_name.as_str().to_lowercase());
+                entities.push((key, ("PolicyRoles", role.role_name.as_str(), role.role_id.as_str())));
             }
-            xml.close("PolicyRoles");
-            xml.leaf("IsTruncated", "false");
+            let (entities, next) = page(entities, params, max);
+            let mut xml = Xml::default();
+            for (list, name_tag, id_tag) in [
+                ("PolicyGroups", "GroupName", "GroupId"),
+                ("PolicyUsers", "UserName", "UserId"),
+                ("PolicyRoles", "RoleName", "RoleId"),
+            ] {
+                xml.open(list);
+                for (_, name, id) in entities.iter().filter(|(kind, _, _)| *kind == list) {
+                    xml.open("member").leaf(name_tag, name).leaf(id_tag, id).close("member");
+                }
+                xml.close(list);
+            }
+            paging(&mut xml, next);
             Ok(Some(xml))
         },
     )

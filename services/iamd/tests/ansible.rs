@@ -115,7 +115,7 @@ fn changed_tasks(run: &Run) -> Vec<String> {
     changed
 }
 
-fn response<'v>(results: &'v [Value], i: usize) -> &'v Value {
+fn response(results: &[Value], i: usize) -> &Value {
     assert!(results[i].get("response").is_some(), "call {i}: {}", results[i]);
     &results[i]["response"]
 }

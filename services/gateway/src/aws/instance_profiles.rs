@@ -195,7 +195,7 @@ async fn list_tags(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -
     let call = Read::ListInstanceProfileTags {
         instance_profile_name: name.clone(),
     };
-    super::list_tags(gatehouse, caller, call, move |state| {
+    super::list_tags(gatehouse, caller, params, call, move |state| {
         state.instance_profile(&name).map(|p| p.tags.clone())
     })
     .await

@@ -356,3 +356,44 @@ pub fn assert_conforms(output: &Value, key: &str) {
         problems.join("\n")
     );
 }
+
+/// A raw AWS wire request: `body` POSTed to `/` with `headers` (content type, `X-Amz-Target`,
+/// ...), SigV4-signed for `service` as the SDKs sign it. For requests no SDK would send.
+pub fn aws_wire(
+    server: &Server,
+    credentials: &Credentials,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut request = HttpRequest::new("POST", "/", "")
+        .with_header("host", &server.address)
+        .with_body(body.as_bytes().to_vec());
+    for (name, value) in headers {
+        request = request.with_header(*name, *value);
+    }
+    sign(
+        &mut request,
+        &SigningParams {
+            credentials,
+            region: "us-east-1",
+            service,
+            time: Utc::now(),
+            mode: SigningMode::Header {
+                payload: PayloadSigning::Hash,
+            },
+            uri_path: UriPathMode::Normalized,
+            sign_session_token: true,
+        },
+    )
+    .unwrap();
+    post_path(&server.address, "/", &request.headers, body)
+}
+
+/// `<Code>` of a query-protocol error document.
+pub fn xml_error_code(reply: &Reply) -> Option<String> {
+    let text = reply.body.as_str()?;
+    let start = text.find("<Code>")? + "<Code>".len();
+    let end = start + text[start..].find("</Code>")?;
+    Some(text[start..end].to_owned())
+}
