@@ -720,7 +720,7 @@ mod tests {
             {"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*",
              "Condition":{"StringEquals":{"aws:PrincipalTag/team":"${aws:PrincipalTag/team}"},
                           "Bool":{"aws:SecureTransport":"true"}}},
-            {"Effect":"Deny","Action":"*","Resource":"${*}","Condition":{"IpAddress":{"AWS:SourceIp":"10.0.0.0/8"}}}]}"#;
+            {"Effect":"Deny","Action":"*","Resource":"arn:aws:s3:::b/${*}","Condition":{"IpAddress":{"AWS:SourceIp":"10.0.0.0/8"}}}]}"#;
         let other = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*",
             "Condition":{"StringLike":{"aws:sourceip":"1*","s3:prefix":"${aws:userid}/"}}}}"#;
         let keys = super::context_keys([document, other]).unwrap();

@@ -860,11 +860,17 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             change(gatehouse, caller, command).await
         }
         ("sts", "GetCallerIdentity") => get_caller_identity(gatehouse, caller).await,
-        _ => Err(WireError::new(
-            "InvalidAction",
-            400,
-            format!("The action {action} is not valid for this web service."),
-        )),
+        _ => {
+            let shown: String = action.chars().take(128).collect();
+            Err(WireError::new(
+                "InvalidAction",
+                400,
+                format!(
+                    "The action {shown} is not valid for this web service: {service} has no such action, or Gatehouse \
+                     does not implement it (docs/aws-api.md lists the actions it serves)."
+                ),
+            ))
+        }
     }
 }
 

@@ -1009,10 +1009,11 @@ fn nested_fields_of_groups_roles_and_policies_and_the_details_call() {
     let details = gql(
         &server.address,
         &auditor,
-        "{ accountAuthorizationDetails { userDetailList { userName groups { nodes { groupName } } inlinePolicies { policyDocument } tags { key } accessKeys { accessKeyId } } groupDetailList { groupName attachedPolicies { policyArn } inlinePolicies { policyDocument } users { nodes { userName } } } roleDetailList { roleName tags { key } inlinePolicies { policyDocument } } policies { policyName versions { document } } } }",
+        "{ accountAuthorizationDetails(first: 30) { userDetailList { userName groups(first: 2) { nodes { groupName } } inlinePolicies { policyDocument } tags { key } accessKeys { accessKeyId } } groupDetailList { groupName attachedPolicies { policyArn } inlinePolicies { policyDocument } users(first: 2) { nodes { userName } } } roleDetailList { roleName tags { key } inlinePolicies { policyDocument } } policies { policyName versions { document } } } }",
         json!({}),
     );
     let data = &details.body["data"]["accountAuthorizationDetails"];
+    assert!(data.is_object(), "{}", details.body);
     let member = data["userDetailList"]
         .as_array()
         .unwrap()
