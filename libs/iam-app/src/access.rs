@@ -6,9 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EncodedRecord, UserIdentity};
 use iam_authz::{authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
+use iam_domain::session::SessionClaims;
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
-use iam_policy::{DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
+use iam_policy::{ContextValue, DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
 use iam_types::{ErrorCode, IamArn, ResourceKind};
 use serde::Serialize;
 use serde_json::Value;
@@ -84,6 +85,8 @@ pub struct ApiCaller {
     pub region: String,
     /// The API version a call through AWS's wire protocol named (`Version=2010-05-08`).
     pub api_version: Option<String>,
+    /// For temporary credentials: the session the request was signed with (from its token).
+    pub session: Option<Arc<SessionClaims>>,
 }
 
 /// One access question.
@@ -195,6 +198,7 @@ pub fn user_identity(state: &AccountState, principal_arn: &str, access_key_id: O
         account_id: account_id.clone(),
         access_key_id: access_key_id.map(str::to_owned),
         user_name: None,
+        session_context: None,
     };
     let Ok(arn) = IamArn::parse(principal_arn) else {
         return identity;
@@ -220,6 +224,94 @@ pub fn user_identity(state: &AccountState, principal_arn: &str, access_key_id: O
         Some(_) => {}
     }
     identity
+}
+
+/// The principal `caller` acts as, compiled: a role session's (the role's policies limited by
+/// the session's) or the caller's own. `None` when it no longer exists.
+#[must_use]
+pub fn caller_principal(model: &AccountModel, caller: &ApiCaller) -> Option<Arc<CompiledPrincipal>> {
+    match &caller.session {
+        Some(claims) => model.session_principal(claims),
+        None => model.principal(&caller.principal_arn),
+    }
+}
+
+/// The condition keys a role session sets, over what the model says of its principal: the
+/// role's ARN as `aws:PrincipalArn`, `<role id>:<session>` as `aws:userid`, the role's tags then
+/// the session's as `aws:PrincipalTag/*`, the issue time, MFA and source identity.
+#[must_use]
+pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<Utc>) -> Vec<(String, ContextValue)> {
+    let single = |value: &str| ContextValue::single(value.to_owned());
+    let mut keys = vec![
+        ("aws:PrincipalArn".to_owned(), single(&claims.role_arn)),
+        ("aws:PrincipalType".to_owned(), single("AssumedRole")),
+        ("aws:userid".to_owned(), single(&claims.user_id())),
+        (
+            "aws:TokenIssueTime".to_owned(),
+            single(&claims.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+        (
+            "aws:MultiFactorAuthPresent".to_owned(),
+            single(if claims.mfa_authenticated { "true" } else { "false" }),
+        ),
+    ];
+    if claims.mfa_authenticated {
+        let age = (now - claims.issued_at).num_seconds().max(0);
+        keys.push(("aws:MultiFactorAuthAge".to_owned(), single(&age.to_string())));
+    }
+    if let Some(source_identity) = &claims.source_identity {
+        keys.push(("aws:SourceIdentity".to_owned(), single(source_identity)));
+    }
+    let role_name = IamArn::parse(&claims.role_arn)
+        .ok()
+        .and_then(|arn| arn.name().map(|n| n.as_str().to_owned()));
+    let role_tags = role_name.and_then(|name| state.role(&name).map(|r| r.tags.clone()));
+    for tag in role_tags.iter().flatten().chain(&claims.tags) {
+        keys.push((format!("aws:PrincipalTag/{}", tag.key()), single(tag.value())));
+    }
+    keys
+}
+
+/// CloudTrail's `userIdentity` of a role session: `AssumedRole`, with its `sessionContext`.
+#[must_use]
+pub fn session_identity(claims: &SessionClaims) -> UserIdentity {
+    let role_name = IamArn::parse(&claims.role_arn)
+        .ok()
+        .and_then(|arn| arn.name().map(|n| n.as_str().to_owned()));
+    let mut context = serde_json::json!({
+        "sessionIssuer": {
+            "type": "Role",
+            "principalId": claims.role_id,
+            "arn": claims.role_arn,
+            "accountId": claims.account_id,
+            "userName": role_name,
+        },
+        "attributes": {
+            "creationDate": claims.issued_at,
+            "mfaAuthenticated": if claims.mfa_authenticated { "true" } else { "false" },
+        },
+    });
+    if let (Some(source_identity), Some(object)) = (&claims.source_identity, context.as_object_mut()) {
+        object.insert("sourceIdentity".into(), Value::String(source_identity.clone()));
+    }
+    UserIdentity {
+        identity_type: "AssumedRole".into(),
+        principal_id: claims.user_id(),
+        arn: claims.principal_arn.clone(),
+        account_id: claims.account_id.clone(),
+        access_key_id: Some(claims.access_key_id.clone()),
+        user_name: None,
+        session_context: Some(context),
+    }
+}
+
+/// CloudTrail's `userIdentity` of `caller`: a role session's, or [`user_identity`].
+#[must_use]
+pub fn caller_identity(state: &AccountState, caller: &ApiCaller) -> UserIdentity {
+    match &caller.session {
+        Some(claims) => session_identity(claims),
+        None => user_identity(state, &caller.principal_arn, caller.access_key_id.as_deref()),
+    }
 }
 
 /// Whether an access key belongs to the root user.
@@ -280,7 +372,7 @@ impl Gatehouse {
                 .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?
         };
         // The caller is the same for the whole batch: its identity is worked out once.
-        let identity = user_identity(model.state(), &caller.principal_arn, caller.access_key_id.as_deref());
+        let identity = caller_identity(model.state(), caller);
         let mut records = Vec::with_capacity(requests.len());
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {

@@ -221,6 +221,7 @@ mod tests {
             request_id: "req-1".into(),
             region: "us-east-1".into(),
             api_version: None,
+            session: None,
         }
     }
 
@@ -248,6 +249,7 @@ mod tests {
             account_id: "123456789012".into(),
             access_key_id: Some("AKIAEXAMPLE".into()),
             user_name: Some("app".into()),
+            session_context: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod decision_record;
 pub mod management;
 pub mod metrics;
 pub mod simulation;
+pub mod sts;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -476,7 +477,7 @@ impl Gatehouse {
 
 /// Bytes from the operating system's generator; the thread-local generator is never held across
 /// an `.await`, so futures stay `Send`.
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     rand::thread_rng().fill_bytes(&mut bytes);
     bytes

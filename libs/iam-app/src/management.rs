@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use crate::access::{user_identity, ApiCaller};
+use crate::access::{caller_identity, caller_principal, session_keys, ApiCaller};
 use crate::{Actor, AppError, Executed, Gatehouse, NewAccessKey};
 
 /// Request parameters larger than this (serialized) are summarized in the record, as CloudTrail
@@ -26,7 +26,7 @@ pub const MAX_RECORDED_PARAMETERS: usize = 16 * 1024;
 const MAX_RECORDED_STRING: usize = 1024;
 
 /// `text` cut to [`MAX_RECORDED_STRING`] bytes (on a character boundary), marked when cut.
-fn bounded_text(text: &str) -> String {
+pub(crate) fn bounded_text(text: &str) -> String {
     if text.len() <= MAX_RECORDED_STRING {
         return text.to_owned();
     }
@@ -161,7 +161,7 @@ pub fn authorize_action(
     keys: &[(String, iam_policy::ContextValue)],
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let principal = model.principal(&caller.principal_arn).ok_or_else(|| {
+    let principal = caller_principal(model, caller).ok_or_else(|| {
         AppError::new(
             ErrorCode::AccessDenied,
             format!("{} is no longer a principal of this account", caller.principal_arn),
@@ -169,6 +169,11 @@ pub fn authorize_action(
     })?;
     let facts = RequestFacts {
         source_ip: caller.source_ip.clone(),
+        extra: caller
+            .session
+            .as_deref()
+            .map(|claims| session_keys(model.state(), claims, now))
+            .unwrap_or_default(),
         ..RequestFacts::default()
     };
     let mut context = model.request_context(&principal, &facts, now);
@@ -255,16 +260,16 @@ fn shorten_strings(value: Value) -> Value {
 }
 
 /// What a management record says beyond the call itself.
-struct CallFacts<'a> {
-    caller: &'a ApiCaller,
-    event_source: &'static str,
-    state: &'a AccountState,
-    event_name: &'a str,
-    needed: &'a [Requirement],
-    request_parameters: Value,
-    outcome: Result<(Value, Option<Value>), &'a AppError>,
-    read_only: bool,
-    now: DateTime<Utc>,
+pub(crate) struct CallFacts<'a> {
+    pub(crate) caller: &'a ApiCaller,
+    pub(crate) event_source: &'static str,
+    pub(crate) state: &'a AccountState,
+    pub(crate) event_name: &'a str,
+    pub(crate) needed: &'a [Requirement],
+    pub(crate) request_parameters: Value,
+    pub(crate) outcome: Result<(Value, Option<Value>), &'a AppError>,
+    pub(crate) read_only: bool,
+    pub(crate) now: DateTime<Utc>,
 }
 
 fn management_record(facts: CallFacts<'_>) -> AuditRecord {
@@ -303,7 +308,7 @@ fn management_record(facts: CallFacts<'_>) -> AuditRecord {
     }
     AuditRecord {
         event_version: "1.09".into(),
-        user_identity: user_identity(facts.state, &caller.principal_arn, caller.access_key_id.as_deref()),
+        user_identity: caller_identity(facts.state, caller),
         event_time: facts.now,
         event_source: facts.event_source.into(),
         event_name: facts.event_name.to_owned(),
@@ -517,7 +522,7 @@ impl Gatehouse {
     }
 
     /// Records a management call; a record that cannot be made durable fails the call.
-    async fn record_call(&self, facts: CallFacts<'_>) -> Result<(), AppError> {
+    pub(crate) async fn record_call(&self, facts: CallFacts<'_>) -> Result<(), AppError> {
         self.record(vec![management_record(facts)]).await
     }
 

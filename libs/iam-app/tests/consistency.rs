@@ -76,6 +76,7 @@ async fn a_token_makes_a_lagging_replica_catch_up_before_deciding() {
         request_id: "r".into(),
         region: "us-east-1".into(),
         api_version: None,
+        session: None,
     };
     let read = |min_sequence| AccessRequest {
         principal_arn: format!("arn:aws:iam::{account}:user/alice"),

@@ -31,6 +31,10 @@ pub struct UserIdentity {
     /// The IAM user name, for users.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
+    /// For temporary credentials: CloudTrail's `sessionContext` (`sessionIssuer`,
+    /// `attributes.creationDate`, `attributes.mfaAuthenticated`, `sourceIdentity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<serde_json::Value>,
 }
 
 /// A policy a decision was made against: with the account's sequence in the record, enough to

@@ -6,12 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
+use iam_domain::session::SessionClaims;
 use iam_domain::AccountState;
 use iam_policy::{
     evaluate, Caller, Context, ContextValue, Decision, DecisionDetails, DecisionEffect, ParsedPolicy, Policies,
-    PolicySet, PolicySource, Request,
+    PolicySet, PolicySource, PolicyType, Request,
 };
-use iam_types::{IamArn, ResourceKind};
+use iam_types::{AccountId, IamArn, ResourceKind};
+
+/// The most role sessions one model keeps compiled (each is compiled again when evicted).
+const MAX_CACHED_SESSIONS: usize = 10_000;
 
 /// A principal's policies, compiled. What describes the principal in a request (its name, id,
 /// tags) is read from the account state when a request is made, so a compilation holds only
@@ -26,6 +30,9 @@ pub struct CompiledPrincipal {
     pub identity: Box<[Arc<PolicySet>]>,
     /// The permissions boundary.
     pub boundary: Option<Arc<PolicySet>>,
+    /// A role session's session policies (inline and managed, any of them allowing), which
+    /// limit what the role's policies grant.
+    pub session: Option<Arc<PolicySet>>,
     /// SHA-256 of everything the compilation read (documents, their ids and versions): a later
     /// model reuses this compilation when the digest is unchanged.
     pub inputs_digest: [u8; 32],
@@ -167,6 +174,50 @@ impl AccountModel {
         Some(compiled)
     }
 
+    /// A role session of this account as a principal: the role's identity policies and
+    /// boundary, limited by the session's policies (inline and managed). `None` when the role is
+    /// gone (or was replaced by another of the same name), or a session policy names a managed
+    /// policy that no longer exists. Compiled on first use per session key.
+    pub fn session_principal(&self, claims: &SessionClaims) -> Option<Arc<CompiledPrincipal>> {
+        let key = format!("session:{}", claims.access_key_id);
+        if let Ok(cache) = self.compiled.lock() {
+            if let Some(found) = cache.get(key.as_str()) {
+                return Some(found.clone());
+            }
+        }
+        if self.state.account_id().map(AccountId::as_str) != Some(claims.account_id.as_str()) {
+            return None;
+        }
+        let role_arn = IamArn::parse(&claims.role_arn).ok()?;
+        let role = self.state.role(role_arn.name()?.as_str())?;
+        if role.arn != role_arn || role.role_id.as_str() != claims.role_id {
+            return None;
+        }
+        let policies = self.state.effective_policies_of_role(role.role_name.as_str())?;
+        // Session policies are given directly, as a simulation's are: one set, any allowing.
+        let mut documents: Vec<(PolicySource, String)> = Vec::new();
+        if let Some(inline) = &claims.session_policy {
+            documents.push((PolicySource::new("session-policy", PolicyType::None), inline.clone()));
+        }
+        for arn in &claims.policy_arns {
+            let policy = self.state.managed_policy(&IamArn::parse(arn).ok()?)?;
+            let document = policy.default_version()?.document.clone();
+            documents.push((PolicySource::new(arn.as_str(), PolicyType::None), document));
+        }
+        let session = (!documents.is_empty()).then(|| Arc::new(compile_set(documents)));
+        let caller = Caller::from_arn(&claims.principal_arn)?;
+        let mut compiled = compiled(&self.sets, caller, &policies, [0; 32]);
+        compiled.session = session;
+        let compiled = Arc::new(compiled);
+        if let Ok(mut cache) = self.compiled.lock() {
+            // Sessions come and go: keep at most a bounded number compiled per model.
+            if cache.len() < MAX_CACHED_SESSIONS {
+                cache.insert(Arc::from(key.as_str()), compiled.clone());
+            }
+        }
+        Some(compiled)
+    }
+
     /// Compiles a principal (or takes the predecessor's compilation), with its cache key.
     fn compile(&self, principal_arn: &str) -> Option<(Arc<str>, Arc<CompiledPrincipal>)> {
         let account = self.state.account_id()?;
@@ -181,6 +232,7 @@ impl AccountModel {
                 is_root: true,
                 identity: Box::default(),
                 boundary: None,
+                session: None,
                 inputs_digest: inputs_digest(principal_arn, None),
             };
             return Some((Arc::from(principal_arn), Arc::new(root)));
@@ -330,6 +382,7 @@ fn compiled(
         is_root: false,
         identity: policies.identity.iter().map(|p| shared_set(sets, p)).collect(),
         boundary: policies.permissions_boundary.as_ref().map(|b| shared_set(sets, b)),
+        session: None,
         inputs_digest,
     }
 }
@@ -364,6 +417,7 @@ pub fn authorize_with_resource_policy(
         identity: None,
         identity_sets: &principal.identity,
         permissions_boundary: principal.boundary.as_deref(),
+        session: principal.session.as_deref(),
         resource: resource_policy,
         ..Policies::default()
     };

@@ -17,6 +17,7 @@ mod error;
 mod event;
 mod evolve;
 mod reads;
+pub mod session;
 mod state;
 mod upcast;
 

@@ -5,6 +5,7 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use iam_app::management::MemberAccountRequest;
 use iam_app::Executed;
+use iam_domain::session::AssumeRoleRequest;
 use iam_domain::{AccessKeyStatus, Command, TagInput};
 use iam_types::{ErrorCode, IamArn};
 
@@ -444,6 +445,61 @@ pub struct CreateAccountStatus {
     pub account_id: String,
     /// The administrator role created in it.
     pub role_name: String,
+}
+
+/// `assumeRole` input: STS `AssumeRole`'s parameters.
+#[derive(InputObject)]
+pub struct AssumeRoleInput {
+    /// The role to assume.
+    pub role_arn: String,
+    /// A name for the session (2 to 64 of `[A-Za-z0-9+=,.@_-]`).
+    pub role_session_name: String,
+    /// How long the credentials last: 900 s up to the role's maximum (one hour when a role
+    /// session assumes a role); one hour by default.
+    pub duration_seconds: Option<u32>,
+    /// `sts:ExternalId`, when the trust policy asks for one.
+    pub external_id: Option<String>,
+    /// An inline session policy: it narrows what the role's policies grant.
+    pub policy: Option<String>,
+    /// Managed session policies (at most 10).
+    pub policy_arns: Option<Vec<String>>,
+    /// Session tags (`aws:PrincipalTag/*`).
+    pub tags: Option<Vec<TagIn>>,
+    /// Session tags that pass on when this session assumes another role.
+    pub transitive_tag_keys: Option<Vec<String>>,
+    /// `sts:SourceIdentity`; once set it stays through chaining.
+    pub source_identity: Option<String>,
+}
+
+/// Temporary credentials. The secret and the token are shown this once.
+#[derive(SimpleObject)]
+pub struct TemporaryCredentials {
+    /// `ASIA...`.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token (`X-Amz-Security-Token`).
+    pub session_token: String,
+    /// When they stop working.
+    pub expiration: chrono::DateTime<chrono::Utc>,
+}
+
+/// The role session `assumeRole` made.
+#[derive(SimpleObject)]
+pub struct AssumedRoleUser {
+    /// `<role id>:<session name>`.
+    pub assumed_role_id: String,
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+    pub arn: String,
+}
+
+/// `assumeRole` result.
+#[derive(SimpleObject)]
+pub struct AssumeRolePayload {
+    /// The credentials.
+    pub credentials: TemporaryCredentials,
+    /// Who they sign as.
+    pub assumed_role_user: AssumedRoleUser,
 }
 
 /// A result carrying an instance profile.
@@ -1231,6 +1287,41 @@ impl MutationRoot {
             completed_timestamp: created.completed,
             account_id: created.account_id,
             role_name: created.role_name,
+        })
+    }
+
+    /// STS `AssumeRole`: temporary credentials of a role session, when the caller's policies
+    /// and the role's trust policy allow `sts:AssumeRole` (cross-account too). The root user
+    /// cannot assume roles, as in AWS.
+    async fn assume_role(&self, ctx: &Context<'_>, input: AssumeRoleInput) -> Result<AssumeRolePayload> {
+        let scope = Scope::of(ctx)?;
+        let request = AssumeRoleRequest {
+            role_arn: input.role_arn,
+            role_session_name: input.role_session_name,
+            duration_seconds: input.duration_seconds,
+            external_id: input.external_id,
+            policy: input.policy,
+            policy_arns: input.policy_arns.unwrap_or_default(),
+            tags: tags_in(input.tags),
+            transitive_tag_keys: input.transitive_tag_keys.unwrap_or_default(),
+            source_identity: input.source_identity,
+        };
+        let issued = scope
+            .gatehouse
+            .assume_role(&scope.caller, &request)
+            .await
+            .map_err(from_app)?;
+        Ok(AssumeRolePayload {
+            credentials: TemporaryCredentials {
+                access_key_id: issued.access_key_id,
+                secret_access_key: issued.secret_access_key.to_string(),
+                session_token: issued.session_token.to_string(),
+                expiration: issued.expiration,
+            },
+            assumed_role_user: AssumedRoleUser {
+                assumed_role_id: issued.assumed_role_id,
+                arn: issued.assumed_role_arn,
+            },
         })
     }
 

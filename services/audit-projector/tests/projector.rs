@@ -33,6 +33,7 @@ fn record(account: &str, i: usize) -> AuditRecord {
             account_id: account.into(),
             access_key_id: None,
             user_name: None,
+            session_context: None,
         },
         event_time: Utc::now(),
         event_source: "authz.gatehouse.dev".into(),

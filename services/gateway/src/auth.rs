@@ -8,6 +8,7 @@
 
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use iam_domain::session::SessionClaims;
 use iam_sigv4::{
     parse_authorization, verify_with_key, CredentialScope, HttpRequest, Payload, SigV4Error, SigningKey,
     SigningKeyCache, VerifyPolicy,
@@ -31,6 +32,13 @@ pub trait CredentialStore: Send + Sync {
 
     /// The key's secret, opened from its sealed form for deriving a signing key.
     fn secret(&self, access_key_id: &str) -> Option<Zeroizing<String>>;
+
+    /// The session a temporary key's session token carries, opened with no database read.
+    ///
+    /// # Errors
+    /// `InvalidClientTokenId` for a token that is not this key's (or is damaged),
+    /// `ExpiredToken` for one past its expiry.
+    fn session(&self, access_key_id: &str, token: &str, now: DateTime<Utc>) -> Result<SessionClaims, AuthError>;
 }
 
 /// Who made an authenticated request.
@@ -44,6 +52,8 @@ pub struct Authenticated {
     pub principal_arn: String,
     /// The access key used.
     pub access_key_id: String,
+    /// For temporary credentials: the session its token carries.
+    pub session: Option<SessionClaims>,
 }
 
 /// Why a request was not authenticated, in AWS's error vocabulary.
@@ -52,9 +62,12 @@ pub enum AuthError {
     /// The request carries no signature at all.
     #[error("request is missing authentication: sign it with AWS Signature Version 4")]
     MissingAuthenticationToken,
-    /// Unknown or inactive access key.
+    /// Unknown or inactive access key, or a session token that is not the key's.
     #[error("the security token included in the request is invalid")]
     InvalidClientTokenId,
+    /// The session token has expired.
+    #[error("the security token included in the request is expired")]
+    ExpiredToken,
     /// The signature did not verify, or its scope, time or shape is wrong.
     #[error("{0}")]
     Signature(SigV4Error),
@@ -66,6 +79,7 @@ impl AuthError {
         match self {
             AuthError::MissingAuthenticationToken => "MissingAuthenticationToken",
             AuthError::InvalidClientTokenId => "InvalidClientTokenId",
+            AuthError::ExpiredToken => "ExpiredToken",
             AuthError::Signature(e) => e.aws_code(),
         }
     }
@@ -130,16 +144,6 @@ pub fn authenticate(
     if !has_header && !has_query {
         return Err(AuthError::MissingAuthenticationToken);
     }
-    // Every key Gatehouse issues today is long-term: a session token can belong to none of
-    // them, and AWS refuses a long-term key sent with one.
-    let has_session_token = parts.headers.contains_key("x-amz-security-token")
-        || parts
-            .uri
-            .query()
-            .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("X-Amz-Security-Token=")));
-    if has_session_token {
-        return Err(AuthError::InvalidClientTokenId);
-    }
     let request = signable_request(parts, body);
     let claim = parse_authorization(&request).map_err(AuthError::Signature)?;
     let expected_service = services
@@ -148,9 +152,25 @@ pub fn authenticate(
         .or(services.first())
         .copied()
         .unwrap_or(settings.service.as_str());
-    let key = keys
-        .lookup(claim.access_key_id())
-        .ok_or(AuthError::InvalidClientTokenId)?;
+    // A temporary key comes with its session token, which says who signs with it; a long-term
+    // key sent with one is refused, as AWS refuses it.
+    let session = match session_token(parts) {
+        Some(token) if claim.access_key_id().starts_with("ASIA") => {
+            Some(keys.session(claim.access_key_id(), &token, now)?)
+        }
+        Some(_) => return Err(AuthError::InvalidClientTokenId),
+        None => None,
+    };
+    let key = match &session {
+        Some(claims) => KeyRecord {
+            account_id: claims.account_id.clone(),
+            principal_arn: claims.principal_arn.clone(),
+            active: true,
+        },
+        None => keys
+            .lookup(claim.access_key_id())
+            .ok_or(AuthError::InvalidClientTokenId)?,
+    };
     if !key.active {
         return Err(AuthError::InvalidClientTokenId);
     }
@@ -159,7 +179,10 @@ pub fn authenticate(
     let mut unopened = false;
     let signing_key = |scope: &CredentialScope| {
         signing_keys
-            .get_or_derive(claim.access_key_id(), scope, || keys.secret(claim.access_key_id()))
+            .get_or_derive(claim.access_key_id(), scope, || match &session {
+                Some(claims) => Some(Zeroizing::new(claims.secret_access_key.clone())),
+                None => keys.secret(claim.access_key_id()),
+            })
             .unwrap_or_else(|| {
                 unopened = true;
                 SigningKey::derive("", scope)
@@ -183,5 +206,22 @@ pub fn authenticate(
         account_id: key.account_id,
         principal_arn: key.principal_arn,
         access_key_id: claim.access_key_id().to_string(),
+        session,
+    })
+}
+
+/// The session token of a request (`X-Amz-Security-Token`, as a header or, presigned, in the
+/// query string), if it carries one.
+fn session_token(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get("x-amz-security-token") {
+        return Some(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    parts.uri.query()?.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("X-Amz-Security-Token=")?;
+        Some(
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned(),
+        )
     })
 }

@@ -25,6 +25,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 mod credentials;
 mod instance_profiles;
 pub mod organizations;
+mod sts;
 
 /// IAM's XML namespace.
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -367,6 +368,11 @@ pub async fn handle(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, bo
 
 /// The use case behind each action.
 async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, action: &str, params: &Params) -> Outcome {
+    if service == "sts" {
+        if let Some(outcome) = sts::dispatch(gatehouse, caller, action, params).await {
+            return outcome;
+        }
+    }
     if service == "iam" {
         if let Some(outcome) = instance_profiles::dispatch(gatehouse, caller, action, params).await {
             return outcome;
@@ -859,7 +865,6 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             };
             change(gatehouse, caller, command).await
         }
-        ("sts", "GetCallerIdentity") => get_caller_identity(gatehouse, caller).await,
         _ => {
             let shown: String = action.chars().take(128).collect();
             Err(WireError::new(
@@ -1014,21 +1019,6 @@ async fn delete_user(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params)
     let user_name = params.required("UserName")?;
     gatehouse.manage(caller, Command::DeleteUser { user_name }).await?;
     Ok(None)
-}
-
-/// STS `GetCallerIdentity`: needs no permission, as in AWS.
-async fn get_caller_identity(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outcome {
-    let user_id = gatehouse
-        .account(&caller.account_id)
-        .map(|model| iam_app::access::user_identity(model.state(), &caller.principal_arn, None).principal_id)
-        .unwrap_or_default();
-    let record = gatehouse.read_record(caller, "GetCallerIdentity", &[], serde_json::json!({}), None);
-    gatehouse.record(vec![record]).await?;
-    let mut xml = Xml::default();
-    xml.leaf("UserId", &user_id)
-        .leaf("Account", &caller.account_id)
-        .leaf("Arn", &caller.principal_arn);
-    Ok(Some(xml))
 }
 
 /// A change with no result of its own (`DeleteRole`, `AttachUserPolicy`, ...).

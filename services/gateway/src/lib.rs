@@ -186,6 +186,21 @@ impl CredentialStore for Keys<'_> {
         let key = model.state().access_key(access_key_id)?;
         self.0.open_secret(&account_id, access_key_id, &key.secret_ciphertext)
     }
+
+    fn session(
+        &self,
+        access_key_id: &str,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<iam_domain::session::SessionClaims, AuthError> {
+        use iam_app::sts::SessionRefusal;
+        self.0
+            .open_session(access_key_id, token, now)
+            .map_err(|refusal| match refusal {
+                SessionRefusal::Invalid => AuthError::InvalidClientTokenId,
+                SessionRefusal::Expired => AuthError::ExpiredToken,
+            })
+    }
 }
 
 /// Readiness: the model is loaded (it is before the server listens) and the audit log accepts
@@ -217,16 +232,20 @@ async fn graphiql() -> Html<String> {
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    shaped_error(ErrorShape::GraphQl, status, code, message)
+    shaped_error(ErrorShape::GraphQl, status, code, message, "")
 }
 
-fn shaped_error(shape: ErrorShape, status: StatusCode, code: &str, message: &str) -> Response {
+/// An error in the shape of the API it answers; `request_id` goes into the query protocol's
+/// `ErrorResponse` (the other shapes carry it in the `x-amzn-RequestId` header only).
+fn shaped_error(shape: ErrorShape, status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
     let body = match shape {
         ErrorShape::GraphQl => {
             serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
         }
         ErrorShape::Decision => decision::error_body(code, message),
-        ErrorShape::Query => return aws::error_response(aws::IAM_NAMESPACE, status.as_u16(), code, message, ""),
+        ErrorShape::Query => {
+            return aws::error_response(aws::IAM_NAMESPACE, status.as_u16(), code, message, request_id)
+        }
         ErrorShape::AwsJson => return aws::organizations::error_response(status.as_u16(), code, message),
     };
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
@@ -242,12 +261,18 @@ fn auth_failure_message(error: &AuthError) -> String {
     }
 }
 
-fn auth_failure(shape: ErrorShape, error: &AuthError) -> Response {
+fn auth_failure(shape: ErrorShape, error: &AuthError, request_id: &str) -> Response {
     let status = match error {
         AuthError::Signature(e) => StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN),
         _ => StatusCode::FORBIDDEN,
     };
-    shaped_error(shape, status, error.aws_code(), &auth_failure_message(error))
+    shaped_error(
+        shape,
+        status,
+        error.aws_code(),
+        &auth_failure_message(error),
+        request_id,
+    )
 }
 
 /// The access key id a request claims (for the record of its failure), if it names one.
@@ -267,6 +292,10 @@ async fn authenticated(
     shape: ErrorShape,
 ) -> Result<(ApiCaller, axum::body::Bytes, String), Response> {
     let (parts, body) = request.into_parts();
+    let request_id = parts
+        .extensions
+        .get::<observe::RequestId>()
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), |id| id.0.clone());
     let body = match tokio::time::timeout(gateway.limits.body_read_timeout, to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(body)) => body,
         Ok(Err(_)) => {
@@ -275,6 +304,7 @@ async fn authenticated(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "ValidationError",
                 "request body is larger than 1 MiB",
+                &request_id,
             ))
         }
         Err(_) => {
@@ -283,13 +313,10 @@ async fn authenticated(
                 StatusCode::REQUEST_TIMEOUT,
                 "RequestTimeout",
                 "the request body did not arrive in time",
+                &request_id,
             ))
         }
     };
-    let request_id = parts
-        .extensions
-        .get::<observe::RequestId>()
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), |id| id.0.clone());
     let authenticated = match authenticate(
         &parts,
         &body,
@@ -319,7 +346,7 @@ async fn authenticated(
             if let Err(record_error) = gateway.gatehouse.record_auth_failure(failure).await {
                 tracing::warn!(request_id, error = %record_error, "a failed authentication could not be recorded");
             }
-            return Err(auth_failure(shape, &error));
+            return Err(auth_failure(shape, &error, &request_id));
         }
     };
     if let Some(limiter) = &gateway.throttle {
@@ -331,6 +358,7 @@ async fn authenticated(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Throttling",
                 "Rate exceeded: this access key sends more requests than it may; retry after the time in Retry-After",
+                &request_id,
             );
             if let Ok(value) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -349,6 +377,7 @@ async fn authenticated(
             request_id,
             region: gateway.auth.region.clone(),
             api_version: None,
+            session: authenticated.session.map(Arc::new),
         },
         body,
         authenticated.service,

@@ -8,7 +8,7 @@ required member out), so after it parses a response the parsed value is walked a
 operation's output shape, and the raw XML against the shape's wire names.
 
 Reads one JSON object on stdin (secrets never go on the command line):
-    {"endpoint": "http://127.0.0.1:<port>", "access_key": ..., "secret_key": ...,
+    {"endpoint": "http://127.0.0.1:<port>", "access_key": ..., "secret_key": ..., "session_token": ... (optional),
      "calls": [{"service": "iam" | "sts", "operation": "create_user", "params": {...}}]}
 and prints one JSON array, one {"response": {...}} or {"error": {"code", "message", "status"}} per
 call (ResponseMetadata left out), each with "shape_problems": what in the answer AWS's model does
@@ -393,6 +393,7 @@ def main():
                     endpoint_url=spec["endpoint"],
                     aws_access_key_id=spec["access_key"],
                     aws_secret_access_key=spec["secret_key"],
+                    aws_session_token=spec.get("session_token"),
                 )
             )
         client = clients[service]

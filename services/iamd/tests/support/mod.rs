@@ -313,6 +313,7 @@ pub fn botocore_calls(server: &Server, credentials: &Credentials, calls: &[(&str
         "endpoint": format!("http://{}", server.address),
         "access_key": credentials.access_key_id,
         "secret_key": credentials.secret_access_key,
+        "session_token": credentials.session_token,
         "calls": calls.iter().map(|(service, operation, params)| json!({"service": service, "operation": operation, "params": params})).collect::<Vec<_>>(),
     });
     let mut results: Vec<Value> = serde_json::from_value(run_python("aws_sdk_client.py", &spec)).unwrap();

@@ -1,0 +1,284 @@
+//! STS: temporary credentials. `AssumeRole` issues a role session whose token is the session's
+//! claims sealed under the master key, so any replica holding the key authenticates requests
+//! signed with it without reading a database ([`Gatehouse::open_session`]).
+//!
+//! Authorization follows AWS: the caller's identity policies and the role's trust policy decide
+//! together (`iam-policy`'s resource-policy rules: in the same account a trust policy naming the
+//! caller grants on its own, naming the account delegates to the caller's policies; across
+//! accounts both must allow). The root user cannot assume roles, as in AWS.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use iam_authz::{authorize_with_resource_policy, RequestFacts};
+use iam_domain::session::{assumed_role_arn, expiry, role_of, AssumeRoleRequest, SessionClaims, SessionKind};
+use iam_domain::AccountState;
+use iam_policy::{ContextValue, DecisionEffect, PolicySet, PolicySource, PolicyType};
+use iam_types::{ErrorCode, IdKind, UniqueId};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::access::{caller_principal, session_keys, ApiCaller};
+use crate::management::{bounded_text, CallFacts};
+use crate::{random_bytes, AppError, Gatehouse};
+
+/// `eventSource` of STS calls.
+pub const EVENT_SOURCE_STS: &str = "sts.amazonaws.com";
+
+/// The owner a session token is sealed for: the token opens only with its own key id.
+fn token_owner(access_key_id: &str) -> String {
+    format!("sts-session/{access_key_id}")
+}
+
+/// New temporary credentials: shown once, to the caller.
+pub struct IssuedCredentials {
+    /// `ASIA...`.
+    pub access_key_id: String,
+    /// The session's secret access key.
+    pub secret_access_key: Zeroizing<String>,
+    /// The session token to send as `X-Amz-Security-Token`.
+    pub session_token: Zeroizing<String>,
+    /// When the credentials stop working.
+    pub expiration: DateTime<Utc>,
+    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+    pub assumed_role_arn: String,
+    /// `<role id>:<session name>`.
+    pub assumed_role_id: String,
+}
+
+/// Why a session token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRefusal {
+    /// It does not open under the master key for this key id (forged, damaged, or another key's).
+    Invalid,
+    /// It has expired.
+    Expired,
+}
+
+impl Gatehouse {
+    /// Opens the session token a request carries for `access_key_id`, with no database read.
+    ///
+    /// # Errors
+    /// [`SessionRefusal::Invalid`] for a token that is not this key's or is damaged,
+    /// [`SessionRefusal::Expired`] past its expiry.
+    pub fn open_session(
+        &self,
+        access_key_id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SessionClaims, SessionRefusal> {
+        let json = self
+            .sealer
+            .open(token, &token_owner(access_key_id))
+            .map_err(|_| SessionRefusal::Invalid)?;
+        let claims: SessionClaims = serde_json::from_str(&json).map_err(|_| SessionRefusal::Invalid)?;
+        if claims.access_key_id != access_key_id {
+            return Err(SessionRefusal::Invalid);
+        }
+        if claims.expired(now) {
+            return Err(SessionRefusal::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// `AssumeRole`: authorizes `caller` for `sts:AssumeRole` on the role (its identity side and
+    /// the role's trust policy), issues a role session and records the call.
+    ///
+    /// # Errors
+    /// `AccessDenied` (also for a role that does not exist, so roles cannot be probed),
+    /// `ValidationError` / `LimitExceeded` / `MalformedPolicyDocument` for bad parameters,
+    /// `ServiceFailure` when the record cannot be made durable.
+    pub async fn assume_role(
+        &self,
+        caller: &ApiCaller,
+        request: &AssumeRoleRequest,
+    ) -> Result<IssuedCredentials, AppError> {
+        let now = Utc::now();
+        let outcome = self.issue_role_session(caller, request, now);
+        let response = outcome.as_ref().map(|issued| {
+            (
+                json!({
+                    "credentials": {"accessKeyId": issued.access_key_id, "expiration": issued.expiration},
+                    "assumedRoleUser": {"assumedRoleId": issued.assumed_role_id, "arn": issued.assumed_role_arn},
+                }),
+                None,
+            )
+        });
+        let state = self
+            .account(&caller.account_id)
+            .map(|m| m.state().clone())
+            .unwrap_or_else(|| Arc::new(AccountState::new()));
+        let mut parameters = serde_json::to_value(request).unwrap_or_default();
+        if let Some(object) = parameters.as_object_mut() {
+            // A session policy can be long: its size is what the record needs.
+            if let Some(policy) = request.policy.as_deref() {
+                object.insert("policy".into(), json!(format!("<{} characters>", policy.len())));
+            }
+            object.retain(|_, value| !value.is_null() && value != &json!([]));
+            if let Some(name) = object.get("roleSessionName").and_then(|v| v.as_str()) {
+                let bounded = bounded_text(name);
+                object.insert("roleSessionName".into(), json!(bounded));
+            }
+        }
+        let needed = [iam_domain::Requirement::named(
+            "sts:AssumeRole",
+            bounded_text(&request.role_arn),
+        )];
+        self.record_call(CallFacts {
+            caller,
+            event_source: EVENT_SOURCE_STS,
+            state: &state,
+            event_name: "AssumeRole",
+            needed: &needed,
+            request_parameters: parameters,
+            outcome: response,
+            read_only: true,
+            now,
+        })
+        .await?;
+        outcome
+    }
+
+    fn issue_role_session(
+        &self,
+        caller: &ApiCaller,
+        request: &AssumeRoleRequest,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedCredentials, AppError> {
+        let denied = |why: &str| {
+            AppError::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {} {why}",
+                    caller.principal_arn,
+                    bounded_text(&request.role_arn)
+                ),
+            )
+        };
+        let (role_account, role_name) = role_of(&request.role_arn).map_err(AppError::from)?;
+        let caller_model = self
+            .account(&caller.account_id)
+            .ok_or_else(|| denied("because the caller's account does not exist"))?;
+        let principal = caller_principal(&caller_model, caller)
+            .ok_or_else(|| denied("because the caller is no longer a principal of its account"))?;
+        if principal.is_root {
+            return Err(denied("because the root user cannot assume roles"));
+        }
+        let role_model = self
+            .account(&role_account)
+            .ok_or_else(|| denied("because no role trusts the caller"))?;
+        let role = role_model
+            .state()
+            .role(&role_name)
+            .filter(|role| role.arn.to_string() == request.role_arn)
+            .cloned()
+            .ok_or_else(|| denied("because no role trusts the caller"))?;
+        let chained_from = caller.session.as_deref();
+        let (duration, tags) = request.check(&role, chained_from).map_err(AppError::from)?;
+
+        // The caller's context, and the keys this request sets.
+        let facts = RequestFacts {
+            source_ip: caller.source_ip.clone(),
+            extra: chained_from
+                .map(|claims| session_keys(caller_model.state(), claims, now))
+                .unwrap_or_default(),
+            ..RequestFacts::default()
+        };
+        let mut context = caller_model.request_context(&principal, &facts, now);
+        let single = |value: &str| ContextValue::single(value.to_owned());
+        context.insert("sts:RoleSessionName", single(&request.role_session_name));
+        if let Some(external_id) = &request.external_id {
+            context.insert("sts:ExternalId", single(external_id));
+        }
+        let source_identity = request
+            .source_identity
+            .clone()
+            .or_else(|| chained_from.and_then(|c| c.source_identity.clone()));
+        if let Some(source_identity) = &source_identity {
+            context.insert("sts:SourceIdentity", single(source_identity));
+        }
+        for tag in &tags {
+            context.insert(&format!("aws:RequestTag/{}", tag.key()), single(tag.value()));
+        }
+        if !tags.is_empty() {
+            context.insert(
+                "aws:TagKeys",
+                ContextValue::list(tags.iter().map(|t| t.key().to_owned())),
+            );
+        }
+        if !request.transitive_tag_keys.is_empty() {
+            context.insert(
+                "sts:TransitiveTagKeys",
+                ContextValue::list(request.transitive_tag_keys.iter().cloned()),
+            );
+        }
+        let trust_document = iam_policy::parse_policy(&role.assume_role_policy_document)
+            .map_err(|_| denied("because the role's trust policy cannot be read"))?;
+        let trust = PolicySet::compile([(
+            PolicySource::new(role.arn.to_string(), PolicyType::Resource),
+            &trust_document,
+        )])
+        .map_err(|_| denied("because the role's trust policy cannot be read"))?;
+        let decision = authorize_with_resource_policy(
+            &principal,
+            "sts:AssumeRole",
+            &request.role_arn,
+            Some(&role_account),
+            Some(&trust),
+            &context,
+        );
+        // Unlike other resource policies, a trust policy must always allow: the caller's own
+        // policies can add to it (when it names the account) but never stand in for it.
+        match decision.effect {
+            DecisionEffect::Allowed if decision.details.allowed_by_resource_policy == Some(true) => {}
+            DecisionEffect::ExplicitDeny => return Err(denied("with an explicit deny")),
+            DecisionEffect::Allowed | DecisionEffect::ImplicitDeny => {
+                return Err(denied(
+                    "because no policy allows it (the role's trust policy and the caller's policies must)",
+                ))
+            }
+        }
+
+        let access_key_id = UniqueId::generate(IdKind::TemporaryAccessKey, random_bytes())
+            .as_str()
+            .to_owned();
+        let secret_access_key = iam_secrets::secret_access_key(&random_bytes());
+        let principal_arn = assumed_role_arn(&role, &role_account, &request.role_session_name);
+        let claims = SessionClaims {
+            kind: SessionKind::AssumedRole,
+            account_id: role_account,
+            access_key_id: access_key_id.clone(),
+            secret_access_key: secret_access_key.to_string(),
+            principal_arn: principal_arn.clone(),
+            role_arn: role.arn.to_string(),
+            role_id: role.role_id.to_string(),
+            session_name: request.role_session_name.clone(),
+            issued_at: now,
+            expires_at: expiry(now, duration),
+            session_policy: request.policy.clone(),
+            policy_arns: request.policy_arns.clone(),
+            tags,
+            transitive_tag_keys: request.transitive_tag_keys.clone(),
+            source_identity,
+            mfa_authenticated: chained_from.is_some_and(|c| c.mfa_authenticated),
+            chained: chained_from.is_some(),
+            issued_to: caller.principal_arn.clone(),
+        };
+        let json = Zeroizing::new(
+            serde_json::to_string(&claims)
+                .map_err(|e| AppError::new(ErrorCode::ServiceFailure, format!("session cannot be encoded: {e}")))?,
+        );
+        let session_token = self
+            .sealer
+            .seal(&json, &token_owner(&access_key_id), random_bytes())
+            .map_err(|e| AppError::new(ErrorCode::ServiceFailure, e.to_string()))?;
+        Ok(IssuedCredentials {
+            assumed_role_id: claims.user_id(),
+            access_key_id,
+            secret_access_key,
+            session_token: Zeroizing::new(session_token),
+            expiration: claims.expires_at,
+            assumed_role_arn: principal_arn,
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! STS on the query protocol (`2011-06-15`): `AssumeRole` and `GetCallerIdentity`. Each is the
+//! `iam-app` use case; the session's secret and token appear in the answer only.
+
+use iam_domain::session::AssumeRoleRequest;
+
+use super::{date, ApiCaller, Gatehouse, Outcome, Params, WireError, Xml};
+
+/// The STS actions; `None` for any other action.
+pub(super) async fn dispatch(
+    gatehouse: &Gatehouse,
+    caller: &ApiCaller,
+    action: &str,
+    params: &Params,
+) -> Option<Outcome> {
+    Some(match action {
+        "AssumeRole" => assume_role(gatehouse, caller, params).await,
+        "GetCallerIdentity" => get_caller_identity(gatehouse, caller).await,
+        _ => return None,
+    })
+}
+
+/// `Name.member.N.<field>` values in member order.
+fn member_fields(params: &Params, name: &str, field: &str) -> Vec<String> {
+    let prefix = format!("{name}.member.");
+    let suffix = format!(".{field}");
+    let mut found: Vec<(u32, String)> = params
+        .0
+        .iter()
+        .filter_map(|(key, value)| {
+            let index = key.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
+            Some((index.parse().ok()?, value.clone()))
+        })
+        .collect();
+    found.sort_by_key(|(n, _)| *n);
+    found.into_iter().map(|(_, value)| value).collect()
+}
+
+async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let duration_seconds = match params.get("DurationSeconds") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u32>()
+                .map_err(|_| WireError::new("ValidationError", 400, "DurationSeconds must be a number of seconds"))?,
+        ),
+    };
+    if params.get("SerialNumber").is_some() || params.get("TokenCode").is_some() {
+        return Err(WireError::new(
+            "AccessDenied",
+            403,
+            "MultiFactorAuthentication failed: no MFA device with that serial number is registered (Gatehouse has no MFA devices yet)",
+        ));
+    }
+    let request = AssumeRoleRequest {
+        role_arn: params.required("RoleArn")?,
+        role_session_name: params.required("RoleSessionName")?,
+        duration_seconds,
+        external_id: params.get("ExternalId").map(str::to_owned),
+        policy: params.get("Policy").map(str::to_owned),
+        policy_arns: member_fields(params, "PolicyArns", "arn"),
+        tags: params.tags(),
+        transitive_tag_keys: params.members("TransitiveTagKeys"),
+        source_identity: params.get("SourceIdentity").map(str::to_owned),
+    };
+    let issued = gatehouse.assume_role(caller, &request).await?;
+    let mut xml = Xml::default();
+    xml.open("Credentials")
+        .leaf("AccessKeyId", &issued.access_key_id)
+        .leaf("SecretAccessKey", &issued.secret_access_key)
+        .leaf("SessionToken", &issued.session_token)
+        .leaf("Expiration", &date(issued.expiration))
+        .close("Credentials");
+    xml.open("AssumedRoleUser")
+        .leaf("AssumedRoleId", &issued.assumed_role_id)
+        .leaf("Arn", &issued.assumed_role_arn)
+        .close("AssumedRoleUser");
+    if let Some(source_identity) = &request.source_identity {
+        xml.leaf("SourceIdentity", source_identity);
+    }
+    Ok(Some(xml))
+}
+
+/// `GetCallerIdentity`: needs no permission, as in AWS. A role session is its assumed-role ARN
+/// and `<role id>:<session name>`.
+async fn get_caller_identity(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outcome {
+    let user_id = gatehouse
+        .account(&caller.account_id)
+        .map(|model| iam_app::access::caller_identity(model.state(), caller).principal_id)
+        .unwrap_or_default();
+    let record = gatehouse.read_record(caller, "GetCallerIdentity", &[], serde_json::json!({}), None);
+    gatehouse.record(vec![record]).await?;
+    let mut xml = Xml::default();
+    xml.leaf("UserId", &user_id)
+        .leaf("Account", &caller.account_id)
+        .leaf("Arn", &caller.principal_arn);
+    Ok(Some(xml))
+}
