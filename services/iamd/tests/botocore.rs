@@ -26,6 +26,7 @@ fn botocore(server: &Server, credentials: &Credentials, requests: &[Value]) -> V
         "url": format!("http://{}/graphql", server.address),
         "access_key": credentials.access_key_id,
         "secret_key": credentials.secret_access_key,
+        "session_token": credentials.session_token,
         "requests": requests,
     });
     let replies: Vec<Value> = serde_json::from_value(run_python("botocore_client.py", &spec)).unwrap();
@@ -164,4 +165,71 @@ fn botocore_signatures_authenticate_the_user_who_signed() {
             lookup.body
         );
     }
+}
+
+#[test]
+fn botocore_signs_with_session_credentials_in_both_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:user/dev")}, "Action": "sts:AssumeRole"}]});
+    let setup = support::botocore_calls(
+        &server,
+        &root,
+        &[
+            ("iam", "create_user", json!({"UserName": "dev"})),
+            ("iam", "create_access_key", json!({"UserName": "dev"})),
+            ("iam", "create_role", json!({"RoleName": "app", "AssumeRolePolicyDocument": trust.to_string()})),
+            (
+                "iam",
+                "attach_role_policy",
+                json!({"RoleName": "app", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            ),
+        ],
+    );
+    let key = &setup[1]["response"]["AccessKey"];
+    let dev = Credentials {
+        access_key_id: key["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: key["SecretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: None,
+    };
+    let assumed = support::botocore_calls(
+        &server,
+        &dev,
+        &[(
+            "sts",
+            "assume_role",
+            json!({"RoleArn": format!("arn:aws:iam::{account}:role/app"), "RoleSessionName": "signed"}),
+        )],
+    );
+    let c = &assumed[0]["response"]["Credentials"];
+    let session = Credentials {
+        access_key_id: c["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: c["SecretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: Some(c["SessionToken"].as_str().unwrap().to_owned()),
+    };
+    let query = "{ callerIdentity { arn } users { edges { node { userName } } } }";
+    let replies = botocore(
+        &server,
+        &session,
+        &[request("header", query, json!({})), request("query", query, json!({}))],
+    );
+    for reply in &replies {
+        let answered = data(reply);
+        assert_eq!(
+            answered["callerIdentity"]["arn"],
+            format!("arn:aws:sts::{account}:assumed-role/app/signed")
+        );
+        assert_eq!(answered["users"]["edges"][0]["node"]["userName"], "dev");
+    }
+    // The session may read (ReadOnlyAccess) but not write.
+    let write = botocore(
+        &server,
+        &session,
+        &[request("header", "mutation { createUser(input: {userName: \"x\"}) { sequence } }", json!({}))],
+    );
+    assert_eq!(error_code(&write[0]), Some("AccessDenied"));
+    server.terminate();
 }

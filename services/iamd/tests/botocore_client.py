@@ -66,7 +66,7 @@ def send(url, headers, body):
 
 def main():
     spec = json.load(sys.stdin)
-    credentials = Credentials(spec["access_key"], spec["secret_key"])
+    credentials = Credentials(spec["access_key"], spec["secret_key"], spec.get("session_token"))
     replies = []
     for item in spec["requests"]:
         body = json.dumps({"query": item["query"], "variables": item.get("variables", {})}).encode("utf-8")
