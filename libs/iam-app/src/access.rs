@@ -248,7 +248,9 @@ pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<
         ("aws:userid".to_owned(), single(&claims.user_id())),
         (
             "aws:TokenIssueTime".to_owned(),
-            single(&claims.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            // To the millisecond, so a revocation (`DateLessThan` on this key) a moment after a
+            // session was issued still tells the two apart.
+            single(&claims.issued_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         ),
         (
             "aws:MultiFactorAuthPresent".to_owned(),

@@ -55,7 +55,36 @@ pub enum SessionRefusal {
     Expired,
 }
 
+/// The inline policy AWS's "revoke active sessions" puts on a role.
+pub const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
+
 impl Gatehouse {
+    /// Revokes every session of a role issued before now, as AWS does: a `Deny` of everything
+    /// to sessions whose `aws:TokenIssueTime` is earlier, as the role's inline policy
+    /// `AWSRevokeOlderSessions`. It is an ordinary `PutRolePolicy` (authorized and recorded as
+    /// one), so every replica enforces it at its next decision; sessions issued later work.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::manage`].
+    pub async fn revoke_role_sessions(&self, caller: &ApiCaller, role_name: &str) -> Result<crate::Executed, AppError> {
+        let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let document = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Deny",
+                "Action": ["*"],
+                "Resource": ["*"],
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": now}},
+            }],
+        });
+        let command = iam_domain::Command::PutRolePolicy {
+            role_name: role_name.to_owned(),
+            policy_name: REVOKE_POLICY_NAME.to_owned(),
+            policy_document: document.to_string(),
+        };
+        self.manage(caller, command).await
+    }
+
     /// Opens the session token a request carries for `access_key_id`, with no database read.
     ///
     /// # Errors

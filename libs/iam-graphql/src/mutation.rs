@@ -1325,6 +1325,19 @@ impl MutationRoot {
         })
     }
 
+    /// Revokes the role's active sessions, as AWS's console does: sessions issued before now are
+    /// denied everything (the role's inline policy `AWSRevokeOlderSessions`, written with
+    /// `iam:PutRolePolicy`); sessions issued afterwards work.
+    async fn revoke_role_sessions(&self, ctx: &Context<'_>, role_name: String) -> Result<RolePayload> {
+        let scope = Scope::of(ctx)?;
+        let executed = scope
+            .gatehouse
+            .revoke_role_sessions(&scope.caller, &role_name)
+            .await
+            .map_err(from_app)?;
+        role_payload(executed, &role_name)
+    }
+
     /// Creates a new tenant account with its root access key. Only the root user of the first
     /// (management) account may do this.
     async fn create_account(&self, ctx: &Context<'_>, account_alias: Option<String>) -> Result<CreateAccountPayload> {

@@ -181,7 +181,11 @@ fn botocore_signs_with_session_credentials_in_both_forms() {
         &[
             ("iam", "create_user", json!({"UserName": "dev"})),
             ("iam", "create_access_key", json!({"UserName": "dev"})),
-            ("iam", "create_role", json!({"RoleName": "app", "AssumeRolePolicyDocument": trust.to_string()})),
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "app", "AssumeRolePolicyDocument": trust.to_string()}),
+            ),
             (
                 "iam",
                 "attach_role_policy",
@@ -228,7 +232,11 @@ fn botocore_signs_with_session_credentials_in_both_forms() {
     let write = botocore(
         &server,
         &session,
-        &[request("header", "mutation { createUser(input: {userName: \"x\"}) { sequence } }", json!({}))],
+        &[request(
+            "header",
+            "mutation { createUser(input: {userName: \"x\"}) { sequence } }",
+            json!({}),
+        )],
     );
     assert_eq!(error_code(&write[0]), Some("AccessDenied"));
     server.terminate();

@@ -545,3 +545,61 @@ fn a_role_in_another_account_is_assumed_when_both_accounts_allow_it() {
     assert_eq!(who.data()["users"]["edges"], json!([]));
     server.terminate();
 }
+
+#[test]
+fn revoking_a_roles_sessions_refuses_those_issued_before_and_not_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let role_arn = format!("arn:aws:iam::{account}:role/app");
+    let dev = user_with_key(&server, &root, "dev", Some(allow("sts:AssumeRole", &role_arn)));
+    let setup = botocore_calls(
+        &server,
+        &root,
+        &[
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "app", "AssumeRolePolicyDocument":
+                    trust(json!({"AWS": format!("arn:aws:iam::{account}:root")}), None)}),
+            ),
+            (
+                "iam",
+                "put_role_policy",
+                json!({"RoleName": "app", "PolicyName": "read", "PolicyDocument": allow("iam:ListUsers", "*")}),
+            ),
+        ],
+    );
+    ok(&setup, 0);
+    let assume = || {
+        let assumed = botocore_calls(
+            &server,
+            &dev,
+            &[(
+                "sts",
+                "assume_role",
+                json!({"RoleArn": role_arn, "RoleSessionName": "ss"}),
+            )],
+        );
+        session_of(ok(&assumed, 0))
+    };
+    let before = assume();
+    ok(
+        &botocore_calls(&server, &before, &[("iam", "list_users", json!({}))]),
+        0,
+    );
+    let revoked = gql(
+        &server.address,
+        &root,
+        "mutation { revokeRoleSessions(roleName: \"app\") { role { inlinePolicies { policyName } } } }",
+        json!({}),
+    );
+    let names = revoked.data()["revokeRoleSessions"]["role"]["inlinePolicies"].to_string();
+    assert!(names.contains("AWSRevokeOlderSessions"), "{names}");
+    let refused = botocore_calls(&server, &before, &[("iam", "list_users", json!({}))]);
+    assert_eq!(error(&refused, 0), "AccessDenied");
+    let after = assume();
+    ok(&botocore_calls(&server, &after, &[("iam", "list_users", json!({}))]), 0);
+    server.terminate();
+}
