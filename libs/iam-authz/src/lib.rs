@@ -221,6 +221,18 @@ impl AccountModel {
     /// Compiles a principal (or takes the predecessor's compilation), with its cache key.
     fn compile(&self, principal_arn: &str) -> Option<(Arc<str>, Arc<CompiledPrincipal>)> {
         let account = self.state.account_id()?;
+        // A role session named by its ARN (`arn:aws:sts::<account>:assumed-role/<role>/<session>`,
+        // as the decision API and AuthZEN name it): the role's policies, with no session policy.
+        if let Some((role_name, _)) = assumed_role_of(principal_arn, account.as_str()) {
+            let role = self.state.role(role_name)?;
+            let policies = self.state.effective_policies_of_role(role.role_name.as_str())?;
+            let caller = Caller::from_arn(principal_arn)?;
+            let digest = inputs_digest(principal_arn, Some(&policies));
+            return Some((
+                Arc::from(principal_arn),
+                Arc::new(compiled(&self.sets, caller, &policies, digest)),
+            ));
+        }
         let arn = IamArn::parse(principal_arn).ok()?;
         if arn.account() != Some(account) {
             return None;
@@ -295,6 +307,21 @@ impl AccountModel {
                     ContextValue::single(tag.value()),
                 );
             }
+        } else if let Some((role, session)) = assumed_role_of(arn, principal.caller.account.as_str())
+            .and_then(|(role, session)| Some((self.state.role(role)?, session)))
+        {
+            context.insert("aws:PrincipalType", ContextValue::single("AssumedRole"));
+            context.insert("aws:PrincipalArn", ContextValue::single(role.arn.to_string()));
+            context.insert(
+                "aws:userid",
+                ContextValue::single(format!("{}:{session}", role.role_id)),
+            );
+            for tag in &role.tags {
+                context.insert(
+                    &format!("aws:PrincipalTag/{}", tag.key()),
+                    ContextValue::single(tag.value()),
+                );
+            }
         } else if let Some(role) = name.as_deref().and_then(|name| self.state.role(name)) {
             context.insert("aws:PrincipalType", ContextValue::single("AssumedRole"));
             context.insert("aws:userid", ContextValue::single(role.role_id.as_str()));
@@ -322,6 +349,14 @@ impl AccountModel {
         }
         context
     }
+}
+
+/// The role and session names of `arn:aws:sts::<account>:assumed-role/<role>/<session>` in
+/// `account`; `None` for any other ARN.
+fn assumed_role_of<'a>(arn: &'a str, account: &str) -> Option<(&'a str, &'a str)> {
+    let rest = arn.strip_prefix("arn:aws:sts::")?.strip_prefix(account)?;
+    let (role, session) = rest.strip_prefix(":assumed-role/")?.split_once('/')?;
+    (!role.is_empty() && !session.is_empty() && !session.contains('/')).then_some((role, session))
 }
 
 /// The shared compiled set of one policy, compiling it on first use. Sets are found by policy

@@ -603,3 +603,53 @@ fn revoking_a_roles_sessions_refuses_those_issued_before_and_not_after() {
     ok(&botocore_calls(&server, &after, &[("iam", "list_users", json!({}))]), 0);
     server.terminate();
 }
+
+#[test]
+fn the_decision_api_decides_for_a_role_session_named_by_its_arn() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::reports/*",
+        "Condition": {"StringEquals": {"aws:PrincipalArn": format!("arn:aws:iam::{account}:role/ops/app"), "aws:PrincipalTag/team": "db"}}}]});
+    let setup = botocore_calls(
+        &server,
+        &root,
+        &[
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "app", "Path": "/ops/", "Tags": [{"Key": "team", "Value": "db"}],
+                    "AssumeRolePolicyDocument": trust(json!({"Service": "ec2.amazonaws.com"}), None)}),
+            ),
+            (
+                "iam",
+                "put_role_policy",
+                json!({"RoleName": "app", "PolicyName": "read", "PolicyDocument": policy.to_string()}),
+            ),
+        ],
+    );
+    ok(&setup, 1);
+    let decide = |principal: String, resource: &str| {
+        let reply = gql(
+            &server.address,
+            &root,
+            "query($p: String!, $r: String!) { authorize(input: {principalArn: $p, action: \"s3:GetObject\", resource: $r}) { decision } }",
+            json!({"p": principal, "r": resource}),
+        );
+        reply.data()["authorize"]["decision"].as_str().unwrap().to_owned()
+    };
+    let session = format!("arn:aws:sts::{account}:assumed-role/app/i-0abc");
+    assert_eq!(decide(session.clone(), "arn:aws:s3:::reports/q1"), "Allow");
+    assert_eq!(decide(session, "arn:aws:s3:::payroll/q1"), "ImplicitDeny");
+    let other_account = format!("arn:aws:sts::111122223333:assumed-role/app/i-0abc");
+    let refused = gql(
+        &server.address,
+        &root,
+        "query($p: String!) { authorize(input: {principalArn: $p, action: \"s3:GetObject\", resource: \"*\"}) { decision } }",
+        json!({"p": other_account}),
+    );
+    assert!(refused.error_code().is_some(), "{}", refused.body);
+    server.terminate();
+}

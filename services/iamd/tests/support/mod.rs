@@ -174,13 +174,24 @@ pub fn post(address: &str, headers: &[(String, String)], body: &str) -> Reply {
 
 /// POSTs `body` to `path` with the given headers.
 pub fn post_path(address: &str, path: &str, headers: &[(String, String)], body: &str) -> Reply {
+    try_post_path(address, path, headers, body).unwrap()
+}
+
+/// [`post_path`], or the transport error (a server may close the connection on a body it
+/// refuses before it has read all of it).
+pub fn try_post_path(
+    address: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> Result<Reply, ureq::Error> {
     let mut request = agent().post(format!("http://{address}{path}"));
     for (name, value) in headers {
         if name != "host" {
             request = request.header(name.as_str(), value.as_str());
         }
     }
-    let mut response = request.send(body).unwrap();
+    let mut response = request.send(body)?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -194,11 +205,11 @@ pub fn post_path(address: &str, path: &str, headers: &[(String, String)], body: 
         .collect();
     let mut text = String::new();
     response.body_mut().as_reader().read_to_string(&mut text).unwrap();
-    Reply {
+    Ok(Reply {
         status,
         body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
         headers,
-    }
+    })
 }
 
 /// Signs a GraphQL request as the AWS SDKs do (header form, service `iam`).
@@ -367,6 +378,30 @@ pub fn aws_wire(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
+    let signed = wire_headers(server, credentials, service, headers, body);
+    post_path(&server.address, "/", &signed, body)
+}
+
+/// [`aws_wire`] for a body the server may refuse before reading it all: the reply, or `None`
+/// when the server closed the connection first.
+pub fn try_aws_wire(
+    server: &Server,
+    credentials: &Credentials,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<Reply> {
+    let signed = wire_headers(server, credentials, service, headers, body);
+    try_post_path(&server.address, "/", &signed, body).ok()
+}
+
+fn wire_headers(
+    server: &Server,
+    credentials: &Credentials,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Vec<(String, String)> {
     let mut request = HttpRequest::new("POST", "/", "")
         .with_header("host", &server.address)
         .with_body(body.as_bytes().to_vec());
@@ -388,7 +423,7 @@ pub fn aws_wire(
         },
     )
     .unwrap();
-    post_path(&server.address, "/", &request.headers, body)
+    request.headers
 }
 
 /// `<Code>` of a query-protocol error document.
