@@ -119,6 +119,69 @@ fn two_replicas_share_one_log_without_lost_updates_or_stale_grants() {
     assert_eq!(decided.body["decision"], "ImplicitDeny", "{}", decided.body);
     assert!(decided.body["sequence"].as_u64().unwrap() >= detached);
 
+    // A role session issued by A is honoured by B from its token alone, and a revocation made
+    // through A refuses it on B at once for a request carrying the revocation's token.
+    let setup = [
+        format!(
+            "mutation {{ createRole(input: {{roleName: \"app\", assumeRolePolicyDocument: {:?}}}) {{ sequence }} }}",
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:user/alice")}, "Action": "sts:AssumeRole"}]})
+            .to_string()
+        ),
+        "mutation { attachRolePolicy(input: {roleName: \"app\", policyArn: \"arn:aws:iam::aws:policy/ReadOnlyAccess\"}) { sequence } }".to_owned(),
+        "mutation { createAccessKey(userName: \"alice\") { accessKey { accessKeyId secretAccessKey } } }".to_owned(),
+    ];
+    let answers: Vec<_> = setup.iter().map(|m| gql(&a.address, &root, m, json!({}))).collect();
+    let key = &answers[2].data()["createAccessKey"]["accessKey"];
+    let alice = iam_sigv4::Credentials {
+        access_key_id: key["accessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: key["secretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: None,
+    };
+    let assumed = gql(
+        &a.address,
+        &alice,
+        "mutation($r: String!) { assumeRole(input: {roleArn: $r, roleSessionName: \"replica\"}) { credentials { accessKeyId secretAccessKey sessionToken } } }",
+        json!({"r": format!("arn:aws:iam::{account}:role/app")}),
+    );
+    let c = &assumed.data()["assumeRole"]["credentials"];
+    let session = iam_sigv4::Credentials {
+        access_key_id: c["accessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: c["secretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: c["sessionToken"].as_str().map(str::to_owned),
+    };
+    let read = "{ callerIdentity { arn } users { edges { node { userName } } } }";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let on_b = gql(&b.address, &session, read, json!({}));
+        if on_b.error_code().is_none() {
+            assert_eq!(
+                on_b.data()["callerIdentity"]["arn"],
+                format!("arn:aws:sts::{account}:assumed-role/app/replica")
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never honoured the session: {}", on_b.body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let revoked = gql(
+        &a.address,
+        &root,
+        "mutation { revokeRoleSessions(roleName: \"app\") { sequence } }",
+        json!({}),
+    );
+    let revocation = revoked.data()["revokeRoleSessions"]["sequence"].as_u64().unwrap();
+    let body = json!({"query": read}).to_string();
+    let mut headers = signed_headers_for(&b.address, "/graphql", &session, &body, chrono::Utc::now());
+    headers.push(("x-gatehouse-min-sequence".into(), revocation.to_string()));
+    let refused = post_path(&b.address, "/graphql", &headers, &body);
+    assert_eq!(
+        refused.error_code().as_deref(),
+        Some("AccessDenied"),
+        "{}",
+        refused.body
+    );
+
     a.terminate();
     b.terminate();
     runtime.block_on(async {

@@ -643,7 +643,7 @@ fn the_decision_api_decides_for_a_role_session_named_by_its_arn() {
     let session = format!("arn:aws:sts::{account}:assumed-role/app/i-0abc");
     assert_eq!(decide(session.clone(), "arn:aws:s3:::reports/q1"), "Allow");
     assert_eq!(decide(session, "arn:aws:s3:::payroll/q1"), "ImplicitDeny");
-    let other_account = format!("arn:aws:sts::111122223333:assumed-role/app/i-0abc");
+    let other_account = "arn:aws:sts::111122223333:assumed-role/app/i-0abc";
     let refused = gql(
         &server.address,
         &root,
