@@ -242,10 +242,16 @@ pub fn caller_principal(model: &AccountModel, caller: &ApiCaller) -> Option<Arc<
 #[must_use]
 pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<Utc>) -> Vec<(String, ContextValue)> {
     let single = |value: &str| ContextValue::single(value.to_owned());
-    let mut keys = vec![
-        ("aws:PrincipalArn".to_owned(), single(&claims.role_arn)),
-        ("aws:PrincipalType".to_owned(), single("AssumedRole")),
-        ("aws:userid".to_owned(), single(&claims.user_id())),
+    let mut keys = Vec::new();
+    // A user session is the user: the model says who it is; the session adds when and how.
+    if claims.is_role_session() {
+        keys.extend([
+            ("aws:PrincipalArn".to_owned(), single(&claims.issuer_arn)),
+            ("aws:PrincipalType".to_owned(), single("AssumedRole")),
+            ("aws:userid".to_owned(), single(&claims.user_id())),
+        ]);
+    }
+    keys.extend([
         (
             "aws:TokenIssueTime".to_owned(),
             // To the millisecond, so a revocation (`DateLessThan` on this key) a moment after a
@@ -256,7 +262,7 @@ pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<
             "aws:MultiFactorAuthPresent".to_owned(),
             single(if claims.mfa_authenticated { "true" } else { "false" }),
         ),
-    ];
+    ]);
     if claims.mfa_authenticated {
         let age = (now - claims.issued_at).num_seconds().max(0);
         keys.push(("aws:MultiFactorAuthAge".to_owned(), single(&age.to_string())));
@@ -264,7 +270,10 @@ pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<
     if let Some(source_identity) = &claims.source_identity {
         keys.push(("aws:SourceIdentity".to_owned(), single(source_identity)));
     }
-    let role_name = IamArn::parse(&claims.role_arn)
+    if !claims.is_role_session() {
+        return keys;
+    }
+    let role_name = IamArn::parse(&claims.issuer_arn)
         .ok()
         .and_then(|arn| arn.name().map(|n| n.as_str().to_owned()));
     let role_tags = role_name.and_then(|name| state.role(&name).map(|r| r.tags.clone()));
@@ -274,17 +283,28 @@ pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<
     keys
 }
 
-/// CloudTrail's `userIdentity` of a role session: `AssumedRole`, with its `sessionContext`.
+/// CloudTrail's `userIdentity` of a session: `AssumedRole` with its `sessionContext` for a role
+/// session; for a user session the user's own identity, with the session's attributes.
 #[must_use]
-pub fn session_identity(claims: &SessionClaims) -> UserIdentity {
-    let role_name = IamArn::parse(&claims.role_arn)
+pub fn session_identity(state: &AccountState, claims: &SessionClaims) -> UserIdentity {
+    if !claims.is_role_session() {
+        let mut identity = user_identity(state, &claims.issuer_arn, Some(&claims.access_key_id));
+        identity.session_context = Some(serde_json::json!({
+            "attributes": {
+                "creationDate": claims.issued_at,
+                "mfaAuthenticated": if claims.mfa_authenticated { "true" } else { "false" },
+            },
+        }));
+        return identity;
+    }
+    let role_name = IamArn::parse(&claims.issuer_arn)
         .ok()
         .and_then(|arn| arn.name().map(|n| n.as_str().to_owned()));
     let mut context = serde_json::json!({
         "sessionIssuer": {
             "type": "Role",
-            "principalId": claims.role_id,
-            "arn": claims.role_arn,
+            "principalId": claims.issuer_id,
+            "arn": claims.issuer_arn,
             "accountId": claims.account_id,
             "userName": role_name,
         },
@@ -311,7 +331,7 @@ pub fn session_identity(claims: &SessionClaims) -> UserIdentity {
 #[must_use]
 pub fn caller_identity(state: &AccountState, caller: &ApiCaller) -> UserIdentity {
     match &caller.session {
-        Some(claims) => session_identity(claims),
+        Some(claims) => session_identity(state, claims),
         None => user_identity(state, &caller.principal_arn, caller.access_key_id.as_deref()),
     }
 }

@@ -161,6 +161,20 @@ pub fn authorize_action(
     keys: &[(String, iam_policy::ContextValue)],
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    // AWS: credentials from GetSessionToken call IAM only when MFA was part of the request.
+    if caller
+        .session
+        .as_deref()
+        .is_some_and(|s| !s.is_role_session() && !s.mfa_authenticated)
+        && action.to_ascii_lowercase().starts_with("iam:")
+    {
+        return Err(access_denied(
+            caller,
+            action,
+            resource,
+            "because credentials from GetSessionToken without MFA cannot call the IAM API",
+        ));
+    }
     let principal = caller_principal(model, caller).ok_or_else(|| {
         AppError::new(
             ErrorCode::AccessDenied,

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use iam_authz::{authorize_with_resource_policy, RequestFacts};
-use iam_domain::session::{assumed_role_arn, expiry, role_of, AssumeRoleRequest, SessionClaims, SessionKind};
+use iam_domain::session::{
+    assumed_role_arn, expiry, role_of, user_session_seconds, AssumeRoleRequest, SessionClaims, SessionKind,
+};
 use iam_domain::AccountState;
 use iam_policy::{ContextValue, DecisionEffect, PolicySet, PolicySource, PolicyType};
 use iam_types::{ErrorCode, IdKind, UniqueId};
@@ -168,6 +170,112 @@ impl Gatehouse {
         outcome
     }
 
+    /// `GetSessionToken`: temporary credentials of the calling user (or root user) itself,
+    /// needing no permission, as in AWS. A session cannot get another this way.
+    ///
+    /// # Errors
+    /// `AccessDenied` for a caller signing with temporary credentials; `ValidationError` for a
+    /// duration outside 900 s to 36 h (one hour for the root user).
+    pub async fn get_session_token(
+        &self,
+        caller: &ApiCaller,
+        duration_seconds: Option<u32>,
+    ) -> Result<IssuedCredentials, AppError> {
+        let now = Utc::now();
+        let outcome = self.issue_user_session(caller, duration_seconds, now);
+        let response = outcome.as_ref().map(|issued| {
+            (
+                json!({"credentials": {"accessKeyId": issued.access_key_id, "expiration": issued.expiration}}),
+                None,
+            )
+        });
+        let state = self
+            .account(&caller.account_id)
+            .map(|m| m.state().clone())
+            .unwrap_or_else(|| Arc::new(AccountState::new()));
+        self.record_call(CallFacts {
+            caller,
+            event_source: EVENT_SOURCE_STS,
+            state: &state,
+            event_name: "GetSessionToken",
+            needed: &[iam_domain::Requirement::named("sts:GetSessionToken", "*")],
+            request_parameters: json!({ "durationSeconds": duration_seconds }),
+            outcome: response,
+            read_only: true,
+            now,
+        })
+        .await?;
+        outcome
+    }
+
+    fn issue_user_session(
+        &self,
+        caller: &ApiCaller,
+        duration_seconds: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedCredentials, AppError> {
+        if caller.session.is_some() {
+            return Err(AppError::new(
+                ErrorCode::AccessDenied,
+                "Cannot call GetSessionToken with session credentials",
+            ));
+        }
+        let model = self
+            .account(&caller.account_id)
+            .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+        let principal = caller_principal(&model, caller).ok_or_else(|| {
+            AppError::new(
+                ErrorCode::AccessDenied,
+                "the caller is no longer a principal of its account",
+            )
+        })?;
+        let seconds = user_session_seconds(duration_seconds, principal.is_root).map_err(AppError::from)?;
+        let issuer_id = crate::access::user_identity(model.state(), &caller.principal_arn, None).principal_id;
+        let claims = SessionClaims {
+            kind: SessionKind::UserSession,
+            account_id: caller.account_id.clone(),
+            access_key_id: UniqueId::generate(IdKind::TemporaryAccessKey, random_bytes())
+                .as_str()
+                .to_owned(),
+            secret_access_key: iam_secrets::secret_access_key(&random_bytes()).to_string(),
+            principal_arn: caller.principal_arn.clone(),
+            issuer_arn: caller.principal_arn.clone(),
+            issuer_id,
+            session_name: String::new(),
+            issued_at: now,
+            expires_at: expiry(now, seconds),
+            session_policy: None,
+            policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
+            mfa_authenticated: false,
+            chained: false,
+            issued_to: caller.principal_arn.clone(),
+        };
+        self.seal_session(claims)
+    }
+
+    /// The credentials of `claims`: its key and secret, and the claims sealed as its token.
+    fn seal_session(&self, claims: SessionClaims) -> Result<IssuedCredentials, AppError> {
+        let json = Zeroizing::new(
+            serde_json::to_string(&claims)
+                .map_err(|e| AppError::new(ErrorCode::ServiceFailure, format!("session cannot be encoded: {e}")))?,
+        );
+        let session_token = self
+            .sealer
+            .seal(&json, &token_owner(&claims.access_key_id), random_bytes())
+            .map_err(|e| AppError::new(ErrorCode::ServiceFailure, e.to_string()))?;
+        Ok(IssuedCredentials {
+            assumed_role_id: claims.user_id(),
+            access_key_id: claims.access_key_id.clone(),
+            secret_access_key: Zeroizing::new(claims.secret_access_key.clone()),
+            session_token: Zeroizing::new(session_token),
+            expiration: claims.expires_at,
+            assumed_role_arn: claims.principal_arn.clone(),
+        })
+    }
+
     fn issue_role_session(
         &self,
         caller: &ApiCaller,
@@ -202,13 +310,16 @@ impl Gatehouse {
             .filter(|role| role.arn.to_string() == request.role_arn)
             .cloned()
             .ok_or_else(|| denied("because no role trusts the caller"))?;
-        let chained_from = caller.session.as_deref();
+        // Assuming a role from a role session is role chaining; from a user session it is not.
+        let chained_from = caller.session.as_deref().filter(|s| s.is_role_session());
         let (duration, tags) = request.check(&role, chained_from).map_err(AppError::from)?;
 
         // The caller's context, and the keys this request sets.
         let facts = RequestFacts {
             source_ip: caller.source_ip.clone(),
-            extra: chained_from
+            extra: caller
+                .session
+                .as_deref()
                 .map(|claims| session_keys(caller_model.state(), claims, now))
                 .unwrap_or_default(),
             ..RequestFacts::default()
@@ -279,8 +390,8 @@ impl Gatehouse {
             access_key_id: access_key_id.clone(),
             secret_access_key: secret_access_key.to_string(),
             principal_arn: principal_arn.clone(),
-            role_arn: role.arn.to_string(),
-            role_id: role.role_id.to_string(),
+            issuer_arn: role.arn.to_string(),
+            issuer_id: role.role_id.to_string(),
             session_name: request.role_session_name.clone(),
             issued_at: now,
             expires_at: expiry(now, duration),
@@ -289,25 +400,10 @@ impl Gatehouse {
             tags,
             transitive_tag_keys: request.transitive_tag_keys.clone(),
             source_identity,
-            mfa_authenticated: chained_from.is_some_and(|c| c.mfa_authenticated),
+            mfa_authenticated: caller.session.as_deref().is_some_and(|c| c.mfa_authenticated),
             chained: chained_from.is_some(),
             issued_to: caller.principal_arn.clone(),
         };
-        let json = Zeroizing::new(
-            serde_json::to_string(&claims)
-                .map_err(|e| AppError::new(ErrorCode::ServiceFailure, format!("session cannot be encoded: {e}")))?,
-        );
-        let session_token = self
-            .sealer
-            .seal(&json, &token_owner(&access_key_id), random_bytes())
-            .map_err(|e| AppError::new(ErrorCode::ServiceFailure, e.to_string()))?;
-        Ok(IssuedCredentials {
-            assumed_role_id: claims.user_id(),
-            access_key_id,
-            secret_access_key,
-            session_token: Zeroizing::new(session_token),
-            expiration: claims.expires_at,
-            assumed_role_arn: principal_arn,
-        })
+        self.seal_session(claims)
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
-use iam_domain::session::SessionClaims;
+use iam_domain::session::{SessionClaims, SessionKind};
 use iam_domain::AccountState;
 use iam_policy::{
     evaluate, Caller, Context, ContextValue, Decision, DecisionDetails, DecisionEffect, ParsedPolicy, Policies,
@@ -179,6 +179,16 @@ impl AccountModel {
     /// gone (or was replaced by another of the same name), or a session policy names a managed
     /// policy that no longer exists. Compiled on first use per session key.
     pub fn session_principal(&self, claims: &SessionClaims) -> Option<Arc<CompiledPrincipal>> {
+        // A user session (`GetSessionToken`) is the user itself: no session policies.
+        if claims.kind == SessionKind::UserSession {
+            let principal = self.principal(&claims.issuer_arn)?;
+            let same = principal.is_root
+                || self
+                    .state
+                    .users()
+                    .any(|u| u.user_id.as_str() == claims.issuer_id && u.arn.to_string() == claims.issuer_arn);
+            return same.then_some(principal);
+        }
         let key = format!("session:{}", claims.access_key_id);
         if let Ok(cache) = self.compiled.lock() {
             if let Some(found) = cache.get(key.as_str()) {
@@ -188,9 +198,9 @@ impl AccountModel {
         if self.state.account_id().map(AccountId::as_str) != Some(claims.account_id.as_str()) {
             return None;
         }
-        let role_arn = IamArn::parse(&claims.role_arn).ok()?;
+        let role_arn = IamArn::parse(&claims.issuer_arn).ok()?;
         let role = self.state.role(role_arn.name()?.as_str())?;
-        if role.arn != role_arn || role.role_id.as_str() != claims.role_id {
+        if role.arn != role_arn || role.role_id.as_str() != claims.issuer_id {
             return None;
         }
         let policies = self.state.effective_policies_of_role(role.role_name.as_str())?;

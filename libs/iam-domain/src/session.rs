@@ -29,6 +29,8 @@ pub const MAX_SESSION_POLICY_CHARS: usize = 2048;
 pub enum SessionKind {
     /// `AssumeRole`: a role session.
     AssumedRole,
+    /// `GetSessionToken`: the calling user (or root user) itself, for a while.
+    UserSession,
 }
 
 /// What a session token carries. Its `Debug` leaves the secret out.
@@ -42,13 +44,14 @@ pub struct SessionClaims {
     pub access_key_id: String,
     /// The session's secret access key; the token is sealed, so only the server reads it.
     pub secret_access_key: String,
-    /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+    /// Who signs with it: `arn:aws:sts::<account>:assumed-role/<role>/<session>` for a role
+    /// session, the user's (or root user's) own ARN for a user session.
     pub principal_arn: String,
-    /// The role's ARN (with its path).
-    pub role_arn: String,
-    /// The role's id (`AROA...`).
-    pub role_id: String,
-    /// `RoleSessionName`.
+    /// What the session is of: the role's ARN (with its path), or the user's (root user's).
+    pub issuer_arn: String,
+    /// The issuer's unique id (`AROA...`, `AIDA...`, or the account id for the root user).
+    pub issuer_id: String,
+    /// `RoleSessionName` (empty for a user session).
     pub session_name: String,
     /// When it was issued (`aws:TokenIssueTime`).
     pub issued_at: DateTime<Utc>,
@@ -85,10 +88,19 @@ impl std::fmt::Debug for SessionClaims {
 }
 
 impl SessionClaims {
-    /// `aws:userid` of a role session: `<role id>:<session name>`.
+    /// `aws:userid`: `<role id>:<session name>` for a role session, the user's id otherwise.
     #[must_use]
     pub fn user_id(&self) -> String {
-        format!("{}:{}", self.role_id, self.session_name)
+        match self.kind {
+            SessionKind::AssumedRole => format!("{}:{}", self.issuer_id, self.session_name),
+            SessionKind::UserSession => self.issuer_id.clone(),
+        }
+    }
+
+    /// Whether this is a role session (so assuming a role from it is role chaining).
+    #[must_use]
+    pub fn is_role_session(&self) -> bool {
+        self.kind == SessionKind::AssumedRole
     }
 
     /// Whether the session has ended at `now`.
@@ -249,6 +261,33 @@ impl AssumeRoleRequest {
         }
         Ok((duration, tags))
     }
+}
+
+/// The longest user session (`GetSessionToken`), in seconds.
+pub const MAX_USER_SESSION_SECONDS: u32 = 129_600;
+/// A user session's length when the request names none.
+pub const DEFAULT_USER_SESSION_SECONDS: u32 = 43_200;
+/// The longest session the root user may get.
+pub const MAX_ROOT_SESSION_SECONDS: u32 = 3600;
+
+/// `GetSessionToken`'s `DurationSeconds` checked for a user (`is_root` false) or the root user:
+/// the session's length.
+///
+/// # Errors
+/// `ValidationError` outside 900 s to 36 h (one hour for the root user).
+pub fn user_session_seconds(duration_seconds: Option<u32>, is_root: bool) -> Result<u32, DomainError> {
+    let (default, max) = if is_root {
+        (MAX_ROOT_SESSION_SECONDS, MAX_ROOT_SESSION_SECONDS)
+    } else {
+        (DEFAULT_USER_SESSION_SECONDS, MAX_USER_SESSION_SECONDS)
+    };
+    let seconds = duration_seconds.unwrap_or(default);
+    if !(MIN_SESSION_SECONDS..=max).contains(&seconds) {
+        return Err(DomainError::Validation(format!(
+            "DurationSeconds must be between {MIN_SESSION_SECONDS} and {max} seconds"
+        )));
+    }
+    Ok(seconds)
 }
 
 /// `arn:aws:sts::<account>:assumed-role/<role name>/<session name>`.

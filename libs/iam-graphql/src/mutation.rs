@@ -1325,6 +1325,28 @@ impl MutationRoot {
         })
     }
 
+    /// STS `GetSessionToken`: temporary credentials of the caller itself (an IAM user, 900 s to
+    /// 36 h, 12 h by default; the root user, at most one hour). Needs no permission. Without MFA
+    /// (which arrives with sign-in) they cannot call the IAM API, as in AWS.
+    async fn get_session_token(
+        &self,
+        ctx: &Context<'_>,
+        duration_seconds: Option<u32>,
+    ) -> Result<TemporaryCredentials> {
+        let scope = Scope::of(ctx)?;
+        let issued = scope
+            .gatehouse
+            .get_session_token(&scope.caller, duration_seconds)
+            .await
+            .map_err(from_app)?;
+        Ok(TemporaryCredentials {
+            access_key_id: issued.access_key_id,
+            secret_access_key: issued.secret_access_key.to_string(),
+            session_token: issued.session_token.to_string(),
+            expiration: issued.expiration,
+        })
+    }
+
     /// Revokes the role's active sessions, as AWS's console does: sessions issued before now are
     /// denied everything (the role's inline policy `AWSRevokeOlderSessions`, written with
     /// `iam:PutRolePolicy`); sessions issued afterwards work.

@@ -653,3 +653,89 @@ fn the_decision_api_decides_for_a_role_session_named_by_its_arn() {
     assert!(refused.error_code().is_some(), "{}", refused.body);
     server.terminate();
 }
+
+#[test]
+fn get_session_token_gives_a_user_its_own_temporary_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let role_arn = format!("arn:aws:iam::{account}:role/app");
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:ListUsers", "sts:AssumeRole"], "Resource": "*"}]})
+    .to_string();
+    let dev = user_with_key(&server, &root, "dev", Some(policy));
+    let setup = botocore_calls(
+        &server,
+        &root,
+        &[
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "app", "MaxSessionDuration": 7200, "AssumeRolePolicyDocument":
+                    trust(json!({"AWS": format!("arn:aws:iam::{account}:root")}), None)}),
+            ),
+            (
+                "iam",
+                "put_role_policy",
+                json!({"RoleName": "app", "PolicyName": "read", "PolicyDocument": allow("iam:ListUsers", "*")}),
+            ),
+            ("sts", "get_session_token", json!({"DurationSeconds": 7200})),
+        ],
+    );
+    ok(&setup, 1);
+    assert_eq!(
+        error(&setup, 2),
+        "ValidationError",
+        "the root user's sessions last at most an hour"
+    );
+    let issued = botocore_calls(
+        &server,
+        &dev,
+        &[("sts", "get_session_token", json!({"DurationSeconds": 3600}))],
+    );
+    let session = session_of(ok(&issued, 0));
+    assert!(session.access_key_id.starts_with("ASIA"));
+    let used = botocore_calls(
+        &server,
+        &session,
+        &[
+            ("sts", "get_caller_identity", json!({})),
+            ("iam", "list_users", json!({})),
+            ("sts", "get_session_token", json!({})),
+            (
+                "sts",
+                "assume_role",
+                json!({"RoleArn": role_arn, "RoleSessionName": "from-user-session", "DurationSeconds": 7200}),
+            ),
+        ],
+    );
+    let me = ok(&used, 0);
+    assert_eq!(me["Arn"], format!("arn:aws:iam::{account}:user/dev"));
+    assert!(me["UserId"].as_str().unwrap().starts_with("AIDA"));
+    assert_eq!(error(&used, 1), "AccessDenied", "no IAM API without MFA, as in AWS");
+    assert_eq!(error(&used, 2), "AccessDenied", "a session cannot get another");
+    // Assuming a role from a user session is not role chaining: the role's own maximum holds.
+    let role_session = session_of(ok(&used, 3));
+    ok(
+        &botocore_calls(&server, &role_session, &[("iam", "list_users", json!({}))]),
+        0,
+    );
+    let records = gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"ListUsers\"}, first: 10) { edges { node { errorCode cloudTrailRecord } } } }",
+        json!({}),
+    );
+    let refused = records.data()["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["errorCode"] == "AccessDenied")
+        .unwrap()["node"]["cloudTrailRecord"]["userIdentity"]
+        .clone();
+    assert_eq!(refused["type"], "IAMUser");
+    assert_eq!(refused["accessKeyId"], session.access_key_id.as_str());
+    assert_eq!(refused["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
+    server.terminate();
+}

@@ -1,4 +1,5 @@
-//! STS on the query protocol (`2011-06-15`): `AssumeRole` and `GetCallerIdentity`. Each is the
+//! STS on the query protocol (`2011-06-15`): `AssumeRole`, `GetSessionToken` and
+//! `GetCallerIdentity`. Each is the
 //! `iam-app` use case; the session's secret and token appear in the answer only.
 
 use iam_domain::session::AssumeRoleRequest;
@@ -14,6 +15,7 @@ pub(super) async fn dispatch(
 ) -> Option<Outcome> {
     Some(match action {
         "AssumeRole" => assume_role(gatehouse, caller, params).await,
+        "GetSessionToken" => get_session_token(gatehouse, caller, params).await,
         "GetCallerIdentity" => get_caller_identity(gatehouse, caller).await,
         _ => return None,
     })
@@ -35,14 +37,18 @@ fn member_fields(params: &Params, name: &str, field: &str) -> Vec<String> {
     found.into_iter().map(|(_, value)| value).collect()
 }
 
-async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
-    let duration_seconds = match params.get("DurationSeconds") {
-        None => None,
-        Some(text) => Some(
+fn duration_seconds(params: &Params) -> Result<Option<u32>, WireError> {
+    params
+        .get("DurationSeconds")
+        .map(|text| {
             text.parse::<u32>()
-                .map_err(|_| WireError::new("ValidationError", 400, "DurationSeconds must be a number of seconds"))?,
-        ),
-    };
+                .map_err(|_| WireError::new("ValidationError", 400, "DurationSeconds must be a number of seconds"))
+        })
+        .transpose()
+}
+
+/// MFA parameters are refused until MFA devices exist: no device can match them.
+fn no_mfa(params: &Params) -> Result<(), WireError> {
     if params.get("SerialNumber").is_some() || params.get("TokenCode").is_some() {
         return Err(WireError::new(
             "AccessDenied",
@@ -50,6 +56,31 @@ async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params)
             "MultiFactorAuthentication failed: no MFA device with that serial number is registered (Gatehouse has no MFA devices yet)",
         ));
     }
+    Ok(())
+}
+
+fn credentials_xml(xml: &mut Xml, issued: &iam_app::sts::IssuedCredentials) {
+    xml.open("Credentials")
+        .leaf("AccessKeyId", &issued.access_key_id)
+        .leaf("SecretAccessKey", &issued.secret_access_key)
+        .leaf("SessionToken", &issued.session_token)
+        .leaf("Expiration", &date(issued.expiration))
+        .close("Credentials");
+}
+
+/// `GetSessionToken`: the calling user's own temporary credentials.
+async fn get_session_token(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let duration_seconds = duration_seconds(params)?;
+    no_mfa(params)?;
+    let issued = gatehouse.get_session_token(caller, duration_seconds).await?;
+    let mut xml = Xml::default();
+    credentials_xml(&mut xml, &issued);
+    Ok(Some(xml))
+}
+
+async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let duration_seconds = duration_seconds(params)?;
+    no_mfa(params)?;
     let request = AssumeRoleRequest {
         role_arn: params.required("RoleArn")?,
         role_session_name: params.required("RoleSessionName")?,
@@ -63,12 +94,7 @@ async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params)
     };
     let issued = gatehouse.assume_role(caller, &request).await?;
     let mut xml = Xml::default();
-    xml.open("Credentials")
-        .leaf("AccessKeyId", &issued.access_key_id)
-        .leaf("SecretAccessKey", &issued.secret_access_key)
-        .leaf("SessionToken", &issued.session_token)
-        .leaf("Expiration", &date(issued.expiration))
-        .close("Credentials");
+    credentials_xml(&mut xml, &issued);
     xml.open("AssumedRoleUser")
         .leaf("AssumedRoleId", &issued.assumed_role_id)
         .leaf("Arn", &issued.assumed_role_arn)
