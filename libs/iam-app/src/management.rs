@@ -689,19 +689,12 @@ impl Gatehouse {
         let model = self.caller_model(caller)?;
         let now = Utc::now();
         let needed = vec![Requirement::named("organizations:CreateAccount", "*")];
-        let is_management_root = self.management_account().as_deref() == Some(caller.account_id.as_str())
-            && is_account_root(model.state(), &caller.principal_arn);
-        let outcome = if is_management_root {
-            self.create_account(&caller.actor(), account_alias.clone())
+        let outcome = match self.may_create_accounts(&model, caller) {
+            Ok(()) => self
+                .create_account(&caller.actor(), account_alias.clone())
                 .await
-                .map(|(account_id, root_key)| CreatedAccount { account_id, root_key })
-        } else {
-            Err(access_denied(
-                caller,
-                "organizations:CreateAccount",
-                "*",
-                "because only the management account's root user may create accounts",
-            ))
+                .map(|(account_id, root_key)| CreatedAccount { account_id, root_key }),
+            Err(denied) => Err(denied),
         };
         let response = outcome.as_ref().map(|created| {
             (
@@ -744,20 +737,12 @@ impl Gatehouse {
         let model = self.caller_model(caller)?;
         let requested = Utc::now();
         let needed = vec![Requirement::named("organizations:CreateAccount", "*")];
-        let is_management_root = self.management_account().as_deref() == Some(caller.account_id.as_str())
-            && is_account_root(model.state(), &caller.principal_arn);
-        let outcome = if is_management_root {
-            match request.validate() {
-                Ok(()) => self.create_member(caller, request, requested).await,
-                Err(invalid) => Err(invalid),
-            }
-        } else {
-            Err(access_denied(
-                caller,
-                "organizations:CreateAccount",
-                "*",
-                "because only the management account's root user may create accounts",
-            ))
+        let outcome = match self
+            .may_create_accounts(&model, caller)
+            .and_then(|()| request.validate())
+        {
+            Ok(()) => self.create_member(caller, request, requested).await,
+            Err(refused) => Err(refused),
         };
         let response = outcome
             .as_ref()
@@ -779,6 +764,23 @@ impl Gatehouse {
         })
         .await?;
         outcome
+    }
+
+    /// Who may create accounts: the management account's root user (until organizations bring
+    /// `organizations:CreateAccount` policies).
+    fn may_create_accounts(&self, model: &AccountModel, caller: &ApiCaller) -> Result<(), AppError> {
+        let is_management_root = self.management_account().as_deref() == Some(caller.account_id.as_str())
+            && is_account_root(model.state(), &caller.principal_arn);
+        if is_management_root {
+            Ok(())
+        } else {
+            Err(access_denied(
+                caller,
+                "organizations:CreateAccount",
+                "*",
+                "because only the management account's root user may create accounts",
+            ))
+        }
     }
 
     async fn create_member(
