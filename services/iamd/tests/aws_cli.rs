@@ -22,8 +22,24 @@ enum Endpoint {
     ServiceEnv,
 }
 
-/// Runs `aws <args>` against `server`; the exit status, stdout (JSON when there is any) and stderr.
+/// Runs `aws <args>` against `server` with the root credentials iamd wrote (profile
+/// `gatehouse`); the exit status, stdout (JSON when there is any) and stderr.
 fn aws(server: &Server, endpoint: Endpoint, args: &[&str]) -> (bool, Value, String) {
+    let files = (
+        server.data_dir.join("root-credentials"),
+        server.data_dir.join("no-config"),
+    );
+    aws_as(server, "gatehouse", &files, endpoint, args)
+}
+
+/// [`aws`] with `profile` from a credentials file and a config file of the test's own.
+fn aws_as(
+    server: &Server,
+    profile: &str,
+    (credentials, config): &(std::path::PathBuf, std::path::PathBuf),
+    endpoint: Endpoint,
+    args: &[&str],
+) -> (bool, Value, String) {
     let cli = std::env::var_os("GATEHOUSE_AWS_CLI").unwrap_or_else(|| {
         panic!("GATEHOUSE_AWS_CLI is not set: run the tests with ./scripts/test.sh, which installs the aws CLI into target/pyenv")
     });
@@ -33,9 +49,9 @@ fn aws(server: &Server, endpoint: Endpoint, args: &[&str]) -> (bool, Value, Stri
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", server.data_dir.as_os_str())
-        .env("AWS_SHARED_CREDENTIALS_FILE", server.data_dir.join("root-credentials"))
-        .env("AWS_CONFIG_FILE", server.data_dir.join("no-config"))
-        .args(["--profile", "gatehouse", "--region", "us-east-1", "--output", "json"]);
+        .env("AWS_SHARED_CREDENTIALS_FILE", credentials)
+        .env("AWS_CONFIG_FILE", config)
+        .args(["--profile", profile, "--region", "us-east-1", "--output", "json"]);
     match endpoint {
         Endpoint::Flag => {
             command.args(["--endpoint-url", &url]);
@@ -360,4 +376,85 @@ fn the_aws_cli_manages_gatehouse() {
     let (ok_, _, err) = aws(&server, Flag, &["iam", "delete-role", "--role-name", "app"]);
     assert!(!ok_);
     assert!(err.contains("DeleteConflict"), "{err}");
+}
+
+#[test]
+fn a_cli_profile_with_role_arn_and_source_profile_assumes_the_role() {
+    use Endpoint::ServiceEnv;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let account = server.account_id();
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    ok(&server, ServiceEnv, &["iam", "create-user", "--user-name", "dev"]);
+    ok(
+        &server,
+        ServiceEnv,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "dev",
+            "--policy-name",
+            "assume",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        ],
+    );
+    ok(
+        &server,
+        ServiceEnv,
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "app",
+            "--assume-role-policy-document",
+            &trust,
+        ],
+    );
+    ok(
+        &server,
+        ServiceEnv,
+        &[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            "app",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ],
+    );
+    let key = ok(&server, ServiceEnv, &["iam", "create-access-key", "--user-name", "dev"]);
+    let files = (dir.path().join("cli-credentials"), dir.path().join("cli-config"));
+    std::fs::write(
+        &files.0,
+        format!(
+            "[dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key["AccessKey"]["AccessKeyId"].as_str().unwrap(),
+            key["AccessKey"]["SecretAccessKey"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &files.1,
+        format!("[profile app]\nrole_arn = arn:aws:iam::{account}:role/app\nsource_profile = dev\nrole_session_name = cli\n"),
+    )
+    .unwrap();
+    let (assumed, who, err) = aws_as(&server, "app", &files, ServiceEnv, &["sts", "get-caller-identity"]);
+    assert!(assumed, "{err}");
+    assert_eq!(who["Arn"], format!("arn:aws:sts::{account}:assumed-role/app/cli"));
+    let (listed, users, err) = aws_as(&server, "app", &files, ServiceEnv, &["iam", "list-users"]);
+    assert!(listed, "{err}");
+    assert_eq!(users["Users"][0]["UserName"], "dev");
+    let (created, _, err) = aws_as(
+        &server,
+        "app",
+        &files,
+        ServiceEnv,
+        &["iam", "create-user", "--user-name", "x"],
+    );
+    assert!(!created);
+    assert!(err.contains("AccessDenied"), "{err}");
 }
