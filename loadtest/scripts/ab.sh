@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # An interleaved A/B run of the headline embedded figures (docs/benchmarks.md): single decisions
-# (`--audit-sync process` at 32 connections, `full` at 48) and GraphQL mutations (16), each on a
+# (`--audit-sync process` at 32 connections, `full` at 48) and GraphQL mutations (16; the same
+# mix through IAM's query protocol with AB_SCENARIOS=... mutations-aws-16), each on a
 # freshly started release iamd seeded with 5 accounts x 20 users, alternating the two binaries
 # (A B, then B A, ...) so drift in this shared machine's disk and CPU falls on both alike.
 # The generator is this checkout's. Build both first, for example:
 #   git worktree add ../base <commit> && (cd ../base && cargo build --release -p iamd)
-#   cargo build --release -p iamd -p loadtest
+#   cargo build --release -p iamd && cargo build --release -p loadtest   # separately: loadtest/README.md
 # Usage: loadtest/scripts/ab.sh <iamd A> <iamd B> [duration, default 15s] [rounds, default 3]
 # Prints one line per run and, per scenario, the mean of each side and B/A, p99 latency, and
 # iamd's CPU time per request (cores used x 1e6 / rate: what a request costs, whatever the disk
@@ -57,7 +58,8 @@ PY
     tail -1 "$work/results"
 }
 
-# AB_SCENARIOS picks some of: decisions-process-32 decisions-full-48 mutations-16 (default all).
+# AB_SCENARIOS picks some of: decisions-process-32 decisions-full-48 mutations-16 mutations-aws-16
+# (default: the first three).
 scenarios="${AB_SCENARIOS:-decisions-process-32 decisions-full-48 mutations-16}"
 
 run() {
@@ -76,6 +78,11 @@ run() {
         start "$bin"
         gen mutations --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16
         record mutations-16 "$side"
+    fi
+    if [[ " $scenarios " == *" mutations-aws-16 "* ]]; then
+        start "$bin"
+        gen mutations --url $U --seed "$work/seed.json" --duration "$duration" --concurrency 16 --protocol aws
+        record mutations-aws-16 "$side"
     fi
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// No run lasts longer than this, whatever the flags say.
 pub const HARD_CAP: Duration = Duration::from_secs(600);
@@ -39,7 +39,7 @@ pub enum Command {
     Seed(SeedArgs),
     /// Decisions per second through `POST /v1/authorize` (or `/v1/authorize/batch`).
     Decisions(DecisionArgs),
-    /// GraphQL mutations per second across the seeded accounts.
+    /// Mutations per second across the seeded accounts, through GraphQL or IAM's query protocol.
     Mutations(MutationArgs),
     /// How long until a decision's audit record is returned by the `auditEvents` query.
     AuditLag(AuditLagArgs),
@@ -276,6 +276,29 @@ pub struct MutationArgs {
     /// Connections, each with one mutation in flight.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// The door the same operations go through: `graphql` (`POST /graphql`) or `aws` (IAM's
+    /// query protocol on `POST /`, as `aws iam create-user` sends it).
+    #[arg(long, value_enum, default_value_t = Protocol::Graphql)]
+    pub protocol: Protocol,
+}
+
+/// How `mutations` carries its operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// One GraphQL mutation per `POST /graphql` (JSON).
+    Graphql,
+    /// One IAM query-protocol action per `POST /` (form-encoded, XML answers).
+    Aws,
+}
+
+impl Protocol {
+    /// The name in the summary, as the flag spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Graphql => "graphql",
+            Protocol::Aws => "aws",
+        }
+    }
 }
 
 /// `audit-lag`.

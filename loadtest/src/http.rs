@@ -1,5 +1,6 @@
 //! One keep-alive HTTP/1.1 connection per worker, SigV4 signing of every request (timed, so a
-//! run can say what signing costs the client), and the GraphQL call on top. Like the AWS SDKs,
+//! run can say what signing costs the client), and on top the GraphQL call and the IAM
+//! query-protocol call (`POST /`, a form-encoded `Action=...`, an XML answer). Like the AWS SDKs,
 //! the signer keeps each key's derived signing key for the day rather than deriving it for every
 //! request; every request still gets its own canonical request, string to sign and signature.
 
@@ -50,6 +51,20 @@ pub fn signed_headers(
     body: &[u8],
     credentials: &Credentials,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    signed_headers_for(host, path, "application/json", body, credentials)
+}
+
+/// [`signed_headers`] for a body of any `content-type` (signed too, as botocore signs it).
+///
+/// # Errors
+/// A signing failure (malformed credentials).
+pub fn signed_headers_for(
+    host: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    credentials: &Credentials,
+) -> anyhow::Result<Vec<(String, String)>> {
     let started = Instant::now();
     let time = chrono::Utc::now();
     let scope = CredentialScope::new(time.date_naive(), "us-east-1", "iam");
@@ -60,7 +75,7 @@ pub fn signed_headers(
         .ok_or_else(|| anyhow::anyhow!("signing: no secret"))?;
     let mut request = HttpRequest::new("POST", path, "")
         .with_header("host", host)
-        .with_header("content-type", "application/json")
+        .with_header("content-type", content_type)
         .with_body(body.to_vec());
     sign_with_key(
         &mut request,
@@ -300,5 +315,162 @@ pub async fn graphql_data(
     match graphql(conn, credentials, query, variables).await?.0 {
         Gql::Data(data) => Ok(data),
         Gql::Error { code, message } => Err(anyhow::anyhow!("{code}: {message}")),
+    }
+}
+
+/// The `content-type` of a query-protocol request, as botocore sends it.
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// `name=value&...` as botocore's query serializer writes it (Python's `urlencode`): every byte
+/// but `A-Z a-z 0-9 - . _ ~` as `%XX` (UTF-8, uppercase hex), a space as `+`.
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() * 5 / 4);
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        form_escape_into(&mut out, name);
+        out.push('=');
+        form_escape_into(&mut out, value);
+    }
+    out
+}
+
+fn form_escape_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in text.as_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(byte)),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            }
+        }
+    }
+}
+
+/// A query-protocol answer: HTTP 200, or the `ErrorResponse`'s `Code` and `Message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryAnswer {
+    /// HTTP 200 (the result document is not read).
+    Ok,
+    /// Any other status.
+    Error {
+        /// `Error/Code`, or `http_<status>` when the body has none.
+        code: String,
+        /// `Error/Message` (or the start of the body).
+        message: String,
+    },
+}
+
+/// Reads a query-protocol reply, minimally: the status, and for an error the first `<Code>` and
+/// `<Message>` of its `ErrorResponse`.
+pub fn read_query(reply: &Reply) -> QueryAnswer {
+    if reply.status == 200 {
+        return QueryAnswer::Ok;
+    }
+    let body = String::from_utf8_lossy(&reply.body);
+    match xml_text(&body, "Code") {
+        Some(code) => QueryAnswer::Error {
+            code,
+            message: xml_text(&body, "Message").unwrap_or_default(),
+        },
+        None => QueryAnswer::Error {
+            code: format!("http_{}", reply.status),
+            message: body.chars().take(200).collect(),
+        },
+    }
+}
+
+/// The text of the first `<tag>...</tag>`, its five predefined entities decoded.
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(
+        xml[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Signs (service `iam`) and sends one query-protocol request to `POST /`; returns the answer and
+/// how long the server took (signing excluded).
+///
+/// # Errors
+/// A transport failure or a signing failure.
+pub async fn aws_query(
+    conn: &mut Conn,
+    credentials: &Credentials,
+    form: String,
+) -> anyhow::Result<(QueryAnswer, Duration)> {
+    let body = Bytes::from(form);
+    let headers = signed_headers_for(conn.host(), "/", FORM_CONTENT_TYPE, &body, credentials)?;
+    let started = Instant::now();
+    let reply = conn
+        .send("/", &headers, body)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((read_query(&reply), started.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_percent_encoded_as_botocore_does() {
+        assert_eq!(
+            form_encode(&[("Action", "CreateUser"), ("Version", "2010-05-08")]),
+            "Action=CreateUser&Version=2010-05-08"
+        );
+        assert_eq!(
+            form_encode(&[
+                ("Path", "/loadtest/"),
+                ("PolicyArn", "arn:aws:iam::123456789012:policy/lt/Q")
+            ]),
+            "Path=%2Floadtest%2F&PolicyArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Flt%2FQ"
+        );
+        // Unreserved characters stay; `&`, `=`, `+`, `%`, a space and non-ASCII do not.
+        assert_eq!(
+            form_encode(&[("Tags.member.1.Value", "a-b_c.d~e f&g=h+i%j/é")]),
+            "Tags.member.1.Value=a-b_c.d~e+f%26g%3Dh%2Bi%25j%2F%C3%A9"
+        );
+        assert_eq!(form_encode(&[("Marker", "")]), "Marker=");
+        assert_eq!(form_encode(&[]), "");
+    }
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn query_errors_are_read_from_the_error_response() {
+        assert_eq!(read_query(&reply(200, "<CreateUserResponse/>")), QueryAnswer::Ok);
+        let error = "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+            <Code>NoSuchEntity</Code><Message>The user with name a&amp;b &lt;x&gt; cannot be found.</Message></Error>\
+            <RequestId>r</RequestId></ErrorResponse>";
+        assert_eq!(
+            read_query(&reply(404, error)),
+            QueryAnswer::Error {
+                code: "NoSuchEntity".into(),
+                message: "The user with name a&b <x> cannot be found.".into(),
+            }
+        );
+        assert_eq!(
+            read_query(&reply(502, "bad gateway")),
+            QueryAnswer::Error {
+                code: "http_502".into(),
+                message: "bad gateway".into(),
+            }
+        );
     }
 }
