@@ -481,14 +481,63 @@ pub enum NameClaim {
 /// that changes only the case releases before it claims).
 #[must_use]
 pub fn name_claims(before: &AccountState, after: &AccountState) -> Vec<NameClaim> {
-    let (old, new) = (unique_names(before), unique_names(after));
-    let release = old
-        .difference(&new)
-        .map(|(scope, key)| NameClaim::Release(scope, key.clone()));
-    let claim = new
-        .difference(&old)
-        .map(|(scope, key)| NameClaim::Claim(scope, key.clone()));
-    release.chain(claim).collect()
+    // The entity maps are keyed by the lower-cased name, in order: walking the two states' keys
+    // side by side finds the differences without copying any name that did not change (a
+    // change's cost must not grow with the account's size). Scopes in `unique_names`' order.
+    let mut release = Vec::new();
+    let mut claim = Vec::new();
+    key_changes("group", &before.groups, &after.groups, &mut release, &mut claim);
+    key_changes(
+        "instance-profile",
+        &before.instance_profiles,
+        &after.instance_profiles,
+        &mut release,
+        &mut claim,
+    );
+    key_changes("policy", &before.policies, &after.policies, &mut release, &mut claim);
+    key_changes("role", &before.roles, &after.roles, &mut release, &mut claim);
+    key_changes("user", &before.users, &after.users, &mut release, &mut claim);
+    release.extend(claim);
+    release
+}
+
+/// The keys only `before` has (released) and only `after` has (claimed), in key order.
+fn key_changes<V>(
+    scope: &'static str,
+    before: &std::collections::BTreeMap<String, V>,
+    after: &std::collections::BTreeMap<String, V>,
+    release: &mut Vec<NameClaim>,
+    claim: &mut Vec<NameClaim>,
+) {
+    use std::cmp::Ordering;
+    let (mut old, mut new) = (before.keys().peekable(), after.keys().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => return,
+            (Some(key), None) => {
+                release.push(NameClaim::Release(scope, (*key).clone()));
+                old.next();
+            }
+            (None, Some(key)) => {
+                claim.push(NameClaim::Claim(scope, (*key).clone()));
+                new.next();
+            }
+            (Some(a), Some(b)) => match a.cmp(b) {
+                Ordering::Equal => {
+                    old.next();
+                    new.next();
+                }
+                Ordering::Less => {
+                    release.push(NameClaim::Release(scope, (*a).clone()));
+                    old.next();
+                }
+                Ordering::Greater => {
+                    claim.push(NameClaim::Claim(scope, (*b).clone()));
+                    new.next();
+                }
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1407,6 +1407,40 @@ fn login_profiles_do_not_exist_yet() {
     assert_eq!(h.err(delete("nobody")).code(), ErrorCode::NoSuchEntity);
 }
 
+/// `name_claims` as it was first written: the difference of the two states' whole name sets.
+fn name_claims_by_sets(before: &AccountState, after: &AccountState) -> Vec<NameClaim> {
+    let (old, new) = (unique_names(before), unique_names(after));
+    let release = old
+        .difference(&new)
+        .map(|(scope, key)| NameClaim::Release(scope, key.clone()));
+    let claim = new
+        .difference(&old)
+        .map(|(scope, key)| NameClaim::Claim(scope, key.clone()));
+    release.chain(claim).collect()
+}
+
+#[test]
+fn name_claims_walk_the_keys_and_agree_with_the_set_difference() {
+    let h = full_scenario();
+    let mut states = vec![AccountState::new()];
+    for event in &h.events {
+        let mut next = states.last().unwrap().clone();
+        evolve(&mut next, event);
+        states.push(next);
+    }
+    let mut changed = 0;
+    for pair in states.windows(2) {
+        let claims = name_claims(&pair[0], &pair[1]);
+        assert_eq!(claims, name_claims_by_sets(&pair[0], &pair[1]));
+        changed += usize::from(!claims.is_empty());
+    }
+    assert!(changed > 10, "the scenario creates, renames and deletes names");
+    // Far apart too: everything the scenario left, claimed from nothing and released again.
+    let last = states.last().unwrap();
+    assert_eq!(name_claims(&states[0], last), name_claims_by_sets(&states[0], last));
+    assert_eq!(name_claims(last, &states[0]), name_claims_by_sets(last, &states[0]));
+}
+
 #[test]
 fn every_event_type_round_trips_through_json() {
     let h = full_scenario();
