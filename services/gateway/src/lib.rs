@@ -28,10 +28,14 @@ use zeroize::Zeroizing;
 use crate::auth::{authenticate, AuthError, AuthSettings, CredentialStore, KeyRecord};
 use iam_sigv4::SigningKeyCache;
 
-/// The header carrying a consistency token for GraphQL requests: the request is answered on the
+/// The header carrying a consistency token (GraphQL and the AWS wire APIs): the request is answered on the
 /// caller's account at least as fresh as this sequence (a mutation's `sequence`, possibly from
 /// another replica).
 pub const MIN_SEQUENCE_HEADER: &str = "x-gatehouse-min-sequence";
+
+/// The header AWS wire API answers carry the caller's account sequence in (GraphQL mutations
+/// answer it as `sequence`).
+pub const SEQUENCE_HEADER: &str = "x-gatehouse-sequence";
 
 /// Largest request body accepted (policies are at most tens of kilobytes).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -409,12 +413,36 @@ async fn aws_api(
     } else {
         ErrorShape::Query
     };
+    // The same consistency token as GraphQL's: answer at least as fresh as this sequence.
+    let min_sequence = match request
+        .headers()
+        .get(MIN_SEQUENCE_HEADER)
+        .map(|v| v.to_str().map(str::parse::<u64>))
+    {
+        None => None,
+        Some(Ok(Ok(sequence))) => Some(sequence),
+        Some(_) => {
+            return shaped_error(
+                shape,
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+                &format!("{MIN_SEQUENCE_HEADER} must be a sequence number"),
+                "",
+            )
+        }
+    };
     let (caller, body, service) = match authenticated(&gateway, peer, request, shape).await {
         Ok(ok) => ok,
         Err(response) => return response,
     };
     tracing::info!(account = %caller.account_id, principal = %caller.principal_arn, %service, "aws api request");
-    match (service.as_str(), target) {
+    if let Some(sequence) = min_sequence {
+        if let Err(error) = gateway.gatehouse.account_at_least(&caller.account_id, sequence).await {
+            let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            return shaped_error(shape, status, error.code.as_str(), &error.message, &caller.request_id);
+        }
+    }
+    let mut response = match (service.as_str(), target) {
         ("organizations", target) => {
             aws::organizations::handle(&gateway.gatehouse, &caller, target.as_deref(), &body).await
         }
@@ -427,7 +455,19 @@ async fn aws_api(
             )
         }
         (_, None) => aws::handle(&gateway.gatehouse, &caller, &service, &body).await,
+    };
+    // The account's sequence after the call: a consistency token a later request may carry in
+    // `x-gatehouse-min-sequence` (at least as fresh as any change this call made).
+    if let Some(sequence) = gateway
+        .gatehouse
+        .account(&caller.account_id)
+        .map(|m| m.state().version())
+    {
+        if let Ok(value) = header::HeaderValue::from_str(&sequence.to_string()) {
+            response.headers_mut().insert(SEQUENCE_HEADER, value);
+        }
     }
+    response
 }
 
 async fn decision_api(

@@ -424,6 +424,36 @@ fn a_wire_call_is_recorded_in_cloudtrails_shape() {
     let read = audit_events(&server, &root, json!({"eventName": "GetRole"}));
     assert_eq!(read[0]["readOnly"], true);
     assert_eq!(read[0]["responseElements"], Value::Null);
+
+    // Tokened as GraphQL is: each answer carries the account's sequence, and a request may ask
+    // to be answered at least that fresh.
+    let before = aws_wire(&server, &root, "iam", &[FORM], "Action=ListUsers&Version=2010-05-08");
+    let created = aws_wire(
+        &server,
+        &root,
+        "iam",
+        &[FORM],
+        "Action=CreateUser&Version=2010-05-08&UserName=tokened",
+    );
+    let sequence = |reply: &Reply| -> u64 { reply.header("x-gatehouse-sequence").unwrap().parse().unwrap() };
+    assert_eq!(sequence(&created), sequence(&before) + 1);
+    let token = sequence(&created).to_string();
+    let fresh = aws_wire(
+        &server,
+        &root,
+        "iam",
+        &[FORM, ("x-gatehouse-min-sequence", &token)],
+        "Action=GetUser&Version=2010-05-08&UserName=tokened",
+    );
+    assert_eq!(fresh.status, 200, "{:?}", fresh.body);
+    let malformed = aws_wire(
+        &server,
+        &root,
+        "iam",
+        &[FORM, ("x-gatehouse-min-sequence", "soon")],
+        "Action=ListUsers&Version=2010-05-08",
+    );
+    assert_eq!(xml_error_code(&malformed).as_deref(), Some("InvalidInput"));
     server.terminate();
 }
 
