@@ -354,7 +354,13 @@ async fn authenticated(
         }
     };
     if let Some(limiter) = &gateway.throttle {
-        if let Err(not_until) = limiter.check_key(&authenticated.access_key_id) {
+        // Sessions count against whoever they were issued to: minting sessions (one throttled
+        // AssumeRole each) must not multiply a principal's rate.
+        let bucket = match &authenticated.session {
+            Some(session) => format!("sessions-of:{}", session.issued_to),
+            None => authenticated.access_key_id.clone(),
+        };
+        if let Err(not_until) = limiter.check_key(&bucket) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut response = shaped_error(

@@ -739,3 +739,61 @@ fn get_session_token_gives_a_user_its_own_temporary_credentials() {
     assert_eq!(refused["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
     server.terminate();
 }
+
+#[test]
+fn sessions_share_the_rate_of_the_principal_they_were_issued_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--throttle-per-key", "2"]);
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let role_arn = format!("arn:aws:iam::{account}:role/app");
+    let setup = botocore_calls(
+        &server,
+        &root,
+        &[
+            ("iam", "create_user", json!({"UserName": "dev"})),
+            ("iam", "create_access_key", json!({"UserName": "dev"})),
+            (
+                "iam",
+                "create_role",
+                json!({"RoleName": "app", "AssumeRolePolicyDocument":
+                    trust(json!({"AWS": format!("arn:aws:iam::{account}:user/dev")}), None)}),
+            ),
+        ],
+    );
+    let key = &ok(&setup, 1)["AccessKey"];
+    let dev = credentials(
+        key["AccessKeyId"].as_str().unwrap(),
+        key["SecretAccessKey"].as_str().unwrap(),
+        None,
+    );
+    // Three sessions, minted a second apart so dev's own key stays within its rate.
+    let mut sessions = Vec::new();
+    for i in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let assumed = botocore_calls(
+            &server,
+            &dev,
+            &[(
+                "sts",
+                "assume_role",
+                json!({"RoleArn": role_arn, "RoleSessionName": format!("s{i}")}),
+            )],
+        );
+        sessions.push(session_of(ok(&assumed, 0)));
+    }
+    // Together they have dev's burst (4 requests), not three bursts: nine requests at once.
+    let throttled: usize = std::thread::scope(|scope| {
+        let sent: Vec<_> = sessions
+            .iter()
+            .flat_map(|session| std::iter::repeat_n(session, 3))
+            .map(|session| {
+                let address = server.address.clone();
+                scope.spawn(move || gql(&address, session, "{ callerIdentity { arn } }", json!({})).status)
+            })
+            .collect();
+        sent.into_iter().map(|h| usize::from(h.join().unwrap() == 429)).sum()
+    });
+    assert!(throttled >= 3, "{throttled} of 9 session requests were throttled");
+    server.terminate();
+}
