@@ -139,17 +139,11 @@ impl Gatehouse {
             .account(&caller.account_id)
             .map(|m| m.state().clone())
             .unwrap_or_else(|| Arc::new(AccountState::new()));
+        // As CloudTrail records them, the session policy included (what the session could do
+        // is what an auditor asks); the record's size bound applies to the whole.
         let mut parameters = serde_json::to_value(request).unwrap_or_default();
         if let Some(object) = parameters.as_object_mut() {
-            // A session policy can be long: its size is what the record needs.
-            if let Some(policy) = request.policy.as_deref() {
-                object.insert("policy".into(), json!(format!("<{} characters>", policy.len())));
-            }
             object.retain(|_, value| !value.is_null() && value != &json!([]));
-            if let Some(name) = object.get("roleSessionName").and_then(|v| v.as_str()) {
-                let bounded = bounded_text(name);
-                object.insert("roleSessionName".into(), json!(bounded));
-            }
         }
         let needed = [iam_domain::Requirement::named(
             "sts:AssumeRole",
