@@ -41,6 +41,9 @@ pub enum Command {
     Decisions(DecisionArgs),
     /// Mutations per second across the seeded accounts, through GraphQL or IAM's query protocol.
     Mutations(MutationArgs),
+    /// STS `AssumeRole` calls per second (query protocol), each account's IAM user assuming a
+    /// role that trusts it.
+    AssumeRole(AssumeRoleArgs),
     /// How long until a decision's audit record is returned by the `auditEvents` query.
     AuditLag(AuditLagArgs),
     /// Distributed mode: realistic events appended to the PostgreSQL log (a schema of the run's
@@ -256,6 +259,50 @@ pub struct DecisionArgs {
     /// Percentages of requests built to be allowed, implicitly denied, explicitly denied.
     #[arg(long, default_value = "70,20,10")]
     pub mix: String,
+    /// What signs the requests: each account's root key (`long-term`), or (`session`) the
+    /// temporary credentials of a role session, assumed once per account before the run by an
+    /// IAM user made for it, with `X-Amz-Security-Token` signed in.
+    #[arg(long, value_enum, default_value_t = CredentialKind::LongTerm)]
+    pub credentials: CredentialKind,
+}
+
+/// What signs the `decisions` requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredentialKind {
+    /// The account's root access key.
+    LongTerm,
+    /// A role session's access key, secret and session token.
+    Session,
+}
+
+impl CredentialKind {
+    /// The name in the summary, as the flag spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialKind::LongTerm => "long-term",
+            CredentialKind::Session => "session",
+        }
+    }
+}
+
+/// `assume-role`.
+#[derive(Debug, Args)]
+pub struct AssumeRoleArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The manifest `seed` wrote.
+    #[arg(long, default_value = "seed.json")]
+    pub seed: PathBuf,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Requests before this are sent but not counted.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Connections, each with one `AssumeRole` in flight.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
 }
 
 /// `mutations`.

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::cli::{bounded, parse_mix, DecisionArgs, MAX_BATCH, MAX_CONCURRENCY};
+use crate::cli::{bounded, parse_mix, CredentialKind, DecisionArgs, MAX_BATCH, MAX_CONCURRENCY};
 use crate::http::{signed_headers, Conn};
 use crate::manifest::Manifest;
 use crate::scenario::{decision_request, Expect};
@@ -27,9 +27,19 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// A plan over the manifest's accounts.
+    /// A plan over the manifest's accounts, signed with their root keys.
     pub(crate) fn new(manifest: Manifest, mix: [u32; 3], batch: usize) -> Plan {
         let credentials = manifest.accounts.iter().map(|a| a.credentials()).collect();
+        Plan::signed_with(manifest, credentials, mix, batch)
+    }
+
+    /// A plan whose requests about account `i` are signed with `credentials[i]`.
+    pub(crate) fn signed_with(
+        manifest: Manifest,
+        credentials: Vec<iam_sigv4::Credentials>,
+        mix: [u32; 3],
+        batch: usize,
+    ) -> Plan {
         Plan {
             manifest,
             credentials,
@@ -141,6 +151,14 @@ pub(crate) async fn worker(
     conn.connects
 }
 
+/// iamd's CPU µs per request over the window, when `--iamd-pid` was given.
+pub(crate) fn iamd_micros_per(cpu: &Value, requests: u64) -> Value {
+    match cpu["iamdCpuSeconds"].as_f64() {
+        Some(seconds) if requests > 0 => json!(round3(seconds * 1e6 / requests as f64)),
+        _ => Value::Null,
+    }
+}
+
 /// Runs `decisions` and returns its summary.
 ///
 /// # Errors
@@ -152,7 +170,15 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
     let rng_seed = args.common.rng_seed.unwrap_or_else(rand::random);
     let principals: usize = manifest.accounts.iter().map(|a| a.principals.len()).sum();
     let accounts = manifest.accounts.len();
-    let plan = Arc::new(Plan::new(manifest, mix, batch));
+    let plan = Arc::new(match args.credentials {
+        CredentialKind::LongTerm => Plan::new(manifest, mix, batch),
+        CredentialKind::Session => {
+            // Not measured: a user and a role per account, then one AssumeRole each.
+            let callers = crate::session::set_up(&target, &manifest).await?;
+            let sessions = crate::session::assume_all(&target, &callers).await?;
+            Plan::signed_with(manifest, sessions, mix, batch)
+        }
+    });
     let recorder = Recorder::default();
     recorder.set_recording(args.warmup.is_zero());
     let progress = Progress::start(recorder.clone(), "decisions", args.common.quiet);
@@ -182,6 +208,7 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
     recorder.set_recording(false);
     drop(progress);
     let (requests, decisions, totals) = recorder.totals();
+    let cpu_json = cpu.finish();
     let counters = totals["counters"].as_object().cloned().unwrap_or_default();
     let unexpected: u64 = counters
         .iter()
@@ -196,6 +223,7 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
         "principals": principals,
         "concurrency": concurrency,
         "batch": batch,
+        "credentials": args.credentials.name(),
         "mix": {"allow": mix[0], "implicitDeny": mix[1], "explicitDeny": mix[2]},
         "rngSeed": rng_seed,
         "warmupSeconds": args.warmup.as_secs_f64(),
@@ -211,6 +239,7 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
         "errorCount": totals["errorCount"],
         "firstErrors": totals["firstErrors"],
         "connectionsOpened": connects,
-        "cpu": cpu.finish(),
+        "iamdCpuMicrosPerRequest": iamd_micros_per(&cpu_json, requests),
+        "cpu": cpu_json,
     }))
 }

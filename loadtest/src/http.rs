@@ -65,9 +65,25 @@ pub fn signed_headers_for(
     body: &[u8],
     credentials: &Credentials,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    signed_headers_as("iam", host, path, content_type, body, credentials)
+}
+
+/// [`signed_headers_for`] signed for `service` (`iam`, `sts`). Session credentials
+/// (`session_token`) add `X-Amz-Security-Token`, signed in as botocore signs it.
+///
+/// # Errors
+/// A signing failure (malformed credentials).
+pub fn signed_headers_as(
+    service: &str,
+    host: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    credentials: &Credentials,
+) -> anyhow::Result<Vec<(String, String)>> {
     let started = Instant::now();
     let time = chrono::Utc::now();
-    let scope = CredentialScope::new(time.date_naive(), "us-east-1", "iam");
+    let scope = CredentialScope::new(time.date_naive(), "us-east-1", service);
     let key = SIGNING_KEYS
         .get_or_derive(&credentials.access_key_id, &scope, || {
             Some(&credentials.secret_access_key)
@@ -82,7 +98,7 @@ pub fn signed_headers_for(
         &SigningParams {
             credentials,
             region: "us-east-1",
-            service: "iam",
+            service,
             time,
             mode: SigningMode::Header {
                 payload: PayloadSigning::Hash,
@@ -385,7 +401,7 @@ pub fn read_query(reply: &Reply) -> QueryAnswer {
 }
 
 /// The text of the first `<tag>...</tag>`, its five predefined entities decoded.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
+pub(crate) fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let end = start + xml[start..].find(&format!("</{tag}>"))?;

@@ -3,6 +3,7 @@
 //! decision API, the GraphQL admin API and the audit history, printing a progress line a second
 //! on stderr and a JSON summary on stdout (or `--json FILE`).
 
+pub mod assume_role;
 pub mod audit_lag;
 pub mod cli;
 pub mod decisions;
@@ -12,6 +13,7 @@ pub mod manifest;
 pub mod mutations;
 pub mod scenario;
 pub mod seed;
+pub mod session;
 pub mod stats;
 pub mod target;
 
@@ -28,6 +30,7 @@ fn common(command: &Command) -> Option<&Common> {
         Command::Decisions(a) => Some(&a.common),
         Command::Mutations(a) => Some(&a.common),
         Command::AuditLag(a) => Some(&a.common),
+        Command::AssumeRole(a) => Some(&a.common),
         Command::DistributedFill(_) | Command::DistributedRebuild(_) | Command::DistributedLag(_) => None,
     }
 }
@@ -78,6 +81,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let target = target()?;
                 warn_other_server(&manifest, &target);
                 mutations::run(args, target, manifest).await
+            }
+            Command::AssumeRole(args) => {
+                let manifest = manifest::read(&args.seed)?;
+                let target = target()?;
+                warn_other_server(&manifest, &target);
+                assume_role::run(args, target, manifest).await
             }
             Command::AuditLag(args) => {
                 let manifest = manifest::read(&args.seed)?;
