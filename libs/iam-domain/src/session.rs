@@ -222,7 +222,9 @@ impl AssumeRoleRequest {
             }
         }
         if let Some(policy) = &self.policy {
-            let length = policy.chars().filter(|c| !c.is_whitespace()).count();
+            // The parameter itself is at most 2,048 characters in AWS's model, white space
+            // included, so no token grows past that however a document is laid out.
+            let length = policy.chars().count();
             if length > MAX_SESSION_POLICY_CHARS {
                 return Err(DomainError::LimitExceeded(format!(
                     "PackedPolicyTooLarge: the session policy has {length} characters; at most \
@@ -251,6 +253,12 @@ impl AssumeRoleRequest {
         }
         tags.extend(requested);
         validate_tag_set(&tags).map_err(|e| DomainError::Validation(e.to_string()))?;
+        if self.transitive_tag_keys.len() > iam_types::MAX_TAGS {
+            return Err(DomainError::Validation(format!(
+                "TransitiveTagKeys may name at most {} keys",
+                iam_types::MAX_TAGS
+            )));
+        }
         for key in &self.transitive_tag_keys {
             if !tags.iter().any(|t| t.key().eq_ignore_ascii_case(key)) {
                 return Err(DomainError::Validation(format!(
