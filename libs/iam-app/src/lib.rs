@@ -9,9 +9,11 @@
 
 pub mod access;
 pub mod auth_failures;
+pub mod credentials;
 mod decision_record;
 pub mod management;
 pub mod metrics;
+pub mod signin;
 pub mod simulation;
 pub mod sts;
 
@@ -117,6 +119,8 @@ pub struct Gatehouse {
     auth_failures: auth_failures::AuthFailureLimiter,
     /// What the use cases measure.
     metrics: Arc<metrics::AppMetrics>,
+    /// Failed sign-ins per user and per address, to slow password guessing.
+    sign_in_guard: signin::SignInGuard,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -164,6 +168,7 @@ impl Gatehouse {
             audit: None,
             auth_failures: auth_failures::AuthFailureLimiter::default(),
             metrics: Arc::new(metrics::AppMetrics::default()),
+            sign_in_guard: signin::SignInGuard::default(),
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS};
 use iam_authz::{authorize, AccountModel, RequestFacts};
+use iam_domain::session::SessionKind;
 use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Read, Requirement};
 use iam_policy::DecisionEffect;
 use iam_types::{ErrorCode, IamArn, ResourceKind};
@@ -128,7 +129,7 @@ impl CreatedMemberAccount {
 }
 
 impl ApiCaller {
-    fn actor(&self) -> Actor {
+    pub(crate) fn actor(&self) -> Actor {
         Actor {
             arn: self.principal_arn.clone(),
             request_id: self.request_id.clone(),
@@ -165,7 +166,7 @@ pub fn authorize_action(
     if caller
         .session
         .as_deref()
-        .is_some_and(|s| !s.is_role_session() && !s.mfa_authenticated)
+        .is_some_and(|s| s.kind == SessionKind::UserSession && !s.mfa_authenticated)
         && action.to_ascii_lowercase().starts_with("iam:")
     {
         return Err(access_denied(
@@ -431,6 +432,22 @@ fn response_elements(command: &Command, executed: &Executed) -> Value {
                 "createDate": p.create_date, "roles": [], "tags": tags(&p.tags),
             }})
         }),
+        Command::CreateLoginProfile { user_name, .. } => state.user(user_name).and_then(|u| {
+            u.login_profile.as_deref().map(|p| {
+                json!({"loginProfile": {
+                    "userName": u.user_name.as_str(), "createDate": p.create_date,
+                    "passwordResetRequired": p.password_reset_required,
+                }})
+            })
+        }),
+        // The seed is in the caller's answer only.
+        Command::CreateVirtualMFADevice {
+            virtual_mfa_device_name,
+            ..
+        } => state
+            .mfa_devices()
+            .find(|d| d.name.as_str().eq_ignore_ascii_case(virtual_mfa_device_name))
+            .map(|d| json!({"virtualMFADevice": {"serialNumber": d.serial_number.to_string()}})),
         _ => None,
     };
     elements.map_or(Value::Null, strip_nulls)
@@ -548,6 +565,19 @@ impl Gatehouse {
     /// `MalformedPolicyDocument`, `LimitExceeded`, ...), or `ServiceFailure` when the log or the
     /// audit history cannot take the change or its record (then nothing is answered as done).
     pub async fn manage(&self, caller: &ApiCaller, command: Command) -> Result<Executed, AppError> {
+        self.manage_prepared(caller, command, async |_, command| Ok(command))
+            .await
+    }
+
+    /// [`Gatehouse::manage`] for a command that needs work between authorization and execution
+    /// (hashing a password, sealing a seed, checking codes): `prepare` gets the authorized
+    /// command and returns the one to execute. Unauthorized callers never cause that work.
+    pub(crate) async fn manage_prepared(
+        &self,
+        caller: &ApiCaller,
+        command: Command,
+        prepare: impl AsyncFnOnce(&AccountModel, Command) -> Result<Command, AppError>,
+    ) -> Result<Executed, AppError> {
         let model = self.caller_model(caller)?;
         let now = Utc::now();
         let command = self.own_access_keys(&model, caller, command)?;
@@ -555,7 +585,10 @@ impl Gatehouse {
         let event_name = command.action_name();
         let resource = needed.first().map(|r| r.resource.clone()).unwrap_or_default();
         let outcome = match authorize_requirements(&model, caller, &needed, now) {
-            Ok(()) => self.execute(&caller.account_id, &caller.actor(), &command).await,
+            Ok(()) => match prepare(&model, command.clone()).await {
+                Ok(prepared) => self.execute(&caller.account_id, &caller.actor(), &prepared).await,
+                Err(refused) => Err(refused),
+            },
             Err(denied) => Err(denied),
         };
         let response = outcome.as_ref().map(|executed| {

@@ -19,6 +19,13 @@ pub struct EffectLabel {
     pub effect: &'static str,
 }
 
+/// A sign-in's outcome as a label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInLabel {
+    /// `succeeded`, `failed`, `throttled`, `mfa_required`, `password_change_required`, `expired`.
+    pub outcome: &'static str,
+}
+
 /// The use cases' metrics.
 #[derive(Debug)]
 pub struct AppMetrics {
@@ -33,6 +40,7 @@ pub struct AppMetrics {
     audit_backlog: Gauge,
     event_append_seconds: Histogram,
     event_append_conflicts: Counter,
+    sign_ins: Family<SignInLabel, Counter>,
 }
 
 /// Buckets from 50 µs to about 3 s: an append is sub-millisecond on a quiet disk and seconds
@@ -58,6 +66,7 @@ impl Default for AppMetrics {
             audit_backlog: Gauge::default(),
             event_append_seconds: latency_buckets(),
             event_append_conflicts: Counter::default(),
+            sign_ins: Family::default(),
         }
     }
 }
@@ -100,6 +109,15 @@ impl AppMetrics {
             "Appends that lost an optimistic-concurrency race and were decided again",
             self.event_append_conflicts.clone(),
         );
+        registry.register(
+            "gatehouse_sign_ins",
+            "Password sign-ins, by outcome (a rise in failed or throttled ones is guessing)",
+            self.sign_ins.clone(),
+        );
+    }
+
+    pub(crate) fn sign_in(&self, outcome: &'static str) {
+        self.sign_ins.get_or_create(&SignInLabel { outcome }).inc();
     }
 
     pub(crate) fn decided(&self, effect: DecisionEffect) {

@@ -125,7 +125,18 @@ impl Gatehouse {
         request: &AssumeRoleRequest,
     ) -> Result<IssuedCredentials, AppError> {
         let now = Utc::now();
-        let outcome = self.issue_role_session(caller, request, now);
+        let outcome = match self
+            .request_mfa(
+                caller,
+                request.serial_number.as_deref(),
+                request.token_code.as_deref(),
+                now,
+            )
+            .await
+        {
+            Ok(mfa) => self.issue_role_session(caller, request, mfa, now),
+            Err(refused) => Err(refused),
+        };
         let response = outcome.as_ref().map(|issued| {
             (
                 json!({
@@ -174,9 +185,14 @@ impl Gatehouse {
         &self,
         caller: &ApiCaller,
         duration_seconds: Option<u32>,
+        mfa: Option<(&str, &str)>,
     ) -> Result<IssuedCredentials, AppError> {
         let now = Utc::now();
-        let outcome = self.issue_user_session(caller, duration_seconds, now);
+        let (serial_number, token_code) = mfa.unzip();
+        let outcome = match self.request_mfa(caller, serial_number, token_code, now).await {
+            Ok(mfa) => self.issue_user_session(caller, duration_seconds, mfa, now),
+            Err(refused) => Err(refused),
+        };
         let response = outcome.as_ref().map(|issued| {
             (
                 json!({"credentials": {"accessKeyId": issued.access_key_id, "expiration": issued.expiration}}),
@@ -193,7 +209,7 @@ impl Gatehouse {
             state: &state,
             event_name: "GetSessionToken",
             needed: &[iam_domain::Requirement::named("sts:GetSessionToken", "*")],
-            request_parameters: json!({ "durationSeconds": duration_seconds }),
+            request_parameters: json!({ "durationSeconds": duration_seconds, "serialNumber": serial_number }),
             outcome: response,
             read_only: true,
             now,
@@ -202,10 +218,29 @@ impl Gatehouse {
         outcome
     }
 
+    /// An STS request's MFA: none, or a code of the calling user's device (accepted once).
+    async fn request_mfa(
+        &self,
+        caller: &ApiCaller,
+        serial_number: Option<&str>,
+        token_code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AppError> {
+        match (serial_number, token_code) {
+            (None, None) => Ok(false),
+            (Some(serial_number), Some(code)) => self.caller_mfa(caller, serial_number, code, now).await.map(|()| true),
+            _ => Err(AppError::new(
+                ErrorCode::ValidationError,
+                "SerialNumber and TokenCode must be given together",
+            )),
+        }
+    }
+
     fn issue_user_session(
         &self,
         caller: &ApiCaller,
         duration_seconds: Option<u32>,
+        mfa: bool,
         now: DateTime<Utc>,
     ) -> Result<IssuedCredentials, AppError> {
         if caller.session.is_some() {
@@ -243,7 +278,7 @@ impl Gatehouse {
             tags: Vec::new(),
             transitive_tag_keys: Vec::new(),
             source_identity: None,
-            mfa_authenticated: false,
+            mfa_authenticated: mfa,
             chained: false,
             issued_to: caller.principal_arn.clone(),
         };
@@ -251,7 +286,7 @@ impl Gatehouse {
     }
 
     /// The credentials of `claims`: its key and secret, and the claims sealed as its token.
-    fn seal_session(&self, claims: SessionClaims) -> Result<IssuedCredentials, AppError> {
+    pub(crate) fn seal_session(&self, claims: SessionClaims) -> Result<IssuedCredentials, AppError> {
         let json = Zeroizing::new(
             serde_json::to_string(&claims)
                 .map_err(|e| AppError::new(ErrorCode::ServiceFailure, format!("session cannot be encoded: {e}")))?,
@@ -274,6 +309,7 @@ impl Gatehouse {
         &self,
         caller: &ApiCaller,
         request: &AssumeRoleRequest,
+        mfa: bool,
         now: DateTime<Utc>,
     ) -> Result<IssuedCredentials, AppError> {
         let denied = |why: &str| {
@@ -321,6 +357,11 @@ impl Gatehouse {
         let mut context = caller_model.request_context(&principal, &facts, now);
         let single = |value: &str| ContextValue::single(value.to_owned());
         context.insert("sts:RoleSessionName", single(&request.role_session_name));
+        if mfa {
+            // The code was checked just now, with this request.
+            context.insert("aws:MultiFactorAuthPresent", single("true"));
+            context.insert("aws:MultiFactorAuthAge", single("0"));
+        }
         if let Some(external_id) = &request.external_id {
             context.insert("sts:ExternalId", single(external_id));
         }
@@ -394,7 +435,7 @@ impl Gatehouse {
             tags,
             transitive_tag_keys: request.transitive_tag_keys.clone(),
             source_identity,
-            mfa_authenticated: caller.session.as_deref().is_some_and(|c| c.mfa_authenticated),
+            mfa_authenticated: mfa || caller.session.as_deref().is_some_and(|c| c.mfa_authenticated),
             chained: chained_from.is_some(),
             issued_to: caller.principal_arn.clone(),
         };

@@ -179,8 +179,8 @@ impl AccountModel {
     /// gone (or was replaced by another of the same name), or a session policy names a managed
     /// policy that no longer exists. Compiled on first use per session key.
     pub fn session_principal(&self, claims: &SessionClaims) -> Option<Arc<CompiledPrincipal>> {
-        // A user session (`GetSessionToken`) is the user itself: no session policies.
-        if claims.kind == SessionKind::UserSession {
+        // A user session (`GetSessionToken`, a sign-in) is the user itself: no session policies.
+        if claims.kind != SessionKind::AssumedRole {
             let principal = self.principal(&claims.issuer_arn)?;
             let same = principal.is_root
                 || self

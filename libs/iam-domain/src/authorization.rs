@@ -176,7 +176,39 @@ pub fn requirements(state: &AccountState, account: &str, command: &Command) -> V
     let action = command.action_name();
     let one = |resource: String| vec![Requirement::new(action, resource)];
     match command {
-        Command::CreateAccount { .. } | Command::RecordAccessKeyUse { .. } => Vec::new(),
+        Command::CreateAccount { .. }
+        | Command::RecordAccessKeyUse { .. }
+        | Command::RecordMfaCodeUse { .. }
+        | Command::RecordSignIn { .. } => Vec::new(),
+        Command::UpdateAccountPasswordPolicy(_) | Command::DeleteAccountPasswordPolicy {} => one("*".to_owned()),
+        Command::CreateLoginProfile { user_name, .. }
+        | Command::UpdateLoginProfile { user_name, .. }
+        | Command::ChangePassword { user_name, .. }
+        | Command::EnableMFADevice { user_name, .. }
+        | Command::DeactivateMFADevice { user_name, .. }
+        | Command::ResyncMFADevice { user_name, .. } => {
+            vec![Requirement::new(action, user_arn(state, account, user_name)).keys(user_tags(state, user_name))]
+        }
+        Command::CreateVirtualMFADevice {
+            virtual_mfa_device_name,
+            path,
+            tags,
+            ..
+        } => vec![
+            Requirement::new(action, arn_of(account, "mfa", path.as_deref(), virtual_mfa_device_name))
+                .keys(request_tags(tags)),
+        ],
+        Command::DeleteVirtualMFADevice { serial_number } => one(mfa_arn(state, account, serial_number)),
+        Command::TagMFADevice { serial_number, tags } => {
+            vec![Requirement::new(action, mfa_arn(state, account, serial_number)).keys(request_tags(tags))]
+        }
+        Command::UntagMFADevice {
+            serial_number,
+            tag_keys: keys,
+        } => {
+            let (key, value) = tag_keys(keys.iter().map(String::as_str));
+            vec![Requirement::new(action, mfa_arn(state, account, serial_number)).key(key, value)]
+        }
         Command::CreateUser {
             user_name,
             path,
@@ -409,6 +441,17 @@ pub fn requirements(state: &AccountState, account: &str, command: &Command) -> V
             Some(name) => vec![Requirement::new(action, user_arn(state, account, name)).keys(user_tags(state, name))],
             None => one(format!("arn:aws:iam::{account}:root")),
         },
+    }
+}
+
+/// A virtual MFA device's ARN (its serial number) as IAM resolves it: the device's own, or the
+/// text given when no such device exists (then the call fails with `NoSuchEntity` after
+/// authorization, as AWS answers).
+pub(crate) fn mfa_arn(state: &AccountState, account: &str, serial_number: &str) -> String {
+    match state.mfa_device(serial_number) {
+        Some(device) => device.serial_number.to_string(),
+        None if serial_number.starts_with("arn:") => serial_number.to_owned(),
+        None => format!("arn:aws:iam::{account}:mfa/{serial_number}"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Commands: one variant per AWS IAM action, with AWS's parameter names and raw (unvalidated) input.
 
+use crate::credentials::PasswordPolicyInput;
 use crate::state::AccessKeyStatus;
 
 /// A tag as a request carries it; `decide` validates it.
@@ -94,9 +95,81 @@ pub enum Command {
         role_name: String,
         description: String,
     },
-    /// Gatehouse keeps no console passwords yet (sign-in arrives with the credentials issue), so
-    /// every user is without one and this answers `NoSuchEntity`, as AWS does for such a user.
+    /// The password arrives as its argon2id hash sealed by the app layer; neither the password
+    /// nor the hash is a request parameter.
+    CreateLoginProfile {
+        user_name: String,
+        password_reset_required: bool,
+        #[serde(skip)]
+        password_ciphertext: String,
+    },
+    UpdateLoginProfile {
+        user_name: String,
+        password_reset_required: Option<bool>,
+        #[serde(skip)]
+        password_ciphertext: Option<String>,
+    },
     DeleteLoginProfile {
+        user_name: String,
+    },
+    /// A user changes its own password (the app layer checked the old one). CloudTrail records
+    /// no parameters for it.
+    ChangePassword {
+        #[serde(skip)]
+        user_name: String,
+        #[serde(skip)]
+        password_ciphertext: String,
+    },
+    UpdateAccountPasswordPolicy(PasswordPolicyInput),
+    DeleteAccountPasswordPolicy {},
+    /// The seed arrives sealed by the app layer, which shows it to the caller once.
+    CreateVirtualMFADevice {
+        #[serde(rename = "virtualMFADeviceName")]
+        virtual_mfa_device_name: String,
+        path: Option<String>,
+        tags: Vec<TagInput>,
+        #[serde(skip)]
+        seed_ciphertext: String,
+    },
+    /// `step` is the time step of the second of the two consecutive codes the app layer checked.
+    EnableMFADevice {
+        user_name: String,
+        serial_number: String,
+        #[serde(skip)]
+        step: u64,
+    },
+    DeactivateMFADevice {
+        user_name: String,
+        serial_number: String,
+    },
+    /// `step` and `drift_steps`: where the app layer found the two codes, and how far from now.
+    ResyncMFADevice {
+        user_name: String,
+        serial_number: String,
+        #[serde(skip)]
+        step: u64,
+        #[serde(skip)]
+        drift_steps: i64,
+    },
+    DeleteVirtualMFADevice {
+        serial_number: String,
+    },
+    TagMFADevice {
+        serial_number: String,
+        tags: Vec<TagInput>,
+    },
+    UntagMFADevice {
+        serial_number: String,
+        tag_keys: Vec<String>,
+    },
+    /// Not an AWS action: a code of the device was accepted at `step` (sign-in, STS); a later
+    /// use of a code at or before it is refused.
+    RecordMfaCodeUse {
+        serial_number: String,
+        step: u64,
+    },
+    /// Not an AWS action: the user signed in with its password (`PasswordLastUsed`).
+    RecordSignIn {
         user_name: String,
     },
     CreateInstanceProfile {
@@ -284,7 +357,21 @@ impl Command {
             Command::UpdateAssumeRolePolicy { .. } => "UpdateAssumeRolePolicy",
             Command::DeleteRole { .. } => "DeleteRole",
             Command::UpdateRoleDescription { .. } => "UpdateRoleDescription",
+            Command::CreateLoginProfile { .. } => "CreateLoginProfile",
+            Command::UpdateLoginProfile { .. } => "UpdateLoginProfile",
             Command::DeleteLoginProfile { .. } => "DeleteLoginProfile",
+            Command::ChangePassword { .. } => "ChangePassword",
+            Command::UpdateAccountPasswordPolicy(_) => "UpdateAccountPasswordPolicy",
+            Command::DeleteAccountPasswordPolicy {} => "DeleteAccountPasswordPolicy",
+            Command::CreateVirtualMFADevice { .. } => "CreateVirtualMFADevice",
+            Command::EnableMFADevice { .. } => "EnableMFADevice",
+            Command::DeactivateMFADevice { .. } => "DeactivateMFADevice",
+            Command::ResyncMFADevice { .. } => "ResyncMFADevice",
+            Command::DeleteVirtualMFADevice { .. } => "DeleteVirtualMFADevice",
+            Command::TagMFADevice { .. } => "TagMFADevice",
+            Command::UntagMFADevice { .. } => "UntagMFADevice",
+            Command::RecordMfaCodeUse { .. } => "RecordMfaCodeUse",
+            Command::RecordSignIn { .. } => "RecordSignIn",
             Command::CreateInstanceProfile { .. } => "CreateInstanceProfile",
             Command::DeleteInstanceProfile { .. } => "DeleteInstanceProfile",
             Command::AddRoleToInstanceProfile { .. } => "AddRoleToInstanceProfile",

@@ -9,6 +9,8 @@ use iam_types::{
 };
 
 use crate::command::{Command, TagInput};
+
+mod credentials;
 use crate::error::DomainError;
 use crate::event::*;
 use crate::state::*;
@@ -135,13 +137,52 @@ pub fn decide(state: &AccountState, command: &Command, ctx: &DecideContext) -> D
         } => d.update_assume_role_policy(role_name, policy_document),
         Command::DeleteRole { role_name } => d.delete_role(role_name),
         Command::UpdateRoleDescription { role_name, description } => d.update_role(role_name, Some(description), None),
-        Command::DeleteLoginProfile { user_name } => {
-            let user = d.user(user_name)?;
-            Err(DomainError::NoSuchEntity(format!(
-                "Login Profile for User {} cannot be found.",
-                user.user_name
-            )))
-        }
+        Command::CreateLoginProfile {
+            user_name,
+            password_reset_required,
+            password_ciphertext,
+        } => d.create_login_profile(user_name, *password_reset_required, password_ciphertext),
+        Command::UpdateLoginProfile {
+            user_name,
+            password_reset_required,
+            password_ciphertext,
+        } => d.update_login_profile(user_name, *password_reset_required, password_ciphertext.as_deref()),
+        Command::DeleteLoginProfile { user_name } => d.delete_login_profile(user_name),
+        Command::ChangePassword {
+            user_name,
+            password_ciphertext,
+        } => d.change_password(user_name, password_ciphertext),
+        Command::RecordSignIn { user_name } => d.record_sign_in(user_name),
+        Command::UpdateAccountPasswordPolicy(input) => d.update_password_policy(input),
+        Command::DeleteAccountPasswordPolicy {} => d.delete_password_policy(),
+        Command::CreateVirtualMFADevice {
+            virtual_mfa_device_name,
+            path,
+            tags,
+            seed_ciphertext,
+        } => d.create_virtual_mfa_device(virtual_mfa_device_name, path.as_deref(), tags, seed_ciphertext),
+        Command::EnableMFADevice {
+            user_name,
+            serial_number,
+            step,
+        } => d.enable_mfa_device(user_name, serial_number, *step),
+        Command::DeactivateMFADevice {
+            user_name,
+            serial_number,
+        } => d.deactivate_mfa_device(user_name, serial_number),
+        Command::ResyncMFADevice {
+            user_name,
+            serial_number,
+            step,
+            drift_steps,
+        } => d.resync_mfa_device(user_name, serial_number, *step, *drift_steps),
+        Command::DeleteVirtualMFADevice { serial_number } => d.delete_virtual_mfa_device(serial_number),
+        Command::TagMFADevice { serial_number, tags } => d.tag_mfa_device(serial_number, tags),
+        Command::UntagMFADevice {
+            serial_number,
+            tag_keys,
+        } => d.untag_mfa_device(serial_number, tag_keys),
+        Command::RecordMfaCodeUse { serial_number, step } => d.record_mfa_code_use(serial_number, *step),
         Command::CreateInstanceProfile {
             instance_profile_name,
             path,
@@ -723,6 +764,12 @@ impl<'a> Decider<'a> {
         }
         if !self.state.access_keys_for_user(user_name).is_empty() {
             return conflict("delete access keys");
+        }
+        if user.login_profile.is_some() {
+            return conflict("delete login profile");
+        }
+        if !self.state.mfa_devices_for_user(&user.user_id).is_empty() {
+            return conflict("delete MFA devices");
         }
         Ok(vec![DomainEvent::UserDeleted(EntityRef {
             id: user.user_id.clone(),

@@ -29,6 +29,12 @@ pub enum DomainError {
     /// An internal inconsistency, such as a pre-drawn id that is already taken; retry.
     #[error("{0}")]
     ServiceFailure(String),
+    /// A password breaks the account's password policy.
+    #[error("{0}")]
+    PasswordPolicyViolation(String),
+    /// An MFA code was refused (already used, or out of order).
+    #[error("{0}")]
+    InvalidAuthenticationCode(String),
 }
 
 impl DomainError {
@@ -43,6 +49,8 @@ impl DomainError {
             DomainError::Validation(_) => ErrorCode::ValidationError,
             DomainError::InvalidInput(_) => ErrorCode::InvalidInput,
             DomainError::ServiceFailure(_) => ErrorCode::ServiceFailure,
+            DomainError::PasswordPolicyViolation(_) => ErrorCode::PasswordPolicyViolation,
+            DomainError::InvalidAuthenticationCode(_) => ErrorCode::InvalidAuthenticationCode,
         }
     }
 
@@ -56,7 +64,9 @@ impl DomainError {
             | DomainError::DeleteConflict(m)
             | DomainError::Validation(m)
             | DomainError::InvalidInput(m)
-            | DomainError::ServiceFailure(m) => m,
+            | DomainError::ServiceFailure(m)
+            | DomainError::PasswordPolicyViolation(m)
+            | DomainError::InvalidAuthenticationCode(m) => m,
         }
     }
 }

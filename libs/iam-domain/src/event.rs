@@ -7,6 +7,10 @@
 use chrono::{DateTime, Utc};
 use iam_types::{AccountId, EntityName, IamArn, IamPath, Tag, UniqueId};
 
+use crate::credentials::{
+    LoginProfileCreated, LoginProfileUpdated, LoginProfileUsed, MfaDeviceAssignment, MfaDeviceCreated,
+    MfaDeviceDeleted, MfaDeviceStep, MfaDeviceTagged, MfaDeviceUntagged, PasswordPolicy, PasswordPolicyDeleted,
+};
 use crate::state::{AccessKeyOwner, AccessKeyStatus};
 
 /// The schema version of the event payloads in this module.
@@ -495,4 +499,32 @@ domain_events! {
     AccessKeyDeleted(AccessKeyDeleted) = "iam.access_key.deleted",
     /// An access key was used.
     AccessKeyUsed(AccessKeyUsed) = "iam.access_key.used",
+    /// A user was given a console password.
+    LoginProfileCreated(LoginProfileCreated) = "iam.login_profile.created",
+    /// A user's password or its reset flag changed.
+    LoginProfileUpdated(LoginProfileUpdated) = "iam.login_profile.updated",
+    /// A user's console password was removed.
+    LoginProfileDeleted(EntityRef) = "iam.login_profile.deleted",
+    /// A user signed in with its password.
+    LoginProfileUsed(LoginProfileUsed) = "iam.login_profile.used",
+    /// The account password policy was set.
+    PasswordPolicyUpdated(PasswordPolicy) = "iam.password_policy.updated",
+    /// The account password policy was removed.
+    PasswordPolicyDeleted(PasswordPolicyDeleted) = "iam.password_policy.deleted",
+    /// A virtual MFA device was created.
+    MfaDeviceCreated(MfaDeviceCreated) = "iam.mfa_device.created",
+    /// A virtual MFA device was enabled for a user.
+    MfaDeviceEnabled(MfaDeviceAssignment) = "iam.mfa_device.enabled",
+    /// A virtual MFA device was deactivated (unassigned from its user).
+    MfaDeviceDeactivated(MfaDeviceAssignment) = "iam.mfa_device.deactivated",
+    /// A virtual MFA device was resynchronized.
+    MfaDeviceResynced(MfaDeviceStep) = "iam.mfa_device.resynced",
+    /// A code of a virtual MFA device was accepted.
+    MfaCodeUsed(MfaDeviceStep) = "iam.mfa_device.code_used",
+    /// A virtual MFA device was deleted.
+    MfaDeviceDeleted(MfaDeviceDeleted) = "iam.mfa_device.deleted",
+    /// A virtual MFA device was tagged.
+    MfaDeviceTagged(MfaDeviceTagged) = "iam.mfa_device.tagged",
+    /// Tags were removed from a virtual MFA device.
+    MfaDeviceUntagged(MfaDeviceUntagged) = "iam.mfa_device.untagged",
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use iam_types::{EntityName, Tag};
 
+use crate::credentials::{self, LoginProfile, MfaDevice};
 use crate::event::*;
 use crate::state::*;
 
@@ -32,6 +33,7 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                     permissions_boundary: e.permissions_boundary.clone().map(Box::new),
                     tags: e.tags.clone(),
                     permissions: Permissions::default(),
+                    login_profile: None,
                 }),
             );
         }
@@ -313,7 +315,105 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                 });
             }
         }
+        DomainEvent::LoginProfileCreated(e) => {
+            if let Some(user) = state.users.get_mut(&e.user_name.key()).map(Arc::make_mut) {
+                user.login_profile = Some(Box::new(LoginProfile {
+                    create_date: e.create_date,
+                    password_ciphertext: e.password_ciphertext.clone(),
+                    password_set_date: e.create_date,
+                    password_reset_required: e.password_reset_required,
+                    password_last_used: None,
+                    previous_passwords: Vec::new(),
+                }));
+            }
+        }
+        DomainEvent::LoginProfileUpdated(e) => {
+            if let Some(profile) = login_profile_mut(state, &e.user_name) {
+                if let Some(ciphertext) = &e.password_ciphertext {
+                    let previous = std::mem::replace(&mut profile.password_ciphertext, ciphertext.clone());
+                    profile.previous_passwords.insert(0, previous);
+                    profile
+                        .previous_passwords
+                        .truncate(usize::from(credentials::MAX_REUSE_PREVENTION));
+                    profile.password_set_date = e.update_date;
+                }
+                if let Some(required) = e.password_reset_required {
+                    profile.password_reset_required = required;
+                }
+            }
+        }
+        DomainEvent::LoginProfileDeleted(e) => {
+            if let Some(user) = state.users.get_mut(&e.name.key()).map(Arc::make_mut) {
+                user.login_profile = None;
+            }
+        }
+        DomainEvent::LoginProfileUsed(e) => {
+            if let Some(profile) = login_profile_mut(state, &e.user_name) {
+                profile.password_last_used = Some(e.date);
+            }
+        }
+        DomainEvent::PasswordPolicyUpdated(policy) => state.password_policy = Some(policy.clone()),
+        DomainEvent::PasswordPolicyDeleted(_) => state.password_policy = None,
+        DomainEvent::MfaDeviceCreated(e) => {
+            state.mfa_devices.insert(
+                e.name.key(),
+                Arc::new(MfaDevice {
+                    serial_number: e.serial_number.clone(),
+                    name: e.name.clone(),
+                    path: e.path.clone(),
+                    seed_ciphertext: e.seed_ciphertext.clone(),
+                    create_date: e.create_date,
+                    tags: e.tags.clone(),
+                    assignment: None,
+                    last_step: 0,
+                    drift_steps: 0,
+                }),
+            );
+        }
+        DomainEvent::MfaDeviceEnabled(e) => {
+            if let Some(device) = mfa_device_mut(state, &e.serial_number) {
+                device.assignment = Some((e.user_id.clone(), e.date));
+                device.last_step = device.last_step.max(e.step);
+                device.drift_steps = 0;
+            }
+        }
+        DomainEvent::MfaDeviceDeactivated(e) => {
+            if let Some(device) = mfa_device_mut(state, &e.serial_number) {
+                device.assignment = None;
+            }
+        }
+        DomainEvent::MfaDeviceResynced(e) | DomainEvent::MfaCodeUsed(e) => {
+            if let Some(device) = mfa_device_mut(state, &e.serial_number) {
+                device.last_step = device.last_step.max(e.step);
+                device.drift_steps = e.drift_steps;
+            }
+        }
+        DomainEvent::MfaDeviceDeleted(e) => {
+            if let Some(name) = e.serial_number.name() {
+                state.mfa_devices.remove(&name.key());
+            }
+        }
+        DomainEvent::MfaDeviceTagged(e) => {
+            if let Some(device) = mfa_device_mut(state, &e.serial_number) {
+                add_tags(&mut device.tags, &e.tags);
+            }
+        }
+        DomainEvent::MfaDeviceUntagged(e) => {
+            if let Some(device) = mfa_device_mut(state, &e.serial_number) {
+                device.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
+            }
+        }
     }
+}
+
+fn login_profile_mut<'a>(state: &'a mut AccountState, user_name: &EntityName) -> Option<&'a mut LoginProfile> {
+    let user = state.users.get_mut(&user_name.key()).map(Arc::make_mut)?;
+    user.login_profile.as_deref_mut()
+}
+
+fn mfa_device_mut<'a>(state: &'a mut AccountState, serial_number: &iam_types::IamArn) -> Option<&'a mut MfaDevice> {
+    let name = serial_number.name()?;
+    state.mfa_devices.get_mut(&name.key()).map(Arc::make_mut)
 }
 
 /// The number in `vN`; 0 for anything else.

@@ -12,6 +12,7 @@
 mod authorization;
 mod catalog;
 mod command;
+pub mod credentials;
 mod decide;
 mod error;
 mod event;

@@ -103,9 +103,9 @@ pub enum Read {
     ListInstanceProfileTags {
         instance_profile_name: String,
     },
-    // A user's other credentials. Gatehouse keeps none of these kinds yet (login profiles and
-    // MFA devices arrive with sign-in), so they answer as AWS does for a user without any: an
-    // empty list, or `NoSuchEntity` for the login profile. Tools read them before deleting a user.
+    // A user's other credentials. Gatehouse keeps no signing certificates, SSH keys or
+    // service-specific credentials, so those lists answer as AWS does for a user without any
+    // (tools read them before deleting a user).
     ListSigningCertificates {
         user_name: String,
     },
@@ -130,6 +130,10 @@ pub enum Read {
     },
     GetAccountAuthorizationDetails {},
     GetAccountSummary {},
+    GetAccountPasswordPolicy {},
+    ListMFADeviceTags {
+        serial_number: String,
+    },
     ListAccountAliases {},
     ListEntitiesForPolicy {
         policy_arn: String,
@@ -189,6 +193,8 @@ impl Read {
             Read::GetContextKeysForPrincipalPolicy { .. } => "GetContextKeysForPrincipalPolicy",
             Read::GetAccountAuthorizationDetails {} => "GetAccountAuthorizationDetails",
             Read::GetAccountSummary {} => "GetAccountSummary",
+            Read::GetAccountPasswordPolicy {} => "GetAccountPasswordPolicy",
+            Read::ListMFADeviceTags { .. } => "ListMFADeviceTags",
             Read::ListAccountAliases {} => "ListAccountAliases",
             Read::ListEntitiesForPolicy { .. } => "ListEntitiesForPolicy",
             Read::SimulateCustomPolicy { .. } => "SimulateCustomPolicy",
@@ -260,7 +266,9 @@ impl Read {
                     .map_or_else(|| format!("arn:aws:iam::{account}:root"), |u| u.arn.to_string()),
                 _ => format!("arn:aws:iam::{account}:root"),
             },
+            Read::ListMFADeviceTags { serial_number } => crate::authorization::mfa_arn(state, account, serial_number),
             Read::GetAccountAuthorizationDetails {}
+            | Read::GetAccountPasswordPolicy {}
             | Read::GetAccountSummary {}
             | Read::ListAccountAliases {}
             | Read::SimulateCustomPolicy { .. }

@@ -31,6 +31,8 @@ pub enum SessionKind {
     AssumedRole,
     /// `GetSessionToken`: the calling user (or root user) itself, for a while.
     UserSession,
+    /// A password sign-in (`POST /v1/signin`): the user itself, as a console session is.
+    SignIn,
 }
 
 /// What a session token carries. Its `Debug` leaves the secret out.
@@ -93,7 +95,7 @@ impl SessionClaims {
     pub fn user_id(&self) -> String {
         match self.kind {
             SessionKind::AssumedRole => format!("{}:{}", self.issuer_id, self.session_name),
-            SessionKind::UserSession => self.issuer_id.clone(),
+            SessionKind::UserSession | SessionKind::SignIn => self.issuer_id.clone(),
         }
     }
 
@@ -132,6 +134,11 @@ pub struct AssumeRoleRequest {
     pub transitive_tag_keys: Vec<String>,
     /// `SourceIdentity` (`sts:SourceIdentity`).
     pub source_identity: Option<String>,
+    /// `SerialNumber`: the caller's MFA device.
+    pub serial_number: Option<String>,
+    /// `TokenCode`: its current code (one-time, and never recorded).
+    #[serde(skip)]
+    pub token_code: Option<String>,
 }
 
 /// The role an `AssumeRole` names: its account and name, from `RoleArn`.

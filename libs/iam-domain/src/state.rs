@@ -9,6 +9,7 @@ use iam_policy::PolicyType;
 use iam_types::{AccountId, EntityName, IamArn, IamPath, Tag, UniqueId};
 
 use crate::catalog;
+use crate::credentials::{LoginProfile, MfaDevice, PasswordPolicy};
 
 /// The account itself, set by `iam.account.created`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +132,8 @@ pub struct User {
     pub tags: Vec<Tag>,
     /// Attached and inline policies.
     pub permissions: Permissions,
+    /// The console password, if the user has one.
+    pub login_profile: Option<Box<LoginProfile>>,
 }
 
 /// An IAM group.
@@ -392,6 +395,9 @@ pub struct AccountState {
     pub(crate) policies: BTreeMap<String, Arc<ManagedPolicy>>,
     pub(crate) access_keys: BTreeMap<UniqueId, AccessKey>,
     pub(crate) instance_profiles: BTreeMap<String, Arc<InstanceProfile>>,
+    pub(crate) password_policy: Option<PasswordPolicy>,
+    /// Virtual MFA devices by lower-cased name.
+    pub(crate) mfa_devices: BTreeMap<String, Arc<MfaDevice>>,
     /// Every unique id ever issued in the account, so none is reused after a delete.
     pub(crate) issued_ids: BTreeSet<UniqueId>,
 }
@@ -425,6 +431,36 @@ impl AccountState {
     /// A user by name, case-insensitively.
     pub fn user(&self, user_name: &str) -> Option<&User> {
         self.users.get(&user_name.to_ascii_lowercase()).map(Arc::as_ref)
+    }
+
+    /// The account password policy, if one is set.
+    pub fn password_policy(&self) -> Option<&PasswordPolicy> {
+        self.password_policy.as_ref()
+    }
+
+    /// Virtual MFA devices, sorted by name.
+    pub fn mfa_devices(&self) -> impl Iterator<Item = &MfaDevice> {
+        self.mfa_devices.values().map(Arc::as_ref)
+    }
+
+    /// A virtual MFA device by serial number (its ARN, compared case-insensitively by name).
+    pub fn mfa_device(&self, serial_number: &str) -> Option<&MfaDevice> {
+        let arn = IamArn::parse(serial_number).ok()?;
+        if arn.kind() != Some(iam_types::ResourceKind::MfaDevice) || arn.account() != self.account_id() {
+            return None;
+        }
+        let name = arn.name()?;
+        self.mfa_devices
+            .get(&name.as_str().to_ascii_lowercase())
+            .map(Arc::as_ref)
+            .filter(|d| d.serial_number.to_string().eq_ignore_ascii_case(serial_number))
+    }
+
+    /// The MFA devices enabled for a user, sorted by name.
+    pub fn mfa_devices_for_user(&self, user_id: &UniqueId) -> Vec<&MfaDevice> {
+        self.mfa_devices()
+            .filter(|d| d.assignment.as_ref().is_some_and(|(owner, _)| owner == user_id))
+            .collect()
     }
 
     /// A user by id.

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use iam_types::ErrorCode;
 
+use crate::credentials::PasswordPolicyInput;
 use crate::*;
 
 const ACCOUNT: &str = "111122223333";
@@ -1325,7 +1326,75 @@ fn full_scenario() -> Harness {
     for step in steps {
         h.ok(step);
     }
+    for step in credential_steps() {
+        h.ok(step);
+    }
     h
+}
+
+const MFA: &str = "arn:aws:iam::111122223333:mfa/ops/alice-phone";
+
+/// Every credential event: a login profile's life, the password policy, an MFA device's.
+fn credential_steps() -> Vec<Command> {
+    vec![
+        Command::UpdateAccountPasswordPolicy(PasswordPolicyInput {
+            minimum_password_length: Some(10),
+            password_reuse_prevention: Some(2),
+            ..PasswordPolicyInput::default()
+        }),
+        Command::CreateLoginProfile {
+            user_name: "alice".into(),
+            password_reset_required: true,
+            password_ciphertext: "v1:first".into(),
+        },
+        Command::ChangePassword {
+            user_name: "alice".into(),
+            password_ciphertext: "v1:second".into(),
+        },
+        Command::RecordSignIn {
+            user_name: "alice".into(),
+        },
+        Command::CreateVirtualMFADevice {
+            virtual_mfa_device_name: "alice-phone".into(),
+            path: Some("/ops/".into()),
+            tags: vec![TagInput::new("kind", "phone")],
+            seed_ciphertext: "v1:seed".into(),
+        },
+        Command::TagMFADevice {
+            serial_number: MFA.into(),
+            tags: vec![TagInput::new("owner", "alice")],
+        },
+        Command::UntagMFADevice {
+            serial_number: MFA.into(),
+            tag_keys: vec!["kind".into()],
+        },
+        Command::EnableMFADevice {
+            user_name: "alice".into(),
+            serial_number: MFA.into(),
+            step: 100,
+        },
+        Command::RecordMfaCodeUse {
+            serial_number: MFA.into(),
+            step: 101,
+        },
+        Command::ResyncMFADevice {
+            user_name: "alice".into(),
+            serial_number: MFA.into(),
+            step: 110,
+            drift_steps: 2,
+        },
+        Command::DeactivateMFADevice {
+            user_name: "alice".into(),
+            serial_number: MFA.into(),
+        },
+        Command::DeleteVirtualMFADevice {
+            serial_number: MFA.into(),
+        },
+        Command::DeleteLoginProfile {
+            user_name: "alice".into(),
+        },
+        Command::DeleteAccountPasswordPolicy {},
+    ]
 }
 
 #[test]
@@ -1398,13 +1467,101 @@ fn instance_profiles_hold_one_role_and_keep_it_from_being_deleted() {
 }
 
 #[test]
-fn login_profiles_do_not_exist_yet() {
+fn login_profiles_live_and_die_with_aws_rules() {
     let mut h = fixture();
     let delete = |user: &str| Command::DeleteLoginProfile { user_name: user.into() };
     let error = h.err(delete("alice"));
     assert_eq!(error.code(), ErrorCode::NoSuchEntity);
     assert_eq!(error.to_string(), "Login Profile for User alice cannot be found.");
     assert_eq!(h.err(delete("nobody")).code(), ErrorCode::NoSuchEntity);
+    let create = |ciphertext: &str| Command::CreateLoginProfile {
+        user_name: "inliner".into(),
+        password_reset_required: true,
+        password_ciphertext: ciphertext.into(),
+    };
+    assert_eq!(
+        h.err(create("")).code(),
+        ErrorCode::ServiceFailure,
+        "never an unsealed password"
+    );
+    h.ok(create("v1:a"));
+    assert_eq!(h.err(create("v1:b")).code(), ErrorCode::EntityAlreadyExists);
+    for next in ["v1:b", "v1:c"] {
+        h.ok(Command::ChangePassword {
+            user_name: "inliner".into(),
+            password_ciphertext: next.into(),
+        });
+    }
+    let profile = h.state.user("inliner").unwrap().login_profile.clone().unwrap();
+    assert!(!profile.password_reset_required, "a change clears the reset flag");
+    assert_eq!(profile.password_ciphertext, "v1:c");
+    assert_eq!(profile.previous_passwords, ["v1:b", "v1:a"]);
+    // A user with a password cannot be deleted before it is.
+    assert_eq!(
+        h.err(Command::DeleteUser {
+            user_name: "inliner".into()
+        })
+        .code(),
+        ErrorCode::DeleteConflict
+    );
+    h.ok(delete("inliner"));
+    assert!(h.state.user("inliner").unwrap().login_profile.is_none());
+    assert_eq!(replay(&h.events), h.state);
+}
+
+#[test]
+fn mfa_devices_refuse_reuse_of_a_step_and_double_assignment() {
+    let mut h = fixture();
+    for step in credential_steps().into_iter().take(8) {
+        h.ok(step);
+    }
+    let device = h.state.mfa_device(MFA).unwrap();
+    assert_eq!(device.last_step, 100);
+    let used = |step| Command::RecordMfaCodeUse {
+        serial_number: MFA.into(),
+        step,
+    };
+    assert_eq!(
+        h.err(used(100)).code(),
+        ErrorCode::InvalidAuthenticationCode,
+        "the enabling code"
+    );
+    h.ok(used(101));
+    assert_eq!(
+        h.err(used(101)).code(),
+        ErrorCode::InvalidAuthenticationCode,
+        "replayed"
+    );
+    assert_eq!(h.err(used(99)).code(), ErrorCode::InvalidAuthenticationCode, "older");
+    let again = Command::EnableMFADevice {
+        user_name: "bob".into(),
+        serial_number: MFA.into(),
+        step: 500,
+    };
+    assert_eq!(h.err(again).code(), ErrorCode::EntityAlreadyExists);
+    assert_eq!(
+        h.err(Command::DeleteVirtualMFADevice {
+            serial_number: MFA.into()
+        })
+        .code(),
+        ErrorCode::DeleteConflict
+    );
+    assert_eq!(
+        h.err(Command::DeleteUser {
+            user_name: "alice".into()
+        })
+        .code(),
+        ErrorCode::DeleteConflict
+    );
+    let unknown = "arn:aws:iam::111122223333:mfa/nothing";
+    assert_eq!(
+        h.err(Command::DeleteVirtualMFADevice {
+            serial_number: unknown.into()
+        })
+        .code(),
+        ErrorCode::NoSuchEntity
+    );
+    assert_eq!(replay(&h.events), h.state);
 }
 
 /// `name_claims` as it was first written: the difference of the two states' whole name sets.

@@ -8,6 +8,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use iam_domain::credentials::{
+    LoginProfileCreated, LoginProfileUpdated, LoginProfileUsed, MfaDeviceAssignment, MfaDeviceCreated,
+    MfaDeviceDeleted, MfaDeviceStep, MfaDeviceTagged, MfaDeviceUntagged, PasswordPolicy, PasswordPolicyDeleted,
+};
 use iam_domain::{
     decode_event, AccessKeyCreated, AccessKeyDeleted, AccessKeyOwner, AccessKeyStatus, AccessKeyStatusUpdated,
     AccessKeyUsed, AccountCreated, BoundaryPut, DefaultVersionSet, DomainEvent, EntityRef, EntityRenamed, GroupCreated,
@@ -319,7 +323,9 @@ fn fixtures_carry_only_sealed_secrets() {
         let Ok(Value::Object(fields)) = fixture.json() else {
             continue;
         };
-        for (key, value) in fields.iter().filter(|(key, _)| key.contains("secret")) {
+        // Access-key secrets, password hashes and MFA seeds.
+        let sensitive = |key: &str| key.contains("secret") || key.contains("ciphertext");
+        for (key, value) in fields.iter().filter(|(key, _)| sensitive(key)) {
             if !value.as_str().is_some_and(looks_sealed) {
                 problems.push(format!("{}: `{key}` does not look like a sealed secret", fixture.shown));
             }
@@ -642,5 +648,84 @@ fn samples() -> Vec<DomainEvent> {
             service_name: "iam".to_owned(),
             region: "us-east-1".to_owned(),
         }),
+        DomainEvent::LoginProfileCreated(LoginProfileCreated {
+            user_id: id(USER_ID),
+            user_name: name(user),
+            password_ciphertext: SEALED_HASH.to_owned(),
+            password_reset_required: true,
+            create_date: when(),
+        }),
+        DomainEvent::LoginProfileUpdated(LoginProfileUpdated {
+            user_id: id(USER_ID),
+            user_name: name(user),
+            password_ciphertext: Some(SEALED_HASH.to_owned()),
+            password_reset_required: Some(false),
+            update_date: when(),
+        }),
+        DomainEvent::LoginProfileDeleted(entity(USER_ID, user)),
+        DomainEvent::LoginProfileUsed(LoginProfileUsed {
+            user_id: id(USER_ID),
+            user_name: name(user),
+            date: when(),
+        }),
+        DomainEvent::PasswordPolicyUpdated(PasswordPolicy {
+            minimum_password_length: 14,
+            require_symbols: true,
+            require_numbers: true,
+            require_uppercase_characters: true,
+            require_lowercase_characters: true,
+            allow_users_to_change_password: true,
+            max_password_age: 90,
+            password_reuse_prevention: 24,
+            hard_expiry: false,
+        }),
+        DomainEvent::PasswordPolicyDeleted(PasswordPolicyDeleted {}),
+        DomainEvent::MfaDeviceCreated(MfaDeviceCreated {
+            serial_number: arn(MFA_SERIAL),
+            name: EntityName::parse(NameKind::MfaDevice, "alice-phone").unwrap(),
+            path: path("/ops/"),
+            seed_ciphertext: SEALED_SEED.to_owned(),
+            create_date: when(),
+            tags: tags(),
+        }),
+        DomainEvent::MfaDeviceEnabled(mfa_assignment(59_000_001)),
+        DomainEvent::MfaDeviceDeactivated(mfa_assignment(0)),
+        DomainEvent::MfaDeviceResynced(mfa_step(59_000_020, -3)),
+        DomainEvent::MfaCodeUsed(mfa_step(59_000_021, -3)),
+        DomainEvent::MfaDeviceDeleted(MfaDeviceDeleted {
+            serial_number: arn(MFA_SERIAL),
+        }),
+        DomainEvent::MfaDeviceTagged(MfaDeviceTagged {
+            serial_number: arn(MFA_SERIAL),
+            tags: tags(),
+        }),
+        DomainEvent::MfaDeviceUntagged(MfaDeviceUntagged {
+            serial_number: arn(MFA_SERIAL),
+            tag_keys: vec!["team".to_owned()],
+        }),
     ]
+}
+
+const MFA_SERIAL: &str = "arn:aws:iam::123456789012:mfa/ops/alice-phone";
+// Not real sealed values: only their shape matters here.
+const SEALED_HASH: &str = "v1:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+const SEALED_SEED: &str = "v1:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+
+fn mfa_assignment(step: u64) -> MfaDeviceAssignment {
+    MfaDeviceAssignment {
+        serial_number: arn(MFA_SERIAL),
+        user_id: id(USER_ID),
+        user_name: name("alice"),
+        date: when(),
+        step,
+    }
+}
+
+fn mfa_step(step: u64, drift_steps: i64) -> MfaDeviceStep {
+    MfaDeviceStep {
+        serial_number: arn(MFA_SERIAL),
+        step,
+        drift_steps,
+        date: when(),
+    }
 }

@@ -6,6 +6,7 @@
 //! `extensions.code`.
 
 mod audit;
+mod credentials;
 mod error;
 mod guard;
 mod history;
@@ -16,25 +17,35 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use iam_app::Gatehouse;
 
 pub use audit::MAX_TOP_LEVEL_FIELDS;
 pub use error::aws_error;
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
+
+/// Every query: the entities, decisions and history (`query.rs`), and credentials.
+#[derive(MergedObject, Default)]
+#[graphql(name = "QueryRoot")]
+pub struct QueryRoot(query::CoreQuery, credentials::CredentialQuery);
+
+/// Every mutation: the IAM actions (`mutation.rs`), and credentials.
+#[derive(MergedObject, Default)]
+#[graphql(name = "MutationRoot")]
+pub struct MutationRoot(mutation::CoreMutation, credentials::CredentialMutation);
 
 /// The schema type.
 pub type GatehouseSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema's SDL, as printed to `schema/graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 /// Builds the schema over a service. Per-request data: the [`iam_app::access::ApiCaller`].
 pub fn build_schema(gatehouse: Arc<Gatehouse>) -> GatehouseSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .data(gatehouse)
         .extension(audit::ManagementAudit)
         .limit_depth(16)

@@ -16,7 +16,8 @@ use crate::types::{
 };
 
 /// The root of mutations.
-pub struct MutationRoot;
+#[derive(Default)]
+pub struct CoreMutation;
 
 /// A tag in a request.
 #[derive(InputObject, Clone)]
@@ -28,7 +29,7 @@ pub struct TagIn {
     pub value: String,
 }
 
-fn tags_in(tags: Option<Vec<TagIn>>) -> Vec<TagInput> {
+pub(crate) fn tags_in(tags: Option<Vec<TagIn>>) -> Vec<TagInput> {
     tags.unwrap_or_default()
         .into_iter()
         .map(|t| TagInput::new(t.key, t.value))
@@ -469,6 +470,10 @@ pub struct AssumeRoleInput {
     pub transitive_tag_keys: Option<Vec<String>>,
     /// `sts:SourceIdentity`; once set it stays through chaining.
     pub source_identity: Option<String>,
+    /// `SerialNumber`: the caller's MFA device, for trust policies that want MFA.
+    pub serial_number: Option<String>,
+    /// `TokenCode`: the device's current code.
+    pub token_code: Option<String>,
 }
 
 /// Temporary credentials. The secret and the token are shown this once.
@@ -655,7 +660,7 @@ fn deleted(executed: Executed) -> DeletePayload {
 }
 
 #[Object]
-impl MutationRoot {
+impl CoreMutation {
     /// `CreateUser`.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
         let scope = Scope::of(ctx)?;
@@ -1305,6 +1310,8 @@ impl MutationRoot {
             tags: tags_in(input.tags),
             transitive_tag_keys: input.transitive_tag_keys.unwrap_or_default(),
             source_identity: input.source_identity,
+            serial_number: input.serial_number,
+            token_code: input.token_code,
         };
         let issued = scope
             .gatehouse
@@ -1326,17 +1333,24 @@ impl MutationRoot {
     }
 
     /// STS `GetSessionToken`: temporary credentials of the caller itself (an IAM user, 900 s to
-    /// 36 h, 12 h by default; the root user, at most one hour). Needs no permission. Without MFA
-    /// (which arrives with sign-in) they cannot call the IAM API, as in AWS.
+    /// 36 h, 12 h by default; the root user, at most one hour). Needs no permission. With
+    /// `serialNumber` and `tokenCode` (the caller's MFA device and its current code) the session
+    /// carries `aws:MultiFactorAuthPresent`; without, it cannot call the IAM API, as in AWS.
     async fn get_session_token(
         &self,
         ctx: &Context<'_>,
         duration_seconds: Option<u32>,
+        serial_number: Option<String>,
+        token_code: Option<String>,
     ) -> Result<TemporaryCredentials> {
         let scope = Scope::of(ctx)?;
+        let mfa = match (serial_number.as_deref(), token_code.as_deref()) {
+            (None, None) => None,
+            (serial_number, token_code) => Some((serial_number.unwrap_or_default(), token_code.unwrap_or_default())),
+        };
         let issued = scope
             .gatehouse
-            .get_session_token(&scope.caller, duration_seconds)
+            .get_session_token(&scope.caller, duration_seconds, mfa)
             .await
             .map_err(from_app)?;
         Ok(TemporaryCredentials {

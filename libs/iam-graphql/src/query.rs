@@ -14,7 +14,8 @@ use crate::types::{
 };
 
 /// The root of queries.
-pub struct QueryRoot;
+#[derive(Default)]
+pub struct CoreQuery;
 
 /// Who the caller is (like STS GetCallerIdentity).
 #[derive(SimpleObject)]
@@ -89,7 +90,7 @@ fn path_matches(path: &str, prefix: &Option<String>) -> bool {
 }
 
 #[Object]
-impl QueryRoot {
+impl CoreQuery {
     /// The caller's own identity.
     async fn caller_identity(&self, ctx: &Context<'_>) -> Result<CallerIdentity> {
         let scope = Scope::of(ctx)?;

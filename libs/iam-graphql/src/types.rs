@@ -273,6 +273,36 @@ impl UserObject {
                 .collect(),
         ))
     }
+    /// When the user last signed in with its password (as `GetUser` shows it).
+    async fn password_last_used(&self) -> Option<DateTime<Utc>> {
+        self.user.login_profile.as_deref().and_then(|p| p.password_last_used)
+    }
+    /// The user's console password, without the password (absent when it has none); needs
+    /// `iam:GetLoginProfile`.
+    async fn login_profile(&self, ctx: &Context<'_>) -> Result<Option<crate::credentials::LoginProfile>> {
+        authorize_nested(
+            ctx,
+            Read::GetLoginProfile {
+                user_name: self.user.user_name.to_string(),
+            },
+        )?;
+        Ok(crate::credentials::LoginProfile::of(&self.user))
+    }
+    /// The MFA devices enabled for the user; needs `iam:ListMFADevices`.
+    async fn mfa_devices(&self, ctx: &Context<'_>) -> Result<Vec<crate::credentials::VirtualMfaDevice>> {
+        authorize_nested(
+            ctx,
+            Read::ListMFADevices {
+                user_name: self.user.user_name.to_string(),
+            },
+        )?;
+        let state = self.model.state();
+        Ok(state
+            .mfa_devices_for_user(&self.user.user_id)
+            .into_iter()
+            .map(|d| crate::credentials::VirtualMfaDevice::of(state, d))
+            .collect())
+    }
 }
 
 /// An IAM group.

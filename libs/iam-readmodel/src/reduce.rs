@@ -454,6 +454,23 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
                 ("last_used_region", text(&e.region)),
             ],
         )],
+        // Console passwords, the password policy and MFA devices are credentials: the
+        // in-memory model serves them (sign-in and the MFA checks need the sealed values, which
+        // no SQL table should copy), and no SQL table holds them yet.
+        DomainEvent::LoginProfileCreated(_)
+        | DomainEvent::LoginProfileUpdated(_)
+        | DomainEvent::LoginProfileDeleted(_)
+        | DomainEvent::LoginProfileUsed(_)
+        | DomainEvent::PasswordPolicyUpdated(_)
+        | DomainEvent::PasswordPolicyDeleted(_)
+        | DomainEvent::MfaDeviceCreated(_)
+        | DomainEvent::MfaDeviceEnabled(_)
+        | DomainEvent::MfaDeviceDeactivated(_)
+        | DomainEvent::MfaDeviceResynced(_)
+        | DomainEvent::MfaCodeUsed(_)
+        | DomainEvent::MfaDeviceDeleted(_)
+        | DomainEvent::MfaDeviceTagged(_)
+        | DomainEvent::MfaDeviceUntagged(_) => Vec::new(),
     }
 }
 

@@ -6,6 +6,9 @@
 //! key does not open. The crate draws no randomness itself: nonces and secret material come in
 //! as arguments from the caller's random source.
 
+pub mod password;
+pub mod totp;
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;

@@ -19,6 +19,8 @@ pub enum ResourceKind {
     Policy,
     /// `instance-profile/`.
     InstanceProfile,
+    /// `mfa/`: a virtual MFA device (its ARN is its serial number).
+    MfaDevice,
 }
 
 impl ResourceKind {
@@ -30,6 +32,7 @@ impl ResourceKind {
             ResourceKind::Role => "role",
             ResourceKind::Policy => "policy",
             ResourceKind::InstanceProfile => "instance-profile",
+            ResourceKind::MfaDevice => "mfa",
         }
     }
 
@@ -40,6 +43,7 @@ impl ResourceKind {
             ResourceKind::Role => NameKind::Role,
             ResourceKind::Policy => NameKind::Policy,
             ResourceKind::InstanceProfile => NameKind::InstanceProfile,
+            ResourceKind::MfaDevice => NameKind::MfaDevice,
         }
     }
 }
@@ -110,6 +114,11 @@ impl IamArn {
         IamArn::entity(account, ResourceKind::InstanceProfile, path, name)
     }
 
+    /// A virtual MFA device (`arn:aws:iam::<account>:mfa<path><name>`, its serial number).
+    pub fn mfa_device(account: &AccountId, path: &IamPath, name: &EntityName) -> IamArn {
+        IamArn::entity(account, ResourceKind::MfaDevice, path, name)
+    }
+
     /// An AWS-managed policy, `arn:aws:iam::aws:policy<path><name>`.
     pub fn aws_managed_policy(path: &IamPath, name: &EntityName) -> IamArn {
         IamArn::Entity {
@@ -140,6 +149,7 @@ impl IamArn {
             "role" => ResourceKind::Role,
             "policy" => ResourceKind::Policy,
             "instance-profile" => ResourceKind::InstanceProfile,
+            "mfa" => ResourceKind::MfaDevice,
             _ => return Err(err()),
         };
         if account.is_none() && kind != ResourceKind::Policy {

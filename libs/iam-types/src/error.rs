@@ -35,11 +35,15 @@ pub enum ErrorCode {
     RequestExpired,
     /// Too many requests.
     Throttling,
+    /// A password does not satisfy the account's password policy, or repeats a recent one.
+    PasswordPolicyViolation,
+    /// An MFA code is wrong, outside its time window, or already used.
+    InvalidAuthenticationCode,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::EntityAlreadyExists,
         ErrorCode::NoSuchEntity,
         ErrorCode::LimitExceeded,
@@ -55,6 +59,8 @@ impl ErrorCode {
         ErrorCode::IncompleteSignature,
         ErrorCode::RequestExpired,
         ErrorCode::Throttling,
+        ErrorCode::PasswordPolicyViolation,
+        ErrorCode::InvalidAuthenticationCode,
     ];
 
     /// The code as AWS spells it in `<Code>`.
@@ -75,6 +81,8 @@ impl ErrorCode {
             ErrorCode::IncompleteSignature => "IncompleteSignature",
             ErrorCode::RequestExpired => "RequestExpired",
             ErrorCode::Throttling => "Throttling",
+            ErrorCode::PasswordPolicyViolation => "PasswordPolicyViolation",
+            ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
         }
     }
 
@@ -86,14 +94,18 @@ impl ErrorCode {
             | ErrorCode::LimitExceeded
             | ErrorCode::DeleteConflict
             | ErrorCode::ConcurrentModification => 409,
-            ErrorCode::AccessDenied | ErrorCode::InvalidClientTokenId | ErrorCode::SignatureDoesNotMatch => 403,
+            ErrorCode::AccessDenied
+            | ErrorCode::InvalidClientTokenId
+            | ErrorCode::SignatureDoesNotMatch
+            | ErrorCode::InvalidAuthenticationCode => 403,
             ErrorCode::ServiceFailure => 500,
             ErrorCode::MalformedPolicyDocument
             | ErrorCode::ValidationError
             | ErrorCode::InvalidInput
             | ErrorCode::IncompleteSignature
             | ErrorCode::RequestExpired
-            | ErrorCode::Throttling => 400,
+            | ErrorCode::Throttling
+            | ErrorCode::PasswordPolicyViolation => 400,
         }
     }
 

@@ -21,6 +21,8 @@ pub enum NameKind {
     InlinePolicy,
     /// An instance profile: 1..128.
     InstanceProfile,
+    /// A virtual MFA device: 1..226.
+    MfaDevice,
 }
 
 impl NameKind {
@@ -29,6 +31,7 @@ impl NameKind {
         match self {
             NameKind::User | NameKind::Role => 64,
             NameKind::Group | NameKind::Policy | NameKind::InlinePolicy | NameKind::InstanceProfile => 128,
+            NameKind::MfaDevice => 226,
         }
     }
 
@@ -40,6 +43,7 @@ impl NameKind {
             NameKind::Policy => "policy",
             NameKind::InlinePolicy => "inline policy",
             NameKind::InstanceProfile => "instance profile",
+            NameKind::MfaDevice => "virtual MFA device",
         }
     }
 }

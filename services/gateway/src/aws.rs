@@ -310,6 +310,9 @@ fn user_xml(xml: &mut Xml, user: &User) {
         .leaf("UserId", user.user_id.as_str())
         .leaf("Arn", &user.arn.to_string())
         .leaf("CreateDate", &date(user.create_date));
+    if let Some(last) = user.login_profile.as_deref().and_then(|p| p.password_last_used) {
+        xml.leaf("PasswordLastUsed", &date(last));
+    }
     boundary_xml(xml, user.permissions_boundary.as_deref());
     tags_xml(xml, &user.tags);
 }

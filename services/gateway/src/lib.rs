@@ -6,6 +6,7 @@ pub mod aws;
 pub mod decision;
 pub mod observe;
 pub mod serve;
+mod signin;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -152,6 +153,7 @@ impl Gateway {
         Router::new()
             .route("/", post(aws_api))
             .route("/graphql", get(graphiql).post(graphql))
+            .route("/v1/signin", post(signin::sign_in))
             .route("/v1/authorize", post(decision_api))
             .route("/v1/authorize/batch", post(decision_api))
             .route("/access/v1/evaluation", post(decision_api))

@@ -47,18 +47,6 @@ fn duration_seconds(params: &Params) -> Result<Option<u32>, WireError> {
         .transpose()
 }
 
-/// MFA parameters are refused until MFA devices exist: no device can match them.
-fn no_mfa(params: &Params) -> Result<(), WireError> {
-    if params.get("SerialNumber").is_some() || params.get("TokenCode").is_some() {
-        return Err(WireError::new(
-            "AccessDenied",
-            403,
-            "MultiFactorAuthentication failed: no MFA device with that serial number is registered (Gatehouse has no MFA devices yet)",
-        ));
-    }
-    Ok(())
-}
-
 fn credentials_xml(xml: &mut Xml, issued: &iam_app::sts::IssuedCredentials) {
     xml.open("Credentials")
         .leaf("AccessKeyId", &issued.access_key_id)
@@ -71,8 +59,11 @@ fn credentials_xml(xml: &mut Xml, issued: &iam_app::sts::IssuedCredentials) {
 /// `GetSessionToken`: the calling user's own temporary credentials.
 async fn get_session_token(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let duration_seconds = duration_seconds(params)?;
-    no_mfa(params)?;
-    let issued = gatehouse.get_session_token(caller, duration_seconds).await?;
+    let mfa = match (params.get("SerialNumber"), params.get("TokenCode")) {
+        (None, None) => None,
+        (serial_number, token_code) => Some((serial_number.unwrap_or_default(), token_code.unwrap_or_default())),
+    };
+    let issued = gatehouse.get_session_token(caller, duration_seconds, mfa).await?;
     let mut xml = Xml::default();
     credentials_xml(&mut xml, &issued);
     Ok(Some(xml))
@@ -80,7 +71,6 @@ async fn get_session_token(gatehouse: &Gatehouse, caller: &ApiCaller, params: &P
 
 async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
     let duration_seconds = duration_seconds(params)?;
-    no_mfa(params)?;
     let request = AssumeRoleRequest {
         role_arn: params.required("RoleArn")?,
         role_session_name: params.required("RoleSessionName")?,
@@ -91,6 +81,8 @@ async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params)
         tags: params.tags(),
         transitive_tag_keys: params.members("TransitiveTagKeys"),
         source_identity: params.get("SourceIdentity").map(str::to_owned),
+        serial_number: params.get("SerialNumber").map(str::to_owned),
+        token_code: params.get("TokenCode").map(str::to_owned),
     };
     let issued = gatehouse.assume_role(caller, &request).await?;
     let mut xml = Xml::default();
