@@ -27,6 +27,14 @@
 # `scripts/distributed-test.sh replicas`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# AWS's own clients for the end-to-end suites (sts, signin, web_identity): the venv
+# ./scripts/test.sh creates.
+pyenv="$(pwd)/target/pyenv"
+if [[ -x "$pyenv/bin/python" ]]; then
+    export GATEHOUSE_PYTHON="$pyenv/bin/python"
+    export GATEHOUSE_AWS_CLI="$pyenv/bin/aws"
+    export GATEHOUSE_ANSIBLE_PLAYBOOK="$pyenv/bin/ansible-playbook"
+fi
 
 now_ms() { date +%s%3N; }
 t0="$(now_ms)"
@@ -94,5 +102,5 @@ done
 # The embedded mode's end-to-end suites once more, each server on the PostgreSQL log of record
 # (tests/support: a schema per data directory).
 t_test="$(now_ms)"
-GATEHOUSE_E2E_DATABASE_URL="$GATEHOUSE_DATABASE_URL" cargo test --locked -p iamd --test e2e --test decisions -- "$@"
+GATEHOUSE_E2E_DATABASE_URL="$GATEHOUSE_DATABASE_URL" cargo test --locked -p iamd --test e2e --test decisions --test sts --test signin --test web_identity -- "$@"
 echo "== distributed tests: the end-to-end suites on PostgreSQL took $(($(now_ms) - t_test)) ms" >&2

@@ -199,6 +199,7 @@ pub fn user_identity(state: &AccountState, principal_arn: &str, access_key_id: O
         access_key_id: access_key_id.map(str::to_owned),
         user_name: None,
         session_context: None,
+        identity_provider: None,
     };
     let Ok(arn) = IamArn::parse(principal_arn) else {
         return identity;
@@ -316,6 +317,16 @@ pub fn session_identity(state: &AccountState, claims: &SessionClaims) -> UserIde
     if let (Some(source_identity), Some(object)) = (&claims.source_identity, context.as_object_mut()) {
         object.insert("sourceIdentity".into(), Value::String(source_identity.clone()));
     }
+    // A web-identity session says whose token it came from, as CloudTrail's does.
+    if let (Some(web), Some(object)) = (&claims.web_identity, context.as_object_mut()) {
+        object.insert(
+            "webIdFederationData".into(),
+            serde_json::json!({
+                "federatedProvider": web.provider_arn,
+                "attributes": {"sub": web.subject, "aud": web.audience},
+            }),
+        );
+    }
     UserIdentity {
         identity_type: "AssumedRole".into(),
         principal_id: claims.user_id(),
@@ -324,6 +335,7 @@ pub fn session_identity(state: &AccountState, claims: &SessionClaims) -> UserIde
         access_key_id: Some(claims.access_key_id.clone()),
         user_name: None,
         session_context: Some(context),
+        identity_provider: None,
     }
 }
 

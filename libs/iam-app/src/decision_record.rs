@@ -250,6 +250,7 @@ mod tests {
             access_key_id: Some("AKIAEXAMPLE".into()),
             user_name: Some("app".into()),
             session_context: None,
+            identity_provider: None,
         }
     }
 

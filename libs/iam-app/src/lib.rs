@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod signin;
 pub mod simulation;
 pub mod sts;
+pub mod web_identity;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -121,6 +122,8 @@ pub struct Gatehouse {
     metrics: Arc<metrics::AppMetrics>,
     /// Failed sign-ins per user and per address, to slow password guessing.
     sign_in_guard: signin::SignInGuard,
+    /// OIDC providers' keys fetched from their issuers.
+    jwks_cache: web_identity::JwksCache,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -169,6 +172,7 @@ impl Gatehouse {
             auth_failures: auth_failures::AuthFailureLimiter::default(),
             metrics: Arc::new(metrics::AppMetrics::default()),
             sign_in_guard: signin::SignInGuard::default(),
+            jwks_cache: web_identity::JwksCache::default(),
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;

@@ -318,6 +318,7 @@ impl Gatehouse {
             mfa_authenticated: mfa_used,
             chained: false,
             issued_to: user.arn.to_string(),
+            web_identity: None,
         };
         let credentials = self.seal_session(claims)?;
         self.metrics.sign_in("succeeded");
@@ -375,6 +376,7 @@ fn sign_in_record(
                 HIDDEN.to_owned()
             }),
             session_context: None,
+            identity_provider: None,
         },
         event_time: Utc::now(),
         event_source: EVENT_SOURCE_SIGNIN.into(),

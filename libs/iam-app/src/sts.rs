@@ -281,6 +281,7 @@ impl Gatehouse {
             mfa_authenticated: mfa,
             chained: false,
             issued_to: caller.principal_arn.clone(),
+            web_identity: None,
         };
         self.seal_session(claims)
     }
@@ -438,6 +439,7 @@ impl Gatehouse {
             mfa_authenticated: mfa || caller.session.as_deref().is_some_and(|c| c.mfa_authenticated),
             chained: chained_from.is_some(),
             issued_to: caller.principal_arn.clone(),
+            web_identity: None,
         };
         self.seal_session(claims)
     }

@@ -175,6 +175,7 @@ pub fn record(account: &str, n: usize) -> AuditRecord {
             access_key_id: (n % 2 == 0).then(|| format!("AKIACONFORMANCE{n:04}")),
             user_name: principal.rsplit_once(":user/").map(|(_, name)| name.to_owned()),
             session_context: None,
+            identity_provider: None,
         },
         event_time: at(
             i64::try_from(n * 7 % 30).expect("small"),
@@ -505,6 +506,7 @@ pub async fn append_then_query_round_trips(sut: AuditLogUnderTest) {
         access_key_id: None,
         user_name: None,
         session_context: None,
+        identity_provider: None,
     };
     assert!(r1.error_code.is_some() && r1.response_elements.is_null());
     assert!(r3.additional_event_data.is_none());

@@ -35,6 +35,9 @@ pub struct UserIdentity {
     /// `attributes.creationDate`, `attributes.mfaAuthenticated`, `sourceIdentity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_context: Option<serde_json::Value>,
+    /// For `WebIdentityUser`: the identity provider (`host/path` of an OIDC provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_provider: Option<String>,
 }
 
 /// A policy a decision was made against: with the account's sequence in the record, enough to

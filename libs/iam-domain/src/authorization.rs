@@ -199,6 +199,39 @@ pub fn requirements(state: &AccountState, account: &str, command: &Command) -> V
                 .keys(request_tags(tags)),
         ],
         Command::DeleteVirtualMFADevice { serial_number } => one(mfa_arn(state, account, serial_number)),
+        Command::CreateOpenIDConnectProvider { url, tags, .. } => {
+            let name = iam_oidc::ProviderUrl::parse(url).map_or_else(|_| url.clone(), |u| u.as_str().to_owned());
+            vec![
+                Requirement::new(action, format!("arn:aws:iam::{account}:oidc-provider/{name}"))
+                    .keys(request_tags(tags)),
+            ]
+        }
+        Command::AddClientIDToOpenIDConnectProvider {
+            open_id_connect_provider_arn: arn,
+            ..
+        }
+        | Command::RemoveClientIDFromOpenIDConnectProvider {
+            open_id_connect_provider_arn: arn,
+            ..
+        }
+        | Command::UpdateOpenIDConnectProviderThumbprint {
+            open_id_connect_provider_arn: arn,
+            ..
+        }
+        | Command::DeleteOpenIDConnectProvider {
+            open_id_connect_provider_arn: arn,
+        } => one(arn.clone()),
+        Command::TagOpenIDConnectProvider {
+            open_id_connect_provider_arn: arn,
+            tags,
+        } => vec![Requirement::new(action, arn.clone()).keys(request_tags(tags))],
+        Command::UntagOpenIDConnectProvider {
+            open_id_connect_provider_arn: arn,
+            tag_keys: keys,
+        } => {
+            let (key, value) = tag_keys(keys.iter().map(String::as_str));
+            vec![Requirement::new(action, arn.clone()).key(key, value)]
+        }
         Command::TagMFADevice { serial_number, tags } => {
             vec![Requirement::new(action, mfa_arn(state, account, serial_number)).keys(request_tags(tags))]
         }

@@ -168,6 +168,48 @@ pub enum Command {
         serial_number: String,
         step: u64,
     },
+    /// `jwks` is a Gatehouse extension: the provider's keys, for an issuer that cannot be
+    /// reached (otherwise they are fetched from its discovery document).
+    CreateOpenIDConnectProvider {
+        url: String,
+        #[serde(rename = "clientIDList")]
+        client_id_list: Vec<String>,
+        thumbprint_list: Vec<String>,
+        tags: Vec<TagInput>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        jwks: Option<String>,
+    },
+    AddClientIDToOpenIDConnectProvider {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+        #[serde(rename = "clientID")]
+        client_id: String,
+    },
+    RemoveClientIDFromOpenIDConnectProvider {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+        #[serde(rename = "clientID")]
+        client_id: String,
+    },
+    UpdateOpenIDConnectProviderThumbprint {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+        thumbprint_list: Vec<String>,
+    },
+    DeleteOpenIDConnectProvider {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+    },
+    TagOpenIDConnectProvider {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+        tags: Vec<TagInput>,
+    },
+    UntagOpenIDConnectProvider {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+        tag_keys: Vec<String>,
+    },
     /// Not an AWS action: the user signed in with its password (`PasswordLastUsed`).
     RecordSignIn {
         user_name: String,
@@ -372,6 +414,13 @@ impl Command {
             Command::UntagMFADevice { .. } => "UntagMFADevice",
             Command::RecordMfaCodeUse { .. } => "RecordMfaCodeUse",
             Command::RecordSignIn { .. } => "RecordSignIn",
+            Command::CreateOpenIDConnectProvider { .. } => "CreateOpenIDConnectProvider",
+            Command::AddClientIDToOpenIDConnectProvider { .. } => "AddClientIDToOpenIDConnectProvider",
+            Command::RemoveClientIDFromOpenIDConnectProvider { .. } => "RemoveClientIDFromOpenIDConnectProvider",
+            Command::UpdateOpenIDConnectProviderThumbprint { .. } => "UpdateOpenIDConnectProviderThumbprint",
+            Command::DeleteOpenIDConnectProvider { .. } => "DeleteOpenIDConnectProvider",
+            Command::TagOpenIDConnectProvider { .. } => "TagOpenIDConnectProvider",
+            Command::UntagOpenIDConnectProvider { .. } => "UntagOpenIDConnectProvider",
             Command::CreateInstanceProfile { .. } => "CreateInstanceProfile",
             Command::DeleteInstanceProfile { .. } => "DeleteInstanceProfile",
             Command::AddRoleToInstanceProfile { .. } => "AddRoleToInstanceProfile",

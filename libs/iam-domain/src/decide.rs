@@ -11,6 +11,7 @@ use iam_types::{
 use crate::command::{Command, TagInput};
 
 mod credentials;
+mod oidc;
 use crate::error::DomainError;
 use crate::event::*;
 use crate::state::*;
@@ -183,6 +184,43 @@ pub fn decide(state: &AccountState, command: &Command, ctx: &DecideContext) -> D
             tag_keys,
         } => d.untag_mfa_device(serial_number, tag_keys),
         Command::RecordMfaCodeUse { serial_number, step } => d.record_mfa_code_use(serial_number, *step),
+        Command::CreateOpenIDConnectProvider {
+            url,
+            client_id_list,
+            thumbprint_list,
+            tags,
+            jwks,
+        } => d.create_oidc_provider(url, client_id_list, thumbprint_list, tags, jwks.as_deref()),
+        Command::AddClientIDToOpenIDConnectProvider {
+            open_id_connect_provider_arn,
+            client_id,
+        } => d.add_oidc_client_id(open_id_connect_provider_arn, client_id),
+        Command::RemoveClientIDFromOpenIDConnectProvider {
+            open_id_connect_provider_arn,
+            client_id,
+        } => d.remove_oidc_client_id(open_id_connect_provider_arn, client_id),
+        Command::UpdateOpenIDConnectProviderThumbprint {
+            open_id_connect_provider_arn,
+            thumbprint_list,
+        } => {
+            let provider = d.oidc_provider(open_id_connect_provider_arn)?;
+            d.update_oidc_provider(
+                open_id_connect_provider_arn,
+                provider.client_ids.clone(),
+                thumbprint_list.clone(),
+            )
+        }
+        Command::DeleteOpenIDConnectProvider {
+            open_id_connect_provider_arn,
+        } => d.delete_oidc_provider(open_id_connect_provider_arn),
+        Command::TagOpenIDConnectProvider {
+            open_id_connect_provider_arn,
+            tags,
+        } => d.tag_oidc_provider(open_id_connect_provider_arn, tags),
+        Command::UntagOpenIDConnectProvider {
+            open_id_connect_provider_arn,
+            tag_keys,
+        } => d.untag_oidc_provider(open_id_connect_provider_arn, tag_keys),
         Command::CreateInstanceProfile {
             instance_profile_name,
             path,

@@ -11,6 +11,9 @@ use crate::credentials::{
     LoginProfileCreated, LoginProfileUpdated, LoginProfileUsed, MfaDeviceAssignment, MfaDeviceCreated,
     MfaDeviceDeleted, MfaDeviceStep, MfaDeviceTagged, MfaDeviceUntagged, PasswordPolicy, PasswordPolicyDeleted,
 };
+use crate::oidc::{
+    OidcProviderCreated, OidcProviderDeleted, OidcProviderTagged, OidcProviderUntagged, OidcProviderUpdated,
+};
 use crate::state::{AccessKeyOwner, AccessKeyStatus};
 
 /// The schema version of the event payloads in this module.
@@ -527,4 +530,14 @@ domain_events! {
     MfaDeviceTagged(MfaDeviceTagged) = "iam.mfa_device.tagged",
     /// Tags were removed from a virtual MFA device.
     MfaDeviceUntagged(MfaDeviceUntagged) = "iam.mfa_device.untagged",
+    /// An OpenID Connect provider was registered.
+    OidcProviderCreated(OidcProviderCreated) = "iam.oidc_provider.created",
+    /// An OpenID Connect provider's client ids or thumbprints changed.
+    OidcProviderUpdated(OidcProviderUpdated) = "iam.oidc_provider.updated",
+    /// An OpenID Connect provider was deleted.
+    OidcProviderDeleted(OidcProviderDeleted) = "iam.oidc_provider.deleted",
+    /// An OpenID Connect provider was tagged.
+    OidcProviderTagged(OidcProviderTagged) = "iam.oidc_provider.tagged",
+    /// Tags were removed from an OpenID Connect provider.
+    OidcProviderUntagged(OidcProviderUntagged) = "iam.oidc_provider.untagged",
 }

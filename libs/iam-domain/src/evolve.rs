@@ -7,6 +7,7 @@ use iam_types::{EntityName, Tag};
 
 use crate::credentials::{self, LoginProfile, MfaDevice};
 use crate::event::*;
+use crate::oidc::OidcProvider;
 use crate::state::*;
 
 /// Applies `event` to `state` and advances the stream version by one.
@@ -403,12 +404,50 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                 device.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
             }
         }
+        DomainEvent::OidcProviderCreated(e) => {
+            let provider = OidcProvider {
+                arn: e.arn.clone(),
+                url: e.url.clone(),
+                client_ids: e.client_ids.clone(),
+                thumbprints: e.thumbprints.clone(),
+                jwks: e.jwks.clone(),
+                create_date: e.create_date,
+                tags: e.tags.clone(),
+            };
+            state
+                .oidc_providers
+                .insert(provider.name().to_owned(), Arc::new(provider));
+        }
+        DomainEvent::OidcProviderUpdated(e) => {
+            if let Some(provider) = oidc_provider_mut(state, &e.arn) {
+                provider.client_ids = e.client_ids.clone();
+                provider.thumbprints = e.thumbprints.clone();
+            }
+        }
+        DomainEvent::OidcProviderDeleted(e) => {
+            state.oidc_providers.retain(|_, p| p.arn != e.arn);
+        }
+        DomainEvent::OidcProviderTagged(e) => {
+            if let Some(provider) = oidc_provider_mut(state, &e.arn) {
+                add_tags(&mut provider.tags, &e.tags);
+            }
+        }
+        DomainEvent::OidcProviderUntagged(e) => {
+            if let Some(provider) = oidc_provider_mut(state, &e.arn) {
+                provider.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
+            }
+        }
     }
 }
 
 fn login_profile_mut<'a>(state: &'a mut AccountState, user_name: &EntityName) -> Option<&'a mut LoginProfile> {
     let user = state.users.get_mut(&user_name.key()).map(Arc::make_mut)?;
     user.login_profile.as_deref_mut()
+}
+
+fn oidc_provider_mut<'a>(state: &'a mut AccountState, arn: &str) -> Option<&'a mut OidcProvider> {
+    let name = arn.split_once(":oidc-provider/")?.1;
+    state.oidc_providers.get_mut(name).map(Arc::make_mut)
 }
 
 fn mfa_device_mut<'a>(state: &'a mut AccountState, serial_number: &iam_types::IamArn) -> Option<&'a mut MfaDevice> {

@@ -17,6 +17,7 @@ mod decide;
 mod error;
 mod event;
 mod evolve;
+pub mod oidc;
 mod reads;
 pub mod session;
 mod state;

@@ -131,6 +131,15 @@ pub enum Read {
     GetAccountAuthorizationDetails {},
     GetAccountSummary {},
     GetAccountPasswordPolicy {},
+    GetOpenIDConnectProvider {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+    },
+    ListOpenIDConnectProviders {},
+    ListOpenIDConnectProviderTags {
+        #[serde(rename = "openIDConnectProviderArn")]
+        open_id_connect_provider_arn: String,
+    },
     ListMFADeviceTags {
         serial_number: String,
     },
@@ -194,6 +203,9 @@ impl Read {
             Read::GetAccountAuthorizationDetails {} => "GetAccountAuthorizationDetails",
             Read::GetAccountSummary {} => "GetAccountSummary",
             Read::GetAccountPasswordPolicy {} => "GetAccountPasswordPolicy",
+            Read::GetOpenIDConnectProvider { .. } => "GetOpenIDConnectProvider",
+            Read::ListOpenIDConnectProviders {} => "ListOpenIDConnectProviders",
+            Read::ListOpenIDConnectProviderTags { .. } => "ListOpenIDConnectProviderTags",
             Read::ListMFADeviceTags { .. } => "ListMFADeviceTags",
             Read::ListAccountAliases {} => "ListAccountAliases",
             Read::ListEntitiesForPolicy { .. } => "ListEntitiesForPolicy",
@@ -267,7 +279,14 @@ impl Read {
                 _ => format!("arn:aws:iam::{account}:root"),
             },
             Read::ListMFADeviceTags { serial_number } => crate::authorization::mfa_arn(state, account, serial_number),
+            Read::GetOpenIDConnectProvider {
+                open_id_connect_provider_arn,
+            }
+            | Read::ListOpenIDConnectProviderTags {
+                open_id_connect_provider_arn,
+            } => open_id_connect_provider_arn.clone(),
             Read::GetAccountAuthorizationDetails {}
+            | Read::ListOpenIDConnectProviders {}
             | Read::GetAccountPasswordPolicy {}
             | Read::GetAccountSummary {}
             | Read::ListAccountAliases {}

@@ -75,6 +75,20 @@ pub struct SessionClaims {
     pub chained: bool,
     /// The ARN of whoever asked for the session.
     pub issued_to: String,
+    /// For `AssumeRoleWithWebIdentity`: the provider and the token's subject and audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_identity: Option<WebIdentity>,
+}
+
+/// Who a web-identity session was issued to (CloudTrail's `webIdFederationData`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebIdentity {
+    /// The OIDC provider's ARN.
+    pub provider_arn: String,
+    /// The token's `sub`.
+    pub subject: String,
+    /// The audience the token was for.
+    pub audience: String,
 }
 
 impl std::fmt::Debug for SessionClaims {

@@ -10,6 +10,7 @@ use iam_types::{AccountId, EntityName, IamArn, IamPath, Tag, UniqueId};
 
 use crate::catalog;
 use crate::credentials::{LoginProfile, MfaDevice, PasswordPolicy};
+use crate::oidc::OidcProvider;
 
 /// The account itself, set by `iam.account.created`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -398,6 +399,8 @@ pub struct AccountState {
     pub(crate) password_policy: Option<PasswordPolicy>,
     /// Virtual MFA devices by lower-cased name.
     pub(crate) mfa_devices: BTreeMap<String, Arc<MfaDevice>>,
+    /// OpenID Connect providers by `host/path`.
+    pub(crate) oidc_providers: BTreeMap<String, Arc<OidcProvider>>,
     /// Every unique id ever issued in the account, so none is reused after a delete.
     pub(crate) issued_ids: BTreeSet<UniqueId>,
 }
@@ -431,6 +434,23 @@ impl AccountState {
     /// A user by name, case-insensitively.
     pub fn user(&self, user_name: &str) -> Option<&User> {
         self.users.get(&user_name.to_ascii_lowercase()).map(Arc::as_ref)
+    }
+
+    /// OpenID Connect providers, sorted by `host/path`.
+    pub fn oidc_providers(&self) -> impl Iterator<Item = &OidcProvider> {
+        self.oidc_providers.values().map(Arc::as_ref)
+    }
+
+    /// An OpenID Connect provider by ARN.
+    pub fn oidc_provider(&self, arn: &str) -> Option<&OidcProvider> {
+        let account = self.account_id()?;
+        let name = arn.strip_prefix(&format!("arn:aws:iam::{account}:oidc-provider/"))?;
+        self.oidc_providers.get(name).map(Arc::as_ref)
+    }
+
+    /// The OpenID Connect provider registered for an issuer's `host/path`.
+    pub fn oidc_provider_for(&self, host_path: &str) -> Option<&OidcProvider> {
+        self.oidc_providers.get(host_path).map(Arc::as_ref)
     }
 
     /// The account password policy, if one is set.

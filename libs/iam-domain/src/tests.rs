@@ -1394,7 +1394,85 @@ fn credential_steps() -> Vec<Command> {
             user_name: "alice".into(),
         },
         Command::DeleteAccountPasswordPolicy {},
+        Command::CreateOpenIDConnectProvider {
+            url: "https://token.actions.githubusercontent.com".into(),
+            client_id_list: vec!["sts.amazonaws.com".into()],
+            thumbprint_list: vec![],
+            tags: vec![TagInput::new("ci", "github")],
+            jwks: None,
+        },
+        Command::AddClientIDToOpenIDConnectProvider {
+            open_id_connect_provider_arn: GITHUB.into(),
+            client_id: "gatehouse".into(),
+        },
+        Command::TagOpenIDConnectProvider {
+            open_id_connect_provider_arn: GITHUB.into(),
+            tags: vec![TagInput::new("owner", "platform")],
+        },
+        Command::UntagOpenIDConnectProvider {
+            open_id_connect_provider_arn: GITHUB.into(),
+            tag_keys: vec!["ci".into()],
+        },
+        Command::DeleteOpenIDConnectProvider {
+            open_id_connect_provider_arn: GITHUB.into(),
+        },
     ]
+}
+
+const GITHUB: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+
+#[test]
+fn oidc_providers_are_checked_unique_and_updated_as_iam_does() {
+    let mut h = fixture();
+    let create = |url: &str, ids: &[&str], thumbprints: &[&str]| Command::CreateOpenIDConnectProvider {
+        url: url.into(),
+        client_id_list: ids.iter().map(|s| (*s).to_owned()).collect(),
+        thumbprint_list: thumbprints.iter().map(|s| (*s).to_owned()).collect(),
+        tags: vec![],
+        jwks: None,
+    };
+    for (bad, why) in [
+        (create("ftp://example.com", &["a"], &[]), "scheme"),
+        (create("https://example.com:8443", &["a"], &[]), "port"),
+        (create("https://example.com", &["a"], &["not-hex"]), "thumbprint"),
+        (
+            Command::CreateOpenIDConnectProvider {
+                url: "https://example.com".into(),
+                client_id_list: vec!["a".into()],
+                thumbprint_list: vec![],
+                tags: vec![],
+                jwks: Some("{\"keys\": 7}".into()),
+            },
+            "key set",
+        ),
+    ] {
+        assert_eq!(h.err(bad).code(), ErrorCode::InvalidInput, "{why}");
+    }
+    h.ok(create(
+        "https://token.actions.githubusercontent.com",
+        &["sts.amazonaws.com", "sts.amazonaws.com"],
+        &[],
+    ));
+    let provider = h.state.oidc_provider(GITHUB).unwrap();
+    assert_eq!(provider.client_ids, ["sts.amazonaws.com"], "duplicates dropped");
+    assert_eq!(provider.name(), "token.actions.githubusercontent.com");
+    assert_eq!(
+        h.err(create("token.actions.githubusercontent.com", &["x"], &[])).code(),
+        ErrorCode::EntityAlreadyExists,
+        "the stored form names the same provider"
+    );
+    // Adding a client id twice changes nothing the second time.
+    let add = || Command::AddClientIDToOpenIDConnectProvider {
+        open_id_connect_provider_arn: GITHUB.into(),
+        client_id: "extra".into(),
+    };
+    assert_eq!(h.run(add()).unwrap().len(), 1);
+    assert!(h.run(add()).unwrap().is_empty());
+    let missing = Command::DeleteOpenIDConnectProvider {
+        open_id_connect_provider_arn: "arn:aws:iam::111122223333:oidc-provider/nowhere.example".into(),
+    };
+    assert_eq!(h.err(missing).code(), ErrorCode::NoSuchEntity);
+    assert_eq!(replay(&h.events), h.state);
 }
 
 #[test]

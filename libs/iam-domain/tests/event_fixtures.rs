@@ -12,6 +12,9 @@ use iam_domain::credentials::{
     LoginProfileCreated, LoginProfileUpdated, LoginProfileUsed, MfaDeviceAssignment, MfaDeviceCreated,
     MfaDeviceDeleted, MfaDeviceStep, MfaDeviceTagged, MfaDeviceUntagged, PasswordPolicy, PasswordPolicyDeleted,
 };
+use iam_domain::oidc::{
+    OidcProviderCreated, OidcProviderDeleted, OidcProviderTagged, OidcProviderUntagged, OidcProviderUpdated,
+};
 use iam_domain::{
     decode_event, AccessKeyCreated, AccessKeyDeleted, AccessKeyOwner, AccessKeyStatus, AccessKeyStatusUpdated,
     AccessKeyUsed, AccountCreated, BoundaryPut, DefaultVersionSet, DomainEvent, EntityRef, EntityRenamed, GroupCreated,
@@ -703,8 +706,37 @@ fn samples() -> Vec<DomainEvent> {
             serial_number: arn(MFA_SERIAL),
             tag_keys: vec!["team".to_owned()],
         }),
+        DomainEvent::OidcProviderCreated(OidcProviderCreated {
+            arn: OIDC_ARN.to_owned(),
+            url: "https://token.actions.githubusercontent.com".to_owned(),
+            client_ids: vec!["sts.amazonaws.com".to_owned()],
+            thumbprints: vec!["6938fd4d98bab03faadb97b34396831e3780aea1".to_owned()],
+            jwks: Some(
+                r#"{"keys":[{"kty":"RSA","kid":"k1","use":"sig","alg":"RS256","n":"sXch","e":"AQAB"}]}"#.to_owned(),
+            ),
+            create_date: when(),
+            tags: tags(),
+        }),
+        DomainEvent::OidcProviderUpdated(OidcProviderUpdated {
+            arn: OIDC_ARN.to_owned(),
+            client_ids: vec!["sts.amazonaws.com".to_owned(), "gatehouse".to_owned()],
+            thumbprints: vec![],
+        }),
+        DomainEvent::OidcProviderDeleted(OidcProviderDeleted {
+            arn: OIDC_ARN.to_owned(),
+        }),
+        DomainEvent::OidcProviderTagged(OidcProviderTagged {
+            arn: OIDC_ARN.to_owned(),
+            tags: tags(),
+        }),
+        DomainEvent::OidcProviderUntagged(OidcProviderUntagged {
+            arn: OIDC_ARN.to_owned(),
+            tag_keys: vec!["team".to_owned()],
+        }),
     ]
 }
+
+const OIDC_ARN: &str = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
 
 const MFA_SERIAL: &str = "arn:aws:iam::123456789012:mfa/ops/alice-phone";
 // Not real sealed values: only their shape matters here.

@@ -8,6 +8,7 @@
 mod audit;
 mod credentials;
 mod error;
+mod federation;
 mod guard;
 mod history;
 mod mutation;
@@ -23,15 +24,23 @@ use iam_app::Gatehouse;
 pub use audit::MAX_TOP_LEVEL_FIELDS;
 pub use error::aws_error;
 
-/// Every query: the entities, decisions and history (`query.rs`), and credentials.
+/// Every query: the entities, decisions and history (`query.rs`), credentials, federation.
 #[derive(MergedObject, Default)]
 #[graphql(name = "QueryRoot")]
-pub struct QueryRoot(query::CoreQuery, credentials::CredentialQuery);
+pub struct QueryRoot(
+    query::CoreQuery,
+    credentials::CredentialQuery,
+    federation::FederationQuery,
+);
 
-/// Every mutation: the IAM actions (`mutation.rs`), and credentials.
+/// Every mutation: the IAM actions (`mutation.rs`), credentials, federation.
 #[derive(MergedObject, Default)]
 #[graphql(name = "MutationRoot")]
-pub struct MutationRoot(mutation::CoreMutation, credentials::CredentialMutation);
+pub struct MutationRoot(
+    mutation::CoreMutation,
+    credentials::CredentialMutation,
+    federation::FederationMutation,
+);
 
 /// The schema type.
 pub type GatehouseSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

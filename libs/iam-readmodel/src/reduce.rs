@@ -471,6 +471,13 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         | DomainEvent::MfaDeviceDeleted(_)
         | DomainEvent::MfaDeviceTagged(_)
         | DomainEvent::MfaDeviceUntagged(_) => Vec::new(),
+        // OIDC providers are served from the in-memory model too (AssumeRoleWithWebIdentity
+        // reads them there); no SQL table holds them yet.
+        DomainEvent::OidcProviderCreated(_)
+        | DomainEvent::OidcProviderUpdated(_)
+        | DomainEvent::OidcProviderDeleted(_)
+        | DomainEvent::OidcProviderTagged(_)
+        | DomainEvent::OidcProviderUntagged(_) => Vec::new(),
     }
 }
 

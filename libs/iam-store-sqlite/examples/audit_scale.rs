@@ -34,6 +34,7 @@ fn record(account: &str, i: u64) -> AuditRecord {
             access_key_id: Some(format!("AKIA{:016}", i % PRINCIPALS)),
             user_name: Some(format!("user-{}", i % PRINCIPALS)),
             session_context: None,
+            identity_provider: None,
         },
         // One record every 50 ms: 10 million records span about 6 days.
         event_time: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::milliseconds((i * 50) as i64),

@@ -39,11 +39,21 @@ pub enum ErrorCode {
     PasswordPolicyViolation,
     /// An MFA code is wrong, outside its time window, or already used.
     InvalidAuthenticationCode,
+    /// STS: a web identity token that does not verify (signature, issuer, audience, shape).
+    InvalidIdentityToken,
+    /// STS: a web identity token past its expiry.
+    ExpiredTokenException,
+    /// STS: the identity provider could not be reached for its keys.
+    IdpCommunicationError,
+    /// STS: the identity provider rejected a claim.
+    IdpRejectedClaim,
+    /// A parameter value is not supported.
+    InvalidParameterValue,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::EntityAlreadyExists,
         ErrorCode::NoSuchEntity,
         ErrorCode::LimitExceeded,
@@ -61,6 +71,11 @@ impl ErrorCode {
         ErrorCode::Throttling,
         ErrorCode::PasswordPolicyViolation,
         ErrorCode::InvalidAuthenticationCode,
+        ErrorCode::InvalidIdentityToken,
+        ErrorCode::ExpiredTokenException,
+        ErrorCode::IdpCommunicationError,
+        ErrorCode::IdpRejectedClaim,
+        ErrorCode::InvalidParameterValue,
     ];
 
     /// The code as AWS spells it in `<Code>`.
@@ -83,6 +98,11 @@ impl ErrorCode {
             ErrorCode::Throttling => "Throttling",
             ErrorCode::PasswordPolicyViolation => "PasswordPolicyViolation",
             ErrorCode::InvalidAuthenticationCode => "InvalidAuthenticationCode",
+            ErrorCode::InvalidIdentityToken => "InvalidIdentityToken",
+            ErrorCode::ExpiredTokenException => "ExpiredTokenException",
+            ErrorCode::IdpCommunicationError => "IDPCommunicationError",
+            ErrorCode::IdpRejectedClaim => "IDPRejectedClaim",
+            ErrorCode::InvalidParameterValue => "InvalidParameterValue",
         }
     }
 
@@ -97,7 +117,8 @@ impl ErrorCode {
             ErrorCode::AccessDenied
             | ErrorCode::InvalidClientTokenId
             | ErrorCode::SignatureDoesNotMatch
-            | ErrorCode::InvalidAuthenticationCode => 403,
+            | ErrorCode::InvalidAuthenticationCode
+            | ErrorCode::IdpRejectedClaim => 403,
             ErrorCode::ServiceFailure => 500,
             ErrorCode::MalformedPolicyDocument
             | ErrorCode::ValidationError
@@ -105,7 +126,11 @@ impl ErrorCode {
             | ErrorCode::IncompleteSignature
             | ErrorCode::RequestExpired
             | ErrorCode::Throttling
-            | ErrorCode::PasswordPolicyViolation => 400,
+            | ErrorCode::PasswordPolicyViolation
+            | ErrorCode::InvalidIdentityToken
+            | ErrorCode::ExpiredTokenException
+            | ErrorCode::IdpCommunicationError
+            | ErrorCode::InvalidParameterValue => 400,
         }
     }
 

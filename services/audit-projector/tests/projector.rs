@@ -34,6 +34,7 @@ fn record(account: &str, i: usize) -> AuditRecord {
             access_key_id: None,
             user_name: None,
             session_context: None,
+            identity_provider: None,
         },
         event_time: Utc::now(),
         event_source: "authz.gatehouse.dev".into(),

@@ -24,8 +24,9 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 mod credentials;
 mod instance_profiles;
+mod oidc;
 pub mod organizations;
-mod sts;
+pub mod sts;
 
 /// IAM's XML namespace.
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
@@ -381,6 +382,9 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             return outcome;
         }
         if let Some(outcome) = credentials::dispatch(gatehouse, caller, action, params).await {
+            return outcome;
+        }
+        if let Some(outcome) = oidc::dispatch(gatehouse, caller, action, params).await {
             return outcome;
         }
     }

@@ -396,6 +396,12 @@ async fn authenticated(
     ))
 }
 
+/// Whether a form body has `name=value` as one of its pairs (exact bytes, as SDKs send them).
+fn form_urlencoded_has(body: &[u8], name: &str, value: &str) -> bool {
+    let wanted = format!("{name}={value}");
+    body.split(|b| *b == b'&').any(|pair| pair == wanted.as_bytes())
+}
+
 fn user_agent_of(parts: &axum::http::request::Parts) -> Option<String> {
     parts
         .headers
@@ -438,6 +444,44 @@ async fn aws_api(
                 "",
             )
         }
+    };
+    // An unsigned query-protocol request may be one of the STS calls AWS takes unsigned (the
+    // web identity token is the credential); anything else goes on to be refused as unsigned.
+    let request = if shape == ErrorShape::Query
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && !request.uri().query().is_some_and(|q| q.contains("X-Amz-Signature"))
+    {
+        let (parts, body) = request.into_parts();
+        let request_id = parts
+            .extensions
+            .get::<observe::RequestId>()
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), |id| id.0.clone());
+        let body = match tokio::time::timeout(gateway.limits.body_read_timeout, to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(body)) => body,
+            _ => {
+                return shaped_error(
+                    shape,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "ValidationError",
+                    "request body is larger than 1 MiB or did not arrive in time",
+                    &request_id,
+                )
+            }
+        };
+        let unsigned_action = aws::sts::UNSIGNED_ACTIONS
+            .iter()
+            .any(|action| form_urlencoded_has(&body, "Action", action));
+        if unsigned_action {
+            let origin = iam_app::web_identity::RequestOrigin {
+                source_ip: Some(peer.ip().to_string()),
+                user_agent: user_agent_of(&parts),
+                request_id,
+            };
+            return aws::sts::handle_unsigned(&gateway.gatehouse, &body, origin).await;
+        }
+        Request::from_parts(parts, Body::from(body))
+    } else {
+        request
     };
     let (caller, body, service) = match authenticated(&gateway, peer, request, shape).await {
         Ok(ok) => ok,

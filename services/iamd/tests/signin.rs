@@ -8,7 +8,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
 
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
@@ -129,8 +128,7 @@ fn audit(server: &Server, root: &Credentials, event_name: &str) -> Vec<Value> {
 
 /// Starts `iamd` logging at debug level into `<dir>/iamd.log`.
 fn server_with_log(dir: &Path) -> Server {
-    let log = std::fs::File::create(dir.join("iamd.log")).unwrap();
-    Server::spawn(dir, &[], "debug", Stdio::from(log))
+    Server::start_logging(dir, &dir.join("iamd.log"))
 }
 
 #[test]

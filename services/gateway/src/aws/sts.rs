@@ -112,3 +112,71 @@ async fn get_caller_identity(gatehouse: &Gatehouse, caller: &ApiCaller) -> Outco
         .leaf("Arn", &caller.principal_arn);
     Ok(Some(xml))
 }
+
+/// The STS actions AWS takes unsigned: the token in the request is the credential.
+pub const UNSIGNED_ACTIONS: [&str; 1] = ["AssumeRoleWithWebIdentity"];
+
+/// Answers an unsigned query-protocol request: `AssumeRoleWithWebIdentity`, or the error a
+/// request without a signature gets.
+pub async fn handle_unsigned(
+    gatehouse: &Gatehouse,
+    body: &[u8],
+    origin: iam_app::web_identity::RequestOrigin,
+) -> axum::response::Response {
+    let namespace = super::STS_NAMESPACE;
+    let refuse = |error: WireError| {
+        super::error_response(namespace, error.status, &error.code, &error.message, &origin.request_id)
+    };
+    let params = match Params::parse(body) {
+        Ok(params) => params,
+        Err(malformed) => return refuse(malformed),
+    };
+    match params.get("Version") {
+        Some("2011-06-15") => {}
+        Some(_) => {
+            return refuse(WireError::new(
+                "InvalidAction",
+                400,
+                "AssumeRoleWithWebIdentity is STS's: Version 2011-06-15",
+            ))
+        }
+        None => {
+            return refuse(WireError::new(
+                "MissingParameter",
+                400,
+                "The request must contain the parameter Version.",
+            ))
+        }
+    }
+    match assume_role_with_web_identity(gatehouse, &params, &origin).await {
+        Ok(result) => super::answer(namespace, "AssumeRoleWithWebIdentity", &origin.request_id, result),
+        Err(error) => refuse(error),
+    }
+}
+
+async fn assume_role_with_web_identity(
+    gatehouse: &Gatehouse,
+    params: &Params,
+    origin: &iam_app::web_identity::RequestOrigin,
+) -> Outcome {
+    let request = iam_app::web_identity::WebIdentityRequest {
+        role_arn: params.required("RoleArn")?,
+        role_session_name: params.required("RoleSessionName")?,
+        web_identity_token: zeroize::Zeroizing::new(params.required("WebIdentityToken")?),
+        duration_seconds: duration_seconds(params)?,
+        policy: params.get("Policy").map(str::to_owned),
+        policy_arns: member_fields(params, "PolicyArns", "arn"),
+        provider_id: params.get("ProviderId").map(str::to_owned),
+    };
+    let session = gatehouse.assume_role_with_web_identity(&request, origin).await?;
+    let mut xml = Xml::default();
+    credentials_xml(&mut xml, &session.credentials);
+    xml.leaf("SubjectFromWebIdentityToken", &session.subject)
+        .open("AssumedRoleUser")
+        .leaf("AssumedRoleId", &session.credentials.assumed_role_id)
+        .leaf("Arn", &session.credentials.assumed_role_arn)
+        .close("AssumedRoleUser")
+        .leaf("Provider", &session.provider)
+        .leaf("Audience", &session.audience);
+    Ok(Some(xml))
+}

@@ -39,6 +39,28 @@ impl Server {
         }
     }
 
+    /// [`Server::start`] (embedded, or distributed with `GATEHOUSE_E2E_DATABASE_URL`), logging at
+    /// debug level into the file `log`.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn start_logging(data_dir: &Path, log: &Path) -> Server {
+        let file = std::fs::File::create(log).unwrap();
+        match std::env::var("GATEHOUSE_E2E_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            None => Self::spawn(data_dir, &[], "debug", Stdio::from(file)),
+            Some(url) => {
+                let schema = distributed_schema(&url, data_dir);
+                Self::spawn(
+                    data_dir,
+                    &["--database-url", url.as_str(), "--events-schema", schema.as_str()],
+                    "debug",
+                    Stdio::from(file),
+                )
+            }
+        }
+    }
+
     /// [`Server::start`] with more flags.
     pub fn start_with(data_dir: &Path, flags: &[&str]) -> Server {
         Self::spawn(data_dir, flags, "warn", Stdio::null())
