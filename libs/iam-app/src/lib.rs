@@ -124,6 +124,8 @@ pub struct Gatehouse {
     sign_in_guard: signin::SignInGuard,
     /// OIDC providers' keys fetched from their issuers.
     jwks_cache: web_identity::JwksCache,
+    /// Session tokens already opened.
+    session_cache: sts::SessionCache,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -173,6 +175,7 @@ impl Gatehouse {
             metrics: Arc::new(metrics::AppMetrics::default()),
             sign_in_guard: signin::SignInGuard::default(),
             jwks_cache: web_identity::JwksCache::default(),
+            session_cache: sts::SessionCache::default(),
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;

@@ -18,11 +18,18 @@ use iam_domain::AccountState;
 use iam_policy::{ContextValue, DecisionEffect, PolicySet, PolicySource, PolicyType};
 use iam_types::{ErrorCode, IdKind, UniqueId};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::access::{caller_principal, session_keys, ApiCaller};
 use crate::management::{bounded_text, CallFacts};
 use crate::{random_bytes, AppError, Gatehouse};
+
+/// Opened sessions kept (a session signs many requests; its token is opened once).
+pub(crate) const SESSION_CACHE_ENTRIES: usize = 100_000;
+
+/// Opened sessions by key id, with their token's SHA-256.
+pub(crate) type SessionCache = std::sync::Mutex<std::collections::HashMap<String, ([u8; 32], Arc<SessionClaims>)>>;
 
 /// `eventSource` of STS calls.
 pub const EVENT_SOURCE_STS: &str = "sts.amazonaws.com";
@@ -97,15 +104,41 @@ impl Gatehouse {
         access_key_id: &str,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<SessionClaims, SessionRefusal> {
-        let json = self
-            .sealer
-            .open(token, &token_owner(access_key_id))
-            .map_err(|_| SessionRefusal::Invalid)?;
-        let claims: SessionClaims = serde_json::from_str(&json).map_err(|_| SessionRefusal::Invalid)?;
-        if claims.access_key_id != access_key_id {
-            return Err(SessionRefusal::Invalid);
-        }
+    ) -> Result<Arc<SessionClaims>, SessionRefusal> {
+        // A session signs many requests: the token is opened once and its claims kept, keyed by
+        // the key id and the token's digest (a different token for the same key is opened, and
+        // refused, like any other).
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self.session_cache.lock().ok().and_then(|cache| {
+            cache
+                .get(access_key_id)
+                .filter(|(d, _)| *d == digest)
+                .map(|(_, c)| c.clone())
+        });
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let json = self
+                    .sealer
+                    .open(token, &token_owner(access_key_id))
+                    .map_err(|_| SessionRefusal::Invalid)?;
+                let claims: SessionClaims = serde_json::from_str(&json).map_err(|_| SessionRefusal::Invalid)?;
+                if claims.access_key_id != access_key_id {
+                    return Err(SessionRefusal::Invalid);
+                }
+                let claims = Arc::new(claims);
+                if let Ok(mut cache) = self.session_cache.lock() {
+                    if cache.len() >= SESSION_CACHE_ENTRIES {
+                        cache.retain(|_, (_, c)| !c.expired(now));
+                        if cache.len() >= SESSION_CACHE_ENTRIES {
+                            cache.clear();
+                        }
+                    }
+                    cache.insert(access_key_id.to_owned(), (digest, claims.clone()));
+                }
+                claims
+            }
+        };
         if claims.expired(now) {
             return Err(SessionRefusal::Expired);
         }

@@ -8,6 +8,8 @@
 
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use iam_domain::session::SessionClaims;
 use iam_sigv4::{
     parse_authorization, verify_with_key, CredentialScope, HttpRequest, Payload, SigV4Error, SigningKey,
@@ -38,7 +40,7 @@ pub trait CredentialStore: Send + Sync {
     /// # Errors
     /// `InvalidClientTokenId` for a token that is not this key's (or is damaged),
     /// `ExpiredToken` for one past its expiry.
-    fn session(&self, access_key_id: &str, token: &str, now: DateTime<Utc>) -> Result<SessionClaims, AuthError>;
+    fn session(&self, access_key_id: &str, token: &str, now: DateTime<Utc>) -> Result<Arc<SessionClaims>, AuthError>;
 }
 
 /// Who made an authenticated request.
@@ -53,7 +55,7 @@ pub struct Authenticated {
     /// The access key used.
     pub access_key_id: String,
     /// For temporary credentials: the session its token carries.
-    pub session: Option<SessionClaims>,
+    pub session: Option<Arc<SessionClaims>>,
 }
 
 /// Why a request was not authenticated, in AWS's error vocabulary.

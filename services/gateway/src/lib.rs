@@ -198,7 +198,7 @@ impl CredentialStore for Keys<'_> {
         access_key_id: &str,
         token: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<iam_domain::session::SessionClaims, AuthError> {
+    ) -> Result<Arc<iam_domain::session::SessionClaims>, AuthError> {
         use iam_app::sts::SessionRefusal;
         self.0
             .open_session(access_key_id, token, now)
@@ -389,7 +389,7 @@ async fn authenticated(
             request_id,
             region: gateway.auth.region.clone(),
             api_version: None,
-            session: authenticated.session.map(Arc::new),
+            session: authenticated.session,
         },
         body,
         authenticated.service,
