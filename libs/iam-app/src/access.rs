@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EncodedRecord, UserIdentity};
 use iam_authz::{authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
-use iam_domain::session::SessionClaims;
+use iam_domain::session::{SessionClaims, SessionKind};
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
 use iam_policy::{ContextValue, DecisionEffect, MatchedStatement, PolicySet, PolicySource, PolicyType};
@@ -252,6 +252,16 @@ pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<
             ("aws:userid".to_owned(), single(&claims.user_id())),
         ]);
     }
+    if claims.kind == SessionKind::FederatedUser {
+        keys.extend([
+            ("aws:PrincipalArn".to_owned(), single(&claims.principal_arn)),
+            ("aws:PrincipalType".to_owned(), single("FederatedUser")),
+            ("aws:userid".to_owned(), single(&claims.user_id())),
+        ]);
+        for tag in &claims.tags {
+            keys.push((format!("aws:PrincipalTag/{}", tag.key()), single(tag.value())));
+        }
+    }
     keys.extend([
         (
             "aws:TokenIssueTime".to_owned(),
@@ -288,6 +298,31 @@ pub fn session_keys(state: &AccountState, claims: &SessionClaims, now: DateTime<
 /// session; for a user session the user's own identity, with the session's attributes.
 #[must_use]
 pub fn session_identity(state: &AccountState, claims: &SessionClaims) -> UserIdentity {
+    if claims.kind == SessionKind::FederatedUser {
+        let issuer = user_identity(state, &claims.issuer_arn, None);
+        return UserIdentity {
+            identity_type: "FederatedUser".into(),
+            principal_id: claims.user_id(),
+            arn: claims.principal_arn.clone(),
+            account_id: claims.account_id.clone(),
+            access_key_id: Some(claims.access_key_id.clone()),
+            user_name: None,
+            session_context: Some(serde_json::json!({
+                "sessionIssuer": {
+                    "type": "IAMUser",
+                    "principalId": issuer.principal_id,
+                    "arn": claims.issuer_arn,
+                    "accountId": claims.account_id,
+                    "userName": issuer.user_name,
+                },
+                "attributes": {
+                    "creationDate": claims.issued_at,
+                    "mfaAuthenticated": "false",
+                },
+            })),
+            identity_provider: None,
+        };
+    }
     if !claims.is_role_session() {
         let mut identity = user_identity(state, &claims.issuer_arn, Some(&claims.access_key_id));
         identity.session_context = Some(serde_json::json!({

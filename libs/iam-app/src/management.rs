@@ -176,6 +176,20 @@ pub fn authorize_action(
             "because credentials from GetSessionToken without MFA cannot call the IAM API",
         ));
     }
+    // AWS: a federated user (GetFederationToken) cannot call the IAM API at all.
+    if caller
+        .session
+        .as_deref()
+        .is_some_and(|s| s.kind == SessionKind::FederatedUser)
+        && action.to_ascii_lowercase().starts_with("iam:")
+    {
+        return Err(access_denied(
+            caller,
+            action,
+            resource,
+            "because credentials from GetFederationToken cannot call the IAM API",
+        ));
+    }
     let principal = caller_principal(model, caller).ok_or_else(|| {
         AppError::new(
             ErrorCode::AccessDenied,

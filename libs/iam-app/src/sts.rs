@@ -12,7 +12,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use iam_authz::{authorize_with_resource_policy, RequestFacts};
 use iam_domain::session::{
-    assumed_role_arn, expiry, role_of, user_session_seconds, AssumeRoleRequest, SessionClaims, SessionKind,
+    assumed_role_arn, expiry, federated_user_arn, role_of, user_session_seconds, AssumeRoleRequest,
+    FederationTokenRequest, SessionClaims, SessionKind,
 };
 use iam_domain::AccountState;
 use iam_policy::{ContextValue, DecisionEffect, PolicySet, PolicySource, PolicyType};
@@ -143,6 +144,164 @@ impl Gatehouse {
             return Err(SessionRefusal::Expired);
         }
         Ok(claims)
+    }
+
+    /// `GetFederationToken`: temporary credentials for a federated user
+    /// (`arn:aws:sts::<account>:federated-user/<name>`) with at most the calling IAM user's
+    /// permissions, and only what the session policies also allow (none without one, as in AWS).
+    /// Needs `sts:GetFederationToken` on the federated user; long-term user credentials only.
+    ///
+    /// # Errors
+    /// `AccessDenied` (also for session credentials and the root user), and the request's
+    /// `ValidationError` / `LimitExceeded` / `MalformedPolicyDocument`.
+    pub async fn get_federation_token(
+        &self,
+        caller: &ApiCaller,
+        request: &FederationTokenRequest,
+    ) -> Result<IssuedCredentials, AppError> {
+        let now = Utc::now();
+        let arn = federated_user_arn(&caller.account_id, &request.name);
+        let tag_keys: Vec<(String, ContextValue)> = request
+            .tags
+            .iter()
+            .map(|t| {
+                (
+                    format!("aws:RequestTag/{}", t.key),
+                    ContextValue::single(t.value.clone()),
+                )
+            })
+            .chain((!request.tags.is_empty()).then(|| {
+                (
+                    "aws:TagKeys".to_owned(),
+                    ContextValue::list(request.tags.iter().map(|t| t.key.clone())),
+                )
+            }))
+            .collect();
+        let needed = [iam_domain::Requirement::named("sts:GetFederationToken", &arn)];
+        let outcome = (|| {
+            if caller.session.is_some() {
+                return Err(AppError::new(
+                    ErrorCode::AccessDenied,
+                    "Cannot call GetFederationToken with session credentials",
+                ));
+            }
+            let model = self
+                .account(&caller.account_id)
+                .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+            let user = crate::credentials::caller_user(model.state(), caller).ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::AccessDenied,
+                    "Only IAM users can call GetFederationToken in Gatehouse (the root user cannot)",
+                )
+            })?;
+            crate::management::authorize_action(&model, caller, "sts:GetFederationToken", &arn, &tag_keys, now)?;
+            let (seconds, tags) = request.check().map_err(AppError::from)?;
+            let claims = SessionClaims {
+                kind: SessionKind::FederatedUser,
+                account_id: caller.account_id.clone(),
+                access_key_id: UniqueId::generate(IdKind::TemporaryAccessKey, random_bytes())
+                    .as_str()
+                    .to_owned(),
+                secret_access_key: iam_secrets::secret_access_key(&random_bytes()).to_string(),
+                principal_arn: arn.clone(),
+                issuer_arn: user.arn.to_string(),
+                issuer_id: user.user_id.to_string(),
+                session_name: request.name.clone(),
+                issued_at: now,
+                expires_at: expiry(now, seconds),
+                session_policy: request.policy.clone(),
+                policy_arns: request.policy_arns.clone(),
+                tags,
+                transitive_tag_keys: Vec::new(),
+                source_identity: None,
+                mfa_authenticated: false,
+                chained: false,
+                issued_to: caller.principal_arn.clone(),
+                web_identity: None,
+            };
+            self.seal_session(claims)
+        })();
+        let state = self
+            .account(&caller.account_id)
+            .map(|m| m.state().clone())
+            .unwrap_or_default();
+        let mut parameters = serde_json::to_value(request).unwrap_or_default();
+        if let Some(object) = parameters.as_object_mut() {
+            object.retain(|_, value| !value.is_null() && value != &json!([]));
+        }
+        self.record_call(CallFacts {
+            caller,
+            event_source: EVENT_SOURCE_STS,
+            state: &state,
+            event_name: "GetFederationToken",
+            needed: &needed,
+            request_parameters: parameters,
+            outcome: outcome.as_ref().map(|issued| {
+                (
+                    json!({
+                        "credentials": {"accessKeyId": issued.access_key_id, "expiration": issued.expiration},
+                        "federatedUser": {"federatedUserId": issued.assumed_role_id, "arn": issued.assumed_role_arn},
+                        "packedPolicySize": request.packed_policy_size(),
+                    }),
+                    None,
+                )
+            }),
+            read_only: true,
+            now,
+        })
+        .await?;
+        outcome
+    }
+
+    /// `GetAccessKeyInfo`: the account an access key id belongs to, for a caller allowed
+    /// `sts:GetAccessKeyInfo`. Long-term keys are looked up in the key index (a deleted key is
+    /// unknown); a temporary key is known only as the caller's own (sessions are not indexed:
+    /// their tokens carry them). Recorded under `sts.amazonaws.com`.
+    ///
+    /// # Errors
+    /// `AccessDenied`; `ValidationError` for text that is not an access key id;
+    /// `InvalidParameterValue` for an id Gatehouse does not know.
+    pub async fn get_access_key_info(&self, caller: &ApiCaller, access_key_id: &str) -> Result<String, AppError> {
+        let now = Utc::now();
+        let needed = [iam_domain::Requirement::named("sts:GetAccessKeyInfo", "*")];
+        let outcome = (|| {
+            let model = self
+                .account(&caller.account_id)
+                .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+            crate::management::authorize_requirements(&model, caller, &needed, now)?;
+            if !(16..=128).contains(&access_key_id.len()) || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(AppError::new(
+                    ErrorCode::ValidationError,
+                    "1 validation error detected: Value at 'accessKeyId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w]*",
+                ));
+            }
+            if caller.access_key_id.as_deref() == Some(access_key_id) {
+                return Ok(caller.account_id.clone());
+            }
+            self.account_of_key(access_key_id).ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::InvalidParameterValue,
+                    format!("The access key id {access_key_id} is not one Gatehouse knows"),
+                )
+            })
+        })();
+        let state = self
+            .account(&caller.account_id)
+            .map(|m| m.state().clone())
+            .unwrap_or_default();
+        self.record_call(CallFacts {
+            caller,
+            event_source: EVENT_SOURCE_STS,
+            state: &state,
+            event_name: "GetAccessKeyInfo",
+            needed: &needed,
+            request_parameters: json!({ "accessKeyId": bounded_text(access_key_id) }),
+            outcome: outcome.as_ref().map(|account| (json!({ "account": account }), None)),
+            read_only: true,
+            now,
+        })
+        .await?;
+        outcome
     }
 
     /// `AssumeRole`: authorizes `caller` for `sts:AssumeRole` on the role (its identity side and
@@ -364,6 +523,13 @@ impl Gatehouse {
             .ok_or_else(|| denied("because the caller is no longer a principal of its account"))?;
         if principal.is_root {
             return Err(denied("because the root user cannot assume roles"));
+        }
+        if caller
+            .session
+            .as_deref()
+            .is_some_and(|s| s.kind == SessionKind::FederatedUser)
+        {
+            return Err(denied("because a federated user (GetFederationToken) cannot call STS"));
         }
         let role_model = self
             .account(&role_account)

@@ -180,7 +180,7 @@ impl AccountModel {
     /// policy that no longer exists. Compiled on first use per session key.
     pub fn session_principal(&self, claims: &SessionClaims) -> Option<Arc<CompiledPrincipal>> {
         // A user session (`GetSessionToken`, a sign-in) is the user itself: no session policies.
-        if claims.kind != SessionKind::AssumedRole {
+        if matches!(claims.kind, SessionKind::UserSession | SessionKind::SignIn) {
             let principal = self.principal(&claims.issuer_arn)?;
             let same = principal.is_root
                 || self
@@ -198,12 +198,21 @@ impl AccountModel {
         if self.state.account_id().map(AccountId::as_str) != Some(claims.account_id.as_str()) {
             return None;
         }
-        let role_arn = IamArn::parse(&claims.issuer_arn).ok()?;
-        let role = self.state.role(role_arn.name()?.as_str())?;
-        if role.arn != role_arn || role.role_id.as_str() != claims.issuer_id {
-            return None;
-        }
-        let policies = self.state.effective_policies_of_role(role.role_name.as_str())?;
+        let issuer = IamArn::parse(&claims.issuer_arn).ok()?;
+        let policies = if claims.kind == SessionKind::FederatedUser {
+            // A federated user: the issuing user's policies, limited by the session's.
+            let user = self.state.user(issuer.name()?.as_str())?;
+            if user.arn != issuer || user.user_id.as_str() != claims.issuer_id {
+                return None;
+            }
+            self.state.effective_policies_of_user(user.user_name.as_str())?
+        } else {
+            let role = self.state.role(issuer.name()?.as_str())?;
+            if role.arn != issuer || role.role_id.as_str() != claims.issuer_id {
+                return None;
+            }
+            self.state.effective_policies_of_role(role.role_name.as_str())?
+        };
         // Session policies are given directly, as a simulation's are: one set, any allowing.
         let mut documents: Vec<(PolicySource, String)> = Vec::new();
         if let Some(inline) = &claims.session_policy {
@@ -214,7 +223,10 @@ impl AccountModel {
             let document = policy.default_version()?.document.clone();
             documents.push((PolicySource::new(arn.as_str(), PolicyType::None), document));
         }
-        let session = (!documents.is_empty()).then(|| Arc::new(compile_set(documents)));
+        // A federated user without session policies has no permissions, as in AWS: an empty
+        // session set allows nothing.
+        let session = (!documents.is_empty() || claims.kind == SessionKind::FederatedUser)
+            .then(|| Arc::new(compile_set(documents)));
         let caller = Caller::from_arn(&claims.principal_arn)?;
         let mut compiled = compiled(&self.sets, caller, &policies, [0; 32]);
         compiled.session = session;

@@ -33,6 +33,9 @@ pub enum SessionKind {
     UserSession,
     /// A password sign-in (`POST /v1/signin`): the user itself, as a console session is.
     SignIn,
+    /// `GetFederationToken`: a federated user, with at most the calling user's permissions and
+    /// only what the session policies also allow.
+    FederatedUser,
 }
 
 /// What a session token carries. Its `Debug` leaves the secret out.
@@ -110,6 +113,7 @@ impl SessionClaims {
         match self.kind {
             SessionKind::AssumedRole => format!("{}:{}", self.issuer_id, self.session_name),
             SessionKind::UserSession | SessionKind::SignIn => self.issuer_id.clone(),
+            SessionKind::FederatedUser => format!("{}:{}", self.account_id, self.session_name),
         }
     }
 
@@ -185,6 +189,89 @@ fn check_chars(name: &str, text: &str, min: usize, max: usize, extra: &str) -> R
     Ok(())
 }
 
+/// Session policies as AWS bounds them: at most 10 managed policy ARNs, and an inline document
+/// of at most 2,048 characters that parses.
+fn check_session_policies(policy: Option<&str>, policy_arns: &[String]) -> Result<(), DomainError> {
+    if policy_arns.len() > MAX_SESSION_POLICY_ARNS {
+        return Err(DomainError::Validation(format!(
+            "PolicyArns may name at most {MAX_SESSION_POLICY_ARNS} policies"
+        )));
+    }
+    for arn in policy_arns {
+        let parsed = IamArn::parse(arn)
+            .ok()
+            .filter(|a| a.kind() == Some(ResourceKind::Policy));
+        if parsed.is_none() {
+            return Err(DomainError::Validation(format!("{} is not a policy ARN", shown(arn))));
+        }
+    }
+    if let Some(policy) = policy {
+        // The parameter itself is at most 2,048 characters in AWS's model, white space
+        // included, so no token grows past that however a document is laid out.
+        let length = policy.chars().count();
+        if length > MAX_SESSION_POLICY_CHARS {
+            return Err(DomainError::LimitExceeded(format!(
+                "PackedPolicyTooLarge: the session policy has {length} characters; at most \
+                 {MAX_SESSION_POLICY_CHARS} are allowed"
+            )));
+        }
+        iam_policy::parse_policy(policy).map_err(|e| DomainError::MalformedPolicyDocument(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn session_tags(inputs: &[TagInput]) -> Result<Vec<Tag>, DomainError> {
+    inputs
+        .iter()
+        .map(|t| Tag::new(&t.key, &t.value).map_err(|e| DomainError::Validation(e.to_string())))
+        .collect()
+}
+
+/// `GetFederationToken`'s parameters, as the request carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FederationTokenRequest {
+    /// `Name`: the federated user's name.
+    pub name: String,
+    /// `DurationSeconds`.
+    pub duration_seconds: Option<u32>,
+    /// `Policy`: an inline session policy.
+    pub policy: Option<String>,
+    /// `PolicyArns`: managed session policies.
+    pub policy_arns: Vec<String>,
+    /// `Tags`: session tags.
+    pub tags: Vec<TagInput>,
+}
+
+impl FederationTokenRequest {
+    /// Checks the request against AWS's rules: the session's length in seconds and its tags.
+    ///
+    /// # Errors
+    /// `ValidationError` for a bad name, duration or tag; `LimitExceeded` for session policies
+    /// over AWS's size; `MalformedPolicyDocument`.
+    pub fn check(&self) -> Result<(u32, Vec<Tag>), DomainError> {
+        check_chars("Name", &self.name, 2, 32, "+=,.@-_")?;
+        let seconds = user_session_seconds(self.duration_seconds, false)?;
+        check_session_policies(self.policy.as_deref(), &self.policy_arns)?;
+        let tags = session_tags(&self.tags)?;
+        validate_tag_set(&tags).map_err(|e| DomainError::Validation(e.to_string()))?;
+        Ok((seconds, tags))
+    }
+
+    /// `PackedPolicySize`: the session policies' share of what a token may carry, in percent.
+    pub fn packed_policy_size(&self) -> u32 {
+        let chars = self.policy.as_deref().map_or(0, |p| p.chars().count());
+        let share = chars * 100 / MAX_SESSION_POLICY_CHARS;
+        u32::try_from(share).unwrap_or(100)
+    }
+}
+
+/// `arn:aws:sts::<account>:federated-user/<name>`.
+#[must_use]
+pub fn federated_user_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:sts::{account}:federated-user/{name}")
+}
+
 impl AssumeRoleRequest {
     /// Checks the request against AWS's rules for assuming `role`, and answers with the
     /// session's length in seconds and its tags (a chained session's transitive tags first,
@@ -229,36 +316,8 @@ impl AssumeRoleRequest {
                 }
             )));
         }
-        if self.policy_arns.len() > MAX_SESSION_POLICY_ARNS {
-            return Err(DomainError::Validation(format!(
-                "PolicyArns may name at most {MAX_SESSION_POLICY_ARNS} policies"
-            )));
-        }
-        for arn in &self.policy_arns {
-            let parsed = IamArn::parse(arn)
-                .ok()
-                .filter(|a| a.kind() == Some(ResourceKind::Policy));
-            if parsed.is_none() {
-                return Err(DomainError::Validation(format!("{} is not a policy ARN", shown(arn))));
-            }
-        }
-        if let Some(policy) = &self.policy {
-            // The parameter itself is at most 2,048 characters in AWS's model, white space
-            // included, so no token grows past that however a document is laid out.
-            let length = policy.chars().count();
-            if length > MAX_SESSION_POLICY_CHARS {
-                return Err(DomainError::LimitExceeded(format!(
-                    "PackedPolicyTooLarge: the session policy has {length} characters; at most \
-                     {MAX_SESSION_POLICY_CHARS} are allowed"
-                )));
-            }
-            iam_policy::parse_policy(policy).map_err(|e| DomainError::MalformedPolicyDocument(e.to_string()))?;
-        }
-        let requested: Vec<Tag> = self
-            .tags
-            .iter()
-            .map(|t| Tag::new(&t.key, &t.value).map_err(|e| DomainError::Validation(e.to_string())))
-            .collect::<Result<_, _>>()?;
+        check_session_policies(self.policy.as_deref(), &self.policy_arns)?;
+        let requested = session_tags(&self.tags)?;
         let mut tags: Vec<Tag> = Vec::new();
         if let Some(previous) = chained_from {
             for key in &previous.transitive_tag_keys {

@@ -14,7 +14,7 @@ use iam_types::ErrorCode;
 use crate::error::{aws_error, from_app};
 use crate::guard::Scope;
 use crate::mutation::{tags_in, DeletePayload, TagIn};
-use crate::types::Tag;
+use crate::types::{tags, Tag};
 
 /// A user's console password, without the password.
 #[derive(SimpleObject)]
@@ -111,14 +111,7 @@ impl VirtualMfaDevice {
             user_name,
             enable_date,
             create_date: device.create_date,
-            tags: device
-                .tags
-                .iter()
-                .map(|t| Tag {
-                    key: t.key().to_owned(),
-                    value: t.value().to_owned(),
-                })
-                .collect(),
+            tags: tags(&device.tags),
         }
     }
 }
@@ -219,6 +212,23 @@ impl CredentialQuery {
 /// The credential mutations, merged into `Mutation`.
 #[derive(Default)]
 pub struct CredentialMutation;
+
+/// `EnableMFADevice` or (`resync`) `ResyncMFADevice`.
+async fn two_codes(
+    ctx: &Context<'_>,
+    user_name: String,
+    serial_number: String,
+    (code1, code2): (String, String),
+    resync: bool,
+) -> Result<ChangePayload> {
+    let scope = Scope::of(ctx)?;
+    scope
+        .gatehouse
+        .enable_mfa_device(&scope.caller, user_name, serial_number, (&code1, &code2), resync)
+        .await
+        .map(changed)
+        .map_err(from_app)
+}
 
 fn changed(executed: iam_app::Executed) -> ChangePayload {
     ChangePayload {
@@ -377,19 +387,8 @@ impl CredentialMutation {
         authentication_code1: String,
         authentication_code2: String,
     ) -> Result<ChangePayload> {
-        let scope = Scope::of(ctx)?;
-        scope
-            .gatehouse
-            .enable_mfa_device(
-                &scope.caller,
-                user_name,
-                serial_number,
-                (&authentication_code1, &authentication_code2),
-                false,
-            )
-            .await
-            .map(changed)
-            .map_err(from_app)
+        let codes = (authentication_code1, authentication_code2);
+        two_codes(ctx, user_name, serial_number, codes, false).await
     }
 
     /// `ResyncMFADevice`: two consecutive codes of a device whose clock has drifted.
@@ -401,19 +400,8 @@ impl CredentialMutation {
         authentication_code1: String,
         authentication_code2: String,
     ) -> Result<ChangePayload> {
-        let scope = Scope::of(ctx)?;
-        scope
-            .gatehouse
-            .enable_mfa_device(
-                &scope.caller,
-                user_name,
-                serial_number,
-                (&authentication_code1, &authentication_code2),
-                true,
-            )
-            .await
-            .map(changed)
-            .map_err(from_app)
+        let codes = (authentication_code1, authentication_code2);
+        two_codes(ctx, user_name, serial_number, codes, true).await
     }
 
     /// `DeactivateMFADevice`.

@@ -13,7 +13,7 @@ use crate::credentials::ChangePayload;
 use crate::error::{aws_error, from_app};
 use crate::guard::Scope;
 use crate::mutation::{tags_in, DeletePayload, TagIn};
-use crate::types::Tag;
+use crate::types::{tags, Tag};
 
 /// An OpenID Connect identity provider.
 #[derive(SimpleObject)]
@@ -48,14 +48,7 @@ impl From<&OidcProvider> for OidcProviderObject {
             thumbprint_list: p.thumbprints.clone(),
             has_registered_keys: p.jwks.is_some(),
             create_date: p.create_date,
-            tags: p
-                .tags
-                .iter()
-                .map(|t| Tag {
-                    key: t.key().to_owned(),
-                    value: t.value().to_owned(),
-                })
-                .collect(),
+            tags: tags(&p.tags),
         }
     }
 }

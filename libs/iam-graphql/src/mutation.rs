@@ -476,6 +476,19 @@ pub struct AssumeRoleInput {
     pub token_code: Option<String>,
 }
 
+/// `getFederationToken`'s answer.
+#[derive(SimpleObject)]
+pub struct FederationTokenPayload {
+    /// The credentials (shown this once).
+    pub credentials: TemporaryCredentials,
+    /// `<account>:<name>`.
+    pub federated_user_id: String,
+    /// `arn:aws:sts::<account>:federated-user/<name>`.
+    pub arn: String,
+    /// The session policy's share of what a token carries, in percent.
+    pub packed_policy_size: i32,
+}
+
 /// Temporary credentials. The secret and the token are shown this once.
 #[derive(SimpleObject)]
 pub struct TemporaryCredentials {
@@ -1358,6 +1371,44 @@ impl CoreMutation {
             secret_access_key: issued.secret_access_key.to_string(),
             session_token: issued.session_token.to_string(),
             expiration: issued.expiration,
+        })
+    }
+
+    /// STS `GetFederationToken`: temporary credentials for a federated user
+    /// (`arn:aws:sts::<account>:federated-user/<name>`) with the calling IAM user's permissions
+    /// narrowed by the session policies (`policy`, `policyArns`); none without one, as in AWS.
+    async fn get_federation_token(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        duration_seconds: Option<u32>,
+        policy: Option<String>,
+        policy_arns: Option<Vec<String>>,
+        tags: Option<Vec<TagIn>>,
+    ) -> Result<FederationTokenPayload> {
+        let scope = Scope::of(ctx)?;
+        let request = iam_domain::session::FederationTokenRequest {
+            name,
+            duration_seconds,
+            policy,
+            policy_arns: policy_arns.unwrap_or_default(),
+            tags: tags_in(tags),
+        };
+        let issued = scope
+            .gatehouse
+            .get_federation_token(&scope.caller, &request)
+            .await
+            .map_err(from_app)?;
+        Ok(FederationTokenPayload {
+            credentials: TemporaryCredentials {
+                access_key_id: issued.access_key_id,
+                secret_access_key: issued.secret_access_key.to_string(),
+                session_token: issued.session_token.to_string(),
+                expiration: issued.expiration,
+            },
+            federated_user_id: issued.assumed_role_id,
+            arn: issued.assumed_role_arn,
+            packed_policy_size: i32::try_from(request.packed_policy_size()).unwrap_or(100),
         })
     }
 

@@ -101,6 +101,17 @@ impl CoreQuery {
         })
     }
 
+    /// STS `GetAccessKeyInfo`: the account an access key id belongs to (needs
+    /// `sts:GetAccessKeyInfo`).
+    async fn access_key_info(&self, ctx: &Context<'_>, access_key_id: String) -> Result<String> {
+        let scope = Scope::of(ctx)?;
+        scope
+            .gatehouse
+            .get_access_key_info(&scope.caller, &access_key_id)
+            .await
+            .map_err(crate::error::from_app)
+    }
+
     /// A user by name (`GetUser`).
     async fn user(&self, ctx: &Context<'_>, user_name: String) -> Result<UserObject> {
         let scope = Scope::of(ctx)?;

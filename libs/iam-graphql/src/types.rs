@@ -23,7 +23,7 @@ pub struct Tag {
     pub value: String,
 }
 
-fn tags(tags: &[iam_types::Tag]) -> Vec<Tag> {
+pub(crate) fn tags(tags: &[iam_types::Tag]) -> Vec<Tag> {
     tags.iter()
         .map(|t| Tag {
             key: t.key().to_string(),

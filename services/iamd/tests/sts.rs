@@ -797,3 +797,152 @@ fn sessions_share_the_rate_of_the_principal_they_were_issued_to() {
     assert!(throttled >= 3, "{throttled} of 9 session requests were throttled");
     server.terminate();
 }
+
+#[test]
+fn get_access_key_info_names_the_keys_account_to_callers_allowed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let reader = user_with_key(&server, &root, "reader", Some(allow("sts:GetAccessKeyInfo", "*")));
+    let nobody = user_with_key(&server, &root, "nobody", None);
+    let results = botocore_calls(
+        &server,
+        &reader,
+        &[
+            (
+                "sts",
+                "get_access_key_info",
+                json!({"AccessKeyId": nobody.access_key_id}),
+            ),
+            ("sts", "get_access_key_info", json!({"AccessKeyId": root.access_key_id})),
+            (
+                "sts",
+                "get_access_key_info",
+                json!({"AccessKeyId": "AKIAAAAAAAAAAAAAAAAA"}),
+            ),
+            ("sts", "get_access_key_info", json!({"AccessKeyId": "not-a-key-id!!!!"})),
+        ],
+    );
+    assert_eq!(ok(&results, 0)["Account"], account.as_str());
+    assert_eq!(ok(&results, 1)["Account"], account.as_str());
+    assert_eq!(error(&results, 2), "InvalidParameterValue");
+    assert_eq!(error(&results, 3), "ValidationError");
+    let results = botocore_calls(
+        &server,
+        &nobody,
+        &[(
+            "sts",
+            "get_access_key_info",
+            json!({"AccessKeyId": reader.access_key_id}),
+        )],
+    );
+    assert_eq!(error(&results, 0), "AccessDenied");
+}
+
+/// A decision request (`POST /v1/authorize`) signed with `credentials`: its status and body.
+fn authorize_as(server: &Server, credentials: &Credentials, principal: &str) -> (u16, Value) {
+    let body = json!({"principalArn": principal, "action": "s3:GetObject", "resource": "arn:aws:s3:::b/k"}).to_string();
+    let headers = support::signed_headers_for(&server.address, "/v1/authorize", credentials, &body, chrono::Utc::now());
+    let reply = support::post_path(&server.address, "/v1/authorize", &headers, &body);
+    (reply.status, reply.body)
+}
+
+#[test]
+fn federation_tokens_carry_the_users_permissions_narrowed_by_the_session_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let broker_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sts:GetFederationToken", "gatehouse:Authorize", "iam:ListUsers"], "Resource": "*"}]});
+    let broker = user_with_key(&server, &root, "broker", Some(broker_policy.to_string()));
+    let plain = user_with_key(&server, &root, "plain", None);
+    let principal = format!("arn:aws:iam::{account}:user/plain");
+    let results = botocore_calls(
+        &server,
+        &broker,
+        &[
+            (
+                "sts",
+                "get_federation_token",
+                json!({"Name": "alice-portal", "Policy": allow("gatehouse:Authorize", "*"),
+                       "Tags": [{"Key": "team", "Value": "web"}]}),
+            ),
+            ("sts", "get_federation_token", json!({"Name": "no-policy"})),
+            (
+                "sts",
+                "get_federation_token",
+                json!({"Name": "widened", "Policy": allow("*", "*")}),
+            ),
+            (
+                "sts",
+                "get_federation_token",
+                json!({"Name": "bad name!", "Policy": allow("*", "*")}),
+            ),
+        ],
+    );
+    let issued = ok(&results, 0);
+    assert_eq!(
+        issued["FederatedUser"]["Arn"],
+        format!("arn:aws:sts::{account}:federated-user/alice-portal")
+    );
+    assert_eq!(
+        issued["FederatedUser"]["FederatedUserId"],
+        format!("{account}:alice-portal")
+    );
+    assert_eq!(error(&results, 3), "ValidationError", "a name outside [\\w+=,.@-]");
+    let federated = |i: usize| session_of(ok(&results, i));
+    let (narrowed, empty, widened) = (federated(0), federated(1), federated(2));
+
+    // Allowed by both the user's policy and the session policy: decisions may be asked.
+    let (status, body) = authorize_as(&server, &narrowed, &principal);
+    assert_eq!(status, 200, "{body}");
+    // No session policy: no permissions at all.
+    let (status, body) = authorize_as(&server, &empty, &principal);
+    assert_eq!(status, 403, "{body}");
+    // A session policy never widens what the user may do, and the IAM API is closed to it.
+    let results = botocore_calls(
+        &server,
+        &widened,
+        &[
+            ("sts", "get_caller_identity", json!({})),
+            ("iam", "list_users", json!({})),
+            ("sts", "get_session_token", json!({})),
+        ],
+    );
+    assert_eq!(
+        ok(&results, 0)["Arn"],
+        format!("arn:aws:sts::{account}:federated-user/widened")
+    );
+    assert_eq!(error(&results, 1), "AccessDenied");
+    assert_eq!(error(&results, 2), "AccessDenied");
+    let (status, _) = authorize_as(&server, &widened, &principal);
+    assert_eq!(status, 200, "the user's own permission, within the session's");
+
+    // A user without sts:GetFederationToken gets nothing.
+    let results = botocore_calls(
+        &server,
+        &plain,
+        &[(
+            "sts",
+            "get_federation_token",
+            json!({"Name": "sneaky", "Policy": allow("*", "*")}),
+        )],
+    );
+    assert_eq!(error(&results, 0), "AccessDenied");
+
+    // Its calls are recorded as a federated user's, issued by the broker.
+    let records = gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"GetCallerIdentity\"}, first: 5) { edges { node { cloudTrailRecord } } } }",
+        json!({}),
+    );
+    let identity = &records.data()["auditEvents"]["edges"][0]["node"]["cloudTrailRecord"]["userIdentity"];
+    assert_eq!(identity["type"], "FederatedUser");
+    assert_eq!(
+        identity["sessionContext"]["sessionIssuer"]["arn"],
+        format!("arn:aws:iam::{account}:user/broker")
+    );
+}

@@ -16,7 +16,19 @@ pub(super) async fn dispatch(
     Some(match action {
         "AssumeRole" => assume_role(gatehouse, caller, params).await,
         "GetSessionToken" => get_session_token(gatehouse, caller, params).await,
+        "GetFederationToken" => get_federation_token(gatehouse, caller, params).await,
         "GetCallerIdentity" => get_caller_identity(gatehouse, caller).await,
+        "GetAccessKeyInfo" => match params.required("AccessKeyId") {
+            Ok(access_key_id) => match gatehouse.get_access_key_info(caller, &access_key_id).await {
+                Ok(account) => {
+                    let mut xml = Xml::default();
+                    xml.leaf("Account", &account);
+                    Ok(Some(xml))
+                }
+                Err(error) => Err(error.into()),
+            },
+            Err(missing) => Err(missing),
+        },
         _ => return None,
     })
 }
@@ -94,6 +106,26 @@ async fn assume_role(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params)
     if let Some(source_identity) = &request.source_identity {
         xml.leaf("SourceIdentity", source_identity);
     }
+    Ok(Some(xml))
+}
+
+/// `GetFederationToken`: a federated user's temporary credentials.
+async fn get_federation_token(gatehouse: &Gatehouse, caller: &ApiCaller, params: &Params) -> Outcome {
+    let request = iam_domain::session::FederationTokenRequest {
+        name: params.required("Name")?,
+        duration_seconds: duration_seconds(params)?,
+        policy: params.get("Policy").map(str::to_owned),
+        policy_arns: member_fields(params, "PolicyArns", "arn"),
+        tags: params.tags(),
+    };
+    let issued = gatehouse.get_federation_token(caller, &request).await?;
+    let mut xml = Xml::default();
+    credentials_xml(&mut xml, &issued);
+    xml.open("FederatedUser")
+        .leaf("FederatedUserId", &issued.assumed_role_id)
+        .leaf("Arn", &issued.assumed_role_arn)
+        .close("FederatedUser")
+        .leaf("PackedPolicySize", &request.packed_policy_size().to_string());
     Ok(Some(xml))
 }
 
