@@ -40,6 +40,9 @@ pub struct AppError {
     pub code: ErrorCode,
     /// A message a person can act on.
     pub message: String,
+    /// For an authorization failure: the decision's detail, which the answer carries encoded
+    /// (`DecodeAuthorizationMessage` reads it) and the record leaves out.
+    pub denial: Option<Box<serde_json::Value>>,
 }
 
 impl AppError {
@@ -48,7 +51,15 @@ impl AppError {
         AppError {
             code,
             message: message.into(),
+            denial: None,
         }
+    }
+
+    /// The error with an authorization failure's detail.
+    #[must_use]
+    pub fn with_denial(mut self, denial: serde_json::Value) -> Self {
+        self.denial = Some(Box::new(denial));
+        self
     }
 }
 

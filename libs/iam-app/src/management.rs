@@ -218,7 +218,60 @@ pub fn authorize_action(
         }
         DecisionEffect::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
     };
-    Err(access_denied(caller, action, resource, &why))
+    Err(access_denied(caller, action, resource, &why)
+        .with_denial(denial_detail(caller, &principal, action, resource, &context, &decision)))
+}
+
+/// What `DecodeAuthorizationMessage` shows of a refusal, in AWS's shape: whether an explicit
+/// deny decided it, the statements that matched, and the request's context (each value cut to
+/// 256 characters, at most 64 keys, so the encoded message stays small).
+fn denial_detail(
+    caller: &ApiCaller,
+    principal: &iam_authz::CompiledPrincipal,
+    action: &str,
+    resource: &str,
+    context: &iam_policy::Context,
+    decision: &iam_policy::Decision,
+) -> Value {
+    let statements: Vec<Value> = decision
+        .matched
+        .iter()
+        .map(|m| {
+            json!({
+                "sourcePolicyId": bounded_text(&m.source.id),
+                "sourcePolicyType": format!("{:?}", m.source.policy_type),
+                "statementIndex": m.statement_index,
+                "sid": m.sid.as_deref(),
+                "effect": format!("{:?}", m.effect),
+            })
+        })
+        .collect();
+    let mut conditions: Vec<Value> = context
+        .iter()
+        .take(64)
+        .map(|(key, value)| {
+            let values: Vec<Value> = value
+                .values()
+                .iter()
+                .take(16)
+                .map(|v| json!({"value": v.chars().take(256).collect::<String>()}))
+                .collect();
+            json!({"key": key, "values": {"items": values}})
+        })
+        .collect();
+    conditions.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
+    json!({
+        "allowed": false,
+        "explicitDeny": decision.effect == DecisionEffect::ExplicitDeny,
+        "matchedStatements": {"items": statements},
+        "failures": {"items": []},
+        "context": {
+            "principal": {"arn": bounded_text(&principal.caller.arn), "callerArn": bounded_text(&caller.principal_arn)},
+            "action": bounded_text(action),
+            "resource": bounded_text(resource),
+            "conditions": {"items": conditions},
+        },
+    })
 }
 
 /// Whether `caller` may do everything in `needed` ([`authorize_action`] for each, in order).
@@ -622,7 +675,7 @@ impl Gatehouse {
             now,
         })
         .await?;
-        outcome
+        outcome.map_err(|error| self.encode_denial(&caller.account_id, error))
     }
 
     /// Resolves a key command without `UserName` to the caller's own keys, as AWS does: a user
@@ -880,7 +933,8 @@ impl Gatehouse {
     pub fn authorize_read(&self, caller: &ApiCaller, read: &Read) -> Result<Arc<AccountModel>, AppError> {
         let model = self.caller_model(caller)?;
         let needed = read.requirement(model.state(), &caller.account_id);
-        authorize_requirements(&model, caller, std::slice::from_ref(&needed), Utc::now())?;
+        authorize_requirements(&model, caller, std::slice::from_ref(&needed), Utc::now())
+            .map_err(|denied| self.encode_denial(&caller.account_id, denied))?;
         Ok(model)
     }
 

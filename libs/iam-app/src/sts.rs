@@ -18,7 +18,7 @@ use iam_domain::session::{
 use iam_domain::AccountState;
 use iam_policy::{ContextValue, DecisionEffect, PolicySet, PolicySource, PolicyType};
 use iam_types::{ErrorCode, IdKind, UniqueId};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -34,6 +34,11 @@ pub(crate) type SessionCache = std::sync::Mutex<std::collections::HashMap<String
 
 /// `eventSource` of STS calls.
 pub const EVENT_SOURCE_STS: &str = "sts.amazonaws.com";
+
+/// The owner an encoded authorization message is sealed for: only its account decodes it.
+fn message_owner(account: &str) -> String {
+    format!("authorization-message/{account}")
+}
 
 /// The owner a session token is sealed for: the token opens only with its own key id.
 fn token_owner(access_key_id: &str) -> String {
@@ -251,6 +256,63 @@ impl Gatehouse {
         })
         .await?;
         outcome
+    }
+
+    /// An authorization failure's answer: its message with the decision's detail appended,
+    /// sealed for the caller's account (`Encoded authorization failure message: ...`), as AWS
+    /// appends one. Other errors pass unchanged.
+    pub(crate) fn encode_denial(&self, account: &str, mut error: AppError) -> AppError {
+        let Some(denial) = error.denial.take() else {
+            return error;
+        };
+        let text = denial.to_string();
+        if let Ok(sealed) = self.sealer.seal(&text, &message_owner(account), random_bytes()) {
+            error.message = format!("{} Encoded authorization failure message: {sealed}", error.message);
+        }
+        error
+    }
+
+    /// `DecodeAuthorizationMessage`: the detail of a refusal this account was given, for a
+    /// caller allowed `sts:DecodeAuthorizationMessage`. A message of another account does not
+    /// open (it is sealed for its own).
+    ///
+    /// # Errors
+    /// `AccessDenied`; `InvalidAuthorizationMessageException` for a message that does not decode.
+    pub async fn decode_authorization_message(&self, caller: &ApiCaller, encoded: &str) -> Result<String, AppError> {
+        let now = Utc::now();
+        let needed = [iam_domain::Requirement::named("sts:DecodeAuthorizationMessage", "*")];
+        let outcome = (|| {
+            let model = self
+                .account(&caller.account_id)
+                .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
+            crate::management::authorize_requirements(&model, caller, &needed, now)?;
+            self.sealer
+                .open(encoded.trim(), &message_owner(&caller.account_id))
+                .map(|text| text.to_string())
+                .map_err(|_| {
+                    AppError::new(
+                        ErrorCode::InvalidAuthorizationMessageException,
+                        "The message is not an encoded authorization message of this account",
+                    )
+                })
+        })();
+        let state = self
+            .account(&caller.account_id)
+            .map(|m| m.state().clone())
+            .unwrap_or_default();
+        self.record_call(CallFacts {
+            caller,
+            event_source: EVENT_SOURCE_STS,
+            state: &state,
+            event_name: "DecodeAuthorizationMessage",
+            needed: &needed,
+            request_parameters: json!({ "encodedMessage": bounded_text(encoded) }),
+            outcome: outcome.as_ref().map(|_| (Value::Null, None)),
+            read_only: true,
+            now,
+        })
+        .await?;
+        outcome.map_err(|error| self.encode_denial(&caller.account_id, error))
     }
 
     /// `GetAccessKeyInfo`: the account an access key id belongs to, for a caller allowed

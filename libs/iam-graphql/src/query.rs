@@ -112,6 +112,17 @@ impl CoreQuery {
             .map_err(crate::error::from_app)
     }
 
+    /// STS `DecodeAuthorizationMessage`: the detail of an `AccessDenied` this account was given
+    /// (needs `sts:DecodeAuthorizationMessage`).
+    async fn decode_authorization_message(&self, ctx: &Context<'_>, encoded_message: String) -> Result<String> {
+        let scope = Scope::of(ctx)?;
+        scope
+            .gatehouse
+            .decode_authorization_message(&scope.caller, &encoded_message)
+            .await
+            .map_err(crate::error::from_app)
+    }
+
     /// A user by name (`GetUser`).
     async fn user(&self, ctx: &Context<'_>, user_name: String) -> Result<UserObject> {
         let scope = Scope::of(ctx)?;

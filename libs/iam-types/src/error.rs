@@ -49,11 +49,13 @@ pub enum ErrorCode {
     IdpRejectedClaim,
     /// A parameter value is not supported.
     InvalidParameterValue,
+    /// STS: an encoded authorization message that does not decode (damaged, or another account's).
+    InvalidAuthorizationMessageException,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::EntityAlreadyExists,
         ErrorCode::NoSuchEntity,
         ErrorCode::LimitExceeded,
@@ -76,6 +78,7 @@ impl ErrorCode {
         ErrorCode::IdpCommunicationError,
         ErrorCode::IdpRejectedClaim,
         ErrorCode::InvalidParameterValue,
+        ErrorCode::InvalidAuthorizationMessageException,
     ];
 
     /// The code as AWS spells it in `<Code>`.
@@ -103,6 +106,7 @@ impl ErrorCode {
             ErrorCode::IdpCommunicationError => "IDPCommunicationError",
             ErrorCode::IdpRejectedClaim => "IDPRejectedClaim",
             ErrorCode::InvalidParameterValue => "InvalidParameterValue",
+            ErrorCode::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
         }
     }
 
@@ -130,7 +134,8 @@ impl ErrorCode {
             | ErrorCode::InvalidIdentityToken
             | ErrorCode::ExpiredTokenException
             | ErrorCode::IdpCommunicationError
-            | ErrorCode::InvalidParameterValue => 400,
+            | ErrorCode::InvalidParameterValue
+            | ErrorCode::InvalidAuthorizationMessageException => 400,
         }
     }
 

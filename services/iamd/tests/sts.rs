@@ -946,3 +946,94 @@ fn federation_tokens_carry_the_users_permissions_narrowed_by_the_session_policy(
         format!("arn:aws:iam::{account}:user/broker")
     );
 }
+
+#[test]
+fn access_denied_carries_an_encoded_message_only_its_account_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let plain = user_with_key(&server, &root, "plain", None);
+    let decoder = user_with_key(
+        &server,
+        &root,
+        "decoder",
+        Some(allow("sts:DecodeAuthorizationMessage", "*")),
+    );
+    let results = botocore_calls(&server, &plain, &[("iam", "create_user", json!({"UserName": "x"}))]);
+    assert_eq!(error(&results, 0), "AccessDenied");
+    let message = results[0]["error"]["message"].as_str().unwrap();
+    let (_, encoded) = message
+        .split_once("Encoded authorization failure message: ")
+        .unwrap_or_else(|| panic!("no encoded message in {message}"));
+
+    let results = botocore_calls(
+        &server,
+        &decoder,
+        &[
+            (
+                "sts",
+                "decode_authorization_message",
+                json!({"EncodedMessage": encoded}),
+            ),
+            (
+                "sts",
+                "decode_authorization_message",
+                json!({"EncodedMessage": "v1:bm90IGEgbWVzc2FnZSBhdCBhbGwgaGVyZQ=="}),
+            ),
+        ],
+    );
+    let decoded: Value = serde_json::from_str(ok(&results, 0)["DecodedMessage"].as_str().unwrap()).unwrap();
+    assert_eq!(decoded["allowed"], false);
+    assert_eq!(decoded["explicitDeny"], false);
+    assert_eq!(decoded["context"]["action"], "iam:CreateUser");
+    assert_eq!(decoded["context"]["resource"], format!("arn:aws:iam::{account}:user/x"));
+    assert_eq!(error(&results, 1), "InvalidAuthorizationMessageException");
+    // Decoding needs its own permission.
+    let results = botocore_calls(
+        &server,
+        &plain,
+        &[(
+            "sts",
+            "decode_authorization_message",
+            json!({"EncodedMessage": encoded}),
+        )],
+    );
+    assert_eq!(error(&results, 0), "AccessDenied");
+    // Another account cannot read this account's refusals.
+    let created = gql(
+        &server.address,
+        &root,
+        "mutation { createAccount(accountAlias: \"other\") { rootAccessKey { accessKeyId secretAccessKey } } }",
+        json!({}),
+    );
+    let key = &created.data()["createAccount"]["rootAccessKey"];
+    let other_root = credentials(
+        key["accessKeyId"].as_str().unwrap(),
+        key["secretAccessKey"].as_str().unwrap(),
+        None,
+    );
+    let results = botocore_calls(
+        &server,
+        &other_root,
+        &[(
+            "sts",
+            "decode_authorization_message",
+            json!({"EncodedMessage": encoded}),
+        )],
+    );
+    assert_eq!(error(&results, 0), "InvalidAuthorizationMessageException");
+    // The record keeps the refusal's words, never the encoded detail.
+    let records = gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"CreateUser\"}, first: 5) { edges { node { cloudTrailRecord } } } }",
+        json!({}),
+    );
+    let record = &records.data()["auditEvents"]["edges"][0]["node"]["cloudTrailRecord"];
+    assert_eq!(record["errorCode"], "AccessDenied");
+    assert!(
+        !record["errorMessage"].as_str().unwrap().contains("Encoded"),
+        "{record}"
+    );
+}

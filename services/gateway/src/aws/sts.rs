@@ -18,6 +18,17 @@ pub(super) async fn dispatch(
         "GetSessionToken" => get_session_token(gatehouse, caller, params).await,
         "GetFederationToken" => get_federation_token(gatehouse, caller, params).await,
         "GetCallerIdentity" => get_caller_identity(gatehouse, caller).await,
+        "DecodeAuthorizationMessage" => match params.required("EncodedMessage") {
+            Ok(encoded) => match gatehouse.decode_authorization_message(caller, &encoded).await {
+                Ok(decoded) => {
+                    let mut xml = Xml::default();
+                    xml.leaf("DecodedMessage", &decoded);
+                    Ok(Some(xml))
+                }
+                Err(error) => Err(error.into()),
+            },
+            Err(missing) => Err(missing),
+        },
         "GetAccessKeyInfo" => match params.required("AccessKeyId") {
             Ok(access_key_id) => match gatehouse.get_access_key_info(caller, &access_key_id).await {
                 Ok(account) => {
