@@ -202,9 +202,12 @@ impl Gatehouse {
                 "durationSeconds must be between {MIN_SESSION_SECONDS} and {DEFAULT_SIGN_IN_SECONDS}"
             )));
         }
+        // Keyed by the account's id when it resolves, so naming it by id and by alias shares
+        // one count.
+        let account = self.sign_in_account(&request.account);
         let user_key = format!(
             "user:{}/{}",
-            request.account.to_ascii_lowercase(),
+            account.as_deref().unwrap_or(&request.account).to_ascii_lowercase(),
             request.user_name.to_ascii_lowercase()
         );
         let address_key = format!("address:{}", request.source_ip.as_deref().unwrap_or("unknown"));
@@ -224,7 +227,6 @@ impl Gatehouse {
             account.map(|account| sign_in_record(&request, account, user_arn, mfa_used, false))
         };
 
-        let account = self.sign_in_account(&request.account);
         let model = account.as_deref().and_then(|id| self.account(id));
         let state = model.as_ref().map(|m| m.state().clone());
         let user = state

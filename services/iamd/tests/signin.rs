@@ -535,3 +535,58 @@ fn virtual_mfa_devices_gate_sign_in_and_sts_and_each_code_works_once() {
         assert!(!text.contains(&format!("\"{code}\"")), "a code in a record: {text}");
     }
 }
+
+#[test]
+fn an_account_is_named_by_id_or_alias_and_both_share_the_failure_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let created = gql(
+        &server.address,
+        &root,
+        "mutation { createAccount(accountAlias: \"acme-corp\") { accountId rootAccessKey { accessKeyId secretAccessKey } } }",
+        json!({}),
+    );
+    let account = created.data()["createAccount"]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = &created.data()["createAccount"]["rootAccessKey"];
+    let acme_root = Credentials {
+        access_key_id: key["accessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: key["secretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: None,
+    };
+    let results = botocore_calls(
+        &server,
+        &acme_root,
+        &[
+            ("iam", "create_user", json!({"UserName": "erin"})),
+            (
+                "iam",
+                "create_login_profile",
+                json!({"UserName": "erin", "Password": "Erins-Pass-1"}),
+            ),
+        ],
+    );
+    ok(&results, 1);
+    let erin = |account: &str, password: &str| {
+        sign_in(
+            &server,
+            json!({"account": account, "userName": "erin", "password": password}),
+        )
+    };
+    let by_alias = erin("acme-corp", "Erins-Pass-1");
+    assert_eq!(by_alias.status, 200, "{}", by_alias.body);
+    assert_eq!(by_alias.body["user"]["accountId"], account.as_str());
+    for i in 0..5 {
+        let name = if i % 2 == 0 { "acme-corp" } else { account.as_str() };
+        assert_eq!(erin(name, "wrong-Pass-1").status, 401);
+    }
+    let throttled = erin(&account, "Erins-Pass-1");
+    assert_eq!(
+        throttled.status, 429,
+        "five failures by alias and id together: {}",
+        throttled.body
+    );
+}
