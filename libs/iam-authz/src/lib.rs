@@ -255,6 +255,22 @@ impl AccountModel {
                 Arc::new(compiled(&self.sets, caller, &policies, digest)),
             ));
         }
+        // A federated user named by its ARN (`arn:aws:sts::<account>:federated-user/<name>`): its
+        // permissions are its issuing user's narrowed by its session's policies, and the ARN
+        // carries neither, so it holds only what resource-based policies grant it by name (an
+        // empty session set allows nothing else).
+        if federated_user_of(principal_arn, account.as_str()).is_some() {
+            let caller = Caller::from_arn(principal_arn)?;
+            let federated = CompiledPrincipal {
+                caller,
+                is_root: false,
+                identity: Box::default(),
+                boundary: None,
+                session: Some(Arc::new(compile_set(Vec::new()))),
+                inputs_digest: inputs_digest(principal_arn, None),
+            };
+            return Some((Arc::from(principal_arn), Arc::new(federated)));
+        }
         let arn = IamArn::parse(principal_arn).ok()?;
         if arn.account() != Some(account) {
             return None;
@@ -379,6 +395,13 @@ fn assumed_role_of<'a>(arn: &'a str, account: &str) -> Option<(&'a str, &'a str)
     let rest = arn.strip_prefix("arn:aws:sts::")?.strip_prefix(account)?;
     let (role, session) = rest.strip_prefix(":assumed-role/")?.split_once('/')?;
     (!role.is_empty() && !session.is_empty() && !session.contains('/')).then_some((role, session))
+}
+
+/// The name in `arn:aws:sts::<account>:federated-user/<name>`, for this account.
+fn federated_user_of<'a>(arn: &'a str, account: &str) -> Option<&'a str> {
+    let rest = arn.strip_prefix("arn:aws:sts::")?.strip_prefix(account)?;
+    let name = rest.strip_prefix(":federated-user/")?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
 /// The shared compiled set of one policy, compiling it on first use. Sets are found by policy

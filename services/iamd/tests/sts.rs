@@ -651,6 +651,35 @@ fn the_decision_api_decides_for_a_role_session_named_by_its_arn() {
         json!({"p": other_account}),
     );
     assert!(refused.error_code().is_some(), "{}", refused.body);
+
+    // A federated user named by its ARN holds what resource-based policies grant it by name,
+    // through the decision API and AuthZEN alike; nothing else (its session is not in the ARN).
+    let federated = format!("arn:aws:sts::{account}:federated-user/portal-bob");
+    let bucket_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": federated}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*"}]})
+    .to_string();
+    let ask = |path: &str, body: Value| {
+        let body = body.to_string();
+        let headers = support::signed_headers_for(&server.address, path, &root, &body, chrono::Utc::now());
+        support::post_path(&server.address, path, &headers, &body)
+    };
+    let granted = ask(
+        "/v1/authorize",
+        json!({"principalArn": federated, "action": "s3:GetObject", "resource": "arn:aws:s3:::shared/a",
+               "resourcePolicy": bucket_policy}),
+    );
+    assert_eq!(granted.body["decision"], "Allow", "{}", granted.body);
+    let alone = ask(
+        "/v1/authorize",
+        json!({"principalArn": federated, "action": "s3:GetObject", "resource": "arn:aws:s3:::shared/a"}),
+    );
+    assert_eq!(alone.body["decision"], "ImplicitDeny", "{}", alone.body);
+    let authzen = ask(
+        "/access/v1/evaluation",
+        json!({"subject": {"type": "identity", "id": federated}, "action": {"name": "s3:GetObject"},
+               "resource": {"type": "object", "id": "arn:aws:s3:::shared/a", "properties": {"policy": bucket_policy}}}),
+    );
+    assert_eq!(authzen.body["decision"], true, "{}", authzen.body);
     server.terminate();
 }
 
