@@ -44,6 +44,10 @@ pub enum Command {
     /// STS `AssumeRole` calls per second (query protocol), each account's IAM user assuming a
     /// role that trusts it.
     AssumeRole(AssumeRoleArgs),
+    /// Password sign-ins per second through `POST /v1/signin` (one argon2id verification each),
+    /// as users with passwords of a fresh account.
+    #[command(name = "signin")]
+    SignIn(SignInArgs),
     /// How long until a decision's audit record is returned by the `auditEvents` query.
     AuditLag(AuditLagArgs),
     /// Distributed mode: realistic events appended to the PostgreSQL log (a schema of the run's
@@ -302,6 +306,31 @@ pub struct AssumeRoleArgs {
     pub warmup: Duration,
     /// Connections, each with one `AssumeRole` in flight.
     #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+/// `signin`.
+#[derive(Debug, Args)]
+pub struct SignInArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// iamd's data directory: its `root-credentials` (the management account's root key) is
+    /// used to create the account whose users sign in.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Users made in the fresh account, each with a password, signed in at random.
+    #[arg(long, default_value_t = 64)]
+    pub users: usize,
+    /// How long to measure, after the warm-up.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Requests before this are sent but not counted.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Connections, each with one sign-in in flight (each costs the server some 15-20 ms of one
+    /// core, mostly argon2id: a few connections keep every core busy).
+    #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
 }
 

@@ -1,7 +1,8 @@
 //! `loadtest`: a bounded, loopback-only load generator for `iamd`. `seed` creates accounts and
-//! principals with realistic policies; `decisions`, `mutations` and `audit-lag` measure the
-//! decision API, the GraphQL admin API and the audit history, printing a progress line a second
-//! on stderr and a JSON summary on stdout (or `--json FILE`).
+//! principals with realistic policies; `decisions`, `mutations`, `assume-role`, `signin` and
+//! `audit-lag` measure the decision API, the admin API, STS, password sign-in and the audit
+//! history, printing a progress line a second on stderr and a JSON summary on stdout (or
+//! `--json FILE`).
 
 pub mod assume_role;
 pub mod audit_lag;
@@ -14,6 +15,7 @@ pub mod mutations;
 pub mod scenario;
 pub mod seed;
 pub mod session;
+pub mod signin;
 pub mod stats;
 pub mod target;
 
@@ -31,6 +33,7 @@ fn common(command: &Command) -> Option<&Common> {
         Command::Mutations(a) => Some(&a.common),
         Command::AuditLag(a) => Some(&a.common),
         Command::AssumeRole(a) => Some(&a.common),
+        Command::SignIn(a) => Some(&a.common),
         Command::DistributedFill(_) | Command::DistributedRebuild(_) | Command::DistributedLag(_) => None,
     }
 }
@@ -88,6 +91,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 warn_other_server(&manifest, &target);
                 assume_role::run(args, target, manifest).await
             }
+            Command::SignIn(args) => signin::run(args, target()?).await,
             Command::AuditLag(args) => {
                 let manifest = manifest::read(&args.seed)?;
                 let target = target()?;

@@ -69,6 +69,7 @@ impl Gatehouse {
     pub(crate) async fn seal_password(&self, owner: &str, password: &Password) -> Result<String, AppError> {
         let password = password.clone();
         let salt: [u8; 16] = random_bytes();
+        let _slot = self.argon2_slots.acquire().await.map_err(service_failure)?;
         let hash = tokio::task::spawn_blocking(move || hash_password(&password, &salt).map(Zeroizing::new))
             .await
             .map_err(service_failure)?
@@ -83,6 +84,9 @@ impl Gatehouse {
             return false;
         };
         let password = password.clone();
+        let Ok(_slot) = self.argon2_slots.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .unwrap_or(false)

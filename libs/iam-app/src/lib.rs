@@ -137,6 +137,10 @@ pub struct Gatehouse {
     jwks_cache: web_identity::JwksCache,
     /// Session tokens already opened.
     session_cache: sts::SessionCache,
+    /// Password hashes computed or checked at once: each holds 19 MiB for about 16 ms, so
+    /// without a bound a burst of sign-ins would hold memory in proportion to the burst (512
+    /// blocking threads × 19 MiB); with it, sign-ins queue instead.
+    argon2_slots: tokio::sync::Semaphore,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -187,6 +191,9 @@ impl Gatehouse {
             sign_in_guard: signin::SignInGuard::default(),
             jwks_cache: web_identity::JwksCache::default(),
             session_cache: sts::SessionCache::default(),
+            argon2_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
         };
         for account in gatehouse.store.accounts().await.map_err(store_error)? {
             let state = gatehouse.catch_up(&account, AccountState::new()).await?;

@@ -237,7 +237,9 @@ impl Gatehouse {
             // The same work as a real check, so timing tells nothing either.
             if let Some(decoy) = decoy_hash() {
                 let password = request.password.clone();
-                let _ = tokio::task::spawn_blocking(move || verify_password(&password, decoy)).await;
+                if let Ok(_slot) = self.argon2_slots.acquire().await {
+                    let _ = tokio::task::spawn_blocking(move || verify_password(&password, decoy)).await;
+                }
             }
             let record = fail(account.as_deref(), None, false, "failed");
             self.record_sign_in(record).await?;
