@@ -35,6 +35,15 @@ pub(crate) type SessionCache = std::sync::Mutex<std::collections::HashMap<String
 /// `eventSource` of STS calls.
 pub const EVENT_SOURCE_STS: &str = "sts.amazonaws.com";
 
+/// A request as its record's `requestParameters`: the members it sent (no nulls, no empty lists).
+fn present_parameters(request: &impl serde::Serialize) -> Value {
+    let mut parameters = serde_json::to_value(request).unwrap_or_default();
+    if let Some(object) = parameters.as_object_mut() {
+        object.retain(|_, value| !value.is_null() && value != &json!([]));
+    }
+    parameters
+}
+
 /// The owner an encoded authorization message is sealed for: only its account decodes it.
 fn message_owner(account: &str) -> String {
     format!("authorization-message/{account}")
@@ -226,14 +235,8 @@ impl Gatehouse {
             };
             self.seal_session(claims)
         })();
-        let state = self
-            .account(&caller.account_id)
-            .map(|m| m.state().clone())
-            .unwrap_or_default();
-        let mut parameters = serde_json::to_value(request).unwrap_or_default();
-        if let Some(object) = parameters.as_object_mut() {
-            object.retain(|_, value| !value.is_null() && value != &json!([]));
-        }
+        let state = self.caller_state(caller);
+        let parameters = present_parameters(request);
         self.record_call(CallFacts {
             caller,
             event_source: EVENT_SOURCE_STS,
@@ -256,6 +259,13 @@ impl Gatehouse {
         })
         .await?;
         outcome
+    }
+
+    /// The caller's account state, for a record (empty when the account is gone).
+    fn caller_state(&self, caller: &ApiCaller) -> Arc<AccountState> {
+        self.account(&caller.account_id)
+            .map(|m| m.state().clone())
+            .unwrap_or_default()
     }
 
     /// An authorization failure's answer: its message with the decision's detail appended,
@@ -296,10 +306,7 @@ impl Gatehouse {
                     )
                 })
         })();
-        let state = self
-            .account(&caller.account_id)
-            .map(|m| m.state().clone())
-            .unwrap_or_default();
+        let state = self.caller_state(caller);
         self.record_call(CallFacts {
             caller,
             event_source: EVENT_SOURCE_STS,
@@ -347,10 +354,7 @@ impl Gatehouse {
                 )
             })
         })();
-        let state = self
-            .account(&caller.account_id)
-            .map(|m| m.state().clone())
-            .unwrap_or_default();
+        let state = self.caller_state(caller);
         self.record_call(CallFacts {
             caller,
             event_source: EVENT_SOURCE_STS,
@@ -400,16 +404,10 @@ impl Gatehouse {
                 None,
             )
         });
-        let state = self
-            .account(&caller.account_id)
-            .map(|m| m.state().clone())
-            .unwrap_or_else(|| Arc::new(AccountState::new()));
+        let state = self.caller_state(caller);
         // As CloudTrail records them, the session policy included (what the session could do
         // is what an auditor asks); the record's size bound applies to the whole.
-        let mut parameters = serde_json::to_value(request).unwrap_or_default();
-        if let Some(object) = parameters.as_object_mut() {
-            object.retain(|_, value| !value.is_null() && value != &json!([]));
-        }
+        let parameters = present_parameters(request);
         let needed = [iam_domain::Requirement::named(
             "sts:AssumeRole",
             bounded_text(&request.role_arn),
@@ -453,10 +451,7 @@ impl Gatehouse {
                 None,
             )
         });
-        let state = self
-            .account(&caller.account_id)
-            .map(|m| m.state().clone())
-            .unwrap_or_else(|| Arc::new(AccountState::new()));
+        let state = self.caller_state(caller);
         self.record_call(CallFacts {
             caller,
             event_source: EVENT_SOURCE_STS,

@@ -384,8 +384,8 @@ impl CredentialMutation {
         ctx: &Context<'_>,
         user_name: String,
         serial_number: String,
-        authentication_code1: String,
-        authentication_code2: String,
+        #[graphql(secret)] authentication_code1: String,
+        #[graphql(secret)] authentication_code2: String,
     ) -> Result<ChangePayload> {
         let codes = (authentication_code1, authentication_code2);
         two_codes(ctx, user_name, serial_number, codes, false).await
@@ -397,8 +397,8 @@ impl CredentialMutation {
         ctx: &Context<'_>,
         user_name: String,
         serial_number: String,
-        authentication_code1: String,
-        authentication_code2: String,
+        #[graphql(secret)] authentication_code1: String,
+        #[graphql(secret)] authentication_code2: String,
     ) -> Result<ChangePayload> {
         let codes = (authentication_code1, authentication_code2);
         two_codes(ctx, user_name, serial_number, codes, true).await

@@ -473,6 +473,7 @@ pub struct AssumeRoleInput {
     /// `SerialNumber`: the caller's MFA device, for trust policies that want MFA.
     pub serial_number: Option<String>,
     /// `TokenCode`: the device's current code.
+    #[graphql(secret)]
     pub token_code: Option<String>,
 }
 
@@ -1354,7 +1355,7 @@ impl CoreMutation {
         ctx: &Context<'_>,
         duration_seconds: Option<u32>,
         serial_number: Option<String>,
-        token_code: Option<String>,
+        #[graphql(secret)] token_code: Option<String>,
     ) -> Result<TemporaryCredentials> {
         let scope = Scope::of(ctx)?;
         let mfa = match (serial_number.as_deref(), token_code.as_deref()) {
