@@ -1,11 +1,12 @@
 //! The decision use case: may this principal do this action on this resource? Decided from the
 //! in-memory model (no database read), recorded durably in the audit log before it is answered.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EncodedRecord, UserIdentity};
-use iam_authz::{authorize_with_resource_policy, AccountModel, CompiledPrincipal, RequestFacts};
+use iam_authz::{authorize_guarded, AccountModel, CompiledPrincipal, Guardrails, RequestFacts};
 use iam_domain::session::{SessionClaims, SessionKind};
 use iam_domain::{AccessKeyOwner, AccountState};
 use iam_policy::simulate::{context_from_entries, ContextEntry};
@@ -107,6 +108,9 @@ pub struct AccessRequest {
     /// A consistency token (a sequence a mutation returned): decide on a model at least this
     /// fresh, so a change made through any replica is never decided against its past.
     pub min_sequence: Option<u64>,
+    /// An organization consistency token (an organization's sequence an org change returned): the
+    /// guardrails of the principal's (and the resource's) organization are at least this fresh.
+    pub min_org_sequence: Option<u64>,
 }
 
 /// A condition key as the decision APIs take it (`{key, values, type}`): without a type, one value
@@ -440,12 +444,24 @@ impl Gatehouse {
             self.account(&caller.account_id)
                 .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?
         };
+        let min_org_sequence = requests.iter().filter_map(|r| r.min_org_sequence).max().unwrap_or(0);
+        if min_org_sequence > 0 {
+            // The token names an organization's sequence: the caller's organization's, or the
+            // resource owner's when that is another.
+            let organizations: BTreeSet<String> = std::iter::once(caller.account_id.as_str())
+                .chain(requests.iter().filter_map(|r| r.resource_owner.as_deref()))
+                .filter_map(|account| self.organization_of(account))
+                .collect();
+            for organization in organizations {
+                self.organization_at_least(&organization, min_org_sequence).await?;
+            }
+        }
         // The caller is the same for the whole batch: its identity is worked out once.
         let identity = caller_identity(model.state(), caller);
         let mut records = Vec::with_capacity(requests.len());
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {
-            let outcome = decide(&model, caller, request, now);
+            let outcome = decide(self, &model, caller, request, now);
             let event_id = uuid::Uuid::now_v7().to_string();
             // The decided principal came with the outcome; only a refusal looks it up again.
             let refused_principal = match &outcome {
@@ -547,9 +563,15 @@ fn not_durable(error: iam_audit::AuditError) -> AppError {
 /// A decision with the principal it was made for (whose policies the audit record lists).
 type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>, Arc<CompiledPrincipal>), AppError>;
 
-fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now: DateTime<Utc>) -> Outcome {
+fn decide(
+    gatehouse: &Gatehouse,
+    model: &AccountModel,
+    caller: &ApiCaller,
+    request: &AccessRequest,
+    now: DateTime<Utc>,
+) -> Outcome {
     // May the caller ask about this principal at all?
-    crate::management::authorize_action(model, caller, AUTHORIZE_ACTION, &request.principal_arn, &[], now)?;
+    gatehouse.authorize_action(model, caller, AUTHORIZE_ACTION, &request.principal_arn, &[], now)?;
     // No ARN or action name holds a control character; refusing them here keeps them out of
     // every index the records are found by.
     if [&request.action, &request.resource, &request.principal_arn]
@@ -621,13 +643,32 @@ fn decide(model: &AccountModel, caller: &ApiCaller, request: &AccessRequest, now
         }
         None => None,
     };
-    let decision = authorize_with_resource_policy(
-        &principal,
-        &request.action,
-        &request.resource,
-        request.resource_owner.as_deref(),
-        resource_policy.as_ref(),
-        &context,
-    );
-    Ok((decision.effect, decision.matched, principal))
+    // The organizations' keys and guardrails: the principal's account's SCPs, the resource's
+    // account's RCPs. A closed account's principals are refused everything.
+    let resource_account = request.resource_owner.as_deref().unwrap_or(&caller.account_id);
+    let (own, owner) = gatehouse.organization_keys(&caller.account_id, resource_account, &mut context);
+    let none = Guardrails::none();
+    let mut decision = if own.as_deref().is_some_and(|g| g.suspended) {
+        iam_policy::Decision {
+            effect: DecisionEffect::ImplicitDeny,
+            matched: Vec::new(),
+            guardrails: Vec::new(),
+            details: iam_policy::DecisionDetails::default(),
+        }
+    } else {
+        authorize_guarded(
+            &principal,
+            &request.action,
+            &request.resource,
+            request.resource_owner.as_deref(),
+            resource_policy.as_ref(),
+            own.as_deref().map_or(&none, |g| &g.guardrails),
+            owner.as_deref().map_or(&none, |g| &g.guardrails),
+            &context,
+        )
+    };
+    // The organization's statements that let it through are part of what it rests on.
+    let mut matched = std::mem::take(&mut decision.matched);
+    matched.append(&mut decision.guardrails);
+    Ok((decision.effect, matched, principal))
 }

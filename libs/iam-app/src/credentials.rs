@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::access::ApiCaller;
 use iam_audit::EVENT_SOURCE_IAM;
 
-use crate::management::{authorize_requirements, CallFacts};
+use crate::management::CallFacts;
 use crate::{random_bytes, Actor, AppError, Executed, Gatehouse};
 
 /// How far from the expected step a sign-in or STS code may be (RFC 6238's recommended ±1).
@@ -234,7 +234,7 @@ impl Gatehouse {
                 let authorized = if allowed_by_policy {
                     Ok(())
                 } else {
-                    authorize_requirements(&model, caller, &needed, now)
+                    self.authorize_requirements(&model, caller, &needed, now)
                 };
                 match authorized {
                     Err(denied) => Err(denied),

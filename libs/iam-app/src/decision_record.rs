@@ -238,6 +238,7 @@ mod tests {
             resource_policy: None,
             resource_owner: Some("210987654321".into()),
             min_sequence: None,
+            min_org_sequence: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod credentials;
 mod decision_record;
 pub mod management;
 pub mod metrics;
+pub mod organizations;
 pub mod signin;
 pub mod simulation;
 pub mod sts;
@@ -141,6 +142,8 @@ pub struct Gatehouse {
     /// without a bound a burst of sign-ins would hold memory in proportion to the burst (512
     /// blocking threads × 19 MiB); with it, sign-ins queue instead.
     argon2_slots: tokio::sync::Semaphore,
+    /// Organizations, their models and which account is in which.
+    organizations: organizations::Organizations,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -194,10 +197,19 @@ impl Gatehouse {
             argon2_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
+            organizations: organizations::Organizations::default(),
         };
-        for account in gatehouse.store.accounts().await.map_err(store_error)? {
-            let state = gatehouse.catch_up(&account, AccountState::new()).await?;
-            gatehouse.install(&account, state);
+        // The log holds account streams and organization streams (`o-...`).
+        for stream in gatehouse.store.accounts().await.map_err(store_error)? {
+            if iam_domain::organization::is_organization_id(&stream) {
+                let state = gatehouse
+                    .catch_up_organization(&stream, iam_domain::organization::OrganizationState::new())
+                    .await?;
+                gatehouse.install_organization(&stream, state);
+            } else {
+                let state = gatehouse.catch_up(&stream, AccountState::new()).await?;
+                gatehouse.install(&stream, state);
+            }
         }
         Ok(gatehouse)
     }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS};
-use iam_authz::{authorize, AccountModel, RequestFacts};
+use iam_authz::{authorize_guarded, AccountModel, Guardrails, RequestFacts};
 use iam_domain::session::SessionKind;
 use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Read, Requirement};
 use iam_policy::DecisionEffect;
@@ -63,6 +63,8 @@ pub struct MemberAccountRequest {
     pub email: String,
     /// `RoleName`: the administrator role to create; `OrganizationAccountAccessRole` by default.
     pub role_name: Option<String>,
+    /// The root or OU to put it in (a Gatehouse extension; AWS puts it under the root).
+    pub parent_id: Option<String>,
 }
 
 impl MemberAccountRequest {
@@ -74,8 +76,8 @@ impl MemberAccountRequest {
     }
 
     /// AWS's constraints on the three parameters.
-    fn validate(&self) -> Result<(), AppError> {
-        let invalid = |message: &str| Err(AppError::new(ErrorCode::ValidationError, message));
+    pub(crate) fn validate(&self) -> Result<(), AppError> {
+        let invalid = |message: &str| Err(AppError::new(ErrorCode::InvalidInputException, message));
         let name = &self.account_name;
         if name.is_empty() || name.chars().count() > 50 || !name.chars().all(|c| (' '..='~').contains(&c)) {
             return invalid("AccountName must be 1 to 50 printable ASCII characters");
@@ -115,19 +117,6 @@ pub struct CreatedMemberAccount {
     pub completed: DateTime<Utc>,
 }
 
-impl CreatedMemberAccount {
-    fn status_elements(&self) -> Value {
-        json!({
-            "id": self.request_id,
-            "accountName": self.account_name,
-            "state": "SUCCEEDED",
-            "requestedTimestamp": self.requested,
-            "completedTimestamp": self.completed,
-            "accountId": self.account_id,
-        })
-    }
-}
-
 impl ApiCaller {
     pub(crate) fn actor(&self) -> Actor {
         Actor {
@@ -148,78 +137,111 @@ fn access_denied(caller: &ApiCaller, action: &str, resource: &str, why: &str) ->
     )
 }
 
-/// Whether `caller` may do `action` on `resource` in `model`'s account, with the request's
-/// condition keys (`keys`) beside the ones Gatehouse knows of the caller. The one authorization
-/// rule of every call: management, reads and the decision API's `gatehouse:Authorize`.
-///
-/// # Errors
-/// `AccessDenied`, worded as AWS words it.
-pub fn authorize_action(
-    model: &AccountModel,
-    caller: &ApiCaller,
-    action: &str,
-    resource: &str,
-    keys: &[(String, iam_policy::ContextValue)],
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    // AWS: credentials from GetSessionToken call IAM only when MFA was part of the request.
-    if caller
-        .session
-        .as_deref()
-        .is_some_and(|s| s.kind == SessionKind::UserSession && !s.mfa_authenticated)
-        && action.to_ascii_lowercase().starts_with("iam:")
-    {
-        return Err(access_denied(
-            caller,
-            action,
-            resource,
-            "because credentials from GetSessionToken without MFA cannot call the IAM API",
-        ));
-    }
-    // AWS: a federated user (GetFederationToken) cannot call the IAM API at all.
-    if caller
-        .session
-        .as_deref()
-        .is_some_and(|s| s.kind == SessionKind::FederatedUser)
-        && action.to_ascii_lowercase().starts_with("iam:")
-    {
-        return Err(access_denied(
-            caller,
-            action,
-            resource,
-            "because credentials from GetFederationToken cannot call the IAM API",
-        ));
-    }
-    let principal = caller_principal(model, caller).ok_or_else(|| {
-        AppError::new(
-            ErrorCode::AccessDenied,
-            format!("{} is no longer a principal of this account", caller.principal_arn),
-        )
-    })?;
-    let facts = RequestFacts {
-        source_ip: caller.source_ip.clone(),
-        extra: caller
+impl Gatehouse {
+    /// Whether `caller` may do `action` on `resource` in `model`'s account, with the request's
+    /// condition keys (`keys`) beside the ones Gatehouse knows of the caller. The one authorization
+    /// rule of every call: management, reads and the decision API's `gatehouse:Authorize`.
+    ///
+    /// # Errors
+    /// `AccessDenied`, worded as AWS words it.
+    pub fn authorize_action(
+        &self,
+        model: &AccountModel,
+        caller: &ApiCaller,
+        action: &str,
+        resource: &str,
+        keys: &[(String, iam_policy::ContextValue)],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        // AWS: credentials from GetSessionToken call IAM only when MFA was part of the request.
+        if caller
             .session
             .as_deref()
-            .map(|claims| session_keys(model.state(), claims, now))
-            .unwrap_or_default(),
-        ..RequestFacts::default()
-    };
-    let mut context = model.request_context(&principal, &facts, now);
-    for (key, value) in keys {
-        context.insert(key, value.clone());
-    }
-    let decision = authorize(&principal, action, resource, &context);
-    let why = match decision.effect {
-        DecisionEffect::Allowed => return Ok(()),
-        DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
-        DecisionEffect::ImplicitDeny if decision.details.allowed_by_identity => {
-            "because no permissions boundary allows the action".to_owned()
+            .is_some_and(|s| s.kind == SessionKind::UserSession && !s.mfa_authenticated)
+            && action.to_ascii_lowercase().starts_with("iam:")
+        {
+            return Err(access_denied(
+                caller,
+                action,
+                resource,
+                "because credentials from GetSessionToken without MFA cannot call the IAM API",
+            ));
         }
-        DecisionEffect::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
-    };
-    Err(access_denied(caller, action, resource, &why)
-        .with_denial(denial_detail(caller, &principal, action, resource, &context, &decision)))
+        // AWS: a federated user (GetFederationToken) cannot call the IAM API at all.
+        if caller
+            .session
+            .as_deref()
+            .is_some_and(|s| s.kind == SessionKind::FederatedUser)
+            && action.to_ascii_lowercase().starts_with("iam:")
+        {
+            return Err(access_denied(
+                caller,
+                action,
+                resource,
+                "because credentials from GetFederationToken cannot call the IAM API",
+            ));
+        }
+        let principal = caller_principal(model, caller).ok_or_else(|| {
+            AppError::new(
+                ErrorCode::AccessDenied,
+                format!("{} is no longer a principal of this account", caller.principal_arn),
+            )
+        })?;
+        let facts = RequestFacts {
+            source_ip: caller.source_ip.clone(),
+            extra: caller
+                .session
+                .as_deref()
+                .map(|claims| session_keys(model.state(), claims, now))
+                .unwrap_or_default(),
+            ..RequestFacts::default()
+        };
+        let mut context = model.request_context(&principal, &facts, now);
+        for (key, value) in keys {
+            context.insert(key, value.clone());
+        }
+        let (own, _) = self.organization_keys(&caller.account_id, &caller.account_id, &mut context);
+        if own.as_deref().is_some_and(|g| g.suspended) {
+            return Err(access_denied(caller, action, resource, "because the account is closed"));
+        }
+        let none = Guardrails::none();
+        let guardrails = own.as_deref().map_or(&none, |g| &g.guardrails);
+        let decision = authorize_guarded(
+            &principal, action, resource, None, None, guardrails, guardrails, &context,
+        );
+        let why = match decision.effect {
+            DecisionEffect::Allowed => return Ok(()),
+            DecisionEffect::ExplicitDeny
+                if decision
+                    .matched
+                    .iter()
+                    .any(|m| m.slot == iam_policy::PolicySlot::ServiceControl) =>
+            {
+                "with an explicit deny in a service control policy".to_owned()
+            }
+            DecisionEffect::ExplicitDeny
+                if decision
+                    .matched
+                    .iter()
+                    .any(|m| m.slot == iam_policy::PolicySlot::ResourceControl) =>
+            {
+                "with an explicit deny in a resource control policy".to_owned()
+            }
+            DecisionEffect::ImplicitDeny if decision.details.allowed_by_organizations == Some(false) => {
+                "because no service control policy allows the action".to_owned()
+            }
+            DecisionEffect::ImplicitDeny if decision.details.allowed_by_resource_control == Some(false) => {
+                "because no resource control policy allows the action".to_owned()
+            }
+            DecisionEffect::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
+            DecisionEffect::ImplicitDeny if decision.details.allowed_by_identity => {
+                "because no permissions boundary allows the action".to_owned()
+            }
+            DecisionEffect::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
+        };
+        Err(access_denied(caller, action, resource, &why)
+            .with_denial(denial_detail(caller, &principal, action, resource, &context, &decision)))
+    }
 }
 
 /// What `DecodeAuthorizationMessage` shows of a refusal, in AWS's shape: whether an explicit
@@ -274,26 +296,29 @@ fn denial_detail(
     })
 }
 
-/// Whether `caller` may do everything in `needed` ([`authorize_action`] for each, in order).
-///
-/// # Errors
-/// `AccessDenied` for the first requirement refused.
-pub fn authorize_requirements(
-    model: &AccountModel,
-    caller: &ApiCaller,
-    needed: &[Requirement],
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    needed.iter().try_for_each(|requirement| {
-        authorize_action(
-            model,
-            caller,
-            &requirement.action,
-            &requirement.resource,
-            &requirement.context,
-            now,
-        )
-    })
+impl Gatehouse {
+    /// Whether `caller` may do everything in `needed` ([`authorize_action`] for each, in order).
+    ///
+    /// # Errors
+    /// `AccessDenied` for the first requirement refused.
+    pub fn authorize_requirements(
+        &self,
+        model: &AccountModel,
+        caller: &ApiCaller,
+        needed: &[Requirement],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        needed.iter().try_for_each(|requirement| {
+            self.authorize_action(
+                model,
+                caller,
+                &requirement.action,
+                &requirement.resource,
+                &requirement.context,
+                now,
+            )
+        })
+    }
 }
 
 /// Request parameters as a record keeps them: whole when small, otherwise with every long string
@@ -651,7 +676,7 @@ impl Gatehouse {
         let needed = requirements(model.state(), &caller.account_id, &command);
         let event_name = command.action_name();
         let resource = needed.first().map(|r| r.resource.clone()).unwrap_or_default();
-        let outcome = match authorize_requirements(&model, caller, &needed, now) {
+        let outcome = match self.authorize_requirements(&model, caller, &needed, now) {
             Ok(()) => match prepare(&model, command.clone()).await {
                 Ok(prepared) => self.execute(&caller.account_id, &caller.actor(), &prepared).await,
                 Err(refused) => Err(refused),
@@ -735,7 +760,7 @@ impl Gatehouse {
             Err(_) => Vec::new(),
         };
         let outcome = match resolved {
-            Ok(owner) => match authorize_requirements(&model, caller, &needed, now) {
+            Ok(owner) => match self.authorize_requirements(&model, caller, &needed, now) {
                 Ok(()) => self
                     .create_access_key(&caller.account_id, &caller.actor(), owner.clone())
                     .await
@@ -820,52 +845,6 @@ impl Gatehouse {
         outcome
     }
 
-    /// Organizations' `CreateAccount`: a member account with no credentials of its own, holding
-    /// a role (`OrganizationAccountAccessRole` unless `RoleName` says otherwise) that trusts the
-    /// management account and has `AdministratorAccess`, as AWS creates it. The same rule as
-    /// [`Self::create_account_for`] decides who may call it. The record names the account and
-    /// role; the e-mail address is withheld from it, as CloudTrail withholds it.
-    ///
-    /// # Errors
-    /// `AccessDenied` for any other caller; `ValidationError` (`ConstraintViolationException`'s
-    /// cases) for a bad name, e-mail or role name; `ServiceFailure` when the log or record fails.
-    pub async fn create_member_account(
-        &self,
-        caller: &ApiCaller,
-        request: &MemberAccountRequest,
-    ) -> Result<CreatedMemberAccount, AppError> {
-        let model = self.caller_model(caller)?;
-        let requested = Utc::now();
-        let needed = vec![Requirement::named("organizations:CreateAccount", "*")];
-        let outcome = match self
-            .may_create_accounts(&model, caller)
-            .and_then(|()| request.validate())
-        {
-            Ok(()) => self.create_member(caller, request, requested).await,
-            Err(refused) => Err(refused),
-        };
-        let response = outcome
-            .as_ref()
-            .map(|created| (json!({ "createAccountStatus": created.status_elements() }), None));
-        self.record_call(CallFacts {
-            caller,
-            event_source: EVENT_SOURCE_ORGANIZATIONS,
-            state: model.state(),
-            event_name: "CreateAccount",
-            needed: &needed,
-            request_parameters: json!({
-                "accountName": bounded_text(&request.account_name),
-                "email": "HIDDEN_DUE_TO_SECURITY_REASONS",
-                "roleName": request.role_name.as_deref().map(bounded_text),
-            }),
-            outcome: response,
-            read_only: false,
-            now: requested,
-        })
-        .await?;
-        outcome
-    }
-
     /// Who may create accounts: the management account's root user (until organizations bring
     /// `organizations:CreateAccount` policies).
     fn may_create_accounts(&self, model: &AccountModel, caller: &ApiCaller) -> Result<(), AppError> {
@@ -883,7 +862,7 @@ impl Gatehouse {
         }
     }
 
-    async fn create_member(
+    pub(crate) async fn create_member(
         &self,
         caller: &ApiCaller,
         request: &MemberAccountRequest,
@@ -933,7 +912,7 @@ impl Gatehouse {
     pub fn authorize_read(&self, caller: &ApiCaller, read: &Read) -> Result<Arc<AccountModel>, AppError> {
         let model = self.caller_model(caller)?;
         let needed = read.requirement(model.state(), &caller.account_id);
-        authorize_requirements(&model, caller, std::slice::from_ref(&needed), Utc::now())
+        self.authorize_requirements(&model, caller, std::slice::from_ref(&needed), Utc::now())
             .map_err(|denied| self.encode_denial(&caller.account_id, denied))?;
         Ok(model)
     }

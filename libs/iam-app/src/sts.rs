@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use iam_authz::{authorize_with_resource_policy, RequestFacts};
+use iam_authz::RequestFacts;
 use iam_domain::session::{
     assumed_role_arn, expiry, federated_user_arn, role_of, user_session_seconds, AssumeRoleRequest,
     FederationTokenRequest, SessionClaims, SessionKind,
@@ -157,6 +157,10 @@ impl Gatehouse {
         if claims.expired(now) {
             return Err(SessionRefusal::Expired);
         }
+        // A closed account's sessions stop authenticating at once, however long they had left.
+        if self.is_suspended(&claims.account_id) {
+            return Err(SessionRefusal::Invalid);
+        }
         Ok(claims)
     }
 
@@ -208,7 +212,7 @@ impl Gatehouse {
                     "Only IAM users can call GetFederationToken in Gatehouse (the root user cannot)",
                 )
             })?;
-            crate::management::authorize_action(&model, caller, "sts:GetFederationToken", &arn, &tag_keys, now)?;
+            self.authorize_action(&model, caller, "sts:GetFederationToken", &arn, &tag_keys, now)?;
             let (seconds, tags) = request.check().map_err(AppError::from)?;
             let claims = SessionClaims {
                 kind: SessionKind::FederatedUser,
@@ -295,7 +299,7 @@ impl Gatehouse {
             let model = self
                 .account(&caller.account_id)
                 .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
-            crate::management::authorize_requirements(&model, caller, &needed, now)?;
+            self.authorize_requirements(&model, caller, &needed, now)?;
             self.sealer
                 .open(encoded.trim(), &message_owner(&caller.account_id))
                 .map(|text| text.to_string())
@@ -337,7 +341,7 @@ impl Gatehouse {
             let model = self
                 .account(&caller.account_id)
                 .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
-            crate::management::authorize_requirements(&model, caller, &needed, now)?;
+            self.authorize_requirements(&model, caller, &needed, now)?;
             if !(16..=128).contains(&access_key_id.len()) || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(AppError::new(
                     ErrorCode::ValidationError,
@@ -651,12 +655,21 @@ impl Gatehouse {
             &trust_document,
         )])
         .map_err(|_| denied("because the role's trust policy cannot be read"))?;
-        let decision = authorize_with_resource_policy(
+        // The caller's SCPs and the role's account's RCPs bear on it too, and a closed account's
+        // roles cannot be assumed.
+        let (own, owner) = self.organization_keys(&caller.account_id, &role_account, &mut context);
+        if owner.as_deref().is_some_and(|g| g.suspended) {
+            return Err(denied("because the role's account is closed"));
+        }
+        let none = iam_authz::Guardrails::none();
+        let decision = iam_authz::authorize_guarded(
             &principal,
             "sts:AssumeRole",
             &request.role_arn,
             Some(&role_account),
             Some(&trust),
+            own.as_deref().map_or(&none, |g| &g.guardrails),
+            owner.as_deref().map_or(&none, |g| &g.guardrails),
             &context,
         );
         // Unlike other resource policies, a trust policy must always allow: the caller's own

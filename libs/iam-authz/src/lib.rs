@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex, Weak};
 use chrono::{DateTime, Utc};
 use iam_domain::session::{SessionClaims, SessionKind};
 use iam_domain::AccountState;
-use iam_policy::{
-    evaluate, Caller, Context, ContextValue, Decision, DecisionDetails, DecisionEffect, ParsedPolicy, Policies,
-    PolicySet, PolicySource, PolicyType, Request,
-};
+use iam_policy::{Caller, Context, ContextValue, Decision, ParsedPolicy, PolicySet, PolicySource, PolicyType};
 use iam_types::{AccountId, IamArn, ResourceKind};
+
+mod guardrails;
+
+pub use guardrails::{authorize_guarded, Guardrails, LevelCompiler};
 
 /// The most role sessions one model keeps compiled (each is compiled again when evicted).
 const MAX_CACHED_SESSIONS: usize = 10_000;
@@ -101,12 +102,12 @@ fn inputs_digest(principal_arn: &str, policies: Option<&iam_domain::EffectivePol
     hasher.finalize().into()
 }
 
-fn compile_set(sources: impl IntoIterator<Item = (PolicySource, String)>) -> PolicySet {
+fn compile_set<D: AsRef<str>>(sources: impl IntoIterator<Item = (PolicySource, D)>) -> PolicySet {
     let mut set = PolicySet::new();
     for (source, document) in sources {
         // Stored documents were validated when written; one that no longer parses (a newer,
         // stricter engine) grants nothing rather than failing every decision.
-        let parsed: Option<ParsedPolicy> = iam_policy::parse_policy(&document).ok();
+        let parsed: Option<ParsedPolicy> = iam_policy::parse_policy(document.as_ref()).ok();
         if let Some(parsed) = parsed {
             let _ = set.add(source, &parsed);
         }
@@ -266,7 +267,7 @@ impl AccountModel {
                 is_root: false,
                 identity: Box::default(),
                 boundary: None,
-                session: Some(Arc::new(compile_set(Vec::new()))),
+                session: Some(Arc::new(compile_set(std::iter::empty::<(PolicySource, &str)>()))),
                 inputs_digest: inputs_digest(principal_arn, None),
             };
             return Some((Arc::from(principal_arn), Arc::new(federated)));
@@ -473,7 +474,8 @@ pub fn authorize(principal: &CompiledPrincipal, action: &str, resource: &str, co
 }
 
 /// [`authorize`] with the resource's owning account (`None`: the principal's own) and its
-/// resource-based policy, for cross-account and resource-policy decisions.
+/// resource-based policy, for cross-account and resource-policy decisions. No organization
+/// guardrails: see [`authorize_guarded`].
 pub fn authorize_with_resource_policy(
     principal: &CompiledPrincipal,
     action: &str,
@@ -482,38 +484,22 @@ pub fn authorize_with_resource_policy(
     resource_policy: Option<&PolicySet>,
     context: &Context,
 ) -> Decision {
-    let own_account = resource_account.is_none_or(|account| account == principal.caller.account);
-    if principal.is_root && own_account {
-        return Decision {
-            effect: DecisionEffect::Allowed,
-            matched: Vec::new(),
-            details: DecisionDetails {
-                allowed_by_identity: true,
-                ..DecisionDetails::default()
-            },
-        };
-    }
-    let policies = Policies {
-        identity: None,
-        identity_sets: &principal.identity,
-        permissions_boundary: principal.boundary.as_deref(),
-        session: principal.session.as_deref(),
-        resource: resource_policy,
-        ..Policies::default()
-    };
-    let request = Request {
-        caller: &principal.caller,
+    authorize_guarded(
+        principal,
         action,
         resource,
         resource_account,
+        resource_policy,
+        &Guardrails::none(),
+        &Guardrails::none(),
         context,
-    };
-    evaluate(&policies, &request)
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use iam_domain::{decide, evolve, Command, DecideContext};
+    use iam_policy::DecisionEffect;
 
     use super::*;
 

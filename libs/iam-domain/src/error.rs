@@ -35,6 +35,9 @@ pub enum DomainError {
     /// An MFA code was refused (already used, or out of order).
     #[error("{0}")]
     InvalidAuthenticationCode(String),
+    /// AWS Organizations refused the change, with its exception.
+    #[error("{1}")]
+    Organizations(ErrorCode, String),
 }
 
 impl DomainError {
@@ -51,6 +54,7 @@ impl DomainError {
             DomainError::ServiceFailure(_) => ErrorCode::ServiceFailure,
             DomainError::PasswordPolicyViolation(_) => ErrorCode::PasswordPolicyViolation,
             DomainError::InvalidAuthenticationCode(_) => ErrorCode::InvalidAuthenticationCode,
+            DomainError::Organizations(code, _) => *code,
         }
     }
 
@@ -66,7 +70,8 @@ impl DomainError {
             | DomainError::InvalidInput(m)
             | DomainError::ServiceFailure(m)
             | DomainError::PasswordPolicyViolation(m)
-            | DomainError::InvalidAuthenticationCode(m) => m,
+            | DomainError::InvalidAuthenticationCode(m)
+            | DomainError::Organizations(_, m) => m,
         }
     }
 }

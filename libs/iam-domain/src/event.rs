@@ -14,6 +14,11 @@ use crate::credentials::{
 use crate::oidc::{
     OidcProviderCreated, OidcProviderDeleted, OidcProviderTagged, OidcProviderUntagged, OidcProviderUpdated,
 };
+use crate::organization::{
+    AccountClosed, AccountJoined, AccountMoved, AccountRemoved, DelegatedAdministratorChanged, HandshakeClosed,
+    HandshakeOpened, OrgPolicyAttachment, OrgPolicyChanged, OrgPolicyDeleted, OrganizationCreated, OrganizationDeleted,
+    PolicyTypeChanged, UnitChanged, UnitDeleted,
+};
 use crate::state::{AccessKeyOwner, AccessKeyStatus};
 
 /// The schema version of the event payloads in this module.
@@ -540,4 +545,46 @@ domain_events! {
     OidcProviderTagged(OidcProviderTagged) = "iam.oidc_provider.tagged",
     /// Tags were removed from an OpenID Connect provider.
     OidcProviderUntagged(OidcProviderUntagged) = "iam.oidc_provider.untagged",
+    /// An organization was created (the first event of an organization's stream).
+    OrganizationCreated(OrganizationCreated) = "organizations.organization.created",
+    /// The organization was deleted.
+    OrganizationDeleted(OrganizationDeleted) = "organizations.organization.deleted",
+    /// An organizational unit was created.
+    OrganizationalUnitCreated(UnitChanged) = "organizations.unit.created",
+    /// An organizational unit was renamed.
+    OrganizationalUnitRenamed(UnitChanged) = "organizations.unit.renamed",
+    /// An organizational unit was deleted.
+    OrganizationalUnitDeleted(UnitDeleted) = "organizations.unit.deleted",
+    /// An account joined (created by the organization, or invited and accepting).
+    OrganizationAccountJoined(AccountJoined) = "organizations.account.joined",
+    /// An account moved to another parent.
+    OrganizationAccountMoved(AccountMoved) = "organizations.account.moved",
+    /// An account was removed, or left.
+    OrganizationAccountRemoved(AccountRemoved) = "organizations.account.removed",
+    /// An account was closed (suspended).
+    OrganizationAccountClosed(AccountClosed) = "organizations.account.closed",
+    /// An organization policy was created.
+    OrganizationPolicyCreated(OrgPolicyChanged) = "organizations.policy.created",
+    /// An organization policy was changed.
+    OrganizationPolicyUpdated(OrgPolicyChanged) = "organizations.policy.updated",
+    /// An organization policy was deleted.
+    OrganizationPolicyDeleted(OrgPolicyDeleted) = "organizations.policy.deleted",
+    /// A policy was attached to a root, OU or account.
+    OrganizationPolicyAttached(OrgPolicyAttachment) = "organizations.policy.attached",
+    /// A policy was detached.
+    OrganizationPolicyDetached(OrgPolicyAttachment) = "organizations.policy.detached",
+    /// A policy type was enabled on the root.
+    OrganizationPolicyTypeEnabled(PolicyTypeChanged) = "organizations.policy_type.enabled",
+    /// A policy type was disabled on the root.
+    OrganizationPolicyTypeDisabled(PolicyTypeChanged) = "organizations.policy_type.disabled",
+    /// An account was invited.
+    OrganizationHandshakeOpened(HandshakeOpened) = "organizations.handshake.opened",
+    /// An invitation was declined.
+    OrganizationHandshakeDeclined(HandshakeClosed) = "organizations.handshake.declined",
+    /// An invitation was canceled.
+    OrganizationHandshakeCanceled(HandshakeClosed) = "organizations.handshake.canceled",
+    /// A member account became a delegated administrator.
+    OrganizationDelegatedAdministratorRegistered(DelegatedAdministratorChanged) = "organizations.delegated_administrator.registered",
+    /// A member account stopped being a delegated administrator.
+    OrganizationDelegatedAdministratorDeregistered(DelegatedAdministratorChanged) = "organizations.delegated_administrator.deregistered",
 }

@@ -437,6 +437,28 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
                 provider.tags.retain(|t| !e.tag_keys.iter().any(|k| k == t.key()));
             }
         }
+        // An organization's events live in its own stream (`evolve_organization`).
+        DomainEvent::OrganizationCreated(_)
+        | DomainEvent::OrganizationDeleted(_)
+        | DomainEvent::OrganizationalUnitCreated(_)
+        | DomainEvent::OrganizationalUnitRenamed(_)
+        | DomainEvent::OrganizationalUnitDeleted(_)
+        | DomainEvent::OrganizationAccountJoined(_)
+        | DomainEvent::OrganizationAccountMoved(_)
+        | DomainEvent::OrganizationAccountRemoved(_)
+        | DomainEvent::OrganizationAccountClosed(_)
+        | DomainEvent::OrganizationPolicyCreated(_)
+        | DomainEvent::OrganizationPolicyUpdated(_)
+        | DomainEvent::OrganizationPolicyDeleted(_)
+        | DomainEvent::OrganizationPolicyAttached(_)
+        | DomainEvent::OrganizationPolicyDetached(_)
+        | DomainEvent::OrganizationPolicyTypeEnabled(_)
+        | DomainEvent::OrganizationPolicyTypeDisabled(_)
+        | DomainEvent::OrganizationHandshakeOpened(_)
+        | DomainEvent::OrganizationHandshakeDeclined(_)
+        | DomainEvent::OrganizationHandshakeCanceled(_)
+        | DomainEvent::OrganizationDelegatedAdministratorRegistered(_)
+        | DomainEvent::OrganizationDelegatedAdministratorDeregistered(_) => {}
     }
 }
 

@@ -18,6 +18,7 @@ mod error;
 mod event;
 mod evolve;
 pub mod oidc;
+pub mod organization;
 mod reads;
 pub mod session;
 mod state;

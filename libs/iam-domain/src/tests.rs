@@ -1680,7 +1680,9 @@ fn name_claims_walk_the_keys_and_agree_with_the_set_difference() {
 fn every_event_type_round_trips_through_json() {
     let h = full_scenario();
     let produced: std::collections::BTreeSet<&str> = h.events.iter().map(DomainEvent::event_type).collect();
-    for name in DomainEvent::TYPES {
+    // `organizations.*` events belong to an organization's stream, which account commands never
+    // write: `organization::tests` produces every one of them through `decide_organization`.
+    for name in DomainEvent::TYPES.iter().filter(|t| !t.starts_with("organizations.")) {
         assert!(produced.contains(name), "scenario never produced {name}");
     }
     for event in &h.events {

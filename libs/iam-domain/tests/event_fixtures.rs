@@ -15,6 +15,12 @@ use iam_domain::credentials::{
 use iam_domain::oidc::{
     OidcProviderCreated, OidcProviderDeleted, OidcProviderTagged, OidcProviderUntagged, OidcProviderUpdated,
 };
+use iam_domain::organization::{
+    AccountClosed, AccountJoined, AccountMoved, AccountRemoved, DelegatedAdministratorChanged, Handshake,
+    HandshakeClosed, HandshakeOpened, HandshakeState, JoinedMethod, MemberAccount, MemberStatus, OrgPolicy,
+    OrgPolicyAttachment, OrgPolicyChanged, OrgPolicyDeleted, OrgPolicyType, OrganizationCreated, OrganizationDeleted,
+    OrganizationInfo, OrganizationalUnit, PolicyTypeChanged, UnitChanged, UnitDeleted,
+};
 use iam_domain::{
     decode_event, AccessKeyCreated, AccessKeyDeleted, AccessKeyOwner, AccessKeyStatus, AccessKeyStatusUpdated,
     AccessKeyUsed, AccountCreated, BoundaryPut, DefaultVersionSet, DomainEvent, EntityRef, EntityRenamed, GroupCreated,
@@ -495,7 +501,7 @@ fn membership() -> GroupMembership {
 
 fn samples() -> Vec<DomainEvent> {
     let (user, group, role) = ("alice", "developers", "example-role");
-    vec![
+    let mut events = vec![
         DomainEvent::AccountCreated(AccountCreated {
             account_id: AccountId::parse("123456789012").unwrap(),
             account_alias: Some("example".to_owned()),
@@ -733,6 +739,152 @@ fn samples() -> Vec<DomainEvent> {
             arn: OIDC_ARN.to_owned(),
             tag_keys: vec!["team".to_owned()],
         }),
+    ];
+    events.extend(organization_samples());
+    events
+}
+
+// An organization's stream: organization `o-a1b2c3d4e5` with root `r-ab12`, managed by
+// 111111111111, with member 222222222222 in OU `ou-ab12-cd34ef56`.
+const ORG_ID: &str = "o-a1b2c3d4e5";
+const ORG_ROOT: &str = "r-ab12";
+const ORG_MANAGEMENT: &str = "111111111111";
+const ORG_MEMBER: &str = "222222222222";
+const ORG_OU: &str = "ou-ab12-cd34ef56";
+const ORG_POLICY: &str = "p-a1b2c3d4";
+const ORG_HANDSHAKE: &str = "h-a1b2c3d4e5";
+const SCP_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
+
+/// `arn:aws:organizations::111111111111:<kind>/o-a1b2c3d4e5/<rest>`.
+fn org_arn(kind: &str, rest: &str) -> String {
+    format!("arn:aws:organizations::{ORG_MANAGEMENT}:{kind}/{ORG_ID}/{rest}")
+}
+
+fn org_member(id: &str, name: &str, parent_id: &str, joined_method: JoinedMethod) -> MemberAccount {
+    MemberAccount {
+        id: id.to_owned(),
+        arn: org_arn("account", id),
+        name: name.to_owned(),
+        email: format!("aws+{name}@example.com"),
+        parent_id: parent_id.to_owned(),
+        status: MemberStatus::Active,
+        joined_method,
+        joined: when(),
+    }
+}
+
+fn org_unit(name: &str) -> UnitChanged {
+    UnitChanged {
+        unit: OrganizationalUnit {
+            id: ORG_OU.to_owned(),
+            arn: org_arn("ou", ORG_OU),
+            name: name.to_owned(),
+            parent_id: ORG_ROOT.to_owned(),
+        },
+    }
+}
+
+fn org_policy(revision: u32) -> OrgPolicyChanged {
+    OrgPolicyChanged {
+        policy: OrgPolicy {
+            id: ORG_POLICY.to_owned(),
+            arn: org_arn("policy", &format!("service_control_policy/{ORG_POLICY}")),
+            name: "DenyBucketDeletion".to_owned(),
+            description: "Keeps S3 buckets from being deleted".to_owned(),
+            policy_type: OrgPolicyType::ServiceControlPolicy,
+            content: SCP_DOCUMENT.to_owned(),
+            aws_managed: false,
+            revision,
+        },
+    }
+}
+
+fn org_attachment() -> OrgPolicyAttachment {
+    OrgPolicyAttachment {
+        policy_id: ORG_POLICY.to_owned(),
+        target_id: ORG_OU.to_owned(),
+    }
+}
+
+fn org_policy_type() -> PolicyTypeChanged {
+    PolicyTypeChanged {
+        root_id: ORG_ROOT.to_owned(),
+        policy_type: OrgPolicyType::ServiceControlPolicy,
+    }
+}
+
+fn org_delegate() -> DelegatedAdministratorChanged {
+    DelegatedAdministratorChanged {
+        account_id: ORG_MEMBER.to_owned(),
+        service_principal: "gatehouse.amazonaws.com".to_owned(),
+        at: when(),
+    }
+}
+
+fn organization_samples() -> Vec<DomainEvent> {
+    let handshake_closed = || HandshakeClosed {
+        handshake_id: ORG_HANDSHAKE.to_owned(),
+    };
+    vec![
+        DomainEvent::OrganizationCreated(OrganizationCreated {
+            organization: OrganizationInfo {
+                id: ORG_ID.to_owned(),
+                arn: format!("arn:aws:organizations::{ORG_MANAGEMENT}:organization/{ORG_ID}"),
+                management_account_id: ORG_MANAGEMENT.to_owned(),
+                management_account_email: "aws+management@example.com".to_owned(),
+                feature_set: "ALL".to_owned(),
+                created: when(),
+            },
+            root_id: ORG_ROOT.to_owned(),
+            root_arn: org_arn("root", ORG_ROOT),
+            management_account: org_member(ORG_MANAGEMENT, "management", ORG_ROOT, JoinedMethod::Created),
+        }),
+        DomainEvent::OrganizationDeleted(OrganizationDeleted { deleted: when() }),
+        DomainEvent::OrganizationalUnitCreated(org_unit("engineering")),
+        DomainEvent::OrganizationalUnitRenamed(org_unit("platform")),
+        DomainEvent::OrganizationalUnitDeleted(UnitDeleted { id: ORG_OU.to_owned() }),
+        DomainEvent::OrganizationAccountJoined(AccountJoined {
+            account: org_member(ORG_MEMBER, "production", ORG_ROOT, JoinedMethod::Invited),
+            handshake_id: Some(ORG_HANDSHAKE.to_owned()),
+        }),
+        DomainEvent::OrganizationAccountMoved(AccountMoved {
+            account_id: ORG_MEMBER.to_owned(),
+            source_parent_id: ORG_ROOT.to_owned(),
+            destination_parent_id: ORG_OU.to_owned(),
+        }),
+        DomainEvent::OrganizationAccountRemoved(AccountRemoved {
+            account_id: ORG_MEMBER.to_owned(),
+            left: true,
+        }),
+        DomainEvent::OrganizationAccountClosed(AccountClosed {
+            account_id: ORG_MEMBER.to_owned(),
+            closed: when(),
+        }),
+        DomainEvent::OrganizationPolicyCreated(org_policy(1)),
+        DomainEvent::OrganizationPolicyUpdated(org_policy(2)),
+        DomainEvent::OrganizationPolicyDeleted(OrgPolicyDeleted {
+            policy_id: ORG_POLICY.to_owned(),
+        }),
+        DomainEvent::OrganizationPolicyAttached(org_attachment()),
+        DomainEvent::OrganizationPolicyDetached(org_attachment()),
+        DomainEvent::OrganizationPolicyTypeEnabled(org_policy_type()),
+        DomainEvent::OrganizationPolicyTypeDisabled(org_policy_type()),
+        DomainEvent::OrganizationHandshakeOpened(HandshakeOpened {
+            handshake: Handshake {
+                id: ORG_HANDSHAKE.to_owned(),
+                arn: org_arn("handshake", &format!("invite/{ORG_HANDSHAKE}")),
+                target_account_id: ORG_MEMBER.to_owned(),
+                notes: Some("Please join the example.com organization".to_owned()),
+                state: HandshakeState::Open,
+                requested: when(),
+                expiration: "2024-01-30T12:00:00Z".parse().unwrap(),
+            },
+        }),
+        DomainEvent::OrganizationHandshakeDeclined(handshake_closed()),
+        DomainEvent::OrganizationHandshakeCanceled(handshake_closed()),
+        DomainEvent::OrganizationDelegatedAdministratorRegistered(org_delegate()),
+        DomainEvent::OrganizationDelegatedAdministratorDeregistered(org_delegate()),
     ]
 }
 

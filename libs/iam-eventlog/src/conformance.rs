@@ -106,6 +106,8 @@ pub enum Delivery {
 const A: &str = "111111111111";
 const B: &str = "222222222222";
 const C: &str = "333333333333";
+/// An organization's stream, which shares the log with the accounts' streams.
+const ORG: &str = "o-exampleorg1";
 /// How long a feed may take to show an append (an asynchronous relay needs a moment).
 const FEED_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -527,10 +529,77 @@ pub async fn accounts_are_isolated(sut: StoreUnderTest) {
     assert_eq!(store.accounts().await.unwrap(), vec![A.to_owned(), B.to_owned()]);
 }
 
-/// Malformed account ids and empty batches are refused before anything is written.
+/// An organization's stream (keyed `o-...`) lives beside the accounts' streams: it reads back
+/// what was appended, its head and sequences are its own, its claims are its own, and
+/// `accounts` lists it with the accounts, in ascending byte order.
+pub async fn organization_streams_live_beside_account_streams(sut: StoreUnderTest) {
+    let store = &*sut.store;
+    let a = store
+        .append(A, 0, events("a", 2), vec![claim("user-name", "alice")])
+        .await
+        .unwrap();
+    let org_batch = events("org", 3);
+    let org = store
+        .append(ORG, 0, org_batch.clone(), vec![claim("user-name", "alice")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (org.first_sequence, org.last_sequence),
+        (1, 3),
+        "the organization starts at 1"
+    );
+    assert!(org.global_position > a.global_position);
+    let a2 = store.append(A, 2, events("a2", 1), vec![]).await.unwrap();
+    assert_eq!((a2.first_sequence, a2.last_sequence), (3, 3));
+
+    let expected: Vec<EventEnvelope> = org_batch
+        .into_iter()
+        .zip(1..)
+        .map(|(e, seq)| e.into_envelope(ORG, seq))
+        .collect();
+    assert_eq!(read_all(store, ORG).await, expected);
+    assert_eq!(store.read_stream(ORG, 2, 1).await.unwrap(), expected[1..2]);
+    assert_eq!(sequences(&read_all(store, A).await), vec![1, 2, 3]);
+    assert!(read_all(store, A).await.iter().all(|e| e.account_id == A));
+    assert_eq!(store.head(ORG).await.unwrap(), 3);
+    assert_eq!(store.head(A).await.unwrap(), 3);
+    assert_eq!(store.head("o-otherorg000").await.unwrap(), 0);
+    assert!(read_all(store, "o-otherorg000").await.is_empty());
+
+    let stale = expect_err(store.append(ORG, 2, events("x", 1), vec![]).await, "stale org head");
+    assert_eq!(stale, StoreError::Conflict { expected: 2, actual: 3 });
+    let taken = expect_err(
+        store
+            .append(ORG, 3, events("x", 1), vec![claim("user-name", "alice")])
+            .await,
+        "claim held in the organization",
+    );
+    assert!(matches!(taken, StoreError::UniqueViolation { .. }));
+    store.append(ORG, 3, events("org2", 1), vec![]).await.unwrap();
+    assert_eq!(store.head(ORG).await.unwrap(), 4);
+    assert_eq!(store.head(A).await.unwrap(), 3);
+
+    store.append(B, 0, events("b", 1), vec![]).await.unwrap();
+    assert_eq!(
+        store.accounts().await.unwrap(),
+        vec![A.to_owned(), B.to_owned(), ORG.to_owned()]
+    );
+}
+
+/// Malformed stream ids and empty batches are refused before anything is written.
 pub async fn invalid_input_is_rejected(sut: StoreUnderTest) {
     let store = &*sut.store;
-    for bad in ["", "12345", "1234567890123", "12345678901x", "../111111111"] {
+    for bad in [
+        "",
+        "12345",
+        "1234567890123",
+        "12345678901x",
+        "../111111111",
+        "o-abc",
+        "o-EXAMPLEORG1",
+        "r-exampleorg1",
+        "o-exampleorg1-",
+    ] {
         let err = expect_err(store.append(bad, 0, events("x", 1), vec![]).await, bad);
         assert_eq!(err, StoreError::InvalidAccountId(bad.to_owned()));
         assert!(matches!(
@@ -725,6 +794,7 @@ macro_rules! event_store_conformance_tests {
                 concurrent_claims_of_one_key_have_one_winner,
                 duplicate_event_ids_are_rejected,
                 accounts_are_isolated,
+                organization_streams_live_beside_account_streams,
                 invalid_input_is_rejected,
             );
         }

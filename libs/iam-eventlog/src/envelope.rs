@@ -1,5 +1,9 @@
 //! The event envelope: what a command hands the store ([`NewEvent`]) and what readers get back
-//! ([`EventEnvelope`]), plus the account-id and timestamp rules every adapter applies.
+//! ([`EventEnvelope`]), plus the stream-id and timestamp rules every adapter applies.
+//!
+//! A stream is keyed by an account id (twelve digits) or, for an organization's own stream, by
+//! its organization id (`o-` and 10 to 32 lowercase letters or digits). Envelopes and tables keep
+//! the field name `account_id` for both: it is a frozen wire and storage name.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 
-/// An event as a command produced it, before the store gives it a place in the account's stream.
+/// An event as a command produced it, before the store gives it a place in a stream.
 ///
 /// The caller supplies the id (a UUID v7) and the time, so deciding a command is deterministic and
 /// a retried request can reuse them.
@@ -30,7 +34,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// Places the event in `account_id`'s stream at `sequence`, as a store does on append.
+    /// Places the event in the stream `account_id` (an account or organization id) at `sequence`,
+    /// as a store does on append.
     ///
     /// The timestamp is truncated to microseconds, the precision every adapter keeps.
     #[must_use]
@@ -49,14 +54,15 @@ impl NewEvent {
     }
 }
 
-/// A stored event: a [`NewEvent`] with its account and its place in that account's stream.
+/// A stored event: a [`NewEvent`] with its stream and its place in that stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventEnvelope {
     /// Globally unique id of the event (UUID v7).
     pub event_id: Uuid,
-    /// The twelve-digit account whose stream holds the event.
+    /// The stream's id: an account id, or an organization id for an organization's stream.
+    /// The name is frozen in the wire and storage formats.
     pub account_id: String,
-    /// Position in the account's stream: 1-based and gapless.
+    /// Position in the stream: 1-based and gapless.
     pub sequence: u64,
     /// When the command was accepted, to the microsecond.
     pub recorded_at: DateTime<Utc>,
@@ -85,16 +91,41 @@ pub fn is_valid_account_id(account_id: &str) -> bool {
     account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Rejects anything but twelve ASCII digits with [`StoreError::InvalidAccountId`].
+/// Whether `organization_id` is an AWS-style organization id: `o-` then 10 to 32 ASCII lowercase
+/// letters or digits (AWS's `^o-[a-z0-9]{10,32}$`).
+#[must_use]
+pub fn is_valid_organization_id(organization_id: &str) -> bool {
+    organization_id.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// Whether `stream_id` may key a stream: an account id or an organization id.
+#[must_use]
+pub fn is_valid_stream_id(stream_id: &str) -> bool {
+    is_valid_account_id(stream_id) || is_valid_organization_id(stream_id)
+}
+
+/// Rejects anything but an account id or an organization id with
+/// [`StoreError::InvalidAccountId`].
 ///
 /// # Errors
 /// [`StoreError::InvalidAccountId`] when the id is malformed.
-pub fn validate_account_id(account_id: &str) -> Result<(), StoreError> {
-    if is_valid_account_id(account_id) {
+pub fn validate_stream_id(stream_id: &str) -> Result<(), StoreError> {
+    if is_valid_stream_id(stream_id) {
         Ok(())
     } else {
-        Err(StoreError::InvalidAccountId(account_id.to_owned()))
+        Err(StoreError::InvalidAccountId(stream_id.to_owned()))
     }
+}
+
+/// The same check as [`validate_stream_id`], under the name callers used before organizations
+/// had streams: it accepts organization ids too.
+///
+/// # Errors
+/// [`StoreError::InvalidAccountId`] when the id is neither an account nor an organization id.
+pub fn validate_account_id(account_id: &str) -> Result<(), StoreError> {
+    validate_stream_id(account_id)
 }
 
 #[cfg(test)]
@@ -109,6 +140,57 @@ mod tests {
         assert!(!is_valid_account_id("1234567890123"));
         assert!(!is_valid_account_id("12345678901a"));
         assert!(!is_valid_account_id("١٢٣٤٥٦٧٨٩٠١٢"));
+        assert!(!is_valid_account_id("o-abcdefghij"));
+    }
+
+    #[test]
+    fn organization_ids_are_o_dash_and_ten_to_thirty_two_lowercase_alphanumerics() {
+        assert!(is_valid_organization_id("o-abcdefghij"));
+        assert!(is_valid_organization_id("o-exampleorg1"));
+        assert!(is_valid_organization_id("o-0123456789"));
+        assert!(is_valid_organization_id(&format!("o-{}", "a".repeat(32))));
+        for bad in [
+            "o-ABCDEFGHIJ",
+            "o-abc",
+            "o-abcdefghi",
+            "o-abcdefghi-",
+            "o-abcde_ghij",
+            "r-abcdefghij",
+            "O-abcdefghij",
+            "oabcdefghijk",
+            "o-",
+            "",
+            " o-abcdefghij",
+            "o-abcdefghij\n",
+            "o-abcdéfghij",
+            "o-ａｂｃｄｅｆｇｈｉｊ",
+            "o-abcdefghi\u{0131}",
+        ] {
+            assert!(!is_valid_organization_id(bad), "{bad:?}");
+        }
+        let thirty_three = format!("o-{}", "a".repeat(33));
+        assert_eq!(thirty_three.len(), 35);
+        assert!(!is_valid_organization_id(&thirty_three));
+    }
+
+    #[test]
+    fn stream_ids_are_account_or_organization_ids() {
+        for good in ["123456789012", "o-abcdefghij"] {
+            assert!(is_valid_stream_id(good), "{good}");
+            assert_eq!(validate_stream_id(good), Ok(()));
+            assert_eq!(validate_account_id(good), Ok(()));
+        }
+        for bad in ["12345678901", "o-abc", "r-abcdefghij", "123456789012 "] {
+            assert!(!is_valid_stream_id(bad), "{bad}");
+            assert_eq!(
+                validate_stream_id(bad),
+                Err(StoreError::InvalidAccountId(bad.to_owned()))
+            );
+            assert_eq!(
+                validate_account_id(bad),
+                Err(StoreError::InvalidAccountId(bad.to_owned()))
+            );
+        }
     }
 
     #[test]

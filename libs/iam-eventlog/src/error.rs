@@ -27,8 +27,9 @@ pub enum StoreError {
     #[error("event `{0}` is already stored")]
     DuplicateEventId(Uuid),
 
-    /// The account id is not twelve ASCII digits.
-    #[error("invalid account id `{0}`: expected twelve digits")]
+    /// The stream id is neither an account id (twelve ASCII digits) nor an organization id
+    /// (`o-` and 10 to 32 lowercase letters or digits). The name predates organization streams.
+    #[error("invalid stream id `{0}`: expected a twelve-digit account id or an organization id")]
     InvalidAccountId(String),
 
     /// The append is malformed: no events, or it would overflow the stream.

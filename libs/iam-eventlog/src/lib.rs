@@ -2,7 +2,8 @@
 //! from a feed that follows the whole log, plus the suite every adapter must pass.
 //!
 //! Gatehouse is event-sourced and multi-tenant: each AWS-style account (twelve digits) owns one
-//! stream of events numbered 1, 2, 3, ... without gaps. Commands are decided against the stream's
+//! stream of events numbered 1, 2, 3, ... without gaps, and so does each organization (keyed by
+//! its `o-...` id). Envelopes and tables call the stream's id `account_id` whichever it is. Commands are decided against the stream's
 //! head and appended with that head as the expected sequence (optimistic concurrency). Unique
 //! names (user names, role names, ...) are claimed in the same transaction as the events that
 //! create them, so two concurrent creates of `alice` cannot both succeed.
@@ -30,7 +31,10 @@ pub mod memory;
 pub mod store;
 
 pub use claims::{ClaimChange, UniqueClaim};
-pub use envelope::{is_valid_account_id, truncate_to_micros, validate_account_id, EventEnvelope, NewEvent};
+pub use envelope::{
+    is_valid_account_id, is_valid_organization_id, is_valid_stream_id, truncate_to_micros, validate_account_id,
+    validate_stream_id, EventEnvelope, NewEvent,
+};
 pub use error::{StoreError, StoreErrorCode};
 pub use feed::EventFeed;
 pub use memory::MemoryEventStore;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::claims::ClaimChange;
-use crate::envelope::{validate_account_id, EventEnvelope, NewEvent};
+use crate::envelope::{validate_stream_id, EventEnvelope, NewEvent};
 use crate::error::StoreError;
 use crate::feed::EventFeed;
 use crate::store::{validate_append, AppendOutcome, EventStore};
@@ -145,7 +145,7 @@ impl EventStore for MemoryEventStore {
         from_sequence: u64,
         limit: u32,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
-        validate_account_id(account_id)?;
+        validate_stream_id(account_id)?;
         let inner = self.lock();
         let Some(indexes) = inner.streams.get(account_id) else {
             return Ok(Vec::new());
@@ -160,7 +160,7 @@ impl EventStore for MemoryEventStore {
     }
 
     async fn head(&self, account_id: &str) -> Result<u64, StoreError> {
-        validate_account_id(account_id)?;
+        validate_stream_id(account_id)?;
         Ok(to_u64(self.lock().streams.get(account_id).map_or(0, Vec::len)))
     }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::claims::ClaimChange;
-use crate::envelope::{validate_account_id, EventEnvelope, NewEvent};
+use crate::envelope::{validate_stream_id, EventEnvelope, NewEvent};
 use crate::error::StoreError;
 
 /// Where an append landed.
@@ -18,6 +18,10 @@ pub struct AppendOutcome {
 }
 
 /// Append-only storage of every account's event stream.
+///
+/// A stream is keyed by an account id or, for an organization's own stream, an organization id
+/// (see [`validate_stream_id`](crate::envelope::validate_stream_id)); the parameters keep the
+/// name `account_id` for both.
 ///
 /// Guarantees every adapter gives (the conformance suite checks them):
 /// - each account's stream is numbered 1, 2, 3, ... without gaps or duplicates;
@@ -66,7 +70,8 @@ pub trait EventStore: Send + Sync {
     /// [`StoreError::InvalidAccountId`], or a backend failure.
     async fn head(&self, account_id: &str) -> Result<u64, StoreError>;
 
-    /// Every account that has at least one event, in ascending order.
+    /// Every stream id (account or organization) that has at least one event, in ascending byte
+    /// order.
     ///
     /// # Errors
     /// A backend failure.
@@ -76,10 +81,10 @@ pub trait EventStore: Send + Sync {
 /// The checks every adapter runs before touching storage, so all of them refuse the same input.
 ///
 /// # Errors
-/// [`StoreError::InvalidAccountId`] for a malformed account, [`StoreError::InvalidAppend`] for an
+/// [`StoreError::InvalidAccountId`] for a malformed stream id, [`StoreError::InvalidAppend`] for an
 /// empty batch or one whose sequences would not fit a signed 64-bit column.
 pub fn validate_append(account_id: &str, expected_sequence: u64, events: &[NewEvent]) -> Result<(), StoreError> {
-    validate_account_id(account_id)?;
+    validate_stream_id(account_id)?;
     if events.is_empty() {
         return Err(StoreError::InvalidAppend("an append needs at least one event".into()));
     }

@@ -4,7 +4,8 @@
 //! Mutations record themselves: each is an `iam-app` use case that builds its record from typed
 //! data. Queries are recorded here, one record per top-level field (the IAM action and ARN the
 //! guard authorized, the arguments, the error if any; no response elements, as CloudTrail records
-//! none for reads), through `iam-app`'s record builder. Decisions (`authorize`) record themselves.
+//! none for reads), through `iam-app`'s record builder. Decisions (`authorize`) and Organizations'
+//! reads (whose use case records every call) record themselves.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,8 @@ enum Call {
     Read(Read),
     /// Another service's action (`cloudtrail:LookupEvents`) on a resource.
     Action(String, String),
+    /// A use case that records the call itself (Organizations' reads).
+    RecordedByUseCase,
 }
 
 /// What the resolvers learn about one call while it runs, keyed by the field's response key.
@@ -56,6 +59,11 @@ impl AuditCollector {
     /// The guard authorized (or refused) `action` on `resource`.
     pub(crate) fn authorized(&self, key: &str, action: &str, resource: &str) {
         self.note(key, || Call::Action(action.to_owned(), resource.to_owned()));
+    }
+
+    /// The field's use case records the call itself.
+    pub(crate) fn records_itself(&self, key: &str) {
+        self.note(key, || Call::RecordedByUseCase);
     }
 
     fn take(&self, key: &str) -> Option<Call> {
@@ -199,6 +207,7 @@ impl Extension for RequestAudit {
             AppError::new(code, error.message.clone())
         });
         let record = match self.collector.take(&key) {
+            Some(Call::RecordedByUseCase) => return result,
             Some(Call::Read(read)) => gatehouse.read_call_record(caller, &read, error.as_ref()),
             Some(Call::Action(action, resource)) => {
                 let needed = [Requirement::named(&action, resource)];

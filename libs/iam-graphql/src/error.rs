@@ -14,3 +14,16 @@ pub fn aws_error(code: ErrorCode, message: impl Into<String>) -> Error {
 pub(crate) fn from_app(error: AppError) -> Error {
     aws_error(error.code, error.message)
 }
+
+/// An Organizations call's error, in Organizations' vocabulary (as its json door names it):
+/// `AccessDeniedException`, `InvalidInputException`, ...; its own exceptions as they are.
+pub(crate) fn from_org(error: AppError) -> Error {
+    let code = match error.code {
+        ErrorCode::AccessDenied => ErrorCode::AccessDeniedException,
+        ErrorCode::ValidationError | ErrorCode::InvalidInput => ErrorCode::InvalidInputException,
+        ErrorCode::MalformedPolicyDocument => ErrorCode::MalformedPolicyDocumentException,
+        ErrorCode::LimitExceeded => ErrorCode::ConstraintViolationException,
+        other => other,
+    };
+    aws_error(code, error.message)
+}

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Result};
 use iam_app::access::ApiCaller;
-use iam_app::management::authorize_requirements;
 use iam_app::Gatehouse;
 use iam_authz::AccountModel;
 use iam_domain::{Read, Requirement};
@@ -75,33 +74,46 @@ impl Scope {
         authorized.map(drop).map_err(from_app)
     }
 
+    /// Notes that the field is a call that records itself (an Organizations operation), so the
+    /// request's audit of read-only fields does not record it twice.
+    pub(crate) fn records_itself(&self) {
+        if let Some((key, collector)) = &self.audit {
+            collector.records_itself(key);
+        }
+    }
+
+    /// Notes that the field is `action` on `resource`, authorized by the use case it calls
+    /// (`organizations:DescribeAccount` for a member account's central view).
+    pub(crate) fn note(&self, action: &str, resource: &str) {
+        if let Some((key, collector)) = &self.audit {
+            collector.authorized(key, action, resource);
+        }
+    }
+
     /// Refuses with `AccessDenied` unless the caller may do `action` on `resource`: for the
     /// calls that are not IAM's (`cloudtrail:LookupEvents` on the history).
     pub(crate) fn authorize(&self, action: &str, resource: &str) -> Result<()> {
         if let Some((key, collector)) = &self.audit {
             collector.authorized(key, action, resource);
         }
-        authorize_requirements(
-            &self.model,
-            &self.caller,
-            &[Requirement::named(action, resource)],
-            chrono::Utc::now(),
-        )
-        .map_err(from_app)
+        self.gatehouse
+            .authorize_requirements(
+                &self.model,
+                &self.caller,
+                &[Requirement::named(action, resource)],
+                chrono::Utc::now(),
+            )
+            .map_err(from_app)
     }
 }
 
 /// Authorizes a nested field: the caller may make `read`, the call AWS would need to read the
-/// same thing (`ListGroupsForUser` for a user's groups), decided on the caller's current model.
-pub(crate) fn authorize_nested(ctx: &Context<'_>, read: Read) -> Result<()> {
-    Scope::of(ctx)?.read(read)
-}
-
-/// [`authorize_nested`], unless the field is `covered` by the call that authorized its parent
+/// same thing (`ListGroupsForUser` for a user's groups), decided on the caller's current model;
+/// unless the field is `covered` by the call that authorized its parent
 /// (`GetAccountAuthorizationDetails` returns a user's groups, policies and tags with it).
 pub(crate) fn authorize_nested_unless(covered: bool, ctx: &Context<'_>, read: impl FnOnce() -> Read) -> Result<()> {
     if covered {
         return Ok(());
     }
-    authorize_nested(ctx, read())
+    Scope::of(ctx)?.read(read())
 }

@@ -1,5 +1,6 @@
 //! The decision API and the audit history in GraphQL: `authorize`, `auditEvents` (newest first,
-//! Relay cursors) and `auditEventCounts`.
+//! Relay cursors) and `auditEventCounts`, of the caller's account or, for its organization's
+//! management account and a delegated administrator, of any account of the organization.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Json, Result, SimpleObject};
@@ -43,6 +44,9 @@ pub struct AuthorizeInput {
     /// A consistency token (the `sequence` a mutation returned): the decision is made on a model
     /// at least this fresh.
     pub min_sequence: Option<u64>,
+    /// An organization consistency token (the `orgSequence` an Organizations mutation returned):
+    /// the decision is made under the caller's organization's policies at least this fresh.
+    pub org_sequence: Option<u64>,
 }
 
 /// A statement that decided a request.
@@ -89,6 +93,14 @@ fn api_caller(ctx: &Context<'_>) -> Result<ApiCaller> {
 pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Result<AuthorizeResult> {
     let scope = Scope::of(ctx)?;
     let caller = api_caller(ctx)?;
+    if let (Some(token), Some(organization)) = (input.org_sequence, scope.gatehouse.organization_of(scope.account())) {
+        // A lagging replica catches up with the organization before deciding under its SCPs.
+        scope
+            .gatehouse
+            .organization_at_least(&organization, token)
+            .await
+            .map_err(from_app)?;
+    }
     let request = AccessRequest {
         principal_arn: input.principal_arn,
         action: input.action,
@@ -101,6 +113,7 @@ pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Resul
         resource_policy: input.resource_policy,
         resource_owner: input.resource_owner,
         min_sequence: input.min_sequence,
+        min_org_sequence: None,
     };
     let decision = scope
         .gatehouse
@@ -326,21 +339,49 @@ fn filter_of(account_id: &str, filter: Option<AuditEventFilter>) -> AuditFilter 
 /// Reading the history is authorized as CloudTrail's own `LookupEvents`.
 const LOOKUP_ACTION: &str = "cloudtrail:LookupEvents";
 
+/// The account whose history the caller reads: its own, or (`account_id`) one of the accounts it
+/// may view centrally (the management account and a delegated administrator of the views: every
+/// account of the organization).
+async fn history_account(scope: &Scope, account_id: Option<String>) -> Result<String> {
+    let own = scope.account().to_owned();
+    let Some(account_id) = account_id.filter(|a| *a != own) else {
+        return Ok(own);
+    };
+    let viewable = scope
+        .gatehouse
+        .viewable_accounts(&scope.caller, None)
+        .await
+        .map_err(from_app)?;
+    if viewable.contains(&account_id) {
+        Ok(account_id)
+    } else {
+        Err(aws_error(
+            ErrorCode::AccessDenied,
+            format!(
+                "User: {} is not authorized to read the history of account `{account_id}`: only its organization's management account or a delegated administrator may",
+                scope.caller.principal_arn
+            ),
+        ))
+    }
+}
+
 pub(crate) async fn audit_events(
     ctx: &Context<'_>,
+    account_id: Option<String>,
     filter: Option<AuditEventFilter>,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
     let scope = Scope::of(ctx)?;
     scope.authorize(LOOKUP_ACTION, "*")?;
+    let account = history_account(&scope, account_id).await?;
     let log = scope
         .gatehouse
         .audit_log()
         .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
     let first = first.map_or(50, |n| n.clamp(0, 1_000)) as usize;
     let page = log
-        .query(&filter_of(scope.account(), filter), first, after.as_deref())
+        .query(&filter_of(&account, filter), first, after.as_deref())
         .await
         .map_err(|e| match e {
             iam_audit::AuditError::Invalid(m) => aws_error(ErrorCode::InvalidInput, m),
@@ -357,11 +398,13 @@ pub(crate) async fn audit_events(
 
 pub(crate) async fn audit_event_counts(
     ctx: &Context<'_>,
+    account_id: Option<String>,
     filter: Option<AuditEventFilter>,
     group_by: AuditGroupBy,
 ) -> Result<Vec<AuditEventCount>> {
     let scope = Scope::of(ctx)?;
     scope.authorize(LOOKUP_ACTION, "*")?;
+    let account = history_account(&scope, account_id).await?;
     let log = scope
         .gatehouse
         .audit_log()
@@ -375,7 +418,7 @@ pub(crate) async fn audit_event_counts(
         AuditGroupBy::Action => GroupBy::Action,
     };
     let counts = log
-        .count_by(&filter_of(scope.account(), filter), group_by)
+        .count_by(&filter_of(&account, filter), group_by)
         .await
         .map_err(|e| aws_error(ErrorCode::ServiceFailure, e.to_string()))?;
     Ok(counts

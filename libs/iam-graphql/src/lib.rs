@@ -12,6 +12,7 @@ mod federation;
 mod guard;
 mod history;
 mod mutation;
+mod organizations;
 mod query;
 mod simulation;
 mod types;
@@ -24,22 +25,25 @@ use iam_app::Gatehouse;
 pub use audit::MAX_TOP_LEVEL_FIELDS;
 pub use error::aws_error;
 
-/// Every query: the entities, decisions and history (`query.rs`), credentials, federation.
+/// Every query: the entities, decisions and history (`query.rs`), credentials, federation,
+/// AWS Organizations and its central views.
 #[derive(MergedObject, Default)]
 #[graphql(name = "QueryRoot")]
 pub struct QueryRoot(
     query::CoreQuery,
     credentials::CredentialQuery,
     federation::FederationQuery,
+    organizations::OrganizationQuery,
 );
 
-/// Every mutation: the IAM actions (`mutation.rs`), credentials, federation.
+/// Every mutation: the IAM actions (`mutation.rs`), credentials, federation, AWS Organizations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "MutationRoot")]
 pub struct MutationRoot(
     mutation::CoreMutation,
     credentials::CredentialMutation,
     federation::FederationMutation,
+    organizations::OrganizationMutation,
 );
 
 /// The schema type.

@@ -3,7 +3,6 @@
 //! answered with the entity as of the new state plus the account's sequence (a consistency token).
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
-use iam_app::management::MemberAccountRequest;
 use iam_app::Executed;
 use iam_domain::session::AssumeRoleRequest;
 use iam_domain::{AccessKeyStatus, Command, TagInput};
@@ -416,36 +415,6 @@ pub struct RolePayload {
     pub role: RoleObject,
     /// The account's sequence after the change.
     pub sequence: u64,
-}
-
-/// `createOrganizationAccount` input: AWS Organizations' `CreateAccount` parameters.
-#[derive(InputObject)]
-pub struct CreateOrganizationAccountInput {
-    /// `AccountName`: 1 to 50 printable ASCII characters.
-    pub account_name: String,
-    /// `Email`: the new account's root user's address (never recorded).
-    pub email: String,
-    /// The administrator role to create (`OrganizationAccountAccessRole` by default).
-    pub role_name: Option<String>,
-}
-
-/// AWS Organizations' `CreateAccountStatus`.
-#[derive(SimpleObject)]
-pub struct CreateAccountStatus {
-    /// `car-...`.
-    pub id: String,
-    /// The account's name.
-    pub account_name: String,
-    /// `SUCCEEDED`.
-    pub state: String,
-    /// When it was asked for.
-    pub requested_timestamp: chrono::DateTime<chrono::Utc>,
-    /// When it was done.
-    pub completed_timestamp: chrono::DateTime<chrono::Utc>,
-    /// The new account's 12-digit id.
-    pub account_id: String,
-    /// The administrator role created in it.
-    pub role_name: String,
 }
 
 /// `assumeRole` input: STS `AssumeRole`'s parameters.
@@ -1277,36 +1246,6 @@ impl CoreMutation {
             access_key_id: input.access_key_id,
         };
         Ok(deleted(run(&scope, command).await?))
-    }
-
-    /// AWS Organizations' `CreateAccount`: a member account with no credentials of its own and
-    /// an administrator role (`OrganizationAccountAccessRole` unless `roleName` says otherwise)
-    /// that trusts the management account. Only the management account's root user may do this.
-    async fn create_organization_account(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateOrganizationAccountInput,
-    ) -> Result<CreateAccountStatus> {
-        let scope = Scope::of(ctx)?;
-        let request = MemberAccountRequest {
-            account_name: input.account_name,
-            email: input.email,
-            role_name: input.role_name,
-        };
-        let created = scope
-            .gatehouse
-            .create_member_account(&scope.caller, &request)
-            .await
-            .map_err(from_app)?;
-        Ok(CreateAccountStatus {
-            id: created.request_id,
-            account_name: created.account_name,
-            state: "SUCCEEDED".to_owned(),
-            requested_timestamp: created.requested,
-            completed_timestamp: created.completed,
-            account_id: created.account_id,
-            role_name: created.role_name,
-        })
     }
 
     /// STS `AssumeRole`: temporary credentials of a role session, when the caller's policies

@@ -1,16 +1,19 @@
 //! Queries: entities by name or ARN with their relations, Relay-paginated lists with
 //! `pathPrefix` filters, and `accountAuthorizationDetails`.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Object, Result, SimpleObject};
+use iam_authz::AccountModel;
 use iam_domain::{authorization_details, AuthorizationDetail, EntityType, Read};
 use iam_types::{ErrorCode, IamArn};
 
 use crate::error::aws_error;
 use crate::guard::Scope;
 use crate::types::{
-    page_complexity, paginate, GroupObject, InstanceProfileObject, PolicyObject, RoleObject, UserObject, DEFAULT_PAGE,
-    MAX_PAGE,
+    page_complexity, paginate, Coverage, GroupObject, InstanceProfileObject, PolicyObject, RoleObject, UserObject,
+    DEFAULT_PAGE, MAX_PAGE,
 };
 
 /// The root of queries.
@@ -85,8 +88,109 @@ pub enum PolicyScope {
     Local,
 }
 
-fn path_matches(path: &str, prefix: &Option<String>) -> bool {
-    prefix.as_deref().is_none_or(|prefix| path.starts_with(prefix))
+fn path_matches(path: &str, prefix: Option<&str>) -> bool {
+    prefix.is_none_or(|prefix| path.starts_with(prefix))
+}
+
+/// A page of an account's users (`ListUsers`), for the caller's own account and a member view.
+pub(crate) fn users_of(
+    model: &Arc<AccountModel>,
+    coverage: Coverage,
+    path_prefix: Option<&str>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Connection<String, UserObject, EmptyFields, EmptyFields> {
+    let items = model
+        .state()
+        .users()
+        .filter(|u| path_matches(u.path.as_str(), path_prefix))
+        .map(|u| {
+            (
+                u.user_name.as_str().to_lowercase(),
+                UserObject::new(model.clone(), u.clone()).covered(coverage),
+            )
+        })
+        .collect();
+    paginate(items, after, first)
+}
+
+/// A page of an account's groups (`ListGroups`).
+pub(crate) fn groups_of(
+    model: &Arc<AccountModel>,
+    coverage: Coverage,
+    path_prefix: Option<&str>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Connection<String, GroupObject, EmptyFields, EmptyFields> {
+    let items = model
+        .state()
+        .groups()
+        .filter(|g| path_matches(g.path.as_str(), path_prefix))
+        .map(|g| {
+            (
+                g.group_name.as_str().to_lowercase(),
+                GroupObject::new(model.clone(), g.clone()).covered(coverage),
+            )
+        })
+        .collect();
+    paginate(items, after, first)
+}
+
+/// A page of an account's roles (`ListRoles`).
+pub(crate) fn roles_of(
+    model: &Arc<AccountModel>,
+    coverage: Coverage,
+    path_prefix: Option<&str>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Connection<String, RoleObject, EmptyFields, EmptyFields> {
+    let items = model
+        .state()
+        .roles()
+        .filter(|r| path_matches(r.path.as_str(), path_prefix))
+        .map(|r| {
+            (
+                r.role_name.as_str().to_lowercase(),
+                RoleObject::new(model.clone(), r.clone()).covered(coverage),
+            )
+        })
+        .collect();
+    paginate(items, after, first)
+}
+
+/// Which managed policies a `ListPolicies` page holds.
+pub(crate) struct PolicyFilter<'a> {
+    pub(crate) scope: PolicyScope,
+    pub(crate) only_attached: bool,
+    pub(crate) path_prefix: Option<&'a str>,
+}
+
+/// A page of the managed policies an account owns or may use (`ListPolicies`).
+pub(crate) fn policies_of(
+    model: &Arc<AccountModel>,
+    coverage: Coverage,
+    filter: PolicyFilter<'_>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Connection<String, PolicyObject, EmptyFields, EmptyFields> {
+    let state = model.state();
+    let aws = state
+        .aws_managed_policies()
+        .iter()
+        .filter(|_| filter.scope != PolicyScope::Local);
+    let local = state.customer_policies().filter(|_| filter.scope != PolicyScope::Aws);
+    let items = aws
+        .chain(local)
+        .filter(|p| path_matches(p.path.as_str(), filter.path_prefix))
+        .filter(|p| !filter.only_attached || state.attachment_count(&p.arn) > 0)
+        .map(|p| {
+            (
+                p.arn.to_string(),
+                PolicyObject::new(model.clone(), p.clone()).covered(coverage),
+            )
+        })
+        .collect();
+    paginate(items, after, first)
 }
 
 #[Object]
@@ -152,19 +256,13 @@ impl CoreQuery {
         scope.read(Read::ListUsers {
             path_prefix: path_prefix.clone(),
         })?;
-        let items = scope
-            .model
-            .state()
-            .users()
-            .filter(|u| path_matches(u.path.as_str(), &path_prefix))
-            .map(|u| {
-                (
-                    u.user_name.as_str().to_lowercase(),
-                    UserObject::new(scope.model.clone(), u.clone()),
-                )
-            })
-            .collect();
-        Ok(paginate(items, after, first))
+        Ok(users_of(
+            &scope.model,
+            Coverage::Own,
+            path_prefix.as_deref(),
+            after,
+            first,
+        ))
     }
 
     /// A group by name (`GetGroup`).
@@ -196,19 +294,13 @@ impl CoreQuery {
         scope.read(Read::ListGroups {
             path_prefix: path_prefix.clone(),
         })?;
-        let items = scope
-            .model
-            .state()
-            .groups()
-            .filter(|g| path_matches(g.path.as_str(), &path_prefix))
-            .map(|g| {
-                (
-                    g.group_name.as_str().to_lowercase(),
-                    GroupObject::new(scope.model.clone(), g.clone()),
-                )
-            })
-            .collect();
-        Ok(paginate(items, after, first))
+        Ok(groups_of(
+            &scope.model,
+            Coverage::Own,
+            path_prefix.as_deref(),
+            after,
+            first,
+        ))
     }
 
     /// A role by name (`GetRole`).
@@ -240,19 +332,13 @@ impl CoreQuery {
         scope.read(Read::ListRoles {
             path_prefix: path_prefix.clone(),
         })?;
-        let items = scope
-            .model
-            .state()
-            .roles()
-            .filter(|r| path_matches(r.path.as_str(), &path_prefix))
-            .map(|r| {
-                (
-                    r.role_name.as_str().to_lowercase(),
-                    RoleObject::new(scope.model.clone(), r.clone()),
-                )
-            })
-            .collect();
-        Ok(paginate(items, after, first))
+        Ok(roles_of(
+            &scope.model,
+            Coverage::Own,
+            path_prefix.as_deref(),
+            after,
+            first,
+        ))
     }
 
     /// An instance profile by name (`GetInstanceProfile`).
@@ -292,7 +378,7 @@ impl CoreQuery {
             .model
             .state()
             .instance_profiles()
-            .filter(|p| path_matches(p.path.as_str(), &path_prefix))
+            .filter(|p| path_matches(p.path.as_str(), path_prefix.as_deref()))
             .map(|p| {
                 (
                     p.instance_profile_name.as_str().to_lowercase(),
@@ -340,19 +426,17 @@ impl CoreQuery {
         account.read(Read::ListPolicies {
             path_prefix: path_prefix.clone(),
         })?;
-        let state = account.model.state();
-        let aws = state
-            .aws_managed_policies()
-            .iter()
-            .filter(|_| scope != PolicyScope::Local);
-        let local = state.customer_policies().filter(|_| scope != PolicyScope::Aws);
-        let items = aws
-            .chain(local)
-            .filter(|p| path_matches(p.path.as_str(), &path_prefix))
-            .filter(|p| !only_attached || state.attachment_count(&p.arn) > 0)
-            .map(|p| (p.arn.to_string(), PolicyObject::new(account.model.clone(), p.clone())))
-            .collect();
-        Ok(paginate(items, after, first))
+        Ok(policies_of(
+            &account.model,
+            Coverage::Own,
+            PolicyFilter {
+                scope,
+                only_attached,
+                path_prefix: path_prefix.as_deref(),
+            },
+            after,
+            first,
+        ))
     }
 
     /// Everything about the account's principals and policies (`GetAccountAuthorizationDetails`).
@@ -392,16 +476,16 @@ impl CoreQuery {
             match entry {
                 AuthorizationDetail::User(u) => details
                     .user_detail_list
-                    .push(UserObject::new(model.clone(), u.clone()).in_details(true)),
+                    .push(UserObject::new(model.clone(), u.clone()).covered(Coverage::Details)),
                 AuthorizationDetail::Group(g) => details
                     .group_detail_list
-                    .push(GroupObject::new(model.clone(), g.clone()).in_details(true)),
+                    .push(GroupObject::new(model.clone(), g.clone()).covered(Coverage::Details)),
                 AuthorizationDetail::Role(r) => details
                     .role_detail_list
-                    .push(RoleObject::new(model.clone(), r.clone()).in_details(true)),
+                    .push(RoleObject::new(model.clone(), r.clone()).covered(Coverage::Details)),
                 AuthorizationDetail::Policy(p) => details
                     .policies
-                    .push(PolicyObject::new(model.clone(), p.clone()).in_details(true)),
+                    .push(PolicyObject::new(model.clone(), p.clone()).covered(Coverage::Details)),
             }
         }
         Ok(details)
@@ -419,25 +503,30 @@ impl CoreQuery {
     }
 
     /// The account's audit history (every decision and management call), newest first.
-    /// Authorized as `cloudtrail:LookupEvents`.
+    /// Authorized as `cloudtrail:LookupEvents`. `accountId` reads another account's: for the
+    /// management account or a delegated administrator of `gatehouse.amazonaws.com`, any account
+    /// of the organization.
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
+        account_id: Option<String>,
         filter: Option<crate::history::AuditEventFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, crate::history::AuditEvent, EmptyFields, EmptyFields>> {
-        crate::history::audit_events(ctx, filter, first, after).await
+        crate::history::audit_events(ctx, account_id, filter, first, after).await
     }
 
-    /// How many audit records match, grouped by a field, largest group first (for dashboards).
+    /// How many audit records match, grouped by a field, largest group first (for dashboards);
+    /// `accountId` as in `auditEvents`.
     async fn audit_event_counts(
         &self,
         ctx: &Context<'_>,
+        account_id: Option<String>,
         filter: Option<crate::history::AuditEventFilter>,
         group_by: crate::history::AuditGroupBy,
     ) -> Result<Vec<crate::history::AuditEventCount>> {
-        crate::history::audit_event_counts(ctx, filter, group_by).await
+        crate::history::audit_event_counts(ctx, account_id, filter, group_by).await
     }
 
     /// AWS's `GetContextKeysForCustomPolicy`: the context keys the given policies read (their

@@ -11,7 +11,7 @@ use iam_domain::{
 };
 use iam_types::IamArn;
 
-use crate::guard::{authorize_nested, authorize_nested_unless};
+use crate::guard::authorize_nested_unless;
 use iam_domain::Read;
 
 /// A tag.
@@ -49,7 +49,7 @@ pub struct InlinePolicy {
     /// The owner's ARN and the action that reads the document (`iam:GetUserPolicy`, ...).
     owner_kind: PrincipalKind,
     owner_name: String,
-    in_details: bool,
+    coverage: Coverage,
 }
 
 impl InlinePolicy {
@@ -81,7 +81,7 @@ impl InlinePolicy {
     }
     /// The document (JSON text); needs `iam:Get{User,Group,Role}Policy` on the owner.
     async fn policy_document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        authorize_nested_unless(self.in_details, ctx, || self.document_read())?;
+        authorize_nested_unless(self.coverage.details(), ctx, || self.document_read())?;
         Ok(Some(self.policy_document.clone()))
     }
 }
@@ -115,7 +115,7 @@ fn attached(model: &AccountModel, kind: PrincipalKind, name: &str) -> Vec<Attach
         .collect()
 }
 
-fn inline(model: &AccountModel, kind: PrincipalKind, owner: &str, in_details: bool) -> Vec<InlinePolicy> {
+fn inline(model: &AccountModel, kind: PrincipalKind, owner: &str, coverage: Coverage) -> Vec<InlinePolicy> {
     model
         .state()
         .inline_policies(kind, owner)
@@ -127,11 +127,37 @@ fn inline(model: &AccountModel, kind: PrincipalKind, owner: &str, in_details: bo
                     policy_document: document.clone(),
                     owner_kind: kind,
                     owner_name: owner.to_owned(),
-                    in_details,
+                    coverage,
                 })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What authorized an object's nested fields along with the object itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// Nothing: each nested field is authorized as the IAM call that reads it.
+    Own,
+    /// `accountAuthorizationDetails`, whose one action covers what AWS's
+    /// `GetAccountAuthorizationDetails` returns of it.
+    Details,
+    /// `memberAccount`: a member account's read-only central view, authorized whole (as
+    /// `organizations:DescribeAccount`) for the management account or a delegated
+    /// administrator; the caller's own IAM reads name its own account's resources, not these.
+    MemberView,
+}
+
+impl Coverage {
+    /// Whether what `GetAccountAuthorizationDetails` returns is covered.
+    pub(crate) fn details(self) -> bool {
+        self != Coverage::Own
+    }
+
+    /// Whether every nested field is covered.
+    pub(crate) fn everything(self) -> bool {
+        self == Coverage::MemberView
+    }
 }
 
 /// The largest page a list returns.
@@ -152,9 +178,8 @@ pub(crate) fn page_complexity(first: Option<i32>, child: usize) -> usize {
 pub struct UserObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) user: User,
-    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
-    /// `GetAccountAuthorizationDetails` returns of it.
-    pub(crate) in_details: bool,
+    /// What authorized the object's nested fields along with it.
+    pub(crate) coverage: Coverage,
 }
 
 impl UserObject {
@@ -162,13 +187,13 @@ impl UserObject {
         UserObject {
             model,
             user,
-            in_details: false,
+            coverage: Coverage::Own,
         }
     }
 
-    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
-    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
-        self.in_details = in_details;
+    /// The same object as part of a read that covers its nested fields.
+    pub(crate) fn covered(mut self, coverage: Coverage) -> Self {
+        self.coverage = coverage;
         self
     }
 }
@@ -197,7 +222,7 @@ impl UserObject {
     }
     /// Tags; needs `iam:ListUserTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListUserTags {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListUserTags {
             user_name: self.user.user_name.to_string(),
         })?;
         Ok(Some(tags(&self.user.tags)))
@@ -214,7 +239,7 @@ impl UserObject {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<Option<Connection<String, GroupObject, EmptyFields, EmptyFields>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListGroupsForUser {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListGroupsForUser {
             user_name: self.user.user_name.to_string(),
         })?;
         let items = self
@@ -225,7 +250,7 @@ impl UserObject {
             .map(|g| {
                 (
                     g.group_name.as_str().to_lowercase(),
-                    GroupObject::new(self.model.clone(), g.clone()).in_details(self.in_details),
+                    GroupObject::new(self.model.clone(), g.clone()).covered(self.coverage),
                 )
             })
             .collect();
@@ -233,7 +258,7 @@ impl UserObject {
     }
     /// Managed policies attached to the user; needs `iam:ListAttachedUserPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListAttachedUserPolicies {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListAttachedUserPolicies {
             user_name: self.user.user_name.to_string(),
         })?;
         Ok(Some(attached(
@@ -245,25 +270,22 @@ impl UserObject {
     /// Inline policies of the user; needs `iam:ListUserPolicies` (and `iam:GetUserPolicy` for
     /// their documents).
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListUserPolicies {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListUserPolicies {
             user_name: self.user.user_name.to_string(),
         })?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::User,
             self.user.user_name.as_str(),
-            self.in_details,
+            self.coverage,
         )))
     }
     /// The user's access keys (metadata only; secrets are never shown again); needs
     /// `iam:ListAccessKeys`.
     async fn access_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<AccessKeyMetadata>>> {
-        authorize_nested(
-            ctx,
-            Read::ListAccessKeys {
-                user_name: self.user.user_name.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::ListAccessKeys {
+            user_name: self.user.user_name.to_string(),
+        })?;
         Ok(Some(
             self.model
                 .state()
@@ -280,22 +302,16 @@ impl UserObject {
     /// The user's console password, without the password (absent when it has none); needs
     /// `iam:GetLoginProfile`.
     async fn login_profile(&self, ctx: &Context<'_>) -> Result<Option<crate::credentials::LoginProfile>> {
-        authorize_nested(
-            ctx,
-            Read::GetLoginProfile {
-                user_name: self.user.user_name.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::GetLoginProfile {
+            user_name: self.user.user_name.to_string(),
+        })?;
         Ok(crate::credentials::LoginProfile::of(&self.user))
     }
     /// The MFA devices enabled for the user; needs `iam:ListMFADevices`.
     async fn mfa_devices(&self, ctx: &Context<'_>) -> Result<Vec<crate::credentials::VirtualMfaDevice>> {
-        authorize_nested(
-            ctx,
-            Read::ListMFADevices {
-                user_name: self.user.user_name.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::ListMFADevices {
+            user_name: self.user.user_name.to_string(),
+        })?;
         let state = self.model.state();
         Ok(state
             .mfa_devices_for_user(&self.user.user_id)
@@ -310,9 +326,8 @@ impl UserObject {
 pub struct GroupObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) group: Group,
-    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
-    /// `GetAccountAuthorizationDetails` returns of it.
-    pub(crate) in_details: bool,
+    /// What authorized the object's nested fields along with it.
+    pub(crate) coverage: Coverage,
 }
 
 impl GroupObject {
@@ -320,13 +335,13 @@ impl GroupObject {
         GroupObject {
             model,
             group,
-            in_details: false,
+            coverage: Coverage::Own,
         }
     }
 
-    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
-    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
-        self.in_details = in_details;
+    /// The same object as part of a read that covers its nested fields.
+    pub(crate) fn covered(mut self, coverage: Coverage) -> Self {
+        self.coverage = coverage;
         self
     }
 }
@@ -361,12 +376,9 @@ impl GroupObject {
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<Option<Connection<String, UserObject, EmptyFields, EmptyFields>>> {
-        authorize_nested(
-            ctx,
-            Read::GetGroup {
-                group_name: self.group.group_name.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::GetGroup {
+            group_name: self.group.group_name.to_string(),
+        })?;
         let items = self
             .model
             .state()
@@ -375,7 +387,7 @@ impl GroupObject {
             .map(|u| {
                 (
                     u.user_name.as_str().to_lowercase(),
-                    UserObject::new(self.model.clone(), u.clone()).in_details(self.in_details),
+                    UserObject::new(self.model.clone(), u.clone()).covered(self.coverage),
                 )
             })
             .collect();
@@ -383,7 +395,7 @@ impl GroupObject {
     }
     /// Managed policies attached to the group; needs `iam:ListAttachedGroupPolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListAttachedGroupPolicies {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListAttachedGroupPolicies {
             group_name: self.group.group_name.to_string(),
         })?;
         Ok(Some(attached(
@@ -394,14 +406,14 @@ impl GroupObject {
     }
     /// Inline policies of the group; needs `iam:ListGroupPolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListGroupPolicies {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListGroupPolicies {
             group_name: self.group.group_name.to_string(),
         })?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Group,
             self.group.group_name.as_str(),
-            self.in_details,
+            self.coverage,
         )))
     }
 }
@@ -411,9 +423,8 @@ impl GroupObject {
 pub struct RoleObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) role: Role,
-    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
-    /// `GetAccountAuthorizationDetails` returns of it.
-    pub(crate) in_details: bool,
+    /// What authorized the object's nested fields along with it.
+    pub(crate) coverage: Coverage,
 }
 
 impl RoleObject {
@@ -421,13 +432,13 @@ impl RoleObject {
         RoleObject {
             model,
             role,
-            in_details: false,
+            coverage: Coverage::Own,
         }
     }
 
-    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
-    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
-        self.in_details = in_details;
+    /// The same object as part of a read that covers its nested fields.
+    pub(crate) fn covered(mut self, coverage: Coverage) -> Self {
+        self.coverage = coverage;
         self
     }
 }
@@ -468,7 +479,7 @@ impl RoleObject {
     }
     /// Tags; needs `iam:ListRoleTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListRoleTags {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListRoleTags {
             role_name: self.role.role_name.to_string(),
         })?;
         Ok(Some(tags(&self.role.tags)))
@@ -479,7 +490,7 @@ impl RoleObject {
     }
     /// Managed policies attached to the role; needs `iam:ListAttachedRolePolicies`.
     async fn attached_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<AttachedPolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListAttachedRolePolicies {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListAttachedRolePolicies {
             role_name: self.role.role_name.to_string(),
         })?;
         Ok(Some(attached(
@@ -490,31 +501,28 @@ impl RoleObject {
     }
     /// The instance profiles holding the role; needs `iam:ListInstanceProfilesForRole`.
     async fn instance_profiles(&self, ctx: &Context<'_>) -> Result<Option<Vec<InstanceProfileObject>>> {
-        authorize_nested(
-            ctx,
-            Read::ListInstanceProfilesForRole {
-                role_name: self.role.role_name.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::ListInstanceProfilesForRole {
+            role_name: self.role.role_name.to_string(),
+        })?;
         let state = self.model.state();
         Ok(Some(
             state
                 .instance_profiles_for_role(self.role.role_name.as_str())
                 .into_iter()
-                .map(|p| InstanceProfileObject::new(self.model.clone(), p.clone()))
+                .map(|p| InstanceProfileObject::new(self.model.clone(), p.clone()).covered(self.coverage))
                 .collect(),
         ))
     }
     /// Inline policies of the role; needs `iam:ListRolePolicies`.
     async fn inline_policies(&self, ctx: &Context<'_>) -> Result<Option<Vec<InlinePolicy>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListRolePolicies {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListRolePolicies {
             role_name: self.role.role_name.to_string(),
         })?;
         Ok(Some(inline(
             &self.model,
             PrincipalKind::Role,
             self.role.role_name.as_str(),
-            self.in_details,
+            self.coverage,
         )))
     }
 }
@@ -524,11 +532,23 @@ impl RoleObject {
 pub struct InstanceProfileObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) profile: InstanceProfile,
+    /// What authorized the object's nested fields along with it.
+    pub(crate) coverage: Coverage,
 }
 
 impl InstanceProfileObject {
     pub(crate) fn new(model: Arc<AccountModel>, profile: InstanceProfile) -> Self {
-        InstanceProfileObject { model, profile }
+        InstanceProfileObject {
+            model,
+            profile,
+            coverage: Coverage::Own,
+        }
+    }
+
+    /// The same object as part of a read that covers its nested fields.
+    pub(crate) fn covered(mut self, coverage: Coverage) -> Self {
+        self.coverage = coverage;
+        self
     }
 }
 
@@ -561,17 +581,14 @@ impl InstanceProfileObject {
             .roles
             .iter()
             .filter_map(|id| state.role_by_id(id))
-            .map(|role| RoleObject::new(self.model.clone(), role.clone()))
+            .map(|role| RoleObject::new(self.model.clone(), role.clone()).covered(self.coverage))
             .collect()
     }
     /// Tags; needs `iam:ListInstanceProfileTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested(
-            ctx,
-            Read::ListInstanceProfileTags {
-                instance_profile_name: self.profile.instance_profile_name.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::ListInstanceProfileTags {
+            instance_profile_name: self.profile.instance_profile_name.to_string(),
+        })?;
         Ok(Some(tags(&self.profile.tags)))
     }
 }
@@ -581,9 +598,8 @@ impl InstanceProfileObject {
 pub struct PolicyObject {
     pub(crate) model: Arc<AccountModel>,
     pub(crate) policy: ManagedPolicy,
-    /// Reached through `accountAuthorizationDetails`, whose one action covers what AWS's
-    /// `GetAccountAuthorizationDetails` returns of it.
-    pub(crate) in_details: bool,
+    /// What authorized the object's nested fields along with it.
+    pub(crate) coverage: Coverage,
 }
 
 impl PolicyObject {
@@ -591,13 +607,13 @@ impl PolicyObject {
         PolicyObject {
             model,
             policy,
-            in_details: false,
+            coverage: Coverage::Own,
         }
     }
 
-    /// The same object as part of `accountAuthorizationDetails` (when `in_details`).
-    pub(crate) fn in_details(mut self, in_details: bool) -> Self {
-        self.in_details = in_details;
+    /// The same object as part of a read that covers its nested fields.
+    pub(crate) fn covered(mut self, coverage: Coverage) -> Self {
+        self.coverage = coverage;
         self
     }
 }
@@ -650,27 +666,24 @@ impl PolicyObject {
     }
     /// Tags; needs `iam:ListPolicyTags`.
     async fn tags(&self, ctx: &Context<'_>) -> Result<Option<Vec<Tag>>> {
-        authorize_nested(
-            ctx,
-            Read::ListPolicyTags {
-                policy_arn: self.policy.arn.to_string(),
-            },
-        )?;
+        authorize_nested_unless(self.coverage.everything(), ctx, || Read::ListPolicyTags {
+            policy_arn: self.policy.arn.to_string(),
+        })?;
         Ok(Some(tags(&self.policy.tags)))
     }
     /// The default version; needs `iam:GetPolicyVersion`.
     async fn default_version(&self, ctx: &Context<'_>) -> Result<Option<PolicyVersionObject>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::GetPolicyVersion {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::GetPolicyVersion {
             policy_arn: self.policy.arn.to_string(),
             version_id: self.policy.default_version_id.clone(),
         })?;
         Ok(self.policy.default_version().map(|v| {
-            PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).in_details(self.in_details)
+            PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).covered(self.coverage)
         }))
     }
     /// Every version, oldest first (at most five); needs `iam:ListPolicyVersions`.
     async fn versions(&self, ctx: &Context<'_>) -> Result<Option<Vec<PolicyVersionObject>>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::ListPolicyVersions {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::ListPolicyVersions {
             policy_arn: self.policy.arn.to_string(),
         })?;
         Ok(Some(
@@ -678,8 +691,7 @@ impl PolicyObject {
                 .versions
                 .iter()
                 .map(|v| {
-                    PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn)
-                        .in_details(self.in_details)
+                    PolicyVersionObject::of(v, &self.policy.default_version_id, &self.policy.arn).covered(self.coverage)
                 })
                 .collect(),
         ))
@@ -697,7 +709,7 @@ pub struct PolicyVersionObject {
     #[graphql(skip)]
     pub(crate) policy_arn: String,
     #[graphql(skip)]
-    pub(crate) in_details: bool,
+    pub(crate) coverage: Coverage,
     /// Whether it is the default version.
     pub is_default_version: bool,
     /// When created.
@@ -708,7 +720,7 @@ pub struct PolicyVersionObject {
 impl PolicyVersionObject {
     /// The document (JSON text); needs `iam:GetPolicyVersion` on the policy.
     async fn document(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        authorize_nested_unless(self.in_details, ctx, || Read::GetPolicyVersion {
+        authorize_nested_unless(self.coverage.details(), ctx, || Read::GetPolicyVersion {
             policy_arn: self.policy_arn.clone(),
             version_id: self.version_id.clone(),
         })?;
@@ -717,8 +729,8 @@ impl PolicyVersionObject {
 }
 
 impl PolicyVersionObject {
-    fn in_details(mut self, in_details: bool) -> Self {
-        self.in_details = in_details;
+    fn covered(mut self, coverage: Coverage) -> Self {
+        self.coverage = coverage;
         self
     }
 
@@ -727,7 +739,7 @@ impl PolicyVersionObject {
             version_id: version.version_id.clone(),
             document: version.document.clone(),
             policy_arn: policy_arn.to_string(),
-            in_details: false,
+            coverage: Coverage::Own,
             is_default_version: version.version_id == default_id,
             create_date: version.create_date,
         }

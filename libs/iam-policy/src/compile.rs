@@ -34,6 +34,10 @@ pub enum PolicyType {
     UserManaged,
     /// A resource-based policy.
     Resource,
+    /// An organization's service control policy (SCP).
+    ServiceControlPolicy,
+    /// An organization's resource control policy (RCP).
+    ResourceControlPolicy,
     /// A policy given directly, as in a simulation's input list.
     None,
 }
@@ -48,6 +52,8 @@ impl PolicyType {
             PolicyType::AwsManaged => "aws-managed",
             PolicyType::UserManaged => "user-managed",
             PolicyType::Resource => "resource",
+            PolicyType::ServiceControlPolicy => "service-control-policy",
+            PolicyType::ResourceControlPolicy => "resource-control-policy",
             PolicyType::None => "none",
         }
     }
@@ -326,14 +332,16 @@ impl ActionIndex {
         }
     }
 
-    fn candidates<'s>(&'s self, action: &str) -> impl Iterator<Item = u32> + 's {
+    /// The lists of statements that can match the (lowercased) action: exact, by service, and
+    /// everywhere. Each list is in ascending statement order without repeats, as `add` builds it.
+    fn candidates<'s>(&'s self, action: &str) -> [&'s [u32]; 3] {
         let exact = self.exact.get(action).map(Vec::as_slice).unwrap_or_default();
         let service = action
             .split_once(':')
             .and_then(|(service, _)| self.by_service.get(service))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        exact.iter().chain(service).chain(&self.everywhere).copied()
+        [exact, service, &self.everywhere]
     }
 }
 
@@ -451,33 +459,36 @@ impl PolicySet {
 
     /// Statements whose `Action`/`NotAction` covers the lowercased action, each once, in order.
     pub(crate) fn for_each_action_match<'s>(&'s self, action: &str, mut visit: impl FnMut(&'s CompiledStatement)) {
-        let mut last_seen = None;
-        let mut out_of_order = false;
-        for id in self.body.index.candidates(action) {
-            if last_seen.is_some_and(|last| id <= last) {
-                out_of_order = true;
-                break;
-            }
-            last_seen = Some(id);
-        }
-        if !out_of_order {
-            for id in self.body.index.candidates(action) {
-                let statement = &self.body.statements[id as usize];
-                if statement.matches_action(action) {
-                    visit(statement);
-                }
-            }
-            return;
-        }
-        // Several index lists named statements: visit them in policy order, once each.
-        let mut ids: Vec<u32> = self.body.index.candidates(action).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        for id in ids {
+        let lists = self.body.index.candidates(action);
+        let mut visit_id = |id: u32| {
             let statement = &self.body.statements[id as usize];
             if statement.matches_action(action) {
                 visit(statement);
             }
+        };
+        // Each list is in order on its own, so together they are when each non-empty list starts
+        // after the previous one ended; checked without walking them, as this runs per set and
+        // request.
+        let mut last_seen: Option<u32> = None;
+        let mut in_order = true;
+        for list in lists {
+            if let (Some(first), Some(last)) = (list.first(), last_seen) {
+                in_order &= *first > last;
+            }
+            last_seen = list.last().copied().or(last_seen);
+        }
+        if in_order {
+            for id in lists.into_iter().flatten() {
+                visit_id(*id);
+            }
+            return;
+        }
+        // Several index lists named statements: visit them in policy order, once each.
+        let mut ids: Vec<u32> = lists.into_iter().flatten().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            visit_id(id);
         }
     }
 

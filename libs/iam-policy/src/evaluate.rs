@@ -77,9 +77,10 @@ pub struct Policies<'a> {
     /// Session policies.
     pub session: Option<&'a PolicySet>,
     /// SCPs, one set per level of the organization (root, each OU, the account); each must allow.
-    pub service_control: &'a [PolicySet],
+    /// Shared: one organization's levels are compiled once for all of its accounts.
+    pub service_control: &'a [Arc<PolicySet>],
     /// RCPs, one set per level; each must allow.
-    pub resource_control: &'a [PolicySet],
+    pub resource_control: &'a [Arc<PolicySet>],
     /// The resource-based policy.
     pub resource: Option<&'a PolicySet>,
 }
@@ -138,9 +139,13 @@ pub struct DecisionDetails {
 pub struct Decision {
     /// Allowed, explicitly denied, or implicitly denied.
     pub effect: DecisionEffect,
-    /// For a deny, every `Deny` statement that applies; for an allow, the `Allow` statements that
-    /// grant it; for an implicit deny, nothing.
+    /// For a deny, every `Deny` statement that applies (an organization's among them); for an
+    /// allow, the identity-based or resource-based `Allow` statements that grant it; for an
+    /// implicit deny, nothing.
     pub matched: Vec<MatchedStatement>,
+    /// For an allow under SCP or RCP levels, the organization's `Allow` statements that let it
+    /// through, every level's; empty otherwise.
+    pub guardrails: Vec<MatchedStatement>,
     /// How each part of the stack voted.
     pub details: DecisionDetails,
 }
@@ -159,22 +164,62 @@ struct Votes<'s> {
     denies: Vec<&'s CompiledStatement>,
 }
 
+/// How a statement whose action matched names the caller, if it applies to the request at all.
+fn applies(statement: &CompiledStatement, request: &Request<'_>) -> Option<PrincipalMatch> {
+    let principal = statement.principal_match(request.caller)?;
+    (statement.matches_resource(request.resource, request.context) && statement.conditions_hold(request.context))
+        .then_some(principal)
+}
+
 fn votes<'s>(set: &'s PolicySet, action: &str, request: &Request<'_>) -> Votes<'s> {
     let mut votes = Votes::default();
     set.for_each_action_match(action, |statement| {
-        let Some(principal) = statement.principal_match(request.caller) else {
+        let Some(principal) = applies(statement, request) else {
             return;
         };
-        if !statement.matches_resource(request.resource, request.context) || !statement.conditions_hold(request.context)
-        {
-            return;
-        }
         match statement.effect {
             Effect::Allow => votes.allows.push((statement, principal)),
             Effect::Deny => votes.denies.push(statement),
         }
     });
     votes
+}
+
+/// How one kind of organization levels (SCPs or RCPs) votes: whether every level allows, `None`
+/// without levels. Applying `Deny` statements go to `denies`. Allowing statements go to `allows`
+/// while they can still end up in an allow (no deny so far, every level so far allowing), so an
+/// organization of many levels costs no allocation per level.
+fn level_votes(
+    levels: &[Arc<PolicySet>],
+    slot: PolicySlot,
+    action: &str,
+    request: &Request<'_>,
+    denies: &mut Vec<MatchedStatement>,
+    allows: &mut Vec<MatchedStatement>,
+) -> Option<bool> {
+    if levels.is_empty() {
+        return None;
+    }
+    let mut every_level = true;
+    for set in levels {
+        let mut level_allows = false;
+        set.for_each_action_match(action, |statement| {
+            if applies(statement, request).is_none() {
+                return;
+            }
+            match statement.effect {
+                Effect::Allow => {
+                    level_allows = true;
+                    if every_level && denies.is_empty() {
+                        allows.push(matched(set, slot, statement));
+                    }
+                }
+                Effect::Deny => denies.push(matched(set, slot, statement)),
+            }
+        });
+        every_level &= level_allows;
+    }
+    Some(every_level)
 }
 
 fn matched(set: &PolicySet, slot: PolicySlot, statement: &CompiledStatement) -> MatchedStatement {
@@ -190,44 +235,34 @@ fn matched(set: &PolicySet, slot: PolicySlot, statement: &CompiledStatement) -> 
     }
 }
 
-/// ASCII-lowercases an action into a stack buffer, so the hot path does not allocate.
-fn lowercase_action<'b>(action: &str, buffer: &'b mut [u8; 256]) -> Option<&'b str> {
+/// Runs `decide` on the ASCII-lowercased action, lowercased into a stack buffer so the hot path
+/// does not allocate.
+fn with_lowercase_action<R>(action: &str, decide: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0u8; 256];
     let bytes = action.as_bytes();
-    let target = buffer.get_mut(..bytes.len())?;
-    for (out, byte) in target.iter_mut().zip(bytes) {
-        *out = byte.to_ascii_lowercase();
+    if let Some(target) = buffer.get_mut(..bytes.len()) {
+        for (out, byte) in target.iter_mut().zip(bytes) {
+            *out = byte.to_ascii_lowercase();
+        }
+        if let Ok(lowercased) = std::str::from_utf8(target) {
+            return decide(lowercased);
+        }
     }
-    std::str::from_utf8(target).ok()
+    decide(&action.to_ascii_lowercase())
 }
 
 /// Decides a request against its policies.
 pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
-    let mut buffer = [0u8; 256];
-    let owned;
-    let action = match lowercase_action(request.action, &mut buffer) {
-        Some(action) => action,
-        None => {
-            owned = request.action.to_ascii_lowercase();
-            owned.as_str()
-        }
-    };
+    with_lowercase_action(request.action, |action| evaluate_action(policies, request, action))
+}
 
+fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str) -> Decision {
     let slots: [(PolicySlot, Option<&PolicySet>); 4] = [
         (PolicySlot::Identity, policies.identity),
         (PolicySlot::PermissionsBoundary, policies.permissions_boundary),
         (PolicySlot::Session, policies.session),
         (PolicySlot::Resource, policies.resource),
     ];
-    let organization_levels = policies
-        .service_control
-        .iter()
-        .map(|set| (PolicySlot::ServiceControl, set))
-        .chain(
-            policies
-                .resource_control
-                .iter()
-                .map(|set| (PolicySlot::ResourceControl, set)),
-        );
 
     // Shared identity sets right after `identity`, so statements are reported in slot order.
     let shared_identity = policies.identity_sets.iter().map(|set| (PolicySlot::Identity, &**set));
@@ -239,58 +274,69 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
         .filter_map(|(slot, set)| Some((slot, set?)))
         .chain(shared_identity)
         .chain(other_slots.iter().copied().filter_map(|(slot, set)| Some((slot, set?))))
-        .chain(organization_levels)
     {
         all_votes.push((slot, set, votes(set, action, request)));
     }
 
-    let denies: Vec<MatchedStatement> = all_votes
+    let mut denies: Vec<MatchedStatement> = all_votes
         .iter()
         .flat_map(|(slot, set, votes)| votes.denies.iter().map(move |s| matched(set, *slot, s)))
         .collect();
+    // The organization's levels last, so their statements are reported after the account's.
+    let mut guardrails = Vec::with_capacity(policies.service_control.len() + policies.resource_control.len());
+    let allowed_by_organizations = level_votes(
+        policies.service_control,
+        PolicySlot::ServiceControl,
+        action,
+        request,
+        &mut denies,
+        &mut guardrails,
+    );
+    let allowed_by_resource_control = level_votes(
+        policies.resource_control,
+        PolicySlot::ResourceControl,
+        action,
+        request,
+        &mut denies,
+        &mut guardrails,
+    );
 
-    // Organization levels each must allow; identity-based policies allow if any set does.
+    // Identity-based policies allow if any set does.
     let slot_allows = |wanted: PolicySlot| -> Option<bool> {
         let mut present = false;
-        let mut all = true;
         let mut any = false;
         for (slot, _, votes) in &all_votes {
             if *slot == wanted {
                 present = true;
-                all &= !votes.allows.is_empty();
                 any |= !votes.allows.is_empty();
             }
         }
-        present.then_some(if wanted == PolicySlot::Identity { any } else { all })
+        present.then_some(any)
     };
     let resource_votes = all_votes.iter().find(|(slot, _, _)| *slot == PolicySlot::Resource);
     let best_resource_grant = resource_votes.and_then(|(_, _, votes)| votes.allows.iter().map(|(_, m)| *m).max());
 
-    let mut details = DecisionDetails {
+    let details = DecisionDetails {
         allowed_by_identity: slot_allows(PolicySlot::Identity).unwrap_or(false),
         allowed_by_resource_policy: resource_votes.map(|_| best_resource_grant.is_some()),
         allowed_by_permissions_boundary: slot_allows(PolicySlot::PermissionsBoundary),
         allowed_by_session_policy: slot_allows(PolicySlot::Session),
-        allowed_by_organizations: None,
-        allowed_by_resource_control: None,
+        allowed_by_organizations,
+        allowed_by_resource_control,
     };
-    if !policies.service_control.is_empty() {
-        details.allowed_by_organizations = slot_allows(PolicySlot::ServiceControl);
-    }
-    if !policies.resource_control.is_empty() {
-        details.allowed_by_resource_control = slot_allows(PolicySlot::ResourceControl);
-    }
 
     if !denies.is_empty() {
         return Decision {
             effect: DecisionEffect::ExplicitDeny,
             matched: denies,
+            guardrails: Vec::new(),
             details,
         };
     }
     let implicit_deny = |details| Decision {
         effect: DecisionEffect::ImplicitDeny,
         matched: Vec::new(),
+        guardrails: Vec::new(),
         details,
     };
     if details.allowed_by_organizations == Some(false) || details.allowed_by_resource_control == Some(false) {
@@ -342,10 +388,60 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
         Some(matched) => Decision {
             effect: DecisionEffect::Allowed,
             matched,
+            guardrails,
             details,
         },
         None => implicit_deny(details),
     }
+}
+
+/// Decides a request on the organization's SCP and RCP levels alone, for a principal whose own
+/// permissions are not in question: an account's root user in its own account, whom no
+/// identity-based policy limits but the organization does. The other parts of `policies` take no
+/// part, and `allowed_by_identity` is reported as `true`.
+///
+/// An organization `Deny` that applies is an explicit deny, a level that does not allow is an
+/// implicit deny; otherwise the request is allowed, with `guardrails` naming the organization's
+/// allowing statements (none without levels).
+pub fn evaluate_guardrails(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
+    with_lowercase_action(request.action, |action| {
+        let mut denies = Vec::new();
+        let mut guardrails = Vec::with_capacity(policies.service_control.len() + policies.resource_control.len());
+        let details = DecisionDetails {
+            allowed_by_identity: true,
+            allowed_by_organizations: level_votes(
+                policies.service_control,
+                PolicySlot::ServiceControl,
+                action,
+                request,
+                &mut denies,
+                &mut guardrails,
+            ),
+            allowed_by_resource_control: level_votes(
+                policies.resource_control,
+                PolicySlot::ResourceControl,
+                action,
+                request,
+                &mut denies,
+                &mut guardrails,
+            ),
+            ..DecisionDetails::default()
+        };
+        let (effect, matched, guardrails) = if !denies.is_empty() {
+            (DecisionEffect::ExplicitDeny, denies, Vec::new())
+        } else if details.allowed_by_organizations == Some(false) || details.allowed_by_resource_control == Some(false)
+        {
+            (DecisionEffect::ImplicitDeny, Vec::new(), Vec::new())
+        } else {
+            (DecisionEffect::Allowed, Vec::new(), guardrails)
+        };
+        Decision {
+            effect,
+            matched,
+            guardrails,
+            details,
+        }
+    })
 }
 
 /// The context keys that statements relevant to the request read but the request lacks, as the
@@ -361,8 +457,8 @@ pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> V
     .into_iter()
     .flatten()
     .chain(policies.identity_sets.iter().map(|set| &**set))
-    .chain(policies.service_control)
-    .chain(policies.resource_control);
+    .chain(policies.service_control.iter().map(|set| &**set))
+    .chain(policies.resource_control.iter().map(|set| &**set));
     let mut missing: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for set in sets {

@@ -36,8 +36,8 @@ pub use compile::{PolicySet, PolicySource, PolicyType};
 pub use context::{Caller, Context, ContextValue, PrincipalKind};
 pub use error::PolicyError;
 pub use evaluate::{
-    evaluate, missing_context_keys, Decision, DecisionDetails, DecisionEffect, MatchedStatement, Policies, PolicySlot,
-    Request,
+    evaluate, evaluate_guardrails, missing_context_keys, Decision, DecisionDetails, DecisionEffect, MatchedStatement,
+    Policies, PolicySlot, Request,
 };
 pub use model::{
     ActionBlock, BaseOperator, ConditionClause, ConditionOperator, Effect, OperatorFamily, Policy, PrincipalBlock,

@@ -75,6 +75,10 @@ fn glob_match(piece_at: impl Fn(usize) -> Option<Piece>, text: &str) -> bool {
             }
             Some(Piece::AnyRun) => {
                 p += 1;
+                // A `*` that ends the pattern takes the rest of the text, whatever it is.
+                if piece_at(p).is_none() {
+                    return true;
+                }
                 backtrack = Some((p, t));
                 continue;
             }

@@ -528,6 +528,7 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
                 &texts,
                 PolicyType::None,
             )
+            .map(Arc::new)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let resource_policy = match given(&request.resource_policy) {

@@ -190,12 +190,12 @@ impl Case {
         let scps = self
             .scp_levels
             .iter()
-            .map(|level| compile("scp", level))
+            .map(|level| compile("scp", level).map(std::sync::Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let rcps = self
             .rcp_levels
             .iter()
-            .map(|level| compile("rcp", level))
+            .map(|level| compile("rcp", level).map(std::sync::Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let resource = self
             .resource_policy
@@ -1170,11 +1170,11 @@ fn details_say_how_each_part_voted() {
         PolicyType::UserManaged,
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:*","Resource":"*"}}"#,
     )]);
-    let scp = [set_of(&[(
+    let scp = [std::sync::Arc::new(set_of(&[(
         "scp",
         PolicyType::None,
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
-    )])];
+    )]))];
     let policies = Policies {
         identity: Some(&identity),
         permissions_boundary: Some(&boundary),
@@ -1189,4 +1189,220 @@ fn details_say_how_each_part_voted() {
     assert_eq!(decision.details.allowed_by_session_policy, None);
     assert_eq!(decision.details.allowed_by_resource_policy, None);
     assert_eq!(decision.details.allowed_by_resource_control, None);
+}
+
+/// One organization level of `(id, version, document)`, as SCPs or RCPs.
+fn level(policy_type: PolicyType, policies: &[(&str, &str, &str)]) -> std::sync::Arc<PolicySet> {
+    let parsed: Vec<_> = policies
+        .iter()
+        .map(|(_, _, text)| parse_policy(text).unwrap())
+        .collect();
+    let set = PolicySet::compile(policies.iter().zip(&parsed).map(|((id, version, _), parsed)| {
+        let mut source = PolicySource::new(*id, policy_type);
+        source.version_id = Some((*version).into());
+        (source, parsed)
+    }))
+    .unwrap();
+    std::sync::Arc::new(set)
+}
+
+const FULL_ACCESS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+#[test]
+fn an_allow_under_an_organization_names_every_level_s_allowing_statements() {
+    let identity = set_of(&[(
+        "s3-admin",
+        PolicyType::UserManaged,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+    )]);
+    let scps = [
+        level(
+            PolicyType::ServiceControlPolicy,
+            &[("p-FullAWSAccess", "v1", FULL_ACCESS)],
+        ),
+        level(
+            PolicyType::ServiceControlPolicy,
+            &[
+                (
+                    "p-storage",
+                    "v3",
+                    r#"{"Version":"2012-10-17","Statement":[{"Sid":"Storage","Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#,
+                ),
+                (
+                    "p-compute",
+                    "v1",
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#,
+                ),
+            ],
+        ),
+    ];
+    let rcps = [level(
+        PolicyType::ResourceControlPolicy,
+        &[(
+            "p-RCPFullAWSAccess",
+            "v1",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        )],
+    )];
+    let policies = Policies {
+        identity: Some(&identity),
+        service_control: &scps,
+        resource_control: &rcps,
+        ..Policies::default()
+    };
+    let decision = decide(&policies, &caller(ALICE), "s3:GetObject", REPORT, None);
+    assert_eq!(decision.effect, Allowed);
+    assert_eq!(decision.matched.len(), 1);
+    assert_eq!(decision.matched[0].slot, PolicySlot::Identity);
+    let named: Vec<_> = decision
+        .guardrails
+        .iter()
+        .map(|m| {
+            (
+                &*m.source.id,
+                m.source.version_id.as_deref(),
+                m.source.policy_type,
+                m.slot,
+                m.statement_index,
+                m.sid.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (
+                "p-FullAWSAccess",
+                Some("v1"),
+                PolicyType::ServiceControlPolicy,
+                PolicySlot::ServiceControl,
+                0,
+                None
+            ),
+            (
+                "p-storage",
+                Some("v3"),
+                PolicyType::ServiceControlPolicy,
+                PolicySlot::ServiceControl,
+                0,
+                Some("Storage")
+            ),
+            (
+                "p-RCPFullAWSAccess",
+                Some("v1"),
+                PolicyType::ResourceControlPolicy,
+                PolicySlot::ResourceControl,
+                0,
+                None
+            ),
+        ]
+    );
+    assert!(decision.guardrails.iter().all(|m| m.effect == Effect::Allow));
+
+    // A deny, explicit or implicit, names no guardrails; an SCP's deny is among `matched`.
+    let denied = decide(
+        &policies,
+        &caller(ALICE),
+        "s3:DeleteBucket",
+        "arn:aws:s3:::reports",
+        None,
+    );
+    assert_eq!(denied.effect, ExplicitDeny);
+    assert!(denied.guardrails.is_empty());
+    assert_eq!(denied.matched.len(), 1);
+    assert_eq!(
+        (&*denied.matched[0].source.id, denied.matched[0].slot),
+        ("p-storage", PolicySlot::ServiceControl)
+    );
+    let not_granted = decide(&policies, &caller(ALICE), "ec2:RunInstances", "*", None);
+    assert_eq!(not_granted.effect, ImplicitDeny);
+    assert_eq!(not_granted.details.allowed_by_organizations, Some(true));
+    assert!(not_granted.guardrails.is_empty());
+
+    // Without an organization there is nothing to name.
+    let alone = Policies {
+        identity: Some(&identity),
+        ..Policies::default()
+    };
+    assert!(decide(&alone, &caller(ALICE), "s3:GetObject", REPORT, None)
+        .guardrails
+        .is_empty());
+}
+
+#[test]
+fn guardrails_alone_decide_for_a_principal_whose_own_permissions_are_not_in_question() {
+    let scps = [
+        level(
+            PolicyType::ServiceControlPolicy,
+            &[("p-FullAWSAccess", "v1", FULL_ACCESS)],
+        ),
+        level(
+            PolicyType::ServiceControlPolicy,
+            &[
+                ("p-FullAWSAccess", "v1", FULL_ACCESS),
+                (
+                    "p-stay",
+                    "v2",
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*"}]}"#,
+                ),
+            ],
+        ),
+    ];
+    let policies = Policies {
+        service_control: &scps,
+        ..Policies::default()
+    };
+    let root = caller(ROOT);
+    let context = Context::new();
+    let request = |action| Request {
+        caller: &root,
+        action,
+        resource: "*",
+        resource_account: None,
+        context: &context,
+    };
+    let allowed = iam_policy::evaluate_guardrails(&policies, &request("iam:CreateUser"));
+    assert_eq!(allowed.effect, Allowed);
+    assert!(allowed.matched.is_empty());
+    assert_eq!(allowed.guardrails.len(), 2);
+    assert_eq!(allowed.details.allowed_by_organizations, Some(true));
+    assert!(allowed.details.allowed_by_identity);
+
+    let left = iam_policy::evaluate_guardrails(&policies, &request("Organizations:LeaveOrganization"));
+    assert_eq!(left.effect, ExplicitDeny);
+    assert_eq!(&*left.matched[0].source.id, "p-stay");
+    assert!(left.guardrails.is_empty());
+
+    let narrow = [level(
+        PolicyType::ServiceControlPolicy,
+        &[(
+            "p-s3",
+            "v1",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+        )],
+    )];
+    let narrowed = Policies {
+        service_control: &narrow,
+        ..Policies::default()
+    };
+    let outside = iam_policy::evaluate_guardrails(&narrowed, &request("iam:CreateUser"));
+    assert_eq!(outside.effect, ImplicitDeny);
+    assert_eq!(outside.details.allowed_by_organizations, Some(false));
+
+    // Without levels there is nothing to stop it.
+    let free = iam_policy::evaluate_guardrails(&Policies::default(), &request("iam:CreateUser"));
+    assert_eq!(free.effect, Allowed);
+    assert_eq!(free.details.allowed_by_organizations, None);
+}
+
+#[test]
+fn organization_policy_types_have_aws_names() {
+    assert_eq!(PolicyType::ServiceControlPolicy.as_str(), "service-control-policy");
+    assert_eq!(PolicyType::ResourceControlPolicy.as_str(), "resource-control-policy");
+    for kind in [PolicyType::ServiceControlPolicy, PolicyType::ResourceControlPolicy] {
+        assert_eq!(
+            serde_json::to_value(kind).unwrap(),
+            serde_json::Value::String(kind.as_str().into())
+        );
+    }
 }

@@ -4,6 +4,8 @@
 
 mod reference;
 
+use std::sync::Arc;
+
 use iam_policy::{
     evaluate, parse_policy, Caller, Context, ContextValue, DecisionEffect, ParsedPolicy, Policies, PolicySet,
     PolicySource, PolicyType, Request,
@@ -569,7 +571,7 @@ struct Compiled {
     identity: Option<PolicySet>,
     boundary: Option<PolicySet>,
     resource: Option<PolicySet>,
-    scp_levels: Vec<PolicySet>,
+    scp_levels: Vec<Arc<PolicySet>>,
 }
 
 fn set<'p>(name: &str, policy_type: PolicyType, policies: impl IntoIterator<Item = &'p ParsedPolicy>) -> PolicySet {
@@ -597,7 +599,7 @@ impl Compiled {
             scp_levels: parsed
                 .scp_levels
                 .iter()
-                .map(|level| set("scp", PolicyType::None, level))
+                .map(|level| Arc::new(set("scp", PolicyType::None, level)))
                 .collect(),
         }
     }
@@ -969,6 +971,7 @@ fn exercise(text: &str) {
     let Ok(set) = PolicySet::compile([(PolicySource::new("fuzz", PolicyType::None), &parsed)]) else {
         return;
     };
+    let set = Arc::new(set);
     let mut context = Context::new();
     for (key, values, multivalued) in CONTEXT_KEYS {
         let value = if *multivalued {
@@ -994,12 +997,12 @@ fn exercise(text: &str) {
             };
             for policies in [
                 Policies {
-                    identity: Some(&set),
+                    identity: Some(&*set),
                     ..Policies::default()
                 },
                 Policies {
-                    resource: Some(&set),
-                    permissions_boundary: Some(&set),
+                    resource: Some(&*set),
+                    permissions_boundary: Some(&*set),
                     ..Policies::default()
                 },
                 Policies {

@@ -478,6 +478,28 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         | DomainEvent::OidcProviderDeleted(_)
         | DomainEvent::OidcProviderTagged(_)
         | DomainEvent::OidcProviderUntagged(_) => Vec::new(),
+        // Organizations' events come from their own streams; `reduce_organization` projects them.
+        DomainEvent::OrganizationCreated(_)
+        | DomainEvent::OrganizationDeleted(_)
+        | DomainEvent::OrganizationalUnitCreated(_)
+        | DomainEvent::OrganizationalUnitRenamed(_)
+        | DomainEvent::OrganizationalUnitDeleted(_)
+        | DomainEvent::OrganizationAccountJoined(_)
+        | DomainEvent::OrganizationAccountMoved(_)
+        | DomainEvent::OrganizationAccountRemoved(_)
+        | DomainEvent::OrganizationAccountClosed(_)
+        | DomainEvent::OrganizationPolicyCreated(_)
+        | DomainEvent::OrganizationPolicyUpdated(_)
+        | DomainEvent::OrganizationPolicyDeleted(_)
+        | DomainEvent::OrganizationPolicyAttached(_)
+        | DomainEvent::OrganizationPolicyDetached(_)
+        | DomainEvent::OrganizationPolicyTypeEnabled(_)
+        | DomainEvent::OrganizationPolicyTypeDisabled(_)
+        | DomainEvent::OrganizationHandshakeOpened(_)
+        | DomainEvent::OrganizationHandshakeDeclined(_)
+        | DomainEvent::OrganizationHandshakeCanceled(_)
+        | DomainEvent::OrganizationDelegatedAdministratorRegistered(_)
+        | DomainEvent::OrganizationDelegatedAdministratorDeregistered(_) => Vec::new(),
     }
 }
 

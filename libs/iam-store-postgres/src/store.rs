@@ -108,7 +108,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iam_eventlog::{
-    validate_account_id, validate_append, AppendOutcome, ClaimChange, EventEnvelope, EventFeed, EventStore, NewEvent,
+    validate_append, validate_stream_id, AppendOutcome, ClaimChange, EventEnvelope, EventFeed, EventStore, NewEvent,
     StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -661,7 +661,7 @@ impl EventStore for PostgresEventStore {
         from_sequence: u64,
         limit: u32,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
-        validate_account_id(account_id)?;
+        validate_stream_id(account_id)?;
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = $1 AND sequence >= $2 \
              ORDER BY sequence LIMIT $3"
@@ -679,7 +679,7 @@ impl EventStore for PostgresEventStore {
     }
 
     async fn head(&self, account_id: &str) -> Result<u64, StoreError> {
-        validate_account_id(account_id)?;
+        validate_stream_id(account_id)?;
         let head: Option<i64> = sqlx::query_scalar("SELECT head FROM streams WHERE account_id = $1")
             .bind(account_id)
             .fetch_optional(&self.inner.pool)
@@ -689,7 +689,8 @@ impl EventStore for PostgresEventStore {
     }
 
     async fn accounts(&self) -> Result<Vec<String>, StoreError> {
-        sqlx::query("SELECT account_id FROM streams ORDER BY account_id")
+        // Byte order, as the other adapters sort, whatever the database's collation.
+        sqlx::query(r#"SELECT account_id FROM streams ORDER BY account_id COLLATE "C""#)
             .fetch_all(&self.inner.pool)
             .await
             .map_err(|e| backend("listing accounts", &e))?

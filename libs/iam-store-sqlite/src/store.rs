@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use iam_eventlog::{
-    validate_account_id, validate_append, AppendOutcome, ClaimChange, EventEnvelope, EventFeed, EventStore, NewEvent,
+    validate_append, validate_stream_id, AppendOutcome, ClaimChange, EventEnvelope, EventFeed, EventStore, NewEvent,
     StoreError,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -165,7 +165,7 @@ impl EventStore for SqliteEventStore {
         from_sequence: u64,
         limit: u32,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
-        validate_account_id(account_id)?;
+        validate_stream_id(account_id)?;
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = ? AND sequence >= ? \
              ORDER BY sequence LIMIT ?"
@@ -183,7 +183,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn head(&self, account_id: &str) -> Result<u64, StoreError> {
-        validate_account_id(account_id)?;
+        validate_stream_id(account_id)?;
         let head: Option<i64> = sqlx::query_scalar("SELECT head FROM streams WHERE account_id = ?")
             .bind(account_id)
             .fetch_optional(&self.reader)

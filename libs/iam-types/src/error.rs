@@ -51,11 +51,77 @@ pub enum ErrorCode {
     InvalidParameterValue,
     /// STS: an encoded authorization message that does not decode (damaged, or another account's).
     InvalidAuthorizationMessageException,
+    /// Organizations: `AccessDeniedException`.
+    AccessDeniedException,
+    /// Organizations: `AWSOrganizationsNotInUseException`.
+    AwsOrganizationsNotInUseException,
+    /// Organizations: `AlreadyInOrganizationException`.
+    AlreadyInOrganizationException,
+    /// Organizations: `AccountNotFoundException`.
+    AccountNotFoundException,
+    /// Organizations: `AccountAlreadyClosedException`.
+    AccountAlreadyClosedException,
+    /// Organizations: `AccountAlreadyRegisteredException`.
+    AccountAlreadyRegisteredException,
+    /// Organizations: `AccountNotRegisteredException`.
+    AccountNotRegisteredException,
+    /// Organizations: `ChildNotFoundException`.
+    ChildNotFoundException,
+    /// Organizations: `ConstraintViolationException`.
+    ConstraintViolationException,
+    /// Organizations: `DestinationParentNotFoundException`.
+    DestinationParentNotFoundException,
+    /// Organizations: `DuplicateAccountException`.
+    DuplicateAccountException,
+    /// Organizations: `DuplicateHandshakeException`.
+    DuplicateHandshakeException,
+    /// Organizations: `DuplicateOrganizationalUnitException`.
+    DuplicateOrganizationalUnitException,
+    /// Organizations: `DuplicatePolicyAttachmentException`.
+    DuplicatePolicyAttachmentException,
+    /// Organizations: `DuplicatePolicyException`.
+    DuplicatePolicyException,
+    /// Organizations: `HandshakeConstraintViolationException`.
+    HandshakeConstraintViolationException,
+    /// Organizations: `HandshakeNotFoundException`.
+    HandshakeNotFoundException,
+    /// Organizations: `InvalidHandshakeTransitionException`.
+    InvalidHandshakeTransitionException,
+    /// Organizations: `InvalidInputException`.
+    InvalidInputException,
+    /// Organizations: `MalformedPolicyDocumentException`.
+    MalformedPolicyDocumentException,
+    /// Organizations: `OrganizationNotEmptyException`.
+    OrganizationNotEmptyException,
+    /// Organizations: `OrganizationalUnitNotEmptyException`.
+    OrganizationalUnitNotEmptyException,
+    /// Organizations: `OrganizationalUnitNotFoundException`.
+    OrganizationalUnitNotFoundException,
+    /// Organizations: `ParentNotFoundException`.
+    ParentNotFoundException,
+    /// Organizations: `PolicyChangesNotAllowedOnAWSManagedPolicyException`.
+    PolicyChangesNotAllowedOnAwsManagedPolicyException,
+    /// Organizations: `PolicyInUseException`.
+    PolicyInUseException,
+    /// Organizations: `PolicyNotAttachedException`.
+    PolicyNotAttachedException,
+    /// Organizations: `PolicyNotFoundException`.
+    PolicyNotFoundException,
+    /// Organizations: `PolicyTypeAlreadyEnabledException`.
+    PolicyTypeAlreadyEnabledException,
+    /// Organizations: `PolicyTypeNotEnabledException`.
+    PolicyTypeNotEnabledException,
+    /// Organizations: `RootNotFoundException`.
+    RootNotFoundException,
+    /// Organizations: `SourceParentNotFoundException`.
+    SourceParentNotFoundException,
+    /// Organizations: `TargetNotFoundException`.
+    TargetNotFoundException,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 56] = [
         ErrorCode::EntityAlreadyExists,
         ErrorCode::NoSuchEntity,
         ErrorCode::LimitExceeded,
@@ -79,6 +145,39 @@ impl ErrorCode {
         ErrorCode::IdpRejectedClaim,
         ErrorCode::InvalidParameterValue,
         ErrorCode::InvalidAuthorizationMessageException,
+        ErrorCode::AccessDeniedException,
+        ErrorCode::AwsOrganizationsNotInUseException,
+        ErrorCode::AlreadyInOrganizationException,
+        ErrorCode::AccountNotFoundException,
+        ErrorCode::AccountAlreadyClosedException,
+        ErrorCode::AccountAlreadyRegisteredException,
+        ErrorCode::AccountNotRegisteredException,
+        ErrorCode::ChildNotFoundException,
+        ErrorCode::ConstraintViolationException,
+        ErrorCode::DestinationParentNotFoundException,
+        ErrorCode::DuplicateAccountException,
+        ErrorCode::DuplicateHandshakeException,
+        ErrorCode::DuplicateOrganizationalUnitException,
+        ErrorCode::DuplicatePolicyAttachmentException,
+        ErrorCode::DuplicatePolicyException,
+        ErrorCode::HandshakeConstraintViolationException,
+        ErrorCode::HandshakeNotFoundException,
+        ErrorCode::InvalidHandshakeTransitionException,
+        ErrorCode::InvalidInputException,
+        ErrorCode::MalformedPolicyDocumentException,
+        ErrorCode::OrganizationNotEmptyException,
+        ErrorCode::OrganizationalUnitNotEmptyException,
+        ErrorCode::OrganizationalUnitNotFoundException,
+        ErrorCode::ParentNotFoundException,
+        ErrorCode::PolicyChangesNotAllowedOnAwsManagedPolicyException,
+        ErrorCode::PolicyInUseException,
+        ErrorCode::PolicyNotAttachedException,
+        ErrorCode::PolicyNotFoundException,
+        ErrorCode::PolicyTypeAlreadyEnabledException,
+        ErrorCode::PolicyTypeNotEnabledException,
+        ErrorCode::RootNotFoundException,
+        ErrorCode::SourceParentNotFoundException,
+        ErrorCode::TargetNotFoundException,
     ];
 
     /// The code as AWS spells it in `<Code>`.
@@ -107,6 +206,41 @@ impl ErrorCode {
             ErrorCode::IdpRejectedClaim => "IDPRejectedClaim",
             ErrorCode::InvalidParameterValue => "InvalidParameterValue",
             ErrorCode::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::AwsOrganizationsNotInUseException => "AWSOrganizationsNotInUseException",
+            ErrorCode::AlreadyInOrganizationException => "AlreadyInOrganizationException",
+            ErrorCode::AccountNotFoundException => "AccountNotFoundException",
+            ErrorCode::AccountAlreadyClosedException => "AccountAlreadyClosedException",
+            ErrorCode::AccountAlreadyRegisteredException => "AccountAlreadyRegisteredException",
+            ErrorCode::AccountNotRegisteredException => "AccountNotRegisteredException",
+            ErrorCode::ChildNotFoundException => "ChildNotFoundException",
+            ErrorCode::ConstraintViolationException => "ConstraintViolationException",
+            ErrorCode::DestinationParentNotFoundException => "DestinationParentNotFoundException",
+            ErrorCode::DuplicateAccountException => "DuplicateAccountException",
+            ErrorCode::DuplicateHandshakeException => "DuplicateHandshakeException",
+            ErrorCode::DuplicateOrganizationalUnitException => "DuplicateOrganizationalUnitException",
+            ErrorCode::DuplicatePolicyAttachmentException => "DuplicatePolicyAttachmentException",
+            ErrorCode::DuplicatePolicyException => "DuplicatePolicyException",
+            ErrorCode::HandshakeConstraintViolationException => "HandshakeConstraintViolationException",
+            ErrorCode::HandshakeNotFoundException => "HandshakeNotFoundException",
+            ErrorCode::InvalidHandshakeTransitionException => "InvalidHandshakeTransitionException",
+            ErrorCode::InvalidInputException => "InvalidInputException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocumentException",
+            ErrorCode::OrganizationNotEmptyException => "OrganizationNotEmptyException",
+            ErrorCode::OrganizationalUnitNotEmptyException => "OrganizationalUnitNotEmptyException",
+            ErrorCode::OrganizationalUnitNotFoundException => "OrganizationalUnitNotFoundException",
+            ErrorCode::ParentNotFoundException => "ParentNotFoundException",
+            ErrorCode::PolicyChangesNotAllowedOnAwsManagedPolicyException => {
+                "PolicyChangesNotAllowedOnAWSManagedPolicyException"
+            }
+            ErrorCode::PolicyInUseException => "PolicyInUseException",
+            ErrorCode::PolicyNotAttachedException => "PolicyNotAttachedException",
+            ErrorCode::PolicyNotFoundException => "PolicyNotFoundException",
+            ErrorCode::PolicyTypeAlreadyEnabledException => "PolicyTypeAlreadyEnabledException",
+            ErrorCode::PolicyTypeNotEnabledException => "PolicyTypeNotEnabledException",
+            ErrorCode::RootNotFoundException => "RootNotFoundException",
+            ErrorCode::SourceParentNotFoundException => "SourceParentNotFoundException",
+            ErrorCode::TargetNotFoundException => "TargetNotFoundException",
         }
     }
 
@@ -136,6 +270,40 @@ impl ErrorCode {
             | ErrorCode::IdpCommunicationError
             | ErrorCode::InvalidParameterValue
             | ErrorCode::InvalidAuthorizationMessageException => 400,
+            // AWS Organizations answers every client error with 400.
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::AwsOrganizationsNotInUseException => 400,
+            ErrorCode::AlreadyInOrganizationException => 400,
+            ErrorCode::AccountNotFoundException => 400,
+            ErrorCode::AccountAlreadyClosedException => 400,
+            ErrorCode::AccountAlreadyRegisteredException => 400,
+            ErrorCode::AccountNotRegisteredException => 400,
+            ErrorCode::ChildNotFoundException => 400,
+            ErrorCode::ConstraintViolationException => 400,
+            ErrorCode::DestinationParentNotFoundException => 400,
+            ErrorCode::DuplicateAccountException => 400,
+            ErrorCode::DuplicateHandshakeException => 400,
+            ErrorCode::DuplicateOrganizationalUnitException => 400,
+            ErrorCode::DuplicatePolicyAttachmentException => 400,
+            ErrorCode::DuplicatePolicyException => 400,
+            ErrorCode::HandshakeConstraintViolationException => 400,
+            ErrorCode::HandshakeNotFoundException => 400,
+            ErrorCode::InvalidHandshakeTransitionException => 400,
+            ErrorCode::InvalidInputException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::OrganizationNotEmptyException => 400,
+            ErrorCode::OrganizationalUnitNotEmptyException => 400,
+            ErrorCode::OrganizationalUnitNotFoundException => 400,
+            ErrorCode::ParentNotFoundException => 400,
+            ErrorCode::PolicyChangesNotAllowedOnAwsManagedPolicyException => 400,
+            ErrorCode::PolicyInUseException => 400,
+            ErrorCode::PolicyNotAttachedException => 400,
+            ErrorCode::PolicyNotFoundException => 400,
+            ErrorCode::PolicyTypeAlreadyEnabledException => 400,
+            ErrorCode::PolicyTypeNotEnabledException => 400,
+            ErrorCode::RootNotFoundException => 400,
+            ErrorCode::SourceParentNotFoundException => 400,
+            ErrorCode::TargetNotFoundException => 400,
         }
     }
 

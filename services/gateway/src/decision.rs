@@ -45,6 +45,9 @@ pub struct AuthorizeInput {
     /// A consistency token: decide on a model at least this fresh.
     #[serde(default)]
     min_sequence: Option<u64>,
+    /// An organization consistency token: its guardrails are at least this fresh.
+    #[serde(default)]
+    org_sequence: Option<u64>,
 }
 
 impl From<AuthorizeInput> for AccessRequest {
@@ -61,6 +64,7 @@ impl From<AuthorizeInput> for AccessRequest {
             resource_policy: input.resource_policy,
             resource_owner: input.resource_owner,
             min_sequence: input.min_sequence,
+            min_org_sequence: input.org_sequence,
         }
     }
 }
@@ -273,6 +277,7 @@ fn access_request(caller: &ApiCaller, evaluation: &Evaluation) -> Result<AccessR
         resource_policy,
         resource_owner: None,
         min_sequence: None,
+        min_org_sequence: None,
     })
 }
 

@@ -179,10 +179,12 @@ impl CredentialStore for Keys<'_> {
             AccessKeyOwner::Root => format!("arn:aws:iam::{account_id}:root"),
             AccessKeyOwner::User { user_id } => model.state().user_by_id(user_id)?.arn.to_string(),
         };
+        // A closed account's keys stop authenticating at once.
+        let active = key.status == iam_domain::AccessKeyStatus::Active && !self.0.is_suspended(&account_id);
         Some(KeyRecord {
             account_id,
             principal_arn,
-            active: key.status == iam_domain::AccessKeyStatus::Active,
+            active,
         })
     }
 
@@ -427,6 +429,12 @@ async fn aws_api(
     } else {
         ErrorShape::Query
     };
+    // An organization's consistency token: its policies are applied at least this fresh.
+    let org_sequence = request
+        .headers()
+        .get(aws::organizations::ORG_SEQUENCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     // The same consistency token as GraphQL's: answer at least as fresh as this sequence.
     let min_sequence = match request
         .headers()
@@ -494,9 +502,17 @@ async fn aws_api(
             return shaped_error(shape, status, error.code.as_str(), &error.message, &caller.request_id);
         }
     }
+    if let Some(sequence) = org_sequence {
+        if let Some(organization) = gateway.gatehouse.organization_of(&caller.account_id) {
+            if let Err(error) = gateway.gatehouse.organization_at_least(&organization, sequence).await {
+                let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+                return shaped_error(shape, status, error.code.as_str(), &error.message, &caller.request_id);
+            }
+        }
+    }
     let mut response = match (service.as_str(), target) {
         ("organizations", target) => {
-            aws::organizations::handle(&gateway.gatehouse, &caller, target.as_deref(), &body).await
+            aws::organizations::handle(&gateway.gatehouse, &caller, target.as_deref(), &body, org_sequence).await
         }
         (_, Some(target)) => {
             let shown: String = target.chars().take(128).collect();

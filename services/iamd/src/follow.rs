@@ -44,9 +44,10 @@ pub async fn follow_log(
     }
 }
 
-async fn catch_up(gatehouse: &Gatehouse, account_id: &str, sequence: u64) {
-    if let Err(error) = gatehouse.account_at_least(account_id, sequence).await {
-        tracing::warn!(account = %account_id, %error, "cannot catch up an account");
+async fn catch_up(gatehouse: &Gatehouse, stream_id: &str, sequence: u64) {
+    // An account's stream or an organization's (`o-...`).
+    if let Err(error) = gatehouse.stream_at_least(stream_id, sequence).await {
+        tracing::warn!(stream = %stream_id, %error, "cannot catch up a stream");
     }
 }
 
