@@ -448,12 +448,11 @@ impl Gatehouse {
         if min_org_sequence > 0 {
             // The token names an organization's sequence: the caller's organization's, or the
             // resource owner's when that is another.
-            let organizations: BTreeSet<String> = std::iter::once(caller.account_id.as_str())
+            let accounts: BTreeSet<&str> = std::iter::once(caller.account_id.as_str())
                 .chain(requests.iter().filter_map(|r| r.resource_owner.as_deref()))
-                .filter_map(|account| self.organization_of(account))
                 .collect();
-            for organization in organizations {
-                self.organization_at_least(&organization, min_org_sequence).await?;
+            for account in accounts {
+                self.organization_at_token(account, min_org_sequence).await?;
             }
         }
         // The caller is the same for the whole batch: its identity is worked out once.

@@ -755,6 +755,27 @@ impl Gatehouse {
         Ok(model)
     }
 
+    /// Honours an organization consistency token for `account_id`: its organization's guardrails
+    /// are at least `token` fresh. When this replica does not know the account to be in any
+    /// organization yet (it joined one through another replica), every organization of the log
+    /// is caught up first, so the token also covers joining.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::organization_at_least`].
+    pub async fn organization_at_token(&self, account_id: &str, token: u64) -> Result<(), AppError> {
+        if self.organization_of(account_id).is_none() {
+            let streams = self.store.accounts().await.map_err(store_error)?;
+            for organization in streams.iter().filter(|s| is_organization_id(s)) {
+                let head = self.store.head(organization).await.map_err(store_error)?;
+                self.organization_at_least(organization, head).await?;
+            }
+        }
+        match self.organization_of(account_id) {
+            Some(organization) => self.organization_at_least(&organization, token).await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// Brings any stream (an account's or an organization's) up to `sequence` from the log: what
     /// a replica does for each event another replica appended.
     ///
@@ -849,16 +870,22 @@ impl Gatehouse {
             .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
         let now = Utc::now();
         let name = operation.name();
-        let org = match self.organization_of(&caller.account_id) {
-            Some(id) => Some(self.organization_at_least(&id, min_sequence.unwrap_or(0)).await?),
-            None => None,
-        };
+        if let Some(token) = min_sequence {
+            self.organization_at_token(&caller.account_id, token).await?;
+        }
+        let org = self.organization_model_of(&caller.account_id);
         let resource = org
             .as_ref()
             .and_then(|o| o.state().info().map(|i| i.arn.clone()))
             .unwrap_or_else(|| "*".to_owned());
         let needed = vec![Requirement::named(&format!("organizations:{name}"), &resource)];
-        let outcome = match self.check_standing(caller, org.as_deref(), operation.standing(), name) {
+        // Malformed input is refused before anything else is looked at, as AWS does.
+        let valid = match &operation {
+            OrgOperation::CreateAccount(request) => request.validate(),
+            _ => Ok(()),
+        };
+        let outcome = match valid.and_then(|()| self.check_standing(caller, org.as_deref(), operation.standing(), name))
+        {
             Ok(()) => match self.authorize_requirements(&model, caller, &needed, now) {
                 Ok(()) => self.run_organizations(caller, org, &operation, now).await,
                 Err(refused) => Err(refused),
@@ -941,6 +968,7 @@ impl Gatehouse {
                 })
             }
             OrgOperation::CreateAccount(request) => {
+                request.validate()?;
                 let org = org.ok_or_else(not_in_use)?;
                 let organization_id = org.state().info().map(|i| i.id.clone()).unwrap_or_default();
                 request.validate()?;

@@ -336,11 +336,16 @@ impl ActionIndex {
     /// everywhere. Each list is in ascending statement order without repeats, as `add` builds it.
     fn candidates<'s>(&'s self, action: &str) -> [&'s [u32]; 3] {
         let exact = self.exact.get(action).map(Vec::as_slice).unwrap_or_default();
-        let service = action
-            .split_once(':')
-            .and_then(|(service, _)| self.by_service.get(service))
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        // Many sets (an organization's levels among them) have no service wildcards: no need to
+        // find the service in the action then.
+        let service = match self.by_service.is_empty() {
+            true => &[],
+            false => action
+                .split_once(':')
+                .and_then(|(service, _)| self.by_service.get(service))
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        };
         [exact, service, &self.everywhere]
     }
 }

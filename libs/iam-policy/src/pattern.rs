@@ -50,6 +50,10 @@ impl Glob {
 
     /// Case-sensitive match of the whole text.
     pub(crate) fn matches(&self, text: &str) -> bool {
+        // `*` alone, as `Action` and `Resource` of allow-all policies such as `FullAWSAccess`.
+        if let [Piece::AnyRun] = self.pieces.as_slice() {
+            return true;
+        }
         glob_match(|i| self.pieces.get(i).copied(), text)
     }
 }

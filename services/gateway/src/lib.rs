@@ -503,11 +503,13 @@ async fn aws_api(
         }
     }
     if let Some(sequence) = org_sequence {
-        if let Some(organization) = gateway.gatehouse.organization_of(&caller.account_id) {
-            if let Err(error) = gateway.gatehouse.organization_at_least(&organization, sequence).await {
-                let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-                return shaped_error(shape, status, error.code.as_str(), &error.message, &caller.request_id);
-            }
+        if let Err(error) = gateway
+            .gatehouse
+            .organization_at_token(&caller.account_id, sequence)
+            .await
+        {
+            let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            return shaped_error(shape, status, error.code.as_str(), &error.message, &caller.request_id);
         }
     }
     let mut response = match (service.as_str(), target) {

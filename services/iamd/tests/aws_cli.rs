@@ -356,6 +356,25 @@ fn the_aws_cli_manages_gatehouse() {
     assert_eq!(keys["ContextKeyNames"], serde_json::json!(["aws:SecureTransport"]));
 
     // Organizations through the same endpoint.
+    let organization = ok(&server, ServiceEnv, &["organizations", "create-organization"]);
+    assert!(organization["Organization"]["Id"].as_str().unwrap().starts_with("o-"));
+    let root_id = ok(&server, ServiceEnv, &["organizations", "list-roots"])["Roots"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unit = ok(
+        &server,
+        ServiceEnv,
+        &[
+            "organizations",
+            "create-organizational-unit",
+            "--parent-id",
+            &root_id,
+            "--name",
+            "Prod",
+        ],
+    );
+    assert_eq!(unit["OrganizationalUnit"]["Name"], "Prod");
     let made = ok(
         &server,
         ServiceEnv,
@@ -369,6 +388,9 @@ fn the_aws_cli_manages_gatehouse() {
         ],
     );
     assert_eq!(made["CreateAccountStatus"]["State"], "SUCCEEDED");
+    // The CLI pages through every account by itself.
+    let accounts = ok(&server, ServiceEnv, &["organizations", "list-accounts"]);
+    assert_eq!(accounts["Accounts"].as_array().unwrap().len(), 2);
 
     let (ok_, _, err) = aws(&server, Flag, &["iam", "get-user", "--user-name", "nobody"]);
     assert!(!ok_);

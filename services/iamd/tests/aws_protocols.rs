@@ -60,6 +60,7 @@ fn organizations_create_account_makes_a_member_reached_through_its_access_role()
         &server,
         &root,
         &[
+            ("organizations", "create_organization", json!({})),
             (
                 "organizations",
                 "create_account",
@@ -80,26 +81,31 @@ fn organizations_create_account_makes_a_member_reached_through_its_access_role()
             (
                 "iam",
                 "attach_user_policy",
-                json!({"UserName": "operator", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+                json!({"UserName": "operator", "PolicyArn": "arn:aws:iam::aws:policy/IAMFullAccess"}),
             ),
             ("iam", "create_access_key", json!({"UserName": "operator"})),
         ],
     );
-    let status = &results[0]["response"]["CreateAccountStatus"];
+    let status = &results[1]["response"]["CreateAccountStatus"];
     assert_eq!(status["State"], "SUCCEEDED", "{results:?}");
     assert_eq!(status["AccountName"], "Production");
     assert!(status["Id"].as_str().unwrap().starts_with("car-"));
     let production = status["AccountId"].as_str().unwrap().to_owned();
     assert_eq!(production.len(), 12);
     assert_ne!(production, management);
-    let development = results[1]["response"]["CreateAccountStatus"]["AccountId"]
+    let development = results[2]["response"]["CreateAccountStatus"]["AccountId"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(results[2]["error"]["code"], "InvalidInputException");
-    assert_eq!(results[3]["error"]["code"], "UnknownOperationException");
-    // Only the management account's root user creates accounts, whatever an IAM user may do.
-    let key = &results[6]["response"]["AccessKey"];
+    assert_eq!(results[3]["error"]["code"], "InvalidInputException");
+    // Every account of the organization: the management account and the two new ones.
+    assert_eq!(
+        results[4]["response"]["Accounts"].as_array().unwrap().len(),
+        3,
+        "{results:?}"
+    );
+    // An IAM user of the management account creates accounts only when its policies allow it.
+    let key = &results[7]["response"]["AccessKey"];
     let operator = credentials(
         key["AccessKeyId"].as_str().unwrap(),
         key["SecretAccessKey"].as_str().unwrap(),
@@ -124,7 +130,7 @@ fn organizations_create_account_makes_a_member_reached_through_its_access_role()
     assert_eq!(made["eventSource"], "organizations.amazonaws.com");
     assert_eq!(made["requestParameters"]["email"], "HIDDEN_DUE_TO_SECURITY_REASONS");
     assert_eq!(
-        made["responseElements"]["createAccountStatus"]["accountId"],
+        made["responseElements"]["CreateAccountStatus"]["AccountId"],
         production.as_str()
     );
     assert_eq!(made["cloudTrailRecord"]["apiVersion"], "2016-11-28");
@@ -276,6 +282,12 @@ fn requests_no_sdk_would_send_get_aws_errors_and_change_nothing() {
         (
             "organizations",
             vec![JSON_1_1, ("x-amz-target", "AWSOrganizationsV20161128.ListAccounts")],
+            "{}",
+            "AWSOrganizationsNotInUseException",
+        ),
+        (
+            "organizations",
+            vec![JSON_1_1, ("x-amz-target", "AWSOrganizationsV20161128.FlyToTheMoon")],
             "{}",
             "UnknownOperationException",
         ),
@@ -513,6 +525,13 @@ fn graphql_offers_the_same_organizations_and_context_key_calls() {
     assert_eq!(graphql.data()["principal"], json!(["aws:username", "aws:SourceIp"]));
     assert_eq!(graphql.data()["custom"], wire[3]["response"]["ContextKeyNames"]);
 
+    let organization = gql(
+        &server.address,
+        &root,
+        "mutation { createOrganization { orgSequence } }",
+        json!({}),
+    );
+    assert!(organization.error_code().is_none(), "{:?}", organization.body);
     let created = gql(
         &server.address,
         &root,
@@ -530,6 +549,6 @@ fn graphql_offers_the_same_organizations_and_context_key_calls() {
         "mutation { createOrganizationAccount(input: {accountName: \"\", email: \"sandbox@example.com\"}) { id } }",
         json!({}),
     );
-    assert_eq!(invalid.error_code().as_deref(), Some("ValidationError"));
+    assert_eq!(invalid.error_code().as_deref(), Some("InvalidInputException"));
     server.terminate();
 }
