@@ -13,7 +13,7 @@ use iam_policy::simulate::{
 use iam_policy::{Policies, PolicyError};
 use iam_types::{ErrorCode, IamArn, ResourceKind};
 
-use crate::AppError;
+use crate::{AppError, Gatehouse};
 
 /// `SimulatePrincipalPolicy`'s parameters.
 #[derive(Debug, Clone, Default)]
@@ -49,11 +49,12 @@ pub fn simulate_custom(request: &SimulateCustomPolicyRequest) -> Result<Simulate
 }
 
 /// `SimulatePrincipalPolicy`: a user's or role's own policies and boundary in `model`'s account,
-/// one page of results.
+/// under its organization's SCPs (every level, as a live decision), one page of results.
 ///
 /// # Errors
 /// `InvalidInput` (no action, sizes, paging, context), `NoSuchEntity` (no such principal).
 pub fn simulate_principal(
+    gatehouse: &Gatehouse,
     model: &AccountModel,
     input: &PrincipalSimulation,
 ) -> Result<SimulatePolicyResponse, AppError> {
@@ -77,6 +78,8 @@ pub fn simulate_principal(
     })?;
     let extra = context_from_entries(&input.context_entries).map_err(policy_error)?;
     let mut context = model.request_context(&principal, &RequestFacts::default(), Utc::now());
+    let account = principal.caller.account.to_string();
+    let (own, _) = gatehouse.organization_keys(&account, &account, &mut context);
     for (key, value) in extra.iter() {
         context.insert(key, value.clone());
     }
@@ -93,6 +96,7 @@ pub fn simulate_principal(
             identity: None,
             identity_sets: &principal.identity,
             permissions_boundary: principal.boundary.as_deref(),
+            service_control: own.as_deref().map_or(&[], |g| &g.guardrails.service_control),
             ..Policies::default()
         },
         caller: &principal.caller,

@@ -1,6 +1,9 @@
 //! The in-memory evaluation model: for one account's state, each principal's identity-based
 //! policies and permissions boundary compiled once (by `iam-policy`) and reused for every
 //! decision until the account changes. No database is read on the decision path.
+//!
+//! An organization's SCPs and RCPs limit those decisions as [`Guardrails`]: levels compiled once
+//! by a [`LevelCompiler`] and shared by every account under them (see `guardrails.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -2073,7 +2073,7 @@ async fn simulate_principal(gatehouse: &Gatehouse, caller: &ApiCaller, params: &
     };
     let outcome = match gatehouse.authorize_read(caller, &call) {
         Err(denied) => Err(denied.into()),
-        Ok(model) => iam_app::simulation::simulate_principal(&model, &input)
+        Ok(model) => iam_app::simulation::simulate_principal(gatehouse, &model, &input)
             .map(|response| Some(simulation_xml(&response)))
             .map_err(WireError::from),
     };
