@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use iam_audit::EVENT_SOURCE_ORGANIZATIONS;
 use iam_authz::{Guardrails, LevelCompiler};
 use iam_domain::organization::{
-    decide_organization, evolve_organization, is_organization_id, MemberAccount, MemberStatus, OrgCommand, OrgPolicy,
-    OrgPolicyType, OrganizationState, TargetKind,
+    decide_organization, evolve_organization, is_organization_id, CreateAccountRecord, CreateAccountRequest,
+    MemberAccount, MemberStatus, OrgCommand, OrgPolicy, OrgPolicyType, OrganizationState, TargetKind,
 };
 use iam_domain::{DecideContext, DomainEvent, Requirement};
 use iam_policy::{PolicySet, PolicySource, PolicyType};
@@ -241,6 +241,11 @@ pub enum OrgRead {
     ListDelegatedAdministrators(Page),
     /// `DescribeEffectivePolicy` (SCPs: the chain that applies to an account).
     DescribeEffectivePolicy(String),
+    /// `DescribeCreateAccountStatus`.
+    DescribeCreateAccountStatus(String),
+    /// `ListCreateAccountStatus`, optionally of some states (`SUCCEEDED` is the only one
+    /// Gatehouse's synchronous `CreateAccount` leaves).
+    ListCreateAccountStatus(Vec<String>, Page),
 }
 
 /// A page request: `MaxResults` and `NextToken`.
@@ -450,6 +455,8 @@ impl OrgOperation {
                 OrgRead::DescribeHandshake(_) => "DescribeHandshake",
                 OrgRead::ListDelegatedAdministrators(_) => "ListDelegatedAdministrators",
                 OrgRead::DescribeEffectivePolicy(_) => "DescribeEffectivePolicy",
+                OrgRead::DescribeCreateAccountStatus(_) => "DescribeCreateAccountStatus",
+                OrgRead::ListCreateAccountStatus(..) => "ListCreateAccountStatus",
             },
         }
     }
@@ -497,6 +504,8 @@ impl OrgOperation {
                 OrgRead::ListPoliciesForTarget(id, t, _) => json!({ "targetId": id, "filter": t.as_str() }),
                 OrgRead::ListPolicies(t, _) => json!({ "filter": t.as_str() }),
                 OrgRead::DescribeHandshake(id) => json!({ "handshakeId": id }),
+                OrgRead::DescribeCreateAccountStatus(id) => json!({ "createAccountRequestId": id }),
+                OrgRead::ListCreateAccountStatus(states, _) => json!({ "states": states }),
                 OrgRead::DescribeEffectivePolicy(id) => {
                     json!({ "targetId": id, "policyType": "SERVICE_CONTROL_POLICY" })
                 }
@@ -990,6 +999,10 @@ impl Gatehouse {
                             account_name: request.account_name.clone(),
                             email: request.email.clone(),
                             parent_id: request.parent_id.clone(),
+                            request: Some(CreateAccountRequest {
+                                id: created.request_id.clone(),
+                                requested: created.requested,
+                            }),
                         },
                     )
                     .await?;
@@ -1374,6 +1387,24 @@ impl Gatehouse {
                     .collect();
                 page("DelegatedAdministrators", items, p)?
             }
+            OrgRead::DescribeCreateAccountStatus(id) => {
+                let record = state.create_request(id).ok_or_else(|| {
+                    AppError::new(
+                        ErrorCode::CreateAccountStatusNotFoundException,
+                        format!("We can't find a create account request with the id {id}."),
+                    )
+                })?;
+                json!({ "CreateAccountStatus": create_account_record_json(record) })
+            }
+            OrgRead::ListCreateAccountStatus(states, p) => {
+                let wanted = |s: &String| s == "SUCCEEDED";
+                let items = if states.is_empty() || states.iter().any(wanted) {
+                    state.create_requests().map(create_account_record_json).collect()
+                } else {
+                    Vec::new()
+                };
+                page("CreateAccountStatuses", items, p)?
+            }
             OrgRead::DescribeEffectivePolicy(id) => {
                 // A member account sees its own chain only.
                 let is_reader = state
@@ -1408,6 +1439,17 @@ impl Gatehouse {
             }
         })
     }
+}
+
+fn create_account_record_json(record: &CreateAccountRecord) -> Value {
+    json!({
+        "Id": record.request.id,
+        "AccountName": record.account_name,
+        "State": "SUCCEEDED",
+        "RequestedTimestamp": epoch(record.request.requested),
+        "CompletedTimestamp": epoch(record.completed),
+        "AccountId": record.account_id,
+    })
 }
 
 fn create_account_status(created: &CreatedMemberAccount) -> Value {

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use iam_app::access::{AccessRequest, ApiCaller};
+use iam_app::organizations::{OrgOperation, OrgRead, Page};
 use iam_app::{Actor, Gatehouse};
+use iam_domain::organization::{OrgCommand, OrgPolicyType};
 use iam_domain::Command;
-use iam_policy::DecisionEffect;
+use iam_policy::{DecisionEffect, PolicySlot};
 use iam_secrets::Sealer;
 use iam_store_sqlite::{AuditDurability, SqliteAuditLog, SqliteEventStore, SqliteStoreOptions};
 use iam_types::ErrorCode;
@@ -99,6 +101,225 @@ async fn a_token_makes_a_lagging_replica_catch_up_before_deciding() {
     // A token from the future is refused, not waited for forever.
     let ahead = second
         .decide_access(&caller, &read(Some(removed.sequence + 100)))
+        .await
+        .unwrap_err();
+    assert_eq!(ahead.code, ErrorCode::InvalidInput);
+}
+
+fn caller_for(account: &str) -> ApiCaller {
+    ApiCaller {
+        account_id: account.to_owned(),
+        principal_arn: format!("arn:aws:iam::{account}:root"),
+        access_key_id: None,
+        source_ip: None,
+        user_agent: None,
+        request_id: "r".into(),
+        region: "us-east-1".into(),
+        api_version: None,
+        session: None,
+    }
+}
+
+/// An organization change through `replica` by `account`'s root: the answer, and its token.
+async fn org_change(replica: &Gatehouse, account: &str, command: OrgCommand) -> (serde_json::Value, u64) {
+    let answer = replica
+        .organizations(&caller_for(account), OrgOperation::Change(command), None)
+        .await
+        .unwrap();
+    (answer.response, answer.sequence)
+}
+
+/// A standalone account whose user `alice` may read every S3 object.
+async fn account_with_reader(replica: &Gatehouse, actor: &Actor) -> String {
+    let (account, _) = replica.create_account(actor, None).await.unwrap();
+    for command in [
+        Command::CreateUser {
+            user_name: "alice".into(),
+            path: None,
+            permissions_boundary: None,
+            tags: vec![],
+        },
+        Command::AttachUserPolicy {
+            user_name: "alice".into(),
+            policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+        },
+    ] {
+        replica.execute(&account, actor, &command).await.unwrap();
+    }
+    account
+}
+
+/// `account` joins the organization of `management` through `replica` (invited and accepting).
+async fn join(replica: &Gatehouse, management: &str, account: &str) -> u64 {
+    let (invited, _) = org_change(
+        replica,
+        management,
+        OrgCommand::InviteAccount {
+            target_account_id: account.to_owned(),
+            notes: None,
+            target_in_other_organization: false,
+        },
+    )
+    .await;
+    let handshake = invited["Handshake"]["Id"].as_str().unwrap().to_owned();
+    let (_, joined) = org_change(
+        replica,
+        account,
+        OrgCommand::AcceptHandshake {
+            handshake_id: handshake,
+            caller_account_id: String::new(),
+            account_name: String::new(),
+            in_other_organization: false,
+        },
+    )
+    .await;
+    joined
+}
+
+/// Creates an SCP denying `action` and attaches it to `target`: the attachment's token.
+async fn deny_with_scp(replica: &Gatehouse, management: &str, name: &str, action: &str, target: &str) -> (String, u64) {
+    let (created, _) = org_change(
+        replica,
+        management,
+        OrgCommand::CreatePolicy {
+            name: name.to_owned(),
+            description: String::new(),
+            policy_type: OrgPolicyType::ServiceControlPolicy,
+            content: serde_json::json!({"Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": action, "Resource": "*"}]})
+            .to_string(),
+        },
+    )
+    .await;
+    let policy = created["Policy"]["PolicySummary"]["Id"].as_str().unwrap().to_owned();
+    let (_, attached) = org_change(
+        replica,
+        management,
+        OrgCommand::AttachPolicy {
+            policy_id: policy.clone(),
+            target_id: target.to_owned(),
+        },
+    )
+    .await;
+    (policy, attached)
+}
+
+fn read_as_alice(account: &str, min_org_sequence: Option<u64>) -> AccessRequest {
+    AccessRequest {
+        principal_arn: format!("arn:aws:iam::{account}:user/alice"),
+        action: "s3:GetObject".into(),
+        resource: "arn:aws:s3:::reports/q3.pdf".into(),
+        min_org_sequence,
+        ..AccessRequest::default()
+    }
+}
+
+fn denied_by_scp(decision: &iam_app::access::AccessDecision, policy: &str) -> bool {
+    decision.effect == DecisionEffect::ExplicitDeny
+        && decision
+            .matched
+            .iter()
+            .any(|m| m.slot == PolicySlot::ServiceControl && &*m.source.id == policy)
+}
+
+/// The same problem for an organization's guardrails: an SCP attached through one replica is
+/// applied by a replica that has not followed it only for a decision carrying the attachment's
+/// organization token, also for an account the lagging replica does not yet know to be a member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_token_makes_a_lagging_replica_apply_a_new_scp() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = replica(dir.path(), "a").await;
+    let actor = Actor {
+        arn: "arn:aws:iam::000000000000:root".into(),
+        request_id: "t".into(),
+    };
+    let (management, _) = first.create_account(&actor, None).await.unwrap();
+    let member = account_with_reader(&first, &actor).await;
+    let newcomer = account_with_reader(&first, &actor).await;
+    let (made, _) = org_change(
+        &first,
+        &management,
+        OrgCommand::CreateOrganization {
+            management_account_id: management.clone(),
+            management_account_email: String::new(),
+            feature_set: Some("ALL".into()),
+        },
+    )
+    .await;
+    let organization = made["Organization"]["Id"].as_str().unwrap().to_owned();
+    join(&first, &management, &member).await;
+    let roots = first
+        .organizations(
+            &caller_for(&management),
+            OrgOperation::Read(OrgRead::ListRoots(Page::default())),
+            None,
+        )
+        .await
+        .unwrap();
+    let root_id = roots.response["Roots"][0]["Id"].as_str().unwrap().to_owned();
+    let (_, enabled) = org_change(
+        &first,
+        &management,
+        OrgCommand::EnablePolicyType {
+            root_id,
+            policy_type: OrgPolicyType::ServiceControlPolicy,
+        },
+    )
+    .await;
+
+    // The second replica loads now: it sees the organization, the member and FullAWSAccess, then
+    // learns of nothing more by itself.
+    let second = replica(dir.path(), "b").await;
+    assert_eq!(second.organization_of(&member).as_deref(), Some(organization.as_str()));
+    let seen = second.guardrails_of(&member).unwrap();
+    assert_eq!(seen.organization_sequence, enabled);
+    assert_eq!(second.organization_of(&newcomer), None);
+
+    let (scp, attached) = deny_with_scp(&first, &management, "NoReads", "s3:GetObject", &member).await;
+    assert!(attached > enabled);
+    let on_first = first
+        .decide_access(&caller_for(&member), &read_as_alice(&member, None))
+        .await
+        .unwrap();
+    assert!(denied_by_scp(&on_first, &scp), "{on_first:?}");
+    // Without a token the lagging replica still answers from before the attachment: the problem.
+    let stale = second
+        .decide_access(&caller_for(&member), &read_as_alice(&member, None))
+        .await
+        .unwrap();
+    assert_eq!(stale.effect, DecisionEffect::Allowed);
+    assert_eq!(second.guardrails_of(&member).unwrap().organization_sequence, enabled);
+    // With the attachment's token it catches the organization up first.
+    let fresh = second
+        .decide_access(&caller_for(&member), &read_as_alice(&member, Some(attached)))
+        .await
+        .unwrap();
+    assert!(denied_by_scp(&fresh, &scp), "{fresh:?}");
+    assert_eq!(second.guardrails_of(&member).unwrap().organization_sequence, attached);
+
+    // An account that joined through the first replica is no member at all to the second, so
+    // catching up "its organization" would find none: the token still has to bring the SCP in.
+    join(&first, &management, &newcomer).await;
+    let (newcomer_scp, attached) = deny_with_scp(&first, &management, "NoReadsEither", "s3:GetObject", &newcomer).await;
+    assert_eq!(second.organization_of(&newcomer), None);
+    let stale = second
+        .decide_access(&caller_for(&newcomer), &read_as_alice(&newcomer, None))
+        .await
+        .unwrap();
+    assert_eq!(stale.effect, DecisionEffect::Allowed);
+    let fresh = second
+        .decide_access(&caller_for(&newcomer), &read_as_alice(&newcomer, Some(attached)))
+        .await
+        .unwrap();
+    assert!(denied_by_scp(&fresh, &newcomer_scp), "{fresh:?}");
+    assert_eq!(
+        second.organization_of(&newcomer).as_deref(),
+        Some(organization.as_str())
+    );
+
+    // An organization token from the future is refused, not waited for.
+    let ahead = second
+        .decide_access(&caller_for(&member), &read_as_alice(&member, Some(attached + 100)))
         .await
         .unwrap_err();
     assert_eq!(ahead.code, ErrorCode::InvalidInput);

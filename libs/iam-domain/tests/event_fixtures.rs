@@ -847,6 +847,7 @@ fn organization_samples() -> Vec<DomainEvent> {
         DomainEvent::OrganizationAccountJoined(AccountJoined {
             account: org_member(ORG_MEMBER, "production", ORG_ROOT, JoinedMethod::Invited),
             handshake_id: Some(ORG_HANDSHAKE.to_owned()),
+            create_request: None,
         }),
         DomainEvent::OrganizationAccountMoved(AccountMoved {
             account_id: ORG_MEMBER.to_owned(),

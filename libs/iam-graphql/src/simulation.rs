@@ -161,7 +161,8 @@ pub(crate) fn simulate_principal(ctx: &Context<'_>, input: SimulatePrincipalPoli
         max_items: input.max_items,
         marker: input.marker,
     };
-    let simulated = iam_app::simulation::simulate_principal(&scope.gatehouse, &scope.model, &simulation).map_err(from_app)?;
+    let simulated =
+        iam_app::simulation::simulate_principal(&scope.gatehouse, &scope.model, &simulation).map_err(from_app)?;
     Ok(response(simulated.evaluation_results, simulated.marker))
 }
 

@@ -67,6 +67,8 @@ pub enum ErrorCode {
     AccountNotRegisteredException,
     /// Organizations: `ChildNotFoundException`.
     ChildNotFoundException,
+    /// Organizations: `CreateAccountStatusNotFoundException`.
+    CreateAccountStatusNotFoundException,
     /// Organizations: `ConstraintViolationException`.
     ConstraintViolationException,
     /// Organizations: `DestinationParentNotFoundException`.
@@ -121,7 +123,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 56] = [
+    pub const ALL: [ErrorCode; 57] = [
         ErrorCode::EntityAlreadyExists,
         ErrorCode::NoSuchEntity,
         ErrorCode::LimitExceeded,
@@ -153,6 +155,7 @@ impl ErrorCode {
         ErrorCode::AccountAlreadyRegisteredException,
         ErrorCode::AccountNotRegisteredException,
         ErrorCode::ChildNotFoundException,
+        ErrorCode::CreateAccountStatusNotFoundException,
         ErrorCode::ConstraintViolationException,
         ErrorCode::DestinationParentNotFoundException,
         ErrorCode::DuplicateAccountException,
@@ -214,6 +217,7 @@ impl ErrorCode {
             ErrorCode::AccountAlreadyRegisteredException => "AccountAlreadyRegisteredException",
             ErrorCode::AccountNotRegisteredException => "AccountNotRegisteredException",
             ErrorCode::ChildNotFoundException => "ChildNotFoundException",
+            ErrorCode::CreateAccountStatusNotFoundException => "CreateAccountStatusNotFoundException",
             ErrorCode::ConstraintViolationException => "ConstraintViolationException",
             ErrorCode::DestinationParentNotFoundException => "DestinationParentNotFoundException",
             ErrorCode::DuplicateAccountException => "DuplicateAccountException",
@@ -279,6 +283,7 @@ impl ErrorCode {
             ErrorCode::AccountAlreadyRegisteredException => 400,
             ErrorCode::AccountNotRegisteredException => 400,
             ErrorCode::ChildNotFoundException => 400,
+            ErrorCode::CreateAccountStatusNotFoundException => 400,
             ErrorCode::ConstraintViolationException => 400,
             ErrorCode::DestinationParentNotFoundException => 400,
             ErrorCode::DuplicateAccountException => 400,

@@ -193,6 +193,25 @@ fn an_organization_governs_its_accounts_with_service_control_policies() {
     );
     assert_eq!(status["CreateAccountStatus"]["State"], "SUCCEEDED");
     let member = status["CreateAccountStatus"]["AccountId"].as_str().unwrap().to_owned();
+    // Tools poll the request until it is done: it already is.
+    let request_id = status["CreateAccountStatus"]["Id"].as_str().unwrap();
+    let polled = must(
+        &server,
+        &root,
+        "organizations",
+        "describe_create_account_status",
+        json!({"CreateAccountRequestId": request_id}),
+    );
+    assert_eq!(polled["CreateAccountStatus"]["State"], "SUCCEEDED");
+    assert_eq!(polled["CreateAccountStatus"]["AccountId"], member.as_str());
+    let listed = must(
+        &server,
+        &root,
+        "organizations",
+        "list_create_account_status",
+        json!({"States": ["SUCCEEDED"]}),
+    );
+    assert_eq!(listed["CreateAccountStatuses"].as_array().unwrap().len(), 1);
     must(
         &server,
         &root,

@@ -62,6 +62,9 @@ pub enum OrgCommand {
         email: String,
         /// Where to put it (the root when absent).
         parent_id: Option<String>,
+        /// The request's id (`car-...`) and time.
+        #[serde(skip)]
+        request: Option<CreateAccountRequest>,
     },
     /// `InviteAccountToOrganization`.
     InviteAccount {
@@ -309,7 +312,8 @@ pub fn decide_organization(state: &OrganizationState, command: &OrgCommand, ctx:
             account_name,
             email,
             parent_id,
-        } => org.add_created_account(account_id, account_name, email, parent_id.as_deref()),
+            request,
+        } => org.add_created_account(account_id, account_name, email, parent_id.as_deref(), request.as_ref()),
         OrgCommand::InviteAccount {
             target_account_id,
             notes,
@@ -555,7 +559,14 @@ impl Org<'_> {
         Ok(())
     }
 
-    fn add_created_account(&self, account_id: &str, name: &str, email: &str, parent_id: Option<&str>) -> Decision {
+    fn add_created_account(
+        &self,
+        account_id: &str,
+        name: &str,
+        email: &str,
+        parent_id: Option<&str>,
+        request: Option<&CreateAccountRequest>,
+    ) -> Decision {
         if self.state.account(account_id).is_some() {
             return Ok(Vec::new());
         }
@@ -575,6 +586,7 @@ impl Org<'_> {
                 joined: self.ctx.now,
             },
             handshake_id: None,
+            create_request: request.cloned(),
         })])
     }
 
@@ -677,6 +689,7 @@ impl Org<'_> {
                 joined: self.ctx.now,
             },
             handshake_id: Some(handshake.id.clone()),
+            create_request: None,
         })])
     }
 

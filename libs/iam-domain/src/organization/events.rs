@@ -52,6 +52,8 @@ pub struct AccountJoined {
     pub account: MemberAccount,
     /// The invitation it accepted, if any.
     pub handshake_id: Option<String>,
+    /// The `CreateAccount` request that made it, if any.
+    pub create_request: Option<CreateAccountRequest>,
 }
 
 /// `organizations.account.moved`.
@@ -216,6 +218,17 @@ pub fn evolve_organization(state: &mut OrganizationState, event: &DomainEvent) {
             attach_full_access_of_every_type(state, &e.account.id);
             if let Some(handshake) = e.handshake_id.as_ref().and_then(|id| state.handshakes.get_mut(id)) {
                 handshake.state = HandshakeState::Accepted;
+            }
+            if let Some(request) = &e.create_request {
+                state.create_requests.insert(
+                    request.id.clone(),
+                    CreateAccountRecord {
+                        request: request.clone(),
+                        account_id: e.account.id.clone(),
+                        account_name: e.account.name.clone(),
+                        completed: e.account.joined,
+                    },
+                );
             }
         }
         DomainEvent::OrganizationAccountMoved(e) => {

@@ -307,6 +307,28 @@ pub struct DelegatedAdministrator {
     pub registered: DateTime<Utc>,
 }
 
+/// A `CreateAccount` request, as `DescribeCreateAccountStatus` finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateAccountRequest {
+    /// `car-` and 32 characters.
+    pub id: String,
+    /// When it was asked for.
+    pub requested: DateTime<Utc>,
+}
+
+/// A `CreateAccount` request that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateAccountRecord {
+    /// The request.
+    pub request: CreateAccountRequest,
+    /// The account it made.
+    pub account_id: String,
+    /// The name it was given.
+    pub account_name: String,
+    /// When the account joined.
+    pub completed: DateTime<Utc>,
+}
+
 /// A node of the tree a policy can be attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetKind {
@@ -343,6 +365,8 @@ pub struct OrganizationState {
     pub(crate) attachments: BTreeMap<String, BTreeSet<String>>,
     pub(crate) handshakes: BTreeMap<String, Handshake>,
     pub(crate) delegated: BTreeMap<String, DelegatedAdministrator>,
+    /// `CreateAccount` requests by id.
+    pub(crate) create_requests: BTreeMap<String, CreateAccountRecord>,
 }
 
 impl OrganizationState {
@@ -418,6 +442,16 @@ impl OrganizationState {
     /// Every handshake.
     pub fn handshakes(&self) -> impl Iterator<Item = &Handshake> {
         self.handshakes.values()
+    }
+
+    /// A `CreateAccount` request by id.
+    pub fn create_request(&self, id: &str) -> Option<&CreateAccountRecord> {
+        self.create_requests.get(id)
+    }
+
+    /// Every `CreateAccount` request, by id.
+    pub fn create_requests(&self) -> impl Iterator<Item = &CreateAccountRecord> {
+        self.create_requests.values()
     }
 
     /// The delegated administrators.

@@ -259,6 +259,7 @@ fn add_account(id: &str, parent: Option<&str>) -> OrgCommand {
         account_name: format!("account-{id}"),
         email: format!("aws+{id}@example.com"),
         parent_id: parent.map(str::to_owned),
+        request: None,
     }
 }
 
@@ -723,6 +724,7 @@ fn created_accounts_join_once_under_the_root_or_an_ou() {
         account_name: String::new(),
         email: "x@example.com".into(),
         parent_id: None,
+        request: None,
     };
     assert_eq!(o.err(nameless), ErrorCode::InvalidInputException);
 }

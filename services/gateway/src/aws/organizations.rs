@@ -331,6 +331,22 @@ fn translate(operation: &str, input: &Value) -> Result<Option<OrgOperation>, Ref
         }),
         "ListDelegatedAdministrators" => read(R::ListDelegatedAdministrators(page(input)?)),
         "DescribeEffectivePolicy" => read(R::DescribeEffectivePolicy(required(input, "TargetId")?)),
+        "DescribeCreateAccountStatus" => read(R::DescribeCreateAccountStatus(required(
+            input,
+            "CreateAccountRequestId",
+        )?)),
+        "ListCreateAccountStatus" => {
+            let states = match input.get("States") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|s| s.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| Refusal("SerializationException", "States must be strings".into()))?,
+                Some(_) => return Err(Refusal("SerializationException", "States must be a list".into())),
+            };
+            read(R::ListCreateAccountStatus(states, page(input)?))
+        }
         _ => Ok(None),
     }
 }
