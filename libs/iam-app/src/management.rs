@@ -197,6 +197,14 @@ impl Gatehouse {
             ..RequestFacts::default()
         };
         let mut context = model.request_context(&principal, &facts, now);
+        // The region the request was signed for, as AWS sets it (for IAM, a global service, the
+        // deployment's region): SCPs that allow only some regions read it.
+        if !caller.region.is_empty() {
+            context.insert(
+                "aws:RequestedRegion",
+                iam_policy::ContextValue::single(caller.region.as_str()),
+            );
+        }
         for (key, value) in keys {
             context.insert(key, value.clone());
         }

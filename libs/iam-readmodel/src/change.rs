@@ -2,6 +2,10 @@
 //!
 //! The reducer ([`crate::reduce`]) is pure and produces [`RowChange`]s; each backend renders
 //! them in its dialect (`INSERT ... ON CONFLICT ... DO UPDATE` is common to SQLite and Postgres).
+//!
+//! Every table's first key column is its stream: `account_id` for an account's tables,
+//! `organization_id` for an organization's. A stream's rows are those whose first key column
+//! holds its id ([`stream_column`]), which is what snapshots read and rebuilds delete.
 
 use chrono::{DateTime, Utc};
 
@@ -79,9 +83,54 @@ pub enum RowChange {
         /// Equality conditions.
         filter: Columns,
     },
+    /// Inserts rows whose primary key is not taken yet (`ON CONFLICT DO NOTHING`): one row of
+    /// values, or, with `from`, one row per row of another table (or the same one) matching a
+    /// filter. It is how one event changes rows it cannot name: "attach `FullAWSAccess` to every
+    /// OU" is a copy of `rm_organizational_units`' ids. Backends run it as its own statement, in
+    /// its place (it reads what the changes before it wrote).
+    Insert {
+        /// The table.
+        table: &'static str,
+        /// Every inserted column with where its value comes from.
+        columns: Vec<(&'static str, Source)>,
+        /// `None`: one row of [`Source::Value`]s. `Some`: one row per row selected.
+        from: Option<Select>,
+    },
 }
 
-/// Every projected table, in the order snapshots list them.
+/// Where an [`RowChange::Insert`]ed column's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// This value.
+    Value(SqlValue),
+    /// This column of the selected row (only with a `from`).
+    Column(&'static str),
+}
+
+/// The rows an [`RowChange::Insert`] copies: those of `table` matching `filter` (equality).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Select {
+    /// The table read.
+    pub table: &'static str,
+    /// Equality conditions; at least the stream column, so the copy stays in its stream.
+    pub filter: Columns,
+}
+
+impl RowChange {
+    /// The table the change writes.
+    #[must_use]
+    pub fn table(&self) -> &'static str {
+        match self {
+            RowChange::Upsert { table, .. }
+            | RowChange::Update { table, .. }
+            | RowChange::Delete { table, .. }
+            | RowChange::Insert { table, .. } => table,
+        }
+    }
+}
+
+/// Every projected table with its primary key, in the order snapshots list them. The first key
+/// column is the stream's id ([`stream_column`]).
 pub const TABLES: &[(&str, &[&str])] = &[
     ("rm_accounts", &["account_id"]),
     ("rm_users", &["account_id", "user_id"]),
@@ -99,7 +148,31 @@ pub const TABLES: &[(&str, &[&str])] = &[
         "rm_instance_profile_roles",
         &["account_id", "instance_profile_id", "role_id"],
     ),
+    ("rm_organizations", &["organization_id"]),
+    ("rm_organization_roots", &["organization_id", "root_id"]),
+    (
+        "rm_organization_policy_types",
+        &["organization_id", "root_id", "policy_type"],
+    ),
+    ("rm_organizational_units", &["organization_id", "ou_id"]),
+    ("rm_organization_accounts", &["organization_id", "account_id"]),
+    ("rm_organization_policies", &["organization_id", "policy_id"]),
+    (
+        "rm_organization_policy_attachments",
+        &["organization_id", "policy_id", "target_id"],
+    ),
+    ("rm_organization_handshakes", &["organization_id", "handshake_id"]),
+    (
+        "rm_organization_delegated_administrators",
+        &["organization_id", "account_id", "service_principal"],
+    ),
 ];
+
+/// The column of a table's key that holds its stream's id (`account_id`, `organization_id`).
+#[must_use]
+pub fn stream_column(key: &[&'static str]) -> &'static str {
+    key.first().copied().unwrap_or("account_id")
+}
 
 /// How a backend numbers bind parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +225,35 @@ pub fn render(change: &RowChange, placeholders: Placeholders) -> String {
             let filter: Vec<String> = names(filter).map(|c| format!("{c} = {}", placeholder())).collect();
             format!("DELETE FROM {table} WHERE {}", filter.join(" AND "))
         }
+        RowChange::Insert { table, columns, from } => {
+            let targets: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+            let sources: Vec<String> = columns
+                .iter()
+                .map(|(_, source)| match source {
+                    Source::Value(_) => placeholder(),
+                    Source::Column(column) => (*column).to_owned(),
+                })
+                .collect();
+            let rows = match from {
+                None => format!("VALUES ({})", sources.join(", ")),
+                Some(Select { table: from, filter }) => {
+                    let mut filter: Vec<String> = names(filter).map(|c| format!("{c} = {}", placeholder())).collect();
+                    // SQLite needs a WHERE between `SELECT ... FROM t` and `ON CONFLICT`.
+                    if filter.is_empty() {
+                        filter.push("true".to_owned());
+                    }
+                    format!(
+                        "SELECT {} FROM {from} WHERE {}",
+                        sources.join(", "),
+                        filter.join(" AND ")
+                    )
+                }
+            };
+            format!(
+                "INSERT INTO {table} ({}) {rows} ON CONFLICT DO NOTHING",
+                targets.join(", ")
+            )
+        }
     }
 }
 
@@ -162,6 +264,14 @@ pub fn bind_order(change: &RowChange) -> Vec<&SqlValue> {
         RowChange::Upsert { key, values, .. } => key.iter().chain(values).map(|(_, v)| v).collect(),
         RowChange::Update { filter, set, .. } => set.iter().chain(filter).map(|(_, v)| v).collect(),
         RowChange::Delete { filter, .. } => filter.iter().map(|(_, v)| v).collect(),
+        RowChange::Insert { columns, from, .. } => columns
+            .iter()
+            .filter_map(|(_, source)| match source {
+                Source::Value(value) => Some(value),
+                Source::Column(_) => None,
+            })
+            .chain(from.iter().flat_map(|select| select.filter.iter().map(|(_, v)| v)))
+            .collect(),
     }
 }
 
@@ -194,6 +304,46 @@ mod tests {
         assert_eq!(
             values,
             [&SqlValue::from("/"), &SqlValue::from("a"), &SqlValue::from("1")]
+        );
+    }
+
+    #[test]
+    fn renders_inserts_of_values_and_of_selected_rows() {
+        let copy = RowChange::Insert {
+            table: "rm_organization_policy_attachments",
+            columns: vec![
+                ("organization_id", Source::Column("organization_id")),
+                ("policy_id", Source::Value("p-FullAWSAccess".into())),
+                ("target_id", Source::Column("ou_id")),
+                ("policy_type", Source::Value("SERVICE_CONTROL_POLICY".into())),
+            ],
+            from: Some(Select {
+                table: "rm_organizational_units",
+                filter: vec![("organization_id", "o-1".into())],
+            }),
+        };
+        assert_eq!(
+            render(&copy, Placeholders::Dollar),
+            "INSERT INTO rm_organization_policy_attachments (organization_id, policy_id, target_id, policy_type) \
+             SELECT organization_id, $1, ou_id, $2 FROM rm_organizational_units WHERE organization_id = $3 \
+             ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            bind_order(&copy),
+            [
+                &SqlValue::from("p-FullAWSAccess"),
+                &SqlValue::from("SERVICE_CONTROL_POLICY"),
+                &SqlValue::from("o-1")
+            ]
+        );
+        let one = RowChange::Insert {
+            table: "rm_tags",
+            columns: vec![("account_id", Source::Value("1".into()))],
+            from: None,
+        };
+        assert_eq!(
+            render(&one, Placeholders::Question),
+            "INSERT INTO rm_tags (account_id) VALUES (?) ON CONFLICT DO NOTHING"
         );
     }
 }

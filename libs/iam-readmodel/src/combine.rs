@@ -10,6 +10,11 @@
 //! some primary-key column pinned by both (an upsert pins its whole key, an update or a delete
 //! the key columns of its filter) holds different values. Deletes also commute with each other.
 //! Tables have no foreign keys or triggers, so changes to different tables always commute.
+//!
+//! An [`RowChange::Insert`] may read another table (it copies selected rows), so it commutes
+//! with nothing: it is a statement of its own ([`Statement::Single`]) that cuts the batch, the
+//! changes before it grouped and sent first, those after it grouped apart and sent after it.
+//! Only organization events produce inserts, and they are rare in a feed.
 
 use std::collections::HashMap;
 
@@ -45,6 +50,15 @@ pub struct Shape {
     pub columns: Vec<(&'static str, bool)>,
 }
 
+/// One statement of a batch, in the order they must run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement<'a> {
+    /// Set-based changes, sent as one statement.
+    Group(Group<'a>),
+    /// An insert, sent as it is ([`crate::change::render`]).
+    Single(&'a RowChange),
+}
+
 /// Changes of one shape that touch pairwise different rows: one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group<'a> {
@@ -54,23 +68,28 @@ pub struct Group<'a> {
     pub rows: Vec<Vec<&'a SqlValue>>,
 }
 
-fn shape(change: &RowChange) -> Shape {
-    let (table, kind) = match change {
-        RowChange::Upsert { table, key, .. } => (*table, Kind::Upsert { key: key.len() }),
-        RowChange::Update { table, set, .. } => (*table, Kind::Update { set: set.len() }),
-        RowChange::Delete { table, .. } => (*table, Kind::Delete),
-    };
-    let names: Vec<&'static str> = match change {
-        RowChange::Upsert { key, values, .. } => key.iter().chain(values).map(|(c, _)| *c).collect(),
-        RowChange::Update { filter, set, .. } => set.iter().chain(filter).map(|(c, _)| *c).collect(),
-        RowChange::Delete { filter, .. } => filter.iter().map(|(c, _)| *c).collect(),
+/// The shape of a set-based change (`None` for an insert, which is never grouped).
+fn shape(change: &RowChange) -> Option<Shape> {
+    let (table, kind, names): (_, _, Vec<&'static str>) = match change {
+        RowChange::Upsert { table, key, values } => (
+            *table,
+            Kind::Upsert { key: key.len() },
+            key.iter().chain(values).map(|(c, _)| *c).collect(),
+        ),
+        RowChange::Update { table, filter, set } => (
+            *table,
+            Kind::Update { set: set.len() },
+            set.iter().chain(filter).map(|(c, _)| *c).collect(),
+        ),
+        RowChange::Delete { table, filter } => (*table, Kind::Delete, filter.iter().map(|(c, _)| *c).collect()),
+        RowChange::Insert { .. } => return None,
     };
     let columns = names
         .into_iter()
         .zip(bind_order(change))
         .map(|(name, value)| (name, matches!(value, SqlValue::Int(_))))
         .collect();
-    Shape { table, kind, columns }
+    Some(Shape { table, kind, columns })
 }
 
 /// The primary-key columns of `table` (none for a table this crate does not know).
@@ -85,6 +104,7 @@ fn pins(change: &RowChange) -> (u32, Vec<&SqlValue>) {
         RowChange::Upsert { table, key, .. } => (*table, key, None),
         RowChange::Update { table, filter, set } => (*table, filter, Some(set)),
         RowChange::Delete { table, filter } => (*table, filter, None),
+        RowChange::Insert { .. } => return (0, Vec::new()),
     };
     let key = primary_key(table);
     if key.len() > 32 {
@@ -128,11 +148,26 @@ type Index<'a> = HashMap<(&'static str, bool, u32, u32), HashMap<Vec<&'a SqlValu
 /// Groups `changes` (in their order) into statements whose order-preserving execution equals
 /// applying the changes one by one.
 #[must_use]
-pub fn combine(changes: &[RowChange]) -> Vec<Group<'_>> {
+pub fn combine(changes: &[RowChange]) -> Vec<Statement<'_>> {
+    let mut statements = Vec::new();
+    let mut run = 0;
+    for (i, change) in changes.iter().enumerate() {
+        if matches!(change, RowChange::Insert { .. }) {
+            statements.extend(group(&changes[run..i]).into_iter().map(Statement::Group));
+            statements.push(Statement::Single(change));
+            run = i + 1;
+        }
+    }
+    statements.extend(group(&changes[run..]).into_iter().map(Statement::Group));
+    statements
+}
+
+/// [`combine`] for a run of set-based changes (no inserts).
+fn group(changes: &[RowChange]) -> Vec<Group<'_>> {
     let pinned: Vec<(u32, Vec<&SqlValue>)> = changes.iter().map(pins).collect();
     let mut masks: HashMap<&'static str, Vec<u32>> = HashMap::new();
     for (change, (mask, _)) in changes.iter().zip(&pinned) {
-        let seen = masks.entry(table(change)).or_default();
+        let seen = masks.entry(change.table()).or_default();
         if !seen.contains(mask) {
             seen.push(*mask);
         }
@@ -141,7 +176,7 @@ pub fn combine(changes: &[RowChange]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut by_shape: HashMap<Shape, Vec<usize>> = HashMap::new();
     for (change, (mask, values)) in changes.iter().zip(&pinned) {
-        let table = table(change);
+        let table = change.table();
         let is_delete = matches!(change, RowChange::Delete { .. });
         let table_masks = masks.get(table).map_or(&[][..], Vec::as_slice);
         // The last group this change must follow.
@@ -161,7 +196,8 @@ pub fn combine(changes: &[RowChange]) -> Vec<Group<'_>> {
                 }
             }
         }
-        let shape = shape(change);
+        // `combine` cuts the batch at inserts: none reaches here.
+        let Some(shape) = shape(change) else { continue };
         let of_shape = by_shape.entry(shape.clone()).or_default();
         let first_eligible = of_shape.partition_point(|&g| after.is_some_and(|a| g <= a));
         let group = if let Some(&g) = of_shape.get(first_eligible) {
@@ -186,12 +222,6 @@ pub fn combine(changes: &[RowChange]) -> Vec<Group<'_>> {
         }
     }
     groups
-}
-
-fn table(change: &RowChange) -> &'static str {
-    match change {
-        RowChange::Upsert { table, .. } | RowChange::Update { table, .. } | RowChange::Delete { table, .. } => table,
-    }
 }
 
 #[cfg(test)]

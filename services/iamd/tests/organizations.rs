@@ -801,3 +801,222 @@ fn organization_changes_survive_kill_9() {
     assert_eq!(on_member["Policies"][0]["Id"], "p-FullAWSAccess");
     server.terminate();
 }
+
+fn policy_id(answer: &Value) -> String {
+    answer["Policy"]["PolicySummary"]["Id"].as_str().unwrap().to_owned()
+}
+
+fn new_scp(server: &Server, root: &Credentials, name: &str, statements: Value) -> String {
+    policy_id(&must(
+        server,
+        root,
+        "organizations",
+        "create_policy",
+        json!({"Name": name, "Description": name, "Type": "SERVICE_CONTROL_POLICY", "Content": document(statements)}),
+    ))
+}
+
+fn attach(server: &Server, root: &Credentials, policy: &str, target: &str) {
+    must(
+        server,
+        root,
+        "organizations",
+        "attach_policy",
+        json!({"PolicyId": policy, "TargetId": target}),
+    );
+}
+
+/// A member account created under `parent`.
+fn member_under(server: &Server, root: &Credentials, root_id: &str, parent: &str, name: &str) -> String {
+    let account = must(
+        server,
+        root,
+        "organizations",
+        "create_account",
+        json!({"Email": format!("{name}@example.com"), "AccountName": name}),
+    )["CreateAccountStatus"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    must(
+        server,
+        root,
+        "organizations",
+        "move_account",
+        json!({"AccountId": account, "SourceParentId": root_id, "DestinationParentId": parent}),
+    );
+    account
+}
+
+fn unit(server: &Server, root: &Credentials, parent: &str, name: &str) -> String {
+    must(
+        server,
+        root,
+        "organizations",
+        "create_organizational_unit",
+        json!({"ParentId": parent, "Name": name}),
+    )["OrganizationalUnit"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn aws_documented_scp_examples_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let operator = operator(&server, &root);
+    must(&server, &root, "organizations", "create_organization", json!({}));
+    let root_id = must(&server, &root, "organizations", "list_roots", json!({}))["Roots"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    must(
+        &server,
+        &root,
+        "organizations",
+        "enable_policy_type",
+        json!({"RootId": root_id, "PolicyType": "SERVICE_CONTROL_POLICY"}),
+    );
+    let regional = unit(&server, &root, &root_id, "Regional");
+    let restricted = unit(&server, &root, &root_id, "Restricted");
+    let a = member_under(&server, &root, &root_id, &regional, "alpha");
+    let b = member_under(&server, &root, &root_id, &restricted, "beta");
+
+    // 1. Allow only approved regions, with the usual exceptions for global services.
+    let regions = new_scp(
+        &server,
+        &root,
+        "ApprovedRegions",
+        json!([{"Sid": "DenyOutsideEU", "Effect": "Deny",
+            "NotAction": ["iam:*", "organizations:*", "sts:*", "gatehouse:*", "route53:*", "cloudfront:*", "support:*"],
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "eu-central-1"]}}}]),
+    );
+    attach(&server, &root, &regions, &regional);
+    let alpha = access_role_session(&server, &operator, &a);
+    let role = format!("arn:aws:iam::{a}:role/OrganizationAccountAccessRole");
+    let ask = |action: &str, region: &str| {
+        json!({"principalArn": role, "action": action, "resource": "*",
+            "context": [{"key": "aws:RequestedRegion", "values": [region]}]})
+    };
+    let far = decide(&server, &alpha, &ask("s3:GetObject", "ap-south-1"));
+    assert_eq!(far["decision"], "ExplicitDeny", "{far}");
+    assert!(far["matchedStatements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["sourcePolicyId"] == regions.as_str() && m["sid"] == "DenyOutsideEU"));
+    assert_eq!(
+        decide(&server, &alpha, &ask("s3:GetObject", "eu-west-1"))["decision"],
+        "Allow"
+    );
+    assert_eq!(
+        decide(&server, &alpha, &ask("iam:ListUsers", "ap-south-1"))["decision"],
+        "Allow"
+    );
+
+    // 2. Protect a role from changes, except by a security administrator role.
+    let protect = new_scp(
+        &server,
+        &root,
+        "ProtectRoles",
+        json!([{"Effect": "Deny",
+            "Action": ["iam:DeleteRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy",
+                       "iam:DeleteRolePolicy", "iam:UpdateAssumeRolePolicy"],
+            "Resource": "arn:aws:iam::*:role/protected-*",
+            "Condition": {"ArnNotLike": {"aws:PrincipalARN": "arn:aws:iam::*:role/SecurityAdmin"}}}]),
+    );
+    attach(&server, &root, &protect, &regional);
+    let management = server.account_id();
+    let trust = document(
+        json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{management}:root")},
+        "Action": "sts:AssumeRole"}]),
+    );
+    for name in ["protected-app", "SecurityAdmin"] {
+        must(
+            &server,
+            &alpha,
+            "iam",
+            "create_role",
+            json!({"RoleName": name, "AssumeRolePolicyDocument": trust}),
+        );
+    }
+    must(
+        &server,
+        &alpha,
+        "iam",
+        "attach_role_policy",
+        json!({"RoleName": "SecurityAdmin", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    );
+    let (code, message) = refused(
+        &server,
+        &alpha,
+        "iam",
+        "delete_role",
+        json!({"RoleName": "protected-app"}),
+    );
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("service control policy"), "{message}");
+    let security = must(
+        &server,
+        &operator,
+        "sts",
+        "assume_role",
+        json!({"RoleArn": format!("arn:aws:iam::{a}:role/SecurityAdmin"), "RoleSessionName": "sec"}),
+    );
+    let c = &security["Credentials"];
+    let security = credentials(
+        c["AccessKeyId"].as_str().unwrap(),
+        c["SecretAccessKey"].as_str().unwrap(),
+        Some(c["SessionToken"].as_str().unwrap()),
+    );
+    must(
+        &server,
+        &security,
+        "iam",
+        "delete_role",
+        json!({"RoleName": "protected-app"}),
+    );
+
+    // 3. FullAWSAccess replaced by an allow list on an OU: everything below it can do only what
+    // the list allows, though its own level still holds FullAWSAccess.
+    let allow_list = new_scp(
+        &server,
+        &root,
+        "AllowList",
+        json!([{"Effect": "Allow", "Action": ["s3:*", "iam:List*", "iam:Get*", "sts:*", "gatehouse:*"], "Resource": "*"}]),
+    );
+    attach(&server, &root, &allow_list, &restricted);
+    must(
+        &server,
+        &root,
+        "organizations",
+        "detach_policy",
+        json!({"PolicyId": "p-FullAWSAccess", "TargetId": restricted}),
+    );
+    let beta = access_role_session(&server, &operator, &b);
+    must(&server, &beta, "iam", "list_users", json!({}));
+    let (code, message) = refused(&server, &beta, "iam", "create_user", json!({"UserName": "x"}));
+    assert_eq!(code, "AccessDenied");
+    assert!(message.contains("no service control policy allows"), "{message}");
+    // The Regional OU keeps FullAWSAccess: its account creates users.
+    must(&server, &alpha, "iam", "create_user", json!({"UserName": "x"}));
+    // The chain that applies to beta, level by level.
+    let effective = must(
+        &server,
+        &root,
+        "organizations",
+        "list_policies_for_target",
+        json!({"TargetId": restricted, "Filter": "SERVICE_CONTROL_POLICY"}),
+    );
+    let names: Vec<&str> = effective["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["AllowList"]);
+    server.terminate();
+}
