@@ -611,7 +611,13 @@ fn decide(
     // and may not overwrite what Gatehouse knows of the principal.
     for (key, value) in extra.iter() {
         let lower = key.to_ascii_lowercase();
-        if lower.starts_with("aws:principal") || lower == "aws:username" || lower == "aws:userid" {
+        // Nor what its organizations say of the principal and the resource.
+        if lower.starts_with("aws:principal")
+            || lower.starts_with("aws:resourceorg")
+            || lower == "aws:resourceaccount"
+            || lower == "aws:username"
+            || lower == "aws:userid"
+        {
             continue;
         }
         context.insert(key, value.clone());

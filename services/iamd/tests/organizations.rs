@@ -695,6 +695,11 @@ fn invited_accounts_their_root_users_and_resource_control_policies() {
             .any(|m| m["sourcePolicyId"] == perimeter.as_str()),
         "{outside}"
     );
+    // The application cannot claim organization keys for its principal: Gatehouse sets them.
+    let mut spoofed = ask(&outsider);
+    spoofed["context"] = json!([{"key": "aws:PrincipalOrgID", "values": [organization]},
+        {"key": "aws:ResourceOrgID", "values": ["o-spoofed0000"]}]);
+    assert_eq!(decide(&server, &outsider_root, &spoofed)["decision"], "ExplicitDeny");
     let management = server.account_id();
     must(&server, &root, "iam", "create_user", json!({"UserName": "reader"}));
     must(
