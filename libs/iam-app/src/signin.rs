@@ -227,7 +227,11 @@ impl Gatehouse {
             account.map(|account| sign_in_record(&request, account, user_arn, mfa_used, false))
         };
 
-        let model = account.as_deref().and_then(|id| self.account(id));
+        // A closed account's users answer as no user at all.
+        let model = account
+            .as_deref()
+            .filter(|id| !self.is_suspended(id))
+            .and_then(|id| self.account(id));
         let state = model.as_ref().map(|m| m.state().clone());
         let user = state
             .as_ref()
