@@ -41,8 +41,10 @@ pub const MAX_PAGE: usize = 20;
 pub struct OrgModel {
     state: Arc<OrganizationState>,
     compiler: Arc<LevelCompiler>,
-    /// (node, policy type) -> that node's level.
-    levels: RwLock<HashMap<(String, OrgPolicyType), Arc<PolicySet>>>,
+    /// (node, policy type) -> the policies (id, revision) of that node's level and its compiled
+    /// set, shared by the organization's successive models (an entry is used only while its
+    /// node's policies are the same), so an org change recompiles only the levels it changed.
+    levels: Arc<RwLock<HashMap<(String, OrgPolicyType), LevelEntry>>>,
     /// Account -> its guardrails.
     accounts: RwLock<HashMap<String, Arc<AccountGuardrails>>>,
 }
@@ -65,12 +67,34 @@ pub struct AccountGuardrails {
     pub scp_chain: Vec<(String, Vec<(String, String, String)>)>,
 }
 
+type LevelEntry = (Vec<(String, u32)>, Arc<PolicySet>);
+
 impl OrgModel {
     fn new(state: Arc<OrganizationState>, compiler: Arc<LevelCompiler>) -> Self {
         OrgModel {
             state,
             compiler,
-            levels: RwLock::default(),
+            levels: Arc::default(),
+            accounts: RwLock::default(),
+        }
+    }
+
+    /// The model of `state`, the next state of `previous`'s organization: it shares the compiled
+    /// levels (each is checked against its node's policies when used).
+    fn succeeding(previous: &OrgModel, state: Arc<OrganizationState>) -> Self {
+        let levels = previous.levels.clone();
+        {
+            // Nodes that are gone take their levels with them, now and then.
+            let mut map = write_lock(&levels);
+            // Two policy types per node at most: twice that means half the entries are stale.
+            if map.len() > 4 * state.node_count() + 64 {
+                map.retain(|(node, _), _| state.target_kind(node).is_some());
+            }
+        }
+        OrgModel {
+            state,
+            compiler: previous.compiler.clone(),
+            levels,
             accounts: RwLock::default(),
         }
     }
@@ -82,8 +106,11 @@ impl OrgModel {
 
     fn level(&self, node: &str, policy_type: OrgPolicyType, policies: &[&OrgPolicy]) -> Arc<PolicySet> {
         let key = (node.to_owned(), policy_type);
-        if let Some(found) = read_lock(&self.levels).get(&key) {
-            return found.clone();
+        let signature: Vec<(String, u32)> = policies.iter().map(|p| (p.id.clone(), p.revision)).collect();
+        if let Some((known, set)) = read_lock(&self.levels).get(&key) {
+            if *known == signature {
+                return set.clone();
+            }
         }
         let source_type = match policy_type {
             OrgPolicyType::ResourceControlPolicy => PolicyType::ResourceControlPolicy,
@@ -98,7 +125,7 @@ impl OrgModel {
             })
             .collect();
         let set = self.compiler.compile(&sources);
-        write_lock(&self.levels).insert(key, set.clone());
+        write_lock(&self.levels).insert(key, (signature, set.clone()));
         set
     }
 
@@ -715,7 +742,7 @@ impl Gatehouse {
                 membership.insert(new.clone(), organization_id.to_owned());
             }
         }
-        let model = Arc::new(OrgModel::new(Arc::new(state), self.organizations.compiler.clone()));
+        let model = Arc::new(OrgModel::succeeding(&previous, Arc::new(state)));
         *write_lock(&slot.model) = model.clone();
         model
     }

@@ -409,6 +409,11 @@ impl OrganizationState {
         self.units.values()
     }
 
+    /// How many nodes the tree has: the root, its OUs and its accounts.
+    pub fn node_count(&self) -> usize {
+        1 + self.units.len() + self.accounts.len()
+    }
+
     /// A member account by id.
     pub fn account(&self, id: &str) -> Option<&MemberAccount> {
         self.accounts.get(id)
