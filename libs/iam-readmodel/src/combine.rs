@@ -231,7 +231,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::change::Columns;
+    use crate::change::{Columns, Select, Source};
 
     /// A table as a map from its full key to its other columns: an obviously correct executor.
     type Table = BTreeMap<Vec<SqlValue>, BTreeMap<&'static str, SqlValue>>;
@@ -274,22 +274,82 @@ mod tests {
         }
     }
 
+    /// Applies an insert: the rows it selects (from the same table here) are read first, then
+    /// each is added unless its key is taken.
+    fn insert(table: &mut Table, columns: &[(&'static str, Source)], from: Option<&Select>) {
+        let build = |source_row: Option<(&Vec<SqlValue>, &BTreeMap<&'static str, SqlValue>)>| {
+            let mut key = Vec::new();
+            let mut values = BTreeMap::new();
+            for (column, source) in columns {
+                let value = match (source, source_row) {
+                    (Source::Value(value), _) => value.clone(),
+                    (Source::Column(c), Some((k, row))) => KEY
+                        .iter()
+                        .position(|name| name == c)
+                        .map_or_else(|| row.get(c).cloned(), |i| k.get(i).cloned())
+                        .unwrap_or(SqlValue::Null),
+                    (Source::Column(_), None) => SqlValue::Null,
+                };
+                if KEY.contains(column) {
+                    key.push(value);
+                } else {
+                    values.insert(*column, value);
+                }
+            }
+            (key, values)
+        };
+        let rows: Vec<_> = match from {
+            None => vec![build(None)],
+            Some(select) => {
+                let filter: Vec<(&str, &SqlValue)> = select.filter.iter().map(|(c, v)| (*c, v)).collect();
+                table
+                    .iter()
+                    .filter(|(k, row)| matches(k, row, &filter))
+                    .map(|(k, row)| build(Some((k, row))))
+                    .collect()
+            }
+        };
+        for (key, values) in rows {
+            table.entry(key).or_insert(values);
+        }
+    }
+
+    fn apply_change(table: &mut Table, change: &RowChange) {
+        match (change, shape(change)) {
+            (RowChange::Insert { columns, from, .. }, _) => insert(table, columns, from.as_ref()),
+            (_, Some(shape)) => apply(table, &shape, &bind_order(change)),
+            (_, None) => {}
+        }
+    }
+
     fn one_by_one(changes: &[RowChange]) -> Table {
         let mut table = Table::new();
         for change in changes {
-            apply(&mut table, &shape(change), &bind_order(change));
+            apply_change(&mut table, change);
         }
         table
     }
 
     fn grouped(changes: &[RowChange]) -> Table {
         let mut table = Table::new();
-        for group in combine(changes) {
-            for row in &group.rows {
-                apply(&mut table, &group.shape, row);
+        for statement in combine(changes) {
+            match statement {
+                Statement::Group(group) => {
+                    for row in &group.rows {
+                        apply(&mut table, &group.shape, row);
+                    }
+                }
+                Statement::Single(change) => apply_change(&mut table, change),
             }
         }
         table
+    }
+
+    fn groups<'a>(statements: &'a [Statement<'a>]) -> impl Iterator<Item = &'a Group<'a>> {
+        statements.iter().filter_map(|s| match s {
+            Statement::Group(group) => Some(group),
+            Statement::Single(_) => None,
+        })
     }
 
     fn value(choice: u8) -> SqlValue {
@@ -298,7 +358,7 @@ mod tests {
 
     fn change() -> impl Strategy<Value = RowChange> {
         let pick = || 0u8..3;
-        (0u8..6, pick(), pick(), pick(), pick()).prop_map(|(kind, account, resource, tag, v)| {
+        (0u8..8, pick(), pick(), pick(), pick()).prop_map(|(kind, account, resource, tag, v)| {
             let full: Columns = vec![
                 ("account_id", value(account)),
                 ("resource_id", value(resource)),
@@ -328,6 +388,29 @@ mod tests {
                     filter: full,
                     set: vec![("tag_value", value(v))],
                 },
+                5 => RowChange::Insert {
+                    table: "rm_tags",
+                    columns: full
+                        .into_iter()
+                        .chain([("tag_value", value(v))])
+                        .map(|(c, v)| (c, Source::Value(v)))
+                        .collect(),
+                    from: None,
+                },
+                // Copies one resource's tags to another (`tag` picks the source resource).
+                6 => RowChange::Insert {
+                    table: "rm_tags",
+                    columns: vec![
+                        ("account_id", Source::Column("account_id")),
+                        ("resource_id", Source::Value(value(resource))),
+                        ("tag_key", Source::Column("tag_key")),
+                        ("tag_value", Source::Column("tag_value")),
+                    ],
+                    from: Some(Select {
+                        table: "rm_tags",
+                        filter: vec![("account_id", value(account)), ("resource_id", value(tag))],
+                    }),
+                },
                 _ => RowChange::Update {
                     table: "rm_tags",
                     filter: vec![("account_id", value(account)), ("tag_value", value(v))],
@@ -340,9 +423,10 @@ mod tests {
     proptest! {
         #[test]
         fn grouped_statements_equal_the_changes_one_by_one(changes in proptest::collection::vec(change(), 0..60)) {
-            let groups = combine(&changes);
-            prop_assert_eq!(groups.iter().map(|g| g.rows.len()).sum::<usize>(), changes.len());
-            for group in groups.iter().filter(|g| matches!(g.shape.kind, Kind::Upsert { .. })) {
+            let statements = combine(&changes);
+            let singles = statements.iter().filter(|s| matches!(s, Statement::Single(_))).count();
+            prop_assert_eq!(groups(&statements).map(|g| g.rows.len()).sum::<usize>() + singles, changes.len());
+            for group in groups(&statements).filter(|g| matches!(g.shape.kind, Kind::Upsert { .. })) {
                 let keys: Vec<_> = group.rows.iter().map(|r| &r[..3]).collect();
                 let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
                 prop_assert_eq!(distinct.len(), keys.len(), "an upsert statement would meet a row twice");
@@ -373,8 +457,8 @@ mod tests {
             tag("c", "1"),
             tag("a", "2"),
         ];
-        let groups = combine(&changes);
-        let sizes: Vec<(Kind, usize)> = groups.iter().map(|g| (g.shape.kind, g.rows.len())).collect();
+        let statements = combine(&changes);
+        let sizes: Vec<(Kind, usize)> = groups(&statements).map(|g| (g.shape.kind, g.rows.len())).collect();
         assert_eq!(
             sizes,
             [

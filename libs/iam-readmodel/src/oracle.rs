@@ -1,8 +1,10 @@
-//! The read model an account's domain state implies, in [`crate::SqliteReadModel::snapshot`]'s
-//! shape: an independent statement of what the projection must hold, for consistency checks.
+//! The read model a stream's domain state implies (an account's, or an organization's), in
+//! [`crate::SqliteReadModel::snapshot`]'s shape: an independent statement of what the projection
+//! must hold, for consistency checks. It reads the states through their public getters only.
 
 use std::collections::BTreeMap;
 
+use iam_domain::organization::{OrganizationInfo, OrganizationState};
 use iam_domain::{AccessKeyOwner, AccountState, Permissions};
 use serde_json::{json, Value};
 
@@ -141,6 +143,11 @@ pub fn expected_snapshot(state: &AccountState) -> Value {
                 "last_used_region": last_used.map(|u| u.region.clone())}),
         );
     }
+    finish(tables)
+}
+
+/// Every table of [`TABLES`], its rows in primary-key order.
+fn finish(mut tables: BTreeMap<&str, Vec<Value>>) -> Value {
     let mut snapshot = serde_json::Map::new();
     for (table, key) in TABLES {
         let mut rows = tables.remove(table).unwrap_or_default();
@@ -148,6 +155,94 @@ pub fn expected_snapshot(state: &AccountState) -> Value {
         snapshot.insert((*table).to_owned(), Value::Array(rows));
     }
     Value::Object(snapshot)
+}
+
+/// The snapshot the read model must equal for an organization's stream.
+///
+/// A deleted organization keeps its `rm_organizations` row (flagged), but its state no longer
+/// shows what the organization was (`info()` is `None` then): `created` supplies it, the
+/// organization as its `organizations.organization.created` event gave it. It is not needed, and
+/// not read, while the organization exists.
+#[must_use]
+pub fn expected_organization_snapshot(state: &OrganizationState, created: Option<&OrganizationInfo>) -> Value {
+    let mut tables: BTreeMap<&str, Vec<Value>> = TABLES.iter().map(|(t, _)| (*t, Vec::new())).collect();
+    let Some(info) = state.info().or(created) else {
+        return finish(tables);
+    };
+    let org = info.id.as_str();
+    let mut push = |table: &'static str, row: Value| {
+        if let Some(rows) = tables.get_mut(table) {
+            rows.push(row);
+        }
+    };
+    push(
+        "rm_organizations",
+        json!({"organization_id": org, "arn": info.arn, "management_account_id": info.management_account_id,
+            "management_account_email": info.management_account_email, "feature_set": info.feature_set,
+            "created": ts(info.created), "deleted": i64::from(state.is_deleted())}),
+    );
+    if let Some(root) = state.root() {
+        push(
+            "rm_organization_roots",
+            json!({"organization_id": org, "root_id": root.id, "arn": root.arn, "name": root.name}),
+        );
+        for policy_type in &root.enabled_policy_types {
+            push(
+                "rm_organization_policy_types",
+                json!({"organization_id": org, "root_id": root.id, "policy_type": policy_type.as_str()}),
+            );
+        }
+    }
+    for unit in state.units() {
+        push(
+            "rm_organizational_units",
+            json!({"organization_id": org, "ou_id": unit.id, "arn": unit.arn, "name": unit.name,
+                "parent_id": unit.parent_id}),
+        );
+    }
+    for account in state.accounts() {
+        push(
+            "rm_organization_accounts",
+            json!({"organization_id": org, "account_id": account.id, "arn": account.arn, "name": account.name,
+                "email": account.email, "parent_id": account.parent_id, "status": account.status.as_str(),
+                "joined_method": account.joined_method.as_str(), "joined": ts(account.joined)}),
+        );
+    }
+    for policy in state.policies() {
+        push(
+            "rm_organization_policies",
+            json!({"organization_id": org, "policy_id": policy.id, "arn": policy.arn, "name": policy.name,
+                "description": policy.description, "policy_type": policy.policy_type.as_str(),
+                "content": policy.content, "aws_managed": i64::from(policy.aws_managed),
+                "revision": policy.revision}),
+        );
+        for target in state.targets_for_policy(&policy.id) {
+            push(
+                "rm_organization_policy_attachments",
+                json!({"organization_id": org, "policy_id": policy.id, "target_id": target,
+                    "policy_type": policy.policy_type.as_str()}),
+            );
+        }
+    }
+    for handshake in state.handshakes() {
+        push(
+            "rm_organization_handshakes",
+            json!({"organization_id": org, "handshake_id": handshake.id, "arn": handshake.arn,
+                "target_account_id": handshake.target_account_id, "notes": handshake.notes,
+                "state": handshake.state.as_str(), "requested": ts(handshake.requested),
+                "expiration": ts(handshake.expiration)}),
+        );
+    }
+    for delegate in state.delegated_administrators() {
+        for service in &delegate.services {
+            push(
+                "rm_organization_delegated_administrators",
+                json!({"organization_id": org, "account_id": delegate.account_id, "service_principal": service,
+                    "registered": ts(delegate.registered)}),
+            );
+        }
+    }
+    finish(tables)
 }
 
 fn sort_key(value: &Value) -> String {

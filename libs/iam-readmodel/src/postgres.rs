@@ -9,8 +9,8 @@ use iam_eventlog::{EventEnvelope, EventStore};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
-use crate::change::{SqlValue, TABLES};
-use crate::combine::{combine, Group, Kind, Shape};
+use crate::change::{bind_order, render, stream_column, Placeholders, RowChange, SqlValue, TABLES};
+use crate::combine::{combine, Group, Kind, Shape, Statement};
 use crate::error::{backend, ReadModelError};
 use crate::project::{plan, AccountHead, EventOutcome};
 use crate::sqlite::Applied;
@@ -114,7 +114,7 @@ impl PgReadModel {
         Ok(applied)
     }
 
-    /// Rebuilds one account from the log of record, in one transaction: under the batch lock
+    /// Rebuilds one account (or organization) stream from the log of record, in one transaction: under the batch lock
     /// (no projector batch interleaves), deletes the account's rows, head and failed events,
     /// reads the account's whole stream from `log` (after taking the lock, so it holds at least
     /// every event a projector has applied) and applies it. Other accounts are untouched; a
@@ -129,9 +129,10 @@ impl PgReadModel {
             .await
             .map_err(|e| backend("beginning a rebuild", &e))?;
         lock_batches(&mut tx).await?;
-        let bookkeeping = ["rm_account_heads", "rm_failed_events"];
-        for table in TABLES.iter().map(|(table, _)| *table).chain(bookkeeping) {
-            sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
+        let bookkeeping = [("rm_account_heads", "account_id"), ("rm_failed_events", "account_id")];
+        let tables = TABLES.iter().map(|(table, key)| (*table, stream_column(key)));
+        for (table, stream) in tables.chain(bookkeeping) {
+            sqlx::query(&format!("DELETE FROM {table} WHERE {stream} = $1"))
                 .bind(account_id)
                 .execute(&mut *tx)
                 .await
@@ -211,7 +212,8 @@ impl PgReadModel {
         let mut tables = serde_json::Map::new();
         for (table, key) in TABLES {
             let sql = format!(
-                "SELECT to_jsonb(t)::text FROM {table} t WHERE account_id = $1 ORDER BY {}",
+                "SELECT to_jsonb(t)::text FROM {table} t WHERE {} = $1 ORDER BY {}",
+                stream_column(key),
                 key.iter()
                     .map(|k| format!("{k} COLLATE \"C\""))
                     .collect::<Vec<_>>()
@@ -289,8 +291,11 @@ async fn apply_events<'e>(
         }
         heads.insert(envelope.account_id.as_str(), new_head);
     }
-    for group in combine(&changes) {
-        execute(tx, &group).await?;
+    for statement in combine(&changes) {
+        match statement {
+            Statement::Group(group) => execute(tx, &group).await?,
+            Statement::Single(change) => execute_single(tx, change).await?,
+        }
     }
     for (position, envelope, reason) in failed {
         sqlx::query(
@@ -441,6 +446,23 @@ async fn execute(tx: &mut Transaction<'_, Postgres>, group: &Group<'_>) -> Resul
                 .collect();
             query = query.bind(values);
         }
+    }
+    query
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| backend(&format!("applying `{sql}`"), &e))?;
+    Ok(())
+}
+
+async fn execute_single(tx: &mut Transaction<'_, Postgres>, change: &RowChange) -> Result<(), ReadModelError> {
+    let sql = render(change, Placeholders::Dollar);
+    let mut query = sqlx::query(&sql);
+    for value in bind_order(change) {
+        query = match value {
+            SqlValue::Null => query.bind(None::<String>),
+            SqlValue::Int(i) => query.bind(*i),
+            SqlValue::Text(s) => query.bind(s.as_str()),
+        };
     }
     query
         .execute(&mut **tx)

@@ -1,4 +1,7 @@
 //! What to do with one event from the feed, given where its account's projection stands. Pure.
+//!
+//! An organization's stream is one more "account" here: its id (`o-...`) is in the envelope's
+//! `account_id`, it has a head of its own, and its events reduce into its own rows.
 
 use iam_eventlog::EventEnvelope;
 

@@ -1,7 +1,13 @@
 //! The reducer: one domain event in, the row changes it implies out. Pure.
 //!
-//! It mirrors `iam_domain::evolve` table by table; the test `read_model_equals_domain_state`
-//! checks the two agree.
+//! It mirrors `iam_domain::evolve` table by table for an account's stream, and
+//! `evolve_organization` for an organization's ([`organization`]); the tests
+//! `live_projection_equals_rebuild_and_domain_state` and `organization_read_model_equals_domain_state`
+//! check they agree.
+
+mod organization;
+
+pub use organization::reduce_organization;
 
 use iam_domain::{
     AccessKeyOwner, BoundaryPut, DomainEvent, EntityRef, InlinePolicyDeleted, InlinePolicyPut, PolicyAttachment,
@@ -146,7 +152,8 @@ fn inline_deleted(account: &str, e: &InlinePolicyDeleted) -> Vec<RowChange> {
     )]
 }
 
-/// The row changes `event` makes in `account`'s read model.
+/// The row changes `event` makes in the read model of its stream, `account` (an account id, or an
+/// organization id for an organization's events).
 #[must_use]
 pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
     match event {
@@ -478,7 +485,7 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         | DomainEvent::OidcProviderDeleted(_)
         | DomainEvent::OidcProviderTagged(_)
         | DomainEvent::OidcProviderUntagged(_) => Vec::new(),
-        // Organizations' events come from their own streams; `reduce_organization` projects them.
+        // Organizations' events come from their own streams, keyed by the organization.
         DomainEvent::OrganizationCreated(_)
         | DomainEvent::OrganizationDeleted(_)
         | DomainEvent::OrganizationalUnitCreated(_)
@@ -499,7 +506,9 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         | DomainEvent::OrganizationHandshakeDeclined(_)
         | DomainEvent::OrganizationHandshakeCanceled(_)
         | DomainEvent::OrganizationDelegatedAdministratorRegistered(_)
-        | DomainEvent::OrganizationDelegatedAdministratorDeregistered(_) => Vec::new(),
+        | DomainEvent::OrganizationDelegatedAdministratorDeregistered(_) => {
+            reduce_organization(account, event).unwrap_or_default()
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use iam_eventlog::EventEnvelope;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::change::{bind_order, render, Placeholders, RowChange, SqlValue, TABLES};
+use crate::change::{bind_order, render, stream_column, Placeholders, RowChange, SqlValue, TABLES};
 use crate::error::{backend, ReadModelError};
 use crate::project::{plan, AccountHead, EventOutcome};
 
@@ -189,15 +189,20 @@ impl SqliteReadModel {
         Ok(applied)
     }
 
-    /// Every projected row of one account, table by table in primary-key order, as JSON: two
-    /// read models hold the same data for the account exactly when their snapshots are equal.
+    /// Every projected row of one stream (an account, or an organization), table by table in
+    /// primary-key order, as JSON: two read models hold the same data for the stream exactly when
+    /// their snapshots are equal.
     ///
     /// # Errors
     /// A database failure.
     pub async fn snapshot(&self, account_id: &str) -> Result<serde_json::Value, ReadModelError> {
         let mut tables = serde_json::Map::new();
         for (table, key) in TABLES {
-            let sql = format!("SELECT * FROM {table} WHERE account_id = ? ORDER BY {}", key.join(", "));
+            let sql = format!(
+                "SELECT * FROM {table} WHERE {} = ? ORDER BY {}",
+                stream_column(key),
+                key.join(", ")
+            );
             let rows = sqlx::query(&sql)
                 .bind(account_id)
                 .fetch_all(&self.reader)

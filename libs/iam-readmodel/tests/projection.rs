@@ -1,6 +1,6 @@
 //! The read model against the real embedded log: following the log live, rebuilding it from
-//! scratch and the domain state all agree, redeliveries change nothing, and an unreadable event
-//! stops only its own account.
+//! scratch and the domain state all agree (for the accounts and for an organization they form),
+//! redeliveries change nothing, and an unreadable event stops only its own account.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -8,14 +8,44 @@ mod support;
 use std::sync::Arc;
 
 use chrono::Utc;
+use iam_app::access::ApiCaller;
+use iam_app::organizations::OrgOperation;
 use iam_app::Gatehouse;
-use iam_eventlog::{EventEnvelope, EventFeed};
-use iam_readmodel::{expected_snapshot, Projector, SqliteReadModel};
+use iam_domain::organization::OrgCommand;
+use iam_eventlog::{EventEnvelope, EventFeed, EventStore};
+use iam_readmodel::{expected_organization_snapshot, expected_snapshot, Projector, SqliteReadModel};
 use iam_secrets::Sealer;
-use iam_store_sqlite::{SqliteEventStore, SqliteStoreOptions};
+use iam_store_sqlite::{AuditDurability, SqliteAuditLog, SqliteEventStore, SqliteStoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::org::random_org_command;
 use support::{actor, pick, random_command};
+
+fn root_caller(account: &str) -> ApiCaller {
+    ApiCaller {
+        account_id: account.to_owned(),
+        principal_arn: format!("arn:aws:iam::{account}:root"),
+        access_key_id: None,
+        source_ip: None,
+        user_agent: None,
+        request_id: "r".into(),
+        region: "us-east-1".into(),
+        api_version: None,
+        session: None,
+    }
+}
+
+/// A random Organizations call on the organization `management` runs, through the application.
+async fn random_org_call(rng: &mut StdRng, gatehouse: &Gatehouse, management: &str, outsider: &str) -> bool {
+    let Some(org) = gatehouse.organization_model_of(management) else {
+        return false;
+    };
+    let (caller, command) = random_org_command(rng, org.state(), &[outsider], None);
+    gatehouse
+        .organizations(&root_caller(&caller), OrgOperation::Change(command), None)
+        .await
+        .is_ok()
+}
 
 async fn follow_to_end(projector: &Projector, store: &SqliteEventStore) -> u64 {
     let latest = store.latest_position().await.unwrap();
@@ -34,9 +64,14 @@ async fn live_projection_equals_rebuild_and_domain_state() {
         )
         .await
         .unwrap();
-        let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32]))
+        // Organizations calls are recorded: they need an audit log.
+        let audit = SqliteAuditLog::open(&dir.path().join("audit.db").to_string_lossy(), AuditDurability::Process)
             .await
             .unwrap();
+        let gatehouse = Gatehouse::load(Arc::new(store.clone()), Sealer::new(&[7; 32]))
+            .await
+            .unwrap()
+            .with_audit(Arc::new(audit));
         let live = SqliteReadModel::open(&dir.path().join("live.db").to_string_lossy())
             .await
             .unwrap();
@@ -52,9 +87,75 @@ async fn live_projection_equals_rebuild_and_domain_state() {
             let (account, _key) = gatehouse.create_account(&actor(), None).await.unwrap();
             accounts.push(account);
         }
-        let mut succeeded = 0;
-        for _ in 0..400 {
+        // The first account manages an organization the second may be invited into.
+        gatehouse
+            .organizations(
+                &root_caller(&accounts[0]),
+                OrgOperation::Change(OrgCommand::CreateOrganization {
+                    management_account_id: String::new(),
+                    management_account_email: String::new(),
+                    feature_set: None,
+                }),
+                None,
+            )
+            .await
+            .unwrap();
+        let organization = gatehouse.organization_of(&accounts[0]).unwrap();
+        // The second account is invited and joins, and SCPs are enabled (FullAWSAccess everywhere);
+        // the random calls go on from there.
+        let org_call = |caller: &str, command: OrgCommand| {
+            let caller = root_caller(caller);
+            let gatehouse = &gatehouse;
+            async move {
+                gatehouse
+                    .organizations(&caller, OrgOperation::Change(command), None)
+                    .await
+                    .unwrap()
+            }
+        };
+        let invited = org_call(
+            &accounts[0],
+            OrgCommand::InviteAccount {
+                target_account_id: accounts[1].clone(),
+                notes: None,
+                target_in_other_organization: false,
+            },
+        )
+        .await;
+        let handshake_id = invited.response["Handshake"]["Id"].as_str().unwrap().to_owned();
+        org_call(
+            &accounts[1],
+            OrgCommand::AcceptHandshake {
+                handshake_id,
+                caller_account_id: String::new(),
+                account_name: String::new(),
+                in_other_organization: false,
+            },
+        )
+        .await;
+        let root_id = gatehouse
+            .organization_model_of(&accounts[0])
+            .unwrap()
+            .state()
+            .root()
+            .unwrap()
+            .id
+            .clone();
+        org_call(
+            &accounts[0],
+            OrgCommand::EnablePolicyType {
+                root_id,
+                policy_type: iam_domain::organization::OrgPolicyType::ServiceControlPolicy,
+            },
+        )
+        .await;
+        let (mut succeeded, mut org_succeeded) = (0, 0);
+        for _ in 0..600 {
             let account = &accounts[rng.gen_range(0..accounts.len())];
+            if rng.gen_range(0..4) == 0 {
+                org_succeeded += usize::from(random_org_call(&mut rng, &gatehouse, &accounts[0], &accounts[1]).await);
+                continue;
+            }
             let result = if rng.gen_range(0..30) == 0 {
                 let user = pick(&mut rng, &["alice", "bob"]).to_owned();
                 gatehouse
@@ -70,6 +171,10 @@ async fn live_projection_equals_rebuild_and_domain_state() {
         assert!(
             succeeded > 150,
             "seed {seed}: only {succeeded} commands succeeded; the walk is too weak"
+        );
+        assert!(
+            org_succeeded > 25,
+            "seed {seed}: only {org_succeeded} organization calls succeeded"
         );
         follow_to_end(&projector, &store).await;
         let _ = stop.send(());
@@ -102,7 +207,27 @@ async fn live_projection_equals_rebuild_and_domain_state() {
             );
         }
 
+        let org_state = gatehouse.organization_model_of(&accounts[0]).unwrap().state().clone();
+        let from_live = live.snapshot(&organization).await.unwrap();
+        assert_eq!(
+            from_live,
+            expected_organization_snapshot(&org_state, None),
+            "seed {seed}: live read model of {organization} differs from the domain state"
+        );
+        assert_eq!(
+            from_live,
+            rebuilt.snapshot(&organization).await.unwrap(),
+            "seed {seed}: rebuilt read model of {organization} differs from the live one"
+        );
+        let org_events = store.read_stream(&organization, 1, u32::MAX).await.unwrap();
+        let types: std::collections::BTreeSet<&str> = org_events.iter().map(|e| e.event_type.as_str()).collect();
+        assert!(
+            types.len() >= 10,
+            "seed {seed}: the organization walk is too weak: {types:?}"
+        );
+
         // Redelivering the whole log (an at-least-once feed after a crash) changes nothing.
+        let accounts: Vec<String> = accounts.iter().cloned().chain([organization]).collect();
         let before: Vec<_> = futures_snapshots(&live, &accounts).await;
         let everything = store.read_from(0, 100_000).await.unwrap();
         let applied = live.apply(&everything).await.unwrap();

@@ -1,6 +1,8 @@
 //! A random walk of IAM commands over a small name space, shared by the read-model tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod org;
+
 use iam_app::{Actor, Gatehouse};
 use iam_domain::{AccessKeyStatus, Command, TagInput};
 use rand::rngs::StdRng;
