@@ -17,6 +17,9 @@
 #      nothing behind); iamd's distributed_faults runs the real relay and projector binaries too
 #      (built first), kills a replica and a projector with SIGKILL, and stops and restarts a
 #      private Kafka broker of its own (free ports, a temporary state directory), never this one;
+#      iamd's organizations_replicas runs the relay and projector binaries too: an SCP attached
+#      through one replica binds the other for a caller with the organization token, and the
+#      organization's events (stream `o-...`) reach the events topic and the read model;
 #      then the embedded mode's end-to-end suites (iamd's e2e and decisions) again with every
 #      server on the PostgreSQL log (GATEHOUSE_E2E_DATABASE_URL);
 #   4. stops both servers on exit, pass or fail, except one that was already running before it
@@ -91,8 +94,8 @@ fi
 t_test="$(now_ms)"
 cargo test --locked -p iam-store-postgres -- --ignored "$@"
 echo "== distributed tests: cargo test (iam-store-postgres) took $(($(now_ms) - t_test)) ms" >&2
-# iamd's audit_kafka and distributed_faults tests start the audit-projector, relay and projector
-# binaries from the same target directory.
+# iamd's audit_kafka, distributed_faults and organizations_replicas tests start the
+# audit-projector, relay and projector binaries from the same target directory.
 cargo build --locked -p audit-projector -p relay -p projector
 for package in iam-readmodel projector relay audit-projector iamd; do
     t_test="$(now_ms)"

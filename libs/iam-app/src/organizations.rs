@@ -792,13 +792,16 @@ impl Gatehouse {
     }
 
     /// Honours an organization consistency token for `account_id`: its organization's guardrails
-    /// are at least `token` fresh. When this replica does not know the account to be in any
-    /// organization yet (it joined one through another replica), every organization of the log
-    /// is caught up first, so the token also covers joining.
+    /// are at least `token` fresh. The token is a sequence of the account's organization as the
+    /// writer saw it, and this replica's idea of which organization that is may itself be stale
+    /// (the account may have left one and joined another through another replica), so the
+    /// organization it knows is first brought to the log's head; if the account is then in none,
+    /// every organization of the log is, so the token also covers joining.
     ///
     /// # Errors
     /// As [`Gatehouse::organization_at_least`].
     pub async fn organization_at_token(&self, account_id: &str, token: u64) -> Result<(), AppError> {
+        self.organization_current(account_id).await?;
         if self.organization_of(account_id).is_none() {
             let streams = self.store.accounts().await.map_err(store_error)?;
             for organization in streams.iter().filter(|s| is_organization_id(s)) {
@@ -810,6 +813,19 @@ impl Gatehouse {
             Some(organization) => self.organization_at_least(&organization, token).await.map(|_| ()),
             None => Ok(()),
         }
+    }
+
+    /// Brings the organization this replica knows `account_id` to be in to the log's head (a
+    /// resource owner's, when a request carries a token of the caller's organization).
+    ///
+    /// # Errors
+    /// As [`Gatehouse::organization_at_least`].
+    pub async fn organization_current(&self, account_id: &str) -> Result<(), AppError> {
+        if let Some(organization) = self.organization_of(account_id) {
+            let head = self.store.head(&organization).await.map_err(store_error)?;
+            self.organization_at_least(&organization, head).await?;
+        }
+        Ok(())
     }
 
     /// Brings any stream (an account's or an organization's) up to `sequence` from the log: what

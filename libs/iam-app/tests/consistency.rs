@@ -324,3 +324,113 @@ async fn an_org_token_makes_a_lagging_replica_apply_a_new_scp() {
         .unwrap_err();
     assert_eq!(ahead.code, ErrorCode::InvalidInput);
 }
+
+/// An organization with `management` as its management account and SCPs enabled.
+async fn organization_with_scps(replica: &Gatehouse, management: &str) -> String {
+    let (made, _) = org_change(
+        replica,
+        management,
+        OrgCommand::CreateOrganization {
+            management_account_id: management.to_owned(),
+            management_account_email: String::new(),
+            feature_set: None,
+        },
+    )
+    .await;
+    let roots = replica
+        .organizations(
+            &caller_for(management),
+            OrgOperation::Read(OrgRead::ListRoots(Page::default())),
+            None,
+        )
+        .await
+        .unwrap();
+    let root_id = roots.response["Roots"][0]["Id"].as_str().unwrap().to_owned();
+    org_change(
+        replica,
+        management,
+        OrgCommand::EnablePolicyType {
+            root_id,
+            policy_type: OrgPolicyType::ServiceControlPolicy,
+        },
+    )
+    .await;
+    made["Organization"]["Id"].as_str().unwrap().to_owned()
+}
+
+/// An account that left one organization and joined another through the first replica: the
+/// second still places it in the first organization, whose sequence is already past the token of
+/// the second's change. The token must still bring in the new organization's SCP; and a token of
+/// the caller's organization must not be held against a resource owner's other organization.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_token_follows_an_account_into_another_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = replica(dir.path(), "a").await;
+    let actor = Actor {
+        arn: "arn:aws:iam::000000000000:root".into(),
+        request_id: "t".into(),
+    };
+    let (old_management, _) = first.create_account(&actor, None).await.unwrap();
+    let (new_management, _) = first.create_account(&actor, None).await.unwrap();
+    let member = account_with_reader(&first, &actor).await;
+    let old = organization_with_scps(&first, &old_management).await;
+    join(&first, &old_management, &member).await;
+    // Enough changes that the old organization's sequence passes anything the new one reaches.
+    for n in 0..3 {
+        deny_with_scp(
+            &first,
+            &old_management,
+            &format!("Unrelated{n}"),
+            "ec2:RunInstances",
+            &old_management,
+        )
+        .await;
+    }
+    let second = replica(dir.path(), "b").await;
+    assert_eq!(second.organization_of(&member).as_deref(), Some(old.as_str()));
+
+    org_change(
+        &first,
+        &old_management,
+        OrgCommand::RemoveAccount {
+            account_id: member.clone(),
+        },
+    )
+    .await;
+    let new = organization_with_scps(&first, &new_management).await;
+    join(&first, &new_management, &member).await;
+    let (scp, attached) = deny_with_scp(&first, &new_management, "NoReads", "s3:GetObject", &member).await;
+    let old_sequence = first.organization_at_least(&old, 0).await.unwrap().state().version();
+    assert!(
+        old_sequence > attached,
+        "{old_sequence} <= {attached}: the case needs the old organization ahead"
+    );
+
+    let stale = second
+        .decide_access(&caller_for(&member), &read_as_alice(&member, None))
+        .await
+        .unwrap();
+    assert_eq!(stale.effect, DecisionEffect::Allowed);
+    let fresh = second
+        .decide_access(&caller_for(&member), &read_as_alice(&member, Some(attached)))
+        .await
+        .unwrap();
+    assert!(denied_by_scp(&fresh, &scp), "{fresh:?}");
+    assert_eq!(second.organization_of(&member).as_deref(), Some(new.as_str()));
+
+    // A token names the caller's organization: a resource owner in another, shorter one is
+    // decided at that organization's head, not refused as "ahead of its log".
+    let request = AccessRequest {
+        principal_arn: format!("arn:aws:iam::{old_management}:root"),
+        action: "s3:GetObject".into(),
+        resource: "arn:aws:s3:::reports/q3.pdf".into(),
+        resource_owner: Some(new_management.clone()),
+        min_org_sequence: Some(old_sequence),
+        ..AccessRequest::default()
+    };
+    let decided = second
+        .decide_access(&caller_for(&old_management), &request)
+        .await
+        .unwrap();
+    assert_ne!(decided.effect, DecisionEffect::ExplicitDeny);
+}
