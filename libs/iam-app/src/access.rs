@@ -446,17 +446,21 @@ impl Gatehouse {
         };
         let min_org_sequence = requests.iter().filter_map(|r| r.min_org_sequence).max().unwrap_or(0);
         if min_org_sequence > 0 {
-            // The token names an organization's sequence: the caller's organization's, or the
-            // resource owner's when that is another.
-            let accounts: BTreeSet<&str> = std::iter::once(caller.account_id.as_str())
-                .chain(requests.iter().filter_map(|r| r.resource_owner.as_deref()))
-                .collect();
-            for account in accounts {
-                self.organization_at_token(account, min_org_sequence).await?;
+            // The token is a sequence of the caller's organization; a resource owner in another
+            // organization has no token here, so its organization is brought to the log's head.
+            self.organization_at_token(&caller.account_id, min_org_sequence).await?;
+            let own = self.organization_of(&caller.account_id);
+            let owners: BTreeSet<&str> = requests.iter().filter_map(|r| r.resource_owner.as_deref()).collect();
+            for owner in owners {
+                if self.organization_of(owner) != own {
+                    self.organization_current(owner).await?;
+                }
             }
         }
-        // The caller is the same for the whole batch: its identity is worked out once.
+        // The caller is the same for the whole batch: its identity and its organization (whose
+        // trail holds the records) are worked out once.
         let identity = caller_identity(model.state(), caller);
+        let organization = self.organization_of(&caller.account_id);
         let mut records = Vec::with_capacity(requests.len());
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {
@@ -483,6 +487,7 @@ impl Gatehouse {
                 event_id: &event_id,
                 now,
                 account_sequence: model.state().version(),
+                organization_id: organization.as_deref(),
             })?);
             let answer = outcome.map(|(effect, matched, _)| AccessDecision {
                 effect,

@@ -184,7 +184,8 @@ impl Gatehouse {
             object.insert("failuresInSecond".into(), json!(count));
             object.insert("summary".into(), json!(true));
         }
-        Some(AuditRecord {
+        let organization = self.organization_of(&account);
+        let mut record = AuditRecord {
             event_version: "1.09".into(),
             user_identity: identity,
             event_time: now,
@@ -204,7 +205,11 @@ impl Gatehouse {
             api_version: None,
             recipient_account_id: account,
             additional_event_data: Some(additional),
-        })
+        };
+        if let Some(organization) = organization {
+            record.set_organization_id(&organization);
+        }
+        Some(record)
     }
 }
 

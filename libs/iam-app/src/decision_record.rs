@@ -85,6 +85,9 @@ struct DetailJson<'a> {
     matched_statements: Vec<MatchedStatementJson<'a>>,
     policies: Vec<PolicyJson<'a>>,
     account_sequence: u64,
+    /// [`iam_audit::ORGANIZATION_ID_KEY`]: the organization trail the record belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_id: Option<&'a str>,
 }
 
 /// [`iam_audit::PolicyRef`], borrowed.
@@ -111,6 +114,8 @@ pub(crate) struct DecisionFacts<'a> {
     pub(crate) event_id: &'a str,
     pub(crate) now: DateTime<Utc>,
     pub(crate) account_sequence: u64,
+    /// The organization the caller's account is a member of (its trail holds the record).
+    pub(crate) organization_id: Option<&'a str>,
 }
 
 fn context_json(entry: &ContextEntry) -> ContextJson<'_> {
@@ -178,6 +183,7 @@ pub(crate) fn encode(facts: &DecisionFacts<'_>) -> Result<EncodedRecord, AppErro
                 })
                 .collect(),
             account_sequence: facts.account_sequence,
+            organization_id: facts.organization_id,
         },
     };
     let json = serde_json::to_vec(&record).map_err(|e| {
@@ -199,6 +205,7 @@ pub(crate) fn encode(facts: &DecisionFacts<'_>) -> Result<EncodedRecord, AppErro
             decision: decision.map(str::to_owned),
             error_code: error.map(|e| e.code.as_str().to_owned()),
             read_only: true,
+            organization_id: facts.organization_id.map(str::to_owned),
         },
     })
 }
@@ -281,6 +288,7 @@ mod tests {
             event_id: "0190-event",
             now,
             account_sequence: 42,
+            organization_id: None,
         };
         let encoded = encode(&facts).unwrap();
         let record: AuditRecord = serde_json::from_slice(&encoded.json).unwrap();
@@ -299,6 +307,8 @@ mod tests {
             crate::access::matched_statement_json(&matched[0])
         );
         assert_eq!(detail["policies"][0]["versionId"], "v3");
+        assert!(detail.get("organizationId").is_none(), "no organization, no key");
+        assert_eq!(encoded.fields.organization_id, None);
         assert_eq!(record.source_ip_address, "10.0.0.1");
         assert_eq!(record.user_agent, "");
     }
@@ -316,6 +326,7 @@ mod tests {
             event_id: "0190-event",
             now: Utc::now(),
             account_sequence: 7,
+            organization_id: Some("o-exampleorg1"),
         };
         let encoded = encode(&facts).unwrap();
         let record: AuditRecord = serde_json::from_slice(&encoded.json).unwrap();
@@ -323,6 +334,8 @@ mod tests {
         assert_eq!(record.error_code.as_deref(), Some("NoSuchEntity"));
         assert!(record.response_elements.is_null());
         assert_eq!(record.decision(), None);
+        assert_eq!(record.organization_id(), Some("o-exampleorg1"));
+        assert_eq!(encoded.fields.organization_id.as_deref(), Some("o-exampleorg1"));
         assert!(record.additional_event_data.unwrap().get("decision").is_none());
     }
 }

@@ -6,7 +6,7 @@
 //! the response a client shaped, so no alias or selection can carry a secret into the history.
 
 use chrono::{DateTime, Utc};
-use iam_audit::{AuditRecord, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS};
+use iam_audit::{AuditRecord, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS, ORGANIZATION_ID_KEY};
 use iam_authz::{authorize_guarded, AccountModel, Guardrails, RequestFacts};
 use iam_domain::session::SessionKind;
 use iam_domain::{access_key_user, is_account_root, requirements, AccountState, Command, Read, Requirement};
@@ -387,7 +387,9 @@ pub(crate) struct CallFacts<'a> {
     pub(crate) now: DateTime<Utc>,
 }
 
-fn management_record(facts: CallFacts<'_>) -> AuditRecord {
+/// The record of a call. `organization_id` is the organization the caller's account is a member
+/// of: the record goes to its trail too (`additionalEventData.organizationId`).
+fn management_record(facts: CallFacts<'_>, organization_id: Option<&str>) -> AuditRecord {
     let caller = facts.caller;
     let (response_elements, changes, error_code, error_message) = match facts.outcome {
         Ok((response, changes)) => (response, changes, None, None),
@@ -419,6 +421,9 @@ fn management_record(facts: CallFacts<'_>) -> AuditRecord {
         }
         if let Some(changes) = changes {
             object.insert("changes".into(), changes);
+        }
+        if let Some(organization_id) = organization_id {
+            object.insert(ORGANIZATION_ID_KEY.into(), Value::String(organization_id.to_owned()));
         }
     }
     AuditRecord {
@@ -654,7 +659,9 @@ impl Gatehouse {
 
     /// Records a management call; a record that cannot be made durable fails the call.
     pub(crate) async fn record_call(&self, facts: CallFacts<'_>) -> Result<(), AppError> {
-        self.record(vec![management_record(facts)]).await
+        let organization = self.organization_of(&facts.caller.account_id);
+        self.record(vec![management_record(facts, organization.as_deref())])
+            .await
     }
 
     /// Authorizes, executes and records one IAM management command for `caller`, in the
@@ -932,7 +939,7 @@ impl Gatehouse {
         let empty = AccountState::new();
         let state = state.as_deref().unwrap_or(&empty);
         let needed = [read.requirement(state, &caller.account_id)];
-        management_record(CallFacts {
+        let facts = CallFacts {
             caller,
             event_source: EVENT_SOURCE_IAM,
             state,
@@ -942,7 +949,8 @@ impl Gatehouse {
             outcome: error.map_or(Ok((Value::Null, None)), Err),
             read_only: true,
             now: Utc::now(),
-        })
+        };
+        management_record(facts, self.organization_of(&caller.account_id).as_deref())
     }
 
     /// The record of a read-only call (a `Get*` / `List*`), refused or answered. Reads record
@@ -958,7 +966,7 @@ impl Gatehouse {
     ) -> AuditRecord {
         let state = self.account(&caller.account_id).map(|m| m.state().clone());
         let empty = AccountState::new();
-        management_record(CallFacts {
+        let facts = CallFacts {
             caller,
             event_source: EVENT_SOURCE_IAM,
             state: state.as_deref().unwrap_or(&empty),
@@ -968,7 +976,8 @@ impl Gatehouse {
             outcome: error.map_or(Ok((Value::Null, None)), Err),
             read_only: true,
             now: Utc::now(),
-        })
+        };
+        management_record(facts, self.organization_of(&caller.account_id).as_deref())
     }
 }
 

@@ -62,9 +62,6 @@ pub struct AccountGuardrails {
     pub suspended: bool,
     /// SCP levels (none for the management account) and RCP levels.
     pub guardrails: Guardrails,
-    /// The SCP chain as it applies, for records and `describeEffectivePolicy`: each level's node
-    /// and its policies (id, name, version).
-    pub scp_chain: Vec<(String, Vec<(String, String, String)>)>,
 }
 
 type LevelEntry = (Vec<(String, u32)>, Arc<PolicySet>);
@@ -137,28 +134,16 @@ impl OrgModel {
         let state = &self.state;
         let info = state.info()?;
         let member = state.account(account_id)?;
-        let levels = |policy_type| -> (Box<[Arc<PolicySet>]>, Vec<(String, Vec<(String, String, String)>)>) {
-            let levels = state.levels_for(account_id, policy_type);
-            let chain = levels
-                .iter()
-                .map(|(node, policies)| {
-                    (
-                        (*node).to_owned(),
-                        policies
-                            .iter()
-                            .map(|p| (p.id.clone(), p.name.clone(), p.version_id()))
-                            .collect(),
-                    )
-                })
-                .collect();
-            let sets = levels
+        // Each level is a shared compiled set: an account holds a few pointers, not policies.
+        let levels = |policy_type| -> Box<[Arc<PolicySet>]> {
+            state
+                .levels_for(account_id, policy_type)
                 .iter()
                 .map(|(node, policies)| self.level(node, policy_type, policies))
-                .collect();
-            (sets, chain)
+                .collect()
         };
-        let (service_control, scp_chain) = levels(OrgPolicyType::ServiceControlPolicy);
-        let (resource_control, _) = levels(OrgPolicyType::ResourceControlPolicy);
+        let service_control = levels(OrgPolicyType::ServiceControlPolicy);
+        let resource_control = levels(OrgPolicyType::ResourceControlPolicy);
         let guardrails = Arc::new(AccountGuardrails {
             organization_id: info.id.clone(),
             org_path: state.org_path(account_id).unwrap_or_default(),
@@ -168,7 +153,6 @@ impl OrgModel {
                 service_control,
                 resource_control,
             },
-            scp_chain,
         });
         write_lock(&self.accounts).insert(account_id.to_owned(), guardrails.clone());
         Some(guardrails)

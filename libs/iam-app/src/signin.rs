@@ -355,6 +355,9 @@ impl Gatehouse {
             record.user_identity.principal_id = identity.principal_id;
             record.user_identity.arn = identity.arn;
         }
+        if let Some(organization) = self.organization_of(&record.recipient_account_id) {
+            record.set_organization_id(&organization);
+        }
         self.record(vec![record])
             .await
             .map_err(|e| SignInError::ServiceFailure(e.message))

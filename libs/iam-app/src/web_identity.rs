@@ -188,7 +188,10 @@ impl Gatehouse {
         let role_account = role_of(&request.role_arn).ok().map(|(account, _)| account);
         let outcome = self.issue_web_identity_session(request, origin, now).await;
         if let Some(account) = role_account.filter(|a| self.account(a).is_some()) {
-            let record = web_identity_record(request, origin, &account, &outcome, now);
+            let mut record = web_identity_record(request, origin, &account, &outcome, now);
+            if let Some(organization) = self.organization_of(&account) {
+                record.set_organization_id(&organization);
+            }
             self.record(vec![record]).await?;
         }
         outcome

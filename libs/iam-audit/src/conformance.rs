@@ -22,7 +22,10 @@
 //! - `count_by` orders by count, largest first, then by value: `None` first, then bytewise;
 //! - a cursor only bounds the page from above: it works with any filter and any account (one
 //!   taken from another account's page still yields only the queried account's records), and one
-//!   that is malformed is [`AuditError::Invalid`].
+//!   that is malformed is [`AuditError::Invalid`];
+//! - an organization trail (`organization_id`) holds the records written with that organization
+//!   id, of every account, in the same order as one account's, narrowed by a non-empty
+//!   `account_id`; a record written without one (before its account joined) is in no trail.
 //!
 //! What the suite does not state because the stores differ: whether a record appended twice
 //! (same account and `eventID`) is stored twice; the records are always distinct here.
@@ -44,7 +47,9 @@ use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
 use crate::log::{AuditError, AuditFilter, AuditLog, GroupBy};
-use crate::record::{encode_all, AuditFields, AuditRecord, UserIdentity, EVENT_SOURCE_AUTHZ, EVENT_SOURCE_IAM};
+use crate::record::{
+    encode_all, AuditFields, AuditRecord, UserIdentity, EVENT_SOURCE_AUTHZ, EVENT_SOURCE_IAM, ORGANIZATION_ID_KEY,
+};
 
 /// A fresh, empty audit log for one test, with whatever must outlive it (a temp dir, a schema).
 pub struct AuditLogUnderTest {
@@ -235,7 +240,14 @@ async fn append_corpus(log: &dyn AuditLog, a: usize, b: usize) -> Vec<AuditRecor
 fn matches(filter: &AuditFilter, record: &AuditRecord) -> bool {
     let f = AuditFields::of(record);
     let equal = |wanted: &Option<String>, have: Option<&String>| wanted.as_ref().is_none_or(|w| Some(w) == have);
-    f.account_id == filter.account_id
+    let in_scope = match &filter.organization_id {
+        Some(organization) => {
+            f.organization_id.as_ref() == Some(organization)
+                && (filter.account_id.is_empty() || f.account_id == filter.account_id)
+        }
+        None => f.account_id == filter.account_id,
+    };
+    in_scope
         && filter.from.is_none_or(|from| f.event_time >= from)
         && filter.to.is_none_or(|to| f.event_time < to)
         && equal(&filter.principal_arn, Some(&f.principal_arn))
@@ -420,6 +432,7 @@ fn filters(account: &str) -> Vec<AuditFilter> {
     let one = AuditFields::of(&record(account, 12));
     filters.push(AuditFilter {
         account_id: account.into(),
+        organization_id: None,
         from: Some(one.event_time),
         to: Some(one.event_time + Duration::microseconds(1)),
         principal_arn: Some(one.principal_arn),
@@ -963,6 +976,175 @@ pub async fn concurrent_appends_are_queryable_exactly_once(sut: AuditLogUnderTes
     assert!(sut.log.backlog().is_none_or(|n| n == 0), "{:?}", sut.log.backlog());
 }
 
+/// The organization of A and B in [`organization_trails_hold_their_members_records_only`].
+const ORGANIZATION: &str = "o-conform1ab";
+/// C's organization, for some of C's records.
+const OTHER_ORGANIZATION: &str = "o-conform2cd";
+
+/// An organization trail holds exactly the records written with its organization id: of every
+/// member account, merged newest first as one account's are, paged with cursors across accounts,
+/// filtered and counted like one account's, narrowed to one account by `account_id`. A member's
+/// records from before it joined, an outsider's records (in another organization or in none) and
+/// any organization's records for a filter without the organization stay out.
+pub async fn organization_trails_hold_their_members_records_only(sut: AuditLogUnderTest) {
+    /// A's records before this `n` were written before it joined.
+    const JOINED: usize = 12;
+    const RECORDS: usize = 60;
+    let log = &*sut.log;
+    let mut arrival = Vec::new();
+    for n in 0..RECORDS {
+        let mut a = record(A, n);
+        if n >= JOINED {
+            a.set_organization_id(ORGANIZATION);
+        }
+        let mut b = record(B, n);
+        b.set_organization_id(ORGANIZATION);
+        let mut c = record(C, n);
+        if n % 2 == 0 {
+            c.set_organization_id(OTHER_ORGANIZATION);
+        }
+        arrival.extend([a, b, c]);
+    }
+    // Records without additionalEventData got one holding the organization alone.
+    assert!(arrival
+        .iter()
+        .any(|r| r.additional_event_data.as_ref().is_some_and(|d| d
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key(ORGANIZATION_ID_KEY)))));
+    for (i, batch) in arrival.chunks(7).enumerate() {
+        if i % 2 == 0 {
+            log.append(batch.to_vec()).await.unwrap();
+        } else {
+            log.append_encoded(encode_all(batch).unwrap()).await.unwrap();
+        }
+    }
+
+    let trail = AuditFilter {
+        organization_id: some(ORGANIZATION),
+        ..AuditFilter::default()
+    };
+    let found = query_all(log, &trail).await;
+    assert_eq!(page_ids(&found), ids(scan(&arrival, &trail)));
+    assert_eq!(found.len(), 2 * RECORDS - JOINED);
+    for (_, r) in &found {
+        assert!(r.recipient_account_id == A || r.recipient_account_id == B, "{r:?}");
+        assert_eq!(r.organization_id(), Some(ORGANIZATION));
+    }
+    let found_ids: HashSet<&str> = page_ids(&found).into_iter().collect();
+    let before_joining = arrival
+        .iter()
+        .filter(|r| r.recipient_account_id == A && r.organization_id().is_none());
+    assert!(
+        before_joining.clone().count() == JOINED
+            && before_joining.clone().all(|r| !found_ids.contains(r.event_id.as_str())),
+        "a member's records from before it joined are not in the trail"
+    );
+    for ((_, found), want) in found.iter().zip(scan(&arrival, &trail)) {
+        assert_eq!(found, want, "a record reads back as it was appended");
+    }
+    // The two members' records interleave on the trail's pages.
+    let switches = found
+        .windows(2)
+        .filter(|pair| pair[0].1.recipient_account_id != pair[1].1.recipient_account_id)
+        .count();
+    assert!(
+        switches > 10,
+        "the members' records are merged in time order ({switches})"
+    );
+
+    // Paging across the members, with and without a window and a field filter.
+    let paged = [
+        trail.clone(),
+        with(&trail, |f| {
+            f.from = Some(at(5, 0));
+            f.to = Some(at(20, 250));
+        }),
+        with(&trail, |f| f.decision = some("Allow")),
+        with(&trail, |f| f.account_id = B.into()),
+    ];
+    for filter in &paged {
+        let one_page = query_all(log, filter).await;
+        assert_eq!(page_ids(&one_page), ids(scan(&arrival, filter)), "{filter:?}");
+        let total = one_page.len();
+        assert!(total > 2, "{filter:?} has several pages");
+        let mut sizes = vec![1, 2, 3, 7, 16, total - 1, total, total + 1];
+        sizes.sort_unstable();
+        sizes.dedup();
+        for first in sizes {
+            assert_eq!(
+                page_through(log, filter, first).await,
+                one_page,
+                "pages of {first}: {filter:?}"
+            );
+        }
+        let middle = total / 2;
+        let rest = log.query(filter, EVERYTHING, Some(&one_page[middle].0)).await.unwrap();
+        assert_eq!(rest.records, one_page[middle + 1..], "{filter:?}");
+    }
+
+    // Every filter of one account, over the trail, narrowed to each member, and over the
+    // outsider's organization; each query and count is what a scan finds.
+    let mut scoped = Vec::new();
+    for filter in filters(A) {
+        for (organization, account) in [
+            (ORGANIZATION, ""),
+            (ORGANIZATION, A),
+            (ORGANIZATION, B),
+            (OTHER_ORGANIZATION, ""),
+        ] {
+            scoped.push(with(&filter, |f| {
+                f.organization_id = some(organization);
+                f.account_id = account.into();
+            }));
+        }
+    }
+    let mut nonempty = 0;
+    for filter in &scoped {
+        let expected = scan(&arrival, filter);
+        let found = query_all(log, filter).await;
+        assert_eq!(page_ids(&found), ids(expected.iter().copied()), "{filter:?}");
+        if !found.is_empty() {
+            nonempty += 1;
+        }
+        for group_by in GROUP_BYS {
+            assert_eq!(
+                log.count_by(filter, group_by).await.unwrap(),
+                count_scan(&arrival, filter, group_by),
+                "{group_by:?} of {filter:?}"
+            );
+        }
+    }
+    assert!(
+        nonempty > scoped.len() / 2,
+        "most scoped filters select something ({nonempty})"
+    );
+
+    // The narrowed trail of A holds only what A wrote as a member.
+    let narrowed = query_all(log, &with(&trail, |f| f.account_id = A.into())).await;
+    assert_eq!(narrowed.len(), RECORDS - JOINED);
+    // The outsider is in no trail of A's organization, an unknown organization holds nothing,
+    // and the account alone still selects all of an account's records, members' or not.
+    for filter in [
+        with(&trail, |f| f.account_id = C.into()),
+        with(&trail, |f| f.account_id = "%".into()),
+        with(&trail, |f| f.organization_id = some("o-nosuchorg0")),
+        with(&trail, |f| f.organization_id = some("")),
+        with(&trail, |f| f.organization_id = some("o-conform%")),
+    ] {
+        let page = log.query(&filter, 10, None).await.unwrap();
+        assert!(page.records.is_empty() && !page.has_next_page, "{filter:?}");
+        for group_by in GROUP_BYS {
+            assert!(log.count_by(&filter, group_by).await.unwrap().is_empty(), "{filter:?}");
+        }
+    }
+    for account in [A, B, C] {
+        assert_eq!(query_all(log, &everything(account)).await.len(), RECORDS, "{account}");
+    }
+    let outsiders = query_all(log, &with(&trail, |f| f.organization_id = some(OTHER_ORGANIZATION))).await;
+    assert_eq!(outsiders.len(), RECORDS / 2);
+    assert!(outsiders.iter().all(|(_, r)| r.recipient_account_id == C));
+}
+
 /// Generates one `#[tokio::test]` per [`AuditLog`] conformance check in a module named
 /// `audit_log_conformance`. The argument is a callable returning a future of a fresh
 /// [`AuditLogUnderTest`]. Attributes after it are put on every generated test, e.g. a store that
@@ -990,6 +1172,7 @@ macro_rules! audit_log_conformance_tests {
                 fresh_store_is_ready_and_empty,
                 concurrent_appends_are_queryable_exactly_once,
                 control_characters_in_indexed_fields_are_stored_and_found,
+                organization_trails_hold_their_members_records_only,
             );
         }
     };

@@ -10,8 +10,10 @@
 //! - `conformance` (feature `conformance`): the suite every [`AuditLog`] store runs and the
 //!   `audit_log_conformance_tests!` macro.
 //!
-//! Invariants: a record belongs to exactly one account (`recipientAccountId`); no secret ever
-//! enters a record; an append returns only once the records are durable.
+//! Invariants: a record belongs to exactly one account (`recipientAccountId`) and, when that
+//! account was a member of an organization as the record was written, to that organization's
+//! trail (`additionalEventData.organizationId`, never changed afterwards); no secret ever enters a
+//! record; an append returns only once the records are durable.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -22,6 +24,6 @@ pub mod redact;
 pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
 pub use record::{
     encode_all, AuditFields, AuditRecord, DecisionDetail, EncodedRecord, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ,
-    EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS,
+    EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS, ORGANIZATION_ID_KEY,
 };
 pub use redact::redact_secrets;

@@ -16,11 +16,20 @@ pub enum AuditError {
     Invalid(String),
 }
 
-/// What to select. Every query is within one account.
+/// What to select: the records of one account, or of one organization's trail.
+///
+/// Without `organization_id` a query covers `account_id`'s records (tenants never see each
+/// other's history; an empty `account_id` selects nothing). With it, the query covers the
+/// organization trail: every record written while its account was a member of the organization
+/// (`additionalEventData.organizationId`, see [`crate::AuditRecord::organization_id`]), narrowed
+/// to `account_id` when that is not empty. Who may read a trail is the caller's to decide: the
+/// organization's management account and its delegated administrators.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// The account (always required: tenants never see each other's history).
+    /// The account; required unless `organization_id` is set, where empty means every member.
     pub account_id: String,
+    /// The organization whose trail to read.
+    pub organization_id: Option<String>,
     /// Records at or after.
     pub from: Option<DateTime<Utc>>,
     /// Records before.

@@ -11,6 +11,9 @@ pub const EVENT_SOURCE_IAM: &str = "iam.amazonaws.com";
 pub const EVENT_SOURCE_ORGANIZATIONS: &str = "organizations.amazonaws.com";
 /// `eventSource` of access decisions made by Gatehouse's decision API.
 pub const EVENT_SOURCE_AUTHZ: &str = "authz.gatehouse.dev";
+/// The key under `additionalEventData` naming the organization the record's account was a member
+/// of when the record was written: the record belongs to that organization's trail.
+pub const ORGANIZATION_ID_KEY: &str = "organizationId";
 
 /// Who made the call (CloudTrail's `userIdentity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -157,6 +160,29 @@ impl AuditRecord {
             .and_then(Value::as_str)
             .map(str::to_owned)
     }
+
+    /// The organization whose trail the record belongs to (`additionalEventData.organizationId`):
+    /// the one its account was a member of when it was written.
+    #[must_use]
+    pub fn organization_id(&self) -> Option<&str> {
+        self.additional_event_data.as_ref()?.get(ORGANIZATION_ID_KEY)?.as_str()
+    }
+
+    /// Puts the record in `organization_id`'s trail: sets
+    /// `additionalEventData.organizationId`, creating `additionalEventData` when the record has
+    /// none. A record whose `additionalEventData` is not an object is left as it is (no builder
+    /// makes one).
+    pub fn set_organization_id(&mut self, organization_id: &str) {
+        let data = self
+            .additional_event_data
+            .get_or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(object) = data.as_object_mut() {
+            object.insert(
+                ORGANIZATION_ID_KEY.to_owned(),
+                Value::String(organization_id.to_owned()),
+            );
+        }
+    }
 }
 
 /// The fields a record is found by, as the stores index them.
@@ -182,6 +208,8 @@ pub struct AuditFields {
     pub error_code: Option<String>,
     /// `readOnly`.
     pub read_only: bool,
+    /// [`AuditRecord::organization_id`]: the organization trail the record belongs to.
+    pub organization_id: Option<String>,
 }
 
 impl AuditFields {
@@ -199,6 +227,7 @@ impl AuditFields {
             decision: record.decision().map(str::to_owned),
             error_code: record.error_code.clone(),
             read_only: record.read_only,
+            organization_id: record.organization_id().map(str::to_owned),
         }
     }
 }
@@ -239,5 +268,60 @@ impl AuditRecord {
             json: serde_json::to_vec(self)?,
             fields: AuditFields::of(self),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(additional_event_data: Option<Value>) -> AuditRecord {
+        AuditRecord {
+            event_version: "1.09".into(),
+            user_identity: UserIdentity::default(),
+            event_time: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            event_source: EVENT_SOURCE_IAM.into(),
+            event_name: "ListUsers".into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: String::new(),
+            user_agent: String::new(),
+            request_parameters: Value::Null,
+            response_elements: Value::Null,
+            error_code: None,
+            error_message: None,
+            request_id: "r".into(),
+            event_id: "e".into(),
+            read_only: true,
+            event_type: "AwsApiCall".into(),
+            api_version: None,
+            recipient_account_id: "111111111111".into(),
+            additional_event_data,
+        }
+    }
+
+    #[test]
+    fn a_record_joins_a_trail_through_additional_event_data_and_is_indexed_by_it() {
+        let mut bare = record(None);
+        assert_eq!(bare.organization_id(), None);
+        assert_eq!(AuditFields::of(&bare).organization_id, None);
+        bare.set_organization_id("o-exampleorg1");
+        assert_eq!(
+            bare.additional_event_data,
+            Some(json!({"organizationId": "o-exampleorg1"}))
+        );
+        assert_eq!(AuditFields::of(&bare).organization_id.as_deref(), Some("o-exampleorg1"));
+
+        let mut change = record(Some(json!({"action": "iam:CreateUser", "resource": "arn"})));
+        change.set_organization_id("o-exampleorg1");
+        let encoded = change.encode().unwrap();
+        let decoded: AuditRecord = serde_json::from_slice(&encoded.json).unwrap();
+        assert_eq!(decoded.organization_id(), Some("o-exampleorg1"));
+        assert_eq!(decoded.action(), "iam:CreateUser", "the other additions stay");
+        assert_eq!(encoded.fields, AuditFields::of(&decoded));
+        // Not a string: in no trail.
+        assert_eq!(record(Some(json!({"organizationId": 7}))).organization_id(), None);
     }
 }

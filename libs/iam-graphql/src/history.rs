@@ -1,6 +1,8 @@
 //! The decision API and the audit history in GraphQL: `authorize`, `auditEvents` (newest first,
 //! Relay cursors) and `auditEventCounts`, of the caller's account or, for its organization's
-//! management account and a delegated administrator, of any account of the organization.
+//! management account and a delegated administrator, of any account of the organization, or of
+//! the whole organization trail (`organizationTrail: true`: every record written while its
+//! account was a member, CloudTrail's organization trail).
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Json, Result, SimpleObject};
@@ -320,10 +322,11 @@ pub struct AuditEventCount {
     pub count: u64,
 }
 
-fn filter_of(account_id: &str, filter: Option<AuditEventFilter>) -> AuditFilter {
+fn filter_of(history: History, filter: Option<AuditEventFilter>) -> AuditFilter {
     let f = filter.unwrap_or_default();
     AuditFilter {
-        account_id: account_id.to_owned(),
+        account_id: history.account_id,
+        organization_id: history.organization_id,
         from: f.from,
         to: f.to,
         principal_arn: f.principal_arn,
@@ -338,6 +341,57 @@ fn filter_of(account_id: &str, filter: Option<AuditEventFilter>) -> AuditFilter 
 
 /// Reading the history is authorized as CloudTrail's own `LookupEvents`.
 const LOOKUP_ACTION: &str = "cloudtrail:LookupEvents";
+
+/// Whose records a query reads.
+struct History {
+    /// The account; empty for a whole organization trail.
+    account_id: String,
+    /// The organization trail, when the query reads one.
+    organization_id: Option<String>,
+}
+
+/// The history the caller reads: an account's ([`history_account`]), or with
+/// `organization_trail` its organization's trail, narrowed to `account_id` when one is named.
+/// Only the organization's management account and a delegated administrator of the views
+/// ([`iam_app::organizations::VIEWS_SERVICE_PRINCIPAL`]) may read the trail.
+async fn history_of(scope: &Scope, account_id: Option<String>, organization_trail: bool) -> Result<History> {
+    if !organization_trail {
+        return Ok(History {
+            account_id: history_account(scope, account_id).await?,
+            organization_id: None,
+        });
+    }
+    let denied = |why: &str| {
+        aws_error(
+            ErrorCode::AccessDenied,
+            format!(
+                "User: {} is not authorized to read the organization trail: {why}",
+                scope.caller.principal_arn
+            ),
+        )
+    };
+    let organization = scope
+        .gatehouse
+        .organization_model_of(scope.account())
+        .ok_or_else(|| denied("its account is not a member of an organization"))?;
+    let state = organization.state();
+    let info = state
+        .info()
+        .ok_or_else(|| denied("its account is not a member of an organization"))?;
+    let central = info.management_account_id == scope.account()
+        || state.is_delegated_administrator(scope.account(), iam_app::organizations::VIEWS_SERVICE_PRINCIPAL);
+    if !central {
+        return Err(denied(
+            "only the organization's management account or a delegated administrator may",
+        ));
+    }
+    // Any account id narrows the trail: a former member's records from its membership are in
+    // it, and no other account's record carries the organization.
+    Ok(History {
+        account_id: account_id.unwrap_or_default(),
+        organization_id: Some(info.id.clone()),
+    })
+}
 
 /// The account whose history the caller reads: its own, or (`account_id`) one of the accounts it
 /// may view centrally (the management account and a delegated administrator of the views: every
@@ -368,20 +422,21 @@ async fn history_account(scope: &Scope, account_id: Option<String>) -> Result<St
 pub(crate) async fn audit_events(
     ctx: &Context<'_>,
     account_id: Option<String>,
+    organization_trail: bool,
     filter: Option<AuditEventFilter>,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
     let scope = Scope::of(ctx)?;
     scope.authorize(LOOKUP_ACTION, "*")?;
-    let account = history_account(&scope, account_id).await?;
+    let history = history_of(&scope, account_id, organization_trail).await?;
     let log = scope
         .gatehouse
         .audit_log()
         .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
     let first = first.map_or(50, |n| n.clamp(0, 1_000)) as usize;
     let page = log
-        .query(&filter_of(&account, filter), first, after.as_deref())
+        .query(&filter_of(history, filter), first, after.as_deref())
         .await
         .map_err(|e| match e {
             iam_audit::AuditError::Invalid(m) => aws_error(ErrorCode::InvalidInput, m),
@@ -399,12 +454,13 @@ pub(crate) async fn audit_events(
 pub(crate) async fn audit_event_counts(
     ctx: &Context<'_>,
     account_id: Option<String>,
+    organization_trail: bool,
     filter: Option<AuditEventFilter>,
     group_by: AuditGroupBy,
 ) -> Result<Vec<AuditEventCount>> {
     let scope = Scope::of(ctx)?;
     scope.authorize(LOOKUP_ACTION, "*")?;
-    let account = history_account(&scope, account_id).await?;
+    let history = history_of(&scope, account_id, organization_trail).await?;
     let log = scope
         .gatehouse
         .audit_log()
@@ -418,7 +474,7 @@ pub(crate) async fn audit_event_counts(
         AuditGroupBy::Action => GroupBy::Action,
     };
     let counts = log
-        .count_by(&filter_of(&account, filter), group_by)
+        .count_by(&filter_of(history, filter), group_by)
         .await
         .map_err(|e| aws_error(ErrorCode::ServiceFailure, e.to_string()))?;
     Ok(counts

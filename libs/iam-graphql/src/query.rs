@@ -505,28 +505,32 @@ impl CoreQuery {
     /// The account's audit history (every decision and management call), newest first.
     /// Authorized as `cloudtrail:LookupEvents`. `accountId` reads another account's: for the
     /// management account or a delegated administrator of `gatehouse.amazonaws.com`, any account
-    /// of the organization.
+    /// of the organization. `organizationTrail: true` reads the organization trail instead (for
+    /// them only): the records of every account written while it was a member, merged newest
+    /// first, narrowed to `accountId` when given.
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
         account_id: Option<String>,
+        #[graphql(default)] organization_trail: bool,
         filter: Option<crate::history::AuditEventFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, crate::history::AuditEvent, EmptyFields, EmptyFields>> {
-        crate::history::audit_events(ctx, account_id, filter, first, after).await
+        crate::history::audit_events(ctx, account_id, organization_trail, filter, first, after).await
     }
 
     /// How many audit records match, grouped by a field, largest group first (for dashboards);
-    /// `accountId` as in `auditEvents`.
+    /// `accountId` and `organizationTrail` as in `auditEvents`.
     async fn audit_event_counts(
         &self,
         ctx: &Context<'_>,
         account_id: Option<String>,
+        #[graphql(default)] organization_trail: bool,
         filter: Option<crate::history::AuditEventFilter>,
         group_by: crate::history::AuditGroupBy,
     ) -> Result<Vec<crate::history::AuditEventCount>> {
-        crate::history::audit_event_counts(ctx, account_id, filter, group_by).await
+        crate::history::audit_event_counts(ctx, account_id, organization_trail, filter, group_by).await
     }
 
     /// AWS's `GetContextKeysForCustomPolicy`: the context keys the given policies read (their

@@ -6,6 +6,10 @@
 //! `SqliteAuditLog`'s semantics: the same filters, newest first by `(eventTime, position)`, the
 //! same cursor shape (`<eventTime>|<position>`), the largest group first.
 //!
+//! An organization trail (`AuditFilter::organization_id`) is read through `organization_id`, the
+//! organization the record's account was a member of when it was written
+//! (`additionalEventData.organizationId`), with its own index.
+//!
 //! Inserts are idempotent: the key is `(account_id, event_id)` and a record already present is
 //! skipped, so a redelivered message changes nothing.
 
@@ -69,6 +73,7 @@ struct Columns {
     error_code: Vec<Option<String>>,
     read_only: Vec<bool>,
     record: Vec<String>,
+    organization_id: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -87,6 +92,7 @@ impl Columns {
         self.decision.push(record.decision().map(column_text));
         self.error_code.push(record.error_code.as_deref().map(column_text));
         self.read_only.push(record.read_only);
+        self.organization_id.push(record.organization_id().map(column_text));
         Ok(())
     }
 }
@@ -106,9 +112,9 @@ async fn insert_rows<'c>(
     // One statement per batch: the arrays unnest in order, so positions follow the batch.
     let result = sqlx::query(
         "INSERT INTO audit_events (account_id, event_id, event_time, event_name, event_source, principal_arn, \
-         action, resource_arn, decision, error_code, read_only, record) \
+         action, resource_arn, decision, error_code, read_only, record, organization_id) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[]) \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[]) \
          ON CONFLICT (account_id, event_id) DO NOTHING",
     )
     .bind(&columns.account_id)
@@ -123,15 +129,30 @@ async fn insert_rows<'c>(
     .bind(&columns.error_code)
     .bind(&columns.read_only)
     .bind(&columns.record)
+    .bind(&columns.organization_id)
     .execute(executor)
     .await
     .map_err(|e| unavailable("inserting audit records", &e))?;
     Ok(result.rows_affected())
 }
 
-/// Appends the filter's conditions (always starting with the account) to `sql`.
+/// Appends the filter's conditions to `sql`: always starting with the account, or for an
+/// organization trail with the organization (and the account, when one is named).
 fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
-    sql.push(" account_id = ").push_bind(column_text(&filter.account_id));
+    match &filter.organization_id {
+        // A trail narrowed to one account may be read through the account's slice or the
+        // organization's index: the planner's statistics choose.
+        Some(organization) => {
+            sql.push(" organization_id = ").push_bind(column_text(organization));
+            if !filter.account_id.is_empty() {
+                sql.push(" AND account_id = ")
+                    .push_bind(column_text(&filter.account_id));
+            }
+        }
+        None => {
+            sql.push(" account_id = ").push_bind(column_text(&filter.account_id));
+        }
+    }
     if let Some(from) = filter.from {
         sql.push(" AND event_time >= ").push_bind(from);
     }

@@ -1,7 +1,8 @@
 //! The PostgreSQL audit store: the shared `AuditLog` conformance suite (iam-audit's
 //! `conformance` module: round trips, paging, filters, counts, tenant isolation, encoded appends,
 //! cursors, concurrency), each test in a schema of its own, plus what only this store has:
-//! idempotent inserts and Kafka offsets stored with the records.
+//! idempotent inserts, Kafka offsets stored with the records, and organization trails of consumed
+//! records.
 //!
 //! Needs `GATEHOUSE_DATABASE_URL`: the tests are `#[ignore]`d so the README's test command runs
 //! without a server; `scripts/distributed-test.sh` starts one and runs them with `--ignored`.
@@ -18,6 +19,7 @@ use iam_store_postgres::PgAuditStore;
 use support::{database_url, TestSchema};
 
 const A: &str = "111111111111";
+const B: &str = "222222222222";
 
 async fn postgres_audit_log() -> AuditLogUnderTest {
     let schema = TestSchema::create().await;
@@ -66,5 +68,52 @@ async fn redelivered_records_change_nothing_and_offsets_move_with_the_records() 
     assert_eq!(page.records.len(), 11);
     assert_eq!(page.records[0].1, twice, "a record reads back as it was written");
     assert!(log.kafka_offsets("other").await.unwrap().is_empty());
+    log.close().await;
+}
+
+/// Records consumed from the audit topic land in their organization's trail: the column is the
+/// record's `additionalEventData.organizationId` (NULL without one), and the trail finds them.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run by .ci/run's distributed suite (infra/postgres/start.sh)"]
+async fn consumed_records_carry_their_organization() {
+    use sqlx::Row;
+
+    let schema = TestSchema::create().await;
+    let log = PgAuditStore::connect(&database_url(), Some(&schema.name))
+        .await
+        .unwrap();
+    let batch: Vec<(i32, i64, AuditRecord)> = (0..6)
+        .map(|n| {
+            let mut r = record(if n % 2 == 0 { A } else { B }, n);
+            if n > 0 {
+                r.set_organization_id("o-consumed001");
+            }
+            (0, i64::try_from(n).unwrap(), r)
+        })
+        .collect();
+    assert_eq!(log.insert_consumed("t", &batch).await.unwrap(), 6);
+    let columns: Vec<(String, Option<String>)> =
+        sqlx::query("SELECT event_id, organization_id FROM audit_events ORDER BY position")
+            .fetch_all(log.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+    let expected: Vec<(String, Option<String>)> = batch
+        .iter()
+        .map(|(_, _, r)| (r.event_id.clone(), r.organization_id().map(str::to_owned)))
+        .collect();
+    assert_eq!(columns, expected);
+    let trail = AuditFilter {
+        organization_id: Some("o-consumed001".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(log.query(&trail, 100, None).await.unwrap().records.len(), 5);
+    let narrowed = AuditFilter {
+        account_id: A.into(),
+        ..trail
+    };
+    assert_eq!(log.query(&narrowed, 100, None).await.unwrap().records.len(), 2);
     log.close().await;
 }

@@ -2,7 +2,7 @@
 //! module: round trips, paging, filters, counts, tenant isolation, encoded appends, cursors,
 //! concurrency) against a log in a temporary directory, plus what only this store has: export,
 //! reopening, the upgrade from the SQLite log of older versions and the index rebuilt after a
-//! system stop.
+//! system stop (organization trails included).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -212,4 +212,44 @@ async fn an_index_open_when_the_system_stopped_is_rebuilt_from_the_records() {
         .await
         .unwrap();
     assert_eq!(log.export(A, None, None).await.unwrap().len(), 30);
+}
+
+/// The index rebuilt from the record file (deleted, or distrusted after a system stop) puts every
+/// record back in its organization's trail.
+#[tokio::test]
+async fn a_rebuilt_index_keeps_the_organization_trails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = SqliteAuditLog::open(&path.to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for n in 0..20 {
+        let mut member = record(if n % 2 == 0 { A } else { B }, n);
+        if n >= 4 {
+            member.set_organization_id("o-rebuilt0001");
+        }
+        records.push(member);
+    }
+    log.append(records.clone()).await.unwrap();
+    let trail = AuditFilter {
+        organization_id: Some("o-rebuilt0001".into()),
+        ..AuditFilter::default()
+    };
+    let before = log.query(&trail, 100, None).await.unwrap().records;
+    assert_eq!(before.len(), 16);
+    log.close().await;
+    drop(log);
+
+    std::fs::remove_file(dir.path().join("audit-index.db")).unwrap();
+    let log = SqliteAuditLog::open(&path.to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    assert_eq!(log.query(&trail, 100, None).await.unwrap().records, before);
+    let narrowed = AuditFilter {
+        account_id: B.into(),
+        ..trail.clone()
+    };
+    assert_eq!(log.query(&narrowed, 100, None).await.unwrap().records.len(), 8);
+    log.close().await;
 }

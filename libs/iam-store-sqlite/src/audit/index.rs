@@ -151,8 +151,8 @@ impl IndexWriter {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO audit_index (position, log_offset, account, event_time, event_name, \
-                 event_source, principal, action, resource, decision, error_code, read_only) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 event_source, principal, action, resource, decision, error_code, read_only, organization) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut lookup = tx.prepare_cached("SELECT id FROM audit_terms WHERE term = ?1")?;
             let mut add = tx.prepare_cached("INSERT INTO audit_terms (term) VALUES (?1)")?;
@@ -181,6 +181,7 @@ impl IndexWriter {
                 let resource = f.resource_arn.as_deref().map(&mut id).transpose()?;
                 let decision = f.decision.as_deref().map(&mut id).transpose()?;
                 let error_code = f.error_code.as_deref().map(&mut id).transpose()?;
+                let organization = f.organization_id.as_deref().map(&mut id).transpose()?;
                 insert.execute(rusqlite::params![
                     to_i64(row.position)?,
                     row.offset.map(to_i64).transpose()?,
@@ -193,7 +194,8 @@ impl IndexWriter {
                     resource,
                     decision,
                     error_code,
-                    f.read_only
+                    f.read_only,
+                    organization
                 ])?;
             }
             if let Some(last) = rows.iter().map(|r| r.position).max() {
@@ -232,7 +234,7 @@ pub(super) async fn term_ids(pool: &SqlitePool, terms: &[&str]) -> Result<Vec<Op
 }
 
 /// A filter as SQL over `audit_index`: `WHERE` text and its integer values, always starting with
-/// the account.
+/// the account, or for an organization trail with the organization.
 pub(super) struct Condition {
     pub(super) sql: String,
     pub(super) values: Vec<i64>,
@@ -245,8 +247,16 @@ pub(super) struct Condition {
 impl Condition {
     /// `None` when a string the filter names is in no record: nothing can match.
     pub(super) async fn of(pool: &SqlitePool, filter: &AuditFilter) -> Result<Option<Self>, AuditError> {
-        let named: [(&str, Option<&str>); 8] = [
-            ("account", Some(filter.account_id.as_str())),
+        // A trail's whole organization is read through `audit_by_organization`; a trail narrowed
+        // to one account reads the account's slice like any account query, and the unary `+`
+        // keeps SQLite from driving it by the organization instead (which would scan every
+        // member's records to find one account's).
+        let trail = filter.organization_id.as_deref();
+        let whole_trail = trail.is_some() && filter.account_id.is_empty();
+        let named: [(&str, Option<&str>); 10] = [
+            ("organization", trail.filter(|_| whole_trail)),
+            ("account", (!whole_trail).then_some(filter.account_id.as_str())),
+            ("+organization", trail.filter(|_| !whole_trail)),
             ("principal", filter.principal_arn.as_deref()),
             ("event_name", filter.event_name.as_deref()),
             ("event_source", filter.event_source.as_deref()),
@@ -296,8 +306,11 @@ impl Condition {
         }
         // The most selective field filtered on: one resource or principal among many, then the
         // rare values of the partial indexes, then the action; otherwise the primary key
-        // (account, time), which also serves time windows.
+        // (account, time), which also serves time windows. Every one of them leads with the
+        // account: a whole trail reads its organization's index (newest first, the other fields
+        // checked on its rows).
         condition.index = [
+            (whole_trail, "audit_by_organization"),
             (filter.resource_arn.is_some(), "audit_by_resource"),
             (filter.principal_arn.is_some(), "audit_by_principal"),
             (filter.error_code.is_some(), "audit_by_error_code"),
@@ -316,5 +329,91 @@ impl Condition {
             Some(index) => format!("audit_index INDEXED BY {index}"),
             None => "audit_index".to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    /// How SQLite plans `filter`'s page query, as `EXPLAIN QUERY PLAN` details.
+    async fn plan(pool: &SqlitePool, filter: &AuditFilter) -> String {
+        let condition = Condition::of(pool, filter).await.unwrap().unwrap();
+        let text = format!(
+            "EXPLAIN QUERY PLAN SELECT position, event_time, log_offset FROM {} WHERE {} \
+             AND (event_time, position) < (?, ?) ORDER BY event_time DESC, position DESC LIMIT 10",
+            condition.table(),
+            condition.sql
+        );
+        let mut query = sqlx::query(&text);
+        for value in condition.values.iter().chain(&[i64::MAX, i64::MAX]) {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(pool).await.unwrap();
+        rows.iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// A whole trail is one range of the organization's index, in page order; a trail narrowed to
+    /// an account is the account's range of the primary key, never the organization's index.
+    #[tokio::test]
+    async fn organization_trails_read_their_own_index_and_narrowed_ones_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(dir.path().join("audit-index.db"))
+                    .create_if_missing(true),
+            )
+            .await
+            .unwrap();
+        sqlx::migrate!("../../schema/migrations/sqlite/audit_index")
+            .run(&pool)
+            .await
+            .unwrap();
+        for term in ["o-exampleorg1", "111111111111", "arn:aws:iam::111111111111:user/alice"] {
+            sqlx::query("INSERT INTO audit_terms (term) VALUES (?)")
+                .bind(term)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let trail = AuditFilter {
+            organization_id: Some("o-exampleorg1".into()),
+            ..AuditFilter::default()
+        };
+        let whole = plan(&pool, &trail).await;
+        assert!(whole.contains("audit_by_organization (organization=?"), "{whole}");
+        assert!(!whole.contains("TEMP B-TREE"), "pages come in index order: {whole}");
+        let filtered = plan(
+            &pool,
+            &AuditFilter {
+                principal_arn: Some("arn:aws:iam::111111111111:user/alice".into()),
+                ..trail.clone()
+            },
+        )
+        .await;
+        assert!(filtered.contains("audit_by_organization"), "{filtered}");
+        let narrowed = plan(
+            &pool,
+            &AuditFilter {
+                account_id: "111111111111".into(),
+                ..trail.clone()
+            },
+        )
+        .await;
+        assert!(
+            narrowed.contains("PRIMARY KEY (account=?") && !narrowed.contains("audit_by_organization"),
+            "{narrowed}"
+        );
+        assert!(!narrowed.contains("TEMP B-TREE"), "{narrowed}");
+        pool.close().await;
     }
 }

@@ -828,6 +828,7 @@ mod tests {
                 decision: decision.map(Into::into),
                 error_code: None,
                 read_only: false,
+                organization_id: None,
             },
         }
     }
