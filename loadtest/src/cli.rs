@@ -268,6 +268,10 @@ pub struct DecisionArgs {
     /// IAM user made for it, with `X-Amz-Security-Token` signed in.
     #[arg(long, value_enum, default_value_t = CredentialKind::LongTerm)]
     pub credentials: CredentialKind,
+    /// A condition key added to every request's context as a string, `KEY=VALUE` (repeatable),
+    /// such as `aws:RequestedRegion=us-east-1`, which an organization's region SCP reads.
+    #[arg(long = "context", value_parser = parse_context_entry)]
+    pub context: Vec<(String, String)>,
 }
 
 /// What signs the `decisions` requests.
@@ -443,6 +447,17 @@ pub fn bounded(name: &str, value: usize, max: usize) -> Result<usize> {
     Ok(value)
 }
 
+/// Parses `KEY=VALUE` (a condition key and its one string value).
+///
+/// # Errors
+/// No `=`, or an empty key.
+pub fn parse_context_entry(text: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => bail!("--context `{text}`: expected KEY=VALUE, such as aws:RequestedRegion=us-east-1"),
+    }
+}
+
 /// Parses `--mix A,I,E` (percentages of allowed, implicit-deny and explicit-deny requests).
 ///
 /// # Errors
@@ -479,6 +494,12 @@ mod tests {
     fn mixes_and_bounds() {
         assert_eq!(parse_mix("70,20,10").unwrap(), [70, 20, 10]);
         assert!(parse_mix("0,0,0").is_err());
+        assert_eq!(
+            parse_context_entry("aws:RequestedRegion=us-east-1").unwrap(),
+            ("aws:RequestedRegion".to_owned(), "us-east-1".to_owned())
+        );
+        assert!(parse_context_entry("=x").is_err());
+        assert!(parse_context_entry("no-value").is_err());
         assert!(parse_mix("1,2").is_err());
         assert!(bounded("concurrency", 0, 8).is_err());
         assert!(bounded("concurrency", 9, 8).is_err());

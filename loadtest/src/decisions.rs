@@ -24,6 +24,8 @@ pub(crate) struct Plan {
     credentials: Vec<iam_sigv4::Credentials>,
     mix: [u32; 3],
     batch: usize,
+    /// Condition keys added to every request's context.
+    context: Vec<(String, String)>,
 }
 
 impl Plan {
@@ -45,7 +47,14 @@ impl Plan {
             credentials,
             mix,
             batch,
+            context: Vec::new(),
         }
+    }
+
+    /// The same plan with `context` (key, value) added to every request's context.
+    pub(crate) fn with_context(mut self, context: Vec<(String, String)>) -> Plan {
+        self.context = context;
+        self
     }
 }
 
@@ -89,7 +98,13 @@ pub(crate) async fn worker(
         for _ in 0..plan.batch {
             let expect = Expect::draw(plan.mix, &mut rng);
             let p = &account.principals[rng.gen_range(0..account.principals.len())];
-            items.push(decision_request(&account.account_id, p, expect, &mut rng));
+            let mut item = decision_request(&account.account_id, p, expect, &mut rng);
+            if let Some(entries) = item["context"].as_array_mut() {
+                for (key, value) in &plan.context {
+                    entries.push(json!({"key": key, "values": [value], "type": "string"}));
+                }
+            }
+            items.push(item);
             expects.push(expect);
         }
         let body = if plan.batch == 1 {
@@ -170,7 +185,7 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
     let rng_seed = args.common.rng_seed.unwrap_or_else(rand::random);
     let principals: usize = manifest.accounts.iter().map(|a| a.principals.len()).sum();
     let accounts = manifest.accounts.len();
-    let plan = Arc::new(match args.credentials {
+    let plan = match args.credentials {
         CredentialKind::LongTerm => Plan::new(manifest, mix, batch),
         CredentialKind::Session => {
             // Not measured: a user and a role per account, then one AssumeRole each.
@@ -178,7 +193,8 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
             let sessions = crate::session::assume_all(&target, &callers).await?;
             Plan::signed_with(manifest, sessions, mix, batch)
         }
-    });
+    };
+    let plan = Arc::new(plan.with_context(args.context.clone()));
     let recorder = Recorder::default();
     recorder.set_recording(args.warmup.is_zero());
     let progress = Progress::start(recorder.clone(), "decisions", args.common.quiet);
@@ -224,6 +240,7 @@ pub async fn run(args: &DecisionArgs, target: Arc<Target>, manifest: Manifest) -
         "concurrency": concurrency,
         "batch": batch,
         "credentials": args.credentials.name(),
+        "context": args.context.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "mix": {"allow": mix[0], "implicitDeny": mix[1], "explicitDeny": mix[2]},
         "rngSeed": rng_seed,
         "warmupSeconds": args.warmup.as_secs_f64(),
