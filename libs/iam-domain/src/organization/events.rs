@@ -4,6 +4,7 @@
 //! (projectors, relays, followers) decodes them the one way; an account's `evolve` ignores them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -148,11 +149,7 @@ pub struct DelegatedAdministratorChanged {
 fn attach_full_access(state: &mut OrganizationState, policy_type: OrgPolicyType, target: &str) {
     if state.policy_type_enabled(policy_type) {
         if let Some(full) = policy_type.full_access_policy() {
-            state
-                .attachments
-                .entry(target.to_owned())
-                .or_default()
-                .insert(full.id.to_owned());
+            Arc::make_mut(state.attachments.entry(target.to_owned()).or_default()).insert(full.id.to_owned());
         }
     }
 }
@@ -189,11 +186,13 @@ pub fn evolve_organization(state: &mut OrganizationState, event: &DomainEvent) {
                 enabled_policy_types: BTreeSet::new(),
             });
             for policy in &AWS_MANAGED_ORG_POLICIES {
-                state.policies.insert(policy.id.to_owned(), aws_managed(policy));
+                state
+                    .policies
+                    .insert(policy.id.to_owned(), Arc::new(aws_managed(policy)));
             }
             state
                 .accounts
-                .insert(e.management_account.id.clone(), e.management_account.clone());
+                .insert(e.management_account.id.clone(), Arc::new(e.management_account.clone()));
         }
         DomainEvent::OrganizationDeleted(_) => {
             state.deleted = true;
@@ -203,37 +202,37 @@ pub fn evolve_organization(state: &mut OrganizationState, event: &DomainEvent) {
             state.delegated.clear();
         }
         DomainEvent::OrganizationalUnitCreated(e) => {
-            state.units.insert(e.unit.id.clone(), e.unit.clone());
+            state.units.insert(e.unit.id.clone(), Arc::new(e.unit.clone()));
             attach_full_access_of_every_type(state, &e.unit.id);
         }
         DomainEvent::OrganizationalUnitRenamed(e) => {
-            state.units.insert(e.unit.id.clone(), e.unit.clone());
+            state.units.insert(e.unit.id.clone(), Arc::new(e.unit.clone()));
         }
         DomainEvent::OrganizationalUnitDeleted(e) => {
             state.units.remove(&e.id);
             state.attachments.remove(&e.id);
         }
         DomainEvent::OrganizationAccountJoined(e) => {
-            state.accounts.insert(e.account.id.clone(), e.account.clone());
+            state.accounts.insert(e.account.id.clone(), Arc::new(e.account.clone()));
             attach_full_access_of_every_type(state, &e.account.id);
             if let Some(handshake) = e.handshake_id.as_ref().and_then(|id| state.handshakes.get_mut(id)) {
-                handshake.state = HandshakeState::Accepted;
+                Arc::make_mut(handshake).state = HandshakeState::Accepted;
             }
             if let Some(request) = &e.create_request {
                 state.create_requests.insert(
                     request.id.clone(),
-                    CreateAccountRecord {
+                    Arc::new(CreateAccountRecord {
                         request: request.clone(),
                         account_id: e.account.id.clone(),
                         account_name: e.account.name.clone(),
                         completed: e.account.joined,
-                    },
+                    }),
                 );
             }
         }
         DomainEvent::OrganizationAccountMoved(e) => {
             if let Some(account) = state.accounts.get_mut(&e.account_id) {
-                account.parent_id = e.destination_parent_id.clone();
+                Arc::make_mut(account).parent_id = e.destination_parent_id.clone();
             }
         }
         DomainEvent::OrganizationAccountRemoved(e) => {
@@ -243,25 +242,21 @@ pub fn evolve_organization(state: &mut OrganizationState, event: &DomainEvent) {
         }
         DomainEvent::OrganizationAccountClosed(e) => {
             if let Some(account) = state.accounts.get_mut(&e.account_id) {
-                account.status = MemberStatus::Suspended;
+                Arc::make_mut(account).status = MemberStatus::Suspended;
             }
         }
         DomainEvent::OrganizationPolicyCreated(e) | DomainEvent::OrganizationPolicyUpdated(e) => {
-            state.policies.insert(e.policy.id.clone(), e.policy.clone());
+            state.policies.insert(e.policy.id.clone(), Arc::new(e.policy.clone()));
         }
         DomainEvent::OrganizationPolicyDeleted(e) => {
             state.policies.remove(&e.policy_id);
         }
         DomainEvent::OrganizationPolicyAttached(e) => {
-            state
-                .attachments
-                .entry(e.target_id.clone())
-                .or_default()
-                .insert(e.policy_id.clone());
+            Arc::make_mut(state.attachments.entry(e.target_id.clone()).or_default()).insert(e.policy_id.clone());
         }
         DomainEvent::OrganizationPolicyDetached(e) => {
             if let Some(attached) = state.attachments.get_mut(&e.target_id) {
-                attached.remove(&e.policy_id);
+                Arc::make_mut(attached).remove(&e.policy_id);
                 if attached.is_empty() {
                     state.attachments.remove(&e.target_id);
                 }
@@ -293,21 +288,23 @@ pub fn evolve_organization(state: &mut OrganizationState, event: &DomainEvent) {
                 .map(|p| p.id.clone())
                 .collect();
             state.attachments.retain(|_, attached| {
-                attached.retain(|id| !of_type.contains(id));
+                Arc::make_mut(attached).retain(|id| !of_type.contains(id));
                 !attached.is_empty()
             });
         }
         DomainEvent::OrganizationHandshakeOpened(e) => {
-            state.handshakes.insert(e.handshake.id.clone(), e.handshake.clone());
+            state
+                .handshakes
+                .insert(e.handshake.id.clone(), Arc::new(e.handshake.clone()));
         }
         DomainEvent::OrganizationHandshakeDeclined(e) => {
             if let Some(handshake) = state.handshakes.get_mut(&e.handshake_id) {
-                handshake.state = HandshakeState::Declined;
+                Arc::make_mut(handshake).state = HandshakeState::Declined;
             }
         }
         DomainEvent::OrganizationHandshakeCanceled(e) => {
             if let Some(handshake) = state.handshakes.get_mut(&e.handshake_id) {
-                handshake.state = HandshakeState::Canceled;
+                Arc::make_mut(handshake).state = HandshakeState::Canceled;
             }
         }
         DomainEvent::OrganizationDelegatedAdministratorRegistered(e) => {

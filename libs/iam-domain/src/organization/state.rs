@@ -1,6 +1,7 @@
 //! What an organization is at one point of its stream.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -358,15 +359,17 @@ pub struct OrganizationState {
     pub(crate) info: Option<OrganizationInfo>,
     pub(crate) deleted: bool,
     pub(crate) root: Option<OrgRoot>,
-    pub(crate) units: BTreeMap<String, OrganizationalUnit>,
-    pub(crate) accounts: BTreeMap<String, MemberAccount>,
-    pub(crate) policies: BTreeMap<String, OrgPolicy>,
+    // Entities are shared between successive states (an org write clones the maps, not the
+    // 10,000 accounts in them), as the account aggregate shares its users and roles.
+    pub(crate) units: BTreeMap<String, Arc<OrganizationalUnit>>,
+    pub(crate) accounts: BTreeMap<String, Arc<MemberAccount>>,
+    pub(crate) policies: BTreeMap<String, Arc<OrgPolicy>>,
     /// Target id -> the policies attached to it.
-    pub(crate) attachments: BTreeMap<String, BTreeSet<String>>,
-    pub(crate) handshakes: BTreeMap<String, Handshake>,
+    pub(crate) attachments: BTreeMap<String, Arc<BTreeSet<String>>>,
+    pub(crate) handshakes: BTreeMap<String, Arc<Handshake>>,
     pub(crate) delegated: BTreeMap<String, DelegatedAdministrator>,
     /// `CreateAccount` requests by id.
-    pub(crate) create_requests: BTreeMap<String, CreateAccountRecord>,
+    pub(crate) create_requests: BTreeMap<String, Arc<CreateAccountRecord>>,
 }
 
 impl OrganizationState {
@@ -401,12 +404,12 @@ impl OrganizationState {
 
     /// An OU by id.
     pub fn unit(&self, id: &str) -> Option<&OrganizationalUnit> {
-        self.units.get(id)
+        self.units.get(id).map(|u| &**u)
     }
 
     /// Every OU.
     pub fn units(&self) -> impl Iterator<Item = &OrganizationalUnit> {
-        self.units.values()
+        self.units.values().map(|u| &**u)
     }
 
     /// How many nodes the tree has: the root, its OUs and its accounts.
@@ -416,47 +419,55 @@ impl OrganizationState {
 
     /// A member account by id.
     pub fn account(&self, id: &str) -> Option<&MemberAccount> {
-        self.accounts.get(id)
+        self.accounts.get(id).map(|a| &**a)
     }
 
     /// Every member account, by id.
     pub fn accounts(&self) -> impl Iterator<Item = &MemberAccount> {
-        self.accounts.values()
+        self.accounts.values().map(|a| &**a)
+    }
+
+    /// Every member account's id, in order.
+    pub fn account_ids(&self) -> impl Iterator<Item = &str> {
+        self.accounts.keys().map(String::as_str)
     }
 
     /// A policy by id: the organization's own, or an AWS-managed one.
     pub fn policy(&self, id: &str) -> Option<&OrgPolicy> {
-        self.policies.get(id)
+        self.policies.get(id).map(|p| &**p)
     }
 
     /// Every policy of a type (the AWS-managed one first).
     pub fn policies_of(&self, policy_type: OrgPolicyType) -> impl Iterator<Item = &OrgPolicy> {
-        self.policies.values().filter(move |p| p.policy_type == policy_type)
+        self.policies
+            .values()
+            .map(|p| &**p)
+            .filter(move |p| p.policy_type == policy_type)
     }
 
     /// Every policy.
     pub fn policies(&self) -> impl Iterator<Item = &OrgPolicy> {
-        self.policies.values()
+        self.policies.values().map(|p| &**p)
     }
 
     /// A handshake by id.
     pub fn handshake(&self, id: &str) -> Option<&Handshake> {
-        self.handshakes.get(id)
+        self.handshakes.get(id).map(|h| &**h)
     }
 
     /// Every handshake.
     pub fn handshakes(&self) -> impl Iterator<Item = &Handshake> {
-        self.handshakes.values()
+        self.handshakes.values().map(|h| &**h)
     }
 
     /// A `CreateAccount` request by id.
     pub fn create_request(&self, id: &str) -> Option<&CreateAccountRecord> {
-        self.create_requests.get(id)
+        self.create_requests.get(id).map(|r| &**r)
     }
 
     /// Every `CreateAccount` request, by id.
     pub fn create_requests(&self) -> impl Iterator<Item = &CreateAccountRecord> {
-        self.create_requests.values()
+        self.create_requests.values().map(|r| &**r)
     }
 
     /// The delegated administrators.
@@ -560,8 +571,16 @@ impl OrganizationState {
     /// The children of a parent: its OUs, then its accounts.
     pub fn children_of<'a>(&'a self, parent_id: &'a str) -> (Vec<&'a OrganizationalUnit>, Vec<&'a MemberAccount>) {
         (
-            self.units.values().filter(|u| u.parent_id == parent_id).collect(),
-            self.accounts.values().filter(|a| a.parent_id == parent_id).collect(),
+            self.units
+                .values()
+                .map(|u| &**u)
+                .filter(|u| u.parent_id == parent_id)
+                .collect(),
+            self.accounts
+                .values()
+                .map(|a| &**a)
+                .filter(|a| a.parent_id == parent_id)
+                .collect(),
         )
     }
 
@@ -570,8 +589,8 @@ impl OrganizationState {
         self.attachments
             .get(target_id)
             .into_iter()
-            .flatten()
-            .filter_map(|id| self.policies.get(id))
+            .flat_map(|attached| attached.iter())
+            .filter_map(|id| self.policy(id))
             .filter(|p| policy_type.is_none_or(|t| p.policy_type == t))
             .collect()
     }
