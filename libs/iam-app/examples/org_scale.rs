@@ -585,7 +585,7 @@ fn levels_of_documents(compiler: &LevelCompiler, documents: &[String]) -> Guardr
                 compiler.compile(&sources)
             })
             .collect(),
-        resource_control: Box::default(),
+        resource_control: iam_policy::OrgLevels::default(),
     }
 }
 
@@ -604,7 +604,7 @@ fn breakdown(gatehouse: &Gatehouse, state: &OrganizationState, samples: &[Sample
                     level_of(&compiler, state, &names)
                 })
                 .collect(),
-            resource_control: Box::default(),
+            resource_control: iam_policy::OrgLevels::default(),
         }
     };
     let branch = |level: usize| if level == 0 { "global" } else { "us" };
@@ -1363,10 +1363,11 @@ fn main() {
         let mut sets: HashSet<*const PolicySet> = HashSet::new();
         let mut levels = 0usize;
         for g in &held {
-            for set in g.guardrails.service_control.iter() {
+            // Each distinct policy is a compiled set of its own since guardrails share policies.
+            for set in g.guardrails.service_control.policies() {
                 sets.insert(Arc::as_ptr(set));
-                levels += 1;
             }
+            levels += g.guardrails.service_control.len();
         }
         let mut nodes: HashSet<&str> = HashSet::new();
         for id in &members {

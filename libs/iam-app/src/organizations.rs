@@ -9,7 +9,7 @@
 //! recorded under `organizations.amazonaws.com`, and answers in AWS's wire shape (a JSON value the
 //! json 1.1 door returns as it is and GraphQL reads its types from).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use iam_domain::organization::{
     MemberAccount, MemberStatus, OrgCommand, OrgPolicy, OrgPolicyType, OrganizationState, TargetKind,
 };
 use iam_domain::{DecideContext, DomainEvent, Requirement};
-use iam_policy::{PolicySet, PolicySource, PolicyType};
+use iam_policy::{OrgLevels, PolicySet, PolicySource, PolicyType};
 use iam_types::ErrorCode;
 use serde_json::{json, Value};
 
@@ -41,8 +41,8 @@ pub const MAX_PAGE: usize = 20;
 pub struct OrgModel {
     state: Arc<OrganizationState>,
     compiler: Arc<LevelCompiler>,
-    /// (node, policy type) -> the policies (id, revision) of that node's level and its compiled
-    /// set, shared by the organization's successive models (an entry is used only while its
+    /// (node, policy type) -> the policies (id, revision) of that node's level and each one's
+    /// compiled set (one per policy, shared with every other level holding it), shared by the organization's successive models (an entry is used only while its
     /// node's policies are the same), so an org change recompiles only the levels it changed.
     levels: Arc<RwLock<HashMap<(String, OrgPolicyType), LevelEntry>>>,
     /// Account -> its guardrails.
@@ -64,7 +64,7 @@ pub struct AccountGuardrails {
     pub guardrails: Guardrails,
 }
 
-type LevelEntry = (Vec<(String, u32)>, Arc<PolicySet>);
+type LevelEntry = (Vec<(String, u32)>, Arc<[Arc<PolicySet>]>);
 
 impl OrgModel {
     fn new(state: Arc<OrganizationState>, compiler: Arc<LevelCompiler>) -> Self {
@@ -101,7 +101,9 @@ impl OrgModel {
         &self.state
     }
 
-    fn level(&self, node: &str, policy_type: OrgPolicyType, policies: &[&OrgPolicy]) -> Arc<PolicySet> {
+    /// One node's level: each of its policies compiled on its own, so that a policy attached at
+    /// several levels of a path is one `Arc` that decisions evaluate once.
+    fn level(&self, node: &str, policy_type: OrgPolicyType, policies: &[&OrgPolicy]) -> Arc<[Arc<PolicySet>]> {
         let key = (node.to_owned(), policy_type);
         let signature: Vec<(String, u32)> = policies.iter().map(|p| (p.id.clone(), p.revision)).collect();
         if let Some((known, set)) = read_lock(&self.levels).get(&key) {
@@ -113,15 +115,14 @@ impl OrgModel {
             OrgPolicyType::ResourceControlPolicy => PolicyType::ResourceControlPolicy,
             _ => PolicyType::ServiceControlPolicy,
         };
-        let sources: Vec<(PolicySource, &str)> = policies
+        let set: Arc<[Arc<PolicySet>]> = policies
             .iter()
             .map(|policy| {
                 let mut source = PolicySource::new(policy.id.as_str(), source_type);
                 source.version_id = Some(policy.version_id().into());
-                (source, policy.content.as_str())
+                self.compiler.compile_policy(source, policy.content.as_str())
             })
             .collect();
-        let set = self.compiler.compile(&sources);
         write_lock(&self.levels).insert(key, (signature, set.clone()));
         set
     }
@@ -134,13 +135,14 @@ impl OrgModel {
         let state = &self.state;
         let info = state.info()?;
         let member = state.account(account_id)?;
-        // Each level is a shared compiled set: an account holds a few pointers, not policies.
-        let levels = |policy_type| -> Box<[Arc<PolicySet>]> {
-            state
-                .levels_for(account_id, policy_type)
-                .iter()
-                .map(|(node, policies)| self.level(node, policy_type, policies))
-                .collect()
+        // Each policy is a shared compiled set: an account holds a few pointers, not policies.
+        let levels = |policy_type| -> OrgLevels {
+            OrgLevels::new(
+                state
+                    .levels_for(account_id, policy_type)
+                    .iter()
+                    .map(|(node, policies)| self.level(node, policy_type, policies).to_vec()),
+            )
         };
         let service_control = levels(OrgPolicyType::ServiceControlPolicy);
         let resource_control = levels(OrgPolicyType::ResourceControlPolicy);
@@ -707,27 +709,24 @@ impl Gatehouse {
     pub(crate) fn install_organization(&self, organization_id: &str, state: OrganizationState) -> Arc<OrgModel> {
         let slot = self.org_slot(organization_id);
         let previous = read_lock(&slot.model).clone();
-        let members = |state: &OrganizationState| -> BTreeSet<String> {
-            if state.info().is_some() {
-                state.accounts().map(|a| a.id.clone()).collect()
-            } else {
-                BTreeSet::new()
-            }
-        };
-        let (had, has) = (members(previous.state()), members(&state));
-        if had != has {
+        // Who joined and who left, by walking both sorted member lists once (no allocation when
+        // nobody did: an org write at 10,000 accounts must not rebuild two sets of them).
+        let (joined, left) = sorted_difference(member_ids(previous.state()), member_ids(&state));
+        if !joined.is_empty() || !left.is_empty() {
             let mut membership = write_lock(&self.organizations.membership);
-            for gone in had.difference(&has) {
-                if membership.get(gone).is_some_and(|org| org == organization_id) {
+            for gone in left {
+                if membership.get(gone).is_some_and(|org| **org == *organization_id) {
                     membership.remove(gone);
                 }
             }
-            for new in has.difference(&had) {
-                membership.insert(new.clone(), organization_id.to_owned());
+            for new in joined {
+                membership.insert(new.into(), organization_id.into());
             }
         }
         let model = Arc::new(OrgModel::succeeding(&previous, Arc::new(state)));
-        *write_lock(&slot.model) = model.clone();
+        let replaced = std::mem::replace(&mut *write_lock(&slot.model), model.clone());
+        // Freed outside the lock: a model whose accounts all built guardrails takes milliseconds.
+        drop(replaced);
         model
     }
 
@@ -1465,6 +1464,33 @@ impl Gatehouse {
                 })
             }
         })
+    }
+}
+
+/// The ids of an organization's members, in order (none once it is deleted).
+fn member_ids(state: &OrganizationState) -> Vec<&str> {
+    if state.info().is_some() {
+        state.account_ids().collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The ids only in `after` and the ids only in `before`, both lists sorted.
+fn sorted_difference<'a>(before: Vec<&'a str>, after: Vec<&'a str>) -> (Vec<&'a str>, Vec<&'a str>) {
+    let (mut joined, mut left) = (Vec::new(), Vec::new());
+    let (mut b, mut a) = (before.into_iter().peekable(), after.into_iter().peekable());
+    loop {
+        match (b.peek(), a.peek()) {
+            (Some(x), Some(y)) if x == y => {
+                b.next();
+                a.next();
+            }
+            (Some(x), Some(y)) if x < y => left.extend(b.next()),
+            (Some(_), Some(_)) | (None, Some(_)) => joined.extend(a.next()),
+            (Some(_), None) => left.extend(b.next()),
+            (None, None) => return (joined, left),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use iam_policy::simulate::{
     check_simulation_sizes, context_from_entries, context_keys, next_marker, page_window, simulate,
     simulate_custom_policy, ContextEntry, SimulateCustomPolicyRequest, SimulatePolicyResponse, Simulation,
 };
-use iam_policy::{Policies, PolicyError};
+use iam_policy::{OrgLevels, Policies, PolicyError};
 use iam_types::{ErrorCode, IamArn, ResourceKind};
 
 use crate::{AppError, Gatehouse};
@@ -96,7 +96,9 @@ pub fn simulate_principal(
             identity: None,
             identity_sets: &principal.identity,
             permissions_boundary: principal.boundary.as_deref(),
-            service_control: own.as_deref().map_or(&[], |g| &g.guardrails.service_control),
+            service_control: own
+                .as_deref()
+                .map_or(OrgLevels::none(), |g| &g.guardrails.service_control),
             ..Policies::default()
         },
         caller: &principal.caller,

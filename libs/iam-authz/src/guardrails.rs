@@ -3,10 +3,11 @@
 //! to the resources of a member account.
 //!
 //! Each kind comes in levels, one per node from the organization's root down through each OU to
-//! the account: every level must allow, and any `Deny` wins. A level is compiled once, by a
-//! [`LevelCompiler`], and shared: every account under a node holds the same `Arc`, so an
-//! organization of 10,000 accounts holds each level once and an account's [`Guardrails`] is a few
-//! pointers.
+//! the account: every level must allow, and any `Deny` wins. Each policy is compiled once, by a
+//! [`LevelCompiler`], and shared: every level it is attached to, in every account's path, holds the
+//! same `Arc`, so an organization of 10,000 accounts holds each policy once, an account's
+//! [`Guardrails`] is a few pointers and indices, and a policy attached at several levels of one
+//! path is evaluated once per decision ([`OrgLevels`]).
 //!
 //! Guardrails limit; they never grant. Without any ([`Guardrails::none`]: the management account,
 //! an account in no organization) a decision is exactly what it was without this module, at the
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use iam_policy::{
-    evaluate, evaluate_guardrails, Context, Decision, DecisionDetails, DecisionEffect, Policies, PolicySet,
+    evaluate, evaluate_guardrails, Context, Decision, DecisionDetails, DecisionEffect, OrgLevels, Policies, PolicySet,
     PolicySource, Request,
 };
 
@@ -28,9 +29,9 @@ use crate::{compile_set, CompiledPrincipal};
 #[derive(Debug, Clone, Default)]
 pub struct Guardrails {
     /// SCP levels (root, each OU, the account); each must allow what the account's principals do.
-    pub service_control: Box<[Arc<PolicySet>]>,
+    pub service_control: OrgLevels,
     /// RCP levels; each must allow what is done to the account's resources.
-    pub resource_control: Box<[Arc<PolicySet>]>,
+    pub resource_control: OrgLevels,
 }
 
 impl Guardrails {
@@ -58,6 +59,12 @@ impl LevelCompiler {
     /// A compiler with nothing compiled yet.
     pub fn new() -> Self {
         LevelCompiler::default()
+    }
+
+    /// One policy compiled on its own, shared by every level (of every account) it is attached
+    /// to: [`OrgLevels`] evaluates it once per decision however many levels of a path hold it.
+    pub fn compile_policy(&self, source: PolicySource, document: &str) -> Arc<PolicySet> {
+        self.compile(&[(source, document)])
     }
 
     /// The compiled set of one level: the policies attached to one node, any of them allowing
@@ -219,7 +226,7 @@ mod tests {
     fn service_control(compiler: &LevelCompiler, levels: &[&[(PolicySource, &str)]]) -> Guardrails {
         Guardrails {
             service_control: levels.iter().map(|level| compiler.compile(level)).collect(),
-            resource_control: Box::default(),
+            resource_control: OrgLevels::default(),
         }
     }
 
@@ -341,12 +348,13 @@ mod tests {
         let full_access =
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
         let guarded = Guardrails {
-            service_control: Box::default(),
+            service_control: OrgLevels::default(),
             resource_control: [compiler.compile(&[
                 rcp("p-RCPFullAWSAccess", full_access),
                 rcp("p-organization-only", organization_only),
             ])]
-            .into(),
+            .into_iter()
+            .collect(),
         };
         let bob = user(
             "arn:aws:iam::444455556666:user/bob",

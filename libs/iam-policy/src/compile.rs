@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::condition::CompiledCondition;
@@ -103,6 +103,66 @@ impl ResourceMatcher {
             ResourcePattern::Variable(template) => template.matches_glob(resource, context) == Some(true),
         });
         any != self.negated
+    }
+}
+
+/// A compiled `Action`/`NotAction` list over lowercased actions. Long lists (AWS's region SCP
+/// names 45 global services in its `NotAction`) are matched by hashing, not pattern by pattern:
+/// exact names in one set, `service:*` in another, only the other wildcards as globs.
+#[derive(Debug, Clone, Default)]
+struct ActionMatcher {
+    /// A `*` entry: every action.
+    any: bool,
+    /// Lowercased `service:action` names without wildcards.
+    exact: FxHashSet<Box<str>>,
+    /// Lowercased services of `service:*` entries.
+    services: FxHashSet<Box<str>>,
+    /// Every other entry (and every entry of a short list, where a scan is cheaper than a hash).
+    globs: Vec<Glob>,
+}
+
+/// Up to this many entries of a kind are scanned rather than hashed.
+const SCANNED_ACTIONS: usize = 3;
+
+impl ActionMatcher {
+    fn new(patterns: &[String]) -> Self {
+        let lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let mut matcher = ActionMatcher::default();
+        let is_exact = |p: &str| p.contains(':') && !p.contains(['*', '?']);
+        let service_of = |p: &str| {
+            p.strip_suffix(":*")
+                .filter(|service| !service.is_empty() && !service.contains(['*', '?', ':']))
+                .map(str::to_owned)
+        };
+        let exact_count = lowered.iter().filter(|p| is_exact(p)).count();
+        let service_count = lowered.iter().filter(|p| service_of(p).is_some()).count();
+        for pattern in &lowered {
+            if pattern == "*" {
+                matcher.any = true;
+            } else if exact_count > SCANNED_ACTIONS && is_exact(pattern) {
+                matcher.exact.insert(pattern.as_str().into());
+            } else if let Some(service) = service_of(pattern).filter(|_| service_count > SCANNED_ACTIONS) {
+                matcher.services.insert(service.into());
+            } else {
+                matcher.globs.push(Glob::new(pattern));
+            }
+        }
+        matcher
+    }
+
+    /// Whether an entry covers the (lowercased) action.
+    fn matches(&self, action: &str) -> bool {
+        if self.any || (!self.exact.is_empty() && self.exact.contains(action)) {
+            return true;
+        }
+        if !self.services.is_empty() {
+            if let Some((service, _)) = action.split_once(':') {
+                if self.services.contains(service) {
+                    return true;
+                }
+            }
+        }
+        self.globs.iter().any(|glob| glob.matches(action))
     }
 }
 
@@ -217,8 +277,8 @@ pub(crate) struct CompiledStatement {
     pub(crate) index: u32,
     pub(crate) effect: Effect,
     action_negated: bool,
-    /// Lowercased action patterns.
-    actions: Vec<Glob>,
+    /// The `Action`/`NotAction` entries.
+    actions: ActionMatcher,
     resource: Option<ResourceMatcher>,
     principal: Option<PrincipalMatcher>,
     pub(crate) conditions: Vec<CompiledCondition>,
@@ -246,12 +306,7 @@ impl CompiledStatement {
             index,
             effect: statement.effect,
             action_negated: statement.action.negated,
-            actions: statement
-                .action
-                .patterns
-                .iter()
-                .map(|p| Glob::new(&p.to_ascii_lowercase()))
-                .collect(),
+            actions: ActionMatcher::new(&statement.action.patterns),
             resource,
             principal: statement.principal.as_ref().map(|p| PrincipalMatcher {
                 negated: p.negated,
@@ -267,7 +322,7 @@ impl CompiledStatement {
 
     /// Whether the statement's `Action`/`NotAction` covers the (lowercased) action.
     pub(crate) fn matches_action(&self, action: &str) -> bool {
-        self.actions.iter().any(|glob| glob.matches(action)) != self.action_negated
+        self.actions.matches(action) != self.action_negated
     }
 
     /// Whether `Resource`/`NotResource` covers the resource. A statement without one (a trust

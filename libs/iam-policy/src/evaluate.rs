@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{CompiledStatement, PolicySet, PolicySource, PrincipalMatch};
 use crate::context::{Caller, Context};
+use crate::levels::OrgLevels;
 use crate::model::Effect;
 use crate::span::Span;
 
@@ -64,7 +65,7 @@ pub enum PolicySlot {
 
 /// Every policy that bears on one request. Absent sets do not take part; an empty SCP or RCP
 /// level denies, as an organization level without an allowing policy does.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Policies<'a> {
     /// Identity-based policies.
     pub identity: Option<&'a PolicySet>,
@@ -76,13 +77,28 @@ pub struct Policies<'a> {
     pub permissions_boundary: Option<&'a PolicySet>,
     /// Session policies.
     pub session: Option<&'a PolicySet>,
-    /// SCPs, one set per level of the organization (root, each OU, the account); each must allow.
-    /// Shared: one organization's levels are compiled once for all of its accounts.
-    pub service_control: &'a [Arc<PolicySet>],
-    /// RCPs, one set per level; each must allow.
-    pub resource_control: &'a [Arc<PolicySet>],
+    /// SCPs, by level of the organization (root, each OU, the account); each level must allow.
+    /// Shared: one organization's policies are compiled once for all of its accounts, and a
+    /// policy attached at several levels is evaluated once.
+    pub service_control: &'a OrgLevels,
+    /// RCPs, by level; each level must allow.
+    pub resource_control: &'a OrgLevels,
     /// The resource-based policy.
     pub resource: Option<&'a PolicySet>,
+}
+
+impl Default for Policies<'_> {
+    fn default() -> Self {
+        Policies {
+            identity: None,
+            identity_sets: &[],
+            permissions_boundary: None,
+            session: None,
+            service_control: OrgLevels::none(),
+            resource_control: OrgLevels::none(),
+            resource: None,
+        }
+    }
 }
 
 /// One request to decide.
@@ -139,12 +155,14 @@ pub struct DecisionDetails {
 pub struct Decision {
     /// Allowed, explicitly denied, or implicitly denied.
     pub effect: DecisionEffect,
-    /// For a deny, every `Deny` statement that applies (an organization's among them); for an
+    /// For a deny, every `Deny` statement that applies (an organization's among them; an
+    /// organization policy attached at several levels is named once, at its first level); for an
     /// allow, the identity-based or resource-based `Allow` statements that grant it; for an
     /// implicit deny, nothing.
     pub matched: Vec<MatchedStatement>,
     /// For an allow under SCP or RCP levels, the organization's `Allow` statements that let it
-    /// through, every level's; empty otherwise.
+    /// through, every level's (a policy attached at several levels is named at each); empty
+    /// otherwise.
     pub guardrails: Vec<MatchedStatement>,
     /// How each part of the stack voted.
     pub details: DecisionDetails,
@@ -186,11 +204,12 @@ fn votes<'s>(set: &'s PolicySet, action: &str, request: &Request<'_>) -> Votes<'
 }
 
 /// How one kind of organization levels (SCPs or RCPs) votes: whether every level allows, `None`
-/// without levels. Applying `Deny` statements go to `denies`. Allowing statements go to `allows`
-/// while they can still end up in an allow (no deny so far, every level so far allowing), so an
-/// organization of many levels costs no allocation per level.
+/// without levels. Each distinct policy is evaluated once, however many levels hold it: its
+/// applying `Deny` statements go to `denies` once, and a level allows when one of its policies
+/// has an applying `Allow`. When every level allows and nothing denied so far, each level's
+/// allowing statements go to `allows`, level by level.
 fn level_votes(
-    levels: &[Arc<PolicySet>],
+    levels: &OrgLevels,
     slot: PolicySlot,
     action: &str,
     request: &Request<'_>,
@@ -200,24 +219,41 @@ fn level_votes(
     if levels.is_empty() {
         return None;
     }
-    let mut every_level = true;
-    for set in levels {
-        let mut level_allows = false;
+    // (policy, statement), in policy order: built by walking the policies in order.
+    let mut allowing: Vec<(u32, &CompiledStatement)> = Vec::new();
+    for (at, set) in levels.policies().iter().enumerate() {
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
         set.for_each_action_match(action, |statement| {
             if applies(statement, request).is_none() {
                 return;
             }
             match statement.effect {
-                Effect::Allow => {
-                    level_allows = true;
-                    if every_level && denies.is_empty() {
-                        allows.push(matched(set, slot, statement));
-                    }
-                }
+                Effect::Allow => allowing.push((at, statement)),
                 Effect::Deny => denies.push(matched(set, slot, statement)),
             }
         });
-        every_level &= level_allows;
+    }
+    let of_policy = |policy: u32| {
+        let start = allowing.partition_point(|(p, _)| *p < policy);
+        let rest = allowing.get(start..).unwrap_or_default();
+        rest.get(..rest.partition_point(|(p, _)| *p == policy))
+            .unwrap_or_default()
+    };
+    let every_level = levels
+        .level_indices()
+        .all(|level| level.iter().any(|policy| !of_policy(*policy).is_empty()));
+    if every_level && denies.is_empty() {
+        for level in levels.level_indices() {
+            for policy in level {
+                if let Some(set) = levels.policies().get(*policy as usize) {
+                    allows.extend(
+                        of_policy(*policy)
+                            .iter()
+                            .map(|(_, statement)| matched(set, slot, statement)),
+                    );
+                }
+            }
+        }
     }
     Some(every_level)
 }
@@ -457,8 +493,8 @@ pub fn missing_context_keys(policies: &Policies<'_>, request: &Request<'_>) -> V
     .into_iter()
     .flatten()
     .chain(policies.identity_sets.iter().map(|set| &**set))
-    .chain(policies.service_control.iter().map(|set| &**set))
-    .chain(policies.resource_control.iter().map(|set| &**set));
+    .chain(policies.service_control.policies().iter().map(|set| &**set))
+    .chain(policies.resource_control.policies().iter().map(|set| &**set));
     let mut missing: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for set in sets {

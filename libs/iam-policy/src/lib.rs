@@ -25,6 +25,7 @@ mod condition;
 mod context;
 mod error;
 mod evaluate;
+mod levels;
 mod model;
 mod parse;
 mod pattern;
@@ -39,6 +40,7 @@ pub use evaluate::{
     evaluate, evaluate_guardrails, missing_context_keys, Decision, DecisionDetails, DecisionEffect, MatchedStatement,
     Policies, PolicySlot, Request,
 };
+pub use levels::OrgLevels;
 pub use model::{
     ActionBlock, BaseOperator, ConditionClause, ConditionOperator, Effect, OperatorFamily, Policy, PrincipalBlock,
     PrincipalSet, PrincipalType, ResourceBlock, SetQualifier, Statement, Version,

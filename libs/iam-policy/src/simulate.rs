@@ -11,6 +11,7 @@ use crate::condition::{parse_date, Number};
 use crate::context::{Caller, Context, ContextValue, PrincipalKind};
 use crate::error::PolicyError;
 use crate::evaluate::{evaluate, missing_context_keys, MatchedStatement, Policies, PolicySlot, Request};
+use crate::levels::OrgLevels;
 use crate::parse::parse_policy;
 
 /// The request of `aws iam simulate-custom-policy`, exactly as `--generate-cli-skeleton` prints
@@ -283,8 +284,8 @@ pub fn simulate(simulation: &Simulation<'_>) -> Vec<EvaluationResult> {
                 // AWS leaves the organization's statements and keys out of what it reports.
                 missing_context_values: missing_context_keys(
                     &Policies {
-                        service_control: &[],
-                        resource_control: &[],
+                        service_control: OrgLevels::none(),
+                        resource_control: OrgLevels::none(),
                         ..simulation.policies
                     },
                     &request,
@@ -530,7 +531,7 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
             )
             .map(Arc::new)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<OrgLevels, _>>()?;
     let resource_policy = match given(&request.resource_policy) {
         Some(text) => {
             let mut set = PolicySet::new();
@@ -586,7 +587,7 @@ pub fn simulate_custom_policy(request: &SimulateCustomPolicyRequest) -> Result<S
             permissions_boundary: boundary.as_ref(),
             session: None,
             service_control: &organization_levels,
-            resource_control: &[],
+            resource_control: OrgLevels::none(),
             resource: resource_policy.as_ref(),
         },
         caller: &caller,

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use iam_policy::{
-    evaluate, parse_policy, Caller, Context, ContextValue, Decision, DecisionEffect, Effect, Policies, PolicySet,
-    PolicySlot, PolicySource, PolicyType, PrincipalKind, Request,
+    evaluate, parse_policy, Caller, Context, ContextValue, Decision, DecisionEffect, Effect, OrgLevels, Policies,
+    PolicySet, PolicySlot, PolicySource, PolicyType, PrincipalKind, Request,
 };
 
 use DecisionEffect::{Allowed, ExplicitDeny, ImplicitDeny};
@@ -218,8 +218,8 @@ impl Case {
             identity_sets: &identity_sets,
             permissions_boundary: boundary.as_ref(),
             session: session.as_ref(),
-            service_control: &scps,
-            resource_control: &rcps,
+            service_control: &OrgLevels::from(&scps[..]),
+            resource_control: &OrgLevels::from(&rcps[..]),
             resource: resource.as_ref(),
         };
         Ok(evaluate(&policies, &request))
@@ -1178,7 +1178,7 @@ fn details_say_how_each_part_voted() {
     let policies = Policies {
         identity: Some(&identity),
         permissions_boundary: Some(&boundary),
-        service_control: &scp,
+        service_control: &OrgLevels::from(&scp[..]),
         ..Policies::default()
     };
     let decision = decide(&policies, &caller(ALICE), "s3:GetObject", REPORT, None);
@@ -1246,8 +1246,8 @@ fn an_allow_under_an_organization_names_every_level_s_allowing_statements() {
     )];
     let policies = Policies {
         identity: Some(&identity),
-        service_control: &scps,
-        resource_control: &rcps,
+        service_control: &OrgLevels::from(&scps[..]),
+        resource_control: &OrgLevels::from(&rcps[..]),
         ..Policies::default()
     };
     let decision = decide(&policies, &caller(ALICE), "s3:GetObject", REPORT, None);
@@ -1349,7 +1349,7 @@ fn guardrails_alone_decide_for_a_principal_whose_own_permissions_are_not_in_ques
         ),
     ];
     let policies = Policies {
-        service_control: &scps,
+        service_control: &OrgLevels::from(&scps[..]),
         ..Policies::default()
     };
     let root = caller(ROOT);
@@ -1382,7 +1382,7 @@ fn guardrails_alone_decide_for_a_principal_whose_own_permissions_are_not_in_ques
         )],
     )];
     let narrowed = Policies {
-        service_control: &narrow,
+        service_control: &OrgLevels::from(&narrow[..]),
         ..Policies::default()
     };
     let outside = iam_policy::evaluate_guardrails(&narrowed, &request("iam:CreateUser"));
@@ -1403,6 +1403,131 @@ fn organization_policy_types_have_aws_names() {
         assert_eq!(
             serde_json::to_value(kind).unwrap(),
             serde_json::Value::String(kind.as_str().into())
+        );
+    }
+}
+
+/// One policy attached at several levels of a path (`FullAWSAccess` and a `Deny` on every level,
+/// as organizations usually have them) is one shared set, evaluated once per decision. Its `Deny`
+/// is reported once (at its first level), not once per level; its `Allow` counts for every level
+/// holding it and is named at each, as when every level had its own copy.
+#[test]
+fn a_policy_shared_by_several_levels_counts_at_each_and_is_reported_once() {
+    let full = level(
+        PolicyType::ServiceControlPolicy,
+        &[("p-FullAWSAccess", "v1", FULL_ACCESS)],
+    );
+    let stay = level(
+        PolicyType::ServiceControlPolicy,
+        &[(
+            "p-stay",
+            "v1",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*"}]}"#,
+        )],
+    );
+    let storage = level(
+        PolicyType::ServiceControlPolicy,
+        &[(
+            "p-storage",
+            "v1",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+        )],
+    );
+    let admin = set_of(&[(
+        "admin",
+        PolicyType::UserManaged,
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+    )]);
+    let shared = OrgLevels::new((0..7).map(|_| [full.clone(), stay.clone()]));
+    assert_eq!(shared.len(), 7);
+    assert_eq!(shared.policies().len(), 2);
+    let policies = Policies {
+        identity: Some(&admin),
+        service_control: &shared,
+        ..Policies::default()
+    };
+
+    let allowed = decide(&policies, &caller(ALICE), "s3:GetObject", REPORT, None);
+    assert_eq!(allowed.effect, Allowed);
+    let levels_named: Vec<_> = allowed.guardrails.iter().map(|m| &*m.source.id).collect();
+    assert_eq!(levels_named, ["p-FullAWSAccess"; 7]);
+
+    let left = decide(&policies, &caller(ALICE), "organizations:LeaveOrganization", "*", None);
+    assert_eq!(left.effect, ExplicitDeny);
+    let denies: Vec<_> = left.matched.iter().map(|m| (&*m.source.id, m.slot)).collect();
+    assert_eq!(denies, [("p-stay", PolicySlot::ServiceControl)]);
+
+    // A shared allow must still be on every level: one level without it (holding only the deny
+    // and a narrower allow) limits the path to that allow.
+    let narrowed = OrgLevels::new([
+        vec![full.clone(), stay.clone()],
+        vec![storage.clone(), stay.clone()],
+        vec![full.clone(), stay.clone()],
+    ]);
+    assert_eq!(narrowed.policies().len(), 3);
+    let policies = Policies {
+        identity: Some(&admin),
+        service_control: &narrowed,
+        ..Policies::default()
+    };
+    let s3 = decide(&policies, &caller(ALICE), "s3:GetObject", REPORT, None);
+    assert_eq!(s3.effect, Allowed);
+    let named: Vec<_> = s3.guardrails.iter().map(|m| &*m.source.id).collect();
+    assert_eq!(named, ["p-FullAWSAccess", "p-storage", "p-FullAWSAccess"]);
+    let ec2 = decide(&policies, &caller(ALICE), "ec2:RunInstances", "*", None);
+    assert_eq!(ec2.effect, ImplicitDeny);
+    assert_eq!(ec2.details.allowed_by_organizations, Some(false));
+
+    // A level without policies allows nothing, even beside shared ones.
+    let empty_level = OrgLevels::new([vec![full.clone()], vec![]]);
+    let policies = Policies {
+        identity: Some(&admin),
+        service_control: &empty_level,
+        ..Policies::default()
+    };
+    assert_eq!(
+        decide(&policies, &caller(ALICE), "s3:GetObject", REPORT, None).effect,
+        ImplicitDeny
+    );
+}
+
+/// Long `Action`/`NotAction` lists are hashed (exact names, `service:*`) rather than scanned; the
+/// answer is the same as entry by entry, in any case.
+#[test]
+fn long_action_lists_match_as_their_entries_do() {
+    let region = set_of(&[(
+        "regions",
+        PolicyType::UserManaged,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":["a4b:*","acm:*","budgets:*",
+            "ce:*","ec2:DescribeRegions","ec2:DescribeTransitGateways","ec2:DescribeVpnGateways","iam:*",
+            "S3:GetAccountPublic*","s3:ListAllMyBuckets","s3:ListMultiRegionAccessPoints","sts:*","waf:*",
+            "route53-recovery-*:*"],"Resource":"*"},
+            {"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    )]);
+    let policies = Policies {
+        identity: Some(&region),
+        ..Policies::default()
+    };
+    for (action, effect) in [
+        ("iam:CreateUser", Allowed),
+        ("IAM:createuser", Allowed),
+        ("ec2:DescribeRegions", Allowed),
+        ("ec2:describeregions", Allowed),
+        ("ec2:DescribeInstances", ExplicitDeny),
+        ("s3:GetAccountPublicAccessBlock", Allowed),
+        ("s3:ListAllMyBuckets", Allowed),
+        ("s3:GetObject", ExplicitDeny),
+        ("sts:AssumeRole", Allowed),
+        ("stsx:AssumeRole", ExplicitDeny),
+        ("waf:", Allowed),
+        ("route53-recovery-cluster:GetRoutingControlState", Allowed),
+        ("route53:ChangeResourceRecordSets", ExplicitDeny),
+        ("iam", ExplicitDeny),
+    ] {
+        assert_eq!(
+            decide(&policies, &caller(ALICE), action, "*", None).effect,
+            effect,
+            "{action}"
         );
     }
 }

@@ -7,8 +7,8 @@ mod reference;
 use std::sync::Arc;
 
 use iam_policy::{
-    evaluate, parse_policy, Caller, Context, ContextValue, DecisionEffect, ParsedPolicy, Policies, PolicySet,
-    PolicySource, PolicyType, Request,
+    evaluate, parse_policy, Caller, Context, ContextValue, DecisionEffect, OrgLevels, ParsedPolicy, Policies,
+    PolicySet, PolicySource, PolicyType, Request,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -571,7 +571,9 @@ struct Compiled {
     identity: Option<PolicySet>,
     boundary: Option<PolicySet>,
     resource: Option<PolicySet>,
-    scp_levels: Vec<Arc<PolicySet>>,
+    /// Each distinct document compiled once and shared by every level holding it, as an
+    /// organization's are: the evaluator reads a shared policy once, the reference per level.
+    scp_levels: OrgLevels,
 }
 
 fn set<'p>(name: &str, policy_type: PolicyType, policies: impl IntoIterator<Item = &'p ParsedPolicy>) -> PolicySet {
@@ -596,11 +598,23 @@ impl Compiled {
                 .resource
                 .as_ref()
                 .map(|p| set("resource", PolicyType::Resource, [p])),
-            scp_levels: parsed
-                .scp_levels
-                .iter()
-                .map(|level| Arc::new(set("scp", PolicyType::None, level)))
-                .collect(),
+            scp_levels: {
+                let mut compiled: Vec<(iam_policy::Policy, Arc<PolicySet>)> = Vec::new();
+                let mut shared = |policy: &ParsedPolicy| -> Arc<PolicySet> {
+                    if let Some((_, set)) = compiled.iter().find(|(known, _)| *known == policy.policy) {
+                        return set.clone();
+                    }
+                    let set = Arc::new(set(&format!("scp.{}", compiled.len()), PolicyType::None, [policy]));
+                    compiled.push((policy.policy.clone(), set.clone()));
+                    set
+                };
+                let levels: Vec<Vec<Arc<PolicySet>>> = parsed
+                    .scp_levels
+                    .iter()
+                    .map(|level| level.iter().map(&mut shared).collect())
+                    .collect();
+                OrgLevels::new(levels)
+            },
         }
     }
 
@@ -1006,7 +1020,7 @@ fn exercise(text: &str) {
                     ..Policies::default()
                 },
                 Policies {
-                    service_control: std::slice::from_ref(&set),
+                    service_control: &OrgLevels::from(std::slice::from_ref(&set)),
                     ..Policies::default()
                 },
             ] {
