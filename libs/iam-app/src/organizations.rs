@@ -1052,6 +1052,9 @@ impl Gatehouse {
         match command {
             OrgCommand::CreateOrganization { feature_set, .. } => {
                 let _joining = self.organizations.joining.lock().await;
+                // What every replica has written, not only this one: an account joins one
+                // organization at most.
+                self.organization_at_token(&caller.account_id, 0).await?;
                 if self.organization_of(&caller.account_id).is_some() {
                     return Err(AppError::new(
                         ErrorCode::AlreadyInOrganizationException,
@@ -1089,6 +1092,9 @@ impl Gatehouse {
             OrgCommand::AcceptHandshake { handshake_id, .. } | OrgCommand::DeclineHandshake { handshake_id, .. } => {
                 let accept = matches!(command, OrgCommand::AcceptHandshake { .. });
                 let _joining = self.organizations.joining.lock().await;
+                // The invitation and the account's membership as the log has them now (another
+                // replica may have written either).
+                self.organization_at_token(&caller.account_id, 0).await?;
                 let organization_id = self.organization_of_handshake(handshake_id, &caller.account_id)?;
                 let account_name = self
                     .account(&caller.account_id)

@@ -434,3 +434,39 @@ async fn an_org_token_follows_an_account_into_another_organization() {
         .unwrap();
     assert_ne!(decided.effect, DecisionEffect::ExplicitDeny);
 }
+
+/// An account is in one organization at most, whichever replica it asks: one that has not
+/// followed a join made through another still refuses a second organization.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_replica_does_not_let_a_member_found_a_second_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = replica(dir.path(), "a").await;
+    let actor = Actor {
+        arn: "arn:aws:iam::000000000000:root".into(),
+        request_id: "t".into(),
+    };
+    let (management, _) = first.create_account(&actor, None).await.unwrap();
+    let member = account_with_reader(&first, &actor).await;
+    let second = replica(dir.path(), "b").await;
+    organization_with_scps(&first, &management).await;
+    join(&first, &management, &member).await;
+    assert_eq!(
+        second.organization_of(&member),
+        None,
+        "the second replica has not followed"
+    );
+
+    let refused = second
+        .organizations(
+            &caller_for(&member),
+            OrgOperation::Change(OrgCommand::CreateOrganization {
+                management_account_id: String::new(),
+                management_account_email: String::new(),
+                feature_set: None,
+            }),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::AlreadyInOrganizationException);
+}
