@@ -176,6 +176,8 @@ pub(crate) struct Organizations {
     /// Creating an organization or joining one is serialized in the process, so an account is
     /// never seen free by two of them at once.
     joining: tokio::sync::Mutex<()>,
+    /// When the last scan of every organization stream started.
+    scanning: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// What an organization command did.
@@ -786,10 +788,17 @@ impl Gatehouse {
     pub async fn organization_at_token(&self, account_id: &str, token: u64) -> Result<(), AppError> {
         self.organization_current(account_id).await?;
         if self.organization_of(account_id).is_none() {
-            let streams = self.store.accounts().await.map_err(store_error)?;
-            for organization in streams.iter().filter(|s| is_organization_id(s)) {
-                let head = self.store.head(organization).await.map_err(store_error)?;
-                self.organization_at_least(organization, head).await?;
+            // Reading every stream's head is a scan a caller could ask for on every request:
+            // concurrent requests share one scan that started after they arrived.
+            let arrived = std::time::Instant::now();
+            let mut last_scan = self.organizations.scanning.lock().await;
+            if last_scan.is_none_or(|started| started < arrived) {
+                *last_scan = Some(std::time::Instant::now());
+                let streams = self.store.accounts().await.map_err(store_error)?;
+                for organization in streams.iter().filter(|s| is_organization_id(s)) {
+                    let head = self.store.head(organization).await.map_err(store_error)?;
+                    self.organization_at_least(organization, head).await?;
+                }
             }
         }
         match self.organization_of(account_id) {
