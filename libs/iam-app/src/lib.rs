@@ -485,16 +485,9 @@ impl Gatehouse {
         alias: Option<String>,
     ) -> Result<String, AppError> {
         for _ in 0..MAX_ATTEMPTS {
-            let id = format!("{:012}", u64::from_le_bytes(random_bytes()) % 1_000_000_000_000);
-            let Ok(account_id) = AccountId::parse(&id) else {
+            let Some(id) = self.draw_account_id() else {
                 continue;
             };
-            if self
-                .account(account_id.as_str())
-                .is_some_and(|m| m.state().account_id().is_some())
-            {
-                continue;
-            }
             let command = Command::CreateAccount {
                 account_id: id.clone(),
                 account_alias: alias.clone(),
@@ -509,6 +502,17 @@ impl Gatehouse {
             ErrorCode::ServiceFailure,
             "could not draw an unused account id",
         ))
+    }
+
+    /// A random 12-digit account id that no account this service knows of holds (`None` when the
+    /// draw hit one: draw again).
+    pub(crate) fn draw_account_id(&self) -> Option<String> {
+        let id = format!("{:012}", u64::from_le_bytes(random_bytes()) % 1_000_000_000_000);
+        let account_id = AccountId::parse(&id).ok()?;
+        let taken = self
+            .account(account_id.as_str())
+            .is_some_and(|m| m.state().account_id().is_some());
+        (!taken).then_some(id)
     }
 
     /// Whether a key is the root key of its account.

@@ -71,7 +71,7 @@ impl MemberAccountRequest {
     /// The role AWS creates when the request names none.
     pub const DEFAULT_ROLE_NAME: &'static str = "OrganizationAccountAccessRole";
 
-    fn role_name(&self) -> &str {
+    pub(crate) fn role_name(&self) -> &str {
         self.role_name.as_deref().unwrap_or(Self::DEFAULT_ROLE_NAME)
     }
 
@@ -98,23 +98,6 @@ impl MemberAccountRequest {
         }
         Ok(())
     }
-}
-
-/// A member account `CreateAccount` made, as AWS's `CreateAccountStatus` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreatedMemberAccount {
-    /// `car-...`: the request's id.
-    pub request_id: String,
-    /// The new account's 12-digit id.
-    pub account_id: String,
-    /// `AccountName`.
-    pub account_name: String,
-    /// The administrator role created in it.
-    pub role_name: String,
-    /// When it was asked for.
-    pub requested: DateTime<Utc>,
-    /// When it was done.
-    pub completed: DateTime<Utc>,
 }
 
 impl ApiCaller {
@@ -877,25 +860,38 @@ impl Gatehouse {
         }
     }
 
-    pub(crate) async fn create_member(
+    /// Makes (or finishes making) a member account `CreateAccount` reserved: the account, and
+    /// in it `role_name` trusting the management account with `AdministratorAccess` attached.
+    /// Every step is idempotent, so a request a crash interrupted is resumed by running it again.
+    pub(crate) async fn make_member_account(
         &self,
-        caller: &ApiCaller,
-        request: &MemberAccountRequest,
-        requested: DateTime<Utc>,
-    ) -> Result<CreatedMemberAccount, AppError> {
-        let actor = caller.actor();
-        let account_id = self.create_account_without_credentials(&actor, None).await?;
-        let role_name = request.role_name().to_owned();
+        actor: &Actor,
+        account_id: &str,
+        role_name: &str,
+        management_account_id: &str,
+    ) -> Result<(), AppError> {
+        let already = |result: Result<_, AppError>| match result {
+            Err(e) if e.code == ErrorCode::EntityAlreadyExists => Ok(()),
+            other => other.map(|_| ()),
+        };
+        // The id was drawn unused before the organization reserved it (a draw colliding with an
+        // account another replica makes at the same instant is a one-in-10^12 chance per pair),
+        // so an account already there is this request's own, made before an interruption.
+        let create = Command::CreateAccount {
+            account_id: account_id.to_owned(),
+            account_alias: None,
+        };
+        already(self.execute(account_id, actor, &create).await)?;
         let trust = json!({
             "Version": "2012-10-17",
             "Statement": [{
                 "Effect": "Allow",
-                "Principal": {"AWS": format!("arn:aws:iam::{}:root", caller.account_id)},
+                "Principal": {"AWS": format!("arn:aws:iam::{management_account_id}:root")},
                 "Action": "sts:AssumeRole",
             }],
         });
         let create_role = Command::CreateRole {
-            role_name: role_name.clone(),
+            role_name: role_name.to_owned(),
             path: None,
             assume_role_policy_document: trust.to_string(),
             description: None,
@@ -903,20 +899,13 @@ impl Gatehouse {
             permissions_boundary: None,
             tags: Vec::new(),
         };
-        self.execute(&account_id, &actor, &create_role).await?;
+        already(self.execute(account_id, actor, &create_role).await)?;
         let attach = Command::AttachRolePolicy {
-            role_name: role_name.clone(),
+            role_name: role_name.to_owned(),
             policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".to_owned(),
         };
-        self.execute(&account_id, &actor, &attach).await?;
-        Ok(CreatedMemberAccount {
-            request_id: format!("car-{}", uuid::Uuid::now_v7().simple()),
-            account_id,
-            account_name: request.account_name.clone(),
-            role_name,
-            requested,
-            completed: Utc::now(),
-        })
+        self.execute(account_id, actor, &attach).await?;
+        Ok(())
     }
 
     /// Authorizes a read-only call for `caller` on its account's current model, as the domain

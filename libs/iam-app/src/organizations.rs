@@ -17,7 +17,8 @@ use iam_audit::EVENT_SOURCE_ORGANIZATIONS;
 use iam_authz::{Guardrails, LevelCompiler};
 use iam_domain::organization::{
     decide_organization, evolve_organization, is_organization_id, CreateAccountRecord, CreateAccountRequest,
-    MemberAccount, MemberStatus, OrgCommand, OrgPolicy, OrgPolicyType, OrganizationState, TargetKind,
+    CreateAccountState, MemberAccount, MemberStatus, OrgCommand, OrgPolicy, OrgPolicyType, OrganizationState,
+    TargetKind,
 };
 use iam_domain::{DecideContext, DomainEvent, Requirement};
 use iam_policy::{OrgLevels, PolicySet, PolicySource, PolicyType};
@@ -25,7 +26,7 @@ use iam_types::ErrorCode;
 use serde_json::{json, Value};
 
 use crate::access::ApiCaller;
-use crate::management::{CallFacts, CreatedMemberAccount, MemberAccountRequest};
+use crate::management::{CallFacts, MemberAccountRequest};
 use crate::{decode, envelope, random_bytes, read_lock, store_error, write_lock, Actor, AppError, Gatehouse};
 
 /// The service principal a delegated administrator of Gatehouse's organization and audit views is
@@ -62,6 +63,10 @@ pub struct AccountGuardrails {
     pub suspended: bool,
     /// SCP levels (none for the management account) and RCP levels.
     pub guardrails: Guardrails,
+    /// The organization id and path as condition-key values, kept ready: every decision of the
+    /// account (and on its resources) sets them without copying.
+    org_id_value: iam_policy::ContextValue,
+    org_paths_value: iam_policy::ContextValue,
 }
 
 type LevelEntry = (Vec<(String, u32)>, Arc<[Arc<PolicySet>]>);
@@ -146,9 +151,12 @@ impl OrgModel {
         };
         let service_control = levels(OrgPolicyType::ServiceControlPolicy);
         let resource_control = levels(OrgPolicyType::ResourceControlPolicy);
+        let org_path = state.org_path(account_id).unwrap_or_default();
         let guardrails = Arc::new(AccountGuardrails {
+            org_id_value: iam_policy::ContextValue::single(info.id.as_str()),
+            org_paths_value: iam_policy::ContextValue::list([org_path.as_str()]),
             organization_id: info.id.clone(),
-            org_path: state.org_path(account_id).unwrap_or_default(),
+            org_path,
             organization_sequence: state.version(),
             suspended: member.status == MemberStatus::Suspended,
             guardrails: Guardrails {
@@ -170,8 +178,9 @@ pub(crate) struct OrgSlot {
 #[derive(Default)]
 pub(crate) struct Organizations {
     slots: RwLock<HashMap<String, Arc<OrgSlot>>>,
-    /// Member account -> its organization.
-    membership: RwLock<HashMap<String, String>>,
+    /// Member account -> its organization's id and slot (a decision finds its guardrails with
+    /// one lookup, copying no id).
+    membership: RwLock<HashMap<String, (Arc<str>, Arc<OrgSlot>)>>,
     compiler: Arc<LevelCompiler>,
     /// Creating an organization or joining one is serialized in the process, so an account is
     /// never seen free by two of them at once.
@@ -432,7 +441,9 @@ impl OrgOperation {
                 OrgCommand::CreateOrganizationalUnit { .. } => "CreateOrganizationalUnit",
                 OrgCommand::UpdateOrganizationalUnit { .. } => "UpdateOrganizationalUnit",
                 OrgCommand::DeleteOrganizationalUnit { .. } => "DeleteOrganizationalUnit",
-                OrgCommand::AddCreatedAccount { .. } => "CreateAccount",
+                OrgCommand::StartCreateAccount { .. }
+                | OrgCommand::AddCreatedAccount { .. }
+                | OrgCommand::FailCreateAccount { .. } => "CreateAccount",
                 OrgCommand::InviteAccount { .. } => "InviteAccountToOrganization",
                 OrgCommand::AcceptHandshake { .. } => "AcceptHandshake",
                 OrgCommand::DeclineHandshake { .. } => "DeclineHandshake",
@@ -539,7 +550,9 @@ impl Gatehouse {
 
     /// The organization an account is a member of.
     pub fn organization_of(&self, account_id: &str) -> Option<String> {
-        read_lock(&self.organizations.membership).get(account_id).cloned()
+        read_lock(&self.organizations.membership)
+            .get(account_id)
+            .map(|(organization_id, _)| organization_id.to_string())
     }
 
     /// The organization's model an account is a member of.
@@ -549,7 +562,13 @@ impl Gatehouse {
 
     /// What an account's organization puts on its decisions; `None` outside any organization.
     pub fn guardrails_of(&self, account_id: &str) -> Option<Arc<AccountGuardrails>> {
-        self.organization_model_of(account_id)?.guardrails_of(account_id)
+        let model = {
+            let membership = read_lock(&self.organizations.membership);
+            let (_, slot) = membership.get(account_id)?;
+            let model = read_lock(&slot.model).clone();
+            model
+        };
+        model.guardrails_of(account_id)
     }
 
     /// Sets the organization condition keys of a request (`aws:PrincipalOrgID`,
@@ -569,17 +588,14 @@ impl Gatehouse {
             self.guardrails_of(resource_account)
         };
         if let Some(own) = &own {
-            context.insert("aws:PrincipalOrgID", ContextValue::single(own.organization_id.as_str()));
-            context.insert("aws:PrincipalOrgPaths", ContextValue::list([own.org_path.clone()]));
+            context.insert_lowercase("aws:principalorgid", own.org_id_value.clone());
+            context.insert_lowercase("aws:principalorgpaths", own.org_paths_value.clone());
         }
         if let Some(owner) = &owner {
-            context.insert(
-                "aws:ResourceOrgID",
-                ContextValue::single(owner.organization_id.as_str()),
-            );
-            context.insert("aws:ResourceOrgPaths", ContextValue::list([owner.org_path.clone()]));
+            context.insert_lowercase("aws:resourceorgid", owner.org_id_value.clone());
+            context.insert_lowercase("aws:resourceorgpaths", owner.org_paths_value.clone());
         }
-        context.insert("aws:ResourceAccount", ContextValue::single(resource_account));
+        context.insert_lowercase("aws:resourceaccount", ContextValue::single(resource_account));
         (own, owner)
     }
 
@@ -717,12 +733,13 @@ impl Gatehouse {
         if !joined.is_empty() || !left.is_empty() {
             let mut membership = write_lock(&self.organizations.membership);
             for gone in left {
-                if membership.get(gone).is_some_and(|org| **org == *organization_id) {
+                if membership.get(gone).is_some_and(|(org, _)| **org == *organization_id) {
                     membership.remove(gone);
                 }
             }
+            let id: Arc<str> = Arc::from(organization_id);
             for new in joined {
-                membership.insert(new.into(), organization_id.into());
+                membership.insert(new.into(), (id.clone(), slot.clone()));
             }
         }
         let model = Arc::new(OrgModel::succeeding(&previous, Arc::new(state)));
@@ -926,6 +943,15 @@ impl Gatehouse {
         // Malformed input is refused before anything else is looked at, as AWS does.
         let valid = match &operation {
             OrgOperation::CreateAccount(request) => request.validate(),
+            // The halves of `CreateAccount` are this service's own steps, not operations.
+            OrgOperation::Change(
+                OrgCommand::StartCreateAccount { .. }
+                | OrgCommand::AddCreatedAccount { .. }
+                | OrgCommand::FailCreateAccount { .. },
+            ) => Err(AppError::new(
+                ErrorCode::InvalidInputException,
+                "Use CreateAccount to create a member account.",
+            )),
             _ => Ok(()),
         };
         let outcome = match valid.and_then(|()| self.check_standing(caller, org.as_deref(), operation.standing(), name))
@@ -1024,30 +1050,129 @@ impl Gatehouse {
                         ));
                     }
                 }
-                let created = self.create_member(caller, request, now).await?;
-                let joined = self
+                let Some(info) = org.state().info() else {
+                    return Err(not_in_use());
+                };
+                let management_account_id = info.management_account_id.clone();
+                let account_id = (0..8)
+                    .find_map(|_| self.draw_account_id())
+                    .ok_or_else(|| AppError::new(ErrorCode::ServiceFailure, "could not draw an unused account id"))?;
+                let request_id = format!("car-{}", uuid::Uuid::now_v7().simple());
+                // The organization reserves the account first: a crash from here on leaves a
+                // request in progress that `resume_account_creations` finishes, never an account
+                // outside the organization.
+                let started = self
                     .execute_organization(
                         &organization_id,
                         &actor,
-                        &OrgCommand::AddCreatedAccount {
-                            account_id: created.account_id.clone(),
+                        &OrgCommand::StartCreateAccount {
+                            account_id,
                             account_name: request.account_name.clone(),
                             email: request.email.clone(),
                             parent_id: request.parent_id.clone(),
+                            role_name: request.role_name().to_owned(),
                             request: Some(CreateAccountRequest {
-                                id: created.request_id.clone(),
-                                requested: created.requested,
+                                id: request_id.clone(),
+                                requested: now,
                             }),
                         },
                     )
                     .await?;
+                let record = started
+                    .model
+                    .state()
+                    .create_request(&request_id)
+                    .cloned()
+                    .ok_or_else(|| AppError::new(ErrorCode::ServiceFailure, "the request was not recorded"))?;
+                let (record, sequence) = self
+                    .finish_account_creation(&organization_id, &actor, &management_account_id, &record)
+                    .await?;
                 Ok(OrgAnswer {
-                    response: json!({ "CreateAccountStatus": create_account_status(&created) }),
-                    sequence: joined.sequence,
+                    response: json!({ "CreateAccountStatus": create_account_record_json(&record) }),
+                    sequence,
                 })
             }
             OrgOperation::Change(command) => self.change_organization(caller, org, command).await,
         }
+    }
+
+    /// The second half of `CreateAccount`: makes the reserved account (each step idempotent)
+    /// and has it join; answers with the request as it ends and the organization's sequence.
+    async fn finish_account_creation(
+        &self,
+        organization_id: &str,
+        actor: &Actor,
+        management_account_id: &str,
+        record: &CreateAccountRecord,
+    ) -> Result<(CreateAccountRecord, u64), AppError> {
+        let role_name = if record.role_name.is_empty() {
+            MemberAccountRequest::DEFAULT_ROLE_NAME
+        } else {
+            record.role_name.as_str()
+        };
+        // A failure here (the log unavailable) leaves the request in progress, to be resumed.
+        self.make_member_account(actor, &record.account_id, role_name, management_account_id)
+            .await?;
+        let join = OrgCommand::AddCreatedAccount {
+            account_id: record.account_id.clone(),
+            account_name: record.account_name.clone(),
+            email: record.email.clone(),
+            parent_id: record.parent_id.clone(),
+            request: Some(record.request.clone()),
+        };
+        let executed = match self.execute_organization(organization_id, actor, &join).await {
+            Ok(executed) => executed,
+            Err(refused) if refused.code != ErrorCode::ServiceFailure => {
+                // The organization will not take the account (it is gone, say): the request
+                // fails, on the record, naming the account that was made.
+                let fail = OrgCommand::FailCreateAccount {
+                    request_id: record.request.id.clone(),
+                    reason: "INTERNAL_FAILURE".to_owned(),
+                };
+                self.execute_organization(organization_id, actor, &fail).await?;
+                return Err(refused);
+            }
+            Err(failure) => return Err(failure),
+        };
+        let ended = executed
+            .model
+            .state()
+            .create_request(&record.request.id)
+            .cloned()
+            .unwrap_or_else(|| record.clone());
+        Ok((ended, executed.sequence))
+    }
+
+    /// Finishes every `CreateAccount` request an earlier process left in progress (it stopped
+    /// between reserving the account and the account joining). Run at start-up; running it on
+    /// several replicas at once is safe, since every step is idempotent. Answers with the
+    /// requests finished.
+    ///
+    /// # Errors
+    /// The first failure; the requests not yet finished stay in progress.
+    pub async fn resume_account_creations(&self) -> Result<usize, AppError> {
+        let organizations: Vec<String> = read_lock(&self.organizations.slots).keys().cloned().collect();
+        let mut finished = 0;
+        for organization_id in organizations {
+            let Some(model) = self.org_model(&organization_id) else {
+                continue;
+            };
+            let state = model.state();
+            let Some(management_account_id) = state.info().map(|i| i.management_account_id.clone()) else {
+                continue;
+            };
+            let pending: Vec<CreateAccountRecord> = state.create_requests_in_progress().cloned().collect();
+            for record in pending {
+                let actor = Actor {
+                    arn: format!("arn:aws:iam::{management_account_id}:root"),
+                    request_id: record.request.id.clone(),
+                };
+                self.finish_account_creation(&organization_id, &actor, &management_account_id, &record)
+                    .await?;
+                finished += 1;
+            }
+        }
+        Ok(finished)
     }
 
     async fn change_organization(
@@ -1510,25 +1635,21 @@ fn sorted_difference<'a>(before: Vec<&'a str>, after: Vec<&'a str>) -> (Vec<&'a 
 }
 
 fn create_account_record_json(record: &CreateAccountRecord) -> Value {
-    json!({
+    let mut status = json!({
         "Id": record.request.id,
         "AccountName": record.account_name,
-        "State": "SUCCEEDED",
+        "State": record.state.as_str(),
         "RequestedTimestamp": epoch(record.request.requested),
-        "CompletedTimestamp": epoch(record.completed),
-        "AccountId": record.account_id,
-    })
-}
-
-fn create_account_status(created: &CreatedMemberAccount) -> Value {
-    json!({
-        "Id": created.request_id,
-        "AccountName": created.account_name,
-        "State": "SUCCEEDED",
-        "RequestedTimestamp": epoch(created.requested),
-        "CompletedTimestamp": epoch(created.completed),
-        "AccountId": created.account_id,
-    })
+    });
+    if let Some(completed) = record.completed {
+        status["CompletedTimestamp"] = json!(epoch(completed));
+    }
+    match &record.state {
+        CreateAccountState::Succeeded => status["AccountId"] = json!(record.account_id),
+        CreateAccountState::Failed(reason) => status["FailureReason"] = json!(reason),
+        CreateAccountState::InProgress => {}
+    }
+    status
 }
 
 /// The answer to a change, in AWS's shape, from the state after it.
@@ -1579,3 +1700,7 @@ fn change_response(
         _ => json!({}),
     }
 }
+
+#[cfg(test)]
+#[path = "organizations_resume_tests.rs"]
+mod resume_tests;

@@ -328,21 +328,21 @@ impl AccountModel {
         // About ten keys are set below; room for them and the caller's own avoids regrowing.
         let mut context = Context::with_capacity(16 + facts.extra.len());
         let arn = principal.caller.arn.as_str();
-        context.insert("aws:PrincipalArn", ContextValue::single(arn));
-        context.insert(
-            "aws:PrincipalAccount",
+        context.insert_lowercase("aws:principalarn", ContextValue::single(arn));
+        context.insert_lowercase(
+            "aws:principalaccount",
             ContextValue::single(principal.caller.account.as_str()),
         );
         let name = IamArn::parse(arn)
             .ok()
             .and_then(|arn| arn.name().map(|n| n.as_str().to_owned()));
         if principal.is_root {
-            context.insert("aws:PrincipalType", ContextValue::single("Account"));
-            context.insert("aws:userid", ContextValue::single(principal.caller.account.as_str()));
+            context.insert_lowercase("aws:principaltype", ContextValue::single("Account"));
+            context.insert_lowercase("aws:userid", ContextValue::single(principal.caller.account.as_str()));
         } else if let Some(user) = name.as_deref().and_then(|name| self.state.user(name)) {
-            context.insert("aws:PrincipalType", ContextValue::single("User"));
-            context.insert("aws:username", ContextValue::single(user.user_name.as_str()));
-            context.insert("aws:userid", ContextValue::single(user.user_id.as_str()));
+            context.insert_lowercase("aws:principaltype", ContextValue::single("User"));
+            context.insert_lowercase("aws:username", ContextValue::single(user.user_name.as_str()));
+            context.insert_lowercase("aws:userid", ContextValue::single(user.user_id.as_str()));
             for tag in &user.tags {
                 context.insert(
                     &format!("aws:PrincipalTag/{}", tag.key()),
@@ -352,8 +352,8 @@ impl AccountModel {
         } else if let Some((role, session)) = assumed_role_of(arn, principal.caller.account.as_str())
             .and_then(|(role, session)| Some((self.state.role(role)?, session)))
         {
-            context.insert("aws:PrincipalType", ContextValue::single("AssumedRole"));
-            context.insert("aws:PrincipalArn", ContextValue::single(role.arn.to_string()));
+            context.insert_lowercase("aws:principaltype", ContextValue::single("AssumedRole"));
+            context.insert_lowercase("aws:principalarn", ContextValue::single(role.arn.to_string()));
             context.insert(
                 "aws:userid",
                 ContextValue::single(format!("{}:{session}", role.role_id)),
@@ -365,8 +365,8 @@ impl AccountModel {
                 );
             }
         } else if let Some(role) = name.as_deref().and_then(|name| self.state.role(name)) {
-            context.insert("aws:PrincipalType", ContextValue::single("AssumedRole"));
-            context.insert("aws:userid", ContextValue::single(role.role_id.as_str()));
+            context.insert_lowercase("aws:principaltype", ContextValue::single("AssumedRole"));
+            context.insert_lowercase("aws:userid", ContextValue::single(role.role_id.as_str()));
             for tag in &role.tags {
                 context.insert(
                     &format!("aws:PrincipalTag/{}", tag.key()),
@@ -374,17 +374,17 @@ impl AccountModel {
                 );
             }
         }
-        context.insert(
-            "aws:CurrentTime",
+        context.insert_lowercase(
+            "aws:currenttime",
             ContextValue::single(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         );
-        context.insert("aws:EpochTime", ContextValue::single(now.timestamp().to_string()));
-        context.insert(
-            "aws:SecureTransport",
+        context.insert_lowercase("aws:epochtime", ContextValue::single(now.timestamp().to_string()));
+        context.insert_lowercase(
+            "aws:securetransport",
             ContextValue::single(facts.secure_transport.to_string()),
         );
         if let Some(ip) = &facts.source_ip {
-            context.insert("aws:SourceIp", ContextValue::single(ip.clone()));
+            context.insert_lowercase("aws:sourceip", ContextValue::single(ip.clone()));
         }
         for (key, value) in &facts.extra {
             context.insert(key, value.clone());

@@ -15,9 +15,9 @@ use crate::oidc::{
     OidcProviderCreated, OidcProviderDeleted, OidcProviderTagged, OidcProviderUntagged, OidcProviderUpdated,
 };
 use crate::organization::{
-    AccountClosed, AccountJoined, AccountMoved, AccountRemoved, DelegatedAdministratorChanged, HandshakeClosed,
-    HandshakeOpened, OrgPolicyAttachment, OrgPolicyChanged, OrgPolicyDeleted, OrganizationCreated, OrganizationDeleted,
-    PolicyTypeChanged, UnitChanged, UnitDeleted,
+    AccountClosed, AccountCreationFailed, AccountCreationStarted, AccountJoined, AccountMoved, AccountRemoved,
+    DelegatedAdministratorChanged, HandshakeClosed, HandshakeOpened, OrgPolicyAttachment, OrgPolicyChanged,
+    OrgPolicyDeleted, OrganizationCreated, OrganizationDeleted, PolicyTypeChanged, UnitChanged, UnitDeleted,
 };
 use crate::state::{AccessKeyOwner, AccessKeyStatus};
 
@@ -557,6 +557,10 @@ domain_events! {
     OrganizationalUnitDeleted(UnitDeleted) = "organizations.unit.deleted",
     /// An account joined (created by the organization, or invited and accepting).
     OrganizationAccountJoined(AccountJoined) = "organizations.account.joined",
+    /// `CreateAccount` reserved an account that is about to be made.
+    OrganizationAccountCreationStarted(AccountCreationStarted) = "organizations.account.creation_started",
+    /// A `CreateAccount` request failed; its account was not made.
+    OrganizationAccountCreationFailed(AccountCreationFailed) = "organizations.account.creation_failed",
     /// An account moved to another parent.
     OrganizationAccountMoved(AccountMoved) = "organizations.account.moved",
     /// An account was removed, or left.

@@ -444,6 +444,8 @@ pub fn evolve(state: &mut AccountState, event: &DomainEvent) {
         | DomainEvent::OrganizationalUnitRenamed(_)
         | DomainEvent::OrganizationalUnitDeleted(_)
         | DomainEvent::OrganizationAccountJoined(_)
+        | DomainEvent::OrganizationAccountCreationStarted(_)
+        | DomainEvent::OrganizationAccountCreationFailed(_)
         | DomainEvent::OrganizationAccountMoved(_)
         | DomainEvent::OrganizationAccountRemoved(_)
         | DomainEvent::OrganizationAccountClosed(_)

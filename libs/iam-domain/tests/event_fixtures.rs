@@ -16,10 +16,11 @@ use iam_domain::oidc::{
     OidcProviderCreated, OidcProviderDeleted, OidcProviderTagged, OidcProviderUntagged, OidcProviderUpdated,
 };
 use iam_domain::organization::{
-    AccountClosed, AccountJoined, AccountMoved, AccountRemoved, DelegatedAdministratorChanged, Handshake,
-    HandshakeClosed, HandshakeOpened, HandshakeState, JoinedMethod, MemberAccount, MemberStatus, OrgPolicy,
-    OrgPolicyAttachment, OrgPolicyChanged, OrgPolicyDeleted, OrgPolicyType, OrganizationCreated, OrganizationDeleted,
-    OrganizationInfo, OrganizationalUnit, PolicyTypeChanged, UnitChanged, UnitDeleted,
+    AccountClosed, AccountCreationFailed, AccountCreationStarted, AccountJoined, AccountMoved, AccountRemoved,
+    CreateAccountRequest, DelegatedAdministratorChanged, Handshake, HandshakeClosed, HandshakeOpened, HandshakeState,
+    JoinedMethod, MemberAccount, MemberStatus, OrgPolicy, OrgPolicyAttachment, OrgPolicyChanged, OrgPolicyDeleted,
+    OrgPolicyType, OrganizationCreated, OrganizationDeleted, OrganizationInfo, OrganizationalUnit, PolicyTypeChanged,
+    UnitChanged, UnitDeleted,
 };
 use iam_domain::{
     decode_event, AccessKeyCreated, AccessKeyDeleted, AccessKeyOwner, AccessKeyStatus, AccessKeyStatusUpdated,
@@ -848,6 +849,22 @@ fn organization_samples() -> Vec<DomainEvent> {
             account: org_member(ORG_MEMBER, "production", ORG_ROOT, JoinedMethod::Invited),
             handshake_id: Some(ORG_HANDSHAKE.to_owned()),
             create_request: None,
+        }),
+        DomainEvent::OrganizationAccountCreationStarted(AccountCreationStarted {
+            request: CreateAccountRequest {
+                id: "car-0192b2c3d4e5f60718293a4b5c6d7e8f".to_owned(),
+                requested: when(),
+            },
+            account_id: ORG_MEMBER.to_owned(),
+            account_name: "production".to_owned(),
+            email: "aws+production@example.com".to_owned(),
+            parent_id: Some(ORG_OU.to_owned()),
+            role_name: "OrganizationAccountAccessRole".to_owned(),
+        }),
+        DomainEvent::OrganizationAccountCreationFailed(AccountCreationFailed {
+            request_id: "car-0192b2c3d4e5f60718293a4b5c6d7e8f".to_owned(),
+            reason: "INTERNAL_FAILURE".to_owned(),
+            at: when(),
         }),
         DomainEvent::OrganizationAccountMoved(AccountMoved {
             account_id: ORG_MEMBER.to_owned(),

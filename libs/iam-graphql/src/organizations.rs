@@ -39,6 +39,10 @@ fn epoch_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<
         .ok_or_else(|| serde::de::Error::custom("timestamp out of range"))
 }
 
+fn optional_epoch_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    epoch_seconds(deserializer).map(Some)
+}
+
 /// A policy type's status on the organization or a root.
 #[derive(SimpleObject, Deserialize, Clone)]
 #[serde(rename_all = "PascalCase")]
@@ -315,16 +319,20 @@ pub struct CreateAccountStatus {
     pub id: String,
     /// The account's name.
     pub account_name: String,
-    /// `SUCCEEDED`.
+    /// `IN_PROGRESS`, `SUCCEEDED` or `FAILED`.
     pub state: String,
     /// When it was asked for.
     #[serde(deserialize_with = "epoch_seconds")]
     pub requested_timestamp: DateTime<Utc>,
-    /// When it was done.
-    #[serde(deserialize_with = "epoch_seconds")]
-    pub completed_timestamp: DateTime<Utc>,
-    /// The new account's 12-digit id.
-    pub account_id: String,
+    /// When it ended (absent while in progress).
+    #[serde(default, deserialize_with = "optional_epoch_seconds")]
+    pub completed_timestamp: Option<DateTime<Utc>>,
+    /// The new account's 12-digit id, once it succeeded.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Why it failed (AWS's `CreateAccountFailureReason`).
+    #[serde(default)]
+    pub failure_reason: Option<String>,
     /// The administrator role created in it.
     #[serde(default)]
     pub role_name: String,

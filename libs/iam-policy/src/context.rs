@@ -1,12 +1,16 @@
 //! The request context: condition keys and their values, and who is asking.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 /// The values of one context key. Single-valued keys hold one value; multivalued keys (such as
-/// `aws:TagKeys`) any number, including none.
+/// `aws:TagKeys`) any number, including none. Cloning one shares its values: a value kept ready
+/// (an account's organization keys) goes into every request's context without copying.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContextValue {
-    values: Vec<String>,
+    values: Arc<[String]>,
     multivalued: bool,
 }
 
@@ -14,7 +18,7 @@ impl ContextValue {
     /// A single-valued key.
     pub fn single(value: impl Into<String>) -> Self {
         ContextValue {
-            values: vec![value.into()],
+            values: Arc::from([value.into()]),
             multivalued: false,
         }
     }
@@ -53,7 +57,8 @@ impl ContextValue {
 /// Condition keys of one request. Key names compare case-insensitively, as in AWS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    entries: FxHashMap<Box<str>, ContextValue>,
+    /// Lowercased names: literals are borrowed, not copied.
+    entries: FxHashMap<Cow<'static, str>, ContextValue>,
 }
 
 impl Context {
@@ -71,7 +76,14 @@ impl Context {
 
     /// Sets a key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: ContextValue) {
-        self.entries.insert(key.to_ascii_lowercase().into_boxed_str(), value);
+        self.entries.insert(Cow::Owned(key.to_ascii_lowercase()), value);
+    }
+
+    /// Sets a key named by a lowercase literal (`"aws:principalorgid"`) without copying its name:
+    /// the keys Gatehouse sets on every request.
+    pub fn insert_lowercase(&mut self, key: &'static str, value: ContextValue) {
+        debug_assert!(!key.bytes().any(|b| b.is_ascii_uppercase()), "{key} is not lowercase");
+        self.entries.insert(Cow::Borrowed(key), value);
     }
 
     /// Builder form of [`Context::insert`].

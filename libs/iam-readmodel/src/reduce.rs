@@ -492,6 +492,8 @@ pub fn reduce(account: &str, event: &DomainEvent) -> Vec<RowChange> {
         | DomainEvent::OrganizationalUnitRenamed(_)
         | DomainEvent::OrganizationalUnitDeleted(_)
         | DomainEvent::OrganizationAccountJoined(_)
+        | DomainEvent::OrganizationAccountCreationStarted(_)
+        | DomainEvent::OrganizationAccountCreationFailed(_)
         | DomainEvent::OrganizationAccountMoved(_)
         | DomainEvent::OrganizationAccountRemoved(_)
         | DomainEvent::OrganizationAccountClosed(_)

@@ -455,6 +455,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let gatehouse = Arc::new(Gatehouse::load(log.store(), sealer).await?.with_audit(audit.log()));
     bootstrap(&gatehouse, &config).await?;
+    // `CreateAccount` requests a stop interrupted (between reserving and joining) are finished
+    // before serving; a failure leaves them in progress for the next start.
+    match gatehouse.resume_account_creations().await {
+        Ok(0) => {}
+        Ok(finished) => tracing::info!(finished, "finished interrupted CreateAccount requests"),
+        Err(error) => tracing::warn!(code = %error.code, "could not finish interrupted CreateAccount requests"),
+    }
 
     let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
     let stopped = move || {

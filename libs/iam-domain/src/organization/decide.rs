@@ -51,6 +51,32 @@ pub enum OrgCommand {
         /// The OU.
         organizational_unit_id: String,
     },
+    /// The first half of `CreateAccount`: the organization reserves the account (`account_id`
+    /// is drawn by the application and not yet in use).
+    StartCreateAccount {
+        /// The account to make.
+        account_id: String,
+        /// Its name.
+        account_name: String,
+        /// Its e-mail address.
+        #[serde(skip)]
+        email: String,
+        /// Where to put it (the root when absent).
+        parent_id: Option<String>,
+        /// The administrator role to make in it.
+        #[serde(skip)]
+        role_name: String,
+        /// The request's id (`car-...`) and time.
+        #[serde(skip)]
+        request: Option<CreateAccountRequest>,
+    },
+    /// A `CreateAccount` request whose account could not be made.
+    FailCreateAccount {
+        /// The request.
+        request_id: String,
+        /// AWS's `CreateAccountFailureReason`.
+        reason: String,
+    },
     /// The second half of `CreateAccount`: the account exists, and joins.
     AddCreatedAccount {
         /// The new account.
@@ -307,6 +333,22 @@ pub fn decide_organization(state: &OrganizationState, command: &OrgCommand, ctx:
             name,
         } => org.rename_unit(organizational_unit_id, name),
         OrgCommand::DeleteOrganizationalUnit { organizational_unit_id } => org.delete_unit(organizational_unit_id),
+        OrgCommand::StartCreateAccount {
+            account_id,
+            account_name,
+            email,
+            parent_id,
+            role_name,
+            request,
+        } => org.start_create_account(
+            account_id,
+            account_name,
+            email,
+            parent_id.as_deref(),
+            role_name,
+            request.as_ref(),
+        ),
+        OrgCommand::FailCreateAccount { request_id, reason } => org.fail_create_account(request_id, reason),
         OrgCommand::AddCreatedAccount {
             account_id,
             account_name,
@@ -549,14 +591,71 @@ impl Org<'_> {
         })])
     }
 
+    /// Room for one more account: members and the accounts `CreateAccount` requests in progress
+    /// have reserved.
     fn check_room_for_account(&self) -> Result<(), DomainError> {
-        if self.state.accounts().count() >= org_quota::ACCOUNTS {
+        let reserved = self.state.create_requests_in_progress().count();
+        if self.state.accounts().count() + reserved >= org_quota::ACCOUNTS {
             return Err(refuse(
                 ErrorCode::ConstraintViolationException,
                 "the organization has as many accounts as it may (ACCOUNT_NUMBER_LIMIT_EXCEEDED)",
             ));
         }
         Ok(())
+    }
+
+    fn start_create_account(
+        &self,
+        account_id: &str,
+        name: &str,
+        email: &str,
+        parent_id: Option<&str>,
+        role_name: &str,
+        request: Option<&CreateAccountRequest>,
+    ) -> Decision {
+        let Some(request) = request else {
+            return Err(refuse(
+                ErrorCode::InvalidInputException,
+                "A CreateAccount request needs an id.",
+            ));
+        };
+        if self.state.create_request(&request.id).is_some() {
+            return Ok(Vec::new());
+        }
+        check_name("The account's name", name, org_quota::ACCOUNT_NAME_CHARS)?;
+        self.check_room_for_account()?;
+        if let Some(parent_id) = parent_id {
+            self.parent(parent_id, ErrorCode::ParentNotFoundException)?;
+        }
+        Ok(vec![DomainEvent::OrganizationAccountCreationStarted(
+            AccountCreationStarted {
+                request: request.clone(),
+                account_id: account_id.to_owned(),
+                account_name: name.to_owned(),
+                email: email.to_owned(),
+                parent_id: parent_id.map(str::to_owned),
+                role_name: role_name.to_owned(),
+            },
+        )])
+    }
+
+    fn fail_create_account(&self, request_id: &str, reason: &str) -> Decision {
+        match self.state.create_request(request_id) {
+            Some(record) if record.state == CreateAccountState::InProgress => {
+                Ok(vec![DomainEvent::OrganizationAccountCreationFailed(
+                    AccountCreationFailed {
+                        request_id: request_id.to_owned(),
+                        reason: reason.to_owned(),
+                        at: self.ctx.now,
+                    },
+                )])
+            }
+            Some(_) => Ok(Vec::new()),
+            None => Err(refuse(
+                ErrorCode::CreateAccountStatusNotFoundException,
+                format!("We can't find a create account request with the id {request_id}."),
+            )),
+        }
     }
 
     fn add_created_account(
@@ -571,9 +670,23 @@ impl Org<'_> {
             return Ok(Vec::new());
         }
         check_name("The account's name", name, org_quota::ACCOUNT_NAME_CHARS)?;
-        self.check_room_for_account()?;
+        let reserved = request
+            .and_then(|r| self.state.create_request(&r.id))
+            .filter(|r| r.state == CreateAccountState::InProgress && r.account_id == account_id);
         let parent_id = parent_id.unwrap_or(&self.root.id);
-        self.parent(parent_id, ErrorCode::ParentNotFoundException)?;
+        let parent_id = if reserved.is_some() {
+            // Its seat was reserved when the request started; an OU deleted since then (it was
+            // empty) sends the account to the root rather than failing a made account.
+            if self.state.target_kind(parent_id).is_some() {
+                parent_id
+            } else {
+                self.root.id.as_str()
+            }
+        } else {
+            self.check_room_for_account()?;
+            self.parent(parent_id, ErrorCode::ParentNotFoundException)?;
+            parent_id
+        };
         Ok(vec![DomainEvent::OrganizationAccountJoined(AccountJoined {
             account: MemberAccount {
                 id: account_id.to_owned(),

@@ -57,6 +57,37 @@ pub struct AccountJoined {
     pub create_request: Option<CreateAccountRequest>,
 }
 
+/// `organizations.account.creation_started`: the first half of `CreateAccount`. The organization
+/// reserves the account (its id, name, place and a seat in the quota) before the account is made,
+/// so a crash between the two leaves a request that a restart finishes, not an orphan account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCreationStarted {
+    /// The request.
+    pub request: CreateAccountRequest,
+    /// The account to make.
+    pub account_id: String,
+    /// Its name.
+    pub account_name: String,
+    /// Its e-mail address.
+    pub email: String,
+    /// Where it goes (the root when absent).
+    pub parent_id: Option<String>,
+    /// The administrator role made in it, trusting the management account.
+    pub role_name: String,
+}
+
+/// `organizations.account.creation_failed`: a `CreateAccount` request that will not make its
+/// account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCreationFailed {
+    /// The request's id.
+    pub request_id: String,
+    /// AWS's `CreateAccountFailureReason` (`INTERNAL_FAILURE`, ...).
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// `organizations.account.moved`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountMoved {
@@ -219,15 +250,42 @@ pub fn evolve_organization(state: &mut OrganizationState, event: &DomainEvent) {
                 Arc::make_mut(handshake).state = HandshakeState::Accepted;
             }
             if let Some(request) = &e.create_request {
+                // Requests made before `creation_started` existed begin and end here.
                 state.create_requests.insert(
                     request.id.clone(),
                     Arc::new(CreateAccountRecord {
                         request: request.clone(),
                         account_id: e.account.id.clone(),
                         account_name: e.account.name.clone(),
-                        completed: e.account.joined,
+                        email: e.account.email.clone(),
+                        parent_id: Some(e.account.parent_id.clone()),
+                        role_name: String::new(),
+                        state: CreateAccountState::Succeeded,
+                        completed: Some(e.account.joined),
                     }),
                 );
+            }
+        }
+        DomainEvent::OrganizationAccountCreationStarted(e) => {
+            state.create_requests.insert(
+                e.request.id.clone(),
+                Arc::new(CreateAccountRecord {
+                    request: e.request.clone(),
+                    account_id: e.account_id.clone(),
+                    account_name: e.account_name.clone(),
+                    email: e.email.clone(),
+                    parent_id: e.parent_id.clone(),
+                    role_name: e.role_name.clone(),
+                    state: CreateAccountState::InProgress,
+                    completed: None,
+                }),
+            );
+        }
+        DomainEvent::OrganizationAccountCreationFailed(e) => {
+            if let Some(record) = state.create_requests.get_mut(&e.request_id) {
+                let record = Arc::make_mut(record);
+                record.state = CreateAccountState::Failed(e.reason.clone());
+                record.completed = Some(e.at);
             }
         }
         DomainEvent::OrganizationAccountMoved(e) => {

@@ -317,17 +317,48 @@ pub struct CreateAccountRequest {
     pub requested: DateTime<Utc>,
 }
 
-/// A `CreateAccount` request that succeeded.
+/// Where a `CreateAccount` request is (AWS's `CreateAccountState`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAccountState {
+    /// The organization has reserved the account; it is being made (or a restart resumes it).
+    InProgress,
+    /// The account exists and joined.
+    Succeeded,
+    /// It will not be made; the reason in AWS's `CreateAccountFailureReason` vocabulary.
+    Failed(String),
+}
+
+impl CreateAccountState {
+    /// `IN_PROGRESS`, `SUCCEEDED` or `FAILED`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CreateAccountState::InProgress => "IN_PROGRESS",
+            CreateAccountState::Succeeded => "SUCCEEDED",
+            CreateAccountState::Failed(_) => "FAILED",
+        }
+    }
+}
+
+/// A `CreateAccount` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateAccountRecord {
     /// The request.
     pub request: CreateAccountRequest,
-    /// The account it made.
+    /// The account it makes (its id is drawn before it is made, so a resumed request makes the
+    /// same account).
     pub account_id: String,
     /// The name it was given.
     pub account_name: String,
-    /// When the account joined.
-    pub completed: DateTime<Utc>,
+    /// Its e-mail address.
+    pub email: String,
+    /// Where it goes (the root when absent).
+    pub parent_id: Option<String>,
+    /// The administrator role made in it (empty for requests recorded before Gatehouse kept it).
+    pub role_name: String,
+    /// Where the request is.
+    pub state: CreateAccountState,
+    /// When it ended.
+    pub completed: Option<DateTime<Utc>>,
 }
 
 /// A node of the tree a policy can be attached to.
@@ -468,6 +499,13 @@ impl OrganizationState {
     /// Every `CreateAccount` request, by id.
     pub fn create_requests(&self) -> impl Iterator<Item = &CreateAccountRecord> {
         self.create_requests.values().map(|r| &**r)
+    }
+
+    /// The `CreateAccount` requests still in progress: the accounts they reserved count against
+    /// the organization's quota, and a restart resumes them.
+    pub fn create_requests_in_progress(&self) -> impl Iterator<Item = &CreateAccountRecord> {
+        self.create_requests()
+            .filter(|r| r.state == CreateAccountState::InProgress)
     }
 
     /// The delegated administrators.

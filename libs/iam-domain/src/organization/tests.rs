@@ -263,6 +263,33 @@ fn add_account(id: &str, parent: Option<&str>) -> OrgCommand {
     }
 }
 
+fn start_create(id: &str, request_id: &str, parent: Option<&str>) -> OrgCommand {
+    OrgCommand::StartCreateAccount {
+        account_id: id.into(),
+        account_name: format!("account-{id}"),
+        email: format!("aws+{id}@example.com"),
+        parent_id: parent.map(str::to_owned),
+        role_name: "OrganizationAccountAccessRole".into(),
+        request: Some(CreateAccountRequest {
+            id: request_id.into(),
+            requested: time(0),
+        }),
+    }
+}
+
+fn finish_create(id: &str, request_id: &str, parent: Option<&str>) -> OrgCommand {
+    OrgCommand::AddCreatedAccount {
+        account_id: id.into(),
+        account_name: format!("account-{id}"),
+        email: format!("aws+{id}@example.com"),
+        parent_id: parent.map(str::to_owned),
+        request: Some(CreateAccountRequest {
+            id: request_id.into(),
+            requested: time(0),
+        }),
+    }
+}
+
 fn invite_from(account: &str, in_other_organization: bool) -> OrgCommand {
     OrgCommand::InviteAccount {
         target_account_id: account.into(),
@@ -1382,6 +1409,49 @@ fn delegated_administrators_are_members_registered_once_per_service() {
     o.ok(remove(MEMBER));
 }
 
+#[test]
+fn create_account_reserves_the_account_then_finishes_or_fails() {
+    let mut o = Org::new();
+    let root = o.root();
+    let ou = o.ou(&root, "payroll");
+    o.ok(start_create(MEMBER, "car-1", Some(&ou)));
+    let record = o.state.create_request("car-1").unwrap().clone();
+    assert_eq!(record.state, CreateAccountState::InProgress);
+    assert_eq!((record.account_id.as_str(), record.completed), (MEMBER, None));
+    assert!(o.state.account(MEMBER).is_none(), "reserved, not a member");
+    // Starting the same request again is a no-op (a retried call).
+    assert!(o.ok(start_create(MEMBER, "car-1", Some(&ou))).is_empty());
+    // The OU was deleted while the account was being made: it lands under the root.
+    o.ok(delete_ou(&ou));
+    o.ok(finish_create(MEMBER, "car-1", Some(&ou)));
+    assert_eq!(o.state.account(MEMBER).unwrap().parent_id, root);
+    let done = o.state.create_request("car-1").unwrap();
+    assert_eq!(done.state, CreateAccountState::Succeeded);
+    assert!(done.completed.is_some());
+    // Finishing twice adds nothing; failing a finished request changes nothing.
+    assert!(o.ok(finish_create(MEMBER, "car-1", None)).is_empty());
+    let fail = |id: &str| OrgCommand::FailCreateAccount {
+        request_id: id.into(),
+        reason: "INTERNAL_FAILURE".into(),
+    };
+    assert!(o.ok(fail("car-1")).is_empty());
+    assert_eq!(
+        o.err(fail("car-unknown")),
+        ErrorCode::CreateAccountStatusNotFoundException
+    );
+    // Without a live parent a new request is refused before anything is reserved.
+    assert_eq!(
+        o.err(start_create(OTHER, "car-2", Some("ou-ab12-nonexistent"))),
+        ErrorCode::ParentNotFoundException
+    );
+    o.ok(start_create(OTHER, "car-3", None));
+    o.ok(fail("car-3"));
+    let failed = o.state.create_request("car-3").unwrap();
+    assert_eq!(failed.state, CreateAccountState::Failed("INTERNAL_FAILURE".into()));
+    assert!(o.state.account(OTHER).is_none());
+    assert_eq!(o.state.create_requests_in_progress().count(), 0);
+}
+
 // ---- the stream -----------------------------------------------------------------------------
 
 /// One command of every kind that succeeds, so every `organizations.*` event type is produced.
@@ -1392,7 +1462,13 @@ fn full_scenario() -> Org {
     o.ok(rename_ou(&eng, "platform"));
     let scratch = o.ou(&root, "scratch");
     o.ok(delete_ou(&scratch));
-    o.account(MEMBER, Some(&eng));
+    o.ok(start_create(MEMBER, "car-member", Some(&eng)));
+    o.ok(finish_create(MEMBER, "car-member", Some(&eng)));
+    o.ok(start_create("777777777777", "car-failed", None));
+    o.ok(OrgCommand::FailCreateAccount {
+        request_id: "car-failed".into(),
+        reason: "INTERNAL_FAILURE".into(),
+    });
     o.account(OTHER, None);
     let h = o.invite(STANDALONE);
     o.ok(accept(&h.id, STANDALONE));
@@ -1427,7 +1503,7 @@ fn every_organization_event_type_is_produced_and_round_trips_through_json() {
         .copied()
         .filter(|t| t.starts_with("organizations."))
         .collect();
-    assert_eq!(org_types.len(), 21);
+    assert_eq!(org_types.len(), 23);
     for name in org_types {
         assert!(produced.contains(name), "the scenario never produced {name}");
     }
