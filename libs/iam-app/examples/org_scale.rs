@@ -435,18 +435,10 @@ fn sample(account: &str, seed: u64) -> Sample {
 // ---------------------------------------------------------------------------------------------
 // The decision paths measured.
 
-/// What `Gatehouse::organization_keys` does for a request in the principal's own account (it is
-/// crate-private): the account's guardrails, and the organization condition keys.
+/// `Gatehouse::organization_keys` for a request in the principal's own account: the account's
+/// guardrails, and the organization condition keys.
 fn organization_keys(gatehouse: &Gatehouse, account: &str, context: &mut Context) -> Option<Arc<AccountGuardrails>> {
-    let own = gatehouse.guardrails_of(account);
-    if let Some(own) = &own {
-        context.insert("aws:PrincipalOrgID", ContextValue::single(own.organization_id.as_str()));
-        context.insert("aws:PrincipalOrgPaths", ContextValue::list([own.org_path.clone()]));
-        context.insert("aws:ResourceOrgID", ContextValue::single(own.organization_id.as_str()));
-        context.insert("aws:ResourceOrgPaths", ContextValue::list([own.org_path.clone()]));
-    }
-    context.insert("aws:ResourceAccount", ContextValue::single(account));
-    own
+    gatehouse.organization_keys(account, account, context).0
 }
 
 /// The application's path (`access::decide` without the caller check and the record): the

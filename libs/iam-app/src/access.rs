@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::decision_record::{self, DecisionFacts};
+use crate::organizations::{insert_organization_keys, AccountGuardrails};
 use crate::{AppError, Gatehouse};
 
 /// The action a caller needs to ask for decisions about a principal.
@@ -460,11 +461,18 @@ impl Gatehouse {
         // The caller is the same for the whole batch: its identity and its organization (whose
         // trail holds the records) are worked out once.
         let identity = caller_identity(model.state(), caller);
-        let organization = self.organization_of(&caller.account_id);
+        let own = self.guardrails_of(&caller.account_id);
+        let organization = own.as_ref().map(|g| g.organization_id.as_str());
         let mut records = Vec::with_capacity(requests.len());
         let mut answers = Vec::with_capacity(requests.len());
         for request in requests {
-            let outcome = decide(self, &model, caller, request, now);
+            // The resource's account's guardrails (its RCPs): the principal's own unless another
+            // account owns the resource.
+            let owner = match request.resource_owner.as_deref() {
+                Some(owner) if owner != caller.account_id => self.guardrails_of(owner),
+                _ => own.clone(),
+            };
+            let outcome = decide(self, &model, caller, request, (own.as_deref(), owner.as_deref()), now);
             let event_id = uuid::Uuid::now_v7().to_string();
             // The decided principal came with the outcome; only a refusal looks it up again.
             let refused_principal = match &outcome {
@@ -487,7 +495,12 @@ impl Gatehouse {
                 event_id: &event_id,
                 now,
                 account_sequence: model.state().version(),
-                organization_id: organization.as_deref(),
+                organization_id: organization,
+                organization_sequence: own.as_ref().map(|g| g.organization_sequence),
+                resource_organization: owner
+                    .as_deref()
+                    .filter(|o| Some(o.organization_id.as_str()) != organization)
+                    .map(|o| (o.organization_id.as_str(), o.organization_sequence)),
             })?);
             let answer = outcome.map(|(effect, matched, _)| AccessDecision {
                 effect,
@@ -567,15 +580,32 @@ fn not_durable(error: iam_audit::AuditError) -> AppError {
 /// A decision with the principal it was made for (whose policies the audit record lists).
 type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>, Arc<CompiledPrincipal>), AppError>;
 
+/// The organizations' part of a decision: the guardrails of the principal's account and of the
+/// resource's account (`None` outside any organization).
+pub(crate) type OrgGuardrails<'a> = (Option<&'a AccountGuardrails>, Option<&'a AccountGuardrails>);
+
 fn decide(
     gatehouse: &Gatehouse,
     model: &AccountModel,
     caller: &ApiCaller,
     request: &AccessRequest,
+    guardrails: OrgGuardrails<'_>,
     now: DateTime<Utc>,
 ) -> Outcome {
     // May the caller ask about this principal at all?
     gatehouse.authorize_action(model, caller, AUTHORIZE_ACTION, &request.principal_arn, &[], now)?;
+    evaluate_access(model, &caller.account_id, request, guardrails, now)
+}
+
+/// The decision itself, on a given model and given guardrails at a given instant: what the
+/// decision API answers and what a replay recomputes (on the state the record names).
+pub(crate) fn evaluate_access(
+    model: &AccountModel,
+    account_id: &str,
+    request: &AccessRequest,
+    (own, owner): OrgGuardrails<'_>,
+    now: DateTime<Utc>,
+) -> Outcome {
     // No ARN or action name holds a control character; refusing them here keeps them out of
     // every index the records are found by.
     if [&request.action, &request.resource, &request.principal_arn]
@@ -597,8 +627,8 @@ fn decide(
         AppError::new(
             ErrorCode::NoSuchEntity,
             format!(
-                "{} is not a user, role or root user of account {}",
-                request.principal_arn, caller.account_id
+                "{} is not a user, role or root user of account {account_id}",
+                request.principal_arn
             ),
         )
     })?;
@@ -655,10 +685,10 @@ fn decide(
     };
     // The organizations' keys and guardrails: the principal's account's SCPs, the resource's
     // account's RCPs. A closed account's principals are refused everything.
-    let resource_account = request.resource_owner.as_deref().unwrap_or(&caller.account_id);
-    let (own, owner) = gatehouse.organization_keys(&caller.account_id, resource_account, &mut context);
+    let resource_account = request.resource_owner.as_deref().unwrap_or(account_id);
+    insert_organization_keys(&mut context, own, owner, resource_account);
     let none = Guardrails::none();
-    let mut decision = if own.as_deref().is_some_and(|g| g.suspended) {
+    let mut decision = if own.is_some_and(|g| g.suspended) {
         iam_policy::Decision {
             effect: DecisionEffect::ImplicitDeny,
             matched: Vec::new(),
@@ -672,8 +702,8 @@ fn decide(
             &request.resource,
             request.resource_owner.as_deref(),
             resource_policy.as_ref(),
-            own.as_deref().map_or(&none, |g| &g.guardrails),
-            owner.as_deref().map_or(&none, |g| &g.guardrails),
+            own.map_or(&none, |g| &g.guardrails),
+            owner.map_or(&none, |g| &g.guardrails),
             &context,
         )
     };

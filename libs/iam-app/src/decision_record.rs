@@ -88,7 +88,24 @@ struct DetailJson<'a> {
     /// [`iam_audit::ORGANIZATION_ID_KEY`]: the organization trail the record belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     organization_id: Option<&'a str>,
+    /// The organization's sequence its guardrails (SCPs, RCPs) were read at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization_sequence: Option<u64>,
+    /// For a resource owned by an account of another organization: that organization and its
+    /// sequence (its RCPs took part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_organization_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_organization_sequence: Option<u64>,
+    /// [`DECISION_RECORD_VERSION`].
+    decision_record_version: u32,
 }
+
+/// The version of what a decision record carries for replay: 2 added the organizations'
+/// sequences (`organizationSequence`, `resourceOrganizationId`, `resourceOrganizationSequence`),
+/// so a decision is replayed on exactly the guardrails it was made on; records without the field
+/// are version 1, whose guardrails are found by time.
+pub const DECISION_RECORD_VERSION: u32 = 2;
 
 /// [`iam_audit::PolicyRef`], borrowed.
 #[derive(Serialize)]
@@ -116,6 +133,10 @@ pub(crate) struct DecisionFacts<'a> {
     pub(crate) account_sequence: u64,
     /// The organization the caller's account is a member of (its trail holds the record).
     pub(crate) organization_id: Option<&'a str>,
+    /// That organization's sequence the guardrails were read at.
+    pub(crate) organization_sequence: Option<u64>,
+    /// The resource owner's organization and its sequence, when it is another organization.
+    pub(crate) resource_organization: Option<(&'a str, u64)>,
 }
 
 fn context_json(entry: &ContextEntry) -> ContextJson<'_> {
@@ -184,6 +205,10 @@ pub(crate) fn encode(facts: &DecisionFacts<'_>) -> Result<EncodedRecord, AppErro
                 .collect(),
             account_sequence: facts.account_sequence,
             organization_id: facts.organization_id,
+            organization_sequence: facts.organization_sequence,
+            resource_organization_id: facts.resource_organization.map(|(id, _)| id),
+            resource_organization_sequence: facts.resource_organization.map(|(_, sequence)| sequence),
+            decision_record_version: DECISION_RECORD_VERSION,
         },
     };
     let json = serde_json::to_vec(&record).map_err(|e| {
@@ -206,6 +231,8 @@ pub(crate) fn encode(facts: &DecisionFacts<'_>) -> Result<EncodedRecord, AppErro
             error_code: error.map(|e| e.code.as_str().to_owned()),
             read_only: true,
             organization_id: facts.organization_id.map(str::to_owned),
+            event_id: facts.event_id.to_owned(),
+            decided_principal_arn: Some(request.principal_arn.clone()),
         },
     })
 }
@@ -289,6 +316,8 @@ mod tests {
             now,
             account_sequence: 42,
             organization_id: None,
+            organization_sequence: None,
+            resource_organization: Some(("o-klmnopqrst", 9)),
         };
         let encoded = encode(&facts).unwrap();
         let record: AuditRecord = serde_json::from_slice(&encoded.json).unwrap();
@@ -302,6 +331,10 @@ mod tests {
         assert!(record.request_parameters["resourcePolicy"].is_null());
         let detail = record.additional_event_data.unwrap();
         assert_eq!(detail["accountSequence"], 42);
+        assert!(detail.get("organizationSequence").is_none());
+        assert_eq!(detail["resourceOrganizationId"], "o-klmnopqrst");
+        assert_eq!(detail["resourceOrganizationSequence"], 9);
+        assert_eq!(detail["decisionRecordVersion"], DECISION_RECORD_VERSION);
         assert_eq!(
             detail["matchedStatements"][0],
             crate::access::matched_statement_json(&matched[0])
@@ -327,6 +360,8 @@ mod tests {
             now: Utc::now(),
             account_sequence: 7,
             organization_id: Some("o-exampleorg1"),
+            organization_sequence: Some(3),
+            resource_organization: None,
         };
         let encoded = encode(&facts).unwrap();
         let record: AuditRecord = serde_json::from_slice(&encoded.json).unwrap();
@@ -335,6 +370,9 @@ mod tests {
         assert!(record.response_elements.is_null());
         assert_eq!(record.decision(), None);
         assert_eq!(record.organization_id(), Some("o-exampleorg1"));
+        let detail = record.additional_event_data.as_ref().unwrap();
+        assert_eq!(detail["organizationSequence"], 3);
+        assert!(detail.get("resourceOrganizationId").is_none());
         assert_eq!(encoded.fields.organization_id.as_deref(), Some("o-exampleorg1"));
         assert!(record.additional_event_data.unwrap().get("decision").is_none());
     }

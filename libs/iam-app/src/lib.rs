@@ -9,14 +9,19 @@
 
 pub mod access;
 pub mod auth_failures;
+pub mod credential_report;
 pub mod credentials;
 mod decision_record;
+pub mod history;
 pub mod management;
 pub mod metrics;
 pub mod organizations;
+pub mod preview;
+pub mod replay;
 pub mod signin;
 pub mod simulation;
 pub mod sts;
+pub mod usage;
 pub mod web_identity;
 
 use std::collections::{BTreeSet, HashMap};
@@ -144,6 +149,10 @@ pub struct Gatehouse {
     argon2_slots: tokio::sync::Semaphore,
     /// Organizations, their models and which account is in which.
     organizations: organizations::Organizations,
+    /// Point-in-time states of the streams asked about (`asOf`, replay).
+    histories: history::AllHistories,
+    /// Each account's last credential report (derived data, kept in memory).
+    credential_reports: credential_report::CredentialReports,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -198,6 +207,8 @@ impl Gatehouse {
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
             organizations: organizations::Organizations::default(),
+            histories: history::AllHistories::default(),
+            credential_reports: credential_report::CredentialReports::default(),
         };
         // The log holds account streams and organization streams (`o-...`).
         for stream in gatehouse.store.accounts().await.map_err(store_error)? {

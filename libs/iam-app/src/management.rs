@@ -635,7 +635,7 @@ fn access_key_elements(executed: &Executed, access_key_id: &str, user_name: Opti
 }
 
 impl Gatehouse {
-    fn caller_model(&self, caller: &ApiCaller) -> Result<Arc<AccountModel>, AppError> {
+    pub(crate) fn caller_model(&self, caller: &ApiCaller) -> Result<Arc<AccountModel>, AppError> {
         self.account(&caller.account_id)
             .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))
     }

@@ -10,6 +10,8 @@
 //! json 1.1 door returns as it is and GraphQL reads its types from).
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -47,7 +49,7 @@ pub struct OrgModel {
     /// node's policies are the same), so an org change recompiles only the levels it changed.
     levels: Arc<RwLock<HashMap<(String, OrgPolicyType), LevelEntry>>>,
     /// Account -> its guardrails.
-    accounts: RwLock<HashMap<String, Arc<AccountGuardrails>>>,
+    accounts: RwLock<FxHashMap<String, Arc<AccountGuardrails>>>,
 }
 
 /// What an organization says of one of its accounts, for decisions.
@@ -169,6 +171,9 @@ impl OrgModel {
     }
 }
 
+/// An account's organization: its id and its slot.
+type Membership = (Arc<str>, Arc<OrgSlot>);
+
 pub(crate) struct OrgSlot {
     model: RwLock<Arc<OrgModel>>,
     writer: tokio::sync::Mutex<()>,
@@ -180,7 +185,8 @@ pub(crate) struct Organizations {
     slots: RwLock<HashMap<String, Arc<OrgSlot>>>,
     /// Member account -> its organization's id and slot (a decision finds its guardrails with
     /// one lookup, copying no id).
-    membership: RwLock<HashMap<String, (Arc<str>, Arc<OrgSlot>)>>,
+    /// (Fx: keys are account ids the service issued, not input, and every decision hashes one.)
+    membership: RwLock<FxHashMap<String, Membership>>,
     compiler: Arc<LevelCompiler>,
     /// Creating an organization or joining one is serialized in the process, so an account is
     /// never seen free by two of them at once.
@@ -541,7 +547,37 @@ impl OrgOperation {
     }
 }
 
+/// Sets the organization condition keys of a request from the guardrails of the principal's
+/// account (`own`) and of the resource's (`owner`): `aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`,
+/// `aws:ResourceOrgID`, `aws:ResourceOrgPaths`, and `aws:ResourceAccount`.
+pub(crate) fn insert_organization_keys(
+    context: &mut iam_policy::Context,
+    own: Option<&AccountGuardrails>,
+    owner: Option<&AccountGuardrails>,
+    resource_account: &str,
+) {
+    if let Some(own) = own {
+        context.insert_lowercase("aws:principalorgid", own.org_id_value.clone());
+        context.insert_lowercase("aws:principalorgpaths", own.org_paths_value.clone());
+    }
+    if let Some(owner) = owner {
+        context.insert_lowercase("aws:resourceorgid", owner.org_id_value.clone());
+        context.insert_lowercase("aws:resourceorgpaths", owner.org_paths_value.clone());
+    }
+    context.insert_lowercase(
+        "aws:resourceaccount",
+        iam_policy::ContextValue::single(resource_account),
+    );
+}
+
 impl Gatehouse {
+    /// A model of an organization's state that is not the live one (a past state, for replays):
+    /// it compiles through the service's level compiler, so policies it shares with the live
+    /// organization are not compiled twice.
+    pub(crate) fn detached_org_model(&self, state: Arc<OrganizationState>) -> OrgModel {
+        OrgModel::new(state, self.organizations.compiler.clone())
+    }
+
     pub(crate) fn org_model(&self, organization_id: &str) -> Option<Arc<OrgModel>> {
         let slot = read_lock(&self.organizations.slots).get(organization_id).cloned()?;
         let model = read_lock(&slot.model).clone();
@@ -574,28 +610,19 @@ impl Gatehouse {
     /// Sets the organization condition keys of a request (`aws:PrincipalOrgID`,
     /// `aws:PrincipalOrgPaths`, `aws:ResourceOrgID`, `aws:ResourceOrgPaths`, `aws:ResourceAccount`)
     /// and answers with the guardrails of the principal's and of the resource's account.
-    pub(crate) fn organization_keys(
+    pub fn organization_keys(
         &self,
         principal_account: &str,
         resource_account: &str,
         context: &mut iam_policy::Context,
     ) -> (Option<Arc<AccountGuardrails>>, Option<Arc<AccountGuardrails>>) {
-        use iam_policy::ContextValue;
         let own = self.guardrails_of(principal_account);
         let owner = if resource_account == principal_account {
             own.clone()
         } else {
             self.guardrails_of(resource_account)
         };
-        if let Some(own) = &own {
-            context.insert_lowercase("aws:principalorgid", own.org_id_value.clone());
-            context.insert_lowercase("aws:principalorgpaths", own.org_paths_value.clone());
-        }
-        if let Some(owner) = &owner {
-            context.insert_lowercase("aws:resourceorgid", owner.org_id_value.clone());
-            context.insert_lowercase("aws:resourceorgpaths", owner.org_paths_value.clone());
-        }
-        context.insert_lowercase("aws:resourceaccount", ContextValue::single(resource_account));
+        insert_organization_keys(context, own.as_deref(), owner.as_deref(), resource_account);
         (own, owner)
     }
 
@@ -926,6 +953,32 @@ impl Gatehouse {
         operation: OrgOperation,
         min_sequence: Option<u64>,
     ) -> Result<OrgAnswer, AppError> {
+        self.organizations_at(caller, operation, min_sequence, None).await
+    }
+
+    /// A read of the caller's organization as it was at `as_of` (an organization sequence or an
+    /// instant). The caller's standing and permissions are those it has now; the answer is the
+    /// past state's, and its `sequence` that state's.
+    ///
+    /// # Errors
+    /// As [`Gatehouse::organizations`], and those of [`Gatehouse::organization_state_at`].
+    pub async fn organization_read_as_of(
+        &self,
+        caller: &ApiCaller,
+        read: OrgRead,
+        as_of: crate::history::AsOf,
+    ) -> Result<OrgAnswer, AppError> {
+        self.organizations_at(caller, OrgOperation::Read(read), None, Some(as_of))
+            .await
+    }
+
+    async fn organizations_at(
+        &self,
+        caller: &ApiCaller,
+        operation: OrgOperation,
+        min_sequence: Option<u64>,
+        as_of: Option<crate::history::AsOf>,
+    ) -> Result<OrgAnswer, AppError> {
         let model = self
             .account(&caller.account_id)
             .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))?;
@@ -957,7 +1010,7 @@ impl Gatehouse {
         let outcome = match valid.and_then(|()| self.check_standing(caller, org.as_deref(), operation.standing(), name))
         {
             Ok(()) => match self.authorize_requirements(&model, caller, &needed, now) {
-                Ok(()) => self.run_organizations(caller, org, &operation, now).await,
+                Ok(()) => self.run_organizations(caller, org, &operation, now, as_of).await,
                 Err(refused) => Err(refused),
             },
             Err(refused) => Err(refused),
@@ -970,13 +1023,25 @@ impl Gatehouse {
             };
             (recorded, Some(json!({ "organizationSequence": answer.sequence })))
         });
+        let mut request_parameters = operation.request_parameters();
+        if let Some(as_of) = as_of {
+            // A read of the past says which past.
+            let point = match as_of {
+                crate::history::AsOf::Sequence(sequence) => json!({ "sequence": sequence }),
+                crate::history::AsOf::Time(at) => json!({ "time": at }),
+            };
+            if !request_parameters.is_object() {
+                request_parameters = json!({});
+            }
+            request_parameters["asOf"] = point;
+        }
         self.record_call(CallFacts {
             caller,
             event_source: EVENT_SOURCE_ORGANIZATIONS,
             state: model.state(),
             event_name: name,
             needed: &needed,
-            request_parameters: operation.request_parameters(),
+            request_parameters,
             outcome: response,
             read_only: operation.read_only(),
             now,
@@ -1021,6 +1086,7 @@ impl Gatehouse {
         org: Option<Arc<OrgModel>>,
         operation: &OrgOperation,
         now: DateTime<Utc>,
+        as_of: Option<crate::history::AsOf>,
     ) -> Result<OrgAnswer, AppError> {
         let actor = caller.actor();
         match operation {
@@ -1030,6 +1096,11 @@ impl Gatehouse {
                     (Some(org), _) => org.state().clone(),
                     (None, Standing::Anyone) => Arc::new(OrganizationState::new()),
                     (None, _) => return Err(not_in_use()),
+                };
+                let state = match (as_of, state.info()) {
+                    (Some(as_of), Some(info)) => self.organization_state_at(&info.id, as_of).await?,
+                    (Some(_), None) => return Err(not_in_use()),
+                    (None, _) => state,
                 };
                 let response = self.read_organization(caller, &state, read, now)?;
                 Ok(OrgAnswer {

@@ -25,7 +25,10 @@
 //!   that is malformed is [`AuditError::Invalid`];
 //! - an organization trail (`organization_id`) holds the records written with that organization
 //!   id, of every account, in the same order as one account's, narrowed by a non-empty
-//!   `account_id`; a record written without one (before its account joined) is in no trail.
+//!   `account_id`; a record written without one (before its account joined) is in no trail;
+//! - `decided_principal_arn` compares [`AuditRecord::decided_principal_arn`] (absent: no match);
+//!   `event_id` is a UUID in either case (anything else is [`AuditError::Invalid`]) and selects
+//!   the record whose `eventID` is its canonical form ([`AuditFields::event_key`]).
 //!
 //! What the suite does not state because the stores differ: whether a record appended twice
 //! (same account and `eventID`) is stored twice; the records are always distinct here.
@@ -88,6 +91,13 @@ const PRINCIPALS: [&str; 4] = [
     "arn:aws:sts::111111111111:assumed-role/ops/session",
     "arn:aws:iam::222222222222:user/carol",
 ];
+/// The principals the corpus's decisions are about (the callers above are the applications that
+/// ask): alice is also a caller, the role and its session never are.
+const DECIDED: [&str; 3] = [
+    "arn:aws:iam::111111111111:user/alice",
+    "arn:aws:iam::111111111111:role/reader",
+    "arn:aws:sts::111111111111:assumed-role/reader/s1",
+];
 const DECISIONS: [&str; 4] = ["Allow", "Allow", "ImplicitDeny", "ExplicitDeny"];
 const DECIDED_ACTIONS: [&str; 3] = ["s3:GetObject", "s3:PutObject", "iam:CreateUser"];
 const GROUP_BYS: [GroupBy; 6] = [
@@ -118,9 +128,12 @@ fn next_event_id() -> String {
 ///
 /// The same `n` gives the same fields in every account (so a query that forgot the account would
 /// find the other account's twins). Over `n` the corpus mixes decisions (`Allow`, `ImplicitDeny`,
-/// `ExplicitDeny` on several actions and resources) with management calls that write (with a
-/// resource, no decision) and read (neither), several principals (one of another account), error
-/// codes on some, and event times that repeat (every 30th `n` shares one) and do not follow `n`.
+/// `ExplicitDeny` on several actions and resources, about principals other than their callers'
+/// or the same, named in `requestParameters.principalArn` or, on some, only in
+/// `additionalEventData.principalArn`) with management calls that write (with a resource, no
+/// decision, some naming a `principalArn`) and read (neither; some naming a `policySourceArn`,
+/// which decides nothing), several principals (one of another account), error codes on some,
+/// and event times that repeat (every 30th `n` shares one) and do not follow `n`.
 pub fn record(account: &str, n: usize) -> AuditRecord {
     let principal = if n % 9 == 4 { PRINCIPALS[3] } else { PRINCIPALS[n % 3] };
     let caller_account = principal.split(':').nth(4).unwrap_or_default();
@@ -131,14 +144,19 @@ pub fn record(account: &str, n: usize) -> AuditRecord {
     } else {
         None
     };
+    let mut request_parameters = json!({"n": n, "userName": format!("u{}", n % 4)});
     let (event_source, event_name, event_type, read_only, additional_event_data) = match n % 5 {
         0..=2 => {
             let decision = DECISIONS[n % 4];
             let action = DECIDED_ACTIONS[(n / 2) % 3];
             let resource = format!("arn:aws:s3:::audit-bucket/object-{}", n % 6);
+            let decided = DECIDED[(n / 3) % 3];
+            if n % 13 != 1 {
+                request_parameters["principalArn"] = json!(decided);
+            }
             let data = json!({
                 "decision": decision,
-                "principalArn": principal,
+                "principalArn": decided,
                 "action": action,
                 "resource": resource,
                 "matchedStatements": [{"Effect": "Allow", "Action": action, "Resource": "*"}],
@@ -161,9 +179,17 @@ pub fn record(account: &str, n: usize) -> AuditRecord {
                 "resource": format!("arn:aws:iam::111111111111:user/u{}", n % 4),
             });
             let name = ["CreateUser", "DeleteUser"][n % 2];
+            if n % 4 == 3 {
+                request_parameters["principalArn"] = json!(PRINCIPALS[1]);
+            }
             (EVENT_SOURCE_IAM, name, "AwsApiCall", false, Some(data))
         }
-        _ => (EVENT_SOURCE_IAM, "ListUsers", "AwsApiCall", true, None),
+        _ => {
+            if n % 2 == 0 {
+                request_parameters["policySourceArn"] = json!(DECIDED[1]);
+            }
+            (EVENT_SOURCE_IAM, "ListUsers", "AwsApiCall", true, None)
+        }
     };
     AuditRecord {
         event_version: "1.09".into(),
@@ -191,7 +217,7 @@ pub fn record(account: &str, n: usize) -> AuditRecord {
         aws_region: "us-east-1".into(),
         source_ip_address: format!("192.0.2.{}", n % 250),
         user_agent: "gatehouse-conformance/1.0".into(),
-        request_parameters: json!({"n": n, "userName": format!("u{}", n % 4)}),
+        request_parameters,
         response_elements: if error_code.is_some() {
             Value::Null
         } else {
@@ -236,9 +262,12 @@ async fn append_corpus(log: &dyn AuditLog, a: usize, b: usize) -> Vec<AuditRecor
 }
 
 /// Whether `record` is selected by `filter`: every field named equals the record's, the time is
-/// in `[from, to)`.
+/// in `[from, to)`; an event id names the record whose canonical id is that UUID.
 fn matches(filter: &AuditFilter, record: &AuditRecord) -> bool {
     let f = AuditFields::of(record);
+    let key = filter
+        .event_key()
+        .expect("the suite's scans name well-formed event ids");
     let equal = |wanted: &Option<String>, have: Option<&String>| wanted.as_ref().is_none_or(|w| Some(w) == have);
     let in_scope = match &filter.organization_id {
         Some(organization) => {
@@ -251,6 +280,8 @@ fn matches(filter: &AuditFilter, record: &AuditRecord) -> bool {
         && filter.from.is_none_or(|from| f.event_time >= from)
         && filter.to.is_none_or(|to| f.event_time < to)
         && equal(&filter.principal_arn, Some(&f.principal_arn))
+        && equal(&filter.decided_principal_arn, f.decided_principal_arn.as_ref())
+        && key.is_none_or(|key| f.event_key() == Some(key))
         && equal(&filter.event_name, Some(&f.event_name))
         && equal(&filter.event_source, Some(&f.event_source))
         && equal(&filter.action, Some(&f.action))
@@ -335,6 +366,19 @@ fn filters(account: &str) -> Vec<AuditFilter> {
     ]);
     for value in principals {
         filters.push(with(&all, |f| f.principal_arn = some(value)));
+    }
+    // Decided principals: of decisions (in the request, or only in the detail), of a management
+    // call that names one, a caller that is never decided on, near misses.
+    let decided = DECIDED.iter().copied().chain([
+        PRINCIPALS[1],
+        PRINCIPALS[2],
+        PRINCIPALS[3],
+        "arn:aws:iam::111111111111:user/ALICE",
+        "arn:aws:iam::111111111111:role/%",
+        "",
+    ]);
+    for value in decided {
+        filters.push(with(&all, |f| f.decided_principal_arn = some(value)));
     }
     for value in [
         "Authorize",
@@ -427,6 +471,28 @@ fn filters(account: &str) -> Vec<AuditFilter> {
             f.error_code = some("AccessDenied");
             f.to = Some(at(29, 0));
         }),
+        with(&all, |f| {
+            f.decided_principal_arn = some(DECIDED[0]);
+            f.principal_arn = some(PRINCIPALS[1]);
+        }),
+        with(&all, |f| {
+            f.decided_principal_arn = some(DECIDED[0]);
+            f.principal_arn = some(DECIDED[0]);
+        }),
+        with(&all, |f| {
+            f.decided_principal_arn = some(DECIDED[2]);
+            f.decision = some("ImplicitDeny");
+            f.from = Some(at(5, 0));
+        }),
+        with(&all, |f| {
+            f.decided_principal_arn = some(PRINCIPALS[1]);
+            f.event_source = some(EVENT_SOURCE_IAM);
+            f.to = Some(at(25, 0));
+        }),
+        with(&all, |f| {
+            f.decided_principal_arn = some(DECIDED[1]);
+            f.resource_arn = some("arn:aws:s3:::audit-bucket/object-3");
+        }),
     ]);
     // Every field of one record at once.
     let one = AuditFields::of(&record(account, 12));
@@ -436,6 +502,9 @@ fn filters(account: &str) -> Vec<AuditFilter> {
         from: Some(one.event_time),
         to: Some(one.event_time + Duration::microseconds(1)),
         principal_arn: Some(one.principal_arn),
+        decided_principal_arn: one.decided_principal_arn,
+        // The record is not in the log: its own (fresh) id would select nothing.
+        event_id: None,
         event_name: Some(one.event_name),
         event_source: Some(one.event_source),
         action: Some(one.action),
@@ -624,6 +693,19 @@ pub async fn every_filter_matches_a_scan(sut: AuditLogUnderTest) {
         }
     }
     assert!(nonempty > 30, "most filters select something ({nonempty})");
+    // The corpus tells the two principals apart: a store that read one for the other fails.
+    let all = everything(A);
+    let about = |arn: &str| scan(&arrival, &with(&all, |f| f.decided_principal_arn = some(arn))).len();
+    let by = |arn: &str| scan(&arrival, &with(&all, |f| f.principal_arn = some(arn))).len();
+    assert!(
+        about(DECIDED[1]) > 0 && by(DECIDED[1]) == 0,
+        "decided on, never a caller"
+    );
+    assert!(
+        about(PRINCIPALS[2]) == 0 && by(PRINCIPALS[2]) > 0,
+        "a caller, never decided on"
+    );
+    assert!(about(DECIDED[0]) > 0 && by(DECIDED[0]) > 0);
 }
 
 /// `count_by` of every filter and every [`GroupBy`] counts what the scan selects: the largest
@@ -856,6 +938,8 @@ pub async fn control_characters_in_indexed_fields_are_stored_and_found(sut: Audi
         data.insert("action".into(), json!(action));
     }
     odd.user_identity.arn = "arn:aws:iam::111111111111:user/\u{0}".into();
+    let decided = "arn:aws:iam::111111111111:user/\u{0}\u{1}decided";
+    odd.request_parameters["principalArn"] = json!(decided);
     let after = record(A, 1);
     log.append(vec![odd.clone(), after.clone()]).await.unwrap();
     let all = everything(A);
@@ -863,6 +947,7 @@ pub async fn control_characters_in_indexed_fields_are_stored_and_found(sut: Audi
         with(&all, |f| f.resource_arn = Some(resource.into())),
         with(&all, |f| f.action = Some(action.into())),
         with(&all, |f| f.principal_arn = Some(odd.user_identity.arn.clone())),
+        with(&all, |f| f.decided_principal_arn = Some(decided.into())),
     ] {
         let found = query_all(log, &filter).await;
         assert_eq!(found.len(), 1, "{filter:?}");
@@ -974,6 +1059,179 @@ pub async fn concurrent_appends_are_queryable_exactly_once(sut: AuditLogUnderTes
     }
     sut.log.ready().await.unwrap();
     assert!(sut.log.backlog().is_none_or(|n| n == 0), "{:?}", sut.log.backlog());
+}
+
+/// An event id finds the one record with that `eventID` (named in either case), in its own
+/// account or trail only: another account's id finds nothing, as does a trail's id outside the
+/// trail; other filters narrow it as usual and `count_by` counts it. A record whose id is not a
+/// canonical UUID (Gatehouse writes none) is found by no id; an id that is not a UUID is
+/// [`AuditError::Invalid`], for queries and counts alike.
+pub async fn event_ids_find_one_record_in_its_own_history(sut: AuditLogUnderTest) {
+    let log = &*sut.log;
+    let mut arrival = append_corpus(log, 30, 30).await;
+    let mut joined_a = record(A, 31);
+    joined_a.set_organization_id(ORGANIZATION);
+    let mut joined_b = record(B, 32);
+    joined_b.set_organization_id(ORGANIZATION);
+    let mut outsider = record(C, 33);
+    outsider.set_organization_id(OTHER_ORGANIZATION);
+    let mut uppercase = record(A, 34);
+    // Hex letters in upper case (the counter's leading digits are zeros, so the id stays unique):
+    // the UUID whose canonical form is its lowercase.
+    let id = next_event_id();
+    uppercase.event_id = format!("{}ABCDEF{}", &id[..24], &id[30..]);
+    assert_ne!(uppercase.event_id, uppercase.event_id.to_lowercase());
+    let mut not_uuid = record(A, 35);
+    not_uuid.event_id = "not-a-uuid".into();
+    let extra = vec![
+        joined_a.clone(),
+        joined_b.clone(),
+        outsider.clone(),
+        uppercase.clone(),
+        not_uuid,
+    ];
+    log.append_encoded(encode_all(&extra).unwrap()).await.unwrap();
+    arrival.extend(extra);
+
+    let by_id = |account: &str, id: &str| with(&everything(account), |f| f.event_id = some(id));
+    let counted = |counts: Vec<(Option<String>, u64)>| counts.iter().map(|(_, n)| n).sum::<u64>();
+    for r in arrival.iter().filter(|r| AuditFields::of(r).event_key().is_some()) {
+        for account in [A, B, C] {
+            let filter = by_id(account, &r.event_id);
+            let found = query_all(log, &filter).await;
+            assert_eq!(page_ids(&found), ids(scan(&arrival, &filter)), "{filter:?}");
+            let total = counted(log.count_by(&filter, GroupBy::EventName).await.unwrap());
+            if account == r.recipient_account_id {
+                assert_eq!(found.len(), 1, "{filter:?}");
+                assert_eq!(&found[0].1, r, "the record reads back as it was appended");
+                assert_eq!(total, 1);
+            } else {
+                assert!(found.is_empty(), "another account's id finds nothing: {filter:?}");
+                assert_eq!(total, 0);
+            }
+        }
+    }
+    // Either case names the record; an unknown id, and ids Gatehouse does not write, none.
+    let some_a = arrival
+        .iter()
+        .find(|r| r.recipient_account_id == A && r.event_id != r.event_id.to_uppercase())
+        .expect("ids with hex letters");
+    let found = query_all(log, &by_id(A, &some_a.event_id.to_uppercase())).await;
+    assert_eq!(page_ids(&found), [some_a.event_id.as_str()]);
+    for id in [
+        "01900000-0000-7000-8000-ffffffffffff".to_owned(),
+        uppercase.event_id.clone(),
+        uppercase.event_id.to_lowercase(),
+    ] {
+        assert!(query_all(log, &by_id(A, &id)).await.is_empty(), "{id}");
+        assert!(log
+            .count_by(&by_id(A, &id), GroupBy::Decision)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    // With other filters: the record when they match it, nothing when they do not.
+    for r in arrival.iter().filter(|r| r.recipient_account_id == A).take(12) {
+        for filter in filters(A) {
+            let filter = with(&filter, |f| f.event_id = some(&r.event_id));
+            let expected = scan(&arrival, &filter);
+            assert!(expected.len() <= 1);
+            let found = query_all(log, &filter).await;
+            assert_eq!(page_ids(&found), ids(expected.iter().copied()), "{filter:?}");
+            for group_by in [GroupBy::Decision, GroupBy::PrincipalArn] {
+                assert_eq!(
+                    log.count_by(&filter, group_by).await.unwrap(),
+                    count_scan(&arrival, &filter, group_by),
+                    "{group_by:?} of {filter:?}"
+                );
+            }
+        }
+    }
+
+    // Trails: a member's record by its id in the whole trail and narrowed to its account; not
+    // narrowed to another member, not in another organization's trail; a record from before its
+    // account joined and an outsider's are in no trail of this organization.
+    let trail = AuditFilter {
+        organization_id: some(ORGANIZATION),
+        ..AuditFilter::default()
+    };
+    let other_trail = with(&trail, |f| f.organization_id = some(OTHER_ORGANIZATION));
+    // Written without an organization, as before its account joined.
+    let before_joining = arrival.iter().find(|r| r.recipient_account_id == A).unwrap();
+    let cases = [
+        (with(&trail, |f| f.event_id = some(&joined_a.event_id)), Some(&joined_a)),
+        (with(&trail, |f| f.event_id = some(&joined_b.event_id)), Some(&joined_b)),
+        (
+            with(&trail, |f| {
+                f.event_id = some(&joined_b.event_id);
+                f.account_id = B.into();
+            }),
+            Some(&joined_b),
+        ),
+        (
+            with(&trail, |f| {
+                f.event_id = some(&joined_b.event_id);
+                f.account_id = A.into();
+            }),
+            None,
+        ),
+        (with(&trail, |f| f.event_id = some(&outsider.event_id)), None),
+        (with(&trail, |f| f.event_id = some(&before_joining.event_id)), None),
+        (
+            with(&other_trail, |f| f.event_id = some(&outsider.event_id)),
+            Some(&outsider),
+        ),
+        (with(&other_trail, |f| f.event_id = some(&joined_a.event_id)), None),
+        (
+            with(&trail, |f| {
+                f.event_id = some(&joined_a.event_id);
+                f.decided_principal_arn = joined_a.decided_principal_arn().map(str::to_owned);
+            }),
+            Some(&joined_a),
+        ),
+        (
+            with(&trail, |f| {
+                f.event_id = some(&joined_a.event_id);
+                f.decision = some("NoSuchDecision");
+            }),
+            None,
+        ),
+    ];
+    for (filter, want) in cases {
+        let found = query_all(log, &filter).await;
+        assert_eq!(page_ids(&found), ids(scan(&arrival, &filter)), "{filter:?}");
+        assert_eq!(page_ids(&found), ids(want), "{filter:?}");
+        let total = counted(log.count_by(&filter, GroupBy::Action).await.unwrap());
+        assert_eq!(total, u64::from(want.is_some()), "{filter:?}");
+    }
+
+    // Not a UUID: refused, whatever else the query says.
+    for id in [
+        "",
+        "not-a-uuid",
+        "01900000000070008000000000000001",
+        "{01900000-0000-7000-8000-000000000001}",
+        "01900000-0000-7000-8000-00000000000g",
+        " 01900000-0000-7000-8000-000000000001",
+        "%",
+    ] {
+        for filter in [by_id(A, id), by_id(C, id), with(&trail, |f| f.event_id = some(id))] {
+            match log.query(&filter, 10, None).await {
+                Err(AuditError::Invalid(_)) => {}
+                other => panic!("{filter:?}: expected Invalid, got {other:?}"),
+            }
+            let valid_cursor = query_all(log, &everything(A)).await[0].0.clone();
+            match log.query(&filter, 10, Some(&valid_cursor)).await {
+                Err(AuditError::Invalid(_)) => {}
+                other => panic!("{filter:?} after a cursor: expected Invalid, got {other:?}"),
+            }
+            match log.count_by(&filter, GroupBy::EventName).await {
+                Err(AuditError::Invalid(_)) => {}
+                other => panic!("counting {filter:?}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
 }
 
 /// The organization of A and B in [`organization_trails_hold_their_members_records_only`].
@@ -1173,6 +1431,7 @@ macro_rules! audit_log_conformance_tests {
                 concurrent_appends_are_queryable_exactly_once,
                 control_characters_in_indexed_fields_are_stored_and_found,
                 organization_trails_hold_their_members_records_only,
+                event_ids_find_one_record_in_its_own_history,
             );
         }
     };

@@ -23,7 +23,7 @@ pub mod redact;
 
 pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
 pub use record::{
-    encode_all, AuditFields, AuditRecord, DecisionDetail, EncodedRecord, PolicyRef, UserIdentity, EVENT_SOURCE_AUTHZ,
-    EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS, ORGANIZATION_ID_KEY,
+    encode_all, AuditFields, AuditRecord, DecisionDetail, EncodedRecord, EventKey, PolicyRef, UserIdentity,
+    EVENT_SOURCE_AUTHZ, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS, ORGANIZATION_ID_KEY,
 };
 pub use redact::redact_secrets;

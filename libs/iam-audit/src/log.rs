@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::record::{AuditRecord, EncodedRecord};
+use crate::record::{AuditRecord, EncodedRecord, EventKey};
 
 /// An audit-log failure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,8 +34,14 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Records before.
     pub to: Option<DateTime<Utc>>,
-    /// `userIdentity.arn`.
+    /// `userIdentity.arn`: the caller.
     pub principal_arn: Option<String>,
+    /// The principal a record is about ([`AuditRecord::decided_principal_arn`]): for a decision,
+    /// the principal decided on, where `principal_arn` is the application that asked.
+    pub decided_principal_arn: Option<String>,
+    /// `eventID`, a UUID ([`AuditFilter::event_key`]): one record at most, within the account
+    /// or trail like any other filter.
+    pub event_id: Option<String>,
     /// `eventName`.
     pub event_name: Option<String>,
     /// `eventSource`.
@@ -48,6 +54,22 @@ pub struct AuditFilter {
     pub decision: Option<String>,
     /// `errorCode`.
     pub error_code: Option<String>,
+}
+
+impl AuditFilter {
+    /// `event_id` as the key records are found by (either case names the same record).
+    ///
+    /// # Errors
+    /// [`AuditError::Invalid`] if it is not a UUID.
+    pub fn event_key(&self) -> Result<Option<EventKey>, AuditError> {
+        self.event_id
+            .as_deref()
+            .map(|id| {
+                EventKey::parse(id)
+                    .ok_or_else(|| AuditError::Invalid(format!("{id:?} is not an eventID: expected a UUID")))
+            })
+            .transpose()
+    }
 }
 
 /// A field to count by.
@@ -103,14 +125,14 @@ pub trait AuditLog: Send + Sync {
     /// Records matching `filter`, newest first, `first` at most, older than the cursor `after`.
     ///
     /// # Errors
-    /// A malformed cursor or a backend failure.
+    /// [`AuditError::Invalid`] for a malformed cursor or `event_id`; a backend failure.
     async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError>;
 
     /// How many records match `filter`, grouped by `group_by` (`None` is the group of records
     /// without that field), largest group first.
     ///
     /// # Errors
-    /// A backend failure.
+    /// [`AuditError::Invalid`] for a malformed `event_id`; a backend failure.
     async fn count_by(&self, filter: &AuditFilter, group_by: GroupBy)
         -> Result<Vec<(Option<String>, u64)>, AuditError>;
 

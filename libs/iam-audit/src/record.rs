@@ -161,6 +161,21 @@ impl AuditRecord {
             .map(str::to_owned)
     }
 
+    /// The principal the record is about, as opposed to the caller (`userIdentity.arn`, the
+    /// application that asked): `requestParameters.principalArn`, which a decision record holds
+    /// (the principal decided on) and a few calls name. A decision record without it falls back
+    /// to `additionalEventData.principalArn`, which names the same principal.
+    #[must_use]
+    pub fn decided_principal_arn(&self) -> Option<&str> {
+        let requested = self.request_parameters.get("principalArn").and_then(Value::as_str);
+        requested.or_else(|| {
+            if self.event_source != EVENT_SOURCE_AUTHZ {
+                return None;
+            }
+            self.additional_event_data.as_ref()?.get("principalArn")?.as_str()
+        })
+    }
+
     /// The organization whose trail the record belongs to (`additionalEventData.organizationId`):
     /// the one its account was a member of when it was written.
     #[must_use]
@@ -210,6 +225,10 @@ pub struct AuditFields {
     pub read_only: bool,
     /// [`AuditRecord::organization_id`]: the organization trail the record belongs to.
     pub organization_id: Option<String>,
+    /// `eventID`.
+    pub event_id: String,
+    /// [`AuditRecord::decided_principal_arn`].
+    pub decided_principal_arn: Option<String>,
 }
 
 impl AuditFields {
@@ -228,7 +247,67 @@ impl AuditFields {
             error_code: record.error_code.clone(),
             read_only: record.read_only,
             organization_id: record.organization_id().map(str::to_owned),
+            event_id: record.event_id.clone(),
+            decided_principal_arn: record.decided_principal_arn().map(str::to_owned),
         }
+    }
+
+    /// The key an event-id filter finds the record by: `eventID` as a UUID, when it is written in
+    /// the canonical form (lowercase, hyphenated), as Gatehouse writes every id. A record whose
+    /// id is anything else is found by no event-id filter.
+    #[must_use]
+    pub fn event_key(&self) -> Option<EventKey> {
+        EventKey::parse(&self.event_id).filter(|key| key.to_string() == self.event_id)
+    }
+}
+
+/// A record's `eventID` as the 16 bytes of its UUID: what an event-id filter names and what the
+/// stores index (the embedded index keeps the bytes, PostgreSQL the canonical text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventKey([u8; 16]);
+
+impl EventKey {
+    /// A UUID in its hyphenated form (`8-4-4-4-12` hex digits, either case, as RFC 9562 reads
+    /// them); `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.as_bytes();
+        if text.len() != 36 {
+            return None;
+        }
+        let mut bytes = [0_u8; 16];
+        let mut nibble = 0;
+        for (i, &c) in text.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if c != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let value = u8::try_from(char::from(c).to_digit(16)?).ok()?;
+            bytes[nibble / 2] |= if nibble % 2 == 0 { value << 4 } else { value };
+            nibble += 1;
+        }
+        Some(EventKey(bytes))
+    }
+
+    /// The UUID's bytes.
+    #[must_use]
+    pub fn bytes(&self) -> [u8; 16] {
+        self.0
+    }
+}
+
+/// The canonical form: lowercase, hyphenated.
+impl std::fmt::Display for EventKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, byte) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
     }
 }
 
@@ -323,5 +402,65 @@ mod tests {
         assert_eq!(encoded.fields, AuditFields::of(&decoded));
         // Not a string: in no trail.
         assert_eq!(record(Some(json!({"organizationId": 7}))).organization_id(), None);
+    }
+
+    #[test]
+    fn the_decided_principal_is_the_requested_one_not_the_caller() {
+        let alice = "arn:aws:iam::111111111111:user/alice";
+        let mut decision = record(Some(json!({"decision": "Allow", "principalArn": alice})));
+        decision.event_source = EVENT_SOURCE_AUTHZ.into();
+        decision.user_identity.arn = "arn:aws:iam::111111111111:user/app".into();
+        decision.request_parameters = json!({"principalArn": alice, "action": "s3:GetObject"});
+        assert_eq!(decision.decided_principal_arn(), Some(alice));
+        assert_eq!(AuditFields::of(&decision).decided_principal_arn.as_deref(), Some(alice));
+        // A decision record without it in its request: the detail names the same principal.
+        decision.request_parameters = json!({});
+        assert_eq!(decision.decided_principal_arn(), Some(alice));
+        // Only decisions fall back; other calls name it in their request or not at all.
+        let mut call = record(Some(json!({"principalArn": alice})));
+        assert_eq!(call.decided_principal_arn(), None);
+        call.request_parameters = json!({"policySourceArn": alice});
+        assert_eq!(call.decided_principal_arn(), None);
+        call.request_parameters = json!({"principalArn": alice});
+        assert_eq!(call.decided_principal_arn(), Some(alice));
+        call.request_parameters = json!({"principalArn": 7});
+        assert_eq!(call.decided_principal_arn(), None);
+        call.request_parameters = json!([alice]);
+        assert_eq!(call.decided_principal_arn(), None);
+    }
+
+    #[test]
+    fn event_keys_are_uuids_and_records_are_keyed_by_their_canonical_id() {
+        let id = "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
+        let key = EventKey::parse(id).unwrap();
+        assert_eq!(key.to_string(), id);
+        assert_eq!(key.bytes()[..3], [0x01, 0x90, 0xa5]);
+        assert_eq!(key.bytes()[15], 0x5b);
+        assert_eq!(EventKey::parse(&id.to_uppercase()), Some(key), "either case");
+        for malformed in [
+            "",
+            "e",
+            "0190a5b27c3d7e4f8a9b0c1d2e3f4a5b",
+            "{0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b}",
+            "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5g",
+            "0190a5b2-7c3d-7e4f-8a9b_0c1d2e3f4a5b",
+            "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b ",
+            "+190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+            "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a\u{e9}",
+        ] {
+            assert_eq!(EventKey::parse(malformed), None, "{malformed:?}");
+        }
+        let mut r = record(None);
+        r.event_id = id.into();
+        assert_eq!(AuditFields::of(&r).event_id, id);
+        assert_eq!(AuditFields::of(&r).event_key(), Some(key));
+        r.event_id = id.to_uppercase();
+        assert_eq!(
+            AuditFields::of(&r).event_key(),
+            None,
+            "only the canonical form is a key"
+        );
+        r.event_id = "e".into();
+        assert_eq!(AuditFields::of(&r).event_key(), None);
     }
 }

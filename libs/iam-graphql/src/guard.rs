@@ -107,6 +107,42 @@ impl Scope {
     }
 }
 
+/// A point in an account's history for a read: `{time: ...}` or `{sequence: ...}` (an account
+/// sequence, such as a mutation's `sequence` or an audit record's `accountSequence`).
+#[derive(async_graphql::OneofObject, Clone, Copy)]
+pub(crate) enum AsOfInput {
+    /// The state after the last event recorded at or before this instant.
+    Time(chrono::DateTime<chrono::Utc>),
+    /// The state after the event with this sequence.
+    Sequence(u64),
+}
+
+impl From<AsOfInput> for iam_app::history::AsOf {
+    fn from(as_of: AsOfInput) -> Self {
+        match as_of {
+            AsOfInput::Time(at) => iam_app::history::AsOf::Time(at),
+            AsOfInput::Sequence(sequence) => iam_app::history::AsOf::Sequence(sequence),
+        }
+    }
+}
+
+impl Scope {
+    /// The model to answer from: the account now, or as it was at `as_of` (rebuilt from the log).
+    /// The caller is authorized on the account as it is now either way; nested fields of an
+    /// answer read the same point in time.
+    pub(crate) async fn model_as_of(&self, as_of: Option<AsOfInput>) -> Result<Arc<AccountModel>> {
+        let Some(as_of) = as_of else {
+            return Ok(self.model.clone());
+        };
+        let state = self
+            .gatehouse
+            .account_state_at(&self.caller.account_id, as_of.into())
+            .await
+            .map_err(from_app)?;
+        Ok(Arc::new(AccountModel::new(state)))
+    }
+}
+
 /// Authorizes a nested field: the caller may make `read`, the call AWS would need to read the
 /// same thing (`ListGroupsForUser` for a user's groups), decided on the caller's current model;
 /// unless the field is `covered` by the call that authorized its parent

@@ -1,8 +1,9 @@
 //! The decision API and the audit history in GraphQL: `authorize`, `auditEvents` (newest first,
-//! Relay cursors) and `auditEventCounts`, of the caller's account or, for its organization's
-//! management account and a delegated administrator, of any account of the organization, or of
-//! the whole organization trail (`organizationTrail: true`: every record written while its
-//! account was a member, CloudTrail's organization trail).
+//! Relay cursors), `auditEvent` (one record by its `eventID`) and `auditEventCounts`, of the
+//! caller's account or, for its organization's management account and a delegated
+//! administrator, of any account of the organization, or of the whole organization trail
+//! (`organizationTrail: true`: every record written while its account was a member, CloudTrail's
+//! organization trail).
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Json, Result, SimpleObject};
@@ -125,23 +126,7 @@ pub(crate) async fn authorize(ctx: &Context<'_>, input: AuthorizeInput) -> Resul
     Ok(AuthorizeResult {
         decision: decision.decision_name().to_owned(),
         allowed: decision.effect == iam_policy::DecisionEffect::Allowed,
-        matched_statements: decision
-            .matched
-            .iter()
-            .map(|m| MatchedStatementObject {
-                source_policy_id: m.source.id.to_string(),
-                source_policy_type: m.source.policy_type.as_str().to_owned(),
-                version_id: m.source.version_id.as_deref().map(str::to_owned),
-                statement_index: i32::try_from(m.statement_index).unwrap_or(i32::MAX),
-                sid: m.sid.as_deref().map(str::to_owned),
-                effect: if m.effect == iam_policy::Effect::Allow {
-                    "Allow"
-                } else {
-                    "Deny"
-                }
-                .to_owned(),
-            })
-            .collect(),
+        matched_statements: decision.matched.iter().map(MatchedStatementObject::from).collect(),
         event_id: decision.event_id,
         sequence: decision.sequence,
     })
@@ -154,8 +139,13 @@ pub struct AuditEventFilter {
     pub from: Option<DateTime<Utc>>,
     /// Before this time.
     pub to: Option<DateTime<Utc>>,
-    /// `userIdentity.arn`.
+    /// `userIdentity.arn`: the caller (for a decision, the application that asked).
     pub principal_arn: Option<String>,
+    /// The principal a record is about, `requestParameters.principalArn`: for a decision, the
+    /// principal decided on ("every decision about alice").
+    pub decided_principal_arn: Option<String>,
+    /// `eventID`, a UUID: the one record with that id.
+    pub event_id: Option<String>,
     /// `eventName`, such as `CreateUser` or `Authorize`.
     pub event_name: Option<String>,
     /// `eventSource`: `iam.amazonaws.com` or `authz.gatehouse.dev`.
@@ -294,6 +284,68 @@ impl AuditEvent {
     async fn cloud_trail_record(&self) -> Json<serde_json::Value> {
         Json(serde_json::to_value(&self.0).unwrap_or(serde_json::Value::Null))
     }
+    /// For a decision: the same request evaluated again, `at: RECORDED` (default) on the state it
+    /// was made on and at its `eventTime`, `NOW` on the state now, or at `time` on the state
+    /// then; with the difference from what was recorded. `InvalidInput` for a record that is not
+    /// a decision.
+    #[graphql(complexity = 50)]
+    async fn replay(
+        &self,
+        ctx: &Context<'_>,
+        at: Option<crate::replay::ReplayAt>,
+        time: Option<DateTime<Utc>>,
+    ) -> Result<crate::replay::DecisionReplay> {
+        crate::replay::replay_record(ctx, &self.0, at, time).await
+    }
+}
+
+impl From<&iam_policy::MatchedStatement> for MatchedStatementObject {
+    fn from(m: &iam_policy::MatchedStatement) -> Self {
+        MatchedStatementObject {
+            source_policy_id: m.source.id.to_string(),
+            source_policy_type: m.source.policy_type.as_str().to_owned(),
+            version_id: m.source.version_id.as_deref().map(str::to_owned),
+            statement_index: i32::try_from(m.statement_index).unwrap_or(i32::MAX),
+            sid: m.sid.as_deref().map(str::to_owned),
+            effect: if m.effect == iam_policy::Effect::Allow {
+                "Allow"
+            } else {
+                "Deny"
+            }
+            .to_owned(),
+        }
+    }
+}
+
+/// Replays at `RECORDED` every decision of the caller's account (or, for the management account
+/// and a delegated administrator, of `account_id`) in `from`..`to`, a page of records at a time.
+pub(crate) async fn audit_replay_check(
+    ctx: &Context<'_>,
+    account_id: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Result<crate::replay::ReplayCheck> {
+    let scope = Scope::of(ctx)?;
+    scope.authorize(LOOKUP_ACTION, "*")?;
+    let history = history_of(&scope, account_id, false).await?;
+    let log = scope
+        .gatehouse
+        .audit_log()
+        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let filter = AuditEventFilter {
+        from,
+        to,
+        event_source: Some(iam_audit::EVENT_SOURCE_AUTHZ.to_owned()),
+        ..AuditEventFilter::default()
+    };
+    let first = first.map_or(1_000, |n| n.clamp(1, 10_000)) as usize;
+    let page = log
+        .query(&filter_of(history, Some(filter)), first, after.as_deref())
+        .await
+        .map_err(history_error)?;
+    crate::replay::check_page(&scope, page.records, page.has_next_page).await
 }
 
 /// A field to count audit records by.
@@ -330,6 +382,8 @@ fn filter_of(history: History, filter: Option<AuditEventFilter>) -> AuditFilter 
         from: f.from,
         to: f.to,
         principal_arn: f.principal_arn,
+        decided_principal_arn: f.decided_principal_arn,
+        event_id: f.event_id,
         event_name: f.event_name,
         event_source: f.event_source,
         action: f.action,
@@ -341,6 +395,14 @@ fn filter_of(history: History, filter: Option<AuditEventFilter>) -> AuditFilter 
 
 /// Reading the history is authorized as CloudTrail's own `LookupEvents`.
 const LOOKUP_ACTION: &str = "cloudtrail:LookupEvents";
+
+/// An audit-log failure as AWS words it: a malformed cursor or event id is the caller's.
+fn history_error(error: iam_audit::AuditError) -> async_graphql::Error {
+    match error {
+        iam_audit::AuditError::Invalid(message) => aws_error(ErrorCode::InvalidInput, message),
+        other => aws_error(ErrorCode::ServiceFailure, other.to_string()),
+    }
+}
 
 /// Whose records a query reads.
 struct History {
@@ -438,10 +500,7 @@ pub(crate) async fn audit_events(
     let page = log
         .query(&filter_of(history, filter), first, after.as_deref())
         .await
-        .map_err(|e| match e {
-            iam_audit::AuditError::Invalid(m) => aws_error(ErrorCode::InvalidInput, m),
-            other => aws_error(ErrorCode::ServiceFailure, other.to_string()),
-        })?;
+        .map_err(history_error)?;
     let mut connection = Connection::new(after.is_some(), page.has_next_page);
     connection.edges.extend(
         page.records
@@ -449,6 +508,33 @@ pub(crate) async fn audit_events(
             .map(|(cursor, record)| Edge::new(cursor, AuditEvent(record))),
     );
     Ok(connection)
+}
+
+/// One record by its `eventID`, from the history `auditEvents` would read with the same
+/// `accountId` and `organizationTrail` (and authorized as it is); `None` when that history holds
+/// no such record, another account's included.
+pub(crate) async fn audit_event(
+    ctx: &Context<'_>,
+    event_id: String,
+    account_id: Option<String>,
+    organization_trail: bool,
+) -> Result<Option<AuditEvent>> {
+    let scope = Scope::of(ctx)?;
+    scope.authorize(LOOKUP_ACTION, "*")?;
+    let history = history_of(&scope, account_id, organization_trail).await?;
+    let log = scope
+        .gatehouse
+        .audit_log()
+        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let filter = AuditEventFilter {
+        event_id: Some(event_id),
+        ..AuditEventFilter::default()
+    };
+    let page = log
+        .query(&filter_of(history, Some(filter)), 1, None)
+        .await
+        .map_err(history_error)?;
+    Ok(page.records.into_iter().next().map(|(_, record)| AuditEvent(record)))
 }
 
 pub(crate) async fn audit_event_counts(
@@ -476,7 +562,7 @@ pub(crate) async fn audit_event_counts(
     let counts = log
         .count_by(&filter_of(history, filter), group_by)
         .await
-        .map_err(|e| aws_error(ErrorCode::ServiceFailure, e.to_string()))?;
+        .map_err(history_error)?;
     Ok(counts
         .into_iter()
         .map(|(value, count)| AuditEventCount { value, count })

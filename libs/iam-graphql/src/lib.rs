@@ -6,6 +6,7 @@
 //! `extensions.code`.
 
 mod audit;
+mod credential_report;
 mod credentials;
 mod error;
 mod federation;
@@ -13,9 +14,12 @@ mod guard;
 mod history;
 mod mutation;
 mod organizations;
+mod preview;
 mod query;
+mod replay;
 mod simulation;
 mod types;
+mod usage;
 
 use std::sync::Arc;
 
@@ -32,6 +36,7 @@ pub use error::aws_error;
 pub struct QueryRoot(
     query::CoreQuery,
     credentials::CredentialQuery,
+    credential_report::CredentialReportQuery,
     federation::FederationQuery,
     organizations::OrganizationQuery,
 );
@@ -42,6 +47,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     mutation::CoreMutation,
     credentials::CredentialMutation,
+    credential_report::CredentialReportMutation,
     federation::FederationMutation,
     organizations::OrganizationMutation,
 );

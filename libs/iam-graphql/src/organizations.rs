@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{aws_error, from_org};
-use crate::guard::Scope;
+use crate::guard::{AsOfInput, Scope};
 use crate::query::{groups_of, policies_of, roles_of, users_of, PolicyFilter, PolicyScope};
 use crate::types::{page_complexity, Coverage, GroupObject, PolicyObject, RoleObject, UserObject};
 
@@ -537,8 +537,9 @@ async fn read_page<T: DeserializeOwned + OutputType>(
     read: OrgRead,
     key: &str,
     org_sequence: Option<u64>,
+    as_of: Option<AsOfInput>,
 ) -> Result<OrgPage<T>> {
-    page(&call(ctx, OrgOperation::Read(read), org_sequence).await?, key)
+    page(&read_at(ctx, read, org_sequence, as_of).await?, key)
 }
 
 async fn read_one<T: DeserializeOwned>(
@@ -546,8 +547,29 @@ async fn read_one<T: DeserializeOwned>(
     read: OrgRead,
     key: &str,
     org_sequence: Option<u64>,
+    as_of: Option<AsOfInput>,
 ) -> Result<T> {
-    member(&call(ctx, OrgOperation::Read(read), org_sequence).await?, key)
+    member(&read_at(ctx, read, org_sequence, as_of).await?, key)
+}
+
+/// A read now (at least as fresh as `org_sequence`), or of the organization as it was at
+/// `as_of` (a time, or an organization sequence).
+async fn read_at(
+    ctx: &Context<'_>,
+    read: OrgRead,
+    org_sequence: Option<u64>,
+    as_of: Option<AsOfInput>,
+) -> Result<OrgAnswer> {
+    let Some(as_of) = as_of else {
+        return call(ctx, OrgOperation::Read(read), org_sequence).await;
+    };
+    let scope = Scope::of(ctx)?;
+    scope.records_itself();
+    scope
+        .gatehouse
+        .organization_read_as_of(&scope.caller, read, as_of.into())
+        .await
+        .map_err(from_org)
 }
 
 fn changed(answer: &OrgAnswer) -> OrgChangePayload {
@@ -636,9 +658,16 @@ pub struct OrganizationQuery;
 #[Object]
 impl OrganizationQuery {
     /// `DescribeOrganization`: the caller's organization. `orgSequence` (any `orgSequence` an
-    /// answer gave) makes every query here read an organization at least that fresh.
-    async fn organization(&self, ctx: &Context<'_>, org_sequence: Option<u64>) -> Result<Organization> {
-        read_one(ctx, OrgRead::DescribeOrganization, "Organization", org_sequence).await
+    /// answer gave) makes every query here read an organization at least that fresh; `asOf` (a
+    /// time, or an organization sequence) reads it as it was then, with the caller's standing
+    /// and permissions of now.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+        org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
+    ) -> Result<Organization> {
+        read_one(ctx, OrgRead::DescribeOrganization, "Organization", org_sequence, as_of).await
     }
 
     /// `ListRoots`.
@@ -648,9 +677,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<Root>> {
         let read = OrgRead::ListRoots(page_of(max_results, next_token));
-        read_page(ctx, read, "Roots", org_sequence).await
+        read_page(ctx, read, "Roots", org_sequence, as_of).await
     }
 
     /// `ListOrganizationalUnitsForParent`.
@@ -661,12 +691,14 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationalUnit>> {
         let read = OrgRead::ListOrganizationalUnitsForParent(parent_id, page_of(max_results, next_token));
-        read_page(ctx, read, "OrganizationalUnits", org_sequence).await
+        read_page(ctx, read, "OrganizationalUnits", org_sequence, as_of).await
     }
 
     /// `ListChildren`.
+    #[allow(clippy::too_many_arguments)] // GraphQL arguments
     async fn organization_children(
         &self,
         ctx: &Context<'_>,
@@ -675,13 +707,14 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationChild>> {
         let child_type = match child_type {
             ChildTypeArg::Account => "ACCOUNT",
             ChildTypeArg::OrganizationalUnit => "ORGANIZATIONAL_UNIT",
         };
         let read = OrgRead::ListChildren(parent_id, child_type.to_owned(), page_of(max_results, next_token));
-        read_page(ctx, read, "Children", org_sequence).await
+        read_page(ctx, read, "Children", org_sequence, as_of).await
     }
 
     /// `ListParents`.
@@ -692,9 +725,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationParent>> {
         let read = OrgRead::ListParents(child_id, page_of(max_results, next_token));
-        read_page(ctx, read, "Parents", org_sequence).await
+        read_page(ctx, read, "Parents", org_sequence, as_of).await
     }
 
     /// `DescribeOrganizationalUnit`.
@@ -703,12 +737,14 @@ impl OrganizationQuery {
         ctx: &Context<'_>,
         id: String,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrganizationalUnit> {
         read_one(
             ctx,
             OrgRead::DescribeOrganizationalUnit(id),
             "OrganizationalUnit",
             org_sequence,
+            as_of,
         )
         .await
     }
@@ -720,9 +756,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationAccount>> {
         let read = OrgRead::ListAccounts(page_of(max_results, next_token));
-        read_page(ctx, read, "Accounts", org_sequence).await
+        read_page(ctx, read, "Accounts", org_sequence, as_of).await
     }
 
     /// `ListAccountsForParent`.
@@ -733,9 +770,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationAccount>> {
         let read = OrgRead::ListAccountsForParent(parent_id, page_of(max_results, next_token));
-        read_page(ctx, read, "Accounts", org_sequence).await
+        read_page(ctx, read, "Accounts", org_sequence, as_of).await
     }
 
     /// `DescribeAccount`.
@@ -744,8 +782,16 @@ impl OrganizationQuery {
         ctx: &Context<'_>,
         account_id: String,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrganizationAccount> {
-        read_one(ctx, OrgRead::DescribeAccount(account_id), "Account", org_sequence).await
+        read_one(
+            ctx,
+            OrgRead::DescribeAccount(account_id),
+            "Account",
+            org_sequence,
+            as_of,
+        )
+        .await
     }
 
     /// `ListPolicies` of one type.
@@ -756,9 +802,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationPolicySummary>> {
         let read = OrgRead::ListPolicies(filter.into(), page_of(max_results, next_token));
-        read_page(ctx, read, "Policies", org_sequence).await
+        read_page(ctx, read, "Policies", org_sequence, as_of).await
     }
 
     /// `DescribePolicy`: the policy with its document.
@@ -767,12 +814,14 @@ impl OrganizationQuery {
         ctx: &Context<'_>,
         policy_id: String,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrganizationPolicy> {
-        read_one(ctx, OrgRead::DescribePolicy(policy_id), "Policy", org_sequence).await
+        read_one(ctx, OrgRead::DescribePolicy(policy_id), "Policy", org_sequence, as_of).await
     }
 
     /// `ListPoliciesForTarget`: the policies of one type attached directly to a root, OU or
     /// account.
+    #[allow(clippy::too_many_arguments)] // GraphQL arguments
     async fn organization_policies_for_target(
         &self,
         ctx: &Context<'_>,
@@ -781,9 +830,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<OrganizationPolicySummary>> {
         let read = OrgRead::ListPoliciesForTarget(target_id, filter.into(), page_of(max_results, next_token));
-        read_page(ctx, read, "Policies", org_sequence).await
+        read_page(ctx, read, "Policies", org_sequence, as_of).await
     }
 
     /// `ListTargetsForPolicy`.
@@ -794,9 +844,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<PolicyTargetSummary>> {
         let read = OrgRead::ListTargetsForPolicy(policy_id, page_of(max_results, next_token));
-        read_page(ctx, read, "Targets", org_sequence).await
+        read_page(ctx, read, "Targets", org_sequence, as_of).await
     }
 
     /// `ListHandshakesForOrganization`.
@@ -806,9 +857,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<Handshake>> {
         let read = OrgRead::ListHandshakesForOrganization(page_of(max_results, next_token));
-        read_page(ctx, read, "Handshakes", org_sequence).await
+        read_page(ctx, read, "Handshakes", org_sequence, as_of).await
     }
 
     /// `ListHandshakesForAccount`: the invitations the caller's account received.
@@ -818,14 +870,21 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<Handshake>> {
         let read = OrgRead::ListHandshakesForAccount(page_of(max_results, next_token));
-        read_page(ctx, read, "Handshakes", org_sequence).await
+        read_page(ctx, read, "Handshakes", org_sequence, as_of).await
     }
 
     /// `DescribeHandshake`.
-    async fn handshake(&self, ctx: &Context<'_>, id: String, org_sequence: Option<u64>) -> Result<Handshake> {
-        read_one(ctx, OrgRead::DescribeHandshake(id), "Handshake", org_sequence).await
+    async fn handshake(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
+    ) -> Result<Handshake> {
+        read_one(ctx, OrgRead::DescribeHandshake(id), "Handshake", org_sequence, as_of).await
     }
 
     /// `ListDelegatedAdministrators`.
@@ -835,9 +894,10 @@ impl OrganizationQuery {
         max_results: Option<i32>,
         next_token: Option<String>,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<OrgPage<DelegatedAdministrator>> {
         let read = OrgRead::ListDelegatedAdministrators(page_of(max_results, next_token));
-        read_page(ctx, read, "DelegatedAdministrators", org_sequence).await
+        read_page(ctx, read, "DelegatedAdministrators", org_sequence, as_of).await
     }
 
     /// `DescribeEffectivePolicy` for SCPs: the chain of SCPs that applies to an account (a member
@@ -847,12 +907,14 @@ impl OrganizationQuery {
         ctx: &Context<'_>,
         target_id: String,
         org_sequence: Option<u64>,
+        as_of: Option<AsOfInput>,
     ) -> Result<EffectivePolicy> {
         read_one(
             ctx,
             OrgRead::DescribeEffectivePolicy(target_id),
             "EffectivePolicy",
             org_sequence,
+            as_of,
         )
         .await
     }

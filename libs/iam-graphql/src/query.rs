@@ -10,7 +10,7 @@ use iam_domain::{authorization_details, AuthorizationDetail, EntityType, Read};
 use iam_types::{ErrorCode, IamArn};
 
 use crate::error::aws_error;
-use crate::guard::Scope;
+use crate::guard::{AsOfInput, Scope};
 use crate::types::{
     page_complexity, paginate, Coverage, GroupObject, InstanceProfileObject, PolicyObject, RoleObject, UserObject,
     DEFAULT_PAGE, MAX_PAGE,
@@ -227,23 +227,24 @@ impl CoreQuery {
             .map_err(crate::error::from_app)
     }
 
-    /// A user by name (`GetUser`).
-    async fn user(&self, ctx: &Context<'_>, user_name: String) -> Result<UserObject> {
+    /// A user by name (`GetUser`); with `asOf`, as it was then.
+    async fn user(&self, ctx: &Context<'_>, user_name: String, as_of: Option<AsOfInput>) -> Result<UserObject> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::GetUser {
             user_name: user_name.clone(),
         })?;
-        let user = scope.model.state().user(&user_name).cloned();
+        let model = scope.model_as_of(as_of).await?;
+        let user = model.state().user(&user_name).cloned();
         let user = user.ok_or_else(|| {
             aws_error(
                 ErrorCode::NoSuchEntity,
                 format!("The user with name {user_name} cannot be found."),
             )
         })?;
-        Ok(UserObject::new(scope.model.clone(), user))
+        Ok(UserObject::new(model, user))
     }
 
-    /// Users, optionally under a path (`ListUsers`).
+    /// Users, optionally under a path (`ListUsers`); with `asOf`, as they were then.
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn users(
         &self,
@@ -251,13 +252,14 @@ impl CoreQuery {
         path_prefix: Option<String>,
         after: Option<String>,
         first: Option<i32>,
+        as_of: Option<AsOfInput>,
     ) -> Result<Connection<String, UserObject, EmptyFields, EmptyFields>> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::ListUsers {
             path_prefix: path_prefix.clone(),
         })?;
         Ok(users_of(
-            &scope.model,
+            &scope.model_as_of(as_of).await?,
             Coverage::Own,
             path_prefix.as_deref(),
             after,
@@ -265,23 +267,24 @@ impl CoreQuery {
         ))
     }
 
-    /// A group by name (`GetGroup`).
-    async fn group(&self, ctx: &Context<'_>, group_name: String) -> Result<GroupObject> {
+    /// A group by name (`GetGroup`); with `asOf`, as it was then.
+    async fn group(&self, ctx: &Context<'_>, group_name: String, as_of: Option<AsOfInput>) -> Result<GroupObject> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::GetGroup {
             group_name: group_name.clone(),
         })?;
-        let group = scope.model.state().group(&group_name).cloned();
+        let model = scope.model_as_of(as_of).await?;
+        let group = model.state().group(&group_name).cloned();
         let group = group.ok_or_else(|| {
             aws_error(
                 ErrorCode::NoSuchEntity,
                 format!("The group with name {group_name} cannot be found."),
             )
         })?;
-        Ok(GroupObject::new(scope.model.clone(), group))
+        Ok(GroupObject::new(model, group))
     }
 
-    /// Groups (`ListGroups`).
+    /// Groups (`ListGroups`); with `asOf`, as they were then.
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn groups(
         &self,
@@ -289,13 +292,14 @@ impl CoreQuery {
         path_prefix: Option<String>,
         after: Option<String>,
         first: Option<i32>,
+        as_of: Option<AsOfInput>,
     ) -> Result<Connection<String, GroupObject, EmptyFields, EmptyFields>> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::ListGroups {
             path_prefix: path_prefix.clone(),
         })?;
         Ok(groups_of(
-            &scope.model,
+            &scope.model_as_of(as_of).await?,
             Coverage::Own,
             path_prefix.as_deref(),
             after,
@@ -303,23 +307,24 @@ impl CoreQuery {
         ))
     }
 
-    /// A role by name (`GetRole`).
-    async fn role(&self, ctx: &Context<'_>, role_name: String) -> Result<RoleObject> {
+    /// A role by name (`GetRole`); with `asOf`, as it was then.
+    async fn role(&self, ctx: &Context<'_>, role_name: String, as_of: Option<AsOfInput>) -> Result<RoleObject> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::GetRole {
             role_name: role_name.clone(),
         })?;
-        let role = scope.model.state().role(&role_name).cloned();
+        let model = scope.model_as_of(as_of).await?;
+        let role = model.state().role(&role_name).cloned();
         let role = role.ok_or_else(|| {
             aws_error(
                 ErrorCode::NoSuchEntity,
                 format!("The role with name {role_name} cannot be found."),
             )
         })?;
-        Ok(RoleObject::new(scope.model.clone(), role))
+        Ok(RoleObject::new(model, role))
     }
 
-    /// Roles (`ListRoles`).
+    /// Roles (`ListRoles`); with `asOf`, as they were then.
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn roles(
         &self,
@@ -327,13 +332,14 @@ impl CoreQuery {
         path_prefix: Option<String>,
         after: Option<String>,
         first: Option<i32>,
+        as_of: Option<AsOfInput>,
     ) -> Result<Connection<String, RoleObject, EmptyFields, EmptyFields>> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::ListRoles {
             path_prefix: path_prefix.clone(),
         })?;
         Ok(roles_of(
-            &scope.model,
+            &scope.model_as_of(as_of).await?,
             Coverage::Own,
             path_prefix.as_deref(),
             after,
@@ -389,8 +395,9 @@ impl CoreQuery {
         Ok(paginate(items, after, first))
     }
 
-    /// A managed policy by ARN (`GetPolicy`), customer- or AWS-managed.
-    async fn policy(&self, ctx: &Context<'_>, policy_arn: String) -> Result<PolicyObject> {
+    /// A managed policy by ARN (`GetPolicy`), customer- or AWS-managed; with `asOf`, as it was
+    /// then (its versions and default version included).
+    async fn policy(&self, ctx: &Context<'_>, policy_arn: String, as_of: Option<AsOfInput>) -> Result<PolicyObject> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::GetPolicy {
             policy_arn: policy_arn.clone(),
@@ -402,17 +409,14 @@ impl CoreQuery {
             )
         };
         let arn = IamArn::parse(&policy_arn).map_err(|_| not_found())?;
-        let policy = scope
-            .model
-            .state()
-            .managed_policy(&arn)
-            .cloned()
-            .ok_or_else(not_found)?;
-        Ok(PolicyObject::new(scope.model.clone(), policy))
+        let model = scope.model_as_of(as_of).await?;
+        let policy = model.state().managed_policy(&arn).cloned().ok_or_else(not_found)?;
+        Ok(PolicyObject::new(model, policy))
     }
 
-    /// Managed policies (`ListPolicies`).
+    /// Managed policies (`ListPolicies`); with `asOf`, as they were then.
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // GraphQL arguments
     async fn policies(
         &self,
         ctx: &Context<'_>,
@@ -421,13 +425,14 @@ impl CoreQuery {
         path_prefix: Option<String>,
         after: Option<String>,
         first: Option<i32>,
+        as_of: Option<AsOfInput>,
     ) -> Result<Connection<String, PolicyObject, EmptyFields, EmptyFields>> {
         let account = Scope::of(ctx)?;
         account.read(Read::ListPolicies {
             path_prefix: path_prefix.clone(),
         })?;
         Ok(policies_of(
-            &account.model,
+            &account.model_as_of(as_of).await?,
             Coverage::Own,
             PolicyFilter {
                 scope,
@@ -439,7 +444,8 @@ impl CoreQuery {
         ))
     }
 
-    /// Everything about the account's principals and policies (`GetAccountAuthorizationDetails`).
+    /// Everything about the account's principals and policies (`GetAccountAuthorizationDetails`);
+    /// with `asOf`, as it was then.
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn account_authorization_details(
         &self,
@@ -447,11 +453,12 @@ impl CoreQuery {
         filter: Option<Vec<EntityTypeFilter>>,
         after: Option<String>,
         first: Option<i32>,
+        as_of: Option<AsOfInput>,
     ) -> Result<AccountAuthorizationDetails> {
         let scope = Scope::of(ctx)?;
         scope.read(Read::GetAccountAuthorizationDetails {})?;
         let filter: Vec<EntityType> = filter.unwrap_or_default().into_iter().map(EntityType::from).collect();
-        let model = &scope.model;
+        let model = &scope.model_as_of(as_of).await?;
         let entries = authorization_details(model.state(), &filter);
         // The marker is the position of the page's last entry, as the wire API's `Marker` is.
         let start = match after.as_deref() {
@@ -489,6 +496,80 @@ impl CoreQuery {
             }
         }
         Ok(details)
+    }
+
+    /// One audit record by its `eventID` (null when the history the caller may read has none),
+    /// authorized as `auditEvents` is.
+    async fn audit_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "eventID")] event_id: String,
+        account_id: Option<String>,
+        #[graphql(default)] organization_trail: bool,
+    ) -> Result<Option<crate::history::AuditEvent>> {
+        crate::history::audit_event(ctx, event_id, account_id, organization_trail).await
+    }
+
+    /// Replays every audited decision of `from`..`to` on the state it was made on and reports
+    /// each record the replay disagrees with: the check that the history is faithful. At most
+    /// `first` records (1,000 by default, 10,000 at most) per call; continue with `after`
+    /// (`nextCursor`). Authorized as `auditEvents` is (`cloudtrail:LookupEvents`).
+    #[graphql(complexity = 1000)]
+    async fn audit_replay_check(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Option<String>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<crate::replay::ReplayCheck> {
+        crate::history::audit_replay_check(ctx, account_id, from, to, after, first).await
+    }
+
+    /// The last allowed decision about a principal of the caller's account, per service and per
+    /// action, since `since` (the whole history without it), exactly, from the decision log.
+    /// Needs `iam:GenerateServiceLastAccessedDetails` on the principal.
+    #[graphql(complexity = 200)]
+    async fn last_accessed(
+        &self,
+        ctx: &Context<'_>,
+        principal_arn: String,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<crate::usage::ServiceLastAccessed>> {
+        crate::usage::last_accessed(ctx, principal_arn, since).await
+    }
+
+    /// The `Allow` statements of a user's or role's identity policies (as they are now) that
+    /// allowed none of the decisions about it since `since`. Needs
+    /// `iam:GenerateServiceLastAccessedDetails` on the principal.
+    #[graphql(complexity = 1000)]
+    async fn unused_permissions(
+        &self,
+        ctx: &Context<'_>,
+        principal_arn: String,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<crate::usage::UnusedPermissions> {
+        crate::usage::unused_permissions(ctx, principal_arn, since).await
+    }
+
+    /// Previews one or several policy-affecting changes against the account's audited decisions
+    /// in `from`..`to`, without applying them: the decisions that would flip (allow to deny, deny
+    /// to allow), grouped by principal, action and resource. Evaluated on the account as it is
+    /// now, with and without the changes. Reads at most `limit` records (200,000 by default);
+    /// continue with `after` (`nextCursor`). Needs `cloudtrail:LookupEvents` and
+    /// `iam:SimulatePrincipalPolicy`.
+    #[graphql(complexity = 1000)]
+    async fn preview_change(
+        &self,
+        ctx: &Context<'_>,
+        changes: Vec<crate::preview::PolicyChangeInput>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        after: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<crate::preview::ChangePreview> {
+        crate::preview::preview_change(ctx, changes, from, to, after, limit).await
     }
 
     /// Decides whether a principal of the caller's account may perform an action on a resource,

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::compile::{CompiledStatement, PolicySet, PolicySource, PrincipalMatch};
 use crate::context::{Caller, Context};
@@ -219,8 +220,9 @@ fn level_votes(
     if levels.is_empty() {
         return None;
     }
-    // (policy, statement), in policy order: built by walking the policies in order.
-    let mut allowing: Vec<(u32, &CompiledStatement)> = Vec::new();
+    // (policy, statement), in policy order: built by walking the policies in order. Few
+    // statements allow at any level, so they stay on the stack.
+    let mut allowing: SmallVec<[(u32, &CompiledStatement); 16]> = SmallVec::new();
     for (at, set) in levels.policies().iter().enumerate() {
         let at = u32::try_from(at).unwrap_or(u32::MAX);
         set.for_each_action_match(action, |statement| {
@@ -233,25 +235,20 @@ fn level_votes(
             }
         });
     }
-    let of_policy = |policy: u32| {
+    let allows_at = |policy: u32| {
         let start = allowing.partition_point(|(p, _)| *p < policy);
-        let rest = allowing.get(start..).unwrap_or_default();
-        rest.get(..rest.partition_point(|(p, _)| *p == policy))
-            .unwrap_or_default()
+        allowing.get(start).is_some_and(|(p, _)| *p == policy)
     };
     let every_level = levels
         .level_indices()
-        .all(|level| level.iter().any(|policy| !of_policy(*policy).is_empty()));
+        .all(|level| level.iter().any(|policy| allows_at(*policy)));
     if every_level && denies.is_empty() {
-        for level in levels.level_indices() {
-            for policy in level {
-                if let Some(set) = levels.policies().get(*policy as usize) {
-                    allows.extend(
-                        of_policy(*policy)
-                            .iter()
-                            .map(|(_, statement)| matched(set, slot, statement)),
-                    );
-                }
+        // Each allowing statement once, root first: a policy attached at several levels of the
+        // path (`FullAWSAccess` everywhere) is one statement the decision rests on, not one per
+        // level.
+        for (policy, statement) in &allowing {
+            if let Some(set) = levels.policies().get(*policy as usize) {
+                allows.push(matched(set, slot, statement));
             }
         }
     }
@@ -319,7 +316,7 @@ fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str)
         .flat_map(|(slot, set, votes)| votes.denies.iter().map(move |s| matched(set, *slot, s)))
         .collect();
     // The organization's levels last, so their statements are reported after the account's.
-    let mut guardrails = Vec::with_capacity(policies.service_control.len() + policies.resource_control.len());
+    let mut guardrails = Vec::new();
     let allowed_by_organizations = level_votes(
         policies.service_control,
         PolicySlot::ServiceControl,
@@ -442,7 +439,7 @@ fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str)
 pub fn evaluate_guardrails(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
     with_lowercase_action(request.action, |action| {
         let mut denies = Vec::new();
-        let mut guardrails = Vec::with_capacity(policies.service_control.len() + policies.resource_control.len());
+        let mut guardrails = Vec::new();
         let details = DecisionDetails {
             allowed_by_identity: true,
             allowed_by_organizations: level_votes(

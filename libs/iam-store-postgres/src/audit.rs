@@ -10,6 +10,10 @@
 //! organization the record's account was a member of when it was written
 //! (`additionalEventData.organizationId`), with its own index.
 //!
+//! The decided principal (`AuditFilter::decided_principal_arn`) has its own column and index; an
+//! event id is found through the key `(account_id, event_id)`, or for a whole trail through its
+//! own partial index, compared in the canonical form Gatehouse writes ids in.
+//!
 //! Inserts are idempotent: the key is `(account_id, event_id)` and a record already present is
 //! skipped, so a redelivered message changes nothing.
 
@@ -74,6 +78,7 @@ struct Columns {
     read_only: Vec<bool>,
     record: Vec<String>,
     organization_id: Vec<Option<String>>,
+    decided_principal_arn: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -93,6 +98,8 @@ impl Columns {
         self.error_code.push(record.error_code.as_deref().map(column_text));
         self.read_only.push(record.read_only);
         self.organization_id.push(record.organization_id().map(column_text));
+        self.decided_principal_arn
+            .push(record.decided_principal_arn().map(column_text));
         Ok(())
     }
 }
@@ -112,9 +119,9 @@ async fn insert_rows<'c>(
     // One statement per batch: the arrays unnest in order, so positions follow the batch.
     let result = sqlx::query(
         "INSERT INTO audit_events (account_id, event_id, event_time, event_name, event_source, principal_arn, \
-         action, resource_arn, decision, error_code, read_only, record, organization_id) \
+         action, resource_arn, decision, error_code, read_only, record, organization_id, decided_principal_arn) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[]) \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[], $14::text[]) \
          ON CONFLICT (account_id, event_id) DO NOTHING",
     )
     .bind(&columns.account_id)
@@ -130,6 +137,7 @@ async fn insert_rows<'c>(
     .bind(&columns.read_only)
     .bind(&columns.record)
     .bind(&columns.organization_id)
+    .bind(&columns.decided_principal_arn)
     .execute(executor)
     .await
     .map_err(|e| unavailable("inserting audit records", &e))?;
@@ -138,7 +146,11 @@ async fn insert_rows<'c>(
 
 /// Appends the filter's conditions to `sql`: always starting with the account, or for an
 /// organization trail with the organization (and the account, when one is named).
-fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
+///
+/// # Errors
+/// [`AuditError::Invalid`] for an event id that is not a UUID.
+fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) -> Result<(), AuditError> {
+    let event_key = filter.event_key()?;
     match &filter.organization_id {
         // A trail narrowed to one account may be read through the account's slice or the
         // organization's index: the planner's statistics choose.
@@ -159,12 +171,17 @@ fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
     if let Some(to) = filter.to {
         sql.push(" AND event_time < ").push_bind(to);
     }
+    // Stored as written; Gatehouse writes the canonical form, which is what a key names.
+    if let Some(key) = event_key {
+        sql.push(" AND event_id = ").push_bind(key.to_string());
+    }
     let mut equal = |column: &str, value: &Option<String>| {
         if let Some(value) = value {
             sql.push(format!(" AND {column} = ")).push_bind(column_text(value));
         }
     };
     equal("principal_arn", &filter.principal_arn);
+    equal("decided_principal_arn", &filter.decided_principal_arn);
     equal("event_name", &filter.event_name);
     equal("event_source", &filter.event_source);
     equal("action", &filter.action);
@@ -182,6 +199,7 @@ fn push_conditions(sql: &mut QueryBuilder<'_, Postgres>, filter: &AuditFilter) {
     if filter.error_code.is_some() {
         sql.push(" AND error_code IS NOT NULL");
     }
+    Ok(())
 }
 
 impl PgAuditStore {
@@ -307,7 +325,7 @@ impl AuditLog for PgAuditStore {
     async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError> {
         let before = after.map(parse_cursor).transpose()?;
         let mut sql = QueryBuilder::<Postgres>::new("SELECT position, event_time, record FROM audit_events WHERE");
-        push_conditions(&mut sql, filter);
+        push_conditions(&mut sql, filter)?;
         // The cursor is the last record's (event time, position): the page continues below it.
         if let Some((time, position)) = before {
             sql.push(" AND (event_time, position) < (")
@@ -352,7 +370,7 @@ impl AuditLog for PgAuditStore {
             GroupBy::Action => "action",
         };
         let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {column}, count(*) FROM audit_events WHERE"));
-        push_conditions(&mut sql, filter);
+        push_conditions(&mut sql, filter)?;
         // SQLite sorts NULL first and compares text bytewise; so does this.
         sql.push(format!(
             " GROUP BY {column} ORDER BY count(*) DESC, {column} COLLATE \"C\" NULLS FIRST"

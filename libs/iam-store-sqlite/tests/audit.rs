@@ -253,3 +253,73 @@ async fn a_rebuilt_index_keeps_the_organization_trails() {
     assert_eq!(log.query(&narrowed, 100, None).await.unwrap().records.len(), 8);
     log.close().await;
 }
+
+/// An index written before it had the decided principal and the event id (migration 3500004) is
+/// rebuilt from the record file when the store opens, so a history written before the upgrade
+/// answers both filters as a new one does.
+#[tokio::test]
+async fn an_index_from_before_the_decided_principal_is_rebuilt_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = SqliteAuditLog::open(&path.to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    let records: Vec<AuditRecord> = (0..40).map(|n| record(A, n)).collect();
+    log.append(records.clone()).await.unwrap();
+    log.close().await;
+    drop(log);
+
+    // The index as 3500003 left it: every record indexed, without the two columns.
+    let index = rusqlite::Connection::open(dir.path().join("audit-index.db")).unwrap();
+    index
+        .execute_batch(
+            "DROP INDEX audit_by_decided_principal; DROP INDEX audit_by_event_id; \
+             ALTER TABLE audit_index DROP COLUMN decided_principal; ALTER TABLE audit_index DROP COLUMN event_id; \
+             DELETE FROM _sqlx_migrations WHERE version = 3500004;",
+        )
+        .unwrap();
+    let indexed: i64 = index
+        .query_row("SELECT count(*) FROM audit_index", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(indexed, 40);
+    drop(index);
+
+    let log = SqliteAuditLog::open(&path.to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    let alice = "arn:aws:iam::111111111111:user/alice";
+    let about_alice = AuditFilter {
+        account_id: A.into(),
+        decided_principal_arn: Some(alice.into()),
+        ..AuditFilter::default()
+    };
+    let mut expected: Vec<&str> = records
+        .iter()
+        .filter(|r| r.decided_principal_arn() == Some(alice))
+        .map(|r| r.event_id.as_str())
+        .collect();
+    assert!(expected.len() > 3, "{expected:?}");
+    let mut found: Vec<String> = log
+        .query(&about_alice, 100, None)
+        .await
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|(_, r)| r.event_id)
+        .collect();
+    expected.sort_unstable();
+    found.sort_unstable();
+    assert_eq!(found, expected);
+    for r in &records {
+        let by_id = AuditFilter {
+            account_id: A.into(),
+            event_id: Some(r.event_id.clone()),
+            ..AuditFilter::default()
+        };
+        let page = log.query(&by_id, 10, None).await.unwrap().records;
+        assert_eq!(page.len(), 1, "{}", r.event_id);
+        assert_eq!(&page[0].1, r);
+    }
+    assert_eq!(log.export(A, None, None).await.unwrap().len(), 40, "nothing twice");
+    log.close().await;
+}

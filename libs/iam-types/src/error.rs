@@ -49,6 +49,10 @@ pub enum ErrorCode {
     IdpRejectedClaim,
     /// A parameter value is not supported.
     InvalidParameterValue,
+    /// `GetCredentialReport` before any `GenerateCredentialReport`.
+    ReportNotPresent,
+    /// `GetCredentialReport` of a report older than four hours.
+    ReportExpired,
     /// STS: an encoded authorization message that does not decode (damaged, or another account's).
     InvalidAuthorizationMessageException,
     /// Organizations: `AccessDeniedException`.
@@ -123,7 +127,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 57] = [
+    pub const ALL: [ErrorCode; 59] = [
         ErrorCode::EntityAlreadyExists,
         ErrorCode::NoSuchEntity,
         ErrorCode::LimitExceeded,
@@ -146,6 +150,8 @@ impl ErrorCode {
         ErrorCode::IdpCommunicationError,
         ErrorCode::IdpRejectedClaim,
         ErrorCode::InvalidParameterValue,
+        ErrorCode::ReportNotPresent,
+        ErrorCode::ReportExpired,
         ErrorCode::InvalidAuthorizationMessageException,
         ErrorCode::AccessDeniedException,
         ErrorCode::AwsOrganizationsNotInUseException,
@@ -208,6 +214,8 @@ impl ErrorCode {
             ErrorCode::IdpCommunicationError => "IDPCommunicationError",
             ErrorCode::IdpRejectedClaim => "IDPRejectedClaim",
             ErrorCode::InvalidParameterValue => "InvalidParameterValue",
+            ErrorCode::ReportNotPresent => "ReportNotPresent",
+            ErrorCode::ReportExpired => "ReportExpired",
             ErrorCode::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
             ErrorCode::AccessDeniedException => "AccessDeniedException",
             ErrorCode::AwsOrganizationsNotInUseException => "AWSOrganizationsNotInUseException",
@@ -262,6 +270,7 @@ impl ErrorCode {
             | ErrorCode::InvalidAuthenticationCode
             | ErrorCode::IdpRejectedClaim => 403,
             ErrorCode::ServiceFailure => 500,
+            ErrorCode::ReportNotPresent | ErrorCode::ReportExpired => 410,
             ErrorCode::MalformedPolicyDocument
             | ErrorCode::ValidationError
             | ErrorCode::InvalidInput

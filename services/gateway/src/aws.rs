@@ -22,6 +22,7 @@ use iam_types::ErrorCode;
 use iam_types::IamArn;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+mod credential_report;
 mod credentials;
 mod instance_profiles;
 mod oidc;
@@ -385,6 +386,9 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             return outcome;
         }
         if let Some(outcome) = oidc::dispatch(gatehouse, caller, action, params).await {
+            return outcome;
+        }
+        if let Some(outcome) = credential_report::dispatch(gatehouse, caller, action, params).await {
             return outcome;
         }
     }

@@ -15,6 +15,8 @@ use iam_policy::PolicyError;
 mod client;
 mod credentials;
 mod export;
+mod trail;
+mod verify;
 
 #[derive(Parser)]
 #[command(name = "iamctl", version, about = "Gatehouse command-line client")]
@@ -50,6 +52,21 @@ enum Command {
     /// Exports the caller's account's audit history in a time range as a CloudTrail log file
     /// (`{"Records": [...]}`, oldest first).
     AuditExport(export::ExportArgs),
+    /// Checks of the audit history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Replays every audited decision of a time range on the state it was made on and reports
+    /// the records the replay disagrees with (exit code 1 when there is any).
+    VerifyReplay(verify::VerifyReplayArgs),
+    /// Writes the audit history in CloudTrail's layout (a gzip file per account, region and
+    /// hour under `AWSLogs/`), resuming where the last run in the directory stopped.
+    ExportTrail(trail::ExportTrailArgs),
 }
 
 /// A failure, with the exit code it maps to.
@@ -58,6 +75,8 @@ enum Failure {
     Input(String),
     /// Anything else: exit code 1.
     Other(String),
+    /// A report that found a problem: printed on standard output, exit code 1.
+    Finding(String),
 }
 
 fn read_input(path: &PathBuf) -> Result<String, Failure> {
@@ -99,13 +118,38 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 .map_err(|e| Failure::Other(e.to_string()))
         }
         Command::Graphql(args) => client::run(&args, &credentials::process_env),
-        Command::AuditExport(args) => export::export(&args, &credentials::process_env).map_err(|e| {
-            if e.is_malformed_input() {
-                Failure::Input(e.to_string())
+        Command::AuditExport(args) => export::export(&args, &credentials::process_env).map_err(client_failure),
+        Command::Audit {
+            command: AuditCommand::VerifyReplay(args),
+        } => {
+            let verified = verify::verify_replay(&args, &credentials::process_env).map_err(client_failure)?;
+            let report = serde_json::to_string_pretty(&verified.report).map_err(|e| Failure::Other(e.to_string()))?;
+            if verified.faithful {
+                Ok(report)
             } else {
-                Failure::Other(e.to_string())
+                Err(Failure::Finding(report))
             }
-        }),
+        }
+        Command::Audit {
+            command: AuditCommand::ExportTrail(args),
+        } => {
+            let summary = trail::export_trail(&args, &credentials::process_env).map_err(|e| {
+                if e.is_malformed_input() {
+                    Failure::Input(e.to_string())
+                } else {
+                    Failure::Other(e.to_string())
+                }
+            })?;
+            serde_json::to_string_pretty(&summary).map_err(|e| Failure::Other(e.to_string()))
+        }
+    }
+}
+
+fn client_failure(error: client::ClientError) -> Failure {
+    if error.is_malformed_input() {
+        Failure::Input(error.to_string())
+    } else {
+        Failure::Other(error.to_string())
     }
 }
 
@@ -125,6 +169,10 @@ fn main() -> ExitCode {
         }
         Err(Failure::Other(message)) => {
             eprintln!("iamctl: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Finding(report)) => {
+            println!("{report}");
             ExitCode::from(1)
         }
     }

@@ -1,5 +1,6 @@
 //! The audit index: the filterable fields of each record as integers (term ids from
-//! `audit_terms`, times in microseconds), where its frame is, and the projection's checkpoint.
+//! `audit_terms`, times in microseconds; the event id as its UUID's 16 bytes), where its frame
+//! is, and the projection's checkpoint.
 //! Schema: `schema/migrations/sqlite/audit_index/`.
 
 use std::collections::HashMap;
@@ -151,8 +152,9 @@ impl IndexWriter {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO audit_index (position, log_offset, account, event_time, event_name, \
-                 event_source, principal, action, resource, decision, error_code, read_only, organization) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 event_source, principal, action, resource, decision, error_code, read_only, organization, \
+                 decided_principal, event_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?;
             let mut lookup = tx.prepare_cached("SELECT id FROM audit_terms WHERE term = ?1")?;
             let mut add = tx.prepare_cached("INSERT INTO audit_terms (term) VALUES (?1)")?;
@@ -182,6 +184,8 @@ impl IndexWriter {
                 let decision = f.decision.as_deref().map(&mut id).transpose()?;
                 let error_code = f.error_code.as_deref().map(&mut id).transpose()?;
                 let organization = f.organization_id.as_deref().map(&mut id).transpose()?;
+                let decided_principal = f.decided_principal_arn.as_deref().map(&mut id).transpose()?;
+                let event_id = f.event_key().map(|key| key.bytes());
                 insert.execute(rusqlite::params![
                     to_i64(row.position)?,
                     row.offset.map(to_i64).transpose()?,
@@ -195,7 +199,9 @@ impl IndexWriter {
                     decision,
                     error_code,
                     f.read_only,
-                    organization
+                    organization,
+                    decided_principal,
+                    event_id
                 ])?;
             }
             if let Some(last) = rows.iter().map(|r| r.position).max() {
@@ -233,11 +239,31 @@ pub(super) async fn term_ids(pool: &SqlitePool, terms: &[&str]) -> Result<Vec<Op
     Ok(terms.iter().map(|term| found.get(*term).copied()).collect())
 }
 
-/// A filter as SQL over `audit_index`: `WHERE` text and its integer values, always starting with
-/// the account, or for an organization trail with the organization.
+/// A value a condition binds: a term id or time, or an event id's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Value {
+    Integer(i64),
+    Bytes([u8; 16]),
+}
+
+impl Value {
+    /// Binds the value as the query's next parameter.
+    pub(super) fn bind<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+        match self {
+            Value::Integer(value) => query.bind(value),
+            Value::Bytes(bytes) => query.bind(bytes.to_vec()),
+        }
+    }
+}
+
+/// A filter as SQL over `audit_index`: `WHERE` text and its values, always starting with the
+/// account, or for an organization trail with the organization.
 pub(super) struct Condition {
     pub(super) sql: String,
-    pub(super) values: Vec<i64>,
+    pub(super) values: Vec<Value>,
     /// The index to read, named because SQLite's planner, without statistics, prefers the
     /// primary key (it gives the page order) and then filters: for one resource among
     /// thousands that read half a million rows instead of fifty.
@@ -246,18 +272,23 @@ pub(super) struct Condition {
 
 impl Condition {
     /// `None` when a string the filter names is in no record: nothing can match.
+    ///
+    /// # Errors
+    /// [`AuditError::Invalid`] for an event id that is not a UUID; a backend failure.
     pub(super) async fn of(pool: &SqlitePool, filter: &AuditFilter) -> Result<Option<Self>, AuditError> {
+        let event_key = filter.event_key()?;
         // A trail's whole organization is read through `audit_by_organization`; a trail narrowed
         // to one account reads the account's slice like any account query, and the unary `+`
         // keeps SQLite from driving it by the organization instead (which would scan every
         // member's records to find one account's).
         let trail = filter.organization_id.as_deref();
         let whole_trail = trail.is_some() && filter.account_id.is_empty();
-        let named: [(&str, Option<&str>); 10] = [
+        let named: [(&str, Option<&str>); 11] = [
             ("organization", trail.filter(|_| whole_trail)),
             ("account", (!whole_trail).then_some(filter.account_id.as_str())),
             ("+organization", trail.filter(|_| !whole_trail)),
             ("principal", filter.principal_arn.as_deref()),
+            ("decided_principal", filter.decided_principal_arn.as_deref()),
             ("event_name", filter.event_name.as_deref()),
             ("event_source", filter.event_source.as_deref()),
             ("action", filter.action.as_deref()),
@@ -284,15 +315,19 @@ impl Condition {
             }
             condition.sql.push_str(column);
             condition.sql.push_str(" = ?");
-            condition.values.push(id);
+            condition.values.push(Value::Integer(id));
+        }
+        if let Some(key) = event_key {
+            condition.sql.push_str(" AND event_id = ?");
+            condition.values.push(Value::Bytes(key.bytes()));
         }
         if let Some(from) = filter.from {
             condition.sql.push_str(" AND event_time >= ?");
-            condition.values.push(from.timestamp_micros());
+            condition.values.push(Value::Integer(from.timestamp_micros()));
         }
         if let Some(to) = filter.to {
             condition.sql.push_str(" AND event_time < ?");
-            condition.values.push(to.timestamp_micros());
+            condition.values.push(Value::Integer(to.timestamp_micros()));
         }
         // Repeat the partial indexes' conditions so SQLite knows they apply (ids 1 and 2 are
         // 'Authorize' and 'Allow', fixed by the migration).
@@ -304,15 +339,17 @@ impl Condition {
         if rare_decision {
             condition.sql.push_str(" AND decision <> 2");
         }
-        // The most selective field filtered on: one resource or principal among many, then the
-        // rare values of the partial indexes, then the action; otherwise the primary key
-        // (account, time), which also serves time windows. Every one of them leads with the
-        // account: a whole trail reads its organization's index (newest first, the other fields
-        // checked on its rows).
+        // The most selective field filtered on: the event id (one record), one resource or
+        // principal among many, then the rare values of the partial indexes, then the action;
+        // otherwise the primary key (account, time), which also serves time windows. Every one of
+        // them but the event id's leads with the account: a whole trail reads its organization's
+        // index (newest first, the other fields checked on its rows).
         condition.index = [
+            (event_key.is_some(), "audit_by_event_id"),
             (whole_trail, "audit_by_organization"),
             (filter.resource_arn.is_some(), "audit_by_resource"),
             (filter.principal_arn.is_some(), "audit_by_principal"),
+            (filter.decided_principal_arn.is_some(), "audit_by_decided_principal"),
             (filter.error_code.is_some(), "audit_by_error_code"),
             (rare_event_name, "audit_by_event_name"),
             (rare_decision, "audit_by_decision"),
@@ -350,8 +387,8 @@ mod tests {
             condition.sql
         );
         let mut query = sqlx::query(&text);
-        for value in condition.values.iter().chain(&[i64::MAX, i64::MAX]) {
-            query = query.bind(value);
+        for value in condition.values.iter().chain(&[Value::Integer(i64::MAX); 2]) {
+            query = value.bind(query);
         }
         let rows = query.fetch_all(pool).await.unwrap();
         rows.iter()
@@ -360,16 +397,13 @@ mod tests {
             .join("; ")
     }
 
-    /// A whole trail is one range of the organization's index, in page order; a trail narrowed to
-    /// an account is the account's range of the primary key, never the organization's index.
-    #[tokio::test]
-    async fn organization_trails_read_their_own_index_and_narrowed_ones_the_account() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A migrated, empty index holding `terms`.
+    async fn index_with_terms(dir: &Path, terms: &[&str]) -> SqlitePool {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(
                 SqliteConnectOptions::new()
-                    .filename(dir.path().join("audit-index.db"))
+                    .filename(dir.join("audit-index.db"))
                     .create_if_missing(true),
             )
             .await
@@ -378,13 +412,26 @@ mod tests {
             .run(&pool)
             .await
             .unwrap();
-        for term in ["o-exampleorg1", "111111111111", "arn:aws:iam::111111111111:user/alice"] {
+        for term in terms {
             sqlx::query("INSERT INTO audit_terms (term) VALUES (?)")
                 .bind(term)
                 .execute(&pool)
                 .await
                 .unwrap();
         }
+        pool
+    }
+
+    /// A whole trail is one range of the organization's index, in page order; a trail narrowed to
+    /// an account is the account's range of the primary key, never the organization's index.
+    #[tokio::test]
+    async fn organization_trails_read_their_own_index_and_narrowed_ones_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = index_with_terms(
+            dir.path(),
+            &["o-exampleorg1", "111111111111", "arn:aws:iam::111111111111:user/alice"],
+        )
+        .await;
         let trail = AuditFilter {
             organization_id: Some("o-exampleorg1".into()),
             ..AuditFilter::default()
@@ -414,6 +461,78 @@ mod tests {
             "{narrowed}"
         );
         assert!(!narrowed.contains("TEMP B-TREE"), "{narrowed}");
+        pool.close().await;
+    }
+
+    /// The decisions about one principal are one range of its index, in page order, also under
+    /// the caller's principal; an event id is one lookup of its index, for an account and a whole
+    /// trail alike, whatever else is filtered.
+    #[tokio::test]
+    async fn decided_principals_and_event_ids_read_their_own_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let alice = "arn:aws:iam::111111111111:user/alice";
+        let app = "arn:aws:iam::111111111111:user/app";
+        let pool = index_with_terms(dir.path(), &["o-exampleorg1", "111111111111", alice, app]).await;
+        let account = AuditFilter {
+            account_id: "111111111111".into(),
+            ..AuditFilter::default()
+        };
+        let about = AuditFilter {
+            decided_principal_arn: Some(alice.into()),
+            ..account.clone()
+        };
+        let plain = plan(&pool, &about).await;
+        assert!(
+            plain.contains("audit_by_decided_principal (account=? AND decided_principal=?"),
+            "{plain}"
+        );
+        assert!(!plain.contains("TEMP B-TREE"), "pages come in index order: {plain}");
+        let windowed = plan(
+            &pool,
+            &AuditFilter {
+                from: Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()),
+                ..about.clone()
+            },
+        )
+        .await;
+        assert!(
+            windowed.contains("audit_by_decided_principal (account=? AND decided_principal=? AND event_time>?"),
+            "{windowed}"
+        );
+        assert!(!windowed.contains("TEMP B-TREE"), "{windowed}");
+
+        let id = "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
+        let trail = AuditFilter {
+            organization_id: Some("o-exampleorg1".into()),
+            ..AuditFilter::default()
+        };
+        for filter in [
+            AuditFilter {
+                event_id: Some(id.into()),
+                ..account.clone()
+            },
+            AuditFilter {
+                event_id: Some(id.into()),
+                principal_arn: Some(app.into()),
+                ..about.clone()
+            },
+            AuditFilter {
+                event_id: Some(id.into()),
+                ..trail.clone()
+            },
+        ] {
+            let found = plan(&pool, &filter).await;
+            assert!(found.contains("audit_by_event_id (event_id=?"), "{found}");
+        }
+        // Not a UUID: refused before any SQL.
+        let malformed = AuditFilter {
+            event_id: Some("e".into()),
+            ..account
+        };
+        assert!(matches!(
+            Condition::of(&pool, &malformed).await,
+            Err(AuditError::Invalid(_))
+        ));
         pool.close().await;
     }
 }

@@ -730,7 +730,9 @@ impl AuditLog for SqliteAuditLog {
         // The cursor is the last record's (event time, position): the page continues below it.
         if let Some((time, position)) = before {
             condition.sql.push_str(" AND (event_time, position) < (?, ?)");
-            condition.values.extend([time, position]);
+            condition
+                .values
+                .extend([index::Value::Integer(time), index::Value::Integer(position)]);
         }
         let text = format!(
             "SELECT position, event_time, log_offset FROM {} WHERE {} \
@@ -740,7 +742,7 @@ impl AuditLog for SqliteAuditLog {
         );
         let mut query = sqlx::query(&text);
         for value in &condition.values {
-            query = query.bind(value);
+            query = value.bind(query);
         }
         let limit = i64::try_from(first.saturating_add(1)).unwrap_or(i64::MAX);
         let rows = query
@@ -789,7 +791,7 @@ impl AuditLog for SqliteAuditLog {
         );
         let mut query = sqlx::query(&text);
         for value in &condition.values {
-            query = query.bind(value);
+            query = value.bind(query);
         }
         let rows = query
             .fetch_all(&self.reader)
@@ -829,6 +831,8 @@ mod tests {
                 error_code: None,
                 read_only: false,
                 organization_id: None,
+                event_id: "01900000-0000-7000-8000-000000000001".into(),
+                decided_principal_arn: None,
             },
         }
     }
