@@ -16,6 +16,7 @@ pub mod history;
 pub mod management;
 pub mod metrics;
 pub mod organizations;
+pub mod permission_diff;
 pub mod preview;
 pub mod replay;
 pub mod signin;

@@ -553,6 +553,22 @@ impl CoreQuery {
         crate::usage::unused_permissions(ctx, principal_arn, since).await
     }
 
+    /// The permissions a user or role gained and lost between two points of the account's
+    /// history (`{time}` or `{sequence}` each), over the actions its policies name at either
+    /// point and those of its audited decisions, each explained by the statements (policy and
+    /// version) that made the difference. Needs `iam:SimulatePrincipalPolicy` on the principal
+    /// and `cloudtrail:LookupEvents`.
+    #[graphql(complexity = 1000)]
+    async fn permission_diff(
+        &self,
+        ctx: &Context<'_>,
+        principal_arn: String,
+        from: crate::guard::AsOfInput,
+        to: crate::guard::AsOfInput,
+    ) -> Result<crate::usage::PermissionDiff> {
+        crate::usage::permission_diff(ctx, principal_arn, from, to).await
+    }
+
     /// Previews one or several policy-affecting changes against the account's audited decisions
     /// in `from`..`to`, without applying them: the decisions that would flip (allow to deny, deny
     /// to allow), grouped by principal, action and resource. Evaluated on the account as it is

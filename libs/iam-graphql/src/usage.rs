@@ -128,3 +128,66 @@ pub(crate) async fn unused_permissions(
             .collect(),
     })
 }
+
+/// One permission a principal gained or lost.
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct PermissionChange {
+    /// `s3:GetObject`.
+    pub action: String,
+    /// The resource (or resource pattern) decided.
+    pub resource: String,
+    /// `true`: allowed at `to` and not at `from`; `false`: lost.
+    pub gained: bool,
+    /// The statements (policy and version) that explain it: those that allow at `to` for a
+    /// gain; for a loss, those that allowed at `from` and any that deny at `to`.
+    pub because: Vec<crate::history::MatchedStatementObject>,
+}
+
+/// What `permissionDiff` found.
+#[derive(SimpleObject)]
+#[graphql(rename_fields = "camelCase")]
+pub struct PermissionDiff {
+    /// The account's sequence at `from`.
+    pub from_sequence: u64,
+    /// The account's sequence at `to`.
+    pub to_sequence: u64,
+    /// (action, resource) pairs decided at both points.
+    pub pairs: u64,
+    /// The changes, gains first.
+    pub changes: Vec<PermissionChange>,
+}
+
+pub(crate) async fn permission_diff(
+    ctx: &Context<'_>,
+    principal_arn: String,
+    from: crate::guard::AsOfInput,
+    to: crate::guard::AsOfInput,
+) -> Result<PermissionDiff> {
+    let scope = Scope::of(ctx)?;
+    scope.note("iam:SimulatePrincipalPolicy", &principal_arn);
+    let diff = scope
+        .gatehouse
+        .permission_diff(&scope.caller, &principal_arn, from.into(), to.into())
+        .await
+        .map_err(from_app)?;
+    Ok(PermissionDiff {
+        from_sequence: diff.from_sequence,
+        to_sequence: diff.to_sequence,
+        pairs: diff.pairs,
+        changes: diff
+            .changes
+            .into_iter()
+            .map(|c| PermissionChange {
+                action: c.action,
+                resource: c.resource,
+                gained: c.gained,
+                because: c
+                    .because
+                    .iter()
+                    .map(crate::history::MatchedStatementObject::from)
+                    .collect(),
+            })
+            .collect(),
+    })
+}

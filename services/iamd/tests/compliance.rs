@@ -8,7 +8,7 @@ mod support;
 
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
-use support::{gql, post_path, signed_headers_for, Reply, Server};
+use support::{access_key, gql, iamctl_binary, post_path, signed_headers_for, Reply, Server};
 
 const READ_REPORTS: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Reports","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
 
@@ -23,23 +23,6 @@ fn decide(server: &Server, root: &Credentials, principal: &str, resource: &str) 
     let reply = post_path(&server.address, "/v1/authorize", &headers, &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body
-}
-
-/// `iamctl`, built by this workspace's test run (built here if a narrower run skipped it).
-fn iamctl_binary() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_iamd"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join("iamctl");
-    if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "iamctl"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
 }
 
 #[test]
@@ -203,23 +186,7 @@ fn the_past_is_readable_replayable_and_a_change_is_previewed_against_it() {
     );
 
     // A principal without the history's permissions cannot replay or preview.
-    let key = ok(gql(
-        &server.address,
-        &root,
-        "mutation { createAccessKey(userName: \"alice\") { accessKey { accessKeyId secretAccessKey } } }",
-        json!({}),
-    ));
-    let alice_key = Credentials {
-        access_key_id: key["createAccessKey"]["accessKey"]["accessKeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        secret_access_key: key["createAccessKey"]["accessKey"]["secretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        session_token: None,
-    };
+    let alice_key = access_key(&server.address, &root, "alice");
     for query in [
         "query { auditReplayCheck { checked } }",
         "query { previewChange(changes: [{addUserToGroup: {groupName: \"g\", userName: \"alice\"}}]) { decisions } }",
@@ -371,23 +338,7 @@ fn last_accessed_and_unused_statements_come_from_the_decision_log() {
         "{}",
         foreign.body
     );
-    let key = ok(gql(
-        &server.address,
-        &root,
-        "mutation { createAccessKey(userName: \"bob\") { accessKey { accessKeyId secretAccessKey } } }",
-        json!({}),
-    ));
-    let bob_key = Credentials {
-        access_key_id: key["createAccessKey"]["accessKey"]["accessKeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        secret_access_key: key["createAccessKey"]["accessKey"]["secretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        session_token: None,
-    };
+    let bob_key = access_key(&server.address, &root, "bob");
     let denied = gql(
         &server.address,
         &bob_key,
@@ -526,4 +477,85 @@ fn the_history_exports_in_cloudtrails_layout_and_resumes() {
     assert_eq!(decisions, 2, "each record once");
     let ids: std::collections::BTreeSet<&str> = records.iter().map(|r| r["eventID"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), records.len(), "no record twice");
+}
+
+#[test]
+fn a_permission_diff_names_what_changed_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    let carol = format!("arn:aws:iam::{account}:user/carol");
+    let before = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Reports","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"},
+        {"Sid":"Machines","Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
+    let after = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Reports","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"},
+        {"Sid":"Queue","Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}"#;
+    let put = |document: &str| {
+        ok(gql(
+            &server.address,
+            &root,
+            "mutation($d: String!) { putUserPolicy(input: {userName: \"carol\", policyName: \"work\", policyDocument: $d}) { sequence } }",
+            json!({"d": document}),
+        ))["putUserPolicy"]["sequence"]
+            .as_u64()
+            .unwrap()
+    };
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation { createUser(input: {userName: \"carol\"}) { sequence } }",
+        json!({}),
+    ));
+    let first = put(before);
+    // Traffic names an action the policy only covers by a wildcard.
+    let body = json!({"principalArn": carol, "action": "ec2:RunInstances", "resource": "*"}).to_string();
+    let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &body, chrono::Utc::now());
+    let ran = post_path(&server.address, "/v1/authorize", &headers, &body);
+    assert_eq!(ran.body["decision"], "Allow", "{}", ran.body);
+    let second = put(after);
+
+    let diff = ok(gql(
+        &server.address,
+        &root,
+        "query($p: String!, $a: Int!, $b: Int!) { permissionDiff(principalArn: $p, from: {sequence: $a}, to: {sequence: $b}) {
+            fromSequence toSequence pairs changes { action resource gained because { sid sourcePolicyId } } } }",
+        json!({"p": carol, "a": first, "b": second}),
+    ));
+    let diff = &diff["permissionDiff"];
+    assert_eq!(
+        (diff["fromSequence"].as_u64(), diff["toSequence"].as_u64()),
+        (Some(first), Some(second))
+    );
+    let changes: Vec<(String, String, bool, String)> = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_owned(),
+                c["resource"].as_str().unwrap().to_owned(),
+                c["gained"].as_bool().unwrap(),
+                c["because"][0]["sid"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("sqs:SendMessage".to_owned(), "*".to_owned(), true, "Queue".to_owned()),
+            (
+                "ec2:RunInstances".to_owned(),
+                "*".to_owned(),
+                false,
+                "Machines".to_owned()
+            ),
+        ],
+        "{diff}"
+    );
+    assert!(
+        diff["pairs"].as_u64().unwrap() >= 3,
+        "s3:GetObject was decided too, unchanged"
+    );
 }

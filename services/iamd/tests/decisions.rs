@@ -7,7 +7,7 @@ mod support;
 
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
-use support::{gql, post_path, signed_headers_for, Server};
+use support::{gql, iamctl_binary, post_path, signed_headers_for, Server};
 
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"ReadFromOffice","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*",
@@ -428,23 +428,6 @@ fn simulations_follow_aws_semantics() {
         "{}",
         malformed.body
     );
-}
-
-/// `iamctl`, built by this workspace's test run (built here if a narrower run skipped it).
-fn iamctl_binary() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_iamd"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = dir.join("iamctl");
-    if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "iamctl"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
 }
 
 #[test]

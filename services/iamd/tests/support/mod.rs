@@ -455,3 +455,33 @@ pub fn xml_error_code(reply: &Reply) -> Option<String> {
     let end = start + text[start..].find("</Code>")?;
     Some(text[start..end].to_owned())
 }
+
+/// `iamctl`, built by this workspace's test run (built here if a narrower run skipped it).
+pub fn iamctl_binary() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_iamd")).parent().unwrap().to_path_buf();
+    let path = dir.join("iamctl");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "iamctl"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
+/// A new access key of `user_name`, made by `credentials` through GraphQL.
+pub fn access_key(address: &str, credentials: &Credentials, user_name: &str) -> Credentials {
+    let reply = gql(
+        address,
+        credentials,
+        "mutation($u: String!) { createAccessKey(userName: $u) { accessKey { accessKeyId secretAccessKey } } }",
+        json!({"u": user_name}),
+    );
+    let key = &reply.data()["createAccessKey"]["accessKey"];
+    Credentials {
+        access_key_id: key["accessKeyId"].as_str().unwrap().to_owned(),
+        secret_access_key: key["secretAccessKey"].as_str().unwrap().to_owned(),
+        session_token: None,
+    }
+}
