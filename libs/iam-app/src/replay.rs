@@ -75,6 +75,34 @@ pub struct Replayer<'a> {
     gatehouse: &'a Gatehouse,
     accounts: HashMap<(String, u64), Arc<AccountModel>>,
     organizations: HashMap<(String, u64), Arc<OrgModel>>,
+    evaluator: Evaluator,
+}
+
+/// How a replay decides: the decision API's own evaluation, or (to show that the check catches
+/// an evaluator that breaks a rule) another.
+pub type Evaluator = fn(&AccountModel, &str, &AccessRequest, Guardrails<'_>, DateTime<Utc>) -> Evaluated;
+
+/// The guardrails of the principal's account and of the resource's.
+pub type Guardrails<'a> = (
+    Option<&'a crate::organizations::AccountGuardrails>,
+    Option<&'a crate::organizations::AccountGuardrails>,
+);
+
+/// A decision and the statements it rests on, or the refusal.
+pub type Evaluated = Result<(DecisionEffect, Vec<MatchedStatement>), AppError>;
+
+/// The decision API's evaluation, as a replay's [`Evaluator`].
+///
+/// # Errors
+/// The refusals of the decision API's evaluation (an unknown principal, a malformed policy).
+pub fn decision_api_evaluation(
+    model: &AccountModel,
+    account_id: &str,
+    request: &AccessRequest,
+    guardrails: Guardrails<'_>,
+    now: DateTime<Utc>,
+) -> Evaluated {
+    evaluate_access(model, account_id, request, guardrails, now).map(|(effect, matched, _)| (effect, matched))
 }
 
 /// Models a replayer keeps before it starts over.
@@ -88,7 +116,18 @@ impl Gatehouse {
             gatehouse: self,
             accounts: HashMap::new(),
             organizations: HashMap::new(),
+            evaluator: decision_api_evaluation,
         }
+    }
+}
+
+impl Replayer<'_> {
+    /// The same replayer deciding with `evaluator` instead of the decision API's evaluation: a
+    /// test's deliberately broken evaluator must make the check fail.
+    #[must_use]
+    pub fn with_evaluator(mut self, evaluator: Evaluator) -> Self {
+        self.evaluator = evaluator;
+        self
     }
 }
 
@@ -261,14 +300,13 @@ impl Replayer<'_> {
         let organization = own
             .as_ref()
             .map(|g| (g.organization_id.clone(), g.organization_sequence));
-        let outcome = evaluate_access(
+        let outcome = (self.evaluator)(
             &model,
             account,
             &asked.request,
             (own.as_deref(), owner.as_deref()),
             evaluated_at,
-        )
-        .map(|(effect, matched, _)| (effect, matched));
+        );
         let (replayed, statements) = match &outcome {
             Ok((effect, matched)) => (
                 decision_name(*effect).to_owned(),

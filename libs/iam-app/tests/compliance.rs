@@ -424,6 +424,53 @@ async fn every_decision_of_a_random_workload_replays_to_its_record() {
     assert!(with_scps > 100, "only {with_scps} decisions rested on SCPs");
     assert!(refused > 100, "only {refused} refused requests (unknown principals)");
 
+    // An evaluator that breaks one rule (an explicit deny no longer wins over an allow) fails
+    // the check on the decisions that rule decided, and on no other.
+    fn deny_does_not_win(
+        model: &iam_authz::AccountModel,
+        account: &str,
+        request: &AccessRequest,
+        guardrails: iam_app::replay::Guardrails<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> iam_app::replay::Evaluated {
+        let decided = iam_app::replay::decision_api_evaluation(model, account, request, guardrails, now)?;
+        if decided.0 != iam_policy::DecisionEffect::ExplicitDeny {
+            return Ok(decided);
+        }
+        // Without the deny statements: allowed if anything else allows.
+        let allows = decided
+            .1
+            .iter()
+            .filter(|s| s.effect == iam_policy::Effect::Allow)
+            .cloned()
+            .collect::<Vec<_>>();
+        Ok((
+            if allows.is_empty() {
+                iam_policy::DecisionEffect::ImplicitDeny
+            } else {
+                iam_policy::DecisionEffect::Allowed
+            },
+            allows,
+        ))
+    }
+    let mut broken = w.gatehouse.replayer().with_evaluator(deny_does_not_win);
+    let mut caught = 0;
+    let mut explicit_denies = 0;
+    for record in &records {
+        let replay = broken.replay(record, ReplayPoint::Recorded).await.unwrap();
+        let was_explicit_deny = record.decision() == Some("ExplicitDeny");
+        explicit_denies += usize::from(was_explicit_deny);
+        if !replay.matches() {
+            assert!(was_explicit_deny, "{}: only explicit denies change", record.event_id);
+            caught += 1;
+        }
+    }
+    assert!(explicit_denies > 100, "only {explicit_denies} explicit denies");
+    assert_eq!(
+        caught, explicit_denies,
+        "every explicit deny is a mismatch under the broken rule"
+    );
+
     // A record that is not faithful fails the check: each kind of tampering is caught.
     let allowed_record = records.iter().find(|r| r.decision() == Some("Allow")).unwrap().clone();
     let mut flipped = allowed_record.clone();
