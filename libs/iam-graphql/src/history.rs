@@ -327,13 +327,7 @@ pub(crate) async fn audit_replay_check(
     after: Option<String>,
     first: Option<i32>,
 ) -> Result<crate::replay::ReplayCheck> {
-    let scope = Scope::of(ctx)?;
-    scope.authorize(LOOKUP_ACTION, "*")?;
-    let history = history_of(&scope, account_id, false).await?;
-    let log = scope
-        .gatehouse
-        .audit_log()
-        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let (scope, history, log) = readable_history(ctx, account_id, false).await?;
     let filter = AuditEventFilter {
         from,
         to,
@@ -391,6 +385,24 @@ fn filter_of(history: History, filter: Option<AuditEventFilter>) -> AuditFilter 
         decision: f.decision,
         error_code: f.error_code,
     }
+}
+
+/// The caller's scope, the history it asked for (authorized as `LookupEvents`, and as
+/// [`history_of`] decides), and the audit log to read it from.
+async fn readable_history(
+    ctx: &Context<'_>,
+    account_id: Option<String>,
+    organization_trail: bool,
+) -> Result<(Scope, History, std::sync::Arc<dyn iam_audit::AuditLog>)> {
+    let scope = Scope::of(ctx)?;
+    scope.authorize(LOOKUP_ACTION, "*")?;
+    let history = history_of(&scope, account_id, organization_trail).await?;
+    let log = scope
+        .gatehouse
+        .audit_log()
+        .cloned()
+        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    Ok((scope, history, log))
 }
 
 /// Reading the history is authorized as CloudTrail's own `LookupEvents`.
@@ -489,13 +501,7 @@ pub(crate) async fn audit_events(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<String, AuditEvent, EmptyFields, EmptyFields>> {
-    let scope = Scope::of(ctx)?;
-    scope.authorize(LOOKUP_ACTION, "*")?;
-    let history = history_of(&scope, account_id, organization_trail).await?;
-    let log = scope
-        .gatehouse
-        .audit_log()
-        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let (_, history, log) = readable_history(ctx, account_id, organization_trail).await?;
     let first = first.map_or(50, |n| n.clamp(0, 1_000)) as usize;
     let page = log
         .query(&filter_of(history, filter), first, after.as_deref())
@@ -519,13 +525,7 @@ pub(crate) async fn audit_event(
     account_id: Option<String>,
     organization_trail: bool,
 ) -> Result<Option<AuditEvent>> {
-    let scope = Scope::of(ctx)?;
-    scope.authorize(LOOKUP_ACTION, "*")?;
-    let history = history_of(&scope, account_id, organization_trail).await?;
-    let log = scope
-        .gatehouse
-        .audit_log()
-        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let (_, history, log) = readable_history(ctx, account_id, organization_trail).await?;
     let filter = AuditEventFilter {
         event_id: Some(event_id),
         ..AuditEventFilter::default()
@@ -544,13 +544,7 @@ pub(crate) async fn audit_event_counts(
     filter: Option<AuditEventFilter>,
     group_by: AuditGroupBy,
 ) -> Result<Vec<AuditEventCount>> {
-    let scope = Scope::of(ctx)?;
-    scope.authorize(LOOKUP_ACTION, "*")?;
-    let history = history_of(&scope, account_id, organization_trail).await?;
-    let log = scope
-        .gatehouse
-        .audit_log()
-        .ok_or_else(|| aws_error(ErrorCode::ServiceFailure, "no audit log is configured"))?;
+    let (_, history, log) = readable_history(ctx, account_id, organization_trail).await?;
     let group_by = match group_by {
         AuditGroupBy::EventName => GroupBy::EventName,
         AuditGroupBy::EventSource => GroupBy::EventSource,
