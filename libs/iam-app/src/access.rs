@@ -582,7 +582,7 @@ type Outcome = Result<(DecisionEffect, Vec<MatchedStatement>, Arc<CompiledPrinci
 
 /// The organizations' part of a decision: the guardrails of the principal's account and of the
 /// resource's account (`None` outside any organization).
-pub(crate) type OrgGuardrails<'a> = (Option<&'a AccountGuardrails>, Option<&'a AccountGuardrails>);
+pub type OrgGuardrails<'a> = (Option<&'a AccountGuardrails>, Option<&'a AccountGuardrails>);
 
 fn decide(
     gatehouse: &Gatehouse,

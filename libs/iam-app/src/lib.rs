@@ -76,6 +76,15 @@ impl From<DomainError> for AppError {
     }
 }
 
+/// A failed read of the audit history, in the API's vocabulary (a malformed cursor or filter is
+/// the caller's `InvalidInput`).
+pub(crate) fn audit_read_error(e: iam_audit::AuditError) -> AppError {
+    match e {
+        iam_audit::AuditError::Invalid(m) => AppError::new(ErrorCode::InvalidInput, m),
+        other => AppError::new(ErrorCode::ServiceFailure, other.to_string()),
+    }
+}
+
 fn store_error(e: StoreError) -> AppError {
     match e {
         StoreError::UniqueViolation { scope, key } => AppError::new(

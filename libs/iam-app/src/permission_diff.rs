@@ -16,10 +16,11 @@ use iam_audit::{AuditFilter, GroupBy, EVENT_SOURCE_AUTHZ};
 use iam_authz::AccountModel;
 use iam_domain::{AccountState, Requirement};
 use iam_policy::{DecisionEffect, MatchedStatement};
-use iam_types::{ErrorCode, IamArn, ResourceKind};
+use iam_types::IamArn;
 
 use crate::access::{evaluate_access, AccessRequest, ApiCaller};
 use crate::history::AsOf;
+use crate::usage::{effective_policies_of, principal_of_account};
 use crate::{AppError, Gatehouse};
 
 /// The most (action, resource) pairs one diff decides.
@@ -54,12 +55,7 @@ pub struct PermissionDiff {
 
 /// The exact actions (no wildcard) and the resources of a principal's `Allow`/`Deny` statements.
 fn named(state: &AccountState, arn: &IamArn) -> (BTreeSet<String>, Vec<(String, String)>) {
-    let name = arn.name().map(|n| n.as_str().to_owned()).unwrap_or_default();
-    let policies = match arn.kind() {
-        Some(ResourceKind::User) => state.effective_policies_of_user(&name),
-        Some(ResourceKind::Role) => state.effective_policies_of_role(&name),
-        _ => None,
-    };
+    let policies = effective_policies_of(state, arn);
     let mut actions = BTreeSet::new();
     let mut resources = Vec::new();
     let documents = policies
@@ -115,18 +111,7 @@ impl Gatehouse {
             Requirement::named("cloudtrail:LookupEvents", "*"),
         ];
         self.authorize_requirements(&current, caller, &needed, Utc::now())?;
-        let no_such = || {
-            AppError::new(
-                ErrorCode::NoSuchEntity,
-                format!("{principal_arn} is not a user or role of account {}", caller.account_id),
-            )
-        };
-        let arn = IamArn::parse(principal_arn).map_err(|_| no_such())?;
-        if !matches!(arn.kind(), Some(ResourceKind::User | ResourceKind::Role))
-            || arn.account().is_none_or(|a| a.as_str() != caller.account_id)
-        {
-            return Err(no_such());
-        }
+        let arn = principal_of_account(principal_arn, &caller.account_id)?;
         let account = caller.account_id.as_str();
         let before = Arc::new(AccountModel::new(self.account_state_at(account, from).await?));
         let after = Arc::new(AccountModel::new(self.account_state_at(account, to).await?));
@@ -161,7 +146,7 @@ impl Gatehouse {
             let by_action = audit
                 .count_by(&filter, GroupBy::Action)
                 .await
-                .map_err(|e| AppError::new(ErrorCode::ServiceFailure, e.to_string()))?;
+                .map_err(crate::audit_read_error)?;
             actions.extend(by_action.into_iter().filter_map(|(action, _)| action));
         }
         let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();

@@ -147,10 +147,7 @@ impl Gatehouse {
                     let page = audit
                         .query(&filter, (limit - read).min(1_000), after.as_deref())
                         .await
-                        .map_err(|e| match e {
-                            iam_audit::AuditError::Invalid(m) => AppError::new(ErrorCode::InvalidInput, m),
-                            other => AppError::new(ErrorCode::ServiceFailure, other.to_string()),
-                        });
+                        .map_err(crate::audit_read_error);
                     let done = match &page {
                         Ok(page) => {
                             read += page.records.len();

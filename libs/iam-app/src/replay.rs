@@ -15,12 +15,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditRecord, EVENT_SOURCE_AUTHZ};
 use iam_authz::AccountModel;
-use iam_policy::simulate::ContextEntry;
 use iam_policy::{DecisionEffect, MatchedStatement};
 use iam_types::ErrorCode;
 use serde_json::Value;
 
-use crate::access::{decision_name, evaluate_access, matched_statement_json, AccessRequest};
+use crate::access::{
+    context_entry, decision_name, evaluate_access, matched_statement_json, AccessRequest, OrgGuardrails,
+};
 use crate::history::AsOf;
 use crate::organizations::OrgModel;
 use crate::{AppError, Gatehouse};
@@ -80,13 +81,7 @@ pub struct Replayer<'a> {
 
 /// How a replay decides: the decision API's own evaluation, or (to show that the check catches
 /// an evaluator that breaks a rule) another.
-pub type Evaluator = fn(&AccountModel, &str, &AccessRequest, Guardrails<'_>, DateTime<Utc>) -> Evaluated;
-
-/// The guardrails of the principal's account and of the resource's.
-pub type Guardrails<'a> = (
-    Option<&'a crate::organizations::AccountGuardrails>,
-    Option<&'a crate::organizations::AccountGuardrails>,
-);
+pub type Evaluator = fn(&AccountModel, &str, &AccessRequest, OrgGuardrails<'_>, DateTime<Utc>) -> Evaluated;
 
 /// A decision and the statements it rests on, or the refusal.
 pub type Evaluated = Result<(DecisionEffect, Vec<MatchedStatement>), AppError>;
@@ -99,7 +94,7 @@ pub fn decision_api_evaluation(
     model: &AccountModel,
     account_id: &str,
     request: &AccessRequest,
-    guardrails: Guardrails<'_>,
+    guardrails: OrgGuardrails<'_>,
     now: DateTime<Utc>,
 ) -> Evaluated {
     evaluate_access(model, account_id, request, guardrails, now).map(|(effect, matched, _)| (effect, matched))
@@ -172,13 +167,15 @@ pub(crate) fn recorded(record: &AuditRecord) -> Result<Recorded, AppError> {
         .map(|entries| {
             entries
                 .iter()
-                .map(|entry| ContextEntry {
-                    context_key_name: entry["key"].as_str().unwrap_or_default().to_owned(),
-                    context_key_values: entry["values"]
-                        .as_array()
-                        .map(|values| values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                        .unwrap_or_default(),
-                    context_key_type: entry["type"].as_str().unwrap_or("string").to_owned(),
+                .map(|entry| {
+                    context_entry(
+                        entry["key"].as_str().unwrap_or_default().to_owned(),
+                        entry["values"]
+                            .as_array()
+                            .map(|values| values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                            .unwrap_or_default(),
+                        entry["type"].as_str().map(str::to_owned),
+                    )
                 })
                 .collect()
         })

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use iam_audit::{AuditFilter, GroupBy, EVENT_SOURCE_AUTHZ};
-use iam_domain::Requirement;
+use iam_domain::{AccountState, EffectivePolicies, Requirement};
 use iam_policy::Effect;
 use iam_types::{ErrorCode, IamArn, ResourceKind};
 use serde_json::Value;
 
 use crate::access::ApiCaller;
-use crate::{AppError, Gatehouse};
+use crate::{audit_read_error, AppError, Gatehouse};
 
 /// The action the usage reads are authorized as (on the principal's ARN), as AWS authorizes its
 /// own last-accessed reports.
@@ -76,10 +76,29 @@ pub struct UnusedPermissions {
     pub unused: Vec<UnusedStatement>,
 }
 
-fn audit_error(e: iam_audit::AuditError) -> AppError {
-    match e {
-        iam_audit::AuditError::Invalid(m) => AppError::new(ErrorCode::InvalidInput, m),
-        other => AppError::new(ErrorCode::ServiceFailure, other.to_string()),
+/// `principal_arn` parsed, when it names a user or role of `account`; `NoSuchEntity` otherwise.
+pub(crate) fn principal_of_account(principal_arn: &str, account: &str) -> Result<IamArn, AppError> {
+    IamArn::parse(principal_arn)
+        .ok()
+        .filter(|arn| matches!(arn.kind(), Some(ResourceKind::User | ResourceKind::Role)))
+        .filter(|arn| arn.account().is_some_and(|a| a.as_str() == account))
+        .ok_or_else(|| no_such_principal(principal_arn, account))
+}
+
+fn no_such_principal(principal_arn: &str, account: &str) -> AppError {
+    AppError::new(
+        ErrorCode::NoSuchEntity,
+        format!("{principal_arn} is not a user or role of account {account}"),
+    )
+}
+
+/// The effective policies of the user or role `arn` names, if `state` has it.
+pub(crate) fn effective_policies_of(state: &AccountState, arn: &IamArn) -> Option<EffectivePolicies> {
+    let name = arn.name()?;
+    match arn.kind() {
+        Some(ResourceKind::User) => state.effective_policies_of_user(name.as_str()),
+        Some(ResourceKind::Role) => state.effective_policies_of_role(name.as_str()),
+        _ => None,
     }
 }
 
@@ -120,7 +139,10 @@ impl Gatehouse {
             .audit_log()
             .ok_or_else(|| AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"))?;
         // The actions used (an index count), then each one's newest allowed record.
-        let counts = audit.count_by(&filter, GroupBy::Action).await.map_err(audit_error)?;
+        let counts = audit
+            .count_by(&filter, GroupBy::Action)
+            .await
+            .map_err(audit_read_error)?;
         let mut services: BTreeMap<String, ServiceAccess> = BTreeMap::new();
         for (action, count) in counts.into_iter().take(MAX_ACTIONS) {
             let Some(action) = action else { continue };
@@ -134,7 +156,7 @@ impl Gatehouse {
                     None,
                 )
                 .await
-                .map_err(audit_error)?;
+                .map_err(audit_read_error)?;
             let Some((_, record)) = newest.records.into_iter().next() else {
                 continue;
             };
@@ -190,24 +212,9 @@ impl Gatehouse {
         let filter = self.usage_filter(caller, principal_arn, since)?;
         let model = self.caller_model(caller)?;
         let state = model.state();
-        let no_such = || {
-            AppError::new(
-                ErrorCode::NoSuchEntity,
-                format!("{principal_arn} is not a user or role of account {}", caller.account_id),
-            )
-        };
-        let arn = IamArn::parse(principal_arn).map_err(|_| no_such())?;
-        let name = arn.name().ok_or_else(no_such)?;
-        let policies = match arn.kind() {
-            Some(ResourceKind::User) => state.effective_policies_of_user(name.as_str()),
-            Some(ResourceKind::Role) => state.effective_policies_of_role(name.as_str()),
-            _ => None,
-        }
-        .filter(|_| {
-            arn.account()
-                .is_some_and(|account| account.as_str() == caller.account_id)
-        })
-        .ok_or_else(no_such)?;
+        let arn = principal_of_account(principal_arn, &caller.account_id)?;
+        let policies =
+            effective_policies_of(state, &arn).ok_or_else(|| no_such_principal(principal_arn, &caller.account_id))?;
         let audit = self
             .audit_log()
             .ok_or_else(|| AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"))?;
@@ -219,7 +226,7 @@ impl Gatehouse {
             let page = audit
                 .query(&filter, 1_000, after.as_deref())
                 .await
-                .map_err(audit_error)?;
+                .map_err(audit_read_error)?;
             for (_, record) in &page.records {
                 report.decisions += 1;
                 let statements = record

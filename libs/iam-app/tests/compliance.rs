@@ -430,7 +430,7 @@ async fn every_decision_of_a_random_workload_replays_to_its_record() {
         model: &iam_authz::AccountModel,
         account: &str,
         request: &AccessRequest,
-        guardrails: iam_app::replay::Guardrails<'_>,
+        guardrails: iam_app::access::OrgGuardrails<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> iam_app::replay::Evaluated {
         let decided = iam_app::replay::decision_api_evaluation(model, account, request, guardrails, now)?;

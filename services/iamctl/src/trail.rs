@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
 use serde_json::{json, Value};
 
-use crate::client::{interpret_response, request_body, send, signed_request, ClientError, Endpoint, DEFAULT_ENDPOINT};
+use crate::client::{ClientError, Endpoint, DEFAULT_ENDPOINT};
 use crate::credentials;
+use crate::export::records_oldest_first;
 
 /// Arguments of `iamctl audit export-trail`.
 #[derive(Debug, clap::Args)]
@@ -73,13 +74,6 @@ impl TrailError {
 }
 
 const STATE_FILE: &str = ".gatehouse-export.json";
-
-const PAGE: &str = "query($account: String, $f: AuditEventFilter, $after: String) {
-  auditEvents(accountId: $account, filter: $f, first: 1000, after: $after) {
-    edges { cursor node { cloudTrailRecord } }
-    pageInfo { hasNextPage }
-  }
-}";
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> TrailError {
     TrailError::Io(format!("cannot {what} `{}`: {e}", path.display()))
@@ -157,7 +151,8 @@ pub(crate) fn export_trail(args: &ExportTrailArgs, env: &dyn Fn(&str) -> Option<
     let mut at = start;
     while at < end {
         let next = at + hour;
-        let records = fetch_hour(&endpoint, &resolved, args.account_id.as_deref(), at, next)?;
+        let window = json!({"from": at, "to": next});
+        let records = records_oldest_first(&endpoint, &resolved, args.account_id.as_deref(), &window)?;
         let mut by_region: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
         for record in records {
             let account = record["recipientAccountId"].as_str().unwrap_or("unknown").to_owned();
@@ -186,35 +181,6 @@ pub(crate) fn export_trail(args: &ExportTrailArgs, env: &dyn Fn(&str) -> Option<
         "files": files,
         "records": records_written,
     }))
-}
-
-/// Every record of `[from, to)`, oldest first.
-fn fetch_hour(
-    endpoint: &Endpoint,
-    resolved: &credentials::Resolved,
-    account: Option<&str>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<Value>, TrailError> {
-    let mut after: Option<String> = None;
-    let mut records = Vec::new();
-    loop {
-        let variables = json!({"account": account, "f": {"from": from, "to": to}, "after": after}).to_string();
-        let body = request_body(PAGE, Some(&variables))?;
-        let request = signed_request(endpoint, body, resolved, Utc::now())?;
-        let (status, text) = send(endpoint, &request)?;
-        interpret_response(status, &text)?;
-        let page: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let connection = &page["data"]["auditEvents"];
-        let edges = connection["edges"].as_array().cloned().unwrap_or_default();
-        records.extend(edges.iter().map(|edge| edge["node"]["cloudTrailRecord"].clone()));
-        match (connection["pageInfo"]["hasNextPage"].as_bool(), edges.last()) {
-            (Some(true), Some(last)) => after = last["cursor"].as_str().map(str::to_owned),
-            _ => break,
-        }
-    }
-    records.reverse();
-    Ok(records)
 }
 
 #[cfg(test)]
