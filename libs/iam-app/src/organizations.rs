@@ -144,7 +144,7 @@ impl OrgModel {
         let member = state.account(account_id)?;
         // Each policy is a shared compiled set: an account holds a few pointers, not policies.
         let levels = |policy_type| -> OrgLevels {
-            OrgLevels::new(
+            self.compiler.levels(
                 state
                     .levels_for(account_id, policy_type)
                     .iter()

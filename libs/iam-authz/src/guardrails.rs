@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use iam_policy::{
-    evaluate, evaluate_guardrails, Context, Decision, DecisionDetails, DecisionEffect, OrgLevels, Policies, PolicySet,
-    PolicySource, Request,
+    evaluate, evaluate_guardrails, Context, Decision, DecisionDetails, DecisionEffect, OrgLevels, PathCache, Policies,
+    PolicySet, PolicySource, Request,
 };
 
 use crate::{compile_set, CompiledPrincipal};
@@ -53,12 +53,25 @@ impl Guardrails {
 #[derive(Debug, Default)]
 pub struct LevelCompiler {
     levels: Mutex<HashMap<[u8; 32], Weak<PolicySet>>>,
+    /// Each distinct path's policies with one action index over them, shared by its accounts.
+    paths: PathCache,
 }
 
 impl LevelCompiler {
     /// A compiler with nothing compiled yet.
     pub fn new() -> Self {
         LevelCompiler::default()
+    }
+
+    /// The levels of one account's path (root first), each a list of policies compiled by
+    /// [`LevelCompiler::compile_policy`]; accounts whose paths hold the same policies share their
+    /// merged index.
+    pub fn levels<L, P>(&self, levels: L) -> OrgLevels
+    where
+        L: IntoIterator<Item = P>,
+        P: IntoIterator<Item = Arc<PolicySet>>,
+    {
+        OrgLevels::shared(levels, &self.paths)
     }
 
     /// One policy compiled on its own, shared by every level (of every account) it is attached

@@ -223,18 +223,15 @@ fn level_votes(
     // (policy, statement), in policy order: built by walking the policies in order. Few
     // statements allow at any level, so they stay on the stack.
     let mut allowing: SmallVec<[(u32, &CompiledStatement); 16]> = SmallVec::new();
-    for (at, set) in levels.policies().iter().enumerate() {
-        let at = u32::try_from(at).unwrap_or(u32::MAX);
-        set.for_each_action_match(action, |statement| {
-            if applies(statement, request).is_none() {
-                return;
-            }
-            match statement.effect {
-                Effect::Allow => allowing.push((at, statement)),
-                Effect::Deny => denies.push(matched(set, slot, statement)),
-            }
-        });
-    }
+    levels.for_each_action_match(action, |at, set, statement| {
+        if applies(statement, request).is_none() {
+            return;
+        }
+        match statement.effect {
+            Effect::Allow => allowing.push((at, statement)),
+            Effect::Deny => denies.push(matched(set, slot, statement)),
+        }
+    });
     let allows_at = |policy: u32| {
         let start = allowing.partition_point(|(p, _)| *p < policy);
         allowing.get(start).is_some_and(|(p, _)| *p == policy)

@@ -40,7 +40,7 @@ pub use evaluate::{
     evaluate, evaluate_guardrails, missing_context_keys, Decision, DecisionDetails, DecisionEffect, MatchedStatement,
     Policies, PolicySlot, Request,
 };
-pub use levels::OrgLevels;
+pub use levels::{OrgLevels, PathCache};
 pub use model::{
     ActionBlock, BaseOperator, ConditionClause, ConditionOperator, Effect, OperatorFamily, Policy, PrincipalBlock,
     PrincipalSet, PrincipalType, ResourceBlock, SetQualifier, Statement, Version,
