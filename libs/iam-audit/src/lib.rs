@@ -5,6 +5,8 @@
 //! Codemap:
 //! - [`record`]: [`AuditRecord`] (CloudTrail's field names) and the fields it is indexed by.
 //! - [`redact`]: removal of secrets from request and response elements before they are recorded.
+//! - [`integrity`]: tamper evidence: each account's hash chain, signed digests, their keys and
+//!   the verification that names the first record edited, deleted, inserted or reordered.
 //! - [`log`]: the [`AuditLog`] port (append durably, query newest first, count, export) and its
 //!   filter and page types.
 //! - `conformance` (feature `conformance`): the suite every [`AuditLog`] store runs and the
@@ -17,6 +19,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod integrity;
 pub mod log;
 pub mod record;
 pub mod redact;
