@@ -13,6 +13,7 @@ pub mod credential_report;
 pub mod credentials;
 mod decision_record;
 pub mod history;
+pub mod integrity;
 pub mod management;
 pub mod metrics;
 pub mod organizations;
@@ -143,6 +144,8 @@ pub struct Gatehouse {
     key_index: RwLock<HashMap<String, String>>,
     /// Where decisions and management calls are recorded.
     audit: Option<Arc<dyn iam_audit::AuditLog>>,
+    /// The key that signs the audit history's digests, when this process signs them.
+    audit_signer: Option<Arc<iam_audit::integrity::AuditSigner>>,
     /// Failed authentications recorded this second, so a flood writes a bounded history.
     auth_failures: auth_failures::AuthFailureLimiter,
     /// What the use cases measure.
@@ -208,6 +211,7 @@ impl Gatehouse {
             accounts: RwLock::new(HashMap::new()),
             key_index: RwLock::new(HashMap::new()),
             audit: None,
+            audit_signer: None,
             auth_failures: auth_failures::AuthFailureLimiter::default(),
             metrics: Arc::new(metrics::AppMetrics::default()),
             sign_in_guard: signin::SignInGuard::default(),

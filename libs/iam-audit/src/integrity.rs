@@ -139,6 +139,17 @@ impl ChainHeads {
         next
     }
 
+    /// Sets an account's head back (`None`: no chain begun), as it was before links that were
+    /// never stored.
+    pub fn reset(&mut self, account_id: &str, head: Option<ChainLink>) {
+        match head {
+            Some(head) => self.restore(account_id, head),
+            None => {
+                self.heads.remove(account_id);
+            }
+        }
+    }
+
     /// An account's head.
     pub fn get(&self, account_id: &str) -> Option<ChainLink> {
         self.heads.get(account_id).copied()
@@ -201,7 +212,9 @@ pub struct AuditSigner {
 
 impl fmt::Debug for AuditSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditSigner").field("key_id", &self.public.key_id).finish()
+        f.debug_struct("AuditSigner")
+            .field("key_id", &self.public.key_id)
+            .finish()
     }
 }
 
@@ -294,7 +307,9 @@ impl TrustedKeys {
         loop {
             let before = pending.len();
             pending.retain(|key| {
-                let Some(endorsement) = &key.endorsement else { return true };
+                let Some(endorsement) = &key.endorsement else {
+                    return true;
+                };
                 let Some(endorser) = trusted.keys.get(&endorsement.key_id) else {
                     return true;
                 };
@@ -583,10 +598,16 @@ pub fn verify_chain(account_id: &str, records: &[StoredRecord], digests: &[Diges
             sequence: Some(body.chain_sequence),
             position: None,
             event_id: None,
-            detail: format!("digest of {} (records 1 to {}): {detail}", body.digest_time, body.chain_sequence),
+            detail: format!(
+                "digest of {} (records 1 to {}): {detail}",
+                body.digest_time, body.chain_sequence
+            ),
         };
         let found = if body.account_id != account_id {
-            Some(problem(ProblemKind::DigestInvalid, format!("it names account {}", body.account_id)))
+            Some(problem(
+                ProblemKind::DigestInvalid,
+                format!("it names account {}", body.account_id),
+            ))
         } else if let Err(why) = keys.verify(digest) {
             Some(problem(ProblemKind::DigestInvalid, why))
         } else if body.previous_digest_hash != previous.map(Digest::hash) {
@@ -595,7 +616,10 @@ pub fn verify_chain(account_id: &str, records: &[StoredRecord], digests: &[Diges
                 "it does not name the digest before it: a digest was removed, added or moved".into(),
             ))
         } else if previous.is_some_and(|p| p.body.chain_sequence > body.chain_sequence) {
-            Some(problem(ProblemKind::DigestMissing, "it covers less than the digest before it".into()))
+            Some(problem(
+                ProblemKind::DigestMissing,
+                "it covers less than the digest before it".into(),
+            ))
         } else {
             None
         };
@@ -628,12 +652,19 @@ pub fn verify_chain(account_id: &str, records: &[StoredRecord], digests: &[Diges
             record_problem = Some(about(
                 ProblemKind::Inserted,
                 None,
-                format!("record at position {} carries no chain link after the chain began", record.position),
+                format!(
+                    "record at position {} carries no chain link after the chain began",
+                    record.position
+                ),
             ));
             break;
         };
         if stored.sequence != expected {
-            let later = |sequence: u64| chained[at + 1..].iter().any(|r| r.link.is_some_and(|l| l.sequence == sequence));
+            let later = |sequence: u64| {
+                chained[at + 1..]
+                    .iter()
+                    .any(|r| r.link.is_some_and(|l| l.sequence == sequence))
+            };
             record_problem = Some(if seen.contains(&stored.sequence) {
                 about(
                     ProblemKind::Inserted,
@@ -716,7 +747,10 @@ pub fn verify_chain(account_id: &str, records: &[StoredRecord], digests: &[Diges
             });
         }
     }
-    if record_problem.as_ref().is_some_and(|p| p.kind == ProblemKind::DigestMismatch) {
+    if record_problem
+        .as_ref()
+        .is_some_and(|p| p.kind == ProblemKind::DigestMismatch)
+    {
         // Only what a valid digest covers is known good then.
         report.verified_through = report.last_valid_digest.as_ref().map_or(0, |d| d.chain_sequence);
     }

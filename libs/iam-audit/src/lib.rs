@@ -24,7 +24,7 @@ pub mod log;
 pub mod record;
 pub mod redact;
 
-pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, GroupBy};
+pub use log::{AuditError, AuditFilter, AuditLog, AuditPage, ChainPage, ChainedRecord, GroupBy};
 pub use record::{
     encode_all, AuditFields, AuditRecord, DecisionDetail, EncodedRecord, EventKey, PolicyRef, UserIdentity,
     EVENT_SOURCE_AUTHZ, EVENT_SOURCE_IAM, EVENT_SOURCE_ORGANIZATIONS, ORGANIZATION_ID_KEY,

@@ -3,6 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use std::sync::Arc;
+
+use crate::integrity::{AuditSigner, ChainLink, Digest, PublicKey};
 use crate::record::{AuditRecord, EncodedRecord, EventKey};
 
 /// An audit-log failure.
@@ -98,6 +101,30 @@ pub struct AuditPage {
     pub has_next_page: bool,
 }
 
+/// One record as stored, with its place in its account's hash chain.
+#[derive(Debug, Clone)]
+pub struct ChainedRecord {
+    /// The store's position of the record (its storage order).
+    pub position: u64,
+    /// Its link; `None` for a record stored before chains began.
+    pub link: Option<ChainLink>,
+    /// The record's CloudTrail JSON, byte for byte as stored.
+    pub json: Vec<u8>,
+}
+
+/// A page of one account's records in storage order.
+#[derive(Debug, Clone, Default)]
+pub struct ChainPage {
+    /// The records, oldest first.
+    pub records: Vec<ChainedRecord>,
+    /// The position to continue after, when more may follow.
+    pub next: Option<u64>,
+}
+
+fn no_chain() -> AuditError {
+    AuditError::Unavailable("this audit store keeps no hash chain".into())
+}
+
 /// The audit history of every account.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
@@ -143,6 +170,58 @@ pub trait AuditLog: Send + Sync {
     /// [`AuditError::Unavailable`], saying why appends would fail.
     async fn ready(&self) -> Result<(), AuditError> {
         Ok(())
+    }
+
+    /// One account's records in storage order, after position `after`, `first` at most, each
+    /// with its chain link (see [`crate::integrity`]): what a verifier reads. The store extends
+    /// each account's chain as it stores records, in the order it stores them.
+    ///
+    /// # Errors
+    /// A backend failure; [`AuditError::Unavailable`] for a store that keeps no chain.
+    async fn chain(&self, account_id: &str, after: Option<u64>, first: usize) -> Result<ChainPage, AuditError> {
+        let _ = (account_id, after, first);
+        Err(no_chain())
+    }
+
+    /// Signs, with `signer`, a digest of every account whose chain advanced since its last
+    /// digest (or of `account_id` alone), stores them and returns them.
+    ///
+    /// # Errors
+    /// A backend failure; [`AuditError::Unavailable`] for a store that keeps no chain.
+    async fn sign_digests(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        let _ = (signer, account_id);
+        Err(no_chain())
+    }
+
+    /// An account's digests, in the order they were stored.
+    ///
+    /// # Errors
+    /// A backend failure; [`AuditError::Unavailable`] for a store that keeps no chain.
+    async fn digests(&self, account_id: &str) -> Result<Vec<Digest>, AuditError> {
+        let _ = account_id;
+        Err(no_chain())
+    }
+
+    /// Records a signing key (the first, or one endorsed by the key it replaces) in the log,
+    /// once: a key already recorded is not recorded again.
+    ///
+    /// # Errors
+    /// A backend failure; [`AuditError::Unavailable`] for a store that keeps no chain.
+    async fn record_signing_key(&self, key: PublicKey) -> Result<(), AuditError> {
+        let _ = key;
+        Err(no_chain())
+    }
+
+    /// Every signing key recorded, oldest first.
+    ///
+    /// # Errors
+    /// A backend failure; [`AuditError::Unavailable`] for a store that keeps no chain.
+    async fn signing_keys(&self) -> Result<Vec<PublicKey>, AuditError> {
+        Err(no_chain())
     }
 
     /// Records appended but not yet queryable (an index behind its log, messages a producer has

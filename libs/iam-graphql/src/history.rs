@@ -389,7 +389,7 @@ fn filter_of(history: History, filter: Option<AuditEventFilter>) -> AuditFilter 
 
 /// The caller's scope, the history it asked for (authorized as `LookupEvents`, and as
 /// [`history_of`] decides), and the audit log to read it from.
-async fn readable_history(
+pub(crate) async fn readable_history(
     ctx: &Context<'_>,
     account_id: Option<String>,
     organization_trail: bool,
@@ -417,9 +417,9 @@ fn history_error(error: iam_audit::AuditError) -> async_graphql::Error {
 }
 
 /// Whose records a query reads.
-struct History {
+pub(crate) struct History {
     /// The account; empty for a whole organization trail.
-    account_id: String,
+    pub(crate) account_id: String,
     /// The organization trail, when the query reads one.
     organization_id: Option<String>,
 }

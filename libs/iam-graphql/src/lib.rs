@@ -12,6 +12,7 @@ mod error;
 mod federation;
 mod guard;
 mod history;
+mod integrity;
 mod mutation;
 mod organizations;
 mod preview;
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     credential_report::CredentialReportQuery,
     federation::FederationQuery,
     organizations::OrganizationQuery,
+    integrity::IntegrityQuery,
 );
 
 /// Every mutation: the IAM actions (`mutation.rs`), credentials, federation, AWS Organizations.
@@ -50,6 +52,7 @@ pub struct MutationRoot(
     credential_report::CredentialReportMutation,
     federation::FederationMutation,
     organizations::OrganizationMutation,
+    integrity::IntegrityMutation,
 );
 
 /// The schema type.

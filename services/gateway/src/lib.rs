@@ -162,6 +162,7 @@ impl Gateway {
             .route("/health/live", get(|| async { "ok" }))
             .route("/health/ready", get(ready))
             .route("/metrics", get(metrics_text))
+            .route("/.well-known/gatehouse/audit-signing-keys", get(audit_signing_keys))
             .layer(axum::middleware::from_fn_with_state(metrics, observe::track))
             .with_state(self)
     }
@@ -216,6 +217,15 @@ impl CredentialStore for Keys<'_> {
 async fn ready(State(gateway): State<Gateway>) -> Response {
     match gateway.gatehouse.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.message).into_response(),
+    }
+}
+
+/// The audit history's signing keys, public, oldest first (`{"keys": [...]}`): what a verifier
+/// of digests trusts, each key after the first endorsed by the key before it.
+async fn audit_signing_keys(State(gateway): State<Gateway>) -> Response {
+    match gateway.gatehouse.audit_signing_keys().await {
+        Ok(keys) => axum::Json(serde_json::json!({ "keys": keys })).into_response(),
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.message).into_response(),
     }
 }

@@ -15,6 +15,7 @@ use iam_policy::PolicyError;
 mod client;
 mod credentials;
 mod export;
+mod integrity;
 mod trail;
 mod verify;
 
@@ -64,6 +65,10 @@ enum AuditCommand {
     /// Replays every audited decision of a time range on the state it was made on and reports
     /// the records the replay disagrees with (exit code 1 when there is any).
     VerifyReplay(verify::VerifyReplayArgs),
+    /// Checks that an account's audit history is the one that was written: its hash chain, its
+    /// signed digests and their keys. Reports the first record edited, deleted, inserted or
+    /// reordered and the last digest that holds (exit code 1 when anything is wrong).
+    Verify(integrity::VerifyChainArgs),
     /// Writes the audit history in CloudTrail's layout (a gzip file per account, region and
     /// hour under `AWSLogs/`), resuming where the last run in the directory stopped.
     ExportTrail(trail::ExportTrailArgs),
@@ -125,6 +130,17 @@ fn run(cli: Cli) -> Result<String, Failure> {
             let verified = verify::verify_replay(&args, &credentials::process_env).map_err(client_failure)?;
             let report = serde_json::to_string_pretty(&verified.report).map_err(|e| Failure::Other(e.to_string()))?;
             if verified.faithful {
+                Ok(report)
+            } else {
+                Err(Failure::Finding(report))
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => {
+            let verdict = integrity::verify_chain_live(&args, &credentials::process_env).map_err(client_failure)?;
+            let report = serde_json::to_string_pretty(&verdict.report).map_err(|e| Failure::Other(e.to_string()))?;
+            if verdict.intact {
                 Ok(report)
             } else {
                 Err(Failure::Finding(report))

@@ -8,6 +8,7 @@
 //! Configuration, lowest precedence first: built-in defaults, a TOML file (`--config`), the
 //! environment (`GATEHOUSE_*`), flags.
 
+mod audit_key;
 mod follow;
 
 use std::net::SocketAddr;
@@ -100,6 +101,18 @@ struct Flags {
     /// 0 turns the limit off). Beyond it: `Throttling` with `Retry-After`.
     #[arg(long, env = "GATEHOUSE_THROTTLE_PER_KEY")]
     throttle_per_key: Option<u32>,
+    /// Seconds between signed digests of the audit history (each account whose chain advanced
+    /// gets one; default 300, 0: only on demand and at shutdown). With `--kafka-brokers` the
+    /// replicas sign only with an explicit `--audit-signing-key-file` they share.
+    #[arg(long, env = "GATEHOUSE_AUDIT_DIGEST_INTERVAL")]
+    audit_digest_interval: Option<u64>,
+    /// The audit signing key (sealed with the master key); by default
+    /// `<data_dir>/audit-signing.key`, made on first start.
+    #[arg(long, env = "GATEHOUSE_AUDIT_SIGNING_KEY_FILE")]
+    audit_signing_key_file: Option<PathBuf>,
+    /// Replace the audit signing key at this start: the old key endorses the new one in the log.
+    #[arg(long)]
+    rotate_audit_signing_key: bool,
     /// Log lines as `text` (the default) or `json` (one object a line, each with its request's
     /// id). The filter is `RUST_LOG`'s.
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT")]
@@ -124,6 +137,8 @@ struct FileConfig {
     max_connections: Option<usize>,
     request_read_timeout: Option<u64>,
     throttle_per_key: Option<u32>,
+    audit_digest_interval: Option<u64>,
+    audit_signing_key_file: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -144,6 +159,11 @@ struct Config {
     serve: gateway::serve::ServeLimits,
     /// Request limits.
     requests: gateway::RequestLimits,
+    /// Where the audit signing key is; `None`: this process signs no digests.
+    audit_signing_key_file: Option<PathBuf>,
+    /// Between periodic digests; `None`: only on demand and at shutdown.
+    audit_digest_interval: Option<std::time::Duration>,
+    rotate_audit_signing_key: bool,
 }
 
 /// How a replica on the shared log hears of other replicas' appends.
@@ -245,9 +265,25 @@ impl Config {
             per_key_rate: std::num::NonZeroU32::new(flags.throttle_per_key.or(file.throttle_per_key).unwrap_or(50_000)),
             body_read_timeout: read_timeout,
         };
+        // Replicas sharing one audit store sign only with a key they share, never each its own.
+        let audit_signing_key_file = flags
+            .audit_signing_key_file
+            .or(file.audit_signing_key_file)
+            .or_else(|| audit_kafka.is_none().then(|| data_dir.join("audit-signing.key")));
+        let audit_digest_interval = match flags
+            .audit_digest_interval
+            .or(file.audit_digest_interval)
+            .unwrap_or(300)
+        {
+            0 => None,
+            seconds => Some(std::time::Duration::from_secs(seconds)),
+        };
         Ok(Config {
             serve,
             requests,
+            audit_signing_key_file,
+            audit_digest_interval,
+            rotate_audit_signing_key: flags.rotate_audit_signing_key,
             audit_durability,
             database_url,
             events_schema,
@@ -262,6 +298,38 @@ impl Config {
             data_dir,
         })
     }
+}
+
+/// Signs a digest of every account whose audit chain advanced, every `interval` until `stop`,
+/// and once more at `stop`, so a clean shutdown leaves everything written covered.
+async fn sign_digests(
+    gatehouse: Arc<Gatehouse>,
+    interval: Option<std::time::Duration>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    if gatehouse.audit_signer().is_none() {
+        return;
+    }
+    let sign = || async {
+        if let Err(error) = gatehouse.sign_audit_digests(None).await {
+            tracing::error!(code = %error.code, message = %error.message, "could not sign the audit digests");
+        }
+    };
+    tokio::pin!(stop);
+    match interval {
+        Some(interval) => {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => sign().await,
+                    () = &mut stop => break,
+                }
+            }
+        }
+        None => stop.await,
+    }
+    sign().await;
 }
 
 /// Measures, every second until `stop`, how many events of the log the read model has yet to
@@ -453,7 +521,15 @@ async fn main() -> anyhow::Result<()> {
         }
         (Log::Sqlite(_), _) => Following::Nothing,
     };
-    let gatehouse = Arc::new(Gatehouse::load(log.store(), sealer).await?.with_audit(audit.log()));
+    let signer = match &config.audit_signing_key_file {
+        Some(path) => Some(audit_key::load(path, &sealer, &audit.log(), config.rotate_audit_signing_key).await?),
+        None => None,
+    };
+    let mut gatehouse = Gatehouse::load(log.store(), sealer).await?.with_audit(audit.log());
+    if let Some(signer) = signer {
+        gatehouse = gatehouse.with_audit_signer(signer);
+    }
+    let gatehouse = Arc::new(gatehouse);
     bootstrap(&gatehouse, &config).await?;
     // `CreateAccount` requests a stop interrupted (between reserving and joining) are finished
     // before serving; a failure leaves them in progress for the next start.
@@ -506,6 +582,8 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    let digests = tokio::spawn(sign_digests(gatehouse.clone(), config.audit_digest_interval, stopped()));
+
     let auth = AuthSettings {
         region: config.region.clone(),
         ..AuthSettings::default()
@@ -528,6 +606,7 @@ async fn main() -> anyhow::Result<()> {
     gateway::serve::serve(listener, app, config.serve, shutdown_signal()).await?;
     let _ = stop_background.send(true);
     let _ = background.await;
+    let _ = digests.await;
     if let Some(read_model) = read_model {
         read_model.close().await;
     }

@@ -86,7 +86,17 @@ fn an_untouched_history_is_intact_up_to_its_last_digest() {
     assert_eq!(report.last_valid_digest.unwrap().chain_sequence, 25);
     // No digest yet for a new digest when nothing advanced.
     let head = history.heads.get(ACCOUNT).unwrap();
-    assert!(next_digest(&key, ACCOUNT, head, Some(&DigestHead { chain_sequence: 30, ..history.last.clone().unwrap() }), Utc::now()).is_none());
+    assert!(next_digest(
+        &key,
+        ACCOUNT,
+        head,
+        Some(&DigestHead {
+            chain_sequence: 30,
+            ..history.last.clone().unwrap()
+        }),
+        Utc::now()
+    )
+    .is_none());
 }
 
 #[test]
@@ -97,7 +107,10 @@ fn an_edited_record_is_named() {
     let report = verify_chain(ACCOUNT, &history.stored(), &history.digests, &trusting(&key));
     assert_eq!(kind(&report), Some(ProblemKind::Edited));
     let problem = report.problem.unwrap();
-    assert_eq!((problem.sequence, problem.position, problem.event_id.as_deref()), (Some(14), Some(14), Some("e14")));
+    assert_eq!(
+        (problem.sequence, problem.position, problem.event_id.as_deref()),
+        (Some(14), Some(14), Some("e14"))
+    );
     assert_eq!(report.last_valid_digest.unwrap().chain_sequence, 10);
     assert_eq!(report.verified_through, 13);
 }
@@ -159,7 +172,11 @@ fn an_edit_with_every_link_recomputed_is_caught_by_the_digest() {
         .records
         .iter()
         .map(|(bytes, record)| {
-            let bytes = if record.position == 17 { b"{\"eventID\":\"e17\",\"rewritten\":1}".to_vec() } else { bytes.clone() };
+            let bytes = if record.position == 17 {
+                b"{\"eventID\":\"e17\",\"rewritten\":1}".to_vec()
+            } else {
+                bytes.clone()
+            };
             StoredRecord {
                 link: Some(heads.append(ACCOUNT, &bytes)),
                 record_hash: record_hash(&bytes),
@@ -184,7 +201,10 @@ fn digests_signed_by_an_unendorsed_key_or_removed_are_refused_and_rotation_is_fo
     let endorsed = first.endorse(second.public_key());
     history.append(5);
     history.digest(&second);
-    assert_eq!(history.digests[1].body.previous_signing_key_id.as_deref(), Some(first.key_id()));
+    assert_eq!(
+        history.digests[1].body.previous_signing_key_id.as_deref(),
+        Some(first.key_id())
+    );
     let trusted = TrustedKeys::from_anchor(first.public_key(), &[endorsed.clone()]);
     assert!(trusted.accepts(second.key_id()) && trusted.refused.is_empty());
     let report = verify_chain(ACCOUNT, &history.stored(), &history.digests, &trusted);
@@ -213,7 +233,12 @@ fn digests_signed_by_an_unendorsed_key_or_removed_are_refused_and_rotation_is_fo
     history.digest(&second);
     let mut missing = history.digests.clone();
     missing.remove(1);
-    let report = verify_chain(ACCOUNT, &history.stored(), &missing, &TrustedKeys::from_anchor(first.public_key(), &[first.endorse(second.public_key())]));
+    let report = verify_chain(
+        ACCOUNT,
+        &history.stored(),
+        &missing,
+        &TrustedKeys::from_anchor(first.public_key(), &[first.endorse(second.public_key())]),
+    );
     assert_eq!(kind(&report), Some(ProblemKind::DigestMissing));
 }
 
@@ -234,7 +259,17 @@ fn chains_are_bound_to_their_account_and_the_formats_are_stable() {
     let text = genesis("111122223333").to_string();
     assert_eq!(text.parse::<ChainHash>().unwrap(), genesis("111122223333"));
     let key = signer();
-    let digest = next_digest(&key, ACCOUNT, ChainLink { sequence: 3, hash: genesis(ACCOUNT) }, None, Utc::now()).unwrap();
+    let digest = next_digest(
+        &key,
+        ACCOUNT,
+        ChainLink {
+            sequence: 3,
+            hash: genesis(ACCOUNT),
+        },
+        None,
+        Utc::now(),
+    )
+    .unwrap();
     let json = serde_json::to_string(&digest).unwrap();
     let back: Digest = serde_json::from_str(&json).unwrap();
     assert_eq!(back, digest);

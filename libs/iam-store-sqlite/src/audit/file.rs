@@ -1,7 +1,10 @@
 //! The audit log's records: one append-only file of checksummed frames.
 //!
 //! A frame is `[payload length: u32 LE][CRC-32 of position and payload: u32 LE][position: u64 LE]`
-//! followed by the payload (the record's CloudTrail JSON). A group of records is one `write` and
+//! followed by the payload. The length's top four bits say what the payload is ([`FrameKind`]):
+//! a record's CloudTrail JSON (0, as versions before the hash chain wrote every record), a record
+//! preceded by its chain link (sequence `u64` LE and the 32-byte hash, then the JSON), a signed
+//! digest, or a signing key (both JSON, see `iam_audit::integrity`). A group of records is one `write` and
 //! one `fdatasync`: no page is ever rewritten, which is what the SQLite table this replaces did
 //! several times per record (B-tree page, WAL frame, checkpoint copy).
 //!
@@ -19,6 +22,62 @@ use std::sync::Arc;
 
 /// Frame header: length, checksum, position.
 pub(crate) const HEADER: usize = 16;
+/// A chained record's link before its JSON: the sequence and the hash.
+pub(crate) const LINK: usize = 40;
+/// The length field's bits that carry the payload's length; the rest carry its kind.
+const LENGTH_BITS: u32 = 0x0FFF_FFFF;
+const KIND_SHIFT: u32 = 28;
+
+/// What a frame holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FrameKind {
+    /// A record without a chain link (written before chains began).
+    Record,
+    /// A record and its chain link.
+    Chained,
+    /// A signed digest.
+    Digest,
+    /// A signing key.
+    Key,
+}
+
+impl FrameKind {
+    fn bits(self) -> u32 {
+        match self {
+            FrameKind::Record => 0,
+            FrameKind::Chained => 1,
+            FrameKind::Digest => 2,
+            FrameKind::Key => 3,
+        }
+    }
+
+    fn of(bits: u32) -> Option<Self> {
+        match bits {
+            0 => Some(FrameKind::Record),
+            1 => Some(FrameKind::Chained),
+            2 => Some(FrameKind::Digest),
+            3 => Some(FrameKind::Key),
+            _ => None,
+        }
+    }
+}
+
+/// A frame's payload split into its chain link (chained records only) and its JSON.
+pub(crate) fn split_link(kind: FrameKind, payload: &[u8]) -> (Option<iam_audit::integrity::ChainLink>, &[u8]) {
+    match (kind, payload.split_first_chunk::<8>()) {
+        (FrameKind::Chained, Some((sequence, rest))) if rest.len() >= 32 => {
+            let (hash, json) = rest.split_at(32);
+            let mut bytes = [0u8; 32];
+            bytes.copy_from_slice(hash);
+            let link = iam_audit::integrity::ChainLink {
+                sequence: u64::from_le_bytes(*sequence),
+                hash: iam_audit::integrity::ChainHash(bytes),
+            };
+            (Some(link), json)
+        }
+        _ => (None, payload),
+    }
+}
 /// No record is this large (a record is a few KB; a management call's before/after at most a
 /// few hundred KB): a larger length is damage, not a record.
 const MAX_PAYLOAD: u32 = 64 * 1024 * 1024;
@@ -39,14 +98,37 @@ fn checksum(position: u64, payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Appends `payload` as a frame to `buffer`; returns the frame's offset within the buffer.
+/// Appends `payload` as a record frame without a link to `buffer`; returns the frame's offset
+/// within the buffer.
+#[cfg(test)]
 pub(crate) fn encode(buffer: &mut Vec<u8>, position: u64, payload: &[u8]) -> usize {
+    encode_kind(buffer, position, FrameKind::Record, None, payload)
+}
+
+/// Appends a frame of `kind` to `buffer`, its payload `link` (a chained record's) then `body`;
+/// returns the frame's offset within the buffer.
+pub(crate) fn encode_kind(
+    buffer: &mut Vec<u8>,
+    position: u64,
+    kind: FrameKind,
+    link: Option<&iam_audit::integrity::ChainLink>,
+    body: &[u8],
+) -> usize {
     let at = buffer.len();
-    let length = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    buffer.extend_from_slice(&length.to_le_bytes());
-    buffer.extend_from_slice(&checksum(position, payload).to_le_bytes());
+    let link_length = if link.is_some() { LINK } else { 0 };
+    let length = u32::try_from(link_length + body.len()).unwrap_or(LENGTH_BITS) & LENGTH_BITS;
+    buffer.extend_from_slice(&(length | (kind.bits() << KIND_SHIFT)).to_le_bytes());
+    let crc_at = buffer.len();
+    buffer.extend_from_slice(&[0; 4]);
     buffer.extend_from_slice(&position.to_le_bytes());
-    buffer.extend_from_slice(payload);
+    let payload_at = buffer.len();
+    if let Some(link) = link {
+        buffer.extend_from_slice(&link.sequence.to_le_bytes());
+        buffer.extend_from_slice(&link.hash.0);
+    }
+    buffer.extend_from_slice(body);
+    let crc = checksum(position, &buffer[payload_at..]);
+    buffer[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
     at
 }
 
@@ -54,6 +136,8 @@ pub(crate) fn encode(buffer: &mut Vec<u8>, position: u64, payload: &[u8]) -> usi
 pub(crate) struct Frame {
     pub(crate) offset: u64,
     pub(crate) position: u64,
+    pub(crate) kind: FrameKind,
+    /// For a chained record, its link then its JSON ([`split_link`]).
     pub(crate) payload: Vec<u8>,
 }
 
@@ -198,7 +282,8 @@ fn scan(file: &mut File, path: &Path, from: u64, length: u64) -> Result<(Vec<Fra
     let mut header = [0u8; HEADER];
     while length - offset >= HEADER as u64 {
         reader.read_exact(&mut header).map_err(io)?;
-        let (payload_length, crc, position) = parse_header(&header);
+        let (payload_length, kind, crc, position) = parse_header(&header);
+        let Some(kind) = kind else { break };
         if payload_length > MAX_PAYLOAD || offset + (HEADER as u64) + u64::from(payload_length) > length {
             break;
         }
@@ -219,6 +304,7 @@ fn scan(file: &mut File, path: &Path, from: u64, length: u64) -> Result<(Vec<Fra
         frames.push(Frame {
             offset,
             position,
+            kind,
             payload,
         });
         offset += (HEADER as u64) + u64::from(payload_length);
@@ -226,10 +312,14 @@ fn scan(file: &mut File, path: &Path, from: u64, length: u64) -> Result<(Vec<Fra
     Ok((frames, offset))
 }
 
-fn parse_header(header: &[u8; HEADER]) -> (u32, u32, u64) {
+/// The payload's length and kind (`None`: no kind this version knows, which is damage), the
+/// checksum and the position.
+fn parse_header(header: &[u8; HEADER]) -> (u32, Option<FrameKind>, u32, u64) {
     let [l0, l1, l2, l3, c0, c1, c2, c3, p0, p1, p2, p3, p4, p5, p6, p7] = *header;
+    let length = u32::from_le_bytes([l0, l1, l2, l3]);
     (
-        u32::from_le_bytes([l0, l1, l2, l3]),
+        length & LENGTH_BITS,
+        FrameKind::of(length >> KIND_SHIFT),
         u32::from_le_bytes([c0, c1, c2, c3]),
         u64::from_le_bytes([p0, p1, p2, p3, p4, p5, p6, p7]),
     )
@@ -262,8 +352,8 @@ impl RecordReader {
         })
     }
 
-    /// The payload of the frame at `offset`, which must hold `position`.
-    pub(crate) fn read(&self, offset: u64, position: u64) -> Result<Vec<u8>, FileError> {
+    /// The kind and payload of the frame at `offset`, which must hold `position`.
+    pub(crate) fn read(&self, offset: u64, position: u64) -> Result<(FrameKind, Vec<u8>), FileError> {
         let corrupt = |what: String| FileError::Corrupt {
             path: self.path.display().to_string(),
             offset,
@@ -273,10 +363,12 @@ impl RecordReader {
         self.file
             .read_exact_at(&mut header, offset)
             .map_err(|e| corrupt(format!("unreadable header: {e}")))?;
-        let (length, crc, found) = parse_header(&header);
-        if found != position || length > MAX_PAYLOAD {
-            return Err(corrupt(format!("expected position {position}, found {found}")));
-        }
+        let (length, kind, crc, found) = parse_header(&header);
+        let Some(kind) = kind.filter(|_| found == position && length <= MAX_PAYLOAD) else {
+            return Err(corrupt(format!(
+                "expected a frame at position {position}, found {found}"
+            )));
+        };
         let mut payload = vec![0u8; length as usize];
         self.file
             .read_exact_at(&mut payload, offset + HEADER as u64)
@@ -284,7 +376,7 @@ impl RecordReader {
         if checksum(position, &payload) != crc {
             return Err(corrupt("checksum mismatch".into()));
         }
-        Ok(payload)
+        Ok((kind, payload))
     }
 }
 
@@ -312,7 +404,7 @@ mod tests {
         let second = file.append(&group(3, &["three"]), true).unwrap();
         assert_eq!(second, (2 * HEADER + 6) as u64);
         let reader = RecordReader::open(&path).unwrap();
-        assert_eq!(reader.read(second, 3).unwrap(), b"three");
+        assert_eq!(reader.read(second, 3).unwrap(), (FrameKind::Record, b"three".to_vec()));
         assert!(
             reader.read(second, 4).is_err(),
             "a frame answers only for its own position"
@@ -363,6 +455,37 @@ mod tests {
         bytes[HEADER + 2] ^= 0x20;
         std::fs::write(&path, &bytes).unwrap();
         assert!(RecordReader::open(&path).unwrap().read(0, 1).is_err());
+    }
+
+    #[test]
+    fn chained_records_digests_and_keys_carry_their_kind_and_a_record_its_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let (mut file, _) = RecordFile::open(&path, 0).unwrap();
+        let link = iam_audit::integrity::ChainLink {
+            sequence: 7,
+            hash: iam_audit::integrity::ChainHash([9; 32]),
+        };
+        let mut buffer = Vec::new();
+        encode(&mut buffer, 1, b"old");
+        let chained = encode_kind(&mut buffer, 2, FrameKind::Chained, Some(&link), b"{\"a\":1}");
+        encode_kind(&mut buffer, 3, FrameKind::Digest, None, b"{\"d\":1}");
+        encode_kind(&mut buffer, 4, FrameKind::Key, None, b"{\"k\":1}");
+        file.append(&buffer, true).unwrap();
+        drop(file);
+        let (_, found) = RecordFile::open(&path, 0).unwrap();
+        let kinds: Vec<FrameKind> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            [FrameKind::Record, FrameKind::Chained, FrameKind::Digest, FrameKind::Key]
+        );
+        assert_eq!(
+            split_link(found[1].kind, &found[1].payload),
+            (Some(link), &b"{\"a\":1}"[..])
+        );
+        assert_eq!(split_link(found[0].kind, &found[0].payload), (None, &b"old"[..]));
+        let (kind, payload) = RecordReader::open(&path).unwrap().read(chained as u64, 2).unwrap();
+        assert_eq!(split_link(kind, &payload).0, Some(link));
     }
 
     #[test]

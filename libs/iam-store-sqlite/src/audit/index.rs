@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use iam_audit::integrity::ChainLink;
 use iam_audit::{AuditError, AuditFields, AuditFilter};
 use rusqlite::OptionalExtension;
 use rustc_hash::FxHashMap;
@@ -21,13 +22,44 @@ const MAX_CACHED_TERMS: usize = 1 << 20;
 /// copied into the database file once per checkpoint, so fewer checkpoints write less.
 const WAL_CHECKPOINT_PAGES: u32 = 10_000;
 
-/// One record for the index: its position, where its frame starts and ends in the record file
-/// (no offset for a record of the SQLite log of older versions; end 0), and its fields.
+/// One frame for the index: its position, where it starts and ends in the record file (no offset
+/// for a record of the SQLite log of older versions; end 0), and what it holds.
 pub(super) struct IndexRow {
     pub(super) position: u64,
     pub(super) offset: Option<u64>,
     pub(super) end: u64,
-    pub(super) fields: AuditFields,
+    pub(super) entry: Entry,
+}
+
+/// What a frame holds, as the index keeps it.
+pub(super) enum Entry {
+    /// A record's fields and its chain link (none before chains began).
+    Record {
+        fields: AuditFields,
+        link: Option<ChainLink>,
+    },
+    /// A signed digest of an account's chain.
+    Digest { account_id: String, chain_sequence: u64 },
+    /// A signing key.
+    Key { key_id: String },
+}
+
+impl IndexRow {
+    /// A record's row.
+    pub(super) fn record(
+        position: u64,
+        offset: Option<u64>,
+        end: u64,
+        fields: AuditFields,
+        link: Option<ChainLink>,
+    ) -> Self {
+        IndexRow {
+            position,
+            offset,
+            end,
+            entry: Entry::Record { fields, link },
+        }
+    }
 }
 
 /// How far the index has projected.
@@ -124,6 +156,51 @@ impl IndexWriter {
         )
     }
 
+    /// Each account's chain head, for the writer to continue from.
+    pub(super) fn chain_heads(&self) -> rusqlite::Result<Vec<(String, ChainLink)>> {
+        let mut statement = self.connection.prepare(
+            "SELECT t.term, h.sequence, h.hash FROM audit_chain_heads h JOIN audit_terms t ON t.id = h.account",
+        )?;
+        let rows = statement.query_map([], |row| {
+            let hash: Vec<u8> = row.get(2)?;
+            let mut bytes = [0u8; 32];
+            if hash.len() == 32 {
+                bytes.copy_from_slice(&hash);
+            }
+            Ok((
+                row.get::<_, String>(0)?,
+                ChainLink {
+                    sequence: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                    hash: iam_audit::integrity::ChainHash(bytes),
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// Where each account's last digest is: `(position, offset)`.
+    pub(super) fn last_digests(&self) -> rusqlite::Result<Vec<(u64, u64)>> {
+        let mut statement = self.connection.prepare(
+            "SELECT d.position, d.log_offset FROM audit_digests d \
+             JOIN (SELECT account, max(position) AS last FROM audit_digests GROUP BY account) l \
+             ON d.position = l.last",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// The ids of the signing keys recorded.
+    pub(super) fn signing_key_ids(&self) -> rusqlite::Result<Vec<String>> {
+        let mut statement = self.connection.prepare("SELECT key_id FROM audit_signing_keys")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        rows.collect()
+    }
+
     /// Writes index rows and moves the checkpoint, in one transaction.
     pub(super) fn write(&mut self, rows: &[IndexRow]) -> Result<(), IndexError> {
         if let Some(state) = self.unsynced.as_mut().filter(|state| state.closed) {
@@ -173,9 +250,43 @@ impl IndexWriter {
                 terms.insert(term.to_owned(), id);
                 Ok(id)
             };
+            let mut add_digest = tx.prepare_cached(
+                "INSERT OR IGNORE INTO audit_digests (position, account, chain_sequence, log_offset) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut add_key = tx.prepare_cached(
+                "INSERT OR IGNORE INTO audit_signing_keys (position, key_id, log_offset) VALUES (?1, ?2, ?3)",
+            )?;
+            // Each account's last link of the batch, written once.
+            let mut heads: FxHashMap<i64, ChainLink> = FxHashMap::default();
             for row in rows {
-                let f = &row.fields;
+                let (f, link) = match &row.entry {
+                    Entry::Record { fields, link } => (fields, link),
+                    Entry::Digest {
+                        account_id,
+                        chain_sequence,
+                    } => {
+                        add_digest.execute(rusqlite::params![
+                            to_i64(row.position)?,
+                            id(account_id)?,
+                            to_i64(*chain_sequence)?,
+                            row.offset.map(to_i64).transpose()?,
+                        ])?;
+                        continue;
+                    }
+                    Entry::Key { key_id } => {
+                        add_key.execute(rusqlite::params![
+                            to_i64(row.position)?,
+                            key_id,
+                            row.offset.map(to_i64).transpose()?,
+                        ])?;
+                        continue;
+                    }
+                };
                 let account = id(&f.account_id)?;
+                if let Some(link) = link {
+                    heads.insert(account, *link);
+                }
                 let event_name = id(&f.event_name)?;
                 let event_source = id(&f.event_source)?;
                 let principal = id(&f.principal_arn)?;
@@ -203,6 +314,14 @@ impl IndexWriter {
                     decided_principal,
                     event_id
                 ])?;
+            }
+            let mut set_head = tx.prepare_cached(
+                "INSERT INTO audit_chain_heads (account, sequence, hash) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (account) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash \
+                 WHERE excluded.sequence > audit_chain_heads.sequence",
+            )?;
+            for (account, link) in heads {
+                set_head.execute(rusqlite::params![account, to_i64(link.sequence)?, link.hash.0.to_vec()])?;
             }
             if let Some(last) = rows.iter().map(|r| r.position).max() {
                 let end = rows.iter().map(|r| r.end).max().unwrap_or(0);

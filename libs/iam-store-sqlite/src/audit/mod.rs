@@ -26,13 +26,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use iam_audit::{AuditError, AuditFields, AuditFilter, AuditLog, AuditPage, AuditRecord, EncodedRecord, GroupBy};
+use iam_audit::integrity::{next_digest, AuditSigner, ChainHeads, Digest, DigestHead, PublicKey};
+use iam_audit::{
+    AuditError, AuditFields, AuditFilter, AuditLog, AuditPage, AuditRecord, ChainPage, ChainedRecord, EncodedRecord,
+    GroupBy,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 use tokio::sync::oneshot;
 
-use file::{RecordFile, RecordReader};
-use index::{IndexRow, IndexWriter};
+use file::{split_link, FrameKind, RecordFile, RecordReader};
+use index::{Entry, IndexRow, IndexWriter};
 
 /// How many queued appends one group takes at most.
 const MAX_GROUP: usize = 512;
@@ -89,6 +93,31 @@ struct Append {
     done: oneshot::Sender<Result<(), AuditError>>,
 }
 
+/// What the writer thread is asked to write.
+enum WriterWork {
+    Append(Append),
+    /// Sign the next digest of every account whose chain advanced (or of one account).
+    Digests {
+        signer: Arc<AuditSigner>,
+        account_id: Option<String>,
+        done: oneshot::Sender<Result<Vec<Digest>, AuditError>>,
+    },
+    /// Record a signing key, once.
+    Key {
+        key: PublicKey,
+        done: oneshot::Sender<Result<(), AuditError>>,
+    },
+}
+
+/// What the writer keeps of the hash chain: each account's head, its last digest, the keys
+/// recorded.
+#[derive(Default)]
+struct ChainState {
+    heads: ChainHeads,
+    digests: std::collections::HashMap<String, DigestHead>,
+    keys: std::collections::HashSet<String>,
+}
+
 /// What the index thread is given.
 enum IndexWork {
     /// Records written to the log, with their positions and frames.
@@ -120,7 +149,7 @@ pub const BACKGROUND_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 /// The audit history: a record file and its SQLite index.
 #[derive(Debug, Clone)]
 pub struct SqliteAuditLog {
-    appends: channel::Sender<Append>,
+    appends: channel::Sender<WriterWork>,
     index: channel::Sender<IndexWork>,
     /// The index, read-only.
     reader: SqlitePool,
@@ -241,6 +270,7 @@ impl SqliteAuditLog {
             next_position,
             index_path,
             record_path,
+            chain,
         } = catch_up;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -282,7 +312,7 @@ impl SqliteAuditLog {
             .name("audit-writer".into())
             .spawn(move || {
                 let _alive = writer_alive;
-                append_loop(file, sync, next_position, &append_queue, &to_index, &backlog);
+                append_loop(file, sync, next_position, chain, &append_queue, &to_index, &backlog);
                 running.store(false, std::sync::atomic::Ordering::Release);
             })
             .map_err(|e| unavailable("starting the audit writer", &e))?;
@@ -364,10 +394,10 @@ impl SqliteAuditLog {
                 .map(|&(position, offset)| {
                     let record = match offset {
                         Some(offset) => {
-                            let payload = reader
+                            let (kind, payload) = reader
                                 .read(u64::try_from(offset).unwrap_or(0), u64::try_from(position).unwrap_or(0))
                                 .map_err(|e| unavailable("reading an audit record", &e))?;
-                            serde_json::from_slice(&payload)
+                            serde_json::from_slice(split_link(kind, &payload).1)
                         }
                         None => {
                             let text = legacy_records.get(&position).ok_or_else(|| {
@@ -382,6 +412,70 @@ impl SqliteAuditLog {
         })
         .await
         .map_err(|e| unavailable("reading audit records", &e))?
+    }
+
+    /// The frames at `(position, file offset)` as chained records, in that order (a record of
+    /// the SQLite log of older versions, without an offset, has no link).
+    async fn read_frames(&self, located: &[(i64, Option<i64>)]) -> Result<Vec<ChainedRecord>, AuditError> {
+        let reader = self.records.clone();
+        let legacy: Vec<(i64, Option<i64>)> = located.iter().filter(|(_, o)| o.is_none()).copied().collect();
+        let mut legacy_records = self.read_records(&legacy).await?.into_iter();
+        let to_read = located.to_vec();
+        let from_file = tokio::task::spawn_blocking(move || {
+            to_read
+                .iter()
+                .filter_map(|&(position, offset)| Some((position, offset?)))
+                .map(|(position, offset)| {
+                    let position = u64::try_from(position).unwrap_or(0);
+                    let (kind, payload) = reader
+                        .read(u64::try_from(offset).unwrap_or(0), position)
+                        .map_err(|e| unavailable("reading an audit record", &e))?;
+                    let (link, json) = split_link(kind, &payload);
+                    Ok((position, link, json.to_vec()))
+                })
+                .collect::<Result<Vec<_>, AuditError>>()
+        })
+        .await
+        .map_err(|e| unavailable("reading audit records", &e))??;
+        let mut from_file = from_file.into_iter();
+        let mut records = Vec::with_capacity(located.len());
+        for &(position, offset) in located {
+            let record = if offset.is_some() {
+                from_file
+                    .next()
+                    .map(|(position, link, json)| ChainedRecord { position, link, json })
+            } else {
+                // Unchained records of older versions: their JSON as this version writes it.
+                legacy_records.next().map(|record| ChainedRecord {
+                    position: u64::try_from(position).unwrap_or(0),
+                    link: None,
+                    json: serde_json::to_vec(&record).unwrap_or_default(),
+                })
+            };
+            records.push(record.ok_or_else(|| AuditError::Unavailable("an audit record vanished while read".into()))?);
+        }
+        Ok(records)
+    }
+
+    /// Digests or keys (JSON frames) at `(position, offset)`, in that order.
+    async fn read_signed<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        located: Vec<(i64, i64)>,
+    ) -> Result<Vec<T>, AuditError> {
+        let reader = self.records.clone();
+        tokio::task::spawn_blocking(move || {
+            located
+                .into_iter()
+                .map(|(position, offset)| {
+                    let (_, payload) = reader
+                        .read(u64::try_from(offset).unwrap_or(0), u64::try_from(position).unwrap_or(0))
+                        .map_err(|e| unavailable("reading an audit digest or key", &e))?;
+                    serde_json::from_slice(&payload).map_err(|e| unavailable("decoding an audit digest or key", &e))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| unavailable("reading audit digests", &e))?
     }
 
     /// Waits until every record acknowledged so far is in the index.
@@ -418,6 +512,7 @@ struct Opened {
     next_position: u64,
     index_path: PathBuf,
     record_path: PathBuf,
+    chain: ChainState,
 }
 
 /// Opens the index writer and the record file, and projects whatever the index lacks: records of
@@ -446,14 +541,7 @@ fn open_files(
     for chunk in frames.chunks(CATCH_UP_BATCH) {
         let mut rows = Vec::with_capacity(chunk.len());
         for frame in chunk {
-            let record: AuditRecord =
-                serde_json::from_slice(&frame.payload).map_err(|e| unavailable("decoding an audit record", &e))?;
-            rows.push(IndexRow {
-                position: frame.position,
-                offset: Some(frame.offset),
-                end: frame.offset + (file::HEADER + frame.payload.len()) as u64,
-                fields: AuditFields::of(&record),
-            });
+            rows.push(catch_up_row(frame)?);
         }
         writer
             .write(&rows)
@@ -462,13 +550,74 @@ fn open_files(
     if let Some(last) = frames.last() {
         last_position = last_position.max(last.position);
     }
+    let chain = restore_chain(&writer, record_path)?;
     Ok(Opened {
         writer,
         file,
         next_position: last_position + 1,
         index_path: index_path.to_owned(),
         record_path: record_path.to_owned(),
+        chain,
     })
+}
+
+/// The index row of a frame found past the checkpoint.
+fn catch_up_row(frame: &file::Frame) -> Result<IndexRow, AuditError> {
+    let end = frame.offset + (file::HEADER + frame.payload.len()) as u64;
+    let (link, json) = split_link(frame.kind, &frame.payload);
+    let entry = match frame.kind {
+        FrameKind::Record | FrameKind::Chained => {
+            let record: AuditRecord =
+                serde_json::from_slice(json).map_err(|e| unavailable("decoding an audit record", &e))?;
+            Entry::Record {
+                fields: AuditFields::of(&record),
+                link,
+            }
+        }
+        FrameKind::Digest => {
+            let digest: Digest = serde_json::from_slice(json).map_err(|e| unavailable("decoding a digest", &e))?;
+            Entry::Digest {
+                account_id: digest.body.account_id,
+                chain_sequence: digest.body.chain_sequence,
+            }
+        }
+        FrameKind::Key => {
+            let key: PublicKey = serde_json::from_slice(json).map_err(|e| unavailable("decoding a signing key", &e))?;
+            Entry::Key { key_id: key.key_id }
+        }
+    };
+    Ok(IndexRow {
+        position: frame.position,
+        offset: Some(frame.offset),
+        end,
+        entry,
+    })
+}
+
+/// The chain as the index has it once it caught up with the file: each account's head, its last
+/// digest (read from the file), the keys recorded.
+fn restore_chain(writer: &IndexWriter, record_path: &Path) -> Result<ChainState, AuditError> {
+    let failed = |e: rusqlite::Error| unavailable("reading the audit chain's heads", &e);
+    let mut chain = ChainState::default();
+    for (account, head) in writer.chain_heads().map_err(failed)? {
+        chain.heads.restore(&account, head);
+    }
+    let last_digests = writer.last_digests().map_err(failed)?;
+    if !last_digests.is_empty() {
+        let reader = RecordReader::open(record_path).map_err(|e| unavailable("opening the audit records", &e))?;
+        for (position, offset) in last_digests {
+            let (_, payload) = reader
+                .read(offset, position)
+                .map_err(|e| unavailable("reading an audit digest", &e))?;
+            let digest: Digest =
+                serde_json::from_slice(&payload).map_err(|e| unavailable("decoding an audit digest", &e))?;
+            chain
+                .digests
+                .insert(digest.body.account_id.clone(), DigestHead::of(&digest));
+        }
+    }
+    chain.keys = writer.signing_key_ids().map_err(failed)?.into_iter().collect();
+    Ok(chain)
 }
 
 /// Indexes the records of an older version's SQLite log past `after`; returns its last position.
@@ -489,12 +638,13 @@ fn catch_up_legacy(writer: &mut IndexWriter, path: &Path, mut after: u64) -> Res
         let mut batch = Vec::with_capacity(rows.len());
         for (position, json) in rows {
             let record: AuditRecord = serde_json::from_str(&json)?;
-            batch.push(IndexRow {
-                position: u64::try_from(position)?,
-                offset: None,
-                end: 0,
-                fields: AuditFields::of(&record),
-            });
+            batch.push(IndexRow::record(
+                u64::try_from(position)?,
+                None,
+                0,
+                AuditFields::of(&record),
+                None,
+            ));
         }
         writer.write(&batch)?;
     }
@@ -517,32 +667,89 @@ fn lower_priority() {
 #[cfg(not(target_os = "linux"))]
 fn lower_priority() {}
 
-/// The writer thread: writes whatever appends have queued as one group of frames, hands the
-/// records to the index thread, then answers each append.
+/// The writer thread: writes whatever appends have queued as one group of frames (each record
+/// with its link in its account's chain), hands the records to the index thread, then answers
+/// each append. Digests and keys are written between groups, so they cover exactly the records
+/// written before them.
 fn append_loop(
     mut file: RecordFile,
     sync: bool,
     mut next_position: u64,
-    queue: &channel::Receiver<Append>,
+    mut chain: ChainState,
+    queue: &channel::Receiver<WriterWork>,
     index: &channel::Sender<IndexWork>,
     backlog: &Backlog,
 ) {
     let mut buffer = Vec::with_capacity(1 << 20);
-    while let Ok(first) = queue.recv() {
+    let mut waiting: Option<WriterWork> = None;
+    loop {
+        let work = match waiting.take() {
+            Some(work) => work,
+            None => match queue.recv() {
+                Ok(work) => work,
+                Err(_) => return,
+            },
+        };
+        let first = match work {
+            WriterWork::Append(append) => append,
+            WriterWork::Digests {
+                signer,
+                account_id,
+                done,
+            } => {
+                let _ = done.send(write_digests(
+                    &mut file,
+                    &mut next_position,
+                    &mut chain,
+                    &signer,
+                    account_id.as_deref(),
+                    index,
+                    backlog,
+                ));
+                continue;
+            }
+            WriterWork::Key { key, done } => {
+                let _ = done.send(write_key(
+                    &mut file,
+                    &mut next_position,
+                    &mut chain,
+                    &key,
+                    index,
+                    backlog,
+                ));
+                continue;
+            }
+        };
         // Appends that outrun the index for long wait for it here, so its lag stays bounded.
         backlog.wait_below_bound();
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
-                Ok(next) => group.push(next),
+                Ok(WriterWork::Append(next)) => group.push(next),
+                Ok(other) => {
+                    waiting = Some(other);
+                    break;
+                }
                 Err(_) => break,
             }
         }
         buffer.clear();
         let mut frames = Vec::new();
+        // Each account's head before this group, to put back if the group is not written.
+        let mut before: Vec<(String, Option<iam_audit::integrity::ChainLink>)> = Vec::new();
         for (position, record) in (next_position..).zip(group.iter().flat_map(|a| &a.records)) {
-            let at = file::encode(&mut buffer, position, &record.json);
-            frames.push((position, at as u64, (file::HEADER + record.json.len()) as u64));
+            let account = &record.fields.account_id;
+            if !before.iter().any(|(a, _)| a == account) {
+                before.push((account.clone(), chain.heads.get(account)));
+            }
+            let link = chain.heads.append(account, &record.json);
+            let at = file::encode_kind(&mut buffer, position, FrameKind::Chained, Some(&link), &record.json);
+            frames.push((
+                position,
+                at as u64,
+                (file::HEADER + file::LINK + record.json.len()) as u64,
+                link,
+            ));
         }
         let sync_group = sync || group.iter().any(|append| must_sync_always(&append.records));
         match file.append(&buffer, sync_group) {
@@ -556,11 +763,8 @@ fn append_loop(
                 let rows: Vec<IndexRow> = frames
                     .iter()
                     .zip(records)
-                    .map(|(&(position, at, length), record)| IndexRow {
-                        position,
-                        offset: Some(base + at),
-                        end: base + at + length,
-                        fields: record.fields,
+                    .map(|(&(position, at, length, link), record)| {
+                        IndexRow::record(position, Some(base + at), base + at + length, record.fields, Some(link))
                     })
                     .collect();
                 // Handed over before anyone is answered: a query sent after an answer finds
@@ -572,6 +776,9 @@ fn append_loop(
                 }
             }
             Err(error) => {
+                for (account, head) in before {
+                    chain.heads.reset(&account, head);
+                }
                 let error = unavailable(&format!("writing audit records to {}", file.path().display()), &error);
                 tracing::error!(%error, "audit records could not be made durable");
                 for append in group {
@@ -580,6 +787,106 @@ fn append_loop(
             }
         }
     }
+}
+
+/// Writes non-record frames (digests, keys) as one synced group and hands them to the index.
+fn write_signed_frames(
+    file: &mut RecordFile,
+    next_position: &mut u64,
+    kind: FrameKind,
+    frames: Vec<(Vec<u8>, Entry)>,
+    index: &channel::Sender<IndexWork>,
+    backlog: &Backlog,
+) -> Result<(), AuditError> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let mut buffer = Vec::new();
+    let mut placed = Vec::with_capacity(frames.len());
+    for (position, (json, entry)) in (*next_position..).zip(frames) {
+        let at = file::encode_kind(&mut buffer, position, kind, None, &json);
+        placed.push((position, at as u64, (file::HEADER + json.len()) as u64, entry));
+    }
+    let base = file
+        .append(&buffer, true)
+        .map_err(|e| unavailable(&format!("writing to {}", file.path().display()), &e))?;
+    *next_position += placed.len() as u64;
+    let rows: Vec<IndexRow> = placed
+        .into_iter()
+        .map(|(position, at, length, entry)| IndexRow {
+            position,
+            offset: Some(base + at),
+            end: base + at + length,
+            entry,
+        })
+        .collect();
+    backlog.add(rows.len());
+    let _ = index.send(IndexWork::Records(rows));
+    Ok(())
+}
+
+fn write_digests(
+    file: &mut RecordFile,
+    next_position: &mut u64,
+    chain: &mut ChainState,
+    signer: &AuditSigner,
+    account_id: Option<&str>,
+    index: &channel::Sender<IndexWork>,
+    backlog: &Backlog,
+) -> Result<Vec<Digest>, AuditError> {
+    let now = chrono::Utc::now();
+    let mut accounts: Vec<(&str, iam_audit::integrity::ChainLink)> = match account_id {
+        Some(account) => chain
+            .heads
+            .get(account)
+            .map(|head| (account, head))
+            .into_iter()
+            .collect(),
+        None => chain.heads.iter().collect(),
+    };
+    accounts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let digests: Vec<Digest> = accounts
+        .into_iter()
+        .filter_map(|(account, head)| next_digest(signer, account, head, chain.digests.get(account), now))
+        .collect();
+    let frames = digests
+        .iter()
+        .map(|digest| {
+            let json = serde_json::to_vec(digest).map_err(|e| unavailable("encoding a digest", &e))?;
+            let entry = Entry::Digest {
+                account_id: digest.body.account_id.clone(),
+                chain_sequence: digest.body.chain_sequence,
+            };
+            Ok((json, entry))
+        })
+        .collect::<Result<Vec<_>, AuditError>>()?;
+    write_signed_frames(file, next_position, FrameKind::Digest, frames, index, backlog)?;
+    for digest in &digests {
+        chain
+            .digests
+            .insert(digest.body.account_id.clone(), DigestHead::of(digest));
+    }
+    Ok(digests)
+}
+
+fn write_key(
+    file: &mut RecordFile,
+    next_position: &mut u64,
+    chain: &mut ChainState,
+    key: &PublicKey,
+    index: &channel::Sender<IndexWork>,
+    backlog: &Backlog,
+) -> Result<(), AuditError> {
+    if chain.keys.contains(&key.key_id) {
+        return Ok(());
+    }
+    let json = serde_json::to_vec(key).map_err(|e| unavailable("encoding a signing key", &e))?;
+    let entry = Entry::Key {
+        key_id: key.key_id.clone(),
+    };
+    write_signed_frames(file, next_position, FrameKind::Key, vec![(json, entry)], index, backlog)?;
+    chain.keys.insert(key.key_id.clone());
+    Ok(())
 }
 
 /// Whether records must be synced before they are acknowledged whatever the durability: records
@@ -711,11 +1018,86 @@ impl AuditLog for SqliteAuditLog {
         }
         let (done, committed) = oneshot::channel();
         self.appends
-            .send(Append { records, done })
+            .send(WriterWork::Append(Append { records, done }))
             .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
         committed
             .await
             .map_err(|_| AuditError::Unavailable("the audit writer stopped before committing".into()))?
+    }
+
+    async fn chain(&self, account_id: &str, after: Option<u64>, first: usize) -> Result<ChainPage, AuditError> {
+        self.index_acknowledged().await?;
+        let Some(account) = index::term_ids(&self.reader, &[account_id]).await?.pop().flatten() else {
+            return Ok(ChainPage::default());
+        };
+        let limit = i64::try_from(first.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT position, log_offset FROM audit_index INDEXED BY audit_by_account_position \
+             WHERE account = ? AND position > ? ORDER BY position LIMIT ?",
+        )
+        .bind(account)
+        .bind(after.map_or(0, |p| i64::try_from(p).unwrap_or(i64::MAX)))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| unavailable("reading the audit chain", &e))?;
+        let more = rows.len() > first;
+        let located: Vec<(i64, Option<i64>)> = rows.iter().take(first).map(|row| (row.get(0), row.get(1))).collect();
+        let records = self.read_frames(&located).await?;
+        let next = more.then(|| records.last().map(|r| r.position)).flatten();
+        Ok(ChainPage { records, next })
+    }
+
+    async fn sign_digests(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        let (done, signed) = oneshot::channel();
+        self.appends
+            .send(WriterWork::Digests {
+                signer,
+                account_id: account_id.map(str::to_owned),
+                done,
+            })
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        signed
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer stopped before signing".into()))?
+    }
+
+    async fn digests(&self, account_id: &str) -> Result<Vec<Digest>, AuditError> {
+        self.index_acknowledged().await?;
+        let Some(account) = index::term_ids(&self.reader, &[account_id]).await?.pop().flatten() else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query("SELECT position, log_offset FROM audit_digests WHERE account = ? ORDER BY position")
+            .bind(account)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| unavailable("reading audit digests", &e))?;
+        self.read_signed(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+            .await
+    }
+
+    async fn record_signing_key(&self, key: PublicKey) -> Result<(), AuditError> {
+        let (done, recorded) = oneshot::channel();
+        self.appends
+            .send(WriterWork::Key { key, done })
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        recorded
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer stopped before recording the key".into()))?
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<PublicKey>, AuditError> {
+        self.index_acknowledged().await?;
+        let rows = sqlx::query("SELECT position, log_offset FROM audit_signing_keys ORDER BY position")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| unavailable("reading audit signing keys", &e))?;
+        self.read_signed(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+            .await
     }
 
     async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError> {
