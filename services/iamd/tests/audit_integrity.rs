@@ -270,9 +270,8 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
     let (output, report) = verify(&server, Some(&trusted));
     assert_eq!(output.status.code(), Some(1), "{report}");
     assert_eq!(report["problem"]["kind"], "DIGEST_INVALID", "{report}");
-    assert_eq!(
+    assert!(
         report["lastValidDigest"]["chainSequence"].as_u64().unwrap() >= covered,
-        true,
         "{report}"
     );
     assert_eq!(report["keysRefused"].as_array().unwrap().len(), 1, "{report}");

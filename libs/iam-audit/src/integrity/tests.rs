@@ -205,7 +205,7 @@ fn digests_signed_by_an_unendorsed_key_or_removed_are_refused_and_rotation_is_fo
         history.digests[1].body.previous_signing_key_id.as_deref(),
         Some(first.key_id())
     );
-    let trusted = TrustedKeys::from_anchor(first.public_key(), &[endorsed.clone()]);
+    let trusted = TrustedKeys::from_anchor(first.public_key(), std::slice::from_ref(&endorsed));
     assert!(trusted.accepts(second.key_id()) && trusted.refused.is_empty());
     let report = verify_chain(ACCOUNT, &history.stored(), &history.digests, &trusted);
     assert!(report.intact, "{report:?}");
