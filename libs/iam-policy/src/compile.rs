@@ -422,7 +422,11 @@ impl MergedIndex {
             let at = u32::try_from(at).unwrap_or(u32::MAX);
             let index = &set.body.index;
             for (action, ids) in &index.exact {
-                merged.exact.entry(action.clone()).or_default().extend(ids.iter().map(|id| (at, *id)));
+                merged
+                    .exact
+                    .entry(action.clone())
+                    .or_default()
+                    .extend(ids.iter().map(|id| (at, *id)));
             }
             for (service, ids) in &index.by_service {
                 let list = merged.by_service.entry(service.clone()).or_default();

@@ -261,10 +261,18 @@ mod tests {
     #[test]
     fn paths_of_the_same_policies_share_one_index_and_others_do_not() {
         let cache = PathCache::new();
-        let (full, storage, iam) = (policy("p-full", "*"), policy("p-s3", "s3:Get*"), policy("p-iam", "iam:GetUser"));
+        let (full, storage, iam) = (
+            policy("p-full", "*"),
+            policy("p-s3", "s3:Get*"),
+            policy("p-iam", "iam:GetUser"),
+        );
         let path = |account_level: &Arc<PolicySet>| {
             OrgLevels::shared(
-                [vec![full.clone()], vec![full.clone(), storage.clone()], vec![account_level.clone()]],
+                [
+                    vec![full.clone()],
+                    vec![full.clone(), storage.clone()],
+                    vec![account_level.clone()],
+                ],
                 &cache,
             )
         };
