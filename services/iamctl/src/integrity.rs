@@ -33,6 +33,10 @@ pub struct VerifyChainArgs {
     /// The key to trust: a file holding one key's JSON (`{"keyId": ..., "publicKey": ...}`).
     #[arg(long)]
     pub trusted_key: Option<PathBuf>,
+    /// Check an exported set (`iamctl audit export-trail`'s directory) instead of the live
+    /// history: no request is made.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
     /// Profile of the shared credentials and config files.
     #[arg(long)]
     pub profile: Option<String>,
@@ -167,4 +171,292 @@ pub(crate) fn verify_chain_live(
         .map(|(key, why)| json!({ "keyId": key, "why": why }))
         .collect::<Vec<_>>());
     Ok(ChainVerdict { report, intact })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exported sets: the chain beside the CloudTrail files
+
+/// Where an account's exported chain segments go, under the export directory.
+fn chain_dir(account: &str) -> PathBuf {
+    PathBuf::from(format!("AWSLogs/{account}/CloudTrail-Digest/gatehouse-chain"))
+}
+
+/// One page of `auditChain` with the account's digests and the keys, as the export writes them.
+pub(crate) struct ChainSegment {
+    pub(crate) account_id: String,
+    pub(crate) last_position: u64,
+    pub(crate) file: Value,
+}
+
+/// Everything of the account's chain after position `after` (all of it for `None`), with its
+/// digests and the signing keys: the segment an export writes beside its CloudTrail files.
+/// `None` when nothing was stored since.
+pub(crate) fn chain_segment(
+    endpoint: &Endpoint,
+    resolved: &credentials::Resolved,
+    account: Option<&str>,
+    after: Option<u64>,
+) -> Result<Option<ChainSegment>, ClientError> {
+    let call = |query: &str, variables: Value| -> Result<Value, ClientError> {
+        let body = request_body(query, Some(&variables.to_string()))?;
+        let request = signed_request(endpoint, body, resolved, Utc::now())?;
+        let (status, text) = send(endpoint, &request)?;
+        interpret_response(status, &text)?;
+        Ok(serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)["data"].take())
+    };
+    // Digests first, then records: every digest covers records the segment holds.
+    let signed = call(DIGESTS, json!({ "account": account }))?;
+    let mut records: Vec<Value> = Vec::new();
+    let mut cursor = after.map(|p| p.to_string());
+    loop {
+        let data = call(CHAIN, json!({ "account": account, "after": cursor }))?;
+        let page = &data["auditChain"];
+        records.extend(page["records"].as_array().cloned().unwrap_or_default());
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let Some(last) = records.last() else { return Ok(None) };
+    let last_position = last["position"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let account_id = match account {
+        Some(account) => account.to_owned(),
+        None => serde_json::from_str::<Value>(last["record"].as_str().unwrap_or("{}"))
+            .ok()
+            .and_then(|r| r["recipientAccountId"].as_str().map(str::to_owned))
+            .ok_or_else(|| malformed("a record without recipientAccountId"))?,
+    };
+    let parse_all = |key: &str| -> Vec<Value> {
+        signed[key]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|t| serde_json::from_str(t.as_str()?).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let file = json!({
+        "accountId": account_id,
+        "records": records,
+        "digests": parse_all("auditDigests"),
+        "signingKeys": parse_all("auditSigningKeys"),
+    });
+    Ok(Some(ChainSegment {
+        account_id,
+        last_position,
+        file,
+    }))
+}
+
+/// The segment's file name, relative to the export directory: positions zero-padded, so names
+/// sort in chain order.
+pub(crate) fn segment_file(segment: &ChainSegment) -> PathBuf {
+    let first = segment.file["records"][0]["position"]
+        .as_str()
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0);
+    chain_dir(&segment.account_id).join(format!(
+        "{}_gatehouse-chain_{first:020}-{:020}.json.gz",
+        segment.account_id, segment.last_position
+    ))
+}
+
+/// The `eventID`s of a segment's records.
+pub(crate) fn segment_event_ids(segment: &Value) -> impl Iterator<Item = String> + '_ {
+    segment["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|record| {
+            let parsed: Value = serde_json::from_str(record["record"].as_str()?).ok()?;
+            parsed["eventID"].as_str().map(str::to_owned)
+        })
+}
+
+/// The `eventID`s of every chain segment already exported under `dir`.
+pub(crate) fn exported_event_ids(dir: &std::path::Path) -> std::collections::HashSet<String> {
+    let mut ids = std::collections::HashSet::new();
+    let Ok(accounts) = std::fs::read_dir(dir.join("AWSLogs")) else {
+        return ids;
+    };
+    for account in accounts.flatten() {
+        let account = account.file_name().to_string_lossy().into_owned();
+        for path in files_under(&dir.join(chain_dir(&account))) {
+            if let Ok(segment) = read_gzip_json(&path) {
+                ids.extend(segment_event_ids(&segment));
+            }
+        }
+    }
+    ids
+}
+
+fn read_gzip_json(path: &std::path::Path) -> Result<Value, String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).map_err(|e| e.to_string())?)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Checks an exported set (`iamctl audit export-trail`'s directory): each account's chain
+/// segments against their signed digests, then every CloudTrail file against the chain: a
+/// record in a file that the chain does not hold, or holds with other bytes, and a record of the
+/// chain missing from the file of its hour.
+pub(crate) fn verify_export(dir: &std::path::Path, trusted_key: Option<&PathBuf>) -> Result<ChainVerdict, ClientError> {
+    let unreadable = |path: &std::path::Path, message: String| ClientError::QueryFile {
+        path: path.display().to_string(),
+        message,
+    };
+    let trusted: Option<PublicKey> = match trusted_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e.to_string()))?;
+            Some(serde_json::from_str(&text).map_err(|e| unreadable(path, format!("not a signing key: {e}")))?)
+        }
+        None => None,
+    };
+    let logs = dir.join("AWSLogs");
+    let accounts: Vec<String> = std::fs::read_dir(&logs)
+        .map_err(|e| unreadable(&logs, e.to_string()))?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut reports = Vec::new();
+    let mut all_intact = true;
+    for account in accounts {
+        let mut records: Vec<StoredRecord> = Vec::new();
+        // eventID -> (record hash, eventTime's hour "yyyymmddThh")
+        let mut by_event: std::collections::HashMap<String, ([u8; 32], String)> = std::collections::HashMap::new();
+        let (mut digests, mut published): (Vec<Digest>, Vec<PublicKey>) = (Vec::new(), Vec::new());
+        for path in files_under(&dir.join(chain_dir(&account))) {
+            let segment = read_gzip_json(&path).map_err(|e| unreadable(&path, e))?;
+            for record in segment["records"].as_array().into_iter().flatten() {
+                let text = record["record"].as_str().unwrap_or_default();
+                let parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                let number = |key: &str| record[key].as_str().and_then(|n| n.parse::<u64>().ok());
+                let link = match (
+                    number("sequence"),
+                    record["hash"].as_str().and_then(|h| h.parse::<ChainHash>().ok()),
+                ) {
+                    (Some(sequence), Some(hash)) => Some(ChainLink { sequence, hash }),
+                    _ => None,
+                };
+                let event_id = parsed["eventID"].as_str().unwrap_or_default().to_owned();
+                let hash = record_hash(text.as_bytes());
+                let hour = hour_of(parsed["eventTime"].as_str().unwrap_or_default());
+                by_event.insert(event_id.clone(), (hash, hour));
+                records.push(StoredRecord {
+                    position: number("position").unwrap_or(0),
+                    event_id,
+                    link,
+                    record_hash: hash,
+                });
+            }
+            // The last segment's digests and keys are the latest: each segment holds them all.
+            digests = serde_json::from_value(segment["digests"].clone()).unwrap_or_default();
+            published = serde_json::from_value(segment["signingKeys"].clone()).unwrap_or_default();
+        }
+        let anchor = match (&trusted, published.first()) {
+            (Some(key), _) => key.clone(),
+            (None, Some(first)) => first.clone(),
+            (None, None) => {
+                all_intact = false;
+                reports.push(json!({ "accountId": account, "intact": false,
+                    "problem": { "kind": "DIGEST_MISSING", "detail": "the export holds no chain segment or signing key for this account" } }));
+                continue;
+            }
+        };
+        let keys = TrustedKeys::from_anchor(&anchor, &published);
+        let report = verify_chain(&account, &records, &digests, &keys);
+        let mut intact = report.intact;
+        let mut report = serde_json::to_value(&report).unwrap_or(Value::Null);
+        report["trustedKey"] = json!({ "keyId": anchor.key_id });
+
+        // The CloudTrail files against the chain.
+        let mut file_problem: Option<Value> = None;
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut hours: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let trail_files = files_under(&logs.join(&account).join("CloudTrail"));
+        for path in &trail_files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(hour) = name.split('_').nth(3) {
+                hours.insert(hour.trim_end_matches("00Z").to_owned());
+            }
+            let file = read_gzip_json(path).map_err(|e| unreadable(path, e))?;
+            for record in file["Records"].as_array().into_iter().flatten() {
+                let event_id = record["eventID"].as_str().unwrap_or_default().to_owned();
+                let bytes = serde_json::to_vec(record).unwrap_or_default();
+                let problem = match by_event.get(&event_id) {
+                    None => Some(("INSERTED", "a record the chain does not hold")),
+                    Some((hash, _)) if *hash != record_hash(&bytes) => {
+                        Some(("EDITED", "a record whose bytes differ from the chain's"))
+                    }
+                    Some(_) => None,
+                };
+                if let (Some((kind, what)), None) = (problem, &file_problem) {
+                    file_problem = Some(
+                        json!({ "kind": kind, "eventId": event_id, "file": path.strip_prefix(dir).unwrap_or(path),
+                        "detail": format!("{what}, in {}", path.display()) }),
+                    );
+                }
+                seen.insert(event_id);
+            }
+        }
+        if file_problem.is_none() {
+            let missing = records.iter().find(|r| {
+                !seen.contains(&r.event_id) && by_event.get(&r.event_id).is_some_and(|(_, hour)| hours.contains(hour))
+            });
+            if let Some(record) = missing {
+                file_problem = Some(
+                    json!({ "kind": "DELETED", "eventId": record.event_id, "sequence": record.link.map(|l| l.sequence),
+                    "detail": "a record of the chain is missing from the CloudTrail file of its hour" }),
+                );
+            }
+        }
+        if let Some(problem) = file_problem {
+            if intact {
+                report["problem"] = problem;
+            } else {
+                report["fileProblem"] = problem;
+            }
+            intact = false;
+            report["intact"] = json!(false);
+        }
+        report["trailFiles"] = json!(trail_files.len());
+        all_intact &= intact;
+        reports.push(report);
+    }
+    Ok(ChainVerdict {
+        report: json!({ "intact": all_intact, "accounts": reports }),
+        intact: all_intact,
+    })
+}
+
+/// `2026-03-03T07:12:00Z` -> `20260303T07`, as in the CloudTrail file names.
+fn hour_of(event_time: &str) -> String {
+    let digits: String = event_time.chars().take(13).filter(|c| *c != '-').collect();
+    digits
 }

@@ -138,7 +138,11 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => {
-            let verdict = integrity::verify_chain_live(&args, &credentials::process_env).map_err(client_failure)?;
+            let verdict = match &args.dir {
+                Some(dir) => integrity::verify_export(dir, args.trusted_key.as_ref()),
+                None => integrity::verify_chain_live(&args, &credentials::process_env),
+            }
+            .map_err(client_failure)?;
             let report = serde_json::to_string_pretty(&verdict.report).map_err(|e| Failure::Other(e.to_string()))?;
             if verdict.intact {
                 Ok(report)

@@ -148,11 +148,34 @@ pub(crate) fn export_trail(args: &ExportTrailArgs, env: &dyn Fn(&str) -> Option<
         floor(now)
     };
     let (mut files, mut records_written, mut hours) = (0u64, 0u64, 0u64);
+    let mut saved = if state.is_object() { state.clone() } else { json!({}) };
+    // The chain beside the files, fetched first: what was stored since the last run, with the
+    // digests and keys, so `iamctl audit verify --dir` checks the files without the server. The
+    // files then hold only records the chain holds (a record stored after this point goes to the
+    // next run's files), so every record of a file can be found in the exported chain.
+    let chain_key = args.account_id.clone().unwrap_or_else(|| "caller".to_owned());
+    let chain_after = saved["chainAfter"][&chain_key].as_u64();
+    let segment = crate::integrity::chain_segment(&endpoint, &resolved, args.account_id.as_deref(), chain_after)?;
+    let mut chained = crate::integrity::exported_event_ids(&args.dir);
+    let chain_records = segment
+        .as_ref()
+        .map_or(0, |s| s.file["records"].as_array().map_or(0, |r| r.len() as u64));
+    if let Some(segment) = &segment {
+        chained.extend(crate::integrity::segment_event_ids(&segment.file));
+        let body =
+            serde_json::to_vec(&segment.file).map_err(|e| TrailError::Io(format!("cannot encode the chain: {e}")))?;
+        write_atomically(&args.dir.join(crate::integrity::segment_file(segment)), &gzip(&body)?)?;
+        saved["chainAfter"][&chain_key] = json!(segment.last_position);
+        write_atomically(&state_path, saved.to_string().as_bytes())?;
+    }
     let mut at = start;
     while at < end {
         let next = at + hour;
         let window = json!({"from": at, "to": next});
-        let records = records_oldest_first(&endpoint, &resolved, args.account_id.as_deref(), &window)?;
+        let mut records = records_oldest_first(&endpoint, &resolved, args.account_id.as_deref(), &window)?;
+        if !chained.is_empty() {
+            records.retain(|record| record["eventID"].as_str().is_some_and(|id| chained.contains(id)));
+        }
         let mut by_region: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
         for record in records {
             let account = record["recipientAccountId"].as_str().unwrap_or("unknown").to_owned();
@@ -169,7 +192,7 @@ pub(crate) fn export_trail(args: &ExportTrailArgs, env: &dyn Fn(&str) -> Option<
         hours += 1;
         // The hour is remembered once it has ended: the current one is written again next time.
         if next <= floor(now) {
-            let saved = json!({ "writtenUntil": next.to_rfc3339() });
+            saved["writtenUntil"] = json!(next.to_rfc3339());
             write_atomically(&state_path, saved.to_string().as_bytes())?;
         }
         at = next;
@@ -180,6 +203,7 @@ pub(crate) fn export_trail(args: &ExportTrailArgs, env: &dyn Fn(&str) -> Option<
         "hours": hours,
         "files": files,
         "records": records_written,
+        "chainRecords": chain_records,
     }))
 }
 

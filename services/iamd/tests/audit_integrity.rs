@@ -290,3 +290,171 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
     assert_eq!(report["lastValidDigest"]["signingKeyId"], rotated[0]["signingKeyId"]);
     server.terminate();
 }
+
+fn gunzip(path: &Path) -> Value {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn gzip_to(path: &Path, value: &Value) {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&serde_json::to_vec(value).unwrap()).unwrap();
+    std::fs::write(path, encoder.finish().unwrap()).unwrap();
+}
+
+fn gz_files(dir: &Path, part: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.to_string_lossy().contains(part) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn verify_dir(dir: &Path, trusted: &Path) -> (Output, Value) {
+    let output = std::process::Command::new(iamctl_binary())
+        .args([
+            "audit",
+            "verify",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--trusted-key",
+            trusted.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!("no report: {}", String::from_utf8_lossy(&output.stderr));
+    });
+    (output, report)
+}
+
+#[test]
+fn an_exported_trail_carries_its_chain_and_verifies_without_the_server() {
+    if std::env::var("GATEHOUSE_E2E_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let server = Server::start(&scratch.path().join("data"));
+    let (_, body) = http_get(&server.address, "/.well-known/gatehouse/audit-signing-keys");
+    let keys: Value = serde_json::from_str(&body).unwrap();
+    let trusted = scratch.path().join("trusted-key.json");
+    std::fs::write(&trusted, keys["keys"][0].to_string()).unwrap();
+    some_calls(&server, 0, 5);
+    digest_now(&server);
+    some_calls(&server, 5, 8);
+    digest_now(&server);
+
+    let out = scratch.path().join("trail");
+    let root = server.root_credentials();
+    let export = |extra: &[&str]| {
+        let from = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+        let output = std::process::Command::new(iamctl_binary())
+            .args([
+                "audit",
+                "export-trail",
+                "--dir",
+                out.to_str().unwrap(),
+                "--from",
+                &from,
+                "--through-now",
+            ])
+            .args(extra)
+            .args(["--endpoint", &format!("http://{}", server.address)])
+            .env("AWS_ACCESS_KEY_ID", &root.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &root.secret_access_key)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_SHARED_CREDENTIALS_FILE", scratch.path().join("none"))
+            .env("AWS_CONFIG_FILE", scratch.path().join("none"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let first = export(&[]);
+    assert!(first["chainRecords"].as_u64().unwrap() >= 8, "{first}");
+    // A second run adds only what was stored since: a second segment.
+    some_calls(&server, 8, 10);
+    digest_now(&server);
+    let second = export(&[]);
+    assert!(second["chainRecords"].as_u64().unwrap() >= 2, "{second}");
+    server.terminate();
+    assert_eq!(gz_files(&out, "gatehouse-chain").len(), 2);
+
+    let (output, report) = verify_dir(&out, &trusted);
+    assert!(output.status.success(), "{report}");
+    assert_eq!(report["intact"], true);
+    assert!(
+        report["accounts"][0]["lastValidDigest"]["chainSequence"]
+            .as_u64()
+            .unwrap()
+            >= 10,
+        "{report}"
+    );
+
+    let tampered = |name: &str, change: &dyn Fn(&Path)| -> Value {
+        let copy = scratch.path().join(name);
+        copy_dir_all(&out, &copy);
+        change(&copy);
+        let (output, report) = verify_dir(&copy, &trusted);
+        assert_eq!(output.status.code(), Some(1), "{name}: {report}");
+        report["accounts"][0]["problem"].clone()
+    };
+    // A record of a CloudTrail file edited.
+    let problem = tampered("file-edited", &|dir| {
+        let path = gz_files(dir, "/CloudTrail/").remove(0);
+        let mut file = gunzip(&path);
+        file["Records"][1]["sourceIPAddress"] = json!("203.0.113.9");
+        gzip_to(&path, &file);
+    });
+    assert_eq!(problem["kind"], "EDITED", "{problem}");
+    // A record removed from a CloudTrail file.
+    let problem = tampered("file-deleted", &|dir| {
+        let path = gz_files(dir, "/CloudTrail/").remove(0);
+        let mut file = gunzip(&path);
+        file["Records"].as_array_mut().unwrap().remove(2);
+        gzip_to(&path, &file);
+    });
+    assert_eq!(problem["kind"], "DELETED", "{problem}");
+    // The chain segment itself edited to match: the link no longer holds.
+    let problem = tampered("chain-edited", &|dir| {
+        let path = gz_files(dir, "gatehouse-chain").remove(0);
+        let mut file = gunzip(&path);
+        let text = file["records"][3]["record"].as_str().unwrap().replace("user-", "usr-");
+        file["records"][3]["record"] = json!(text);
+        gzip_to(&path, &file);
+    });
+    assert_eq!(problem["kind"], "EDITED", "{problem}");
+    // A whole segment removed.
+    let problem = tampered("segment-removed", &|dir| {
+        let path = gz_files(dir, "gatehouse-chain").remove(0);
+        std::fs::remove_file(path).unwrap();
+    });
+    assert_eq!(problem["kind"], "DELETED", "{problem}");
+}
+
+fn copy_dir_all(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir_all(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

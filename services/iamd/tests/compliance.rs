@@ -372,7 +372,7 @@ fn trail_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Value>)> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 pending.push(path);
-            } else {
+            } else if path.to_string_lossy().contains("/CloudTrail/") {
                 let mut text = String::new();
                 flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
                     .read_to_string(&mut text)
