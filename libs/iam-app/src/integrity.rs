@@ -5,9 +5,10 @@
 //! Reading the chain is reading the history: the edges authorize it as `auditEvents`
 //! (`cloudtrail:LookupEvents` on the account, or the organization's central view).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use iam_audit::integrity::{AuditSigner, Digest, PublicKey};
+use iam_audit::integrity::{record_hash, AuditSigner, ChainLink, Digest, EventChain, PublicKey};
 use iam_audit::{AuditLog, ChainPage};
 use iam_types::ErrorCode;
 
@@ -15,6 +16,18 @@ use crate::{audit_read_error, AppError, Gatehouse};
 
 /// The most records one page of a chain holds.
 pub const MAX_CHAIN_PAGE: usize = 5_000;
+
+/// Events read from the log per step while extending a chain.
+const EVENT_BATCH: u32 = 1_000;
+
+/// Each account's event chain as far as computed; one digest run at a time extends them.
+#[derive(Default)]
+pub(crate) struct EventChains(tokio::sync::Mutex<HashMap<String, EventChain>>);
+
+/// SHA-256 of an event as the log reads it back: its envelope's JSON.
+fn event_hash(envelope: &iam_eventlog::EventEnvelope) -> [u8; 32] {
+    record_hash(&serde_json::to_vec(envelope).unwrap_or_default())
+}
 
 impl Gatehouse {
     /// The same service, signing the audit history's digests with `signer`.
@@ -47,10 +60,74 @@ impl Gatehouse {
                 "this process signs no audit digests (it has no audit signing key)",
             )
         })?;
+        let event_heads = self.event_heads().await?;
         self.chained_log()?
-            .sign_digests(signer, account_id)
+            .sign_digests_with_events(signer, account_id, &event_heads)
             .await
             .map_err(audit_read_error)
+    }
+
+    /// The head of every account's event stream chain, extended from the log to the account's
+    /// current sequence (only the events since the last call are read).
+    ///
+    /// # Errors
+    /// `ServiceFailure` when the log cannot be read or a stream is not gapless.
+    pub async fn event_heads(&self) -> Result<HashMap<String, ChainLink>, AppError> {
+        let mut chains = self.event_chains.0.lock().await;
+        let mut heads = HashMap::new();
+        for account_id in self.account_ids() {
+            let current = self.account(&account_id).map_or(0, |model| model.state().version());
+            let chain = chains
+                .entry(account_id.clone())
+                .or_insert_with(|| EventChain::new(&account_id));
+            while chain.head().sequence < current {
+                let events = self
+                    .store
+                    .read_stream(&account_id, chain.head().sequence + 1, EVENT_BATCH)
+                    .await
+                    .map_err(crate::store_error)?;
+                if events.is_empty() {
+                    break;
+                }
+                for envelope in &events {
+                    chain
+                        .extend(envelope.sequence, &event_hash(envelope))
+                        .map_err(|expected| {
+                            AppError::new(
+                                ErrorCode::ServiceFailure,
+                                format!(
+                                    "the event log of {account_id} is not gapless: event {} where {expected} belongs",
+                                    envelope.sequence
+                                ),
+                            )
+                        })?;
+                }
+            }
+            if chain.head().sequence > 0 {
+                heads.insert(account_id, chain.head());
+            }
+        }
+        Ok(heads)
+    }
+
+    /// Up to `first` events of an account's stream after sequence `after`, each as its sequence
+    /// and the SHA-256 of its envelope's JSON as the log reads it now: what a verifier checks
+    /// against the event heads the digests signed. The events themselves are not disclosed.
+    ///
+    /// # Errors
+    /// `ServiceFailure` when the log cannot be read.
+    pub async fn event_chain(
+        &self,
+        account_id: &str,
+        after: u64,
+        first: u32,
+    ) -> Result<Vec<(u64, [u8; 32])>, AppError> {
+        let events = self
+            .store
+            .read_stream(account_id, after + 1, first.clamp(1, 10_000))
+            .await
+            .map_err(crate::store_error)?;
+        Ok(events.iter().map(|e| (e.sequence, event_hash(e))).collect())
     }
 
     /// One page of an account's records in storage order with their links, after position

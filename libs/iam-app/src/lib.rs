@@ -146,6 +146,8 @@ pub struct Gatehouse {
     audit: Option<Arc<dyn iam_audit::AuditLog>>,
     /// The key that signs the audit history's digests, when this process signs them.
     audit_signer: Option<Arc<iam_audit::integrity::AuditSigner>>,
+    /// Each account's event stream chain as far as digests have read it.
+    event_chains: integrity::EventChains,
     /// Failed authentications recorded this second, so a flood writes a bounded history.
     auth_failures: auth_failures::AuthFailureLimiter,
     /// What the use cases measure.
@@ -212,6 +214,7 @@ impl Gatehouse {
             key_index: RwLock::new(HashMap::new()),
             audit: None,
             audit_signer: None,
+            event_chains: integrity::EventChains::default(),
             auth_failures: auth_failures::AuthFailureLimiter::default(),
             metrics: Arc::new(metrics::AppMetrics::default()),
             sign_in_guard: signin::SignInGuard::default(),

@@ -32,6 +32,7 @@ pub const DIGEST_VERSION: u32 = 1;
 pub const KEY_ALGORITHM: &str = "Ed25519";
 
 const GENESIS_PREFIX: &[u8] = b"gatehouse.audit.chain.v1.genesis\n";
+const EVENT_GENESIS_PREFIX: &[u8] = b"gatehouse.events.chain.v1.genesis\n";
 const LINK_PREFIX: &[u8] = b"gatehouse.audit.chain.v1.link\n";
 const DIGEST_PREFIX: &[u8] = b"gatehouse.audit.digest.v1\n";
 const ENDORSEMENT_PREFIX: &[u8] = b"gatehouse.audit.key-endorsement.v1\n";
@@ -82,6 +83,57 @@ pub fn genesis(account_id: &str) -> ChainHash {
     hasher.update(GENESIS_PREFIX);
     hasher.update(account_id.as_bytes());
     ChainHash(hasher.finalize().into())
+}
+
+/// The hash an account's event stream chain starts from (see [`EventChain`]).
+pub fn event_genesis(stream: &str) -> ChainHash {
+    let mut hasher = Sha256::new();
+    hasher.update(EVENT_GENESIS_PREFIX);
+    hasher.update(stream.as_bytes());
+    ChainHash(hasher.finalize().into())
+}
+
+/// The chain of one event stream: event `n` links `link(n-1, n, SHA-256(its envelope's JSON))`
+/// from [`event_genesis`]. Events are not stored with their links: the chain is computed from
+/// the log as it reads back (the envelope's canonical JSON), and its head at each digest is
+/// signed, so an event changed in the store afterwards no longer reproduces the signed head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventChain {
+    head: ChainLink,
+}
+
+impl EventChain {
+    /// A stream with no event yet.
+    pub fn new(stream: &str) -> Self {
+        EventChain {
+            head: ChainLink {
+                sequence: 0,
+                hash: event_genesis(stream),
+            },
+        }
+    }
+
+    /// The head so far (sequence 0 before the first event).
+    pub fn head(&self) -> ChainLink {
+        self.head
+    }
+
+    /// Extends the chain with the event at `sequence` (the next one) whose envelope's JSON
+    /// hashes to `event_hash`; an event out of order is refused.
+    ///
+    /// # Errors
+    /// The sequence the chain expected.
+    pub fn extend(&mut self, sequence: u64, event_hash: &[u8; 32]) -> Result<(), u64> {
+        let expected = self.head.sequence + 1;
+        if sequence != expected {
+            return Err(expected);
+        }
+        self.head = ChainLink {
+            sequence,
+            hash: link(&self.head.hash, sequence, event_hash),
+        };
+        Ok(())
+    }
 }
 
 /// SHA-256 of a record's bytes (its CloudTrail JSON exactly as stored).
@@ -393,6 +445,12 @@ pub struct DigestBody {
     /// [`Digest::hash`] of the account's previous digest; absent for its first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_digest_hash: Option<ChainHash>,
+    /// The account's event stream as it stood: its last sequence (see [`EventChain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_sequence: Option<u64>,
+    /// The event stream's chain hash through `event_sequence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_chain_hash: Option<ChainHash>,
     /// The key that signed it.
     pub signing_key_id: String,
     /// The key that signed the account's previous digest, when that was another key: the
@@ -440,6 +498,8 @@ pub struct DigestHead {
     pub hash: ChainHash,
     /// The key that signed it.
     pub signing_key_id: String,
+    /// The event stream's sequence it covered.
+    pub event_sequence: Option<u64>,
 }
 
 impl DigestHead {
@@ -449,6 +509,7 @@ impl DigestHead {
             chain_sequence: digest.body.chain_sequence,
             hash: digest.hash(),
             signing_key_id: digest.body.signing_key_id.clone(),
+            event_sequence: digest.body.event_sequence,
         }
     }
 }
@@ -462,7 +523,23 @@ pub fn next_digest(
     previous: Option<&DigestHead>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Option<Digest> {
-    if previous.is_some_and(|p| p.chain_sequence >= head.sequence) {
+    next_digest_with_events(signer, account_id, head, previous, None, at)
+}
+
+/// [`next_digest`], stating the account's event stream head too; made when either chain
+/// advanced since `previous`.
+pub fn next_digest_with_events(
+    signer: &AuditSigner,
+    account_id: &str,
+    head: ChainLink,
+    previous: Option<&DigestHead>,
+    events: Option<ChainLink>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<Digest> {
+    let records_advanced = previous.is_none_or(|p| p.chain_sequence < head.sequence);
+    let events_advanced =
+        events.is_some_and(|e| previous.is_none_or(|p| p.event_sequence.is_none_or(|s| s < e.sequence)));
+    if !records_advanced && !events_advanced {
         return None;
     }
     let body = DigestBody {
@@ -472,6 +549,8 @@ pub fn next_digest(
         chain_sequence: head.sequence,
         chain_hash: head.hash,
         previous_digest_hash: previous.map(|p| p.hash),
+        event_sequence: events.map(|e| e.sequence),
+        event_chain_hash: events.map(|e| e.hash),
         signing_key_id: signer.key_id().to_owned(),
         previous_signing_key_id: previous
             .map(|p| p.signing_key_id.clone())
@@ -763,6 +842,110 @@ pub fn verify_chain(account_id: &str, records: &[StoredRecord], digests: &[Diges
         }
         (Some(problem), None) | (None, Some((_, problem))) => fail(&mut report, problem),
         (None, None) => {}
+    }
+    report
+}
+
+/// The verdict on one account's event stream (see [`EventChain`]).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventReport {
+    /// Whether nothing is wrong.
+    pub intact: bool,
+    /// Events read.
+    pub events: u64,
+    /// The last event a valid digest vouches for, with every event before it.
+    pub verified_through: u64,
+    /// The last digest whose event head the stream reproduces.
+    pub last_valid_digest: Option<ValidDigest>,
+    /// The first problem, if any.
+    pub problem: Option<Problem>,
+}
+
+/// Checks an account's event stream, as `(sequence, SHA-256 of the envelope's JSON)` in stream
+/// order, against the event heads its digests signed. Events carry no stored links, so an edit
+/// is placed between the last digest that holds and the first that does not.
+pub fn verify_events(events: &[(u64, [u8; 32])], digests: &[Digest], keys: &TrustedKeys, stream: &str) -> EventReport {
+    let mut report = EventReport {
+        intact: true,
+        events: events.len() as u64,
+        verified_through: 0,
+        last_valid_digest: None,
+        problem: None,
+    };
+    let problem = |kind, sequence: u64, detail: String| Problem {
+        kind,
+        sequence: Some(sequence),
+        position: None,
+        event_id: None,
+        detail,
+    };
+    // Only digests that hold themselves vouch for anything (verify_chain names the others).
+    let mut signed = digests
+        .iter()
+        .take_while(|d| d.body.account_id == stream && keys.verify(d).is_ok())
+        .filter_map(|d| Some((d.body.event_sequence?, d.body.event_chain_hash?, d)))
+        .peekable();
+    let mut chain = EventChain::new(stream);
+    let mut found: Option<Problem> = None;
+    for &(sequence, hash) in events {
+        if let Err(expected) = chain.extend(sequence, &hash) {
+            found = Some(if sequence > expected {
+                problem(
+                    ProblemKind::Deleted,
+                    expected,
+                    format!("events {expected} to {} are missing from the stream", sequence - 1),
+                )
+            } else {
+                problem(
+                    ProblemKind::Reordered,
+                    sequence,
+                    format!("event {sequence} stands where event {expected} belongs"),
+                )
+            });
+            break;
+        }
+        while let Some((at, head, digest)) = signed.next_if(|(at, _, _)| *at <= sequence) {
+            if at == sequence && head == chain.head().hash {
+                report.last_valid_digest = Some(ValidDigest {
+                    chain_sequence: at,
+                    digest_time: digest.body.digest_time.clone(),
+                    signing_key_id: digest.body.signing_key_id.clone(),
+                });
+                report.verified_through = at;
+            } else {
+                let from = report.last_valid_digest.as_ref().map_or(1, |d| d.chain_sequence + 1);
+                found = Some(problem(
+                    ProblemKind::DigestMismatch,
+                    from,
+                    format!(
+                        "the stream does not reproduce the event head signed at {}: an event from {from} to {at} was changed",
+                        digest.body.digest_time
+                    ),
+                ));
+                break;
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    if found.is_none() {
+        if let Some((at, _, digest)) = signed.next() {
+            found = Some(problem(
+                ProblemKind::Truncated,
+                chain.head().sequence + 1,
+                format!(
+                    "the stream ends at event {} but the digest of {} covers events 1 to {at}",
+                    chain.head().sequence,
+                    digest.body.digest_time
+                ),
+            ));
+        }
+    }
+    if let Some(found) = found {
+        report.intact = false;
+        report.problem = Some(found);
     }
     report
 }

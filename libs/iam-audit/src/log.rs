@@ -197,6 +197,22 @@ pub trait AuditLog: Send + Sync {
         Err(no_chain())
     }
 
+    /// [`AuditLog::sign_digests`], each digest also stating the account's event stream head
+    /// from `event_heads` (see [`crate::integrity::EventChain`]), and made when either chain
+    /// advanced. The default ignores the event heads.
+    ///
+    /// # Errors
+    /// As [`AuditLog::sign_digests`].
+    async fn sign_digests_with_events(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+        event_heads: &std::collections::HashMap<String, ChainLink>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        let _ = event_heads;
+        self.sign_digests(signer, account_id).await
+    }
+
     /// An account's digests, in the order they were stored.
     ///
     /// # Errors

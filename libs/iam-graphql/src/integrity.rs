@@ -34,6 +34,15 @@ pub(crate) struct AuditChainPage {
     next_cursor: Option<String>,
 }
 
+/// One event of an account's stream, as a verifier sees it: not the event, its hash.
+#[derive(SimpleObject)]
+pub(crate) struct EventChainEntry {
+    /// The event's sequence in the stream, as a decimal string.
+    sequence: String,
+    /// SHA-256 of the event's envelope JSON as the log reads it now, hex.
+    event_hash: String,
+}
+
 #[derive(Default)]
 pub(crate) struct IntegrityQuery;
 
@@ -81,6 +90,40 @@ impl IntegrityQuery {
             records,
             next_cursor: page.next.map(|p| p.to_string()),
         })
+    }
+
+    /// An account's event stream, each event as its sequence and the hash of its envelope as the
+    /// log reads it now (the events themselves are not disclosed): what `iamctl audit verify`
+    /// checks against the event heads the digests signed. At most `first` (5,000 by default,
+    /// 10,000 at most) after sequence `after`.
+    #[graphql(complexity = 1000)]
+    async fn event_chain(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<Vec<EventChainEntry>> {
+        let (scope, history, _) = readable_history(ctx, account_id, false).await?;
+        let after = match after {
+            None => 0,
+            Some(text) => text
+                .parse::<u64>()
+                .map_err(|_| aws_error(ErrorCode::InvalidInput, format!("{text:?} is not an event sequence")))?,
+        };
+        let first = first.map_or(5_000, |n| n.clamp(1, 10_000)) as u32;
+        let events = scope
+            .gatehouse
+            .event_chain(&history.account_id, after, first)
+            .await
+            .map_err(from_app)?;
+        Ok(events
+            .into_iter()
+            .map(|(sequence, hash)| EventChainEntry {
+                sequence: sequence.to_string(),
+                event_hash: hex::encode(hash),
+            })
+            .collect())
     }
 
     /// An account's signed digests, in the order they were made, each as its JSON.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use iam_audit::integrity::{
-    record_hash, verify_chain, ChainHash, ChainLink, Digest, PublicKey, StoredRecord, TrustedKeys,
+    record_hash, verify_chain, verify_events, ChainHash, ChainLink, Digest, PublicKey, StoredRecord, TrustedKeys,
 };
 use serde_json::{json, Value};
 
@@ -49,6 +49,9 @@ const CHAIN: &str = "query($account: String, $after: String) {
   auditChain(accountId: $account, after: $after, first: 5000) { records { position sequence hash record } nextCursor }
 }";
 const DIGESTS: &str = "query($account: String) { auditDigests(accountId: $account) auditSigningKeys }";
+const EVENTS: &str = "query($account: String, $after: String) {
+  eventChain(accountId: $account, after: $after, first: 10000) { sequence eventHash }
+}";
 
 /// The verdict, as JSON, and whether the history is intact.
 pub(crate) struct ChainVerdict {
@@ -162,8 +165,31 @@ pub(crate) fn verify_chain_live(
         .or_else(|| digests.first().map(|d| d.body.account_id.clone()))
         .unwrap_or_default();
     let report = verify_chain(&account_id, &records, &digests, &keys);
-    let intact = report.intact;
+
+    // The event log: each event's hash as the log reads it now, against the signed heads.
+    let mut events: Vec<(u64, [u8; 32])> = Vec::new();
+    loop {
+        let after = events.last().map(|(sequence, _)| sequence.to_string());
+        let data = call(EVENTS, json!({ "account": args.account_id, "after": after }))?;
+        let page = data["eventChain"].as_array().ok_or_else(|| malformed("eventChain"))?;
+        for entry in page {
+            let sequence = entry["sequence"].as_str().and_then(|s| s.parse().ok());
+            let hash = entry["eventHash"].as_str().and_then(|h| h.parse::<ChainHash>().ok());
+            match (sequence, hash) {
+                (Some(sequence), Some(hash)) => events.push((sequence, hash.0)),
+                _ => return Err(malformed("an eventChain entry")),
+            }
+        }
+        if page.len() < 10_000 {
+            break;
+        }
+    }
+    let event_report = verify_events(&events, &digests, &keys, &account_id);
+
+    let intact = report.intact && event_report.intact;
     let mut report = serde_json::to_value(&report).unwrap_or(Value::Null);
+    report["intact"] = json!(intact);
+    report["eventLog"] = serde_json::to_value(&event_report).unwrap_or(Value::Null);
     report["trustedKey"] = json!({ "keyId": anchor.key_id, "source": source });
     report["keysRefused"] = json!(keys
         .refused

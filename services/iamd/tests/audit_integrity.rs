@@ -192,6 +192,11 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
     let covered = second[0]["chainSequence"].as_u64().unwrap();
     assert_eq!(report["lastValidDigest"]["chainSequence"], covered);
     assert!(report["verifiedThrough"].as_u64().unwrap() >= covered);
+    // The event log's chain: every digest signed its head too.
+    assert_eq!(report["eventLog"]["intact"], true, "{report}");
+    let events_signed = second[0]["eventSequence"].as_u64().unwrap();
+    assert!(events_signed >= 12, "{second:?}");
+    assert_eq!(report["eventLog"]["verifiedThrough"], events_signed, "{report}");
     server.terminate();
 
     // A clean stop signs what was left: the chain is covered to its end.
@@ -276,6 +281,47 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
     );
     assert_eq!(report["keysRefused"].as_array().unwrap().len(), 1, "{report}");
     server.terminate();
+
+    // 7. An event of the log edited in place (the append-only trigger dropped first): the
+    //    stream no longer reproduces the event heads the digests signed.
+    let dir = scratch.path().join("event-edited");
+    copy_dir(&pristine, &dir);
+    let database = dir.join("events.db");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::ConnectOptions;
+            let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&database)
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query("DROP TRIGGER IF EXISTS events_no_update")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            let changed = sqlx::query(
+                "UPDATE events SET actor = 'arn:aws:iam::000000000000:user/mallory' WHERE account_id = ? AND sequence = 3",
+            )
+            .bind(&account)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+            assert_eq!(changed.rows_affected(), 1);
+        });
+    let server = Server::start(&dir);
+    let (output, report) = verify(&server, Some(&trusted));
+    server.terminate();
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert_eq!(report["eventLog"]["problem"]["kind"], "DIGEST_MISMATCH", "{report}");
+    assert_eq!(report["eventLog"]["problem"]["sequence"], 1, "{report}");
+    assert_eq!(
+        report["problem"],
+        Value::Null,
+        "the audit records themselves are intact: {report}"
+    );
 
     // 6. A rotation the old key endorses is followed.
     let dir = scratch.path().join("rotated");

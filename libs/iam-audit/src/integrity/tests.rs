@@ -276,3 +276,58 @@ fn chains_are_bound_to_their_account_and_the_formats_are_stable() {
     assert!(json.contains("\"chainSequence\":3") && json.contains("\"signature\""));
     assert!(!format!("{key:?}").contains("pair"), "the secret half is not printed");
 }
+
+#[test]
+fn an_event_stream_is_checked_against_the_heads_its_digests_signed() {
+    let key = signer();
+    let trusted = trusting(&key);
+    let events: Vec<(u64, [u8; 32])> = (1..=12)
+        .map(|n| (n, record_hash(format!("event {n}").as_bytes())))
+        .collect();
+    let mut chain = EventChain::new(ACCOUNT);
+    let mut digests = Vec::new();
+    let mut last: Option<DigestHead> = None;
+    let records = ChainLink {
+        sequence: 1,
+        hash: genesis(ACCOUNT),
+    };
+    for &(sequence, hash) in &events {
+        chain.extend(sequence, &hash).unwrap();
+        if sequence == 5 || sequence == 10 {
+            let at = Utc.timestamp_opt(1_800_000_000 + sequence as i64, 0).unwrap();
+            let digest =
+                next_digest_with_events(&key, ACCOUNT, records, last.as_ref(), Some(chain.head()), at).unwrap();
+            last = Some(DigestHead::of(&digest));
+            digests.push(digest);
+        }
+    }
+    assert_eq!(chain.extend(20, &[0; 32]), Err(13), "out of order is refused");
+    // The second digest was made for the events alone: the records had not advanced.
+    assert_eq!(digests[1].body.chain_sequence, 1);
+    let report = verify_events(&events, &digests, &trusted, ACCOUNT);
+    assert!(report.intact, "{report:?}");
+    assert_eq!(report.verified_through, 10);
+
+    let mut edited = events.clone();
+    edited[6].1 = record_hash(b"event 7, edited");
+    let report = verify_events(&edited, &digests, &trusted, ACCOUNT);
+    let problem = report.problem.unwrap();
+    assert_eq!((problem.kind, problem.sequence), (ProblemKind::DigestMismatch, Some(6)));
+    assert_eq!(report.verified_through, 5);
+
+    let mut deleted = events.clone();
+    deleted.remove(2);
+    assert_eq!(
+        verify_events(&deleted, &digests, &trusted, ACCOUNT)
+            .problem
+            .unwrap()
+            .kind,
+        ProblemKind::Deleted
+    );
+    let report = verify_events(&events[..8], &digests, &trusted, ACCOUNT);
+    assert_eq!(report.problem.unwrap().kind, ProblemKind::Truncated);
+    // Unsigned digests vouch for nothing.
+    let stranger = signer();
+    let report = verify_events(&edited, &digests, &trusting(&stranger), ACCOUNT);
+    assert!(report.intact && report.verified_through == 0, "{report:?}");
+}

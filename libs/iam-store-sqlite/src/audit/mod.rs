@@ -26,7 +26,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use iam_audit::integrity::{next_digest, AuditSigner, ChainHeads, Digest, DigestHead, PublicKey};
+use std::collections::HashMap;
+
+use iam_audit::integrity::{
+    next_digest_with_events, AuditSigner, ChainHeads, ChainLink, Digest, DigestHead, PublicKey,
+};
 use iam_audit::{
     AuditError, AuditFields, AuditFilter, AuditLog, AuditPage, AuditRecord, ChainPage, ChainedRecord, EncodedRecord,
     GroupBy,
@@ -100,6 +104,7 @@ enum WriterWork {
     Digests {
         signer: Arc<AuditSigner>,
         account_id: Option<String>,
+        event_heads: HashMap<String, ChainLink>,
         done: oneshot::Sender<Result<Vec<Digest>, AuditError>>,
     },
     /// Record a signing key, once.
@@ -695,13 +700,14 @@ fn append_loop(
             WriterWork::Digests {
                 signer,
                 account_id,
+                event_heads,
                 done,
             } => {
                 let _ = done.send(write_digests(
                     &mut file,
                     &mut next_position,
                     &mut chain,
-                    &signer,
+                    (&signer, &event_heads),
                     account_id.as_deref(),
                     index,
                     backlog,
@@ -829,7 +835,7 @@ fn write_digests(
     file: &mut RecordFile,
     next_position: &mut u64,
     chain: &mut ChainState,
-    signer: &AuditSigner,
+    (signer, event_heads): (&AuditSigner, &HashMap<String, ChainLink>),
     account_id: Option<&str>,
     index: &channel::Sender<IndexWork>,
     backlog: &Backlog,
@@ -847,7 +853,16 @@ fn write_digests(
     accounts.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let digests: Vec<Digest> = accounts
         .into_iter()
-        .filter_map(|(account, head)| next_digest(signer, account, head, chain.digests.get(account), now))
+        .filter_map(|(account, head)| {
+            next_digest_with_events(
+                signer,
+                account,
+                head,
+                chain.digests.get(account),
+                event_heads.get(account).copied(),
+                now,
+            )
+        })
         .collect();
     let frames = digests
         .iter()
@@ -1053,11 +1068,29 @@ impl AuditLog for SqliteAuditLog {
         signer: Arc<AuditSigner>,
         account_id: Option<&str>,
     ) -> Result<Vec<Digest>, AuditError> {
+        self.sign_digests_with_events(signer, account_id, &HashMap::new()).await
+    }
+
+    async fn sign_digests_with_events(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+        event_heads: &HashMap<String, ChainLink>,
+    ) -> Result<Vec<Digest>, AuditError> {
         let (done, signed) = oneshot::channel();
+        let event_heads = match account_id {
+            Some(account) => event_heads
+                .get(account)
+                .map(|head| (account.to_owned(), *head))
+                .into_iter()
+                .collect(),
+            None => event_heads.clone(),
+        };
         self.appends
             .send(WriterWork::Digests {
                 signer,
                 account_id: account_id.map(str::to_owned),
+                event_heads,
                 done,
             })
             .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
