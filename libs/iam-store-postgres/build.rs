@@ -2,4 +2,5 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=../../schema/migrations/postgres/eventlog");
+    println!("cargo:rerun-if-changed=../../schema/migrations/postgres/audit");
 }

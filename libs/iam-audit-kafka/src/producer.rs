@@ -1,9 +1,11 @@
 //! [`KafkaAuditLog`]: appends go to the audit topic, queries to PostgreSQL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, EncodedRecord, GroupBy};
+use iam_audit::integrity::{AuditSigner, Digest, PublicKey};
+use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, ChainPage, EncodedRecord, GroupBy};
 use iam_store_postgres::PgAuditStore;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -186,6 +188,44 @@ impl AuditLog for KafkaAuditLog {
         group_by: GroupBy,
     ) -> Result<Vec<(Option<String>, u64)>, AuditError> {
         self.store.count_by(filter, group_by).await
+    }
+
+    // The chain is the store's: the audit projector links records as it inserts them, so what a
+    // verifier reads, and what digests sign, is PostgreSQL's storage order.
+
+    async fn chain(&self, account_id: &str, after: Option<u64>, first: usize) -> Result<ChainPage, AuditError> {
+        self.store.chain(account_id, after, first).await
+    }
+
+    async fn sign_digests(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        self.store.sign_digests(signer, account_id).await
+    }
+
+    async fn sign_digests_with_events(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+        event_heads: &std::collections::HashMap<String, iam_audit::integrity::ChainLink>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        self.store
+            .sign_digests_with_events(signer, account_id, event_heads)
+            .await
+    }
+
+    async fn digests(&self, account_id: &str) -> Result<Vec<Digest>, AuditError> {
+        self.store.digests(account_id).await
+    }
+
+    async fn record_signing_key(&self, key: PublicKey) -> Result<(), AuditError> {
+        self.store.record_signing_key(key).await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<PublicKey>, AuditError> {
+        self.store.signing_keys().await
     }
 }
 

@@ -179,16 +179,22 @@ impl ChainHeads {
 
     /// The link of `record`, appended to `account_id`'s chain.
     pub fn append(&mut self, account_id: &str, record: &[u8]) -> ChainLink {
-        let (previous, sequence) = match self.heads.get(account_id) {
-            Some(head) => (head.hash, head.sequence + 1),
-            None => (genesis(account_id), 1),
+        let record = record_hash(record);
+        // The account's id is copied once, when its chain begins.
+        if let Some(head) = self.heads.get_mut(account_id) {
+            let sequence = head.sequence + 1;
+            *head = ChainLink {
+                sequence,
+                hash: link(&head.hash, sequence, &record),
+            };
+            return *head;
+        }
+        let first = ChainLink {
+            sequence: 1,
+            hash: link(&genesis(account_id), 1, &record),
         };
-        let next = ChainLink {
-            sequence,
-            hash: link(&previous, sequence, &record_hash(record)),
-        };
-        self.heads.insert(account_id.to_owned(), next);
-        next
+        self.heads.insert(account_id.to_owned(), first);
+        first
     }
 
     /// Sets an account's head back (`None`: no chain begun), as it was before links that were

@@ -16,15 +16,40 @@
 //!
 //! Inserts are idempotent: the key is `(account_id, event_id)` and a record already present is
 //! skipped, so a redelivered message changes nothing.
+//!
+//! Tamper evidence (`iam_audit::integrity`): each account's records form a hash chain in the
+//! order they are stored (position order), every record's link stored beside it, and signed
+//! digests of the chains' heads are kept in `audit_digests`. Every write of a batch is one
+//! transaction of two statements:
+//!
+//! 1. lock the head row of each of the batch's accounts (`audit_chain_heads`, `FOR UPDATE`, in
+//!    bytewise account order, so two writers never deadlock) and find which of the batch's
+//!    records are stored already; under the heads' lock nobody else stores those accounts'
+//!    records, so what it finds stays true until the commit (looked up again, under the lock,
+//!    when a head moved while the statement waited for it), and a duplicate neither gets a link
+//!    nor advances the chain. An account's first records create its head first, in a statement
+//!    of its own outside the transaction (it holds no other lock then, so it cannot take part in
+//!    a deadlock either), and the transaction starts again;
+//! 2. link the new records, in batch order, after the locked heads ([`ChainHeads`]), then insert
+//!    them with their links, move the heads and store the consumed offsets, in one statement:
+//!    positions are handed out under the lock, so within an account position order is chain
+//!    order.
+//!
+//! Digest signers take the same head locks, so two signers never fork an account's digest
+//! chain, and sign a head that is committed with its records.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, GroupBy};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, QueryBuilder, Row};
+use iam_audit::integrity::{
+    next_digest_with_events, AuditSigner, ChainHash, ChainHeads, ChainLink, Digest, DigestHead, PublicKey,
+};
+use iam_audit::{AuditError, AuditFilter, AuditLog, AuditPage, AuditRecord, ChainPage, ChainedRecord, GroupBy};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
 use crate::options::is_valid_schema;
 
@@ -62,7 +87,47 @@ fn column_text(text: &str) -> String {
     }
 }
 
-/// One record's row, columns in insert order.
+/// One record's row.
+struct EventRow {
+    account_id: String,
+    event_id: String,
+    event_time: DateTime<Utc>,
+    event_name: String,
+    event_source: String,
+    principal_arn: String,
+    action: String,
+    resource_arn: Option<String>,
+    decision: Option<String>,
+    error_code: Option<String>,
+    read_only: bool,
+    /// The record's JSON: the bytes its link is made over.
+    record: String,
+    organization_id: Option<String>,
+    decided_principal_arn: Option<String>,
+}
+
+impl EventRow {
+    fn of(record: &AuditRecord) -> Result<Self, AuditError> {
+        Ok(EventRow {
+            account_id: column_text(&record.recipient_account_id),
+            event_id: column_text(&record.event_id),
+            event_time: record.event_time,
+            event_name: column_text(&record.event_name),
+            event_source: column_text(&record.event_source),
+            principal_arn: column_text(&record.user_identity.arn),
+            action: column_text(&record.action()),
+            resource_arn: record.resource_arn().as_deref().map(column_text),
+            decision: record.decision().map(column_text),
+            error_code: record.error_code.as_deref().map(column_text),
+            read_only: record.read_only,
+            record: serde_json::to_string(record).map_err(|e| unavailable("encoding a record", &e))?,
+            organization_id: record.organization_id().map(column_text),
+            decided_principal_arn: record.decided_principal_arn().map(column_text),
+        })
+    }
+}
+
+/// The rows of a batch, column by column, in insert order, with their links.
 #[derive(Default)]
 struct Columns {
     account_id: Vec<String>,
@@ -79,49 +144,209 @@ struct Columns {
     record: Vec<String>,
     organization_id: Vec<Option<String>>,
     decided_principal_arn: Vec<Option<String>>,
+    chain_sequence: Vec<i64>,
+    chain_hash: Vec<String>,
 }
 
 impl Columns {
-    fn push(&mut self, record: &AuditRecord) -> Result<(), AuditError> {
-        self.record
-            .push(serde_json::to_string(record).map_err(|e| unavailable("encoding a record", &e))?);
-        self.account_id.push(column_text(&record.recipient_account_id));
-        self.event_id.push(column_text(&record.event_id));
-        self.event_time.push(record.event_time);
-        self.event_name.push(column_text(&record.event_name));
-        self.event_source.push(column_text(&record.event_source));
-        self.principal_arn.push(column_text(&record.user_identity.arn));
-        self.action.push(column_text(&record.action()));
-        self.resource_arn
-            .push(record.resource_arn().as_deref().map(column_text));
-        self.decision.push(record.decision().map(column_text));
-        self.error_code.push(record.error_code.as_deref().map(column_text));
-        self.read_only.push(record.read_only);
-        self.organization_id.push(record.organization_id().map(column_text));
-        self.decided_principal_arn
-            .push(record.decided_principal_arn().map(column_text));
+    fn push(&mut self, row: EventRow, link: ChainLink) -> Result<(), AuditError> {
+        self.chain_sequence.push(sequence_column(link.sequence)?);
+        self.chain_hash.push(link.hash.to_string());
+        self.account_id.push(row.account_id);
+        self.event_id.push(row.event_id);
+        self.event_time.push(row.event_time);
+        self.event_name.push(row.event_name);
+        self.event_source.push(row.event_source);
+        self.principal_arn.push(row.principal_arn);
+        self.action.push(row.action);
+        self.resource_arn.push(row.resource_arn);
+        self.decision.push(row.decision);
+        self.error_code.push(row.error_code);
+        self.read_only.push(row.read_only);
+        self.record.push(row.record);
+        self.organization_id.push(row.organization_id);
+        self.decided_principal_arn.push(row.decided_principal_arn);
         Ok(())
     }
 }
 
-/// Inserts records, skipping those already present; returns how many were new.
-async fn insert_rows<'c>(
-    executor: impl sqlx::PgExecutor<'c>,
-    records: impl IntoIterator<Item = &AuditRecord>,
+fn sequence_column(sequence: u64) -> Result<i64, AuditError> {
+    i64::try_from(sequence).map_err(|_| AuditError::Unavailable(format!("chain sequence {sequence} is out of range")))
+}
+
+/// A stored chain sequence or position, which is never negative unless the row was tampered with.
+fn stored_number(value: i64, what: &str) -> Result<u64, AuditError> {
+    u64::try_from(value).map_err(|_| AuditError::Unavailable(format!("the stored {what} {value} is negative")))
+}
+
+/// The partitions' next offsets stored with a consumed batch.
+struct Offsets<'a> {
+    topic: &'a str,
+    partitions: Vec<i32>,
+    next: Vec<i64>,
+}
+
+/// What a batch's transaction found once it held its accounts' chain heads.
+struct Locked {
+    /// The heads, as locked; an account without a head row is missing.
+    heads: Vec<(String, ChainLink)>,
+    /// The batch's records already stored: their event ids by account.
+    stored: HashMap<String, HashSet<String>>,
+    /// Whether `stored` may be out of date: a head changed between the statement's snapshot and
+    /// its lock, so another writer stored records of that account in between.
+    stale: bool,
+}
+
+/// Locks the chain heads of `accounts` (sorted bytewise, as `COLLATE "C"` orders them: every
+/// writer and signer locks in this order, so none waits for another in a cycle) and, in the same
+/// statement, looks for the batch's records already stored.
+///
+/// The look-up reads the statement's snapshot, taken before the locks were granted; a locked
+/// row is read as the lock found it. Records of an account are only stored under its head's
+/// lock, with its sequence advanced, so where the snapshot's head is the locked one, nobody
+/// stored the account's records in between and the look-up holds; otherwise the caller looks
+/// again ([`stored_keys`]), under the lock.
+async fn lock_batch(conn: &mut PgConnection, accounts: &[String], rows: &[EventRow]) -> Result<Locked, AuditError> {
+    let batch_accounts: Vec<&str> = rows.iter().map(|row| row.account_id.as_str()).collect();
+    let batch_events: Vec<&str> = rows.iter().map(|row| row.event_id.as_str()).collect();
+    let found = sqlx::query(
+        "WITH locked AS ( \
+             SELECT account_id, sequence, hash FROM audit_chain_heads WHERE account_id = ANY($1::text[]) \
+             ORDER BY account_id COLLATE \"C\" FOR UPDATE) \
+         SELECT account_id, sequence, hash, \
+             (SELECT seen.sequence FROM audit_chain_heads AS seen WHERE seen.account_id = locked.account_id), \
+             NULL::text \
+         FROM locked \
+         UNION ALL \
+         SELECT e.account_id, NULL, NULL, NULL, e.event_id FROM audit_events AS e \
+         JOIN UNNEST($2::text[], $3::text[]) AS b(account_id, event_id) \
+         ON e.account_id = b.account_id AND e.event_id = b.event_id",
+    )
+    .bind(accounts)
+    .bind(&batch_accounts)
+    .bind(&batch_events)
+    .fetch_all(conn)
+    .await
+    .map_err(|e| unavailable("locking the audit chain heads", &e))?;
+    let mut locked = Locked {
+        heads: Vec::with_capacity(accounts.len()),
+        stored: HashMap::new(),
+        stale: false,
+    };
+    for row in &found {
+        match row.get::<Option<String>, _>(4) {
+            Some(event_id) => {
+                locked.stored.entry(row.get(0)).or_default().insert(event_id);
+            }
+            None => {
+                let head = head_of(row)?;
+                locked.stale |= row.get::<Option<i64>, _>(3) != Some(sequence_column(head.1.sequence)?);
+                locked.heads.push(head);
+            }
+        }
+    }
+    Ok(locked)
+}
+
+/// A head row: `(account_id, sequence, hash)`.
+fn head_of(row: &sqlx::postgres::PgRow) -> Result<(String, ChainLink), AuditError> {
+    let account: String = row.get(0);
+    let sequence = stored_number(row.get(1), "chain head sequence")?;
+    let hash = row
+        .get::<&str, _>(2)
+        .parse::<ChainHash>()
+        .map_err(|e| AuditError::Unavailable(format!("the audit chain head of account {account} is malformed: {e}")))?;
+    Ok((account, ChainLink { sequence, hash }))
+}
+
+/// Creates the chain heads of accounts that have none (sequence 0: no record chained yet), in a
+/// statement of its own: it waits at most for another writer creating the same heads, which holds
+/// no other lock, and in the same order.
+async fn create_heads(conn: &mut PgConnection, accounts: &[String]) -> Result<(), AuditError> {
+    let genesis: Vec<String> = accounts
+        .iter()
+        .map(|account| iam_audit::integrity::genesis(account).to_string())
+        .collect();
+    sqlx::query(
+        "INSERT INTO audit_chain_heads (account_id, sequence, hash) \
+         SELECT account_id, 0, hash FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS h(account_id, hash, n) \
+         ORDER BY n ON CONFLICT (account_id) DO NOTHING",
+    )
+    .bind(accounts)
+    .bind(&genesis)
+    .execute(conn)
+    .await
+    .map_err(|e| unavailable("creating audit chain heads", &e))?;
+    Ok(())
+}
+
+/// Which of `rows` are stored already: their event ids by account. Under the heads' lock this
+/// stays true until the commit: nobody else stores those accounts' records meanwhile.
+async fn stored_keys(
+    conn: &mut PgConnection,
+    rows: &[EventRow],
+) -> Result<HashMap<String, HashSet<String>>, AuditError> {
+    let accounts: Vec<&str> = rows.iter().map(|row| row.account_id.as_str()).collect();
+    let events: Vec<&str> = rows.iter().map(|row| row.event_id.as_str()).collect();
+    let found = sqlx::query(
+        "SELECT e.account_id, e.event_id FROM audit_events e \
+         JOIN UNNEST($1::text[], $2::text[]) AS b(account_id, event_id) \
+         ON e.account_id = b.account_id AND e.event_id = b.event_id",
+    )
+    .bind(&accounts)
+    .bind(&events)
+    .fetch_all(conn)
+    .await
+    .map_err(|e| unavailable("looking for audit records already stored", &e))?;
+    let mut stored: HashMap<String, HashSet<String>> = HashMap::new();
+    for row in &found {
+        stored.entry(row.get(0)).or_default().insert(row.get(1));
+    }
+    Ok(stored)
+}
+
+/// Inserts linked rows, moves their accounts' chain heads and stores the consumed offsets, in one
+/// statement; returns how many rows were inserted.
+async fn insert_linked(
+    conn: &mut PgConnection,
+    columns: &Columns,
+    heads: &ChainHeads,
+    offsets: Option<&Offsets<'_>>,
 ) -> Result<u64, AuditError> {
-    let mut columns = Columns::default();
-    for record in records {
-        columns.push(record)?;
+    let touched: BTreeSet<&str> = columns.account_id.iter().map(String::as_str).collect();
+    let mut head_accounts = Vec::with_capacity(touched.len());
+    let mut head_sequences = Vec::with_capacity(touched.len());
+    let mut head_hashes = Vec::with_capacity(touched.len());
+    for account in touched {
+        let Some(head) = heads.get(account) else { continue };
+        head_accounts.push(account);
+        head_sequences.push(sequence_column(head.sequence)?);
+        head_hashes.push(head.hash.to_string());
     }
-    if columns.record.is_empty() {
-        return Ok(0);
-    }
-    // One statement per batch: the arrays unnest in order, so positions follow the batch.
+    // The arrays unnest in order and the rows are inserted in it, so positions follow the
+    // batch, which is the order the links were made in.
     let result = sqlx::query(
-        "INSERT INTO audit_events (account_id, event_id, event_time, event_name, event_source, principal_arn, \
-         action, resource_arn, decision, error_code, read_only, record, organization_id, decided_principal_arn) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[], $14::text[]) \
+        "WITH heads AS ( \
+             UPDATE audit_chain_heads AS h SET sequence = u.sequence, hash = u.hash \
+             FROM UNNEST($17::text[], $18::bigint[], $19::text[]) AS u(account_id, sequence, hash) \
+             WHERE h.account_id = u.account_id), \
+         offsets AS ( \
+             INSERT INTO audit_kafka_offsets (topic, partition, next_offset) \
+             SELECT $20, * FROM UNNEST($21::int[], $22::bigint[]) \
+             ON CONFLICT (topic, partition) DO UPDATE SET \
+             next_offset = greatest(audit_kafka_offsets.next_offset, excluded.next_offset)) \
+         INSERT INTO audit_events (account_id, event_id, event_time, event_name, event_source, principal_arn, \
+         action, resource_arn, decision, error_code, read_only, record, organization_id, decided_principal_arn, \
+         chain_sequence, chain_hash) \
+         SELECT account_id, event_id, event_time, event_name, event_source, principal_arn, action, resource_arn, \
+         decision, error_code, read_only, record, organization_id, decided_principal_arn, chain_sequence, \
+         chain_hash \
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[], $14::text[], \
+         $15::bigint[], $16::text[]) WITH ORDINALITY AS r(account_id, event_id, event_time, event_name, \
+         event_source, principal_arn, action, resource_arn, decision, error_code, read_only, record, \
+         organization_id, decided_principal_arn, chain_sequence, chain_hash, n) \
+         ORDER BY n \
          ON CONFLICT (account_id, event_id) DO NOTHING",
     )
     .bind(&columns.account_id)
@@ -138,10 +363,22 @@ async fn insert_rows<'c>(
     .bind(&columns.record)
     .bind(&columns.organization_id)
     .bind(&columns.decided_principal_arn)
-    .execute(executor)
+    .bind(&columns.chain_sequence)
+    .bind(&columns.chain_hash)
+    .bind(&head_accounts)
+    .bind(&head_sequences)
+    .bind(&head_hashes)
+    .bind(offsets.map(|o| o.topic))
+    .bind(offsets.map_or(&[][..], |o| &o.partitions))
+    .bind(offsets.map_or(&[][..], |o| &o.next))
+    .execute(conn)
     .await
     .map_err(|e| unavailable("inserting audit records", &e))?;
     Ok(result.rows_affected())
+}
+
+fn parse_digest(text: &str) -> Result<Digest, AuditError> {
+    serde_json::from_str(text).map_err(|e| unavailable("reading a stored audit digest", &e))
 }
 
 /// Appends the filter's conditions to `sql`: always starting with the account, or for an
@@ -242,47 +479,138 @@ impl PgAuditStore {
     }
 
     /// Inserts records in one transaction, skipping those already present (by account and
-    /// `eventID`). Returns how many were new.
+    /// `eventID`), each new one linked into its account's chain. Returns how many were new.
     ///
     /// # Errors
     /// A database failure; then nothing was inserted.
     pub async fn insert(&self, records: &[AuditRecord]) -> Result<u64, AuditError> {
-        insert_rows(&self.pool, records).await
+        let rows = records.iter().map(EventRow::of).collect::<Result<Vec<_>, _>>()?;
+        self.write(rows, None).await
     }
 
-    /// Inserts records consumed from `topic` (`(partition, offset, record)`) and moves each
-    /// partition's stored next offset past them, in one transaction: what is committed is
-    /// exactly what a restarted consumer skips. Returns how many records were new.
+    /// Inserts records consumed from `topic` (`(partition, offset, record)`) as
+    /// [`PgAuditStore::insert`] does and moves each partition's stored next offset past them, in
+    /// one transaction: what is committed is exactly what a restarted consumer skips. Returns how
+    /// many records were new.
     ///
     /// # Errors
     /// A database failure; then nothing of the batch was written.
     pub async fn insert_consumed(&self, topic: &str, batch: &[(i32, i64, AuditRecord)]) -> Result<u64, AuditError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| unavailable("beginning a batch", &e))?;
-        let inserted = insert_rows(&mut *tx, batch.iter().map(|(_, _, record)| record)).await?;
+        let rows = batch
+            .iter()
+            .map(|(_, _, record)| EventRow::of(record))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut next: HashMap<i32, i64> = HashMap::new();
         for (partition, offset, _) in batch {
             let entry = next.entry(*partition).or_insert(0);
             *entry = (*entry).max(offset.saturating_add(1));
         }
-        let (partitions, offsets): (Vec<i32>, Vec<i64>) = next.into_iter().unzip();
-        sqlx::query(
-            "INSERT INTO audit_kafka_offsets (topic, partition, next_offset) \
-             SELECT $1, * FROM UNNEST($2::int[], $3::bigint[]) \
-             ON CONFLICT (topic, partition) DO UPDATE SET \
-             next_offset = greatest(audit_kafka_offsets.next_offset, excluded.next_offset)",
+        let (partitions, next): (Vec<i32>, Vec<i64>) = next.into_iter().unzip();
+        self.write(
+            rows,
+            Some(Offsets {
+                topic,
+                partitions,
+                next,
+            }),
         )
-        .bind(topic)
-        .bind(&partitions)
-        .bind(&offsets)
-        .execute(&mut *tx)
         .await
-        .map_err(|e| unavailable("storing the audit topic's offsets", &e))?;
-        tx.commit().await.map_err(|e| unavailable("committing a batch", &e))?;
-        Ok(inserted)
+    }
+
+    /// Writes a batch (see the module documentation): the new records, linked, and the offsets,
+    /// in one transaction. Returns how many records were new.
+    async fn write(&self, rows: Vec<EventRow>, offsets: Option<Offsets<'_>>) -> Result<u64, AuditError> {
+        // A record twice in the batch is stored once, the first time, as ON CONFLICT would.
+        let first: Vec<bool> = {
+            let mut seen = HashSet::new();
+            rows.iter()
+                .map(|row| seen.insert((row.account_id.as_str(), row.event_id.as_str())))
+                .collect()
+        };
+        let rows: Vec<EventRow> = rows
+            .into_iter()
+            .zip(first)
+            .filter_map(|(row, first)| first.then_some(row))
+            .collect();
+        if rows.is_empty() && offsets.is_none() {
+            return Ok(0);
+        }
+        let accounts: Vec<String> = rows
+            .iter()
+            .map(|row| row.account_id.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| unavailable("connecting to the audit store", &e))?;
+        // At most twice: again only after creating the heads of accounts new to the store.
+        for attempt in 0..2 {
+            let mut tx = conn.begin().await.map_err(|e| unavailable("beginning a batch", &e))?;
+            let locked = lock_batch(&mut tx, &accounts, &rows).await?;
+            if locked.heads.len() < accounts.len() {
+                tx.rollback()
+                    .await
+                    .map_err(|e| unavailable("rolling back a batch", &e))?;
+                if attempt > 0 {
+                    return Err(AuditError::Unavailable(
+                        "the audit chain heads of the batch's accounts vanished as they were created".into(),
+                    ));
+                }
+                let have: HashSet<&str> = locked.heads.iter().map(|(account, _)| account.as_str()).collect();
+                let missing: Vec<String> = accounts
+                    .iter()
+                    .filter(|account| !have.contains(account.as_str()))
+                    .cloned()
+                    .collect();
+                create_heads(&mut conn, &missing).await?;
+                continue;
+            }
+            let mut heads = ChainHeads::new();
+            for (account, head) in &locked.heads {
+                // Sequence 0: the account's chain has not begun; its first record links genesis.
+                if head.sequence > 0 {
+                    heads.restore(account, *head);
+                }
+            }
+            let stored = if locked.stale {
+                stored_keys(&mut tx, &rows).await?
+            } else {
+                locked.stored
+            };
+            let mut columns = Columns::default();
+            for row in rows {
+                if stored
+                    .get(&row.account_id)
+                    .is_some_and(|events| events.contains(&row.event_id))
+                {
+                    continue;
+                }
+                let link = heads.append(&row.account_id, row.record.as_bytes());
+                columns.push(row, link)?;
+            }
+            let expected = columns.record.len() as u64;
+            if expected > 0 || offsets.is_some() {
+                let inserted = insert_linked(&mut tx, &columns, &heads, offsets.as_ref()).await?;
+                if inserted != expected {
+                    // Only a writer that does not take the heads' lock (a binary older than the
+                    // chain) can have stored one meanwhile; the links would then be wrong.
+                    return Err(AuditError::Unavailable(format!(
+                        "{} of the batch's audit records were stored meanwhile by a writer outside the chain's \
+                         lock; nothing was written",
+                        expected.saturating_sub(inserted)
+                    )));
+                }
+            }
+            tx.commit().await.map_err(|e| unavailable("committing a batch", &e))?;
+            return Ok(expected);
+        }
+        Err(AuditError::Unavailable(
+            "the audit batch could not lock its chain heads".into(),
+        ))
     }
 
     /// The next offset to consume of each partition of `topic` stored so far, by partition.
@@ -320,6 +648,174 @@ impl AuditLog for PgAuditStore {
     /// Kafka): durable once PostgreSQL committed.
     async fn append(&self, records: Vec<AuditRecord>) -> Result<(), AuditError> {
         self.insert(&records).await.map(|_| ())
+    }
+
+    async fn chain(&self, account_id: &str, after: Option<u64>, first: usize) -> Result<ChainPage, AuditError> {
+        let after = i64::try_from(after.unwrap_or(0))
+            .map_err(|_| AuditError::Invalid(format!("{after:?} is not a position of the audit log")))?;
+        let limit = i64::try_from(first.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT position, chain_sequence, chain_hash, record FROM audit_events \
+             WHERE account_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+        )
+        .bind(column_text(account_id))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("reading the audit chain", &e))?;
+        let more = rows.len() > first;
+        let records = rows
+            .iter()
+            .take(first)
+            .map(|row| {
+                let position = stored_number(row.get(0), "position")?;
+                let malformed = |why: String| {
+                    AuditError::Unavailable(format!(
+                        "the chain link of the audit record at position {position} {why}"
+                    ))
+                };
+                let link = match (row.get::<Option<i64>, _>(1), row.get::<Option<&str>, _>(2)) {
+                    (None, None) => None,
+                    (Some(sequence), Some(hash)) => Some(ChainLink {
+                        sequence: u64::try_from(sequence).map_err(|_| malformed(format!("has sequence {sequence}")))?,
+                        hash: hash.parse().map_err(|e| malformed(format!("is malformed: {e}")))?,
+                    }),
+                    _ => return Err(malformed("is half missing".into())),
+                };
+                Ok(ChainedRecord {
+                    position,
+                    link,
+                    json: row.get::<String, _>(3).into_bytes(),
+                })
+            })
+            .collect::<Result<Vec<_>, AuditError>>()?;
+        let next = more.then(|| records.last().map(|r| r.position)).flatten();
+        Ok(ChainPage { records, next })
+    }
+
+    /// Locks the heads of the accounts whose chain advanced past their last digest (as appends
+    /// lock them, so none waits for another in a cycle), then reads their last digests and stores
+    /// the next ones, in one transaction: two signers never fork an account's digest chain.
+    async fn sign_digests(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        self.sign_digests_with_events(signer, account_id, &HashMap::new()).await
+    }
+
+    async fn sign_digests_with_events(
+        &self,
+        signer: Arc<AuditSigner>,
+        account_id: Option<&str>,
+        event_heads: &HashMap<String, ChainLink>,
+    ) -> Result<Vec<Digest>, AuditError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| unavailable("beginning to sign digests", &e))?;
+        let rows = sqlx::query(
+            "SELECT account_id, sequence, hash FROM audit_chain_heads AS h \
+             WHERE sequence > 0 AND ($1::text IS NULL OR account_id = $1) \
+             AND (account_id = ANY($2::text[]) OR sequence > coalesce((SELECT d.chain_sequence FROM audit_digests AS d \
+                 WHERE d.account_id = h.account_id ORDER BY d.position DESC LIMIT 1), 0)) \
+             ORDER BY account_id COLLATE \"C\" FOR UPDATE",
+        )
+        .bind(account_id.map(column_text))
+        // Accounts whose event stream may have advanced: their digests are decided below.
+        .bind(event_heads.keys().map(String::as_str).collect::<Vec<&str>>())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| unavailable("locking the audit chain heads", &e))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A row locked after waiting is read as its lock found it, so these are the heads as of
+        // now; the digests are read by a statement after the lock, so a signer that held it
+        // before is seen.
+        let heads = rows.iter().map(head_of).collect::<Result<Vec<_>, _>>()?;
+        let accounts: Vec<&str> = heads.iter().map(|(account, _)| account.as_str()).collect();
+        let last: HashMap<String, String> = sqlx::query(
+            "SELECT DISTINCT ON (account_id) account_id, digest FROM audit_digests \
+             WHERE account_id = ANY($1::text[]) ORDER BY account_id, position DESC",
+        )
+        .bind(&accounts)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| unavailable("reading the last audit digests", &e))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+        let now = Utc::now();
+        let mut digests = Vec::new();
+        for (account, head) in heads {
+            let previous = last
+                .get(&account)
+                .map(|text| parse_digest(text).map(|digest| DigestHead::of(&digest)))
+                .transpose()?;
+            let events = event_heads.get(&account).copied();
+            if let Some(digest) = next_digest_with_events(&signer, &account, head, previous.as_ref(), events, now) {
+                digests.push(digest);
+            }
+        }
+        if digests.is_empty() {
+            return Ok(digests);
+        }
+        let accounts: Vec<&str> = digests.iter().map(|d| d.body.account_id.as_str()).collect();
+        let sequences = digests
+            .iter()
+            .map(|d| sequence_column(d.body.chain_sequence))
+            .collect::<Result<Vec<_>, _>>()?;
+        let texts = digests
+            .iter()
+            .map(|d| serde_json::to_string(d).map_err(|e| unavailable("encoding a digest", &e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(
+            "INSERT INTO audit_digests (account_id, chain_sequence, digest) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
+        )
+        .bind(&accounts)
+        .bind(&sequences)
+        .bind(&texts)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unavailable("storing audit digests", &e))?;
+        tx.commit()
+            .await
+            .map_err(|e| unavailable("committing audit digests", &e))?;
+        Ok(digests)
+    }
+
+    async fn digests(&self, account_id: &str) -> Result<Vec<Digest>, AuditError> {
+        let rows = sqlx::query("SELECT digest FROM audit_digests WHERE account_id = $1 ORDER BY position")
+            .bind(column_text(account_id))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("reading audit digests", &e))?;
+        rows.iter().map(|row| parse_digest(row.get(0))).collect()
+    }
+
+    async fn record_signing_key(&self, key: PublicKey) -> Result<(), AuditError> {
+        let text = serde_json::to_string(&key).map_err(|e| unavailable("encoding a signing key", &e))?;
+        sqlx::query("INSERT INTO audit_signing_keys (key_id, key) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING")
+            .bind(&key.key_id)
+            .bind(text)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| unavailable("recording an audit signing key", &e))?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<PublicKey>, AuditError> {
+        let rows = sqlx::query("SELECT key FROM audit_signing_keys ORDER BY position")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| unavailable("reading audit signing keys", &e))?;
+        rows.iter()
+            .map(|row| serde_json::from_str(row.get(0)).map_err(|e| unavailable("reading a stored signing key", &e)))
+            .collect()
     }
 
     async fn query(&self, filter: &AuditFilter, first: usize, after: Option<&str>) -> Result<AuditPage, AuditError> {
