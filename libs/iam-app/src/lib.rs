@@ -20,6 +20,7 @@ pub mod organizations;
 pub mod permission_diff;
 pub mod preview;
 pub mod replay;
+pub mod service_last_accessed;
 pub mod signin;
 pub mod simulation;
 pub mod sts;
@@ -168,6 +169,8 @@ pub struct Gatehouse {
     histories: history::AllHistories,
     /// Each account's last credential report (derived data, kept in memory).
     credential_reports: credential_report::CredentialReports,
+    /// Each account's service last-accessed jobs (derived data, kept in memory).
+    last_accessed_jobs: service_last_accessed::LastAccessedJobs,
 }
 
 const MAX_ATTEMPTS: usize = 5;
@@ -226,6 +229,7 @@ impl Gatehouse {
             organizations: organizations::Organizations::default(),
             histories: history::AllHistories::default(),
             credential_reports: credential_report::CredentialReports::default(),
+            last_accessed_jobs: service_last_accessed::LastAccessedJobs::default(),
         };
         // The log holds account streams and organization streams (`o-...`).
         for stream in gatehouse.store.accounts().await.map_err(store_error)? {

@@ -31,6 +31,8 @@ pub struct ActionAccess {
     pub last_allowed: DateTime<Utc>,
     /// That decision's record.
     pub event_id: String,
+    /// That decision's region (`awsRegion`: where the application that asked is).
+    pub region: String,
     /// Allowed decisions of the action in the window.
     pub allowed_count: u64,
 }
@@ -44,6 +46,8 @@ pub struct ServiceAccess {
     pub last_allowed: DateTime<Utc>,
     /// That decision's record.
     pub event_id: String,
+    /// That decision's region.
+    pub region: String,
     /// Per action.
     pub actions: Vec<ActionAccess>,
 }
@@ -92,6 +96,18 @@ fn no_such_principal(principal_arn: &str, account: &str) -> AppError {
     )
 }
 
+/// The allowed decisions about `principal_arn` in `account` since `since` (all of them without).
+pub(crate) fn allowed_decisions_about(account: &str, principal_arn: &str, since: Option<DateTime<Utc>>) -> AuditFilter {
+    AuditFilter {
+        account_id: account.to_owned(),
+        from: since,
+        event_source: Some(EVENT_SOURCE_AUTHZ.to_owned()),
+        decided_principal_arn: Some(principal_arn.to_owned()),
+        decision: Some("Allow".to_owned()),
+        ..AuditFilter::default()
+    }
+}
+
 /// The effective policies of the user or role `arn` names, if `state` has it.
 pub(crate) fn effective_policies_of(state: &AccountState, arn: &IamArn) -> Option<EffectivePolicies> {
     let name = arn.name()?;
@@ -112,14 +128,7 @@ impl Gatehouse {
         let model = self.caller_model(caller)?;
         let needed = [Requirement::named(USAGE_ACTION, principal_arn)];
         self.authorize_requirements(&model, caller, &needed, Utc::now())?;
-        Ok(AuditFilter {
-            account_id: caller.account_id.clone(),
-            from: since,
-            event_source: Some(EVENT_SOURCE_AUTHZ.to_owned()),
-            decided_principal_arn: Some(principal_arn.to_owned()),
-            decision: Some("Allow".to_owned()),
-            ..AuditFilter::default()
-        })
+        Ok(allowed_decisions_about(&caller.account_id, principal_arn, since))
     }
 
     /// The last allowed decision about `principal_arn` (of the caller's account) for each
@@ -135,12 +144,19 @@ impl Gatehouse {
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<ServiceAccess>, AppError> {
         let filter = self.usage_filter(caller, principal_arn, since)?;
+        self.last_allowed(&filter).await
+    }
+
+    /// The last allowed decision of each service and action among the decisions `filter`
+    /// ([`allowed_decisions_about`]) selects, newest service first; the caller must already be
+    /// authorized to read them.
+    pub(crate) async fn last_allowed(&self, filter: &AuditFilter) -> Result<Vec<ServiceAccess>, AppError> {
         let audit = self
             .audit_log()
             .ok_or_else(|| AppError::new(ErrorCode::ServiceFailure, "no audit log is configured"))?;
         // The actions used (an index count), then each one's newest allowed record.
         let counts = audit
-            .count_by(&filter, GroupBy::Action)
+            .count_by(filter, GroupBy::Action)
             .await
             .map_err(audit_read_error)?;
         let mut services: BTreeMap<String, ServiceAccess> = BTreeMap::new();
@@ -164,6 +180,7 @@ impl Gatehouse {
                 action: action.clone(),
                 last_allowed: record.event_time,
                 event_id: record.event_id,
+                region: record.aws_region,
                 allowed_count: count,
             };
             let service = action.split(':').next().unwrap_or_default().to_ascii_lowercase();
@@ -171,11 +188,13 @@ impl Gatehouse {
                 service,
                 last_allowed: access.last_allowed,
                 event_id: access.event_id.clone(),
+                region: access.region.clone(),
                 actions: Vec::new(),
             });
             if access.last_allowed > entry.last_allowed {
                 entry.last_allowed = access.last_allowed;
                 entry.event_id.clone_from(&access.event_id);
+                entry.region.clone_from(&access.region);
             }
             entry.actions.push(access);
         }

@@ -25,6 +25,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 mod credential_report;
 mod credentials;
 mod instance_profiles;
+mod last_accessed;
 mod oidc;
 pub mod organizations;
 pub mod sts;
@@ -389,6 +390,9 @@ async fn dispatch(gatehouse: &Gatehouse, caller: &ApiCaller, service: &str, acti
             return outcome;
         }
         if let Some(outcome) = credential_report::dispatch(gatehouse, caller, action, params).await {
+            return outcome;
+        }
+        if let Some(outcome) = last_accessed::dispatch(gatehouse, caller, action, params).await {
             return outcome;
         }
     }
