@@ -105,5 +105,5 @@ done
 # The embedded mode's end-to-end suites once more, each server on the PostgreSQL log of record
 # (tests/support: a schema per data directory).
 t_test="$(now_ms)"
-GATEHOUSE_E2E_DATABASE_URL="$GATEHOUSE_DATABASE_URL" cargo test --locked -p iamd --test e2e --test decisions --test sts --test signin --test web_identity --test organizations --test organizations_graphql --test compliance --test audit_filters --test credential_report -- "$@"
+GATEHOUSE_E2E_DATABASE_URL="$GATEHOUSE_DATABASE_URL" cargo test --locked -p iamd --test e2e --test decisions --test sts --test signin --test web_identity --test organizations --test organizations_graphql --test compliance --test audit_filters --test credential_report --test audit_integrity --test last_accessed_wire -- "$@"
 echo "== distributed tests: the end-to-end suites on PostgreSQL took $(($(now_ms) - t_test)) ms" >&2

@@ -138,6 +138,64 @@ fn some_calls(server: &Server, from: usize, to: usize) {
     }
 }
 
+/// Changes the actor of event `sequence` of `account` in the event log in place, as someone with
+/// the database's password would: `events.db` in the embedded mode, the PostgreSQL schema of the
+/// data directory in the distributed one (dropping or disabling the append-only trigger first).
+fn edit_event(dir: &Path, account: &str, sequence: i64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::{ConnectOptions, Connection};
+        let update = "UPDATE events SET actor = 'arn:aws:iam::000000000000:user/mallory' \
+                      WHERE account_id = $1 AND sequence = $2";
+        let changed = match std::env::var("GATEHOUSE_E2E_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            None => {
+                let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.join("events.db"))
+                    .connect()
+                    .await
+                    .unwrap();
+                sqlx::query("DROP TRIGGER IF EXISTS events_no_update")
+                    .execute(&mut db)
+                    .await
+                    .unwrap();
+                sqlx::query(update)
+                    .bind(account)
+                    .bind(sequence)
+                    .execute(&mut db)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+            Some(url) => {
+                let schema = std::fs::read_to_string(dir.join(".e2e-schema")).unwrap();
+                let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(&format!("SET search_path TO {schema}"))
+                    .execute(&mut db)
+                    .await
+                    .unwrap();
+                sqlx::query("ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete")
+                    .execute(&mut db)
+                    .await
+                    .unwrap();
+                sqlx::query(update)
+                    .bind(account)
+                    .bind(sequence)
+                    .execute(&mut db)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+        };
+        assert_eq!(changed, 1);
+    });
+}
+
 /// Starts iamd on a tampered copy and verifies it with the original key trusted.
 fn verify_copy(pristine: &Path, name: &str, trusted: &Path, tamper: impl FnOnce(&Path)) -> Value {
     let dir = pristine.with_file_name(name);
@@ -154,12 +212,9 @@ fn verify_copy(pristine: &Path, name: &str, trusted: &Path, tamper: impl FnOnce(
 
 #[test]
 fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
-    if std::env::var("GATEHOUSE_E2E_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
-        // The distributed audit store has its own tamper tests (iam-store-postgres).
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap();
     let pristine = scratch.path().join("pristine");
+    std::fs::create_dir_all(&pristine).unwrap();
     let server = Server::start(&pristine);
     let account = server.account_id();
 
@@ -282,35 +337,24 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
     assert_eq!(report["keysRefused"].as_array().unwrap().len(), 1, "{report}");
     server.terminate();
 
+    // 6. A rotation the old key endorses is followed.
+    let dir = scratch.path().join("rotated");
+    copy_dir(&pristine, &dir);
+    let server = Server::start_adding(&dir, &["--rotate-audit-signing-key"]);
+    some_calls(&server, 200, 202);
+    let rotated = digest_now(&server);
+    assert_ne!(rotated[0]["signingKeyId"], first_key["keyId"]);
+    assert_eq!(rotated[0]["previousSigningKeyId"], first_key["keyId"]);
+    let (output, report) = verify(&server, Some(&trusted));
+    assert!(output.status.success(), "{report}");
+    assert_eq!(report["lastValidDigest"]["signingKeyId"], rotated[0]["signingKeyId"]);
+    server.terminate();
+
     // 7. An event of the log edited in place (the append-only trigger dropped first): the
     //    stream no longer reproduces the event heads the digests signed.
     let dir = scratch.path().join("event-edited");
     copy_dir(&pristine, &dir);
-    let database = dir.join("events.db");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            use sqlx::ConnectOptions;
-            let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&database)
-                .connect()
-                .await
-                .unwrap();
-            sqlx::query("DROP TRIGGER IF EXISTS events_no_update")
-                .execute(&mut connection)
-                .await
-                .unwrap();
-            let changed = sqlx::query(
-                "UPDATE events SET actor = 'arn:aws:iam::000000000000:user/mallory' WHERE account_id = ? AND sequence = 3",
-            )
-            .bind(&account)
-            .execute(&mut connection)
-            .await
-            .unwrap();
-            assert_eq!(changed.rows_affected(), 1);
-        });
+    edit_event(&dir, &account, 3);
     let server = Server::start(&dir);
     let (output, report) = verify(&server, Some(&trusted));
     server.terminate();
@@ -322,19 +366,6 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
         Value::Null,
         "the audit records themselves are intact: {report}"
     );
-
-    // 6. A rotation the old key endorses is followed.
-    let dir = scratch.path().join("rotated");
-    copy_dir(&pristine, &dir);
-    let server = Server::start_with(&dir, &["--rotate-audit-signing-key"]);
-    some_calls(&server, 200, 202);
-    let rotated = digest_now(&server);
-    assert_ne!(rotated[0]["signingKeyId"], first_key["keyId"]);
-    assert_eq!(rotated[0]["previousSigningKeyId"], first_key["keyId"]);
-    let (output, report) = verify(&server, Some(&trusted));
-    assert!(output.status.success(), "{report}");
-    assert_eq!(report["lastValidDigest"]["signingKeyId"], rotated[0]["signingKeyId"]);
-    server.terminate();
 }
 
 fn gunzip(path: &Path) -> Value {
@@ -390,10 +421,8 @@ fn verify_dir(dir: &Path, trusted: &Path) -> (Output, Value) {
 
 #[test]
 fn an_exported_trail_carries_its_chain_and_verifies_without_the_server() {
-    if std::env::var("GATEHOUSE_E2E_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(scratch.path().join("data")).unwrap();
     let server = Server::start(&scratch.path().join("data"));
     let (_, body) = http_get(&server.address, "/.well-known/gatehouse/audit-signing-keys");
     let keys: Value = serde_json::from_str(&body).unwrap();

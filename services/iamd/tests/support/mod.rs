@@ -39,6 +39,24 @@ impl Server {
         }
     }
 
+    /// [`Server::start`] (embedded, or distributed with `GATEHOUSE_E2E_DATABASE_URL`) with more
+    /// flags.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn start_adding(data_dir: &Path, extra: &[&str]) -> Server {
+        match std::env::var("GATEHOUSE_E2E_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            None => Self::start_with(data_dir, extra),
+            Some(url) => {
+                let schema = distributed_schema(&url, data_dir);
+                let mut flags = vec!["--database-url", url.as_str(), "--events-schema", schema.as_str()];
+                flags.extend_from_slice(extra);
+                Self::start_with(data_dir, &flags)
+            }
+        }
+    }
+
     /// [`Server::start`] (embedded, or distributed with `GATEHOUSE_E2E_DATABASE_URL`), logging at
     /// debug level into the file `log`.
     #[allow(dead_code)] // not every test binary uses it
