@@ -33,6 +33,11 @@ pub struct VerifyChainArgs {
     /// The key to trust: a file holding one key's JSON (`{"keyId": ..., "publicKey": ...}`).
     #[arg(long)]
     pub trusted_key: Option<PathBuf>,
+    /// A digest kept from earlier (its JSON, as `createAuditDigest` or `auditDigests` gave it):
+    /// it must still hold, so a history cut back together with the digests after the cut is
+    /// found.
+    #[arg(long)]
+    pub expect_digest: Option<PathBuf>,
     /// Check an exported set (`iamctl audit export-trail`'s directory) instead of the live
     /// history: no request is made.
     #[arg(long)]
@@ -125,6 +130,19 @@ pub(crate) fn verify_chain_live(
         }
     };
     let keys = TrustedKeys::from_anchor(&anchor, &published);
+    let mut digests = digests;
+    if let Some(path) = &args.expect_digest {
+        let unreadable = |message: String| ClientError::QueryFile {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+        let kept: Digest = serde_json::from_str(&text).map_err(|e| unreadable(format!("not a digest: {e}")))?;
+        // Missing from the history: checked as its last digest, which it then must be able to be.
+        if !digests.iter().any(|d| d.hash() == kept.hash()) {
+            digests.push(kept);
+        }
+    }
 
     let mut records: Vec<StoredRecord> = Vec::new();
     let mut account_id: Option<String> = args.account_id.clone();

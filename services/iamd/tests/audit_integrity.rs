@@ -86,9 +86,18 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn verify(server: &Server, trusted_key: Option<&Path>) -> (Output, Value) {
+    verify_with(server, trusted_key, &[])
+}
+
+fn verify_expecting(server: &Server, trusted_key: &Path, kept: &Path) -> (Output, Value) {
+    verify_with(server, Some(trusted_key), &["--expect-digest", kept.to_str().unwrap()])
+}
+
+fn verify_with(server: &Server, trusted_key: Option<&Path>, extra: &[&str]) -> (Output, Value) {
     let root = server.root_credentials();
     let mut command = std::process::Command::new(iamctl_binary());
     command.args(["audit", "verify", "--endpoint", &format!("http://{}", server.address)]);
+    command.args(extra);
     if let Some(path) = trusted_key {
         command.args(["--trusted-key", path.to_str().unwrap()]);
     }
@@ -349,6 +358,31 @@ fn the_audit_history_verifies_intact_and_every_kind_of_tampering_is_named() {
     assert!(output.status.success(), "{report}");
     assert_eq!(report["lastValidDigest"]["signingKeyId"], rotated[0]["signingKeyId"]);
     server.terminate();
+
+    // 8. The record file cut back, the digests after the cut with it: only a digest kept from
+    //    before says so.
+    let kept = scratch.path().join("kept-digest.json");
+    std::fs::write(&kept, second[0].to_string()).unwrap();
+    let dir = scratch.path().join("truncated");
+    copy_dir(&pristine, &dir);
+    {
+        let (first_position, frames) = read_frames(&dir.join("audit.log"));
+        write_frames(&dir, first_position, &frames[..=chained[8]]);
+    }
+    let server = Server::start(&dir);
+    let (output, report) = verify(&server, Some(&trusted));
+    assert!(
+        output.status.success(),
+        "without the kept digest the cut is invisible: {report}"
+    );
+    let (output, report) = verify_expecting(&server, &trusted, &kept);
+    server.terminate();
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    // The restarted server has since chained new records (the verifications' own) after the cut:
+    // the kept digest's records are then either missing or other ones.
+    let kind = report["problem"]["kind"].as_str().unwrap();
+    assert!(kind == "TRUNCATED" || kind == "DIGEST_MISMATCH", "{report}");
+    assert!(report["verifiedThrough"].as_u64().unwrap() <= 9, "{report}");
 
     // 7. An event of the log edited in place (the append-only trigger dropped first): the
     //    stream no longer reproduces the event heads the digests signed.

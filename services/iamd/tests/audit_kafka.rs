@@ -550,7 +550,10 @@ fn the_distributed_history_is_chained_signed_and_verified() {
     };
     let (code, report) = verify(&a);
     assert_eq!(code, Some(0), "{report}");
-    assert_eq!(report["lastValidDigest"]["chainSequence"], digest["chainSequence"], "{report}");
+    assert_eq!(
+        report["lastValidDigest"]["chainSequence"], digest["chainSequence"],
+        "{report}"
+    );
     assert_eq!(report["eventLog"]["intact"], true, "{report}");
 
     // An attacker with the database's password edits carol's record.
