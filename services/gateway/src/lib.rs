@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod aws;
+mod console;
 pub mod decision;
 pub mod observe;
 pub mod serve;
@@ -76,6 +77,8 @@ pub struct Gateway {
     metrics: Arc<observe::HttpMetrics>,
     /// Metrics of the process around the gateway (iamd's embedded read model).
     more_metrics: Option<Arc<RegisterMetrics>>,
+    /// The admin console's sessions (`/console`).
+    console: Arc<console::Sessions>,
 }
 
 /// Which error shape a route answers in: GraphQL's (`{"errors": [...]}`) for `/graphql`, the
@@ -125,6 +128,7 @@ impl Gateway {
             });
         }
         Gateway {
+            console: Arc::default(),
             gatehouse,
             schema,
             auth: Arc::new(auth),
@@ -163,6 +167,7 @@ impl Gateway {
             .route("/health/ready", get(ready))
             .route("/metrics", get(metrics_text))
             .route("/.well-known/gatehouse/audit-signing-keys", get(audit_signing_keys))
+            .merge(console::routes())
             .layer(axum::middleware::from_fn_with_state(metrics, observe::track))
             .with_state(self)
     }

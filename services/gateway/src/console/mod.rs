@@ -1,0 +1,635 @@
+//! The admin console at `/console`: server-rendered pages (`pages.rs`, maud templates compiled
+//! into the binary), no JavaScript build and no asset from elsewhere, so the README's run command
+//! serves it as it is.
+//!
+//! Every action is a GraphQL operation executed in-process on the gateway's own schema as the
+//! signed-in principal: authorization, audit records and errors are exactly the API's, and a
+//! read-only user sees AWS's `AccessDenied` where the API would answer it.
+//!
+//! Sessions: signing in (an IAM user's password and MFA code through Gatehouse's sign-in, or an
+//! access key pair for the root user) makes a console session held by this process: a random
+//! id in a cookie (`HttpOnly`, `SameSite=Strict`, `Path=/console`, `Secure` when the request came
+//! over TLS), the credentials' key id and session token on the server side only, a CSRF token
+//! every form carries back, an idle timeout and the credentials' own expiry. Several gateways
+//! behind one load balancer need sticky sessions (a session lives in the process that made it).
+
+mod pages;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use iam_app::access::ApiCaller;
+use iam_app::signin::{SignInError, SignInRequest};
+use iam_secrets::password::Password;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::auth::CredentialStore;
+use crate::{Gateway, Keys};
+
+/// The session cookie.
+const COOKIE: &str = "gatehouse_console";
+/// A session unused this long is signed out.
+const IDLE: Duration = Duration::from_secs(60 * 60);
+/// The longest session, whatever the credentials allow.
+const LONGEST: Duration = Duration::from_secs(8 * 60 * 60);
+/// Sessions one process keeps at most; past it the oldest are dropped.
+const MAX_SESSIONS: usize = 10_000;
+/// Rows per page of a list.
+const PAGE: i64 = 50;
+
+/// A signed-in console user. The credentials' secret is never kept: the console acts through
+/// the key id and the session token, checked again at every request.
+struct Session {
+    access_key_id: String,
+    /// For a password sign-in: the temporary credentials' session token.
+    session_token: Option<Zeroizing<String>>,
+    principal_arn: String,
+    csrf: String,
+    expires: Instant,
+    last_used: Instant,
+}
+
+/// The console sessions of this process.
+#[derive(Default)]
+pub(crate) struct Sessions(Mutex<HashMap<String, Session>>);
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn open(&self, session: Session) -> String {
+        let id = random_token();
+        let mut sessions = self.lock();
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now && now.duration_since(s.last_used) < IDLE);
+        if sessions.len() >= MAX_SESSIONS {
+            if let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(id, _)| id.clone())
+            {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(id.clone(), session);
+        id
+    }
+}
+
+/// 32 random bytes from the operating system, hex.
+fn random_token() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equal without a timing difference that depends on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The routes under `/console`.
+pub(crate) fn routes() -> Router<Gateway> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route("/console/signin", get(signin_page).post(signin_password))
+        .route("/console/signin/keys", post(signin_keys))
+        .route("/console/signout", post(signout))
+        .route("/console/users", get(users).post(create_user))
+        .route("/console/audit", get(audit))
+        .route("/console/console.css", get(stylesheet))
+}
+
+/// What a page request knows of its session.
+struct Signed {
+    id: String,
+    principal_arn: String,
+    csrf: String,
+    caller: ApiCaller,
+}
+
+fn cookie_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_owned))
+}
+
+fn over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn session_cookie(id: &str, headers: &HeaderMap) -> HeaderValue {
+    let secure = if over_tls(headers) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_static("gatehouse_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// The request's session, if it has a live one; refreshed. The caller is built as the API
+/// builds it for the same credentials: a revoked key or an expired session ends the session.
+fn signed_in(gateway: &Gateway, headers: &HeaderMap, peer: SocketAddr) -> Option<Signed> {
+    let id = cookie_of(headers)?;
+    let (access_key_id, token, principal_arn, csrf) = {
+        let mut sessions = gateway.console.lock();
+        let now = Instant::now();
+        let session = sessions.get_mut(&id)?;
+        if session.expires <= now || now.duration_since(session.last_used) >= IDLE {
+            sessions.remove(&id);
+            return None;
+        }
+        session.last_used = now;
+        (
+            session.access_key_id.clone(),
+            session.session_token.clone(),
+            session.principal_arn.clone(),
+            session.csrf.clone(),
+        )
+    };
+    let keys = Keys(&gateway.gatehouse);
+    let (account_id, principal, session) = match &token {
+        Some(token) => {
+            let claims = keys.session(&access_key_id, token, chrono::Utc::now()).ok()?;
+            (claims.account_id.clone(), claims.principal_arn.clone(), Some(claims))
+        }
+        None => {
+            let record = keys.lookup(&access_key_id).filter(|r| r.active)?;
+            (record.account_id, record.principal_arn, None)
+        }
+    };
+    if principal != principal_arn {
+        return None;
+    }
+    let caller = ApiCaller {
+        account_id,
+        principal_arn: principal,
+        access_key_id: Some(access_key_id),
+        source_ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect()),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        region: gateway.auth.region.clone(),
+        api_version: None,
+        session,
+    };
+    Some(Signed {
+        id,
+        principal_arn,
+        csrf,
+        caller,
+    })
+}
+
+/// Runs one GraphQL operation as the signed-in principal.
+async fn run(gateway: &Gateway, caller: &ApiCaller, query: &str, variables: Value) -> Result<Value, String> {
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables))
+        .data(caller.clone());
+    let response = gateway.schema.execute(request).await;
+    if let Some(error) = response.errors.first() {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|c| c.to_string().trim_matches('"').to_owned())
+            .unwrap_or_else(|| "Error".into());
+        return Err(format!("{code}: {}", error.message));
+    }
+    serde_json::to_value(&response.data).map_err(|e| format!("ServiceFailure: {e}"))
+}
+
+fn page(status: StatusCode, body: maud::Markup) -> Response {
+    let mut response = (status, Html(body.into_string())).into_response();
+    let headers = response.headers_mut();
+    // The console's own resources only; no frame may embed it (clickjacking).
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn to_signin() -> Response {
+    Redirect::to("/console/signin").into_response()
+}
+
+async fn home(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match signed_in(&gateway, &headers, peer) {
+        Some(_) => Redirect::to("/console/users").into_response(),
+        None => to_signin(),
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("console.css"),
+    )
+        .into_response()
+}
+
+async fn signin_page() -> Response {
+    page(StatusCode::OK, pages::signin(None))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    account: String,
+    user_name: String,
+    password: String,
+    #[serde(default)]
+    mfa_code: String,
+}
+
+async fn signin_password(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let request = SignInRequest {
+        account: form.account.trim().to_owned(),
+        user_name: form.user_name.trim().to_owned(),
+        password: Password::new(form.password),
+        mfa_code: Some(form.mfa_code.trim().to_owned()).filter(|c| !c.is_empty()),
+        new_password: None,
+        duration_seconds: Some(u32::try_from(LONGEST.as_secs()).unwrap_or(43_200)),
+        source_ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let refused = |message: &str| page(StatusCode::UNAUTHORIZED, pages::signin(Some(message)));
+    match gateway.gatehouse.sign_in(request).await {
+        Ok(signed) => {
+            let lifetime = (signed.credentials.expiration - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(LONGEST);
+            let now = Instant::now();
+            let id = gateway.console.open(Session {
+                access_key_id: signed.credentials.access_key_id.clone(),
+                session_token: Some(Zeroizing::new(signed.credentials.session_token.as_str().to_owned())),
+                principal_arn: signed.user_arn.clone(),
+                csrf: random_token(),
+                expires: now + lifetime,
+                last_used: now,
+            });
+            signed_in_response(&id, &headers)
+        }
+        Err(SignInError::Failed) => refused("The account, user name, password or MFA code is not correct."),
+        Err(SignInError::MfaRequired) => refused("This user signs in with an MFA code."),
+        Err(SignInError::Throttled { .. }) => refused("Too many failed sign-ins; try again later."),
+        Err(SignInError::PasswordChangeRequired) => {
+            refused("The password must be changed first (POST /v1/signin with newPassword).")
+        }
+        Err(SignInError::PasswordExpired) => refused("The password has expired; an administrator must reset it."),
+        Err(SignInError::PasswordPolicyViolation(message) | SignInError::Validation(message)) => refused(&message),
+        Err(SignInError::ServiceFailure(message)) => {
+            tracing::error!(error = %message, "console sign-in failed");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::signin(Some("Gatehouse could not sign you in.")),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct KeysForm {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+/// The root user (who has no password here) signs in with an access key pair.
+async fn signin_keys(State(gateway): State<Gateway>, headers: HeaderMap, Form(form): Form<KeysForm>) -> Response {
+    let keys = Keys(&gateway.gatehouse);
+    let access_key_id = form.access_key_id.trim().to_owned();
+    let secret = Zeroizing::new(form.secret_access_key.trim().to_owned());
+    let record = keys
+        .lookup(&access_key_id)
+        .filter(|r| r.active && !access_key_id.starts_with("ASIA"));
+    let matches = keys
+        .secret(&access_key_id)
+        .is_some_and(|stored| same_secret(stored.as_str(), secret.as_str()));
+    let Some(record) = record.filter(|_| matches) else {
+        return page(
+            StatusCode::UNAUTHORIZED,
+            pages::signin(Some("The access key or its secret is not correct.")),
+        );
+    };
+    let now = Instant::now();
+    let id = gateway.console.open(Session {
+        access_key_id,
+        session_token: None,
+        principal_arn: record.principal_arn,
+        csrf: random_token(),
+        expires: now + LONGEST,
+        last_used: now,
+    });
+    signed_in_response(&id, &headers)
+}
+
+fn signed_in_response(id: &str, headers: &HeaderMap) -> Response {
+    let mut response = Redirect::to("/console/users").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(id, headers));
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Whether a change carries the session's CSRF token.
+fn csrf_holds(signed: &Signed, token: &str) -> bool {
+    same_secret(&signed.csrf, token)
+}
+
+/// A change that did not carry the session's CSRF token: nothing was done.
+fn csrf_refused() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            "Request refused",
+            "The form did not carry this session's CSRF token: nothing was changed.",
+        ),
+    )
+}
+
+async fn signout(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some(signed) = signed_in(&gateway, &headers, peer) else {
+        return to_signin();
+    };
+    if !csrf_holds(&signed, &form.csrf) {
+        return csrf_refused();
+    }
+    gateway.console.lock().remove(&signed.id);
+    let mut response = Redirect::to("/console/signin").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cleared_cookie());
+    response
+}
+
+#[derive(Deserialize, Default)]
+struct UsersQuery {
+    #[serde(default)]
+    path_prefix: String,
+    #[serde(default)]
+    search: String,
+    after: Option<String>,
+}
+
+const USERS: &str = "query($prefix: String, $after: String, $first: Int) {
+  users(pathPrefix: $prefix, after: $after, first: $first) {
+    nodes { userName path arn createDate }
+    pageInfo { hasNextPage endCursor }
+  }
+}";
+
+async fn users(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<UsersQuery>,
+) -> Response {
+    let Some(signed) = signed_in(&gateway, &headers, peer) else {
+        return to_signin();
+    };
+    users_page(&gateway, &signed, &query, None, StatusCode::OK).await
+}
+
+async fn users_page(
+    gateway: &Gateway,
+    signed: &Signed,
+    query: &UsersQuery,
+    notice: Option<pages::Notice>,
+    status: StatusCode,
+) -> Response {
+    let prefix = Some(query.path_prefix.trim()).filter(|p| !p.is_empty());
+    let listed = run(
+        gateway,
+        &signed.caller,
+        USERS,
+        json!({"prefix": prefix, "after": query.after, "first": PAGE}),
+    )
+    .await;
+    let view = match listed {
+        Ok(data) => {
+            let search = query.search.trim().to_lowercase();
+            let rows: Vec<pages::UserRow> = data["users"]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|u| search.is_empty() || u["userName"].as_str().unwrap_or("").to_lowercase().contains(&search))
+                .map(|u| pages::UserRow {
+                    name: u["userName"].as_str().unwrap_or_default().to_owned(),
+                    path: u["path"].as_str().unwrap_or_default().to_owned(),
+                    arn: u["arn"].as_str().unwrap_or_default().to_owned(),
+                    created: u["createDate"].as_str().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            let next = data["users"]["pageInfo"]["hasNextPage"]
+                .as_bool()
+                .unwrap_or(false)
+                .then(|| data["users"]["pageInfo"]["endCursor"].as_str().map(str::to_owned))
+                .flatten();
+            Ok((rows, next))
+        }
+        Err(message) => Err(message),
+    };
+    page(
+        status,
+        pages::users(
+            &pages::Frame {
+                principal: &signed.principal_arn,
+                csrf: &signed.csrf,
+            },
+            &query.path_prefix,
+            &query.search,
+            view,
+            notice,
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct CreateUserForm {
+    #[serde(default)]
+    csrf: String,
+    user_name: String,
+    #[serde(default)]
+    path: String,
+}
+
+async fn create_user(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CreateUserForm>,
+) -> Response {
+    let Some(signed) = signed_in(&gateway, &headers, peer) else {
+        return to_signin();
+    };
+    if !csrf_holds(&signed, &form.csrf) {
+        return csrf_refused();
+    }
+    let path = Some(form.path.trim()).filter(|p| !p.is_empty());
+    let created = run(
+        &gateway,
+        &signed.caller,
+        "mutation($name: String!, $path: String) { createUser(input: {userName: $name, path: $path}) { user { userName } } }",
+        json!({"name": form.user_name.trim(), "path": path}),
+    )
+    .await;
+    let (notice, status) = match created {
+        Ok(_) => (
+            pages::Notice::Done(format!("User {} created.", form.user_name.trim())),
+            StatusCode::OK,
+        ),
+        Err(message) => (pages::Notice::Refused(message), StatusCode::OK),
+    };
+    users_page(&gateway, &signed, &UsersQuery::default(), Some(notice), status).await
+}
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    #[serde(default)]
+    principal: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    error_code: String,
+    after: Option<String>,
+}
+
+const AUDIT: &str = "query($filter: AuditEventFilter, $after: String, $first: Int) {
+  auditEvents(filter: $filter, after: $after, first: $first) {
+    edges { cursor node { eventID eventTime eventName action resourceArn decision errorCode
+      userIdentity { arn } requestParameters } }
+    pageInfo { hasNextPage }
+  }
+}";
+
+async fn audit(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let Some(signed) = signed_in(&gateway, &headers, peer) else {
+        return to_signin();
+    };
+    let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let filter = json!({
+        "decidedPrincipalArn": given(&query.principal),
+        "action": given(&query.action),
+        "decision": given(&query.decision),
+        "errorCode": given(&query.error_code),
+    });
+    let found = run(
+        &gateway,
+        &signed.caller,
+        AUDIT,
+        json!({"filter": filter, "after": query.after, "first": PAGE}),
+    )
+    .await
+    .map(|data| {
+        let edges = data["auditEvents"]["edges"].as_array().cloned().unwrap_or_default();
+        let next = data["auditEvents"]["pageInfo"]["hasNextPage"]
+            .as_bool()
+            .unwrap_or(false)
+            .then(|| edges.last().and_then(|e| e["cursor"].as_str()).map(str::to_owned))
+            .flatten();
+        let rows = edges
+            .iter()
+            .map(|edge| {
+                let node = &edge["node"];
+                let text = |key: &str| node[key].as_str().unwrap_or_default().to_owned();
+                pages::AuditRow {
+                    event_id: text("eventID"),
+                    time: text("eventTime"),
+                    name: text("eventName"),
+                    caller: node["userIdentity"]["arn"].as_str().unwrap_or_default().to_owned(),
+                    // For a decision, the principal decided on (the caller is the application).
+                    principal: node["requestParameters"]["principalArn"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    action: text("action"),
+                    resource: text("resourceArn"),
+                    outcome: match (node["decision"].as_str(), node["errorCode"].as_str()) {
+                        (Some(decision), _) => decision.to_owned(),
+                        (None, Some(error)) => error.to_owned(),
+                        (None, None) => "OK".to_owned(),
+                    },
+                }
+            })
+            .collect();
+        (rows, next)
+    });
+    let filters = pages::AuditFilters {
+        principal: &query.principal,
+        action: &query.action,
+        decision: &query.decision,
+        error_code: &query.error_code,
+    };
+    page(
+        StatusCode::OK,
+        pages::audit(
+            &pages::Frame {
+                principal: &signed.principal_arn,
+                csrf: &signed.csrf,
+            },
+            &filters,
+            found,
+        ),
+    )
+}

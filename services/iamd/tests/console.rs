@@ -1,0 +1,129 @@
+//! The admin console, end to end in a real browser (Debian's Chromium through Selenium):
+//! sign-in, a user created through the UI (and there through the API), a read-only user refused
+//! an edit with AWS's `AccessDenied`, that refusal found in the audit explorer, sign-out, and
+//! changes without the session's CSRF token refused. Screenshots of the main screens are saved
+//! in `target/console-screenshots/` as artifacts (not compared).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{gql, run_python, Server};
+
+fn ok(reply: support::Reply) -> Value {
+    assert!(reply.error_code().is_none(), "{}", reply.body);
+    reply.data().clone()
+}
+
+#[test]
+fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let server = Server::start(dir.path());
+    let root = server.root_credentials();
+    let account = server.account_id();
+    for (user, policy, password) in [
+        (
+            "admin",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "Admin-password-42!",
+        ),
+        (
+            "reader",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "Reader-password-42!",
+        ),
+    ] {
+        ok(gql(
+            &server.address,
+            &root,
+            "mutation($u: String!, $p: String!, $a: String!) {
+                createUser(input: {userName: $u}) { sequence }
+                attachUserPolicy(input: {userName: $u, policyArn: $a}) { sequence }
+                createLoginProfile(userName: $u, password: $p) { userName }
+            }",
+            json!({"u": user, "p": password, "a": policy}),
+        ));
+    }
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = dir.path().join("chromium-profile");
+    let seen = run_python(
+        "console_browser.py",
+        &json!({
+            "base": format!("http://{}", server.address),
+            "account": account,
+            "admin": {"user": "admin", "password": "Admin-password-42!"},
+            "reader": {"user": "reader", "password": "Reader-password-42!"},
+            "screenshots": shots,
+            "profile": profile,
+        }),
+    );
+
+    eprintln!("the browser saw: {seen}");
+    assert_eq!(seen["signed_out_path"], "/console/signin", "{seen}");
+    assert!(
+        seen["wrong_password"].as_str().unwrap().contains("not correct"),
+        "{seen}"
+    );
+    assert_eq!(seen["after_signin_path"], "/console/users", "{seen}");
+    assert_eq!(seen["cookie"]["httpOnly"], true, "{seen}");
+    assert_eq!(seen["cookie"]["sameSite"], "Strict", "{seen}");
+    assert_eq!(seen["cookie"]["path"], "/console", "{seen}");
+    assert!(
+        seen["create_notice"].as_str().unwrap().contains("console-made"),
+        "{seen}"
+    );
+    assert!(
+        seen["listed"].as_array().unwrap().iter().any(|n| n == "console-made"),
+        "{seen}"
+    );
+    assert_eq!(
+        (seen["csrf_none"].as_u64(), seen["csrf_wrong"].as_u64()),
+        (Some(403), Some(403)),
+        "{seen}"
+    );
+    assert_eq!(seen["after_signout_path"], "/console/signin", "{seen}");
+    assert_eq!(seen["after_signout_users_path"], "/console/signin", "{seen}");
+    assert_eq!(
+        seen["old_cookie_lands_on"], "/console/signin",
+        "the session ended on the server: {seen}"
+    );
+    assert!(
+        seen["reader_rows"].as_u64().unwrap() >= 3,
+        "a read-only user reads: {seen}"
+    );
+    let refusal = seen["reader_notice"].as_str().unwrap();
+    assert!(refusal.starts_with("AccessDenied"), "{seen}");
+    assert!(refusal.contains("iam:CreateUser"), "{seen}");
+    let audit = seen["audit_rows"].as_array().unwrap();
+    assert!(
+        audit.iter().any(|row| row[1] == "CreateUser"
+            && row[2].as_str().unwrap().ends_with("user/reader")
+            && row[6] == "AccessDenied"),
+        "the refusal is in the audit explorer: {seen}"
+    );
+    assert!(seen["first_screen_seconds"].as_f64().unwrap() < 1.0, "{seen}");
+
+    // The UI's change is the API's: the user exists, made by the administrator's session; the
+    // CSRF attempts changed nothing.
+    let users = ok(gql(
+        &server.address,
+        &root,
+        "{ users(first: 100) { nodes { userName } } }",
+        json!({}),
+    ));
+    let names: Vec<&str> = users["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"console-made") && !names.contains(&"csrf-victim") && !names.contains(&"not-allowed"),
+        "{names:?}"
+    );
+    for name in ["signin", "users", "users-phone", "refused", "audit"] {
+        assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
+    }
+}

@@ -1,0 +1,136 @@
+"""The console in a real browser: Debian's Chromium, driven by Selenium through Debian's
+chromedriver. Reads the scenario from stdin (JSON), prints what it saw as JSON, saves screenshots
+in the directory it is given. Every step goes through the UI as a person would."""
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+spec = json.load(sys.stdin)
+base = spec["base"]
+shots = spec["screenshots"]
+seen = {}
+
+options = Options()
+options.binary_location = "/usr/bin/chromium"
+for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", "--window-size=1280,800", "--user-data-dir=" + spec["profile"]]:
+    options.add_argument(flag)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(20)
+
+
+def shot(name):
+    driver.save_screenshot(f"{shots}/{name}.png")
+
+
+def submit(button):
+    """Clicks and waits for the next page, as a person waits for it to load."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def fill(form_id, values):
+    form = driver.find_element(By.ID, form_id)
+    for name, value in values.items():
+        field = form.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    submit(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+
+def text(css):
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return found[0].text if found else None
+
+
+def sign_in(user):
+    fill("signin-password", {"account": spec["account"], "user_name": user["user"], "password": user["password"]})
+
+
+try:
+    # Signed out, the console asks for a sign-in.
+    started = time.monotonic()
+    driver.get(base + "/console")
+    seen["first_screen_seconds"] = time.monotonic() - started
+    seen["signed_out_path"] = urllib.parse.urlparse(driver.current_url).path
+    shot("signin")
+
+    # A wrong password is refused without saying which part was wrong.
+    fill("signin-password", {"account": spec["account"], "user_name": spec["admin"]["user"], "password": "wrong-password-1!"})
+    seen["wrong_password"] = text("#signin-error")
+
+    # The administrator signs in, creates a user, sees it listed.
+    sign_in(spec["admin"])
+    seen["after_signin_path"] = urllib.parse.urlparse(driver.current_url).path
+    cookie = driver.get_cookie("gatehouse_console")
+    seen["cookie"] = {k: cookie.get(k) for k in ("httpOnly", "sameSite", "path", "secure")} if cookie else None
+    shot("users")
+    fill("create-user", {"user_name": "console-made"})
+    seen["create_notice"] = text(".notice")
+    seen["listed"] = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#users td.name")]
+    started = time.monotonic()
+    driver.get(base + "/console/users")
+    seen["users_page_seconds"] = time.monotonic() - started
+    seen["users_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#users tbody tr"))
+
+    # A change without the session's CSRF token is refused, with the session's own cookie.
+    session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}
+    for label, body in [("none", {"user_name": "csrf-victim"}), ("wrong", {"user_name": "csrf-victim", "csrf": "0" * 64})]:
+        request = urllib.request.Request(base + "/console/users", data=urllib.parse.urlencode(body).encode(),
+                                         headers={**session, "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request) as response:
+                seen[f"csrf_{label}"] = response.status
+        except urllib.error.HTTPError as error:
+            seen[f"csrf_{label}"] = error.code
+
+    # At a phone's width the list still reads.
+    driver.set_window_size(390, 844)
+    driver.get(base + "/console/users")
+    shot("users-phone")
+    driver.set_window_size(1280, 800)
+
+    # Sign out: the cookie is gone and the console asks for a sign-in again.
+    driver.get(base + "/console/users")
+    submit(driver.find_element(By.ID, "signout"))
+    seen["after_signout_path"] = urllib.parse.urlparse(driver.current_url).path
+    driver.get(base + "/console/users")
+    seen["after_signout_users_path"] = urllib.parse.urlparse(driver.current_url).path
+    request = urllib.request.Request(base + "/console/users", headers=session)
+    with urllib.request.urlopen(request) as response:
+        seen["old_cookie_lands_on"] = urllib.parse.urlparse(response.geturl()).path
+
+    # A read-only user reads, and is refused an edit with AWS's message.
+    sign_in(spec["reader"])
+    seen["reader_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#users tbody tr"))
+    fill("create-user", {"user_name": "not-allowed"})
+    seen["reader_notice"] = text(".notice.refused")
+    shot("refused")
+
+    # The refusal is in the audit explorer.
+    driver.get(base + "/console/audit")
+    form = driver.find_element(By.CSS_SELECTOR, "form.filters")
+    form.find_element(By.NAME, "error_code").send_keys("AccessDenied")
+    submit(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    seen["audit_notice"] = text(".notice.refused")
+    seen["audit_url"] = driver.current_url
+    seen["audit_rows"] = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+                          for row in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
+    shot("audit")
+finally:
+    driver.quit()
+
+print(json.dumps(seen))
