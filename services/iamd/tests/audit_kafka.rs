@@ -528,7 +528,40 @@ fn the_distributed_history_is_chained_signed_and_verified() {
             json!({"n": name}),
         ));
     }
+    // A decision through A, allowed by alice's inline policy.
+    let put = ok(gql(
+        &a.address,
+        &root,
+        "mutation($d: String!) { putUserPolicy(input: {userName: \"alice\", policyName: \"reports\", policyDocument: $d}) { sequence } }",
+        json!({"d": POLICY}),
+    ));
+    let account = a.account_id();
+    let ask = json!({"principalArn": format!("arn:aws:iam::{account}:user/alice"), "action": "s3:GetObject",
+        "resource": "arn:aws:s3:::reports/q4.pdf", "minSequence": put["putUserPolicy"]["sequence"]});
+    let body = ask.to_string();
+    let headers = signed_headers_for(&a.address, "/v1/authorize", &root, &body, chrono::Utc::now());
+    let decided = post_path(&a.address, "/v1/authorize", &headers, &body);
+    assert_eq!(decided.body["decision"], "Allow", "{}", decided.body);
     settled(&b, &root);
+
+    // The compliance views read the distributed history like the embedded one: the decision
+    // replays to itself through the other replica, and removing the policy is previewed to deny it.
+    let check = ok(gql(
+        &b.address,
+        &root,
+        "query { auditReplayCheck { checked matched mismatches { eventID } } }",
+        json!({}),
+    ));
+    assert_eq!(check["auditReplayCheck"]["checked"], 1, "{check}");
+    assert_eq!(check["auditReplayCheck"]["matched"], 1, "{check}");
+    let preview = ok(gql(
+        &b.address,
+        &root,
+        "query { previewChange(changes: [{userPolicy: {principalName: \"alice\", policyName: \"reports\"}}]) { decisions allowToDeny } }",
+        json!({}),
+    ));
+    assert_eq!(preview["previewChange"]["decisions"], 1, "{preview}");
+    assert_eq!(preview["previewChange"]["allowToDeny"], 1, "{preview}");
     let digests = ok(gql(&b.address, &root, "mutation { createAuditDigest }", json!({})));
     let digest: Value = serde_json::from_str(digests["createAuditDigest"][0].as_str().unwrap()).unwrap();
     assert!(digest["chainSequence"].as_u64().unwrap() >= 4, "{digest}");
