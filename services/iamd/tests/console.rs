@@ -83,6 +83,42 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         (Some(403), Some(403)),
         "{seen}"
     );
+    // The policy editor.
+    assert!(
+        seen["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("MISSING_VERSION")),
+        "validate-policy's finding is shown: {seen}"
+    );
+    assert!(
+        !seen["finding_lines"].as_array().unwrap().is_empty(),
+        "next to a line: {seen}"
+    );
+    assert!(seen["simulation"].as_str().unwrap().contains("allowed"), "{seen}");
+    assert!(
+        !seen["matched_lines"].as_array().unwrap().is_empty(),
+        "the deciding statement is marked: {seen}"
+    );
+    assert_eq!(seen["findings_after_fix"], "0 findings", "{seen}");
+    assert!(
+        seen["saved"].as_str().unwrap().contains(":policy/reports-read"),
+        "{seen}"
+    );
+    assert!(seen["user_before"].as_str().unwrap().contains("implicitDeny"), "{seen}");
+    assert!(seen["attached"].as_str().unwrap().contains("Attached"), "{seen}");
+    assert!(
+        seen["user_after"].as_str().unwrap().contains("allowed"),
+        "the decision changed: {seen}"
+    );
+    assert!(
+        seen["preview"]
+            .as_str()
+            .unwrap()
+            .contains("audited decisions re-evaluated"),
+        "{seen}"
+    );
     assert_eq!(seen["after_signout_path"], "/console/signin", "{seen}");
     assert_eq!(seen["after_signout_users_path"], "/console/signin", "{seen}");
     assert_eq!(
@@ -123,7 +159,7 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         names.contains(&"console-made") && !names.contains(&"csrf-victim") && !names.contains(&"not-allowed"),
         "{names:?}"
     );
-    for name in ["signin", "users", "users-phone", "refused", "audit"] {
+    for name in ["signin", "users", "users-phone", "refused", "audit", "policy-editor"] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }
 }

@@ -38,8 +38,8 @@ def submit(button):
     """Clicks and waits for the next page, as a person waits for it to load."""
     page = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def fill(form_id, values):
@@ -86,6 +86,44 @@ try:
     seen["users_page_seconds"] = time.monotonic() - started
     seen["users_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#users tbody tr"))
 
+    # The policy editor: findings next to their lines as the document is checked, the simulator
+    # marking the statement that decided, then saved, attached, and the user's decision changes.
+    submit(driver.find_element(By.LINK_TEXT, "Policies"))
+    submit(driver.find_element(By.ID, "new-policy"))
+    editor = driver.find_element(By.ID, "policy-editor")
+    editor.find_element(By.NAME, "name").send_keys("reports-read")
+    document = editor.find_element(By.NAME, "document")
+    document.clear()
+    document.send_keys('{\n"Statement": [\n{"Effect": "Allow",\n"Action": "s3:GetObject",\n"Resource": "arn:aws:s3:::reports/*"}\n]\n}')
+    submit(driver.find_element(By.CSS_SELECTOR, "button[value=check]"))
+    seen["findings"] = [f.text for f in driver.find_elements(By.CSS_SELECTOR, ".finding")]
+    seen["finding_lines"] = [li.get_attribute("data-line") for li in driver.find_elements(By.CSS_SELECTOR, "#numbered li")
+                             if li.find_elements(By.CSS_SELECTOR, ".finding")]
+    document = driver.find_element(By.NAME, "document")
+    document.clear()
+    document.send_keys('{\n"Version": "2012-10-17",\n"Statement": [\n{"Effect": "Allow",\n"Action": "s3:GetObject",\n"Resource": "arn:aws:s3:::reports/*"}\n]\n}')
+    editor = driver.find_element(By.ID, "policy-editor")
+    editor.find_element(By.NAME, "action").send_keys("s3:GetObject")
+    editor.find_element(By.NAME, "resource").send_keys("arn:aws:s3:::reports/q1.csv")
+    submit(driver.find_element(By.ID, "simulate"))
+    seen["simulation"] = text("#simulation")
+    seen["matched_lines"] = [li.get_attribute("data-line") for li in driver.find_elements(By.CSS_SELECTOR, "#numbered li.matched")]
+    seen["findings_after_fix"] = text("#findings-count")
+    shot("policy-editor")
+    submit(driver.find_element(By.ID, "save"))
+    seen["saved"] = text(".notice")
+    user = driver.find_element(By.NAME, "user")
+    user.clear()
+    user.send_keys("console-made")
+    submit(driver.find_element(By.ID, "simulate"))
+    seen["user_before"] = text("#simulation")
+    submit(driver.find_element(By.ID, "attach"))
+    seen["attached"] = text(".notice")
+    submit(driver.find_element(By.ID, "simulate"))
+    seen["user_after"] = text("#simulation")
+    submit(driver.find_element(By.ID, "preview-button"))
+    seen["preview"] = text("#preview")
+
     # A change without the session's CSRF token is refused, with the session's own cookie.
     session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}
     for label, body in [("none", {"user_name": "csrf-victim"}), ("wrong", {"user_name": "csrf-victim", "csrf": "0" * 64})]:
@@ -130,6 +168,12 @@ try:
     seen["audit_rows"] = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
                           for row in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
     shot("audit")
+except Exception as error:
+    # What the browser showed when it went wrong, for the test's message and the artifacts.
+    shot("failure")
+    with open(f"{shots}/failure.html", "w") as page:
+        page.write(driver.page_source)
+    raise RuntimeError(f"{type(error).__name__} at {driver.current_url}: {error}; seen so far: {json.dumps(seen)}") from error
 finally:
     driver.quit()
 

@@ -14,6 +14,7 @@
 //! behind one load balancer need sticky sessions (a session lives in the process that made it).
 
 mod pages;
+mod policies;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -109,6 +110,8 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/signout", post(signout))
         .route("/console/users", get(users).post(create_user))
         .route("/console/audit", get(audit))
+        .route("/console/policies", get(policies::list))
+        .route("/console/policies/edit", get(policies::edit).post(policies::submit))
         .route("/console/console.css", get(stylesheet))
 }
 

@@ -57,6 +57,7 @@ fn layout(title: &str, frame: Option<&Frame<'_>>, content: Markup) -> Markup {
                     @if let Some(frame) = frame {
                         nav aria-label="Main" {
                             a href="/console/users" { "Users" }
+                            a href="/console/policies" { "Policies" }
                             a href="/console/audit" { "Audit" }
                         }
                         div.who {
@@ -230,4 +231,163 @@ pub(super) fn audit(
             }
         },
     )
+}
+
+pub(super) struct PolicyRow {
+    pub(super) name: String,
+    pub(super) arn: String,
+    pub(super) version: String,
+    pub(super) attachments: i64,
+    pub(super) updated: String,
+}
+
+pub(super) struct FindingRow {
+    /// The line it names; `None` for the document as a whole.
+    pub(super) line: Option<u32>,
+    pub(super) kind: String,
+    pub(super) code: String,
+    pub(super) details: String,
+}
+
+pub(super) enum Simulation {
+    /// The decision and the lines (first, last) of the statements that decided it.
+    Decided {
+        decision: String,
+        lines: Vec<(u32, u32)>,
+    },
+    Refused(String),
+}
+
+pub(super) enum Preview {
+    Flips {
+        decisions: i64,
+        allow_to_deny: i64,
+        deny_to_allow: i64,
+        /// (principal, action, resource, flip, count)
+        groups: Vec<(String, String, String, String, i64)>,
+    },
+    Refused(String),
+}
+
+fn encoded(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+pub(super) fn policies(frame: &Frame<'_>, found: Result<(Vec<PolicyRow>, Option<String>), String>) -> Markup {
+    layout(
+        "Policies",
+        Some(frame),
+        html! {
+            h1 { "Customer managed policies" }
+            p { a.button href="/console/policies/edit" id="new-policy" { "New policy" } }
+            @match found {
+                Ok((rows, next)) => {
+                    table id="policies" {
+                        caption { (rows.len()) " policies on this page" }
+                        thead { tr { th scope="col" { "Name" } th scope="col" { "Default version" } th scope="col" { "Attachments" } th scope="col" { "Updated" } } }
+                        tbody {
+                            @for row in &rows {
+                                tr {
+                                    td { a href={ "/console/policies/edit?arn=" (encoded(&row.arn)) } { (row.name) } }
+                                    td { (row.version) } td { (row.attachments) } td { (row.updated) }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(next) = next { p { a href={ "/console/policies?after=" (encoded(&next)) } { "Next page" } } }
+                }
+                Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+        },
+    )
+}
+
+pub(super) fn policy_editor(
+    frame: &Frame<'_>,
+    draft: &super::policies::Draft,
+    findings: &[FindingRow],
+    outcome: &super::policies::Outcome,
+) -> Markup {
+    let decided: &[(u32, u32)] = match &outcome.simulation {
+        Some(Simulation::Decided { lines, .. }) => lines,
+        _ => &[],
+    };
+    let title = if draft.arn.is_some() {
+        draft.name.as_str()
+    } else {
+        "New policy"
+    };
+    html! {
+        (layout(title, Some(frame), html! {
+            h1 { "Policy: " (title) }
+            (notice(outcome.notice.as_ref()))
+            form method="post" action="/console/policies/edit" id="policy-editor" {
+                input type="hidden" name="csrf" value=(frame.csrf);
+                @if let Some(arn) = &draft.arn {
+                    input type="hidden" name="arn" value=(arn);
+                    p.arn { (arn) }
+                } @else {
+                    label { "Policy name" input name="name" value=(draft.name) required maxlength="128"; }
+                }
+                div.editor {
+                    label for="document" { "Document (JSON)" }
+                    textarea id="document" name="document" rows="18" spellcheck="false" { (draft.document) }
+                }
+                section.lines aria-label="The document by line, with its findings" {
+                    h2 { "By line" }
+                    ol id="numbered" {
+                        @for (number, text) in draft.document.lines().enumerate() {
+                            @let number = u32::try_from(number + 1).unwrap_or(u32::MAX);
+                            @let matched = decided.iter().any(|(first, last)| (*first..=*last).contains(&number));
+                            li.matched[matched] data-line=(number) {
+                                code { (text) }
+                                @for finding in findings.iter().filter(|f| f.line == Some(number)) {
+                                    span.finding role="note" { (finding.kind) " " (finding.code) ": " (finding.details) }
+                                }
+                            }
+                        }
+                    }
+                    @let general: Vec<&FindingRow> = findings.iter().filter(|f| f.line.is_none()).collect();
+                    @for finding in general { p.finding role="note" { (finding.kind) " " (finding.code) ": " (finding.details) } }
+                    p id="findings-count" { (findings.len()) " findings" }
+                }
+                fieldset.simulator {
+                    legend { "Simulator" }
+                    label { "Action" input name="action" value=(draft.action) placeholder="s3:GetObject"; }
+                    label { "Resource" input name="resource" value=(draft.resource) placeholder="arn:aws:s3:::example-bucket/report.csv"; }
+                    label { "As user (optional: simulate with every policy the user has; attach to this user)" input name="user" value=(draft.user); }
+                    @match &outcome.simulation {
+                        Some(Simulation::Decided { decision, lines }) => {
+                            p id="simulation" { "Decision: " strong { (decision) }
+                                @if !lines.is_empty() { " — decided by the statement" @if lines.len() > 1 { "s" } " marked above" } }
+                        }
+                        Some(Simulation::Refused(text)) => { p.notice.refused role="alert" id="simulation" { (text) } }
+                        None => {}
+                    }
+                }
+                @match &outcome.preview {
+                    Some(Preview::Flips { decisions, allow_to_deny, deny_to_allow, groups }) => {
+                        section id="preview" {
+                            h2 { "Impact on recent decisions" }
+                            p { (decisions) " audited decisions re-evaluated: " strong { (allow_to_deny) } " would become denied, " strong { (deny_to_allow) } " would become allowed." }
+                            @if !groups.is_empty() {
+                                table { thead { tr { th scope="col" { "Principal" } th scope="col" { "Action" } th scope="col" { "Resource" } th scope="col" { "Flip" } th scope="col" { "Count" } } }
+                                    tbody { @for (principal, action, resource, flip, count) in groups {
+                                        tr { td.arn { (principal) } td { (action) } td.arn { (resource) } td { (flip) } td { (count) } } } } }
+                            }
+                        }
+                    }
+                    Some(Preview::Refused(text)) => { p.notice.refused role="alert" id="preview" { (text) } }
+                    None => {}
+                }
+                div.actions {
+                    button type="submit" name="intent" value="check" { "Check" }
+                    button type="submit" name="intent" value="simulate" id="simulate" { "Simulate" }
+                    @if draft.arn.is_some() { button type="submit" name="intent" value="preview" id="preview-button" { "Preview impact" } }
+                    button type="submit" name="intent" value="save" id="save" { "Save" }
+                    @if draft.arn.is_some() { button type="submit" name="intent" value="attach" id="attach" { "Attach to the user" } }
+                }
+            }
+        }))
+    }
 }
