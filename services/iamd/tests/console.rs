@@ -8,7 +8,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{gql, run_python, Server};
+use support::{gql, post_path, run_python, signed_headers_for, Server};
 
 fn ok(reply: support::Reply) -> Value {
     assert!(reply.error_code().is_none(), "{}", reply.body);
@@ -45,6 +45,13 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
             json!({"u": user, "p": password, "a": policy}),
         ));
     }
+    // A denied decision about the reader, for the audit explorer to find and replay.
+    let ask = json!({"principalArn": format!("arn:aws:iam::{account}:user/reader"), "action": "s3:PutObject",
+        "resource": "arn:aws:s3:::reports/q1.csv"})
+    .to_string();
+    let headers = signed_headers_for(&server.address, "/v1/authorize", &root, &ask, chrono::Utc::now());
+    let decided = post_path(&server.address, "/v1/authorize", &headers, &ask);
+    assert_eq!(decided.body["decision"], "ImplicitDeny", "{}", decided.body);
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let profile = dir.path().join("chromium-profile");
@@ -139,6 +146,15 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
             && row[6] == "AccessDenied"),
         "the refusal is in the audit explorer: {seen}"
     );
+    assert_eq!(seen["denied_decisions"], 1, "{seen}");
+    assert!(
+        seen["record"]
+            .as_str()
+            .unwrap()
+            .contains("\"eventName\": \"Authorize\""),
+        "{seen}"
+    );
+    assert_eq!(seen["replayed"], "ImplicitDeny", "{seen}");
     assert!(seen["first_screen_seconds"].as_f64().unwrap() < 1.0, "{seen}");
 
     // The UI's change is the API's: the user exists, made by the administrator's session; the

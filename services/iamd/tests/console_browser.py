@@ -168,6 +168,16 @@ try:
     seen["audit_rows"] = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
                           for row in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
     shot("audit")
+
+    # A denied decision: found by its decision, its record opened, replayed on the state now.
+    driver.get(base + "/console/audit?decision=ImplicitDeny")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")
+    seen["denied_decisions"] = len(rows)
+    submit(rows[0].find_element(By.TAG_NAME, "a"))
+    seen["record"] = text("#record")
+    submit(driver.find_element(By.ID, "replay-now"))
+    seen["replayed"] = text("#replayed-decision")
+    shot("replay")
 except Exception as error:
     # What the browser showed when it went wrong, for the test's message and the artifacts.
     shot("failure")

@@ -110,6 +110,7 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/signout", post(signout))
         .route("/console/users", get(users).post(create_user))
         .route("/console/audit", get(audit))
+        .route("/console/audit/event", get(audit_event))
         .route("/console/policies", get(policies::list))
         .route("/console/policies/edit", get(policies::edit).post(policies::submit))
         .route("/console/console.css", get(stylesheet))
@@ -635,4 +636,47 @@ async fn audit(
             found,
         ),
     )
+}
+
+#[derive(Deserialize)]
+struct EventQuery {
+    id: String,
+    /// `RECORDED` or `NOW`: replay the decision on that state.
+    replay: Option<String>,
+}
+
+const EVENT: &str = "query($id: String!) { auditEvent(eventID: $id) { eventName decision cloudTrailRecord } }";
+const REPLAY: &str = "query($id: String!, $at: ReplayAt!) { auditEvent(eventID: $id) {
+  replay(at: $at) { decision recordedDecision matches exact statementsAdded statementsRemoved accountSequence errorMessage } } }";
+
+/// One record: its CloudTrail JSON and, for a decision, a replay on the state then or now.
+async fn audit_event(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<EventQuery>,
+) -> Response {
+    let Some(signed) = signed_in(&gateway, &headers, peer) else {
+        return to_signin();
+    };
+    let frame = pages::Frame {
+        principal: &signed.principal_arn,
+        csrf: &signed.csrf,
+    };
+    let record = match run(&gateway, &signed.caller, EVENT, json!({"id": query.id})).await {
+        Ok(data) if data["auditEvent"].is_null() => {
+            Err(format!("NoSuchEntity: no record {} in this history", query.id))
+        }
+        Ok(data) => Ok(data["auditEvent"].clone()),
+        Err(refusal) => Err(refusal),
+    };
+    let replay = match (&record, query.replay.as_deref()) {
+        (Ok(event), Some(at @ ("RECORDED" | "NOW"))) if !event["decision"].is_null() => Some(
+            run(&gateway, &signed.caller, REPLAY, json!({"id": query.id, "at": at}))
+                .await
+                .map(|data| (at.to_owned(), data["auditEvent"]["replay"].clone())),
+        ),
+        _ => None,
+    };
+    page(StatusCode::OK, pages::audit_event(&frame, &query.id, record, replay))
 }

@@ -213,7 +213,7 @@ pub(super) fn audit(
                         tbody {
                             @for row in &rows {
                                 tr data-event-id=(row.event_id) {
-                                    td { (row.time) } td { (row.name) } td.arn { (row.caller) } td.arn { (row.principal) }
+                                    td { a href={ "/console/audit/event?id=" (encoded(&row.event_id)) } { (row.time) } } td { (row.name) } td.arn { (row.caller) } td.arn { (row.principal) }
                                     td { (row.action) } td.arn { (row.resource) } td.outcome { (row.outcome) }
                                 }
                             }
@@ -390,4 +390,52 @@ pub(super) fn policy_editor(
             }
         }))
     }
+}
+
+pub(super) fn audit_event(
+    frame: &Frame<'_>,
+    event_id: &str,
+    record: Result<serde_json::Value, String>,
+    replay: Option<Result<(String, serde_json::Value), String>>,
+) -> Markup {
+    layout(
+        "Audit record",
+        Some(frame),
+        html! {
+            h1 { "Audit record" }
+            p.arn { (event_id) }
+            @match record {
+                Ok(event) => {
+                    @if !event["decision"].is_null() {
+                        p.actions {
+                            a.button id="replay-now" href={ "/console/audit/event?id=" (encoded(event_id)) "&replay=NOW" } { "Replay now" }
+                            a.button href={ "/console/audit/event?id=" (encoded(event_id)) "&replay=RECORDED" } { "Replay as recorded" }
+                        }
+                    }
+                    @match replay {
+                        Some(Ok((at, result))) => {
+                            section id="replay" {
+                                h2 { "Replayed " @if at == "NOW" { "on the state now" } @else { "on the state it was made on" } }
+                                @if let Some(error) = result["errorMessage"].as_str() { p.notice.refused role="alert" { (error) } }
+                                p { "Recorded: " strong { (result["recordedDecision"].as_str().unwrap_or("?")) }
+                                    " · replayed: " strong id="replayed-decision" { (result["decision"].as_str().unwrap_or("?")) }
+                                    @if result["matches"].as_bool() == Some(true) { " · the same" } @else { " · different" } }
+                                @let added = result["statementsAdded"].as_array().map_or(0, Vec::len);
+                                @let removed = result["statementsRemoved"].as_array().map_or(0, Vec::len);
+                                @if added + removed > 0 {
+                                    p { (added) " statements now match that did not; " (removed) " matched then and no longer do." }
+                                    pre { (serde_json::to_string_pretty(&serde_json::json!({"added": result["statementsAdded"], "removed": result["statementsRemoved"]})).unwrap_or_default()) }
+                                }
+                            }
+                        }
+                        Some(Err(refusal)) => { p.notice.refused role="alert" { (refusal) } }
+                        None => {}
+                    }
+                    h2 { "CloudTrail record" }
+                    pre id="record" { (serde_json::to_string_pretty(&event["cloudTrailRecord"]).unwrap_or_default()) }
+                }
+                Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+        },
+    )
 }
