@@ -90,6 +90,15 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         (Some(403), Some(403)),
         "{seen}"
     );
+    // The access key: its secret shown once (40 characters), never on a later page.
+    assert_eq!(seen["secret_length"], 40, "{seen}");
+    assert_eq!(seen["secret_shown_again"], false, "{seen}");
+    let key_id = seen["new_key_id"].as_str().unwrap();
+    assert!(key_id.starts_with("AKIA"), "{seen}");
+    assert!(
+        seen["keys_listed"].as_array().unwrap().iter().any(|k| k == key_id),
+        "{seen}"
+    );
     // The policy editor.
     assert!(
         seen["findings"]
@@ -175,7 +184,16 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         names.contains(&"console-made") && !names.contains(&"csrf-victim") && !names.contains(&"not-allowed"),
         "{names:?}"
     );
-    for name in ["signin", "users", "users-phone", "refused", "audit", "policy-editor"] {
+    for name in [
+        "signin",
+        "users",
+        "users-phone",
+        "refused",
+        "audit",
+        "policy-editor",
+        "access-key",
+        "replay",
+    ] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }
 }

@@ -124,6 +124,18 @@ try:
     submit(driver.find_element(By.ID, "preview-button"))
     seen["preview"] = text("#preview")
 
+    # A user's page: an access key is created and its secret shown on that answer only.
+    driver.get(base + "/console/users")
+    submit(driver.find_element(By.LINK_TEXT, "console-made"))
+    submit(driver.find_element(By.CSS_SELECTOR, "button[data-intent=create-key]"))
+    secret = text("#new-key-secret") or ""
+    seen["new_key_id"] = text("#new-key-id")
+    seen["secret_length"] = len(secret)
+    shot("access-key")
+    driver.get(base + "/console/users/detail?name=console-made")
+    seen["secret_shown_again"] = secret != "" and secret in driver.page_source
+    seen["keys_listed"] = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#access-keys td.arn")]
+
     # A change without the session's CSRF token is refused, with the session's own cookie.
     session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}
     for label, body in [("none", {"user_name": "csrf-victim"}), ("wrong", {"user_name": "csrf-victim", "csrf": "0" * 64})]:

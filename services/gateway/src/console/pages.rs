@@ -50,6 +50,7 @@ fn layout(title: &str, frame: Option<&Frame<'_>>, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Gatehouse" }
                 link rel="stylesheet" href="/console/console.css";
+                script src="/console/console.js" defer {}
             }
             body {
                 header.top {
@@ -151,7 +152,7 @@ pub(super) fn users(
                         thead { tr { th scope="col" { "Name" } th scope="col" { "Path" } th scope="col" { "ARN" } th scope="col" { "Created" } } }
                         tbody {
                             @for row in &rows {
-                                tr { td.name { (row.name) } td { (row.path) } td.arn { (row.arn) } td { (row.created) } }
+                                tr { td.name { a href={ "/console/users/detail?name=" (encoded(&row.name)) } { (row.name) } } td { (row.path) } td.arn { (row.arn) } td { (row.created) } }
                             }
                         }
                     }
@@ -433,6 +434,81 @@ pub(super) fn audit_event(
                     }
                     h2 { "CloudTrail record" }
                     pre id="record" { (serde_json::to_string_pretty(&event["cloudTrailRecord"]).unwrap_or_default()) }
+                }
+                Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+        },
+    )
+}
+
+fn user_action(frame: &Frame<'_>, name: &str, intent: &str, label: &str, extra: Option<(&str, &str)>) -> Markup {
+    html! {
+        form.inline method="post" action="/console/users/detail" {
+            input type="hidden" name="csrf" value=(frame.csrf);
+            input type="hidden" name="name" value=(name);
+            input type="hidden" name="intent" value=(intent);
+            @if let Some((field, value)) = extra { input type="hidden" name=(field) value=(value); }
+            button type="submit" data-intent=(intent) { (label) }
+        }
+    }
+}
+
+pub(super) fn user(
+    frame: &Frame<'_>,
+    name: &str,
+    user: Result<serde_json::Value, String>,
+    change: Option<Notice>,
+    secret: Option<&(String, zeroize::Zeroizing<String>)>,
+) -> Markup {
+    layout(
+        name,
+        Some(frame),
+        html! {
+            h1 { "User: " (name) }
+            (notice(change.as_ref()))
+            @if let Some((id, secret)) = secret {
+                section.card.secret id="new-key" {
+                    h2 { "New access key" }
+                    p { "The secret is shown now and never again: copy it somewhere safe." }
+                    p { "Access key id: " code id="new-key-id" { (id) } }
+                    p { "Secret access key: " code id="new-key-secret" { (secret.as_str()) }
+                        " " button type="button" data-copy="new-key-secret" { "Copy" } }
+                }
+            }
+            @match user {
+                Ok(user) => {
+                    p.arn { (user["arn"].as_str().unwrap_or_default()) }
+                    h2 { "Attached policies" }
+                    ul id="attached" {
+                        @for policy in user["attachedPolicies"].as_array().into_iter().flatten() {
+                            @let arn = policy["policyArn"].as_str().unwrap_or_default();
+                            li { (policy["policyName"].as_str().unwrap_or_default()) " " (user_action(frame, name, "detach", "Detach", Some(("policy_arn", arn)))) }
+                        }
+                    }
+                    form method="post" action="/console/users/detail" id="attach-policy" {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        input type="hidden" name="name" value=(name);
+                        input type="hidden" name="intent" value="attach";
+                        label { "Policy ARN" input name="policy_arn" required placeholder="arn:aws:iam::aws:policy/ReadOnlyAccess"; }
+                        button type="submit" { "Attach" }
+                    }
+                    h2 { "Groups" }
+                    ul { @for group in user["groups"]["nodes"].as_array().into_iter().flatten() { li { (group["groupName"].as_str().unwrap_or_default()) } } }
+                    h2 { "Access keys" }
+                    table id="access-keys" {
+                        thead { tr { th scope="col" { "Key id" } th scope="col" { "Status" } th scope="col" { "Created" } th scope="col" { "" } } }
+                        tbody {
+                            @for key in user["accessKeys"].as_array().into_iter().flatten() {
+                                @let id = key["accessKeyId"].as_str().unwrap_or_default();
+                                tr { td.arn { (id) } td { (key["status"].as_str().unwrap_or_default()) } td { (key["createDate"].as_str().unwrap_or_default()) }
+                                    td { @if key["status"] == "Active" { (user_action(frame, name, "deactivate-key", "Deactivate", Some(("access_key_id", id)))) }
+                                         (user_action(frame, name, "delete-key", "Delete", Some(("access_key_id", id)))) } }
+                            }
+                        }
+                    }
+                    (user_action(frame, name, "create-key", "Create access key", None))
+                    h2 { "Delete" }
+                    (user_action(frame, name, "delete", "Delete this user", None))
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }
