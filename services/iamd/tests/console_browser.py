@@ -80,6 +80,7 @@ try:
     shot("users")
     fill("create-user", {"user_name": "console-made"})
     seen["create_notice"] = text(".notice")
+    driver.get(base + "/console/users?search=console")
     seen["listed"] = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#users td.name")]
     started = time.monotonic()
     driver.get(base + "/console/users")
@@ -125,7 +126,7 @@ try:
     seen["preview"] = text("#preview")
 
     # A user's page: an access key is created and its secret shown on that answer only.
-    driver.get(base + "/console/users")
+    driver.get(base + "/console/users?search=console-made")
     submit(driver.find_element(By.LINK_TEXT, "console-made"))
     submit(driver.find_element(By.CSS_SELECTOR, "button[data-intent=create-key]"))
     secret = text("#new-key-secret") or ""

@@ -47,6 +47,10 @@ const LONGEST: Duration = Duration::from_secs(8 * 60 * 60);
 const MAX_SESSIONS: usize = 10_000;
 /// Rows per page of a list.
 const PAGE: i64 = 50;
+/// A name search reads the list this many at a time...
+const SEARCH_PAGE: i64 = 200;
+/// ...and at most this many times.
+const MAX_SEARCH_PAGES: usize = 50;
 
 /// A signed-in console user. The credentials' secret is never kept: the console acts through
 /// the key id and the session token, checked again at every request.
@@ -472,36 +476,55 @@ async fn users_page(
     status: StatusCode,
 ) -> Response {
     let prefix = Some(query.path_prefix.trim()).filter(|p| !p.is_empty());
-    let listed = run(
-        gateway,
-        &signed.caller,
-        USERS,
-        json!({"prefix": prefix, "after": query.after, "first": PAGE}),
-    )
-    .await;
-    let view = match listed {
-        Ok(data) => {
-            let search = query.search.trim().to_lowercase();
-            let rows: Vec<pages::UserRow> = data["users"]["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|u| search.is_empty() || u["userName"].as_str().unwrap_or("").to_lowercase().contains(&search))
-                .map(|u| pages::UserRow {
-                    name: u["userName"].as_str().unwrap_or_default().to_owned(),
-                    path: u["path"].as_str().unwrap_or_default().to_owned(),
-                    arn: u["arn"].as_str().unwrap_or_default().to_owned(),
-                    created: u["createDate"].as_str().unwrap_or_default().to_owned(),
-                })
-                .collect();
-            let next = data["users"]["pageInfo"]["hasNextPage"]
-                .as_bool()
-                .unwrap_or(false)
-                .then(|| data["users"]["pageInfo"]["endCursor"].as_str().map(str::to_owned))
-                .flatten();
-            Ok((rows, next))
+    let search = query.search.trim().to_lowercase();
+    // A name search reads the list in large pages until a page of matches is found (bounded:
+    // the API has no name filter, and a console page must stay cheap).
+    let mut rows: Vec<pages::UserRow> = Vec::new();
+    let mut after = query.after.clone();
+    let mut next = None;
+    let mut failure = None;
+    for _ in 0..if search.is_empty() { 1 } else { MAX_SEARCH_PAGES } {
+        let first = if search.is_empty() { PAGE } else { SEARCH_PAGE };
+        match run(
+            gateway,
+            &signed.caller,
+            USERS,
+            json!({"prefix": prefix, "after": after, "first": first}),
+        )
+        .await
+        {
+            Ok(data) => {
+                let users = &data["users"];
+                for user in users["nodes"].as_array().into_iter().flatten() {
+                    let name = user["userName"].as_str().unwrap_or_default();
+                    if search.is_empty() || name.to_lowercase().contains(&search) {
+                        rows.push(pages::UserRow {
+                            name: name.to_owned(),
+                            path: user["path"].as_str().unwrap_or_default().to_owned(),
+                            arn: user["arn"].as_str().unwrap_or_default().to_owned(),
+                            created: user["createDate"].as_str().unwrap_or_default().to_owned(),
+                        });
+                    }
+                }
+                next = users["pageInfo"]["hasNextPage"]
+                    .as_bool()
+                    .unwrap_or(false)
+                    .then(|| users["pageInfo"]["endCursor"].as_str().map(str::to_owned))
+                    .flatten();
+                after.clone_from(&next);
+                if next.is_none() || rows.len() >= usize::try_from(PAGE).unwrap_or(50) {
+                    break;
+                }
+            }
+            Err(message) => {
+                failure = Some(message);
+                break;
+            }
         }
-        Err(message) => Err(message),
+    }
+    let view = match failure {
+        Some(message) => Err(message),
+        None => Ok((rows, next)),
     };
     page(
         status,

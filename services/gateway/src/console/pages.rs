@@ -157,7 +157,7 @@ pub(super) fn users(
                         }
                     }
                     @if let Some(next) = next {
-                        p { a href={ "/console/users?after=" (percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)) "&path_prefix=" (percent_encoding::utf8_percent_encode(path_prefix, percent_encoding::NON_ALPHANUMERIC)) } { "Next page" } }
+                        p { a href={ "/console/users?after=" (percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC)) "&path_prefix=" (percent_encoding::utf8_percent_encode(path_prefix, percent_encoding::NON_ALPHANUMERIC)) "&search=" (percent_encoding::utf8_percent_encode(search, percent_encoding::NON_ALPHANUMERIC)) } { "Next page" } }
                     }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
