@@ -58,6 +58,55 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
             json!({}),
         ));
     }
+    // An organization: the root, an OU with an SCP of its own below the root's.
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation { createOrganization { orgSequence } }",
+        json!({}),
+    ));
+    let roots = ok(gql(
+        &server.address,
+        &root,
+        "{ organizationRoots { items { id } } }",
+        json!({}),
+    ));
+    let root_id = roots["organizationRoots"]["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation($r: String!) { enablePolicyType(rootId: $r, type: SERVICE_CONTROL_POLICY) { orgSequence } }",
+        json!({"r": root_id}),
+    ));
+    let unit = ok(gql(
+        &server.address,
+        &root,
+        "mutation($r: String!) { createOrganizationalUnit(parentId: $r, name: \"engineering\") { organizationalUnit { id } } }",
+        json!({"r": root_id}),
+    ));
+    let unit_id = unit["createOrganizationalUnit"]["organizationalUnit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scp = ok(gql(
+        &server.address,
+        &root,
+        "mutation($c: String!) { createOrganizationPolicy(name: \"stay-in-org\", description: \"\", type: SERVICE_CONTROL_POLICY, content: $c) { policy { policySummary { id } } } }",
+        json!({"c": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*"}]}"#}),
+    ));
+    let scp_id = scp["createOrganizationPolicy"]["policy"]["policySummary"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation($p: String!, $t: String!) { attachOrganizationPolicy(policyId: $p, targetId: $t) { orgSequence } }",
+        json!({"p": scp_id, "t": unit_id}),
+    ));
     // A denied decision about the reader, for the audit explorer to find and replay.
     let ask = json!({"principalArn": format!("arn:aws:iam::{account}:user/reader"), "action": "s3:PutObject",
         "resource": "arn:aws:s3:::reports/q1.csv"})
@@ -167,6 +216,29 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
             && row[2].as_str().unwrap().ends_with("user/reader")
             && row[6] == "AccessDenied"),
         "the refusal is in the audit explorer: {seen}"
+    );
+    // The organization tree: the OU's own SCP, and what it inherits from the root.
+    let tree = seen["org_tree"].as_array().unwrap();
+    let unit = tree
+        .iter()
+        .find(|n| n["kind"] == "OU")
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert!(unit["text"].as_str().unwrap().contains("engineering"), "{seen}");
+    assert!(
+        unit["attached"].as_array().unwrap().iter().any(|p| p == "stay-in-org"),
+        "{seen}"
+    );
+    assert!(
+        unit["inherited"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "FullAWSAccess"),
+        "{seen}"
+    );
+    assert!(
+        tree.iter().any(|n| n["kind"] == "Root") && tree.iter().any(|n| n["kind"] == "Account"),
+        "{seen}"
     );
     assert_eq!(seen["denied_decisions"], 1, "{seen}");
     assert!(

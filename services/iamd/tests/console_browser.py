@@ -137,6 +137,16 @@ try:
     seen["secret_shown_again"] = secret != "" and secret in driver.page_source
     seen["keys_listed"] = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#access-keys td.arn")]
 
+    # The organization: its tree, with each node's SCPs and what it inherits.
+    submit(driver.find_element(By.LINK_TEXT, "Organization"))
+    seen["org_tree"] = [{
+        "kind": node.get_attribute("data-kind"),
+        "text": node.text,
+        "attached": [p.text for p in node.find_elements(By.CSS_SELECTOR, ".scp.attached")],
+        "inherited": [p.text for p in node.find_elements(By.CSS_SELECTOR, ".scp.inherited")],
+    } for node in driver.find_elements(By.CSS_SELECTOR, "#org-tree li.node")]
+    shot("organization")
+
     # A change without the session's CSRF token is refused, with the session's own cookie.
     session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}
     for label, body in [("none", {"user_name": "csrf-victim"}), ("wrong", {"user_name": "csrf-victim", "csrf": "0" * 64})]:

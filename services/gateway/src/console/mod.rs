@@ -13,6 +13,7 @@
 //! every form carries back, an idle timeout and the credentials' own expiry. Several gateways
 //! behind one load balancer need sticky sessions (a session lives in the process that made it).
 
+mod organization;
 mod pages;
 mod policies;
 mod user;
@@ -121,6 +122,7 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/console.css", get(stylesheet))
         .route("/console/console.js", get(script))
         .route("/console/users/detail", get(user::show).post(user::change))
+        .route("/console/organization", get(organization::show))
 }
 
 /// What a page request knows of its session.

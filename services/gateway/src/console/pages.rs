@@ -60,6 +60,7 @@ fn layout(title: &str, frame: Option<&Frame<'_>>, content: Markup) -> Markup {
                             a href="/console/users" { "Users" }
                             a href="/console/policies" { "Policies" }
                             a href="/console/audit" { "Audit" }
+                            a href="/console/organization" { "Organization" }
                         }
                         div.who {
                             span.principal title=(frame.principal) { (frame.principal) }
@@ -509,6 +510,50 @@ pub(super) fn user(
                     (user_action(frame, name, "create-key", "Create access key", None))
                     h2 { "Delete" }
                     (user_action(frame, name, "delete", "Delete this user", None))
+                }
+                Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+        },
+    )
+}
+
+/// One node of the organization tree.
+pub(super) struct OrgNode {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) kind: &'static str,
+    pub(super) depth: usize,
+    /// SCPs attached to the node itself.
+    pub(super) attached: Vec<String>,
+    /// SCPs of the nodes above it, each level of which must allow too.
+    pub(super) inherited: Vec<String>,
+}
+
+pub(super) fn organization(frame: &Frame<'_>, tree: Result<(Vec<OrgNode>, bool), String>) -> Markup {
+    layout(
+        "Organization",
+        Some(frame),
+        html! {
+            h1 { "Organization" }
+            @match tree {
+                Ok((nodes, truncated)) => {
+                    ul id="org-tree" {
+                        @for node in &nodes {
+                            li.node data-kind=(node.kind) data-id=(node.id) style={ "margin-left: " (node.depth * 2) "rem" } {
+                                span.kind { (node.kind) } " " strong { (node.name) } " " code { (node.id) }
+                                div.scps {
+                                    "SCPs here: "
+                                    @if node.attached.is_empty() { em { "none" } }
+                                    @for scp in &node.attached { span.scp.attached { (scp) } " " }
+                                    @if !node.inherited.is_empty() {
+                                        " · inherited: "
+                                        @for scp in &node.inherited { span.scp.inherited { (scp) } " " }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if truncated { p.notice.refused { "The organization has more nodes than this page shows." } }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }
