@@ -240,6 +240,10 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         tree.iter().any(|n| n["kind"] == "Root") && tree.iter().any(|n| n["kind"] == "Account"),
         "{seen}"
     );
+    assert_eq!(seen["chart_bars"], 24, "{seen}");
+    assert!(seen["chart_nonempty"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(seen["live_refresh"], 1, "{seen}");
+    assert!(seen["live_url"].as_str().unwrap().contains("live=1"), "{seen}");
     assert_eq!(seen["denied_decisions"], 1, "{seen}");
     assert!(
         seen["record"]

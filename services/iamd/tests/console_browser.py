@@ -12,7 +12,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 spec = json.load(sys.stdin)
@@ -38,7 +38,17 @@ def submit(button):
     """Clicks and waits for the next page, as a person waits for it to load."""
     page = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+
+    def gone(_):
+        # The old page's element answers until the new page replaces it; Chromium may also
+        # report it as belonging to no document while the new one loads.
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 30).until(gone)
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -191,6 +201,12 @@ try:
     seen["audit_rows"] = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
                           for row in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
     shot("audit")
+    seen["chart_bars"] = len(driver.find_elements(By.CSS_SELECTOR, ".bars .bar"))
+    seen["chart_nonempty"] = len([b for b in driver.find_elements(By.CSS_SELECTOR, ".bars .bar div")
+                                  if "h0" not in b.get_attribute("class").split()])
+    submit(driver.find_element(By.ID, "live"))
+    seen["live_refresh"] = len(driver.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]"))
+    seen["live_url"] = driver.current_url
 
     # A denied decision: found by its decision, its record opened, replayed on the state now.
     driver.get(base + "/console/audit?decision=ImplicitDeny")

@@ -593,6 +593,9 @@ struct AuditQuery {
     #[serde(default)]
     error_code: String,
     after: Option<String>,
+    /// Reload every few seconds: the live tail.
+    #[serde(default)]
+    live: Option<String>,
 }
 
 const AUDIT: &str = "query($filter: AuditEventFilter, $after: String, $first: Int) {
@@ -660,11 +663,13 @@ async fn audit(
             .collect();
         (rows, next)
     });
+    let chart = hourly_counts(&gateway, &signed, &filter).await;
     let filters = pages::AuditFilters {
         principal: &query.principal,
         action: &query.action,
         decision: &query.decision,
         error_code: &query.error_code,
+        live: query.live.as_deref() == Some("1"),
     };
     page(
         StatusCode::OK,
@@ -675,8 +680,55 @@ async fn audit(
             },
             &filters,
             found,
+            &chart,
         ),
     )
+}
+
+/// The last 24 hours' matching records, hour by hour (oldest first): `(hour, allowed or
+/// succeeded, denied or failed)`.
+async fn hourly_counts(gateway: &Gateway, signed: &Signed, filter: &Value) -> Vec<(String, u64, u64)> {
+    use chrono::{DurationRound, Utc};
+    let hour = chrono::Duration::hours(1);
+    let now = Utc::now();
+    let start = now.duration_trunc(hour).unwrap_or(now) - hour * 23;
+    let mut bars = Vec::with_capacity(24);
+    for n in 0..24 {
+        let from = start + hour * n;
+        let mut window = filter.clone();
+        window["from"] = json!(from);
+        window["to"] = json!(from + hour);
+        let counts = run(
+            gateway,
+            &signed.caller,
+            "query($f: AuditEventFilter) { d: auditEventCounts(filter: $f, groupBy: DECISION) { value count } e: auditEventCounts(filter: $f, groupBy: ERROR_CODE) { value count } }",
+            json!({"f": window}),
+        )
+        .await
+        .unwrap_or(Value::Null);
+        let total = |rows: &Value, bad: &dyn Fn(Option<&str>) -> bool| -> (u64, u64) {
+            rows.as_array()
+                .into_iter()
+                .flatten()
+                .fold((0, 0), |(good, failed), row| {
+                    let count = row["count"].as_u64().unwrap_or(0);
+                    if bad(row["value"].as_str()) {
+                        (good, failed + count)
+                    } else {
+                        (good + count, failed)
+                    }
+                })
+        };
+        // Every record has an error code or not; decisions are denied or not.
+        let (_, denied) = total(&counts["d"], &|v| v.is_some_and(|v| v != "Allow"));
+        let (ok, errors) = total(&counts["e"], &|v| v.is_some());
+        bars.push((
+            from.format("%H:00").to_string(),
+            ok.saturating_sub(denied),
+            denied + errors,
+        ));
+    }
+    bars
 }
 
 #[derive(Deserialize)]

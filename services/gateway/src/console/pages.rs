@@ -39,15 +39,21 @@ pub(super) struct AuditFilters<'a> {
     pub(super) action: &'a str,
     pub(super) decision: &'a str,
     pub(super) error_code: &'a str,
+    pub(super) live: bool,
 }
 
 fn layout(title: &str, frame: Option<&Frame<'_>>, content: Markup) -> Markup {
+    layout_with(title, frame, false, content)
+}
+
+fn layout_with(title: &str, frame: Option<&Frame<'_>>, refresh: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh { meta http-equiv="refresh" content="5"; }
                 title { (title) " · Gatehouse" }
                 link rel="stylesheet" href="/console/console.css";
                 script src="/console/console.js" defer {}
@@ -180,15 +186,48 @@ pub(super) fn audit(
     frame: &Frame<'_>,
     filters: &AuditFilters<'_>,
     found: Result<(Vec<AuditRow>, Option<String>), String>,
+    chart: &[(String, u64, u64)],
 ) -> Markup {
     let option = |value: &str, label: &str| {
         html! { option value=(value) selected[filters.decision == value] { (label) } }
     };
-    layout(
+    let query = |live: bool| {
+        format!(
+            "/console/audit?principal={}&action={}&decision={}&error_code={}{}",
+            encoded(filters.principal),
+            encoded(filters.action),
+            encoded(filters.decision),
+            encoded(filters.error_code),
+            if live { "&live=1" } else { "" }
+        )
+    };
+    let highest = chart.iter().map(|(_, ok, bad)| ok + bad).max().unwrap_or(0).max(1);
+    layout_with(
         "Audit",
         Some(frame),
+        filters.live,
         html! {
             h1 { "Audit history" }
+            p {
+                @if filters.live { a id="live" href=(query(false)) { "Stop the live tail" } " (reloading every 5 seconds)" }
+                @else { a id="live" href=(query(true)) { "Live tail" } }
+            }
+            figure.chart aria-label="Matching records per hour, the last 24 hours" {
+                div.bars {
+                    @for (hour, ok, bad) in chart {
+                        div.bar title={ (hour) ": " (ok) " allowed or succeeded, " (bad) " denied or failed" } {
+                            // Heights in tenths, as classes: the page's CSP allows no inline style.
+                            div class={ "bad h" (tenths(*bad, highest)) } {}
+                            div class={ "ok h" (tenths(*ok, highest)) } {}
+                        }
+                    }
+                }
+                figcaption { "Records per hour, last 24 hours (dark: denied or failed)" }
+                table.visually-hidden {
+                    caption { "Records per hour" }
+                    tbody { @for (hour, ok, bad) in chart { tr { th scope="row" { (hour) } td { (ok) } td { (bad) } } } }
+                }
+            }
             form.filters method="get" action="/console/audit" role="search" {
                 label { "Principal decided on (ARN)" input name="principal" value=(filters.principal); }
                 label { "Action" input name="action" value=(filters.action) placeholder="s3:GetObject"; }
@@ -269,6 +308,11 @@ pub(super) enum Preview {
         groups: Vec<(String, String, String, String, i64)>,
     },
     Refused(String),
+}
+
+/// `part` of `whole` in tenths, rounded up so that any record shows.
+fn tenths(part: u64, whole: u64) -> u64 {
+    (part * 10).div_ceil(whole.max(1)).min(10)
 }
 
 fn encoded(value: &str) -> String {
@@ -539,7 +583,7 @@ pub(super) fn organization(frame: &Frame<'_>, tree: Result<(Vec<OrgNode>, bool),
                 Ok((nodes, truncated)) => {
                     ul id="org-tree" {
                         @for node in &nodes {
-                            li.node data-kind=(node.kind) data-id=(node.id) style={ "margin-left: " (node.depth * 2) "rem" } {
+                            li.node data-kind=(node.kind) data-id=(node.id) class={ "depth-" (node.depth.min(6)) } {
                                 span.kind { (node.kind) } " " strong { (node.name) } " " code { (node.id) }
                                 div.scps {
                                     "SCPs here: "
