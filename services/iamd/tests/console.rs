@@ -240,6 +240,10 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         tree.iter().any(|n| n["kind"] == "Root") && tree.iter().any(|n| n["kind"] == "Account"),
         "{seen}"
     );
+    assert!(seen["group_notice"].as_str().unwrap().contains("auditors"), "{seen}");
+    assert_eq!(seen["groups"], json!(["auditors"]), "{seen}");
+    assert_eq!(seen["groups_after_delete"], json!([]), "{seen}");
+    assert_eq!(seen["roles"], json!(["ec2-app"]), "{seen}");
     assert_eq!(seen["chart_bars"], 24, "{seen}");
     assert!(seen["chart_nonempty"].as_u64().unwrap() >= 1, "{seen}");
     assert_eq!(seen["live_refresh"], 1, "{seen}");

@@ -157,6 +157,17 @@ try:
     } for node in driver.find_elements(By.CSS_SELECTOR, "#org-tree li.node")]
     shot("organization")
 
+    # Groups and roles: created and listed; a group deleted.
+    submit(driver.find_element(By.LINK_TEXT, "Groups"))
+    fill("create-groups", {"name": "auditors"})
+    seen["group_notice"] = text(".notice")
+    seen["groups"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td.name")]
+    submit(driver.find_element(By.CSS_SELECTOR, "button[aria-label='Delete auditors']"))
+    seen["groups_after_delete"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td.name")]
+    submit(driver.find_element(By.LINK_TEXT, "Roles"))
+    fill("create-roles", {"name": "ec2-app"})
+    seen["roles"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#roles td.name")]
+
     # A change without the session's CSRF token is refused, with the session's own cookie.
     session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}
     for label, body in [("none", {"user_name": "csrf-victim"}), ("wrong", {"user_name": "csrf-victim", "csrf": "0" * 64})]:

@@ -13,6 +13,7 @@
 //! every form carries back, an idle timeout and the credentials' own expiry. Several gateways
 //! behind one load balancer need sticky sessions (a session lives in the process that made it).
 
+mod entities;
 mod organization;
 mod pages;
 mod policies;
@@ -123,6 +124,8 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/console.js", get(script))
         .route("/console/users/detail", get(user::show).post(user::change))
         .route("/console/organization", get(organization::show))
+        .route("/console/groups", get(entities::groups).post(entities::change_group))
+        .route("/console/roles", get(entities::roles).post(entities::change_role))
 }
 
 /// What a page request knows of its session.

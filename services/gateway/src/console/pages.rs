@@ -64,6 +64,8 @@ fn layout_with(title: &str, frame: Option<&Frame<'_>>, refresh: bool, content: M
                     @if let Some(frame) = frame {
                         nav aria-label="Main" {
                             a href="/console/users" { "Users" }
+                            a href="/console/groups" { "Groups" }
+                            a href="/console/roles" { "Roles" }
                             a href="/console/policies" { "Policies" }
                             a href="/console/audit" { "Audit" }
                             a href="/console/organization" { "Organization" }
@@ -600,6 +602,75 @@ pub(super) fn organization(frame: &Frame<'_>, tree: Result<(Vec<OrgNode>, bool),
                     @if truncated { p.notice.refused { "The organization has more nodes than this page shows." } }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+        },
+    )
+}
+
+/// Which list an entities page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EntityKind {
+    Group,
+    Role,
+}
+
+pub(super) fn entities(
+    frame: &Frame<'_>,
+    kind: EntityKind,
+    path_prefix: &str,
+    listed: Result<(Vec<UserRow>, Option<String>), String>,
+    change: Option<Notice>,
+) -> Markup {
+    let (title, base, id) = match kind {
+        EntityKind::Group => ("Groups", "/console/groups", "groups"),
+        EntityKind::Role => ("Roles", "/console/roles", "roles"),
+    };
+    layout(
+        title,
+        Some(frame),
+        html! {
+            h1 { (title) }
+            (notice(change.as_ref()))
+            form.filters method="get" action=(base) role="search" {
+                label { "Path prefix" input name="path_prefix" value=(path_prefix) placeholder="/"; }
+                button type="submit" { "Filter" }
+            }
+            @match listed {
+                Ok((rows, next)) => {
+                    table id=(id) {
+                        caption { (rows.len()) " on this page" }
+                        thead { tr { th scope="col" { "Name" } th scope="col" { "Path" } th scope="col" { "ARN" } th scope="col" { "Created" } th scope="col" { "" } } }
+                        tbody {
+                            @for row in &rows {
+                                tr { td.name { (row.name) } td { (row.path) } td.arn { (row.arn) } td { (row.created) }
+                                    td { form.inline method="post" action=(base) {
+                                        input type="hidden" name="csrf" value=(frame.csrf);
+                                        input type="hidden" name="intent" value="delete";
+                                        input type="hidden" name="name" value=(row.name);
+                                        button type="submit" aria-label={ "Delete " (row.name) } { "Delete" }
+                                    } } }
+                            }
+                        }
+                    }
+                    @if let Some(next) = next { p { a href={ (base) "?after=" (encoded(&next)) "&path_prefix=" (encoded(path_prefix)) } { "Next page" } } }
+                }
+                Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+            section.card {
+                h2 { "Create" }
+                form method="post" action=(base) id={ "create-" (id) } {
+                    input type="hidden" name="csrf" value=(frame.csrf);
+                    input type="hidden" name="intent" value="create";
+                    label { "Name" input name="name" required maxlength="64"; }
+                    label { "Path" input name="path" placeholder="/"; }
+                    @if kind == EntityKind::Role {
+                        label for="trust_policy" { "Trust policy (who may assume the role)" }
+                        textarea id="trust_policy" name="trust_policy" rows="8" spellcheck="false" required {
+                            "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"Service\": \"ec2.amazonaws.com\"}, \"Action\": \"sts:AssumeRole\"}]}"
+                        }
+                    }
+                    button type="submit" { "Create" }
+                }
             }
         },
     )
