@@ -161,6 +161,8 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         seen["keys_listed"].as_array().unwrap().iter().any(|k| k == key_id),
         "{seen}"
     );
+    assert_eq!(seen["tags"], json!(["team"]), "{seen}");
+    assert!(seen["boundary"].as_str().unwrap().contains("ReadOnlyAccess"), "{seen}");
     // The policy editor.
     assert!(
         seen["findings"]

@@ -143,6 +143,10 @@ try:
     seen["new_key_id"] = text("#new-key-id")
     seen["secret_length"] = len(secret)
     shot("access-key")
+    fill("add-tag", {"tag_key": "team", "tag_value": "payments"})
+    seen["tags"] = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tags li code")]
+    fill("set-boundary", {"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+    seen["boundary"] = text("#boundary")
     driver.get(base + "/console/users/detail?name=console-made")
     seen["secret_shown_again"] = secret != "" and secret in driver.page_source
     seen["keys_listed"] = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#access-keys td.arn")]

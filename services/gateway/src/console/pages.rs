@@ -539,6 +539,33 @@ pub(super) fn user(
                         label { "Policy ARN" input name="policy_arn" required placeholder="arn:aws:iam::aws:policy/ReadOnlyAccess"; }
                         button type="submit" { "Attach" }
                     }
+                    h2 { "Permissions boundary" }
+                    @match user["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {
+                        Some(boundary) => { p id="boundary" { (boundary) " " (user_action(frame, name, "remove-boundary", "Remove", None)) } }
+                        None => { p id="boundary" { "None: the user's policies alone decide." } }
+                    }
+                    form method="post" action="/console/users/detail" id="set-boundary" {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        input type="hidden" name="name" value=(name);
+                        input type="hidden" name="intent" value="set-boundary";
+                        label { "Boundary policy ARN" input name="policy_arn" required; }
+                        button type="submit" { "Set boundary" }
+                    }
+                    h2 { "Tags" }
+                    ul id="tags" {
+                        @for tag in user["tags"].as_array().into_iter().flatten() {
+                            @let key = tag["key"].as_str().unwrap_or_default();
+                            li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " " (user_action(frame, name, "untag", "Remove", Some(("tag_key", key)))) }
+                        }
+                    }
+                    form method="post" action="/console/users/detail" id="add-tag" {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        input type="hidden" name="name" value=(name);
+                        input type="hidden" name="intent" value="tag";
+                        label { "Key" input name="tag_key" required maxlength="128"; }
+                        label { "Value" input name="tag_value" maxlength="256"; }
+                        button type="submit" { "Add tag" }
+                    }
                     h2 { "Groups" }
                     ul { @for group in user["groups"]["nodes"].as_array().into_iter().flatten() { li { (group["groupName"].as_str().unwrap_or_default()) } } }
                     h2 { "Access keys" }

@@ -20,6 +20,8 @@ const USER: &str = "query($name: String!) { user(userName: $name) {
   attachedPolicies { policyName policyArn }
   groups(first: 50) { nodes { groupName } }
   accessKeys { accessKeyId status createDate }
+  tags { key value }
+  permissionsBoundary { permissionsBoundaryArn }
 } }";
 
 #[derive(Deserialize)]
@@ -69,12 +71,17 @@ pub(super) struct UserForm {
     #[serde(default)]
     csrf: String,
     name: String,
-    /// `attach`, `detach`, `create-key`, `deactivate-key`, `delete-key` or `delete`.
+    /// `attach`, `detach`, `tag`, `untag`, `set-boundary`, `remove-boundary`, `create-key`,
+    /// `deactivate-key`, `delete-key` or `delete`.
     intent: String,
     #[serde(default)]
     policy_arn: String,
     #[serde(default)]
     access_key_id: String,
+    #[serde(default)]
+    tag_key: String,
+    #[serde(default)]
+    tag_value: String,
 }
 
 pub(super) async fn change(
@@ -128,6 +135,38 @@ pub(super) async fn change(
                 Err(refusal) => render(&gateway, &signed, name, Some(Notice::Refused(refusal)), None).await,
             };
         }
+        "tag" => run(
+            &gateway,
+            &signed.caller,
+            "mutation($u: String!, $k: String!, $v: String!) { tagUser(input: {userName: $u, tags: [{key: $k, value: $v}]}) { sequence } }",
+            json!({"u": name, "k": form.tag_key.trim(), "v": form.tag_value.trim()}),
+        )
+        .await
+        .and_then(|_| done(format!("Tagged {}.", form.tag_key.trim()))),
+        "untag" => run(
+            &gateway,
+            &signed.caller,
+            "mutation($u: String!, $k: String!) { untagUser(input: {userName: $u, tagKeys: [$k]}) { sequence } }",
+            json!({"u": name, "k": form.tag_key.trim()}),
+        )
+        .await
+        .and_then(|_| done(format!("Tag {} removed.", form.tag_key.trim()))),
+        "set-boundary" => run(
+            &gateway,
+            &signed.caller,
+            "mutation($u: String!, $p: String!) { putUserPermissionsBoundary(input: {userName: $u, permissionsBoundary: $p}) { sequence } }",
+            json!({"u": name, "p": form.policy_arn.trim()}),
+        )
+        .await
+        .and_then(|_| done(format!("Permissions boundary set to {}.", form.policy_arn.trim()))),
+        "remove-boundary" => run(
+            &gateway,
+            &signed.caller,
+            "mutation($u: String!) { deleteUserPermissionsBoundary(userName: $u) { sequence } }",
+            json!({"u": name}),
+        )
+        .await
+        .and_then(|_| done("Permissions boundary removed.".to_owned())),
         "deactivate-key" => run(
             &gateway,
             &signed.caller,
