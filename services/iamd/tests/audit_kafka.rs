@@ -207,23 +207,53 @@ impl Drop for Projector {
     }
 }
 
+/// A test's own PostgreSQL schema and audit topic, on the servers the environment names.
+struct Fresh {
+    url: String,
+    brokers: String,
+    schema: String,
+    topic: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Fresh {
+    fn new(prefix: &str, partitions: i32) -> Fresh {
+        let url = env("GATEHOUSE_DATABASE_URL");
+        let brokers = env("GATEHOUSE_KAFKA_BROKERS");
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let schema = format!("{prefix}_{id}");
+        let topic = format!("gatehouse.audit.test.{id}");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            iam_audit_kafka::create_topic(&brokers, &topic, partitions)
+                .await
+                .unwrap();
+        });
+        Fresh {
+            url,
+            brokers,
+            schema,
+            topic,
+            runtime,
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs PostgreSQL and Kafka: run by scripts/distributed-test.sh"]
 fn every_replica_sees_every_replicas_audit_records_and_tenants_stay_apart() {
-    let url = env("GATEHOUSE_DATABASE_URL");
-    let brokers = env("GATEHOUSE_KAFKA_BROKERS");
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("iamd_a_{id}");
-    let topic = format!("gatehouse.audit.test.{id}");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        iam_audit_kafka::create_topic(&brokers, &topic, 8).await.unwrap();
-    });
+    let Fresh {
+        url,
+        brokers,
+        schema,
+        topic,
+        runtime,
+    } = Fresh::new("iamd_a", 8);
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let shared = [
         "--database-url",
@@ -482,20 +512,13 @@ fn every_replica_sees_every_replicas_audit_records_and_tenants_stay_apart() {
 #[test]
 #[ignore = "needs PostgreSQL and Kafka: run by scripts/distributed-test.sh"]
 fn the_distributed_history_is_chained_signed_and_verified() {
-    let url = env("GATEHOUSE_DATABASE_URL");
-    let brokers = env("GATEHOUSE_KAFKA_BROKERS");
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    let schema = format!("iamd_c_{id}");
-    let topic = format!("gatehouse.audit.test.{id}");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        iam_audit_kafka::create_topic(&brokers, &topic, 4).await.unwrap();
-    });
+    let Fresh {
+        url,
+        brokers,
+        schema,
+        topic,
+        runtime,
+    } = Fresh::new("iamd_c", 4);
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let signing_key = dir_a.path().join("audit-signing.key");
     let master_key = dir_a.path().join("master.key");

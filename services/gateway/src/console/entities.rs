@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -84,26 +84,28 @@ async fn render(
     )
 }
 
-pub(super) async fn groups(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<ListQuery>,
-) -> Response {
-    match signed_in(&gateway, &headers, peer) {
-        Some(signed) => render(&gateway, &signed, EntityKind::Group, &query, None).await,
-        None => to_signin(),
+/// `groups` or `roles`, from the path.
+fn kind_of(segment: &str) -> Option<EntityKind> {
+    match segment {
+        "groups" => Some(EntityKind::Group),
+        "roles" => Some(EntityKind::Role),
+        _ => None,
     }
 }
 
-pub(super) async fn roles(
+/// `GET /console/{groups|roles}`.
+pub(super) async fn list(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(segment): Path<String>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
+    let Some(kind) = kind_of(&segment) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     match signed_in(&gateway, &headers, peer) {
-        Some(signed) => render(&gateway, &signed, EntityKind::Role, &query, None).await,
+        Some(signed) => render(&gateway, &signed, kind, &query, None).await,
         None => to_signin(),
     }
 }
@@ -170,26 +172,19 @@ async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: Chan
     render(gateway, signed, kind, &ListQuery::default(), Some(notice)).await
 }
 
-pub(super) async fn change_group(
+/// `POST /console/{groups|roles}`: create or delete.
+pub(super) async fn change_entity(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(segment): Path<String>,
     headers: HeaderMap,
     Form(form): Form<ChangeForm>,
 ) -> Response {
+    let Some(kind) = kind_of(&segment) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     match signed_in(&gateway, &headers, peer) {
-        Some(signed) => change(&gateway, &signed, EntityKind::Group, form).await,
-        None => to_signin(),
-    }
-}
-
-pub(super) async fn change_role(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<ChangeForm>,
-) -> Response {
-    match signed_in(&gateway, &headers, peer) {
-        Some(signed) => change(&gateway, &signed, EntityKind::Role, form).await,
+        Some(signed) => change(&gateway, &signed, kind, form).await,
         None => to_signin(),
     }
 }

@@ -124,8 +124,8 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/console.js", get(script))
         .route("/console/users/detail", get(user::show).post(user::change))
         .route("/console/organization", get(organization::show))
-        .route("/console/groups", get(entities::groups).post(entities::change_group))
-        .route("/console/roles", get(entities::roles).post(entities::change_role))
+        // `groups` and `roles`; the static routes above take precedence over the capture.
+        .route("/console/{entities}", get(entities::list).post(entities::change_entity))
 }
 
 /// What a page request knows of its session.
