@@ -260,6 +260,17 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
     );
     assert_eq!(seen["replayed"], "ImplicitDeny", "{seen}");
     assert!(
+        seen["evaluated"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row[0].as_str().unwrap().ends_with("ReadOnlyAccess") && row[2] == "v1"),
+        "the policies evaluated, with their versions: {seen}"
+    );
+    assert_eq!(seen["by_resource"], 1, "{seen}");
+    assert!(seen["bad_time"].as_str().unwrap().starts_with("InvalidInput"), "{seen}");
+    assert_eq!(seen["old_window"], 0, "{seen}");
+    assert!(
         seen["users_page_seconds"].as_f64().unwrap() < 1.0,
         "a page of the 4,983-user list renders in under a second: {seen}"
     );

@@ -229,9 +229,17 @@ try:
     seen["denied_decisions"] = len(rows)
     submit(rows[0].find_element(By.TAG_NAME, "a"))
     seen["record"] = text("#record")
+    seen["evaluated"] = [[c.text for c in row.find_elements(By.TAG_NAME, "td")]
+                         for row in driver.find_elements(By.CSS_SELECTOR, "#evaluated tbody tr")]
     submit(driver.find_element(By.ID, "replay-now"))
     seen["replayed"] = text("#replayed-decision")
     shot("replay")
+    driver.get(base + "/console/audit?resource=" + urllib.parse.quote("arn:aws:s3:::reports/q1.csv", safe=""))
+    seen["by_resource"] = len(driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr"))
+    driver.get(base + "/console/audit?from=yesterday")
+    seen["bad_time"] = text(".notice.refused")
+    driver.get(base + "/console/audit?from=2000-01-01T00%3A00&to=2000-01-02T00%3A00")
+    seen["old_window"] = len(driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr"))
 except Exception as error:
     # What the browser showed when it went wrong, for the test's message and the artifacts.
     shot("failure")

@@ -587,6 +587,14 @@ async fn create_user(
 
 #[derive(Deserialize, Default)]
 struct AuditQuery {
+    /// `datetime-local` (UTC): records at or after.
+    #[serde(default)]
+    from: String,
+    /// Records before.
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    resource: String,
     #[serde(default)]
     principal: String,
     #[serde(default)]
@@ -619,7 +627,27 @@ async fn audit(
         return to_signin();
     };
     let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let instant = |value: &str| -> Result<Option<String>, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(None);
+        }
+        // `datetime-local` sends `2026-12-07T10:15` or with seconds; read as UTC.
+        let with_seconds = if value.len() == 16 {
+            format!("{value}:00")
+        } else {
+            value.to_owned()
+        };
+        chrono::NaiveDateTime::parse_from_str(&with_seconds, "%Y-%m-%dT%H:%M:%S")
+            .map(|t| Some(t.and_utc().to_rfc3339()))
+            .map_err(|_| format!("InvalidInput: {value:?} is not a time (YYYY-MM-DDTHH:MM)"))
+    };
+    let window = instant(&query.from).and_then(|from| Ok((from, instant(&query.to)?)));
+    let (from, to) = window.clone().unwrap_or_default();
     let filter = json!({
+        "from": from,
+        "to": to,
+        "resourceArn": given(&query.resource),
         "decidedPrincipalArn": given(&query.principal),
         "action": given(&query.action),
         "decision": given(&query.decision),
@@ -666,8 +694,15 @@ async fn audit(
             .collect();
         (rows, next)
     });
+    let found = match window {
+        Ok(_) => found,
+        Err(message) => Err(message),
+    };
     let chart = hourly_counts(&gateway, &signed, &filter).await;
     let filters = pages::AuditFilters {
+        from: &query.from,
+        to: &query.to,
+        resource: &query.resource,
         principal: &query.principal,
         action: &query.action,
         decision: &query.decision,

@@ -35,6 +35,9 @@ pub(super) struct AuditRow {
 }
 
 pub(super) struct AuditFilters<'a> {
+    pub(super) from: &'a str,
+    pub(super) to: &'a str,
+    pub(super) resource: &'a str,
     pub(super) principal: &'a str,
     pub(super) action: &'a str,
     pub(super) decision: &'a str,
@@ -195,7 +198,10 @@ pub(super) fn audit(
     };
     let query = |live: bool| {
         format!(
-            "/console/audit?principal={}&action={}&decision={}&error_code={}{}",
+            "/console/audit?from={}&to={}&resource={}&principal={}&action={}&decision={}&error_code={}{}",
+            encoded(filters.from),
+            encoded(filters.to),
+            encoded(filters.resource),
             encoded(filters.principal),
             encoded(filters.action),
             encoded(filters.decision),
@@ -231,7 +237,10 @@ pub(super) fn audit(
                 }
             }
             form.filters method="get" action="/console/audit" role="search" {
+                label { "From (UTC)" input name="from" type="datetime-local" step="1" value=(filters.from); }
+                label { "To (UTC)" input name="to" type="datetime-local" step="1" value=(filters.to); }
                 label { "Principal decided on (ARN)" input name="principal" value=(filters.principal); }
+                label { "Resource (ARN)" input name="resource" value=(filters.resource); }
                 label { "Action" input name="action" value=(filters.action) placeholder="s3:GetObject"; }
                 label { "Decision"
                     select name="decision" {
@@ -264,6 +273,7 @@ pub(super) fn audit(
                     }
                     @if let Some(next) = next {
                         p { a href={ "/console/audit?after=" (percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC))
+                            "&from=" (encoded(filters.from)) "&to=" (encoded(filters.to)) "&resource=" (encoded(filters.resource))
                             "&principal=" (percent_encoding::utf8_percent_encode(filters.principal, percent_encoding::NON_ALPHANUMERIC))
                             "&action=" (percent_encoding::utf8_percent_encode(filters.action, percent_encoding::NON_ALPHANUMERIC))
                             "&decision=" (percent_encoding::utf8_percent_encode(filters.decision, percent_encoding::NON_ALPHANUMERIC))
@@ -478,6 +488,29 @@ pub(super) fn audit_event(
                         }
                         Some(Err(refusal)) => { p.notice.refused role="alert" { (refusal) } }
                         None => {}
+                    }
+                    @let detail = &event["cloudTrailRecord"]["additionalEventData"];
+                    @if let Some(statements) = detail["matchedStatements"].as_array() {
+                        h2 { "What decided it" }
+                        table id="matched" {
+                            thead { tr { th scope="col" { "Policy" } th scope="col" { "Type" } th scope="col" { "Version" } th scope="col" { "Statement" } th scope="col" { "Effect" } } }
+                            tbody { @for m in statements {
+                                tr { td.arn { (m["sourcePolicyId"].as_str().unwrap_or_default()) } td { (m["sourcePolicyType"].as_str().unwrap_or_default()) }
+                                     td { (m["versionId"].as_str().unwrap_or("")) }
+                                     td { "#" (m["statementIndex"].as_u64().unwrap_or(0)) @if let Some(sid) = m["sid"].as_str() { " (" (sid) ")" } }
+                                     td { (m["effect"].as_str().unwrap_or_default()) } }
+                            } }
+                        }
+                        @if statements.is_empty() { p { "No statement matched: nothing allowed it (an implicit deny)." } }
+                    }
+                    @if let Some(policies) = detail["policies"].as_array() {
+                        h2 { "Policies evaluated" }
+                        table id="evaluated" {
+                            thead { tr { th scope="col" { "Policy" } th scope="col" { "Type" } th scope="col" { "Version" } } }
+                            tbody { @for p in policies {
+                                tr { td.arn { (p["id"].as_str().unwrap_or_default()) } td { (p["policyType"].as_str().unwrap_or_default()) } td { (p["versionId"].as_str().unwrap_or("")) } }
+                            } }
+                        }
                     }
                     h2 { "CloudTrail record" }
                     pre id="record" { (serde_json::to_string_pretty(&event["cloudTrailRecord"]).unwrap_or_default()) }
