@@ -176,6 +176,7 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         !seen["finding_lines"].as_array().unwrap().is_empty(),
         "next to a line: {seen}"
     );
+    assert_eq!(seen["as_you_type"], true, "findings appear as one types: {seen}");
     assert!(seen["simulation"].as_str().unwrap().contains("allowed"), "{seen}");
     assert!(
         !seen["matched_lines"].as_array().unwrap().is_empty(),

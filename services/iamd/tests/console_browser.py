@@ -106,6 +106,13 @@ try:
     document = editor.find_element(By.NAME, "document")
     document.clear()
     document.send_keys('{\n"Statement": [\n{"Effect": "Allow",\n"Action": "s3:GetObject",\n"Resource": "arn:aws:s3:::reports/*"}\n]\n}')
+    # As one types, the findings appear beside their lines (no button pressed).
+    try:
+        WebDriverWait(driver, 10).until(lambda d: any(
+            "MISSING_VERSION" in f.text for f in d.find_elements(By.CSS_SELECTOR, "#numbered .finding")))
+        seen["as_you_type"] = True
+    except WebDriverException:
+        seen["as_you_type"] = False
     submit(driver.find_element(By.CSS_SELECTOR, "button[value=check]"))
     seen["findings"] = [f.text for f in driver.find_elements(By.CSS_SELECTOR, ".finding")]
     seen["finding_lines"] = [li.get_attribute("data-line") for li in driver.find_elements(By.CSS_SELECTOR, "#numbered li")

@@ -120,6 +120,7 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/audit/event", get(audit_event))
         .route("/console/policies", get(policies::list))
         .route("/console/policies/edit", get(policies::edit).post(policies::submit))
+        .route("/console/policies/validate", post(policies::validate))
         .route("/console/console.css", get(stylesheet))
         .route("/console/console.js", get(script))
         .route("/console/users/detail", get(user::show).post(user::change))
@@ -245,7 +246,7 @@ fn page(status: StatusCode, body: maud::Markup) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

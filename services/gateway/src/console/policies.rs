@@ -179,6 +179,43 @@ fn findings_of(document: &str) -> Vec<pages::FindingRow> {
 }
 
 #[derive(Deserialize)]
+pub(super) struct ValidateForm {
+    #[serde(default)]
+    csrf: String,
+    document: String,
+}
+
+/// `validate-policy` on a draft, for the editor's findings as one types (`console.js`):
+/// `{"findings": [{"line", "kind", "code", "details"}]}`. Needs the session and its CSRF token
+/// like any form, though it changes nothing.
+pub(super) async fn validate(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<ValidateForm>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let Some(signed) = signed_in(&gateway, &headers, peer) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if !csrf_holds(&signed, &form.csrf) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    if form.document.len() > MAX_DOCUMENT {
+        return axum::Json(
+            json!({"findings": [{"line": null, "kind": "ERROR", "code": "LimitExceeded",
+            "details": format!("the document is longer than {MAX_DOCUMENT} characters")}]}),
+        )
+        .into_response();
+    }
+    let findings: Vec<Value> = findings_of(&form.document.replace("\r\n", "\n"))
+        .into_iter()
+        .map(|f| json!({"line": f.line, "kind": f.kind, "code": f.code, "details": f.details}))
+        .collect();
+    axum::Json(json!({ "findings": findings })).into_response()
+}
+
+#[derive(Deserialize)]
 pub(super) struct EditForm {
     #[serde(default)]
     csrf: String,
