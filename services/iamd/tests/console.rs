@@ -245,7 +245,14 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
     );
     assert!(seen["group_notice"].as_str().unwrap().contains("auditors"), "{seen}");
     assert_eq!(seen["groups"], json!(["auditors"]), "{seen}");
+    assert_eq!(seen["members"], json!(["console-made"]), "{seen}");
+    assert_eq!(seen["group_attached"], json!(["ReadOnlyAccess"]), "{seen}");
     assert_eq!(seen["groups_after_delete"], json!([]), "{seen}");
+    assert_eq!(seen["trust_notice"], "Trust policy updated.", "{seen}");
+    assert!(
+        seen["trust_now"].as_str().unwrap().contains("lambda.amazonaws.com"),
+        "{seen}"
+    );
     assert_eq!(seen["roles"], json!(["ec2-app"]), "{seen}");
     assert_eq!(seen["chart_bars"], 24, "{seen}");
     assert!(seen["chart_nonempty"].as_u64().unwrap() >= 1, "{seen}");

@@ -173,11 +173,27 @@ try:
     fill("create-groups", {"name": "auditors"})
     seen["group_notice"] = text(".notice")
     seen["groups"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td.name")]
-    submit(driver.find_element(By.CSS_SELECTOR, "button[aria-label='Delete auditors']"))
+    # The group's page: a member added and a policy attached, then both undone and the group deleted.
+    submit(driver.find_element(By.LINK_TEXT, "auditors"))
+    fill("add-member", {"user_name": "console-made"})
+    fill("attach-policy", {"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+    seen["members"] = [li.text.split(" ")[0] for li in driver.find_elements(By.CSS_SELECTOR, "#members li")]
+    seen["group_attached"] = [li.text.split(" ")[0] for li in driver.find_elements(By.CSS_SELECTOR, "#attached li")]
+    submit(driver.find_element(By.CSS_SELECTOR, "#members button[data-intent=remove-member]"))
+    submit(driver.find_element(By.CSS_SELECTOR, "#attached button[data-intent=detach]"))
+    submit(driver.find_element(By.CSS_SELECTOR, "button[data-intent=delete]"))
     seen["groups_after_delete"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#groups td.name")]
     submit(driver.find_element(By.LINK_TEXT, "Roles"))
     fill("create-roles", {"name": "ec2-app"})
     seen["roles"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#roles td.name")]
+    # The role's page: its trust policy changed.
+    submit(driver.find_element(By.LINK_TEXT, "ec2-app"))
+    trust = driver.find_element(By.ID, "trust_policy")
+    trust.clear()
+    trust.send_keys('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+    submit(driver.find_element(By.CSS_SELECTOR, "#trust button[type=submit]"))
+    seen["trust_notice"] = text(".notice")
+    seen["trust_now"] = driver.find_element(By.ID, "trust_policy").get_attribute("value")
 
     # A change without the session's CSRF token is refused, with the session's own cookie.
     session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}

@@ -14,6 +14,7 @@
 //! behind one load balancer need sticky sessions (a session lives in the process that made it).
 
 mod entities;
+mod entity_detail;
 mod organization;
 mod pages;
 mod policies;
@@ -125,6 +126,14 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/console.js", get(script))
         .route("/console/users/detail", get(user::show).post(user::change))
         .route("/console/organization", get(organization::show))
+        .route(
+            "/console/groups/detail",
+            get(entity_detail::group).post(entity_detail::change_group),
+        )
+        .route(
+            "/console/roles/detail",
+            get(entity_detail::role).post(entity_detail::change_role),
+        )
         // `groups` and `roles`; the static routes above take precedence over the capture.
         .route("/console/{entities}", get(entities::list).post(entities::change_entity))
 }

@@ -702,7 +702,7 @@ pub(super) fn entities(
                         thead { tr { th scope="col" { "Name" } th scope="col" { "Path" } th scope="col" { "ARN" } th scope="col" { "Created" } th scope="col" { "" } } }
                         tbody {
                             @for row in &rows {
-                                tr { td.name { (row.name) } td { (row.path) } td.arn { (row.arn) } td { (row.created) }
+                                tr { td.name { a href={ (base) "/detail?name=" (encoded(&row.name)) } { (row.name) } } td { (row.path) } td.arn { (row.arn) } td { (row.created) }
                                     td { form.inline method="post" action=(base) {
                                         input type="hidden" name="csrf" value=(frame.csrf);
                                         input type="hidden" name="intent" value="delete";
@@ -731,6 +731,97 @@ pub(super) fn entities(
                     }
                     button type="submit" { "Create" }
                 }
+            }
+        },
+    )
+}
+
+fn entity_action(
+    frame: &Frame<'_>,
+    action: &str,
+    name: &str,
+    intent: &str,
+    label: &str,
+    extra: Option<(&str, &str)>,
+) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            input type="hidden" name="csrf" value=(frame.csrf);
+            input type="hidden" name="name" value=(name);
+            input type="hidden" name="intent" value=(intent);
+            @if let Some((field, value)) = extra { input type="hidden" name=(field) value=(value); }
+            button type="submit" data-intent=(intent) { (label) }
+        }
+    }
+}
+
+pub(super) fn entity_detail(
+    frame: &Frame<'_>,
+    kind: EntityKind,
+    name: &str,
+    entity: Result<serde_json::Value, String>,
+    change: Option<Notice>,
+) -> Markup {
+    let (noun, action) = match kind {
+        EntityKind::Group => ("Group", "/console/groups/detail"),
+        EntityKind::Role => ("Role", "/console/roles/detail"),
+    };
+    let field_form = |id: &str, intent: &str, field: &str, label: &str, button: &str| {
+        html! {
+            form method="post" action=(action) id=(id) {
+                input type="hidden" name="csrf" value=(frame.csrf);
+                input type="hidden" name="name" value=(name);
+                input type="hidden" name="intent" value=(intent);
+                label { (label) input name=(field) required; }
+                button type="submit" { (button) }
+            }
+        }
+    };
+    layout(
+        name,
+        Some(frame),
+        html! {
+            h1 { (noun) ": " (name) }
+            (notice(change.as_ref()))
+            @match entity {
+                Ok(entity) => {
+                    p.arn { (entity["arn"].as_str().unwrap_or_default()) }
+                    @if kind == EntityKind::Role {
+                        h2 { "Trust policy" }
+                        form method="post" action=(action) id="trust" {
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            input type="hidden" name="name" value=(name);
+                            input type="hidden" name="intent" value="trust";
+                            label for="trust_policy" { "Who may assume the role" }
+                            textarea id="trust_policy" name="trust_policy" rows="8" spellcheck="false" {
+                                (serde_json::from_str::<serde_json::Value>(entity["assumeRolePolicyDocument"].as_str().unwrap_or("{}"))
+                                    .ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_default())
+                            }
+                            button type="submit" { "Update the trust policy" }
+                        }
+                    }
+                    @if kind == EntityKind::Group {
+                        h2 { "Members" }
+                        ul id="members" {
+                            @for user in entity["users"]["nodes"].as_array().into_iter().flatten() {
+                                @let member = user["userName"].as_str().unwrap_or_default();
+                                li { (member) " " (entity_action(frame, action, name, "remove-member", "Remove", Some(("user_name", member)))) }
+                            }
+                        }
+                        (field_form("add-member", "add-member", "user_name", "User name", "Add to the group"))
+                    }
+                    h2 { "Attached policies" }
+                    ul id="attached" {
+                        @for policy in entity["attachedPolicies"].as_array().into_iter().flatten() {
+                            @let arn = policy["policyArn"].as_str().unwrap_or_default();
+                            li { (policy["policyName"].as_str().unwrap_or_default()) " " (entity_action(frame, action, name, "detach", "Detach", Some(("policy_arn", arn)))) }
+                        }
+                    }
+                    (field_form("attach-policy", "attach", "policy_arn", "Policy ARN", "Attach"))
+                    h2 { "Delete" }
+                    (entity_action(frame, action, name, "delete", &format!("Delete this {}", noun.to_lowercase()), None))
+                }
+                Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }
         },
     )

@@ -1,0 +1,194 @@
+//! A group's page (members, attached policies) and a role's page (trust policy, attached
+//! policies): each change is the API's mutation as the signed-in principal.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::pages::{self, EntityKind, Frame, Notice};
+use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
+use crate::Gateway;
+
+#[derive(Deserialize)]
+pub(super) struct DetailQuery {
+    name: String,
+}
+
+async fn render(gateway: &Gateway, signed: &Signed, kind: EntityKind, name: &str, notice: Option<Notice>) -> Response {
+    let query = match kind {
+        EntityKind::Group => {
+            "query($n: String!) { entity: group(groupName: $n) { arn attachedPolicies { policyName policyArn } users(first: 100) { nodes { userName } } } }"
+        }
+        EntityKind::Role => {
+            "query($n: String!) { entity: role(roleName: $n) { arn assumeRolePolicyDocument attachedPolicies { policyName policyArn } } }"
+        }
+    };
+    let entity = run(gateway, &signed.caller, query, json!({"n": name}))
+        .await
+        .map(|data| data["entity"].clone());
+    let frame = Frame {
+        principal: &signed.principal_arn,
+        csrf: &signed.csrf,
+    };
+    page(StatusCode::OK, pages::entity_detail(&frame, kind, name, entity, notice))
+}
+
+pub(super) async fn group(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<DetailQuery>,
+) -> Response {
+    match signed_in(&gateway, &headers, peer) {
+        Some(signed) => render(&gateway, &signed, EntityKind::Group, &query.name, None).await,
+        None => to_signin(),
+    }
+}
+
+pub(super) async fn role(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<DetailQuery>,
+) -> Response {
+    match signed_in(&gateway, &headers, peer) {
+        Some(signed) => render(&gateway, &signed, EntityKind::Role, &query.name, None).await,
+        None => to_signin(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct DetailForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    /// `attach`, `detach`, `add-member`, `remove-member`, `trust` or `delete`.
+    intent: String,
+    #[serde(default)]
+    policy_arn: String,
+    #[serde(default)]
+    user_name: String,
+    #[serde(default)]
+    trust_policy: String,
+}
+
+async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: DetailForm) -> Response {
+    if !csrf_holds(signed, &form.csrf) {
+        return csrf_refused();
+    }
+    let name = form.name.trim();
+    let (entity_field, noun) = match kind {
+        EntityKind::Group => ("groupName", "Group"),
+        EntityKind::Role => ("roleName", "Role"),
+    };
+    let mutation = |verb: &str, extra: &str| {
+        format!("mutation($n: String!, $x: String!) {{ {verb}(input: {{{entity_field}: $n, {extra}: $x}}) {{ sequence }} }}")
+    };
+    let policy_arn = form.policy_arn.trim();
+    let result = match (kind, form.intent.as_str()) {
+        (_, "attach" | "detach") => {
+            let verb = format!("{}{noun}Policy", form.intent);
+            run(
+                gateway,
+                &signed.caller,
+                &mutation(&verb, "policyArn"),
+                json!({"n": name, "x": policy_arn}),
+            )
+            .await
+            .map(|_| {
+                format!(
+                    "{} {policy_arn}.",
+                    if form.intent == "attach" {
+                        "Attached"
+                    } else {
+                        "Detached"
+                    }
+                )
+            })
+        }
+        (EntityKind::Group, "add-member" | "remove-member") => {
+            let verb = if form.intent == "add-member" {
+                "addUserToGroup"
+            } else {
+                "removeUserFromGroup"
+            };
+            run(
+                gateway,
+                &signed.caller,
+                &mutation(verb, "userName"),
+                json!({"n": name, "x": form.user_name.trim()}),
+            )
+            .await
+            .map(|_| {
+                format!(
+                    "{} {}.",
+                    if form.intent == "add-member" {
+                        "Added"
+                    } else {
+                        "Removed"
+                    },
+                    form.user_name.trim()
+                )
+            })
+        }
+        (EntityKind::Role, "trust") => run(
+            gateway,
+            &signed.caller,
+            &mutation("updateAssumeRolePolicy", "policyDocument"),
+            json!({"n": name, "x": form.trust_policy}),
+        )
+        .await
+        .map(|_| "Trust policy updated.".to_owned()),
+        (_, "delete") => {
+            let (verb, back) = match kind {
+                EntityKind::Group => ("deleteGroup(groupName: $n)", "/console/groups"),
+                EntityKind::Role => ("deleteRole(roleName: $n)", "/console/roles"),
+            };
+            let deleted = run(
+                gateway,
+                &signed.caller,
+                &format!("mutation($n: String!) {{ {verb} {{ sequence }} }}"),
+                json!({"n": name}),
+            )
+            .await;
+            return match deleted {
+                Ok(_) => Redirect::to(back).into_response(),
+                Err(refusal) => render(gateway, signed, kind, name, Some(Notice::Refused(refusal))).await,
+            };
+        }
+        _ => Err("InvalidInput: unknown action".to_owned()),
+    };
+    let notice = match result {
+        Ok(text) => Notice::Done(text),
+        Err(refusal) => Notice::Refused(refusal),
+    };
+    render(gateway, signed, kind, name, Some(notice)).await
+}
+
+pub(super) async fn change_group(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<DetailForm>,
+) -> Response {
+    match signed_in(&gateway, &headers, peer) {
+        Some(signed) => change(&gateway, &signed, EntityKind::Group, form).await,
+        None => to_signin(),
+    }
+}
+
+pub(super) async fn change_role(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<DetailForm>,
+) -> Response {
+    match signed_in(&gateway, &headers, peer) {
+        Some(signed) => change(&gateway, &signed, EntityKind::Role, form).await,
+        None => to_signin(),
+    }
+}
