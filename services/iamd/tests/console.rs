@@ -152,6 +152,11 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         (Some(403), Some(403)),
         "{seen}"
     );
+    assert!(
+        seen["policy_delete"].as_str().unwrap().starts_with("DeleteConflict"),
+        "{seen}"
+    );
+    assert_eq!(seen["renamed_title"], "User: renamed", "{seen}");
     // The access key: its secret shown once (40 characters), never on a later page.
     assert_eq!(seen["secret_length"], 40, "{seen}");
     assert_eq!(seen["secret_shown_again"], false, "{seen}");

@@ -141,6 +141,17 @@ try:
     seen["user_after"] = text("#simulation")
     submit(driver.find_element(By.ID, "preview-button"))
     seen["preview"] = text("#preview")
+    # Deleting a policy still attached is refused with AWS's error.
+    submit(driver.find_element(By.ID, "delete-policy"))
+    seen["policy_delete"] = text(".notice.refused")
+
+    # A user renamed from its page.
+    driver.get(base + "/console/users")
+    fill("create-user", {"user_name": "rename-me"})
+    driver.get(base + "/console/users/detail?name=rename-me")
+    fill("rename", {"new_name": "renamed"})
+    seen["renamed"] = text(".notice")
+    seen["renamed_title"] = text("h1")
 
     # A user's page: an access key is created and its secret shown on that answer only.
     driver.get(base + "/console/users?search=console-made")

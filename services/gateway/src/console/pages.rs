@@ -444,6 +444,7 @@ pub(super) fn policy_editor(
                     @if draft.arn.is_some() { button type="submit" name="intent" value="preview" id="preview-button" { "Preview impact" } }
                     button type="submit" name="intent" value="save" id="save" { "Save" }
                     @if draft.arn.is_some() { button type="submit" name="intent" value="attach" id="attach" { "Attach to the user" } }
+                    @if draft.arn.is_some() { button type="submit" name="intent" value="delete" id="delete-policy" { "Delete the policy" } }
                 }
             }
         }))
@@ -571,6 +572,13 @@ pub(super) fn user(
                         input type="hidden" name="intent" value="attach";
                         label { "Policy ARN" input name="policy_arn" required placeholder="arn:aws:iam::aws:policy/ReadOnlyAccess"; }
                         button type="submit" { "Attach" }
+                    }
+                    form method="post" action="/console/users/detail" id="rename" {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        input type="hidden" name="name" value=(name);
+                        input type="hidden" name="intent" value="rename";
+                        label { "New name" input name="new_name" required maxlength="64"; }
+                        button type="submit" { "Rename" }
                     }
                     h2 { "Permissions boundary" }
                     @match user["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use iam_policy::validate::{validate_policy, PolicyKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -272,6 +272,24 @@ pub(super) async fn submit(
                 ))
             }
         },
+        "delete" => {
+            let deleted = match &draft.arn {
+                Some(arn) => {
+                    run(
+                        &gateway,
+                        &signed.caller,
+                        "mutation($arn: String!) { deletePolicy(policyArn: $arn) { sequence } }",
+                        json!({"arn": arn}),
+                    )
+                    .await
+                }
+                None => Err("InvalidInput: a new policy is not saved yet".to_owned()),
+            };
+            match deleted {
+                Ok(_) => return axum::response::Redirect::to("/console/policies").into_response(),
+                Err(refusal) => outcome.notice = Some(Notice::Refused(refusal)),
+            }
+        }
         "attach" => {
             let attached = match (&draft.arn, draft.user.is_empty()) {
                 (Some(arn), false) => run(

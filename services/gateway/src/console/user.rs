@@ -79,6 +79,8 @@ pub(super) struct UserForm {
     #[serde(default)]
     access_key_id: String,
     #[serde(default)]
+    new_name: String,
+    #[serde(default)]
     tag_key: String,
     #[serde(default)]
     tag_value: String,
@@ -131,6 +133,23 @@ pub(super) async fn change(
                         Some((id, secret)),
                     )
                     .await
+                }
+                Err(refusal) => render(&gateway, &signed, name, Some(Notice::Refused(refusal)), None).await,
+            };
+        }
+        "rename" => {
+            let new_name = form.new_name.trim();
+            let renamed = run(
+                &gateway,
+                &signed.caller,
+                "mutation($u: String!, $n: String!) { updateUser(input: {userName: $u, newUserName: $n}) { sequence } }",
+                json!({"u": name, "n": new_name}),
+            )
+            .await;
+            return match renamed {
+                Ok(_) => {
+                    let notice = Notice::Done(format!("Renamed {name} to {new_name}."));
+                    render(&gateway, &signed, new_name, Some(notice), None).await
                 }
                 Err(refusal) => render(&gateway, &signed, name, Some(Notice::Refused(refusal)), None).await,
             };
