@@ -157,6 +157,11 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         "{seen}"
     );
     assert_eq!(seen["renamed_title"], "User: renamed", "{seen}");
+    assert!(seen["context_inside"].as_str().unwrap().contains("allowed"), "{seen}");
+    assert!(
+        seen["context_outside"].as_str().unwrap().contains("implicitDeny"),
+        "{seen}"
+    );
     // The access key: its secret shown once (40 characters), never on a later page.
     assert_eq!(seen["secret_length"], 40, "{seen}");
     assert_eq!(seen["secret_shown_again"], false, "{seen}");

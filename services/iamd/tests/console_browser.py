@@ -141,6 +141,19 @@ try:
     seen["user_after"] = text("#simulation")
     submit(driver.find_element(By.ID, "preview-button"))
     seen["preview"] = text("#preview")
+    # The simulator's context: a draft allowing one network only, decided from two addresses.
+    document = driver.find_element(By.NAME, "document")
+    document.clear()
+    document.send_keys('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",'
+                       ' "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]}')
+    driver.find_element(By.NAME, "user").clear()
+    for label, address in [("inside", "203.0.113.7"), ("outside", "198.51.100.1")]:
+        context = driver.find_element(By.NAME, "context")
+        context.clear()
+        context.send_keys("aws:SourceIp = " + address)
+        submit(driver.find_element(By.ID, "simulate"))
+        seen["context_" + label] = text("#simulation")
+
     # Deleting a policy still attached is refused with AWS's error.
     submit(driver.find_element(By.ID, "delete-policy"))
     seen["policy_delete"] = text(".notice.refused")

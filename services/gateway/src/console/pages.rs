@@ -414,6 +414,8 @@ pub(super) fn policy_editor(
                     label { "Action" input name="action" value=(draft.action) placeholder="s3:GetObject"; }
                     label { "Resource" input name="resource" value=(draft.resource) placeholder="arn:aws:s3:::example-bucket/report.csv"; }
                     label { "As user (optional: simulate with every policy the user has; attach to this user)" input name="user" value=(draft.user); }
+                    label for="context" { "Context (one `key = value[, value]` a line, e.g. aws:SourceIp = 203.0.113.7)" }
+                    textarea id="context" name="context" rows="3" spellcheck="false" { (draft.context) }
                     @match &outcome.simulation {
                         Some(Simulation::Decided { decision, lines }) => {
                             p id="simulation" { "Decision: " strong { (decision) }

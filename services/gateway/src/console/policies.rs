@@ -98,6 +98,7 @@ pub(super) async fn edit(
         action: String::new(),
         resource: String::new(),
         user: String::new(),
+        context: String::new(),
     };
     let mut outcome = Outcome::default();
     if let Some(arn) = &draft.arn {
@@ -138,6 +139,8 @@ pub(super) struct Draft {
     pub(super) resource: String,
     /// A user of the account to simulate as (with every policy it has), and to attach the policy to.
     pub(super) user: String,
+    /// The request's context, one `key = value[, value...]` a line (`aws:SourceIp = 203.0.113.7`).
+    pub(super) context: String,
 }
 
 /// What the last button produced.
@@ -230,6 +233,8 @@ pub(super) struct EditForm {
     resource: String,
     #[serde(default)]
     user: String,
+    #[serde(default)]
+    context: String,
     /// `check`, `simulate`, `preview`, `save` or `attach`.
     intent: String,
 }
@@ -253,6 +258,7 @@ pub(super) async fn submit(
         action: form.action.trim().to_owned(),
         resource: form.resource.trim().to_owned(),
         user: form.user.trim().to_owned(),
+        context: form.context,
     };
     let mut outcome = Outcome::default();
     if draft.document.len() > MAX_DOCUMENT {
@@ -342,10 +348,51 @@ pub(super) async fn submit(
     render(&signed, draft, outcome)
 }
 
+/// The simulator's context lines as the API's context entries: `key = value[, value...]`; the
+/// type is read from the values (an address, a date, a number, a boolean), else a string.
+fn context_entries(text: &str) -> Result<Vec<Value>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(50)
+        .map(|line| {
+            let (key, values) = line
+                .split_once('=')
+                .ok_or_else(|| format!("InvalidInput: context line {line:?} is not `key = value`"))?;
+            let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+            let kind = match values.first() {
+                Some(v)
+                    if v.parse::<std::net::IpAddr>().is_ok()
+                        || v.contains('/')
+                            && v.split('/')
+                                .next()
+                                .is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok()) =>
+                {
+                    "ip"
+                }
+                Some(v) if chrono::DateTime::parse_from_rfc3339(v).is_ok() => "date",
+                Some(v) if v.parse::<f64>().is_ok() => "numeric",
+                Some(v) if *v == "true" || *v == "false" => "boolean",
+                _ => "string",
+            };
+            let kind = if values.len() > 1 {
+                format!("{kind}List")
+            } else {
+                kind.to_owned()
+            };
+            Ok(json!({"contextKeyName": key.trim(), "contextKeyValues": values, "contextKeyType": kind}))
+        })
+        .collect()
+}
+
 async fn simulate(gateway: &Gateway, signed: &Signed, draft: &Draft) -> pages::Simulation {
     if draft.action.is_empty() {
         return pages::Simulation::Refused("Name an action to simulate (e.g. s3:GetObject).".into());
     }
+    let context = match context_entries(&draft.context) {
+        Ok(entries) => entries,
+        Err(message) => return pages::Simulation::Refused(message),
+    };
     let resource = if draft.resource.is_empty() {
         "*"
     } else {
@@ -357,8 +404,8 @@ async fn simulate(gateway: &Gateway, signed: &Signed, draft: &Draft) -> pages::S
         let answer = run(
             gateway,
             &signed.caller,
-            "query($p: String!, $a: String!, $r: String!) { simulatePrincipalPolicy(input: {policySourceArn: $p, actionNames: [$a], resourceArns: [$r]}) { evaluationResults { evalDecision } } }",
-            json!({"p": arn, "a": draft.action, "r": resource}),
+            "query($p: String!, $a: String!, $r: String!, $c: [SimulationContextEntry!]!) { simulatePrincipalPolicy(input: {policySourceArn: $p, actionNames: [$a], resourceArns: [$r], contextEntries: $c}) { evaluationResults { evalDecision } } }",
+            json!({"p": arn, "a": draft.action, "r": resource, "c": context}),
         )
         .await;
         return match answer {
@@ -378,8 +425,8 @@ async fn simulate(gateway: &Gateway, signed: &Signed, draft: &Draft) -> pages::S
     let answer = run(
         gateway,
         &signed.caller,
-        "query($d: String!, $a: String!, $r: String!) { simulateCustomPolicy(input: {policyInputList: [$d], actionNames: [$a], resourceArns: [$r]}) { evaluationResults { evalDecision evaluationResult } } }",
-        json!({"d": draft.document, "a": draft.action, "r": resource}),
+        "query($d: String!, $a: String!, $r: String!, $c: [SimulationContextEntry!]!) { simulateCustomPolicy(input: {policyInputList: [$d], actionNames: [$a], resourceArns: [$r], contextEntries: $c}) { evaluationResults { evalDecision evaluationResult } } }",
+        json!({"d": draft.document, "a": draft.action, "r": resource, "c": context}),
     )
     .await;
     match answer {
