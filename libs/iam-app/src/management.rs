@@ -640,6 +640,31 @@ impl Gatehouse {
             .ok_or_else(|| AppError::new(ErrorCode::AccessDenied, "the caller's account does not exist"))
     }
 
+    /// For each of `actions`, whether the caller could be allowed it on some resource of its
+    /// account ([`iam_authz::CompiledPrincipal::could_be_allowed`]): what a console shows as
+    /// editable. A question about the caller's own policies that changes nothing, so it is not
+    /// recorded; the call itself, if made, is authorized and recorded in full. A closed account
+    /// or a principal gone could be allowed nothing.
+    #[must_use]
+    pub fn caller_could(&self, caller: &ApiCaller, actions: &[&str]) -> Vec<bool> {
+        let principal = self
+            .caller_model(caller)
+            .ok()
+            .filter(|_| !self.is_suspended(&caller.account_id))
+            .and_then(|model| caller_principal(&model, caller));
+        // AWS: credentials from GetSessionToken without MFA, and federation tokens, never call IAM.
+        let iam_barred = caller.session.as_deref().is_some_and(|s| {
+            s.kind == SessionKind::FederatedUser || (s.kind == SessionKind::UserSession && !s.mfa_authenticated)
+        });
+        actions
+            .iter()
+            .map(|action| {
+                principal.as_ref().is_some_and(|p| p.could_be_allowed(action))
+                    && !(iam_barred && action.to_ascii_lowercase().starts_with("iam:"))
+            })
+            .collect()
+    }
+
     /// Records a management call; a record that cannot be made durable fails the call.
     pub(crate) async fn record_call(&self, facts: CallFacts<'_>) -> Result<(), AppError> {
         let organization = self.organization_of(&facts.caller.account_id);

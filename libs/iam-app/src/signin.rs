@@ -20,6 +20,7 @@ use iam_domain::Command;
 use iam_secrets::password::{hash_password, verify_password, Password};
 use iam_types::{ErrorCode, IdKind, UniqueId};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::credentials::{must_change_password, password_owner};
 use crate::sts::IssuedCredentials;
@@ -61,6 +62,34 @@ pub struct SignInRequest {
     pub user_agent: Option<String>,
     /// The request id.
     pub request_id: String,
+}
+
+/// A console sign-in with an access key pair.
+pub struct KeySignInRequest {
+    /// The access key id.
+    pub access_key_id: String,
+    /// Its secret; never kept, logged or recorded.
+    pub secret_access_key: Zeroizing<String>,
+    /// Where the request came from.
+    pub source_ip: Option<String>,
+    /// The client.
+    pub user_agent: Option<String>,
+    /// The request id.
+    pub request_id: String,
+}
+
+/// A successful key sign-in: the root user of `account_id`.
+#[derive(Debug)]
+pub struct KeySignedIn {
+    /// The account.
+    pub account_id: String,
+    /// The root user's ARN.
+    pub principal_arn: String,
+}
+
+/// Equal without a timing difference that depends on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Why a sign-in did not succeed. `Failed` is all a client learns about names and passwords.
@@ -224,7 +253,7 @@ impl Gatehouse {
         let fail = |account: Option<&str>, user_arn: Option<String>, mfa_used: bool, why: &'static str| {
             self.sign_in_guard.failed(&[&user_key, &address_key], clock);
             self.metrics.sign_in(why);
-            account.map(|account| sign_in_record(&request, account, user_arn, mfa_used, false))
+            account.map(|account| sign_in_record(&request.attempt(), account, user_arn, mfa_used, false))
         };
 
         // A closed account's users answer as no user at all.
@@ -331,7 +360,7 @@ impl Gatehouse {
         let credentials = self.seal_session(claims)?;
         self.metrics.sign_in("succeeded");
         self.record_sign_in(Some(sign_in_record(
-            &request,
+            &request.attempt(),
             &account,
             Some(user.arn.to_string()),
             mfa_used,
@@ -343,6 +372,78 @@ impl Gatehouse {
             user_arn: user.arn.to_string(),
             account_id: account,
             mfa_used,
+        })
+    }
+
+    /// Signs the root user in to the console with one of its access key pairs (the root user
+    /// has no password here). The same rules as a password sign-in: one answer for every wrong
+    /// key or secret, failures counted per key id and per address and throttled past the
+    /// limits, the secret compared in constant time, and every attempt on a key of a known
+    /// account recorded as `ConsoleLogin`. Temporary keys and IAM users' keys are refused: users
+    /// sign in with their passwords.
+    ///
+    /// # Errors
+    /// [`SignInError::Failed`], [`SignInError::Throttled`] or [`SignInError::ServiceFailure`].
+    pub async fn sign_in_with_key(&self, request: KeySignInRequest) -> Result<KeySignedIn, SignInError> {
+        let clock = Instant::now();
+        let key_key = format!("key:{}", request.access_key_id);
+        let address_key = format!("address:{}", request.source_ip.as_deref().unwrap_or("unknown"));
+        let keys = [
+            (key_key.as_str(), MAX_FAILURES_PER_USER),
+            (address_key.as_str(), MAX_FAILURES_PER_ADDRESS),
+        ];
+        if let Some(wait) = self.sign_in_guard.blocked(&keys, clock) {
+            self.metrics.sign_in("throttled");
+            return Err(SignInError::Throttled {
+                retry_after_seconds: wait.as_secs().max(1),
+            });
+        }
+        let attempt = Attempt {
+            user_name: None,
+            source_ip: request.source_ip.as_deref(),
+            user_agent: request.user_agent.as_deref(),
+            request_id: &request.request_id,
+        };
+        let account = self
+            .account_of_key(&request.access_key_id)
+            .filter(|account| !self.is_suspended(account));
+        let model = account.as_deref().and_then(|account| self.account(account));
+        let key = model
+            .as_ref()
+            .and_then(|m| m.state().access_key(&request.access_key_id).cloned())
+            .filter(|key| {
+                key.status == iam_domain::AccessKeyStatus::Active
+                    && matches!(key.owner, iam_domain::AccessKeyOwner::Root)
+            });
+        let secret = match (&account, &key) {
+            (Some(account), Some(key)) => self.open_secret(account, &request.access_key_id, &key.secret_ciphertext),
+            _ => None,
+        };
+        let matches = secret.is_some_and(|stored| same_secret(stored.as_bytes(), request.secret_access_key.as_bytes()));
+        let (Some(account), true) = (account, matches) else {
+            self.sign_in_guard.failed(&[&key_key, &address_key], clock);
+            self.metrics.sign_in("failed");
+            if let Some(account) = self.account_of_key(&request.access_key_id) {
+                let root = format!("arn:aws:iam::{account}:root");
+                self.record_sign_in(Some(sign_in_record(&attempt, &account, Some(root), false, false)))
+                    .await?;
+            }
+            return Err(SignInError::Failed);
+        };
+        self.sign_in_guard.clear(&key_key);
+        self.metrics.sign_in("succeeded");
+        let principal_arn = format!("arn:aws:iam::{account}:root");
+        self.record_sign_in(Some(sign_in_record(
+            &attempt,
+            &account,
+            Some(principal_arn.clone()),
+            false,
+            true,
+        )))
+        .await?;
+        Ok(KeySignedIn {
+            account_id: account,
+            principal_arn,
         })
     }
 
@@ -364,9 +465,29 @@ impl Gatehouse {
     }
 }
 
-/// The `ConsoleLogin` record of an attempt (and the user's ARN to fill its identity from).
+/// Who tried to sign in, and from where: what a record of the attempt says.
+struct Attempt<'a> {
+    /// The IAM user's name; `None` for the root user (an access key sign-in).
+    user_name: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    request_id: &'a str,
+}
+
+impl SignInRequest {
+    fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            user_name: Some(&self.user_name),
+            source_ip: self.source_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: &self.request_id,
+        }
+    }
+}
+
+/// The `ConsoleLogin` record of an attempt (and the principal's ARN to fill its identity from).
 fn sign_in_record(
-    request: &SignInRequest,
+    request: &Attempt<'_>,
     account: &str,
     user_arn: Option<String>,
     mfa_used: bool,
@@ -376,16 +497,16 @@ fn sign_in_record(
     let record = AuditRecord {
         event_version: "1.09".into(),
         user_identity: UserIdentity {
-            identity_type: "IAMUser".into(),
+            identity_type: if request.user_name.is_some() { "IAMUser" } else { "Root" }.into(),
             principal_id: String::new(),
             arn: String::new(),
             account_id: account.to_owned(),
             access_key_id: None,
-            user_name: Some(if known_user {
-                crate::management::bounded_text(&request.user_name)
-            } else {
-                HIDDEN.to_owned()
-            }),
+            user_name: match request.user_name {
+                Some(name) if known_user => Some(crate::management::bounded_text(name)),
+                Some(_) => Some(HIDDEN.to_owned()),
+                None => None,
+            },
             session_context: None,
             identity_provider: None,
         },
@@ -393,13 +514,13 @@ fn sign_in_record(
         event_source: EVENT_SOURCE_SIGNIN.into(),
         event_name: "ConsoleLogin".into(),
         aws_region: "us-east-1".into(),
-        source_ip_address: request.source_ip.clone().unwrap_or_default(),
-        user_agent: request.user_agent.clone().unwrap_or_default(),
+        source_ip_address: request.source_ip.unwrap_or_default().to_owned(),
+        user_agent: request.user_agent.unwrap_or_default().chars().take(256).collect(),
         request_parameters: serde_json::Value::Null,
         response_elements: json!({"ConsoleLogin": if succeeded { "Success" } else { "Failure" }}),
         error_code: None,
         error_message: (!succeeded).then(|| "Failed authentication".to_owned()),
-        request_id: request.request_id.clone(),
+        request_id: request.request_id.to_owned(),
         event_id: uuid::Uuid::now_v7().to_string(),
         read_only: false,
         event_type: "AwsConsoleSignIn".into(),

@@ -51,6 +51,21 @@ impl CompiledPrincipal {
             .chain(self.boundary.as_ref())
             .flat_map(|set| set.sources())
     }
+
+    /// Whether some request for `action` could be allowed to this principal by its own policies:
+    /// an identity policy allows the action on some resource (conditions aside), none denies it
+    /// everywhere, and the boundary and session policies allow it somewhere too. Organization
+    /// policies and resource policies are not considered. For interfaces that hide controls the
+    /// principal can never use; every request is still decided in full.
+    pub fn could_be_allowed(&self, action: &str) -> bool {
+        if self.is_root {
+            return true;
+        }
+        self.identity.iter().any(|set| set.allows_somewhere(action))
+            && !self.identity.iter().any(|set| set.denies_everywhere(action))
+            && self.boundary.as_ref().is_none_or(|set| set.allows_somewhere(action))
+            && self.session.as_ref().is_none_or(|set| set.allows_somewhere(action))
+    }
 }
 
 /// Facts of one request that the model cannot know by itself.

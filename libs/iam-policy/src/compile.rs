@@ -603,6 +603,35 @@ impl PolicySet {
         }
     }
 
+    /// Whether some request for `action` could be allowed by this set: an `Allow` statement
+    /// covers the action, whatever its resource and conditions say. For interfaces that hide
+    /// what can never be done (a read-only console); decisions never use it.
+    pub fn allows_somewhere(&self, action: &str) -> bool {
+        let action = action.to_ascii_lowercase();
+        let mut found = false;
+        self.for_each_action_match(&action, |statement| {
+            found |= statement.effect == Effect::Allow;
+        });
+        found
+    }
+
+    /// Whether every request for `action` is denied by this set: a `Deny` statement covers the
+    /// action on every resource (`"Resource": "*"`) without conditions or `Principal`.
+    pub fn denies_everywhere(&self, action: &str) -> bool {
+        let action = action.to_ascii_lowercase();
+        let mut found = false;
+        self.for_each_action_match(&action, |statement| {
+            found |= statement.effect == Effect::Deny
+                && statement.conditions.is_empty()
+                && statement.principal.is_none()
+                && statement
+                    .resource
+                    .as_ref()
+                    .is_some_and(|m| !m.negated && m.patterns.iter().any(|p| matches!(p, ResourcePattern::Any)));
+        });
+        found
+    }
+
     /// One statement by its id, as the index names it.
     pub(crate) fn statement(&self, id: u32) -> Option<&CompiledStatement> {
         self.body.statements.get(id as usize)
@@ -618,5 +647,44 @@ impl PolicySet {
     #[allow(dead_code)]
     pub(crate) fn all_statements(&self) -> &[CompiledStatement] {
         &self.body.statements
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_policy;
+    use crate::PolicyType;
+
+    fn set(document: &str) -> PolicySet {
+        let parsed = parse_policy(document).expect("a valid policy");
+        PolicySet::compile([(PolicySource::new("p", PolicyType::UserManaged), &parsed)]).expect("compiles")
+    }
+
+    #[test]
+    fn could_allow_ignores_resources_and_conditions_but_not_actions() {
+        let delegated = set(r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"*"},
+            {"Effect":"Allow","Action":"iam:CreateUser","Resource":"arn:aws:iam::*:user/helpdesk/*",
+             "Condition":{"StringEquals":{"iam:PermissionsBoundary":"arn:aws:iam::111122223333:policy/b"}}}]}"#);
+        assert!(delegated.allows_somewhere("iam:CreateUser"));
+        assert!(delegated.allows_somewhere("IAM:getuser"));
+        assert!(!delegated.allows_somewhere("iam:DeleteUser"));
+        assert!(!delegated.denies_everywhere("iam:CreateUser"));
+    }
+
+    #[test]
+    fn only_an_unconditional_deny_on_every_resource_denies_everywhere() {
+        let guarded = set(r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"*","Resource":"*"},
+            {"Effect":"Deny","Action":"iam:DeleteUser","Resource":"*"},
+            {"Effect":"Deny","Action":"iam:DeleteRole","Resource":"arn:aws:iam::*:role/admin"},
+            {"Effect":"Deny","Action":"iam:DeleteGroup","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}},
+            {"Effect":"Deny","NotAction":"iam:*","Resource":"*"}]}"#);
+        assert!(guarded.denies_everywhere("iam:DeleteUser"));
+        assert!(!guarded.denies_everywhere("iam:DeleteRole"));
+        assert!(!guarded.denies_everywhere("iam:DeleteGroup"));
+        assert!(guarded.denies_everywhere("s3:GetObject"));
+        assert!(!guarded.denies_everywhere("iam:CreateUser"));
     }
 }

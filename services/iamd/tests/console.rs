@@ -8,7 +8,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{gql, post_path, run_python, signed_headers_for, Server};
+use support::{fresh_step, gql, post_path, run_python, signed_headers_for, totp, Server};
 
 fn ok(reply: support::Reply) -> Value {
     assert!(reply.error_code().is_none(), "{}", reply.body);
@@ -33,6 +33,11 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
             "arn:aws:iam::aws:policy/ReadOnlyAccess",
             "Reader-password-42!",
         ),
+        (
+            "helpdesk",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "Helpdesk-password-42!",
+        ),
     ] {
         ok(gql(
             &server.address,
@@ -45,6 +50,21 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
             json!({"u": user, "p": password, "a": policy}),
         ));
     }
+    // The help desk may create users under /helpdesk/, nowhere else.
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation($d: String!) {
+            createPolicy(input: {policyName: \"helpdesk-create\", policyDocument: $d}) { sequence }
+        }",
+        json!({"d": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateUser","Resource":"arn:aws:iam::*:user/helpdesk/*"}]}"#}),
+    ));
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation($a: String!) { attachUserPolicy(input: {userName: \"helpdesk\", policyArn: $a}) { sequence } }",
+        json!({"a": format!("arn:aws:iam::{account}:policy/helpdesk-create")}),
+    ));
     // Nearly 5,000 users (the account quota), for the list's speed: twenty per request (the most
     // a request may hold).
     for batch in 0..249 {
@@ -117,13 +137,36 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let profile = dir.path().join("chromium-profile");
+    // The administrator signs in with an MFA device: enabled with two consecutive codes just
+    // before the browser starts, which signs in with the next step's code.
+    let device = ok(gql(
+        &server.address,
+        &root,
+        "mutation { createVirtualMfaDevice(virtualMfaDeviceName: \"admin-phone\") { serialNumber base32StringSeed } }",
+        json!({}),
+    ));
+    let seed = device["createVirtualMfaDevice"]["base32StringSeed"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let serial = device["createVirtualMfaDevice"]["serialNumber"].as_str().unwrap();
+    let step = fresh_step(25);
+    let codes = totp(&seed, &[step - 1, step]);
+    ok(gql(
+        &server.address,
+        &root,
+        "mutation($s: String!, $a: String!, $b: String!) { enableMfaDevice(userName: \"admin\", serialNumber: $s, authenticationCode1: $a, authenticationCode2: $b) { sequence } }",
+        json!({"s": serial, "a": codes[0], "b": codes[1]}),
+    ));
     let seen = run_python(
         "console_browser.py",
         &json!({
             "base": format!("http://{}", server.address),
             "account": account,
-            "admin": {"user": "admin", "password": "Admin-password-42!"},
+            "admin": {"user": "admin", "password": "Admin-password-42!", "mfa_seed": seed, "mfa_step": step + 1},
             "reader": {"user": "reader", "password": "Reader-password-42!"},
+            "helpdesk": {"user": "helpdesk", "password": "Helpdesk-password-42!"},
+            "root_key": {"id": root.access_key_id, "secret": root.secret_access_key},
             "screenshots": shots,
             "profile": profile,
         }),
@@ -152,6 +195,9 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         (Some(403), Some(403)),
         "{seen}"
     );
+    assert_eq!(seen["cross_site"], 403, "the right token, from another site: {seen}");
+    assert_eq!(seen["signin_without_token"], 403, "login CSRF: {seen}");
+    assert!(seen["mfa_missing"].as_str().unwrap().contains("MFA code"), "{seen}");
     assert!(
         seen["policy_delete"].as_str().unwrap().starts_with("DeleteConflict"),
         "{seen}"
@@ -220,16 +266,88 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         seen["reader_rows"].as_u64().unwrap() >= 3,
         "a read-only user reads: {seen}"
     );
-    let refusal = seen["reader_notice"].as_str().unwrap();
+    // Read-only screens: no form that changes anything, and the trust policy as text.
+    assert_eq!(seen["reader_create_forms"], 0, "{seen}");
+    assert!(seen["reader_note"].as_str().unwrap().starts_with("Read-only"), "{seen}");
+    assert_eq!(seen["reader_user_forms"], 0, "{seen}");
+    assert_eq!(seen["reader_user_policies"], json!(["reports-read"]), "{seen}");
+    assert_eq!(seen["reader_role_forms"], 0, "{seen}");
+    assert!(
+        seen["reader_role_trust"]
+            .as_str()
+            .unwrap()
+            .contains("lambda.amazonaws.com"),
+        "{seen}"
+    );
+    assert_eq!(seen["reader_group_forms"], 0, "{seen}");
+    assert_eq!(seen["reader_editor_buttons"], json!(["check", "simulate"]), "{seen}");
+    // The help desk: offered the form, refused outside its path with AWS's message.
+    let refusal = seen["helpdesk_notice"].as_str().unwrap();
     assert!(refusal.starts_with("AccessDenied"), "{seen}");
     assert!(refusal.contains("iam:CreateUser"), "{seen}");
+    assert!(seen["helpdesk_made"].as_str().unwrap().contains("desk-made"), "{seen}");
     let audit = seen["audit_rows"].as_array().unwrap();
     assert!(
         audit.iter().any(|row| row[1] == "CreateUser"
-            && row[2].as_str().unwrap().ends_with("user/reader")
+            && row[2].as_str().unwrap().ends_with("user/helpdesk")
             && row[6] == "AccessDenied"),
         "the refusal is in the audit explorer: {seen}"
     );
+    // Roles: tags, boundary, search.
+    assert_eq!(seen["role_tags"], json!(["tier"]), "{seen}");
+    assert!(
+        seen["role_boundary"].as_str().unwrap().contains("ReadOnlyAccess"),
+        "{seen}"
+    );
+    assert_eq!(seen["roles_found"], json!(["ec2-app"]), "{seen}");
+    // The root user's key sign-in, refused with a wrong secret first; both recorded.
+    assert!(
+        seen["root_wrong_secret"].as_str().unwrap().contains("not correct"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["root_signed_in"],
+        json!(["/console/users", format!("arn:aws:iam::{account}:root")]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["key_throttled"],
+        json!([false, false, false, false, false, true]),
+        "{seen}"
+    );
+    let records = ok(gql(
+        &server.address,
+        &root,
+        "{ auditEvents(filter: {eventName: \"ConsoleLogin\"}, first: 50) { edges { node { cloudTrailRecord } } } }",
+        json!({}),
+    ));
+    let logins: Vec<(String, String, String, String)> = records["auditEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let r = &e["node"]["cloudTrailRecord"];
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&r["userIdentity"]["type"]),
+                text(&r["userIdentity"]["userName"]),
+                text(&r["responseElements"]["ConsoleLogin"]),
+                text(&r["additionalEventData"]["MFAUsed"]),
+            )
+        })
+        .collect();
+    for expected in [
+        ("Root", "", "Failure", "No"),
+        ("Root", "", "Success", "No"),
+        ("IAMUser", "admin", "Success", "Yes"),
+    ] {
+        assert!(
+            logins
+                .iter()
+                .any(|l| (l.0.as_str(), l.1.as_str(), l.2.as_str(), l.3.as_str()) == expected),
+            "{expected:?} in {logins:?}"
+        );
+    }
     // The organization tree: the OU's own SCP, and what it inherits from the root.
     let tree = seen["org_tree"].as_array().unwrap();
     let unit = tree
@@ -320,6 +438,7 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         "policy-editor",
         "access-key",
         "replay",
+        "read-only",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }

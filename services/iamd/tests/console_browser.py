@@ -1,7 +1,9 @@
 """The console in a real browser: Debian's Chromium, driven by Selenium through Debian's
 chromedriver. Reads the scenario from stdin (JSON), prints what it saw as JSON, saves screenshots
 in the directory it is given. Every step goes through the UI as a person would."""
+import http.cookiejar
 import json
+import re
 import sys
 import time
 import urllib.error
@@ -66,8 +68,32 @@ def text(css):
     return found[0].text if found else None
 
 
+def totp(seed, step):
+    """RFC 6238, from the standard library: independent of the server's implementation."""
+    import base64, hashlib, hmac, struct
+    key = base64.b32decode(seed + "=" * (-len(seed) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
 def sign_in(user):
-    fill("signin-password", {"account": spec["account"], "user_name": user["user"], "password": user["password"]})
+    values = {"account": spec["account"], "user_name": user["user"], "password": user["password"]}
+    if "mfa_seed" in user:
+        # The first step after the two that enabled the device (a code works once).
+        values["mfa_code"] = totp(user["mfa_seed"], max(int(time.time()) // 30, user["mfa_step"]))
+    fill("signin-password", values)
+
+
+def post(path, body, headers):
+    """A form post from outside the browser; the status it got."""
+    request = urllib.request.Request(base + path, data=urllib.parse.urlencode(body).encode(),
+                                     headers={**headers, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 try:
@@ -81,6 +107,12 @@ try:
     # A wrong password is refused without saying which part was wrong.
     fill("signin-password", {"account": spec["account"], "user_name": spec["admin"]["user"], "password": "wrong-password-1!"})
     seen["wrong_password"] = text("#signin-error")
+    # The administrator has an MFA device: the password alone is not enough.
+    fill("signin-password", {"account": spec["account"], "user_name": spec["admin"]["user"], "password": spec["admin"]["password"]})
+    seen["mfa_missing"] = text("#signin-error")
+    # A sign-in form posted without its page's token (login CSRF) is refused.
+    seen["signin_without_token"] = post("/console/signin", {"account": spec["account"], "user_name": "reader",
+                                                            "password": spec["reader"]["password"]}, {})
 
     # The administrator signs in, creates a user, sees it listed.
     sign_in(spec["admin"])
@@ -219,16 +251,23 @@ try:
     seen["trust_notice"] = text(".notice")
     seen["trust_now"] = driver.find_element(By.ID, "trust_policy").get_attribute("value")
 
-    # A change without the session's CSRF token is refused, with the session's own cookie.
+    # The role's tags and permissions boundary.
+    fill("add-tag", {"tag_key": "tier", "tag_value": "web"})
+    seen["role_tags"] = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tags li code")]
+    fill("set-boundary", {"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+    seen["role_boundary"] = text("#boundary")
+    # Roles found by part of their name, in any case.
+    driver.get(base + "/console/roles?search=EC2")
+    seen["roles_found"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#roles td.name")]
+
+    # A change without the session's CSRF token is refused, with the session's own cookie; so is
+    # one with the right token posted from another site.
     session = {"Cookie": "gatehouse_console=" + cookie["value"]} if cookie else {}
-    for label, body in [("none", {"user_name": "csrf-victim"}), ("wrong", {"user_name": "csrf-victim", "csrf": "0" * 64})]:
-        request = urllib.request.Request(base + "/console/users", data=urllib.parse.urlencode(body).encode(),
-                                         headers={**session, "Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            with urllib.request.urlopen(request) as response:
-                seen[f"csrf_{label}"] = response.status
-        except urllib.error.HTTPError as error:
-            seen[f"csrf_{label}"] = error.code
+    seen["csrf_none"] = post("/console/users", {"user_name": "csrf-victim"}, session)
+    seen["csrf_wrong"] = post("/console/users", {"user_name": "csrf-victim", "csrf": "0" * 64}, session)
+    token = driver.find_element(By.NAME, "csrf").get_attribute("value")
+    seen["cross_site"] = post("/console/users", {"user_name": "csrf-victim", "csrf": token},
+                              {**session, "Origin": "http://attacker.example"})
 
     # At a phone's width the list still reads.
     driver.set_window_size(390, 844)
@@ -246,12 +285,32 @@ try:
     with urllib.request.urlopen(request) as response:
         seen["old_cookie_lands_on"] = urllib.parse.urlparse(response.geturl()).path
 
-    # A read-only user reads, and is refused an edit with AWS's message.
+    # A help-desk user may create users under /helpdesk/ only: the form is there, a user
+    # elsewhere is refused with AWS's message, one under its path is made.
+    sign_in(spec["helpdesk"])
+    fill("create-user", {"user_name": "not-allowed"})
+    seen["helpdesk_notice"] = text(".notice.refused")
+    shot("refused")
+    fill("create-user", {"user_name": "desk-made", "path": "/helpdesk/"})
+    seen["helpdesk_made"] = text(".notice")
+    submit(driver.find_element(By.ID, "signout"))
+
+    # A read-only user reads, and its screens offer no change.
     sign_in(spec["reader"])
     seen["reader_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#users tbody tr"))
-    fill("create-user", {"user_name": "not-allowed"})
-    seen["reader_notice"] = text(".notice.refused")
-    shot("refused")
+    seen["reader_create_forms"] = len(driver.find_elements(By.ID, "create-user"))
+    seen["reader_note"] = text(".read-only")
+    driver.get(base + "/console/users/detail?name=console-made")
+    seen["reader_user_forms"] = len(driver.find_elements(By.CSS_SELECTOR, "form[method=post][action='/console/users/detail']"))
+    seen["reader_user_policies"] = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#attached li")]
+    shot("read-only")
+    driver.get(base + "/console/roles/detail?name=ec2-app")
+    seen["reader_role_forms"] = len(driver.find_elements(By.CSS_SELECTOR, "form[method=post][action='/console/roles/detail']"))
+    seen["reader_role_trust"] = text("pre#trust")
+    driver.get(base + "/console/groups")
+    seen["reader_group_forms"] = len(driver.find_elements(By.CSS_SELECTOR, "form[method=post][action='/console/groups']"))
+    driver.get(base + "/console/policies/edit")
+    seen["reader_editor_buttons"] = [b.get_attribute("value") for b in driver.find_elements(By.CSS_SELECTOR, "#policy-editor button")]
 
     # The refusal is in the audit explorer.
     driver.get(base + "/console/audit")
@@ -287,6 +346,29 @@ try:
     seen["bad_time"] = text(".notice.refused")
     driver.get(base + "/console/audit?from=2000-01-01T00%3A00&to=2000-01-02T00%3A00")
     seen["old_window"] = len(driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr"))
+    submit(driver.find_element(By.ID, "signout"))
+
+    # The root user signs in with an access key pair; a wrong secret is refused first.
+    fill("signin-keys", {"access_key_id": spec["root_key"]["id"], "secret_access_key": "x" * 40})
+    seen["root_wrong_secret"] = text("#signin-error")
+    fill("signin-keys", {"access_key_id": spec["root_key"]["id"], "secret_access_key": spec["root_key"]["secret"]})
+    seen["root_signed_in"] = [urllib.parse.urlparse(driver.current_url).path, text(".who .principal")]
+
+    # Key sign-in failures are counted per key: the sixth in a row is throttled.
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/console/signin").read().decode()
+    throttled = []
+    for _ in range(6):
+        token = re.search(r'name="signin_token" value="([0-9a-f]+)"', page).group(1)
+        body = urllib.parse.urlencode({"access_key_id": "AKIAEXAMPLEEXAMPLE00", "secret_access_key": "y" * 40,
+                                       "signin_token": token}).encode()
+        try:
+            page = opener.open(base + "/console/signin/keys", data=body).read().decode()
+        except urllib.error.HTTPError as error:
+            page = error.read().decode()
+        throttled.append("Too many failed sign-ins" in page)
+    seen["key_throttled"] = throttled
 except Exception as error:
     # What the browser showed when it went wrong, for the test's message and the artifacts.
     shot("failure")

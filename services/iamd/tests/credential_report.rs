@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use iam_sigv4::Credentials;
 use serde_json::{json, Value};
-use support::{botocore_calls, gql, Server};
+use support::{botocore_calls, fresh_step, gql, totp, Server};
 
 const COLUMNS: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,\
 password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,\
@@ -133,48 +133,6 @@ fn assert_row(rows: &HashMap<String, HashMap<String, String>>, user: &str, expec
 /// An ISO 8601 time as the report writes it (`2024-05-01T12:34:56+00:00`).
 fn is_report_time(text: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(text).is_ok() && text.ends_with("+00:00")
-}
-
-/// RFC 6238 codes of `seed` (Base32) at `steps`, from Python's hmac and hashlib.
-fn totp(seed: &str, steps: &[u64]) -> Vec<String> {
-    let python = std::env::var("GATEHOUSE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let script = r#"
-import base64, hashlib, hmac, struct, sys
-seed = base64.b32decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 8))
-for step in sys.argv[2:]:
-    mac = hmac.new(seed, struct.pack(">Q", int(step)), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    number = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
-    print("%06d" % (number % 1000000))
-"#;
-    let output = std::process::Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .arg(seed)
-        .args(steps.iter().map(u64::to_string))
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The current 30-second step, after waiting out the current one if it ends within `margin`
-/// seconds.
-fn fresh_step(margin: u64) -> u64 {
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    };
-    if 30 - now() % 30 < margin {
-        std::thread::sleep(std::time::Duration::from_secs(30 - now() % 30));
-    }
-    now() / 30
 }
 
 /// `aws iam <args>` with the root credentials iamd wrote (profile `gatehouse`); its JSON.

@@ -8,14 +8,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pages::{self, EntityKind, Frame, Notice};
-use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed, PAGE};
+use super::pages::{self, EntityKind, Notice};
+use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
 use crate::Gateway;
 
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
     #[serde(default)]
     path_prefix: String,
+    /// Part of the name, any case.
+    #[serde(default)]
+    search: String,
     after: Option<String>,
 }
 
@@ -42,45 +45,28 @@ async fn render(
 ) -> Response {
     let (text, field) = list_query(kind);
     let prefix = Some(query.path_prefix.trim()).filter(|p| !p.is_empty());
-    let listed = run(
-        gateway,
-        &signed.caller,
-        text,
-        json!({"prefix": prefix, "after": query.after, "first": PAGE}),
-    )
-    .await
-    .map(|data| {
-        let connection = &data[field];
-        let name_field = if kind == EntityKind::Group {
-            "groupName"
-        } else {
-            "roleName"
-        };
-        let rows = connection["nodes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|node| pages::UserRow {
-                name: node[name_field].as_str().unwrap_or_default().to_owned(),
-                path: node["path"].as_str().unwrap_or_default().to_owned(),
-                arn: node["arn"].as_str().unwrap_or_default().to_owned(),
-                created: node["createDate"].as_str().unwrap_or_default().to_owned(),
-            })
-            .collect();
-        let next = connection["pageInfo"]["hasNextPage"]
-            .as_bool()
-            .unwrap_or(false)
-            .then(|| connection["pageInfo"]["endCursor"].as_str().map(str::to_owned))
-            .flatten();
-        (rows, next)
-    });
-    let frame = Frame {
-        principal: &signed.principal_arn,
-        csrf: &signed.csrf,
+    let name_field = if kind == EntityKind::Group {
+        "groupName"
+    } else {
+        "roleName"
     };
+    let listed = super::list_named(
+        gateway,
+        signed,
+        super::Listing {
+            query: text,
+            field,
+            name_field,
+            prefix,
+            search: &query.search,
+            after: query.after.clone(),
+        },
+    )
+    .await;
+    let frame = signed.frame();
     page(
         StatusCode::OK,
-        pages::entities(&frame, kind, &query.path_prefix, listed, notice),
+        pages::entities(&frame, kind, &query.path_prefix, &query.search, listed, notice),
     )
 }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pages::{self, EntityKind, Frame, Notice};
+use super::pages::{self, EntityKind, Notice};
 use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
 use crate::Gateway;
 
@@ -24,16 +24,13 @@ async fn render(gateway: &Gateway, signed: &Signed, kind: EntityKind, name: &str
             "query($n: String!) { entity: group(groupName: $n) { arn attachedPolicies { policyName policyArn } users(first: 100) { nodes { userName } } } }"
         }
         EntityKind::Role => {
-            "query($n: String!) { entity: role(roleName: $n) { arn assumeRolePolicyDocument attachedPolicies { policyName policyArn } } }"
+            "query($n: String!) { entity: role(roleName: $n) { arn assumeRolePolicyDocument attachedPolicies { policyName policyArn } tags { key value } permissionsBoundary { permissionsBoundaryArn } } }"
         }
     };
     let entity = run(gateway, &signed.caller, query, json!({"n": name}))
         .await
         .map(|data| data["entity"].clone());
-    let frame = Frame {
-        principal: &signed.principal_arn,
-        csrf: &signed.csrf,
-    };
+    let frame = signed.frame();
     page(StatusCode::OK, pages::entity_detail(&frame, kind, name, entity, notice))
 }
 
@@ -66,7 +63,8 @@ pub(super) struct DetailForm {
     #[serde(default)]
     csrf: String,
     name: String,
-    /// `attach`, `detach`, `add-member`, `remove-member`, `trust` or `delete`.
+    /// `attach`, `detach`, `add-member`, `remove-member`, `delete`, and for a role `trust`,
+    /// `tag`, `untag`, `set-boundary` or `remove-boundary`.
     intent: String,
     #[serde(default)]
     policy_arn: String,
@@ -74,6 +72,10 @@ pub(super) struct DetailForm {
     user_name: String,
     #[serde(default)]
     trust_policy: String,
+    #[serde(default)]
+    tag_key: String,
+    #[serde(default)]
+    tag_value: String,
 }
 
 async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: DetailForm) -> Response {
@@ -143,6 +145,38 @@ async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: Deta
         )
         .await
         .map(|_| "Trust policy updated.".to_owned()),
+        (EntityKind::Role, "tag") => run(
+            gateway,
+            &signed.caller,
+            "mutation($n: String!, $k: String!, $v: String!) { tagRole(input: {roleName: $n, tags: [{key: $k, value: $v}]}) { sequence } }",
+            json!({"n": name, "k": form.tag_key.trim(), "v": form.tag_value.trim()}),
+        )
+        .await
+        .map(|_| format!("Tagged {}.", form.tag_key.trim())),
+        (EntityKind::Role, "untag") => run(
+            gateway,
+            &signed.caller,
+            "mutation($n: String!, $k: String!) { untagRole(input: {roleName: $n, tagKeys: [$k]}) { sequence } }",
+            json!({"n": name, "k": form.tag_key.trim()}),
+        )
+        .await
+        .map(|_| format!("Tag {} removed.", form.tag_key.trim())),
+        (EntityKind::Role, "set-boundary") => run(
+            gateway,
+            &signed.caller,
+            &mutation("putRolePermissionsBoundary", "permissionsBoundary"),
+            json!({"n": name, "x": policy_arn}),
+        )
+        .await
+        .map(|_| format!("Permissions boundary set to {policy_arn}.")),
+        (EntityKind::Role, "remove-boundary") => run(
+            gateway,
+            &signed.caller,
+            "mutation($n: String!) { deleteRolePermissionsBoundary(roleName: $n) { sequence } }",
+            json!({"n": name}),
+        )
+        .await
+        .map(|_| "Permissions boundary removed.".to_owned()),
         (_, "delete") => {
             let (verb, back) = match kind {
                 EntityKind::Group => ("deleteGroup(groupName: $n)", "/console/groups"),

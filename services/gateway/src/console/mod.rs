@@ -12,6 +12,11 @@
 //! over TLS), the credentials' key id and session token on the server side only, a CSRF token
 //! every form carries back, an idle timeout and the credentials' own expiry. Several gateways
 //! behind one load balancer need sticky sessions (a session lives in the process that made it).
+//! Sign-in forms carry their page's own token (login CSRF), and a POST from another site
+//! (`Origin`, `Sec-Fetch-Site`) is refused before it is read.
+//!
+//! Read-only screens: a form is shown only when the principal's own policies could allow its
+//! action ([`CHANGES`], `iam-app`'s `caller_could`); the change is still authorized in full.
 
 mod entities;
 mod entity_detail;
@@ -31,7 +36,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use iam_app::access::ApiCaller;
-use iam_app::signin::{SignInError, SignInRequest};
+use iam_app::signin::{KeySignInRequest, SignInError, SignInRequest};
 use iam_secrets::password::Password;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -136,7 +141,80 @@ pub(crate) fn routes() -> Router<Gateway> {
         )
         // `groups` and `roles`; the static routes above take precedence over the capture.
         .route("/console/{entities}", get(entities::list).post(entities::change_entity))
+        .layer(axum::middleware::from_fn(same_origin_posts))
 }
+
+/// A change (any POST, sign-in included) must come from the console's own pages. Browsers name
+/// the page a form was posted from in `Origin` and `Sec-Fetch-Site`; a post from another site
+/// is refused before it is read. Clients that send neither still need the CSRF token.
+async fn same_origin_posts(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() == axum::http::Method::POST && !same_origin(request.headers()) {
+        return page(
+            StatusCode::FORBIDDEN,
+            pages::message(
+                "Request refused",
+                "The form was posted from another site: nothing was changed.",
+            ),
+        );
+    }
+    next.run(request).await
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    let Some(origin) = text("origin") else {
+        return true;
+    };
+    let Some((_, authority)) = origin.split_once("://") else {
+        // `null` (a sandboxed frame, a redirect across origins) or nonsense.
+        return false;
+    };
+    [text("host"), text("x-forwarded-host")]
+        .into_iter()
+        .flatten()
+        .any(|host| host.eq_ignore_ascii_case(authority))
+}
+
+/// Every change the console offers, by the action AWS authorizes it with: a form is shown only
+/// when the signed-in principal could be allowed its action (read-only screens for a read-only
+/// user); the change itself is always authorized in full when made.
+const CHANGES: &[&str] = &[
+    "iam:CreateUser",
+    "iam:UpdateUser",
+    "iam:DeleteUser",
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:TagUser",
+    "iam:UntagUser",
+    "iam:PutUserPermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:CreateGroup",
+    "iam:DeleteGroup",
+    "iam:AttachGroupPolicy",
+    "iam:DetachGroupPolicy",
+    "iam:AddUserToGroup",
+    "iam:RemoveUserFromGroup",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+];
 
 /// What a page request knows of its session.
 struct Signed {
@@ -144,15 +222,31 @@ struct Signed {
     principal_arn: String,
     csrf: String,
     caller: ApiCaller,
+    /// The changes of [`CHANGES`] the principal could be allowed.
+    may: pages::Permits,
+}
+
+impl Signed {
+    fn frame(&self) -> pages::Frame<'_> {
+        pages::Frame {
+            principal: &self.principal_arn,
+            csrf: &self.csrf,
+            may: &self.may,
+        }
+    }
 }
 
 fn cookie_of(headers: &HeaderMap) -> Option<String> {
+    named_cookie(headers, COOKIE)
+}
+
+fn named_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_owned))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
 }
 
 fn over_tls(headers: &HeaderMap) -> bool {
@@ -213,20 +307,26 @@ fn signed_in(gateway: &Gateway, headers: &HeaderMap, peer: SocketAddr) -> Option
         principal_arn: principal,
         access_key_id: Some(access_key_id),
         source_ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(256).collect()),
+        user_agent: user_agent(headers),
         request_id: uuid::Uuid::now_v7().to_string(),
         region: gateway.auth.region.clone(),
         api_version: None,
         session,
     };
+    let could = gateway.gatehouse.caller_could(&caller, CHANGES);
+    let may = pages::Permits(
+        CHANGES
+            .iter()
+            .zip(could)
+            .filter_map(|(action, allowed)| allowed.then_some(*action))
+            .collect(),
+    );
     Some(Signed {
         id,
         principal_arn,
         csrf,
         caller,
+        may,
     })
 }
 
@@ -260,7 +360,9 @@ fn page(status: StatusCode, body: maud::Markup) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: with no referrer at all, browsers post forms with
+    // `Origin: null`, which the same-origin check must refuse.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
@@ -303,8 +405,38 @@ async fn script() -> Response {
         .into_response()
 }
 
+/// The sign-in forms' cookie: before there is a session, the forms carry its value back
+/// (double submit), so another site cannot sign a browser in to an account of its choosing
+/// (login CSRF).
+const SIGNIN_COOKIE: &str = "gatehouse_console_signin";
+const SIGNIN_TOKEN_REFUSED: &str = "The sign-in form had expired or came from elsewhere: sign in again.";
+
 async fn signin_page() -> Response {
-    page(StatusCode::OK, pages::signin(None))
+    signin_form(StatusCode::OK, None)
+}
+
+/// The sign-in page with a fresh sign-in token, in its forms and in its cookie.
+fn signin_form(status: StatusCode, error: Option<&str>) -> Response {
+    let token = random_token();
+    let mut response = page(status, pages::signin(error, &token));
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{SIGNIN_COOKIE}={token}; Path=/console/signin; HttpOnly; SameSite=Strict; Max-Age=3600"
+    )) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Whether a sign-in form carried back the token of the cookie its page set.
+fn signin_token_holds(headers: &HeaderMap, token: &str) -> bool {
+    named_cookie(headers, SIGNIN_COOKIE).is_some_and(|cookie| !token.is_empty() && same_secret(&cookie, token))
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect())
 }
 
 #[derive(Deserialize)]
@@ -314,6 +446,8 @@ struct PasswordForm {
     password: String,
     #[serde(default)]
     mfa_code: String,
+    #[serde(default)]
+    signin_token: String,
 }
 
 async fn signin_password(
@@ -322,6 +456,9 @@ async fn signin_password(
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Response {
+    if !signin_token_holds(&headers, &form.signin_token) {
+        return signin_form(StatusCode::FORBIDDEN, Some(SIGNIN_TOKEN_REFUSED));
+    }
     let request = SignInRequest {
         account: form.account.trim().to_owned(),
         user_name: form.user_name.trim().to_owned(),
@@ -330,13 +467,10 @@ async fn signin_password(
         new_password: None,
         duration_seconds: Some(u32::try_from(LONGEST.as_secs()).unwrap_or(43_200)),
         source_ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        user_agent: user_agent(&headers),
         request_id: uuid::Uuid::now_v7().to_string(),
     };
-    let refused = |message: &str| page(StatusCode::UNAUTHORIZED, pages::signin(Some(message)));
+    let refused = |message: &str| signin_form(StatusCode::UNAUTHORIZED, Some(message));
     match gateway.gatehouse.sign_in(request).await {
         Ok(signed) => {
             let lifetime = (signed.credentials.expiration - chrono::Utc::now())
@@ -364,9 +498,9 @@ async fn signin_password(
         Err(SignInError::PasswordPolicyViolation(message) | SignInError::Validation(message)) => refused(&message),
         Err(SignInError::ServiceFailure(message)) => {
             tracing::error!(error = %message, "console sign-in failed");
-            page(
+            signin_form(
                 StatusCode::SERVICE_UNAVAILABLE,
-                pages::signin(Some("Gatehouse could not sign you in.")),
+                Some("Gatehouse could not sign you in."),
             )
         }
     }
@@ -376,35 +510,58 @@ async fn signin_password(
 struct KeysForm {
     access_key_id: String,
     secret_access_key: String,
+    #[serde(default)]
+    signin_token: String,
 }
 
-/// The root user (who has no password here) signs in with an access key pair.
-async fn signin_keys(State(gateway): State<Gateway>, headers: HeaderMap, Form(form): Form<KeysForm>) -> Response {
-    let keys = Keys(&gateway.gatehouse);
-    let access_key_id = form.access_key_id.trim().to_owned();
-    let secret = Zeroizing::new(form.secret_access_key.trim().to_owned());
-    let record = keys
-        .lookup(&access_key_id)
-        .filter(|r| r.active && !access_key_id.starts_with("ASIA"));
-    let matches = keys
-        .secret(&access_key_id)
-        .is_some_and(|stored| same_secret(stored.as_str(), secret.as_str()));
-    let Some(record) = record.filter(|_| matches) else {
-        return page(
-            StatusCode::UNAUTHORIZED,
-            pages::signin(Some("The access key or its secret is not correct.")),
-        );
+/// The root user (who has no password here) signs in with an access key pair: Gatehouse's key
+/// sign-in, throttled and recorded as a password sign-in is.
+async fn signin_keys(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<KeysForm>,
+) -> Response {
+    if !signin_token_holds(&headers, &form.signin_token) {
+        return signin_form(StatusCode::FORBIDDEN, Some(SIGNIN_TOKEN_REFUSED));
+    }
+    let request = KeySignInRequest {
+        access_key_id: form.access_key_id.trim().to_owned(),
+        secret_access_key: Zeroizing::new(form.secret_access_key.trim().to_owned()),
+        source_ip: Some(peer.ip().to_string()),
+        user_agent: user_agent(&headers),
+        request_id: uuid::Uuid::now_v7().to_string(),
     };
-    let now = Instant::now();
-    let id = gateway.console.open(Session {
-        access_key_id,
-        session_token: None,
-        principal_arn: record.principal_arn,
-        csrf: random_token(),
-        expires: now + LONGEST,
-        last_used: now,
-    });
-    signed_in_response(&id, &headers)
+    let access_key_id = request.access_key_id.clone();
+    match gateway.gatehouse.sign_in_with_key(request).await {
+        Ok(signed) => {
+            let now = Instant::now();
+            let id = gateway.console.open(Session {
+                access_key_id,
+                session_token: None,
+                principal_arn: signed.principal_arn,
+                csrf: random_token(),
+                expires: now + LONGEST,
+                last_used: now,
+            });
+            signed_in_response(&id, &headers)
+        }
+        Err(SignInError::Throttled { .. }) => signin_form(
+            StatusCode::UNAUTHORIZED,
+            Some("Too many failed sign-ins; try again later."),
+        ),
+        Err(SignInError::ServiceFailure(message)) => {
+            tracing::error!(error = %message, "console key sign-in failed");
+            signin_form(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("Gatehouse could not sign you in."),
+            )
+        }
+        Err(_) => signin_form(
+            StatusCode::UNAUTHORIZED,
+            Some("The access key or its secret is not correct."),
+        ),
+    }
 }
 
 fn signed_in_response(id: &str, headers: &HeaderMap) -> Response {
@@ -471,6 +628,65 @@ const USERS: &str = "query($prefix: String, $after: String, $first: Int) {
   }
 }";
 
+/// One page of a list of users, groups or roles, filtered by path and name.
+struct Listing<'a> {
+    /// Takes `$prefix`, `$after` and `$first`; answers a connection at `field`.
+    query: &'static str,
+    field: &'static str,
+    /// The node's name field (`userName`, ...).
+    name_field: &'static str,
+    prefix: Option<&'a str>,
+    /// Part of the name, any case; empty for all.
+    search: &'a str,
+    after: Option<String>,
+}
+
+/// A page of rows and the cursor after it. The API filters by path only, so a name search
+/// reads the list in large pages until a page of matches is found: bounded, as a console page
+/// must stay cheap.
+async fn list_named(
+    gateway: &Gateway,
+    signed: &Signed,
+    listing: Listing<'_>,
+) -> Result<(Vec<pages::UserRow>, Option<String>), String> {
+    let search = listing.search.trim().to_lowercase();
+    let mut rows: Vec<pages::UserRow> = Vec::new();
+    let mut after = listing.after;
+    let mut next = None;
+    for _ in 0..if search.is_empty() { 1 } else { MAX_SEARCH_PAGES } {
+        let first = if search.is_empty() { PAGE } else { SEARCH_PAGE };
+        let data = run(
+            gateway,
+            &signed.caller,
+            listing.query,
+            json!({"prefix": listing.prefix, "after": after, "first": first}),
+        )
+        .await?;
+        let connection = &data[listing.field];
+        for node in connection["nodes"].as_array().into_iter().flatten() {
+            let name = node[listing.name_field].as_str().unwrap_or_default();
+            if search.is_empty() || name.to_lowercase().contains(&search) {
+                rows.push(pages::UserRow {
+                    name: name.to_owned(),
+                    path: node["path"].as_str().unwrap_or_default().to_owned(),
+                    arn: node["arn"].as_str().unwrap_or_default().to_owned(),
+                    created: node["createDate"].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+        next = connection["pageInfo"]["hasNextPage"]
+            .as_bool()
+            .unwrap_or(false)
+            .then(|| connection["pageInfo"]["endCursor"].as_str().map(str::to_owned))
+            .flatten();
+        after.clone_from(&next);
+        if next.is_none() || rows.len() >= usize::try_from(PAGE).unwrap_or(50) {
+            break;
+        }
+    }
+    Ok((rows, next))
+}
+
 async fn users(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -491,68 +707,22 @@ async fn users_page(
     status: StatusCode,
 ) -> Response {
     let prefix = Some(query.path_prefix.trim()).filter(|p| !p.is_empty());
-    let search = query.search.trim().to_lowercase();
-    // A name search reads the list in large pages until a page of matches is found (bounded:
-    // the API has no name filter, and a console page must stay cheap).
-    let mut rows: Vec<pages::UserRow> = Vec::new();
-    let mut after = query.after.clone();
-    let mut next = None;
-    let mut failure = None;
-    for _ in 0..if search.is_empty() { 1 } else { MAX_SEARCH_PAGES } {
-        let first = if search.is_empty() { PAGE } else { SEARCH_PAGE };
-        match run(
-            gateway,
-            &signed.caller,
-            USERS,
-            json!({"prefix": prefix, "after": after, "first": first}),
-        )
-        .await
-        {
-            Ok(data) => {
-                let users = &data["users"];
-                for user in users["nodes"].as_array().into_iter().flatten() {
-                    let name = user["userName"].as_str().unwrap_or_default();
-                    if search.is_empty() || name.to_lowercase().contains(&search) {
-                        rows.push(pages::UserRow {
-                            name: name.to_owned(),
-                            path: user["path"].as_str().unwrap_or_default().to_owned(),
-                            arn: user["arn"].as_str().unwrap_or_default().to_owned(),
-                            created: user["createDate"].as_str().unwrap_or_default().to_owned(),
-                        });
-                    }
-                }
-                next = users["pageInfo"]["hasNextPage"]
-                    .as_bool()
-                    .unwrap_or(false)
-                    .then(|| users["pageInfo"]["endCursor"].as_str().map(str::to_owned))
-                    .flatten();
-                after.clone_from(&next);
-                if next.is_none() || rows.len() >= usize::try_from(PAGE).unwrap_or(50) {
-                    break;
-                }
-            }
-            Err(message) => {
-                failure = Some(message);
-                break;
-            }
-        }
-    }
-    let view = match failure {
-        Some(message) => Err(message),
-        None => Ok((rows, next)),
-    };
+    let view = list_named(
+        gateway,
+        signed,
+        Listing {
+            query: USERS,
+            field: "users",
+            name_field: "userName",
+            prefix,
+            search: &query.search,
+            after: query.after.clone(),
+        },
+    )
+    .await;
     page(
         status,
-        pages::users(
-            &pages::Frame {
-                principal: &signed.principal_arn,
-                csrf: &signed.csrf,
-            },
-            &query.path_prefix,
-            &query.search,
-            view,
-            notice,
-        ),
+        pages::users(&signed.frame(), &query.path_prefix, &query.search, view, notice),
     )
 }
 
@@ -719,18 +889,7 @@ async fn audit(
         error_code: &query.error_code,
         live: query.live.as_deref() == Some("1"),
     };
-    page(
-        StatusCode::OK,
-        pages::audit(
-            &pages::Frame {
-                principal: &signed.principal_arn,
-                csrf: &signed.csrf,
-            },
-            &filters,
-            found,
-            &chart,
-        ),
-    )
+    page(StatusCode::OK, pages::audit(&signed.frame(), &filters, found, &chart))
 }
 
 /// The last 24 hours' matching records, hour by hour (oldest first): `(hour, allowed or
@@ -800,10 +959,7 @@ async fn audit_event(
     let Some(signed) = signed_in(&gateway, &headers, peer) else {
         return to_signin();
     };
-    let frame = pages::Frame {
-        principal: &signed.principal_arn,
-        csrf: &signed.csrf,
-    };
+    let frame = signed.frame();
     let record = match run(&gateway, &signed.caller, EVENT, json!({"id": query.id})).await {
         Ok(data) if data["auditEvent"].is_null() => {
             Err(format!("NoSuchEntity: no record {} in this history", query.id))

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::pages::{self, Frame, OrgNode};
+use super::pages::{self, OrgNode};
 use super::{page, run, signed_in, to_signin, Signed};
 use crate::Gateway;
 
@@ -25,10 +25,7 @@ pub(super) async fn show(
     let Some(signed) = signed_in(&gateway, &headers, peer) else {
         return to_signin();
     };
-    let frame = Frame {
-        principal: &signed.principal_arn,
-        csrf: &signed.csrf,
-    };
+    let frame = signed.frame();
     let tree = walk(&gateway, &signed).await;
     page(StatusCode::OK, pages::organization(&frame, tree))
 }

@@ -7,6 +7,23 @@ use maud::{html, Markup, DOCTYPE};
 pub(super) struct Frame<'a> {
     pub(super) principal: &'a str,
     pub(super) csrf: &'a str,
+    pub(super) may: &'a Permits,
+}
+
+impl Frame<'_> {
+    /// Whether the principal could be allowed `action`: its form is shown.
+    fn may(&self, action: &str) -> bool {
+        self.may.0.contains(&action)
+    }
+}
+
+/// The changes (`iam:CreateUser`, ...) the signed-in principal could be allowed.
+#[derive(Default)]
+pub(super) struct Permits(pub(super) Vec<&'static str>);
+
+/// In place of a form the principal could never use.
+fn read_only(what: &str) -> Markup {
+    html! { p.read-only { "Read-only: your policies do not allow you to " (what) "." } }
 }
 
 /// The outcome of a change, shown above the page.
@@ -110,7 +127,7 @@ pub(super) fn message(title: &str, text: &str) -> Markup {
     )
 }
 
-pub(super) fn signin(error: Option<&str>) -> Markup {
+pub(super) fn signin(error: Option<&str>, token: &str) -> Markup {
     layout(
         "Sign in",
         None,
@@ -120,6 +137,7 @@ pub(super) fn signin(error: Option<&str>) -> Markup {
             section.card {
                 h2 { "IAM user" }
                 form method="post" action="/console/signin" id="signin-password" {
+                    input type="hidden" name="signin_token" value=(token);
                     label { "Account (12-digit id or alias)" input name="account" required autocomplete="organization"; }
                     label { "User name" input name="user_name" required autocomplete="username"; }
                     label { "Password" input name="password" type="password" required autocomplete="current-password"; }
@@ -130,6 +148,7 @@ pub(super) fn signin(error: Option<&str>) -> Markup {
             section.card {
                 h2 { "Root user (access key)" }
                 form method="post" action="/console/signin/keys" id="signin-keys" {
+                    input type="hidden" name="signin_token" value=(token);
                     label { "Access key id" input name="access_key_id" required autocomplete="off"; }
                     label { "Secret access key" input name="secret_access_key" type="password" required autocomplete="off"; }
                     button type="submit" { "Sign in with the key" }
@@ -174,15 +193,17 @@ pub(super) fn users(
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }
-            section.card {
-                h2 { "Create a user" }
-                form method="post" action="/console/users" id="create-user" {
-                    input type="hidden" name="csrf" value=(frame.csrf);
-                    label { "User name" input name="user_name" required maxlength="64"; }
-                    label { "Path" input name="path" placeholder="/"; }
-                    button type="submit" { "Create user" }
+            @if frame.may("iam:CreateUser") {
+                section.card {
+                    h2 { "Create a user" }
+                    form method="post" action="/console/users" id="create-user" {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        label { "User name" input name="user_name" required maxlength="64"; }
+                        label { "Path" input name="path" placeholder="/"; }
+                        button type="submit" { "Create user" }
+                    }
                 }
-            }
+            } @else { (read_only("create users")) }
         },
     )
 }
@@ -337,7 +358,8 @@ pub(super) fn policies(frame: &Frame<'_>, found: Result<(Vec<PolicyRow>, Option<
         Some(frame),
         html! {
             h1 { "Customer managed policies" }
-            p { a.button href="/console/policies/edit" id="new-policy" { "New policy" } }
+            p { a.button href="/console/policies/edit" id="new-policy" {
+                @if frame.may("iam:CreatePolicy") { "New policy" } @else { "Draft and simulate a policy" } } }
             @match found {
                 Ok((rows, next)) => {
                     table id="policies" {
@@ -444,9 +466,11 @@ pub(super) fn policy_editor(
                     button type="submit" name="intent" value="check" { "Check" }
                     button type="submit" name="intent" value="simulate" id="simulate" { "Simulate" }
                     @if draft.arn.is_some() { button type="submit" name="intent" value="preview" id="preview-button" { "Preview impact" } }
-                    button type="submit" name="intent" value="save" id="save" { "Save" }
-                    @if draft.arn.is_some() { button type="submit" name="intent" value="attach" id="attach" { "Attach to the user" } }
-                    @if draft.arn.is_some() { button type="submit" name="intent" value="delete" id="delete-policy" { "Delete the policy" } }
+                    @if frame.may(if draft.arn.is_some() { "iam:CreatePolicyVersion" } else { "iam:CreatePolicy" }) {
+                        button type="submit" name="intent" value="save" id="save" { "Save" }
+                    }
+                    @if draft.arn.is_some() && frame.may("iam:AttachUserPolicy") { button type="submit" name="intent" value="attach" id="attach" { "Attach to the user" } }
+                    @if draft.arn.is_some() && frame.may("iam:DeletePolicy") { button type="submit" name="intent" value="delete" id="delete-policy" { "Delete the policy" } }
                 }
             }
         }))
@@ -565,49 +589,60 @@ pub(super) fn user(
                     ul id="attached" {
                         @for policy in user["attachedPolicies"].as_array().into_iter().flatten() {
                             @let arn = policy["policyArn"].as_str().unwrap_or_default();
-                            li { (policy["policyName"].as_str().unwrap_or_default()) " " (user_action(frame, name, "detach", "Detach", Some(("policy_arn", arn)))) }
+                            li { (policy["policyName"].as_str().unwrap_or_default()) " "
+                                @if frame.may("iam:DetachUserPolicy") { (user_action(frame, name, "detach", "Detach", Some(("policy_arn", arn)))) } }
                         }
                     }
-                    form method="post" action="/console/users/detail" id="attach-policy" {
-                        input type="hidden" name="csrf" value=(frame.csrf);
-                        input type="hidden" name="name" value=(name);
-                        input type="hidden" name="intent" value="attach";
-                        label { "Policy ARN" input name="policy_arn" required placeholder="arn:aws:iam::aws:policy/ReadOnlyAccess"; }
-                        button type="submit" { "Attach" }
-                    }
-                    form method="post" action="/console/users/detail" id="rename" {
-                        input type="hidden" name="csrf" value=(frame.csrf);
-                        input type="hidden" name="name" value=(name);
-                        input type="hidden" name="intent" value="rename";
-                        label { "New name" input name="new_name" required maxlength="64"; }
-                        button type="submit" { "Rename" }
+                    @if frame.may("iam:AttachUserPolicy") {
+                        form method="post" action="/console/users/detail" id="attach-policy" {
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            input type="hidden" name="name" value=(name);
+                            input type="hidden" name="intent" value="attach";
+                            label { "Policy ARN" input name="policy_arn" required placeholder="arn:aws:iam::aws:policy/ReadOnlyAccess"; }
+                            button type="submit" { "Attach" }
+                        }
+                    } @else { (read_only("attach policies to users")) }
+                    @if frame.may("iam:UpdateUser") {
+                        form method="post" action="/console/users/detail" id="rename" {
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            input type="hidden" name="name" value=(name);
+                            input type="hidden" name="intent" value="rename";
+                            label { "New name" input name="new_name" required maxlength="64"; }
+                            button type="submit" { "Rename" }
+                        }
                     }
                     h2 { "Permissions boundary" }
                     @match user["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {
-                        Some(boundary) => { p id="boundary" { (boundary) " " (user_action(frame, name, "remove-boundary", "Remove", None)) } }
+                        Some(boundary) => { p id="boundary" { (boundary) " "
+                            @if frame.may("iam:DeleteUserPermissionsBoundary") { (user_action(frame, name, "remove-boundary", "Remove", None)) } } }
                         None => { p id="boundary" { "None: the user's policies alone decide." } }
                     }
-                    form method="post" action="/console/users/detail" id="set-boundary" {
-                        input type="hidden" name="csrf" value=(frame.csrf);
-                        input type="hidden" name="name" value=(name);
-                        input type="hidden" name="intent" value="set-boundary";
-                        label { "Boundary policy ARN" input name="policy_arn" required; }
-                        button type="submit" { "Set boundary" }
+                    @if frame.may("iam:PutUserPermissionsBoundary") {
+                        form method="post" action="/console/users/detail" id="set-boundary" {
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            input type="hidden" name="name" value=(name);
+                            input type="hidden" name="intent" value="set-boundary";
+                            label { "Boundary policy ARN" input name="policy_arn" required; }
+                            button type="submit" { "Set boundary" }
+                        }
                     }
                     h2 { "Tags" }
                     ul id="tags" {
                         @for tag in user["tags"].as_array().into_iter().flatten() {
                             @let key = tag["key"].as_str().unwrap_or_default();
-                            li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " " (user_action(frame, name, "untag", "Remove", Some(("tag_key", key)))) }
+                            li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " "
+                                @if frame.may("iam:UntagUser") { (user_action(frame, name, "untag", "Remove", Some(("tag_key", key)))) } }
                         }
                     }
-                    form method="post" action="/console/users/detail" id="add-tag" {
-                        input type="hidden" name="csrf" value=(frame.csrf);
-                        input type="hidden" name="name" value=(name);
-                        input type="hidden" name="intent" value="tag";
-                        label { "Key" input name="tag_key" required maxlength="128"; }
-                        label { "Value" input name="tag_value" maxlength="256"; }
-                        button type="submit" { "Add tag" }
+                    @if frame.may("iam:TagUser") {
+                        form method="post" action="/console/users/detail" id="add-tag" {
+                            input type="hidden" name="csrf" value=(frame.csrf);
+                            input type="hidden" name="name" value=(name);
+                            input type="hidden" name="intent" value="tag";
+                            label { "Key" input name="tag_key" required maxlength="128"; }
+                            label { "Value" input name="tag_value" maxlength="256"; }
+                            button type="submit" { "Add tag" }
+                        }
                     }
                     h2 { "Groups" }
                     ul { @for group in user["groups"]["nodes"].as_array().into_iter().flatten() { li { (group["groupName"].as_str().unwrap_or_default()) } } }
@@ -618,14 +653,16 @@ pub(super) fn user(
                             @for key in user["accessKeys"].as_array().into_iter().flatten() {
                                 @let id = key["accessKeyId"].as_str().unwrap_or_default();
                                 tr { td.arn { (id) } td { (key["status"].as_str().unwrap_or_default()) } td { (key["createDate"].as_str().unwrap_or_default()) }
-                                    td { @if key["status"] == "Active" { (user_action(frame, name, "deactivate-key", "Deactivate", Some(("access_key_id", id)))) }
-                                         (user_action(frame, name, "delete-key", "Delete", Some(("access_key_id", id)))) } }
+                                    td { @if key["status"] == "Active" && frame.may("iam:UpdateAccessKey") { (user_action(frame, name, "deactivate-key", "Deactivate", Some(("access_key_id", id)))) }
+                                         @if frame.may("iam:DeleteAccessKey") { (user_action(frame, name, "delete-key", "Delete", Some(("access_key_id", id)))) } } }
                             }
                         }
                     }
-                    (user_action(frame, name, "create-key", "Create access key", None))
-                    h2 { "Delete" }
-                    (user_action(frame, name, "delete", "Delete this user", None))
+                    @if frame.may("iam:CreateAccessKey") { (user_action(frame, name, "create-key", "Create access key", None)) }
+                    @if frame.may("iam:DeleteUser") {
+                        h2 { "Delete" }
+                        (user_action(frame, name, "delete", "Delete this user", None))
+                    }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }
@@ -684,10 +721,23 @@ pub(super) enum EntityKind {
     Role,
 }
 
+impl EntityKind {
+    /// The IAM action `verb` (`Create`, `AttachRolePolicy`'s `Attach…Policy`...) for this kind:
+    /// `iam:{verb}Group` or `iam:{verb}Role`, `suffix` after the noun.
+    fn action(self, verb: &str, suffix: &str) -> String {
+        let noun = match self {
+            EntityKind::Group => "Group",
+            EntityKind::Role => "Role",
+        };
+        format!("iam:{verb}{noun}{suffix}")
+    }
+}
+
 pub(super) fn entities(
     frame: &Frame<'_>,
     kind: EntityKind,
     path_prefix: &str,
+    search: &str,
     listed: Result<(Vec<UserRow>, Option<String>), String>,
     change: Option<Notice>,
 ) -> Markup {
@@ -702,6 +752,7 @@ pub(super) fn entities(
             h1 { (title) }
             (notice(change.as_ref()))
             form.filters method="get" action=(base) role="search" {
+                label { "Name contains" input name="search" value=(search); }
                 label { "Path prefix" input name="path_prefix" value=(path_prefix) placeholder="/"; }
                 button type="submit" { "Filter" }
             }
@@ -713,35 +764,37 @@ pub(super) fn entities(
                         tbody {
                             @for row in &rows {
                                 tr { td.name { a href={ (base) "/detail?name=" (encoded(&row.name)) } { (row.name) } } td { (row.path) } td.arn { (row.arn) } td { (row.created) }
-                                    td { form.inline method="post" action=(base) {
+                                    td { @if frame.may(&kind.action("Delete", "")) { form.inline method="post" action=(base) {
                                         input type="hidden" name="csrf" value=(frame.csrf);
                                         input type="hidden" name="intent" value="delete";
                                         input type="hidden" name="name" value=(row.name);
                                         button type="submit" aria-label={ "Delete " (row.name) } { "Delete" }
-                                    } } }
+                                    } } } }
                             }
                         }
                     }
-                    @if let Some(next) = next { p { a href={ (base) "?after=" (encoded(&next)) "&path_prefix=" (encoded(path_prefix)) } { "Next page" } } }
+                    @if let Some(next) = next { p { a href={ (base) "?after=" (encoded(&next)) "&path_prefix=" (encoded(path_prefix)) "&search=" (encoded(search)) } { "Next page" } } }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }
-            section.card {
-                h2 { "Create" }
-                form method="post" action=(base) id={ "create-" (id) } {
-                    input type="hidden" name="csrf" value=(frame.csrf);
-                    input type="hidden" name="intent" value="create";
-                    label { "Name" input name="name" required maxlength="64"; }
-                    label { "Path" input name="path" placeholder="/"; }
-                    @if kind == EntityKind::Role {
-                        label for="trust_policy" { "Trust policy (who may assume the role)" }
-                        textarea id="trust_policy" name="trust_policy" rows="8" spellcheck="false" required {
-                            "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"Service\": \"ec2.amazonaws.com\"}, \"Action\": \"sts:AssumeRole\"}]}"
+            @if frame.may(&kind.action("Create", "")) {
+                section.card {
+                    h2 { "Create" }
+                    form method="post" action=(base) id={ "create-" (id) } {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        input type="hidden" name="intent" value="create";
+                        label { "Name" input name="name" required maxlength="64"; }
+                        label { "Path" input name="path" placeholder="/"; }
+                        @if kind == EntityKind::Role {
+                            label for="trust_policy" { "Trust policy (who may assume the role)" }
+                            textarea id="trust_policy" name="trust_policy" rows="8" spellcheck="false" required {
+                                "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"Service\": \"ec2.amazonaws.com\"}, \"Action\": \"sts:AssumeRole\"}]}"
+                            }
                         }
+                        button type="submit" { "Create" }
                     }
-                    button type="submit" { "Create" }
                 }
-            }
+            } @else { (read_only(&format!("create {id}"))) }
         },
     )
 }
@@ -787,6 +840,7 @@ pub(super) fn entity_detail(
             }
         }
     };
+    let may = |verb: &str, suffix: &str| frame.may(&kind.action(verb, suffix));
     layout(
         name,
         Some(frame),
@@ -798,38 +852,76 @@ pub(super) fn entity_detail(
                     p.arn { (entity["arn"].as_str().unwrap_or_default()) }
                     @if kind == EntityKind::Role {
                         h2 { "Trust policy" }
-                        form method="post" action=(action) id="trust" {
-                            input type="hidden" name="csrf" value=(frame.csrf);
-                            input type="hidden" name="name" value=(name);
-                            input type="hidden" name="intent" value="trust";
-                            label for="trust_policy" { "Who may assume the role" }
-                            textarea id="trust_policy" name="trust_policy" rows="8" spellcheck="false" {
-                                (serde_json::from_str::<serde_json::Value>(entity["assumeRolePolicyDocument"].as_str().unwrap_or("{}"))
-                                    .ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_default())
+                        @let trust = serde_json::from_str::<serde_json::Value>(entity["assumeRolePolicyDocument"].as_str().unwrap_or("{}"))
+                            .ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_default();
+                        @if frame.may("iam:UpdateAssumeRolePolicy") {
+                            form method="post" action=(action) id="trust" {
+                                input type="hidden" name="csrf" value=(frame.csrf);
+                                input type="hidden" name="name" value=(name);
+                                input type="hidden" name="intent" value="trust";
+                                label for="trust_policy" { "Who may assume the role" }
+                                textarea id="trust_policy" name="trust_policy" rows="8" spellcheck="false" { (trust) }
+                                button type="submit" { "Update the trust policy" }
                             }
-                            button type="submit" { "Update the trust policy" }
-                        }
+                        } @else { pre id="trust" { (trust) } }
                     }
                     @if kind == EntityKind::Group {
                         h2 { "Members" }
                         ul id="members" {
                             @for user in entity["users"]["nodes"].as_array().into_iter().flatten() {
                                 @let member = user["userName"].as_str().unwrap_or_default();
-                                li { (member) " " (entity_action(frame, action, name, "remove-member", "Remove", Some(("user_name", member)))) }
+                                li { (member) " "
+                                    @if frame.may("iam:RemoveUserFromGroup") { (entity_action(frame, action, name, "remove-member", "Remove", Some(("user_name", member)))) } }
                             }
                         }
-                        (field_form("add-member", "add-member", "user_name", "User name", "Add to the group"))
+                        @if frame.may("iam:AddUserToGroup") {
+                            (field_form("add-member", "add-member", "user_name", "User name", "Add to the group"))
+                        }
                     }
                     h2 { "Attached policies" }
                     ul id="attached" {
                         @for policy in entity["attachedPolicies"].as_array().into_iter().flatten() {
                             @let arn = policy["policyArn"].as_str().unwrap_or_default();
-                            li { (policy["policyName"].as_str().unwrap_or_default()) " " (entity_action(frame, action, name, "detach", "Detach", Some(("policy_arn", arn)))) }
+                            li { (policy["policyName"].as_str().unwrap_or_default()) " "
+                                @if may("Detach", "Policy") { (entity_action(frame, action, name, "detach", "Detach", Some(("policy_arn", arn)))) } }
                         }
                     }
-                    (field_form("attach-policy", "attach", "policy_arn", "Policy ARN", "Attach"))
-                    h2 { "Delete" }
-                    (entity_action(frame, action, name, "delete", &format!("Delete this {}", noun.to_lowercase()), None))
+                    @if may("Attach", "Policy") {
+                        (field_form("attach-policy", "attach", "policy_arn", "Policy ARN", "Attach"))
+                    } @else { (read_only(&format!("attach policies to {}s", noun.to_lowercase()))) }
+                    @if kind == EntityKind::Role {
+                        h2 { "Permissions boundary" }
+                        @match entity["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {
+                            Some(boundary) => { p id="boundary" { (boundary) " "
+                                @if frame.may("iam:DeleteRolePermissionsBoundary") { (entity_action(frame, action, name, "remove-boundary", "Remove", None)) } } }
+                            None => { p id="boundary" { "None: the role's policies alone decide." } }
+                        }
+                        @if frame.may("iam:PutRolePermissionsBoundary") {
+                            (field_form("set-boundary", "set-boundary", "policy_arn", "Boundary policy ARN", "Set boundary"))
+                        }
+                        h2 { "Tags" }
+                        ul id="tags" {
+                            @for tag in entity["tags"].as_array().into_iter().flatten() {
+                                @let key = tag["key"].as_str().unwrap_or_default();
+                                li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " "
+                                    @if frame.may("iam:UntagRole") { (entity_action(frame, action, name, "untag", "Remove", Some(("tag_key", key)))) } }
+                            }
+                        }
+                        @if frame.may("iam:TagRole") {
+                            form method="post" action=(action) id="add-tag" {
+                                input type="hidden" name="csrf" value=(frame.csrf);
+                                input type="hidden" name="name" value=(name);
+                                input type="hidden" name="intent" value="tag";
+                                label { "Key" input name="tag_key" required maxlength="128"; }
+                                label { "Value" input name="tag_value" maxlength="256"; }
+                                button type="submit" { "Add tag" }
+                            }
+                        }
+                    }
+                    @if may("Delete", "") {
+                        h2 { "Delete" }
+                        (entity_action(frame, action, name, "delete", &format!("Delete this {}", noun.to_lowercase()), None))
+                    }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }

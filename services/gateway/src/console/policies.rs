@@ -70,10 +70,7 @@ pub(super) async fn list(
 }
 
 fn frame(signed: &Signed) -> Frame<'_> {
-    Frame {
-        principal: &signed.principal_arn,
-        csrf: &signed.csrf,
-    }
+    signed.frame()
 }
 
 #[derive(Deserialize, Default)]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::pages::{self, Frame, Notice};
+use super::pages::{self, Notice};
 use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
 use crate::Gateway;
 
@@ -51,10 +51,7 @@ async fn render(
     let user = run(gateway, &signed.caller, USER, json!({"name": name}))
         .await
         .map(|data| data["user"].clone());
-    let frame = Frame {
-        principal: &signed.principal_arn,
-        csrf: &signed.csrf,
-    };
+    let frame = signed.frame();
     let mut response = page(StatusCode::OK, pages::user(&frame, name, user, notice, secret.as_ref()));
     if secret.is_some() {
         // The one page that shows a secret is never stored, anywhere.

@@ -503,3 +503,48 @@ pub fn access_key(address: &str, credentials: &Credentials, user_name: &str) -> 
         session_token: None,
     }
 }
+
+/// RFC 6238 codes of `seed` (Base32) at `steps`, from Python's hmac and hashlib: an
+/// implementation independent of the server's.
+#[allow(dead_code)] // not every test binary uses it
+pub fn totp(seed: &str, steps: &[u64]) -> Vec<String> {
+    let python = std::env::var("GATEHOUSE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let script = r#"
+import base64, hashlib, hmac, struct, sys
+seed = base64.b32decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 8))
+for step in sys.argv[2:]:
+    mac = hmac.new(seed, struct.pack(">Q", int(step)), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    number = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    print("%06d" % (number % 1000000))
+"#;
+    let output = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(seed)
+        .args(steps.iter().map(u64::to_string))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The current 30-second step, after waiting out the current one if it ends within `margin`
+/// seconds (so a test's codes stay inside one window).
+#[allow(dead_code)] // not every test binary uses it
+pub fn fresh_step(margin: u64) -> u64 {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    if 30 - now() % 30 < margin {
+        std::thread::sleep(std::time::Duration::from_secs(30 - now() % 30));
+    }
+    now() / 30
+}
