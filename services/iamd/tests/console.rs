@@ -203,6 +203,8 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         "{seen}"
     );
     assert_eq!(seen["renamed_title"], "User: renamed", "{seen}");
+    assert_eq!(seen["policies_found"], json!(["reports-read"]), "{seen}");
+    assert_eq!(seen["aws_policies_found"], json!(["IAMReadOnlyAccess"]), "{seen}");
     assert!(seen["context_inside"].as_str().unwrap().contains("allowed"), "{seen}");
     assert!(
         seen["context_outside"].as_str().unwrap().contains("implicitDeny"),

@@ -190,6 +190,12 @@ try:
     submit(driver.find_element(By.ID, "delete-policy"))
     seen["policy_delete"] = text(".notice.refused")
 
+    # Policies found by name: this account's, and AWS's.
+    driver.get(base + "/console/policies?search=REPORTS")
+    seen["policies_found"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#policies tbody td:first-child")]
+    driver.get(base + "/console/policies?scope=AWS&search=iamreadonly")
+    seen["aws_policies_found"] = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#policies tbody td:first-child")]
+
     # A user renamed from its page.
     driver.get(base + "/console/users")
     fill("create-user", {"user_name": "rename-me"})

@@ -55,6 +55,7 @@ async fn render(
         signed,
         super::Listing {
             query: text,
+            variables: serde_json::Value::Null,
             field,
             name_field,
             prefix,

@@ -628,10 +628,13 @@ const USERS: &str = "query($prefix: String, $after: String, $first: Int) {
   }
 }";
 
-/// One page of a list of users, groups or roles, filtered by path and name.
+/// One page of a list of users, groups, roles or policies, filtered by path and name.
 struct Listing<'a> {
-    /// Takes `$prefix`, `$after` and `$first`; answers a connection at `field`.
+    /// Takes `$prefix`, `$after` and `$first` (and `$scope`, for policies); answers a
+    /// connection at `field`.
     query: &'static str,
+    /// More variables of the query.
+    variables: Value,
     field: &'static str,
     /// The node's name field (`userName`, ...).
     name_field: &'static str,
@@ -641,37 +644,30 @@ struct Listing<'a> {
     after: Option<String>,
 }
 
-/// A page of rows and the cursor after it. The API filters by path only, so a name search
+/// A page of nodes and the cursor after it. The API filters by path only, so a name search
 /// reads the list in large pages until a page of matches is found: bounded, as a console page
 /// must stay cheap.
-async fn list_named(
+async fn list_nodes(
     gateway: &Gateway,
     signed: &Signed,
     listing: Listing<'_>,
-) -> Result<(Vec<pages::UserRow>, Option<String>), String> {
+) -> Result<(Vec<Value>, Option<String>), String> {
     let search = listing.search.trim().to_lowercase();
-    let mut rows: Vec<pages::UserRow> = Vec::new();
+    let mut rows: Vec<Value> = Vec::new();
     let mut after = listing.after;
     let mut next = None;
     for _ in 0..if search.is_empty() { 1 } else { MAX_SEARCH_PAGES } {
         let first = if search.is_empty() { PAGE } else { SEARCH_PAGE };
-        let data = run(
-            gateway,
-            &signed.caller,
-            listing.query,
-            json!({"prefix": listing.prefix, "after": after, "first": first}),
-        )
-        .await?;
+        let mut variables = json!({"prefix": listing.prefix, "after": after, "first": first});
+        if let (Some(all), Some(more)) = (variables.as_object_mut(), listing.variables.as_object()) {
+            all.extend(more.clone());
+        }
+        let data = run(gateway, &signed.caller, listing.query, variables).await?;
         let connection = &data[listing.field];
         for node in connection["nodes"].as_array().into_iter().flatten() {
             let name = node[listing.name_field].as_str().unwrap_or_default();
             if search.is_empty() || name.to_lowercase().contains(&search) {
-                rows.push(pages::UserRow {
-                    name: name.to_owned(),
-                    path: node["path"].as_str().unwrap_or_default().to_owned(),
-                    arn: node["arn"].as_str().unwrap_or_default().to_owned(),
-                    created: node["createDate"].as_str().unwrap_or_default().to_owned(),
-                });
+                rows.push(node.clone());
             }
         }
         next = connection["pageInfo"]["hasNextPage"]
@@ -684,6 +680,29 @@ async fn list_named(
             break;
         }
     }
+    Ok((rows, next))
+}
+
+/// [`list_nodes`] of users, groups or roles, as table rows.
+async fn list_named(
+    gateway: &Gateway,
+    signed: &Signed,
+    listing: Listing<'_>,
+) -> Result<(Vec<pages::UserRow>, Option<String>), String> {
+    let name_field = listing.name_field;
+    let (nodes, next) = list_nodes(gateway, signed, listing).await?;
+    let rows = nodes
+        .iter()
+        .map(|node| {
+            let text = |key: &str| node[key].as_str().unwrap_or_default().to_owned();
+            pages::UserRow {
+                name: text(name_field),
+                path: text("path"),
+                arn: text("arn"),
+                created: text("createDate"),
+            }
+        })
+        .collect();
     Ok((rows, next))
 }
 
@@ -712,6 +731,7 @@ async fn users_page(
         signed,
         Listing {
             query: USERS,
+            variables: Value::Null,
             field: "users",
             name_field: "userName",
             prefix,

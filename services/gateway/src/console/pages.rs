@@ -352,14 +352,41 @@ fn encoded(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-pub(super) fn policies(frame: &Frame<'_>, found: Result<(Vec<PolicyRow>, Option<String>), String>) -> Markup {
+/// The policy list's filters.
+pub(super) struct PolicyFilters<'a> {
+    pub(super) search: &'a str,
+    pub(super) path_prefix: &'a str,
+    /// `LOCAL`, `AWS` or `ALL`.
+    pub(super) scope: &'a str,
+}
+
+pub(super) fn policies(
+    frame: &Frame<'_>,
+    filters: &PolicyFilters<'_>,
+    found: Result<(Vec<PolicyRow>, Option<String>), String>,
+) -> Markup {
+    let option = |value: &str, label: &str| {
+        html! { option value=(value) selected[filters.scope == value] { (label) } }
+    };
     layout(
         "Policies",
         Some(frame),
         html! {
-            h1 { "Customer managed policies" }
+            h1 { "Managed policies" }
             p { a.button href="/console/policies/edit" id="new-policy" {
                 @if frame.may("iam:CreatePolicy") { "New policy" } @else { "Draft and simulate a policy" } } }
+            form.filters method="get" action="/console/policies" role="search" {
+                label { "Name contains" input name="search" value=(filters.search); }
+                label { "Path prefix" input name="path_prefix" value=(filters.path_prefix) placeholder="/"; }
+                label { "Managed by"
+                    select name="scope" {
+                        (option("LOCAL", "This account"))
+                        (option("AWS", "AWS"))
+                        (option("ALL", "Both"))
+                    }
+                }
+                button type="submit" { "Filter" }
+            }
             @match found {
                 Ok((rows, next)) => {
                     table id="policies" {
@@ -374,7 +401,8 @@ pub(super) fn policies(frame: &Frame<'_>, found: Result<(Vec<PolicyRow>, Option<
                             }
                         }
                     }
-                    @if let Some(next) = next { p { a href={ "/console/policies?after=" (encoded(&next)) } { "Next page" } } }
+                    @if let Some(next) = next { p { a href={ "/console/policies?after=" (encoded(&next)) "&search=" (encoded(filters.search))
+                        "&path_prefix=" (encoded(filters.path_prefix)) "&scope=" (encoded(filters.scope)) } { "Next page" } } }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
             }

@@ -22,8 +22,8 @@ use crate::Gateway;
 /// The largest document the editor takes (AWS's managed policy limit).
 const MAX_DOCUMENT: usize = 6_144;
 
-const POLICIES: &str = "query($after: String) {
-  policies(scope: LOCAL, after: $after, first: 50) {
+const POLICIES: &str = "query($scope: PolicyScope!, $prefix: String, $after: String, $first: Int) {
+  policies(scope: $scope, pathPrefix: $prefix, after: $after, first: $first) {
     nodes { policyName arn defaultVersionId attachmentCount updateDate }
     pageInfo { hasNextPage endCursor }
   }
@@ -32,6 +32,14 @@ const POLICIES: &str = "query($after: String) {
 #[derive(Deserialize, Default)]
 pub(super) struct ListQuery {
     after: Option<String>,
+    /// Part of the name, any case.
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    path_prefix: String,
+    /// `LOCAL` (customer managed, the default), `AWS` or `ALL`.
+    #[serde(default)]
+    scope: String,
 }
 
 pub(super) async fn list(
@@ -43,30 +51,44 @@ pub(super) async fn list(
     let Some(signed) = signed_in(&gateway, &headers, peer) else {
         return to_signin();
     };
-    let found = run(&gateway, &signed.caller, POLICIES, json!({"after": query.after}))
-        .await
-        .map(|data| {
-            let rows = data["policies"]["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| pages::PolicyRow {
-                    name: p["policyName"].as_str().unwrap_or_default().to_owned(),
-                    arn: p["arn"].as_str().unwrap_or_default().to_owned(),
-                    version: p["defaultVersionId"].as_str().unwrap_or_default().to_owned(),
-                    attachments: p["attachmentCount"].as_i64().unwrap_or(0),
-                    updated: p["updateDate"].as_str().unwrap_or_default().to_owned(),
-                })
-                .collect();
-            let info = &data["policies"]["pageInfo"];
-            let next = info["hasNextPage"]
-                .as_bool()
-                .unwrap_or(false)
-                .then(|| info["endCursor"].as_str().map(str::to_owned))
-                .flatten();
-            (rows, next)
-        });
-    page(StatusCode::OK, pages::policies(&frame(&signed), found))
+    let scope = match query.scope.as_str() {
+        "AWS" => "AWS",
+        "ALL" => "ALL",
+        _ => "LOCAL",
+    };
+    let found = super::list_nodes(
+        &gateway,
+        &signed,
+        super::Listing {
+            query: POLICIES,
+            variables: json!({"scope": scope}),
+            field: "policies",
+            name_field: "policyName",
+            prefix: Some(query.path_prefix.trim()).filter(|p| !p.is_empty()),
+            search: &query.search,
+            after: query.after.clone(),
+        },
+    )
+    .await
+    .map(|(nodes, next)| {
+        let rows = nodes
+            .iter()
+            .map(|p| pages::PolicyRow {
+                name: p["policyName"].as_str().unwrap_or_default().to_owned(),
+                arn: p["arn"].as_str().unwrap_or_default().to_owned(),
+                version: p["defaultVersionId"].as_str().unwrap_or_default().to_owned(),
+                attachments: p["attachmentCount"].as_i64().unwrap_or(0),
+                updated: p["updateDate"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        (rows, next)
+    });
+    let filters = pages::PolicyFilters {
+        search: &query.search,
+        path_prefix: &query.path_prefix,
+        scope,
+    };
+    page(StatusCode::OK, pages::policies(&frame(&signed), &filters, found))
 }
 
 fn frame(signed: &Signed) -> Frame<'_> {
