@@ -20,9 +20,10 @@ use iam_authz::{Guardrails, LevelCompiler};
 use iam_domain::organization::{
     decide_organization, evolve_organization, is_organization_id, CreateAccountRecord, CreateAccountRequest,
     CreateAccountState, MemberAccount, MemberStatus, OrgCommand, OrgPolicy, OrgPolicyType, OrganizationState,
-    TargetKind,
+    TargetKind, MEMBERSHIP_CLAIM_SCOPE,
 };
 use iam_domain::{DecideContext, DomainEvent, Requirement};
+use iam_eventlog::{ClaimChange, UniqueClaim};
 use iam_policy::{OrgLevels, PolicySet, PolicySource, PolicyType};
 use iam_types::ErrorCode;
 use serde_json::{json, Value};
@@ -168,6 +169,33 @@ impl OrgModel {
         });
         write_lock(&self.accounts).insert(account_id.to_owned(), guardrails.clone());
         Some(guardrails)
+    }
+}
+
+/// The log's claims for the memberships a change begins and ends: an account joins one
+/// organization at most even when two replicas let it join two at once (each checked its own
+/// view first; the second append of the account's claim fails).
+fn membership_claims(before: &OrganizationState, after: &OrganizationState) -> Vec<ClaimChange> {
+    let (released, claimed) = iam_domain::organization::membership_changes(before, after);
+    let claim = |account: String| UniqueClaim::across_streams(MEMBERSHIP_CLAIM_SCOPE, account);
+    released
+        .into_iter()
+        .map(|account| ClaimChange::Release(claim(account)))
+        .chain(claimed.into_iter().map(|account| ClaimChange::Claim(claim(account))))
+        .collect()
+}
+
+/// AWS's refusal of `command` for an account that is already a member of an organization.
+fn already_a_member(command: &OrgCommand) -> AppError {
+    match command {
+        OrgCommand::AcceptHandshake { .. } => AppError::new(
+            ErrorCode::HandshakeConstraintViolationException,
+            "This account is already a member of an organization (ALREADY_IN_AN_ORGANIZATION).",
+        ),
+        _ => AppError::new(
+            ErrorCode::AlreadyInOrganizationException,
+            "This account is already a member of an organization.",
+        ),
     }
 }
 
@@ -913,7 +941,12 @@ impl Gatehouse {
                 .collect::<Result<Vec<_>, _>>()?;
             match self
                 .store
-                .append(organization_id, state.version(), new_events, Vec::new())
+                .append(
+                    organization_id,
+                    state.version(),
+                    new_events,
+                    membership_claims(state, &next),
+                )
                 .await
             {
                 Ok(outcome) => {
@@ -931,6 +964,7 @@ impl Gatehouse {
                         .await?;
                     self.install_organization(organization_id, fresh);
                 }
+                Err(iam_eventlog::StoreError::UniqueViolation { .. }) => return Err(already_a_member(command)),
                 Err(other) => return Err(store_error(other)),
             }
         }
@@ -1261,10 +1295,7 @@ impl Gatehouse {
                 // organization at most.
                 self.organization_at_token(&caller.account_id, 0).await?;
                 if self.organization_of(&caller.account_id).is_some() {
-                    return Err(AppError::new(
-                        ErrorCode::AlreadyInOrganizationException,
-                        "This account is already a member of an organization.",
-                    ));
+                    return Err(already_a_member(command));
                 }
                 let id_bytes: [u8; 16] = random_bytes();
                 // The id is drawn here so the stream can be named before its first event.
@@ -1393,9 +1424,15 @@ impl Gatehouse {
             .collect::<Result<Vec<_>, _>>()?;
         let outcome = self
             .store
-            .append(organization_id, current.state().version(), new_events, Vec::new())
+            .append(
+                organization_id,
+                current.state().version(),
+                new_events,
+                membership_claims(current.state(), &next),
+            )
             .await
             .map_err(|e| match e {
+                iam_eventlog::StoreError::UniqueViolation { .. } => already_a_member(command),
                 iam_eventlog::StoreError::Conflict { .. } => AppError::new(
                     ErrorCode::ConcurrentModification,
                     "an organization with the drawn id already exists; retry",

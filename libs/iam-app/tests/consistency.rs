@@ -149,8 +149,8 @@ async fn account_with_reader(replica: &Gatehouse, actor: &Actor) -> String {
     account
 }
 
-/// `account` joins the organization of `management` through `replica` (invited and accepting).
-async fn join(replica: &Gatehouse, management: &str, account: &str) -> u64 {
+/// `management`'s organization invites `account`: the handshake's id.
+async fn invite(replica: &Gatehouse, management: &str, account: &str) -> String {
     let (invited, _) = org_change(
         replica,
         management,
@@ -161,19 +161,26 @@ async fn join(replica: &Gatehouse, management: &str, account: &str) -> u64 {
         },
     )
     .await;
-    let handshake = invited["Handshake"]["Id"].as_str().unwrap().to_owned();
-    let (_, joined) = org_change(
-        replica,
-        account,
-        OrgCommand::AcceptHandshake {
-            handshake_id: handshake,
-            caller_account_id: String::new(),
-            account_name: String::new(),
-            in_other_organization: false,
-        },
-    )
-    .await;
-    joined
+    invited["Handshake"]["Id"].as_str().unwrap().to_owned()
+}
+
+fn accept(handshake: &str) -> OrgOperation {
+    OrgOperation::Change(OrgCommand::AcceptHandshake {
+        handshake_id: handshake.to_owned(),
+        caller_account_id: String::new(),
+        account_name: String::new(),
+        in_other_organization: false,
+    })
+}
+
+/// `account` joins the organization of `management` through `replica` (invited and accepting).
+async fn join(replica: &Gatehouse, management: &str, account: &str) -> u64 {
+    let handshake = invite(replica, management, account).await;
+    replica
+        .organizations(&caller_for(account), accept(&handshake), None)
+        .await
+        .unwrap()
+        .sequence
 }
 
 /// Creates an SCP denying `action` and attaches it to `target`: the attachment's token.
@@ -469,4 +476,66 @@ async fn a_lagging_replica_does_not_let_a_member_found_a_second_organization() {
         .await
         .unwrap_err();
     assert_eq!(refused.code, ErrorCode::AlreadyInOrganizationException);
+}
+
+/// Two replicas let one account accept two organizations' invitations at the same moment, each
+/// having checked its own view first: the log's membership claim lets exactly one join, and the
+/// other acceptance is refused as AWS refuses it, whichever replica wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_acceptances_through_two_replicas_join_one_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = replica(dir.path(), "a").await;
+    let actor = Actor {
+        arn: "arn:aws:iam::000000000000:root".into(),
+        request_id: "t".into(),
+    };
+    let (x_management, _) = first.create_account(&actor, None).await.unwrap();
+    let (y_management, _) = first.create_account(&actor, None).await.unwrap();
+    let x = organization_with_scps(&first, &x_management).await;
+    let y = organization_with_scps(&first, &y_management).await;
+    let mut invited = Vec::new();
+    for _ in 0..12 {
+        let (account, _) = first.create_account(&actor, None).await.unwrap();
+        let to_x = invite(&first, &x_management, &account).await;
+        let to_y = invite(&first, &y_management, &account).await;
+        invited.push((account, to_x, to_y));
+    }
+    let second = replica(dir.path(), "b").await;
+    for (account, to_x, to_y) in &invited {
+        let caller = caller_for(account);
+        let (through_first, through_second) = tokio::join!(
+            first.organizations(&caller, accept(to_x), None),
+            second.organizations(&caller, accept(to_y), None),
+        );
+        let outcomes = [through_first.map(|a| a.sequence), through_second.map(|a| a.sequence)];
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{account}: {outcomes:?}"
+        );
+        for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+            assert_eq!(
+                refused.code,
+                ErrorCode::HandshakeConstraintViolationException,
+                "{refused:?}"
+            );
+        }
+        // The winner's organization has the account at the join's token; the other has not.
+        let (winner, loser, token) = match &outcomes {
+            [Ok(token), _] => (&x, &y, *token),
+            [_, Ok(token)] => (&y, &x, *token),
+            _ => unreachable!(),
+        };
+        for replica in [&first, &second] {
+            let has = |org: &Arc<iam_app::organizations::OrgModel>| org.state().account(account).is_some();
+            assert!(
+                has(&replica.organization_at_least(winner, token).await.unwrap()),
+                "{account}"
+            );
+            assert!(
+                !has(&replica.organization_at_least(loser, 0).await.unwrap()),
+                "{account}"
+            );
+        }
+    }
 }

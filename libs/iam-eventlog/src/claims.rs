@@ -4,6 +4,10 @@
 //! model first would race; instead the command appends a [`ClaimChange::Claim`] with its events
 //! and the store refuses the whole append if the key is taken. Normalising the key (lowercasing)
 //! is the caller's job: the store compares keys byte for byte.
+//!
+//! A claim is held by the stream it is appended to, unless it is made [`UniqueClaim::across_streams`]:
+//! then one key is unique in the whole log, whichever stream takes it (an account is a member of
+//! one organization at most, whichever organization's stream records the join).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +18,13 @@ pub struct UniqueClaim {
     pub scope: String,
     /// The normalised key, compared byte for byte.
     pub key: String,
+    /// Unique across every stream of the log, not only within the stream appended to.
+    #[serde(default)]
+    pub across_streams: bool,
 }
+
+/// The holder the stores record for a claim unique across streams (no stream id looks like it).
+pub const ACROSS_STREAMS: &str = "*";
 
 impl UniqueClaim {
     /// A claim on `key` within `scope`.
@@ -23,6 +33,26 @@ impl UniqueClaim {
         Self {
             scope: scope.into(),
             key: key.into(),
+            across_streams: false,
+        }
+    }
+
+    /// A claim on `key` within `scope` that no other stream of the log may hold either.
+    #[must_use]
+    pub fn across_streams(scope: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            across_streams: true,
+            ..Self::new(scope, key)
+        }
+    }
+
+    /// Who holds the claim when `stream` appends it: the stream, or the whole log.
+    #[must_use]
+    pub fn holder<'a>(&self, stream: &'a str) -> &'a str {
+        if self.across_streams {
+            ACROSS_STREAMS
+        } else {
+            stream
         }
     }
 }

@@ -443,6 +443,39 @@ pub async fn claims_are_per_account(sut: StoreUnderTest) {
     assert!(matches!(err, StoreError::UniqueViolation { .. }));
 }
 
+/// A claim made across streams is one key for the whole log: a second stream (an account's or
+/// an organization's) cannot take it until the holder releases it, and a stream-local claim of
+/// the same scope and key is a different claim.
+pub async fn claims_across_streams_are_unique_in_the_log(sut: StoreUnderTest) {
+    let store = &*sut.store;
+    let member = || ClaimChange::Claim(UniqueClaim::across_streams("organization-member", A));
+    let left = || ClaimChange::Release(UniqueClaim::across_streams("organization-member", A));
+    store.append(ORG, 0, events("joined", 1), vec![member()]).await.unwrap();
+    for other in ["o-otherorg000", B] {
+        let err = expect_err(
+            store.append(other, 0, events("joined", 1), vec![member()]).await,
+            "another stream holds it",
+        );
+        assert_eq!(
+            err,
+            StoreError::UniqueViolation {
+                scope: "organization-member".into(),
+                key: A.into()
+            }
+        );
+        assert_eq!(store.head(other).await.unwrap(), 0, "nothing of the batch stored");
+    }
+    store
+        .append(B, 0, events("local", 1), vec![claim("organization-member", A)])
+        .await
+        .unwrap();
+    store.append(ORG, 1, events("left", 1), vec![left()]).await.unwrap();
+    store
+        .append("o-otherorg000", 0, events("joined", 1), vec![member()])
+        .await
+        .unwrap();
+}
+
 /// Many tasks race to claim one key, retrying on `Conflict`: exactly one gets it.
 pub async fn concurrent_claims_of_one_key_have_one_winner(sut: StoreUnderTest) {
     const TASKS: usize = 8;
@@ -791,6 +824,7 @@ macro_rules! event_store_conformance_tests {
                 unique_claims_conflict,
                 release_then_reclaim_works,
                 claims_are_per_account,
+                claims_across_streams_are_unique_in_the_log,
                 concurrent_claims_of_one_key_have_one_winner,
                 duplicate_event_ids_are_rejected,
                 accounts_are_isolated,

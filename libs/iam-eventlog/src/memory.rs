@@ -89,7 +89,11 @@ impl EventStore for MemoryEventStore {
         for change in &claims {
             match change {
                 ClaimChange::Claim(claim) => {
-                    let entry = (account_id.to_owned(), claim.scope.clone(), claim.key.clone());
+                    let entry = (
+                        claim.holder(account_id).to_owned(),
+                        claim.scope.clone(),
+                        claim.key.clone(),
+                    );
                     let held = added.contains(&entry) || (inner.claims.contains(&entry) && !removed.contains(&entry));
                     if held {
                         return Err(StoreError::UniqueViolation {
@@ -101,7 +105,11 @@ impl EventStore for MemoryEventStore {
                     added.insert(entry);
                 }
                 ClaimChange::Release(claim) => {
-                    let entry = (account_id.to_owned(), claim.scope.clone(), claim.key.clone());
+                    let entry = (
+                        claim.holder(account_id).to_owned(),
+                        claim.scope.clone(),
+                        claim.key.clone(),
+                    );
                     if !added.remove(&entry) {
                         removed.insert(entry);
                     }

@@ -570,7 +570,7 @@ async fn apply_claims(
                     "INSERT INTO unique_claims (account_id, scope, key, claimed_at_sequence) \
                      VALUES ($1, $2, $3, $4)",
                 )
-                .bind(account_id)
+                .bind(claim.holder(account_id))
                 .bind(&claim.scope)
                 .bind(&claim.key)
                 .bind(to_i64(first_sequence))
@@ -589,7 +589,7 @@ async fn apply_claims(
             }
             ClaimChange::Release(claim) => {
                 sqlx::query("DELETE FROM unique_claims WHERE account_id = $1 AND scope = $2 AND key = $3")
-                    .bind(account_id)
+                    .bind(claim.holder(account_id))
                     .bind(&claim.scope)
                     .bind(&claim.key)
                     .execute(&mut **tx)

@@ -173,7 +173,12 @@ fn apply_claims(
                          VALUES (?1, ?2, ?3, ?4)",
                     )
                     .and_then(|mut statement| {
-                        statement.execute(params![account_id, claim.scope, claim.key, to_i64(first_sequence)])
+                        statement.execute(params![
+                            claim.holder(account_id),
+                            claim.scope,
+                            claim.key,
+                            to_i64(first_sequence)
+                        ])
                     });
                 match inserted {
                     Ok(_) => {}
@@ -188,7 +193,9 @@ fn apply_claims(
             }
             ClaimChange::Release(claim) => {
                 tx.prepare_cached("DELETE FROM unique_claims WHERE account_id = ?1 AND scope = ?2 AND key = ?3")
-                    .and_then(|mut statement| statement.execute(params![account_id, claim.scope, claim.key]))
+                    .and_then(|mut statement| {
+                        statement.execute(params![claim.holder(account_id), claim.scope, claim.key])
+                    })
                     .map_err(|e| backend("releasing a unique key", &e))?;
             }
         }

@@ -661,3 +661,28 @@ impl OrganizationState {
             .collect()
     }
 }
+
+/// The scope of the claim each member account is held by: an account is a member of one
+/// organization at most, whichever organization's stream records its joining, so the log keeps
+/// each membership as a key unique across every stream.
+pub const MEMBERSHIP_CLAIM_SCOPE: &str = "organization-member";
+
+/// The memberships that taking `before` to `after` ends (an account removed, left or closed
+/// out by the organization's deletion) and begins (created, invited and joined, the management
+/// account at creation): `(released, claimed)`, each in account order.
+#[must_use]
+pub fn membership_changes(before: &OrganizationState, after: &OrganizationState) -> (Vec<String>, Vec<String>) {
+    let released = before
+        .accounts
+        .keys()
+        .filter(|id| !after.accounts.contains_key(*id))
+        .cloned()
+        .collect();
+    let claimed = after
+        .accounts
+        .keys()
+        .filter(|id| !before.accounts.contains_key(*id))
+        .cloned()
+        .collect();
+    (released, claimed)
+}

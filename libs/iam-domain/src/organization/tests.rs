@@ -1541,3 +1541,39 @@ fn the_version_counts_events_and_replay_rebuilds_the_state() {
     assert_eq!(state, o.state);
     assert_eq!(o.state.version(), version);
 }
+
+#[test]
+fn memberships_begin_at_creation_and_joining_and_end_at_removal_and_deletion() {
+    let mut org = Org::empty();
+    let empty = org.state.clone();
+    org.ok(create(MANAGEMENT));
+    assert_eq!(
+        membership_changes(&empty, &org.state),
+        (vec![], vec![MANAGEMENT.to_owned()])
+    );
+    let created = org.state.clone();
+    let handshake = org.invite(MEMBER);
+    let invited = org.state.clone();
+    assert_eq!(
+        membership_changes(&created, &invited),
+        (vec![], vec![]),
+        "an invitation is not a membership"
+    );
+    org.ok(accept(&handshake.id, MEMBER));
+    assert_eq!(
+        membership_changes(&invited, &org.state),
+        (vec![], vec![MEMBER.to_owned()])
+    );
+    let joined = org.state.clone();
+    org.ok(remove(MEMBER));
+    assert_eq!(
+        membership_changes(&joined, &org.state),
+        (vec![MEMBER.to_owned()], vec![])
+    );
+    let removed = org.state.clone();
+    org.ok(OrgCommand::DeleteOrganization {});
+    assert_eq!(
+        membership_changes(&removed, &org.state),
+        (vec![MANAGEMENT.to_owned()], vec![])
+    );
+}
