@@ -67,9 +67,8 @@ pub struct AccountGuardrails {
     /// SCP levels (none for the management account) and RCP levels.
     pub guardrails: Guardrails,
     /// The organization id and path as condition-key values, kept ready: every decision of the
-    /// account (and on its resources) sets them without copying.
-    org_id_value: iam_policy::ContextValue,
-    org_paths_value: iam_policy::ContextValue,
+    /// account (and on its resources) points its context at them without copying.
+    org_keys: Arc<iam_policy::OrgKeys>,
 }
 
 type LevelEntry = (Vec<(String, u32)>, Arc<[Arc<PolicySet>]>);
@@ -156,8 +155,10 @@ impl OrgModel {
         let resource_control = levels(OrgPolicyType::ResourceControlPolicy);
         let org_path = state.org_path(account_id).unwrap_or_default();
         let guardrails = Arc::new(AccountGuardrails {
-            org_id_value: iam_policy::ContextValue::single(info.id.as_str()),
-            org_paths_value: iam_policy::ContextValue::list([org_path.as_str()]),
+            org_keys: Arc::new(iam_policy::OrgKeys {
+                id: iam_policy::ContextValue::single(info.id.as_str()),
+                paths: iam_policy::ContextValue::list([org_path.as_str()]),
+            }),
             organization_id: info.id.clone(),
             org_path,
             organization_sequence: state.version(),
@@ -584,14 +585,10 @@ pub(crate) fn insert_organization_keys(
     owner: Option<&AccountGuardrails>,
     resource_account: &str,
 ) {
-    if let Some(own) = own {
-        context.insert_lowercase("aws:principalorgid", own.org_id_value.clone());
-        context.insert_lowercase("aws:principalorgpaths", own.org_paths_value.clone());
-    }
-    if let Some(owner) = owner {
-        context.insert_lowercase("aws:resourceorgid", owner.org_id_value.clone());
-        context.insert_lowercase("aws:resourceorgpaths", owner.org_paths_value.clone());
-    }
+    context.set_organizations(
+        own.map(|g| g.org_keys.clone()),
+        owner.map(|g| g.org_keys.clone()),
+    );
     context.insert_lowercase(
         "aws:resourceaccount",
         iam_policy::ContextValue::single(resource_account),

@@ -170,6 +170,7 @@ fn guardrails(c: &mut Criterion) {
     let caller = Caller::from_arn("arn:aws:iam::111122223333:user/alice").expect("user ARN");
     let context = Context::new()
         .with("aws:username", ContextValue::single("alice"))
+        .with("aws:PrincipalArn", ContextValue::single("arn:aws:iam::111122223333:user/alice"))
         .with("aws:RequestedRegion", ContextValue::single("us-east-1"));
 
     let mut group = c.benchmark_group("guardrails");
@@ -183,7 +184,9 @@ fn guardrails(c: &mut Criterion) {
     for (name, levels) in &cases {
         let decision = decide(&identity, levels, &caller, &context);
         assert_eq!(decision.effect, DecisionEffect::Allowed, "{name}");
-        assert_eq!(decision.guardrails.len(), levels.len(), "{name}");
+        // The statements the decision rests on: one per level, or once for a policy shared by
+        // every level (`FullAWSAccess` in the realistic path).
+        assert!(!decision.guardrails.is_empty() || levels.is_empty(), "{name}");
         group.bench_function(*name, |b| {
             b.iter(|| decide(black_box(&identity), black_box(levels), &caller, &context))
         });

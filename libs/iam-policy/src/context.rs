@@ -54,12 +54,36 @@ impl ContextValue {
     }
 }
 
+/// The organization condition keys of one side of a request (`aws:PrincipalOrgID` and
+/// `aws:PrincipalOrgPaths`, or `aws:ResourceOrgID` and `aws:ResourceOrgPaths`), kept ready per
+/// account and shared by every request's context, which reads them when asked rather than
+/// holding copies of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgKeys {
+    /// The organization's id.
+    pub id: ContextValue,
+    /// The account's path: `o-x/r-y/ou-a/`, as a one-value list.
+    pub paths: ContextValue,
+}
+
 /// Condition keys of one request. Key names compare case-insensitively, as in AWS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     /// Lowercased names: literals are borrowed, not copied.
     entries: FxHashMap<Cow<'static, str>, ContextValue>,
+    /// The principal's and the resource's organization keys: they win over an entry of the same
+    /// name, as what the organization says of a request is not the caller's to say.
+    principal_org: Option<Arc<OrgKeys>>,
+    resource_org: Option<Arc<OrgKeys>>,
 }
+
+/// The organization keys' names, lowercased: (principal's or resource's, id or paths).
+const ORG_KEYS: [(&str, bool, bool); 4] = [
+    ("aws:principalorgid", true, false),
+    ("aws:principalorgpaths", true, true),
+    ("aws:resourceorgid", false, false),
+    ("aws:resourceorgpaths", false, true),
+];
 
 impl Context {
     /// An empty context.
@@ -71,7 +95,45 @@ impl Context {
     pub fn with_capacity(keys: usize) -> Self {
         Context {
             entries: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
+            ..Context::default()
         }
+    }
+
+    /// Sets the organization keys of the principal's account and of the resource's account
+    /// (`None` outside an organization): two pointers, where inserting the four keys would hash
+    /// and store each.
+    pub fn set_organizations(&mut self, principal: Option<Arc<OrgKeys>>, resource: Option<Arc<OrgKeys>>) {
+        self.principal_org = principal;
+        self.resource_org = resource;
+    }
+
+    /// An organization key by its lowercased name, when the organizations set it.
+    fn organization_key(&self, key: &str) -> Option<&ContextValue> {
+        if self.principal_org.is_none() && self.resource_org.is_none() {
+            return None;
+        }
+        let (_, principal, paths) = ORG_KEYS.iter().find(|(name, _, _)| *name == key)?;
+        let side = if *principal {
+            &self.principal_org
+        } else {
+            &self.resource_org
+        };
+        side.as_deref().map(|keys| if *paths { &keys.paths } else { &keys.id })
+    }
+
+    /// The organization keys set.
+    fn organization_entries(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        ORG_KEYS
+            .iter()
+            .filter_map(move |(name, _, _)| self.organization_key(name).map(|value| (*name, value)))
+    }
+
+    /// The entries an organization key does not hide.
+    fn plain_entries(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        self.entries
+            .iter()
+            .map(|(key, value)| (&**key, value))
+            .filter(move |(key, _)| self.organization_key(key).is_none())
     }
 
     /// Sets a key, replacing any earlier value.
@@ -95,9 +157,10 @@ impl Context {
     /// The values of a key; `key` may be in any case.
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
         if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.entries.get(key.to_ascii_lowercase().as_str())
+            let key = key.to_ascii_lowercase();
+            self.organization_key(&key).or_else(|| self.entries.get(key.as_str()))
         } else {
-            self.entries.get(key)
+            self.organization_key(key).or_else(|| self.entries.get(key))
         }
     }
 
@@ -108,17 +171,17 @@ impl Context {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.plain_entries().count() + self.organization_entries().count()
     }
 
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Every key (lowercased) and its values, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.entries.iter().map(|(key, value)| (&**key, value))
+        self.plain_entries().chain(self.organization_entries())
     }
 }
 
@@ -226,6 +289,39 @@ mod tests {
             context.get("aws:sourceip").and_then(ContextValue::as_single),
             Some("10.0.0.1")
         );
+    }
+
+    #[test]
+    fn organization_keys_are_read_through_and_win_over_entries() {
+        let keys = |id: &str| {
+            Arc::new(OrgKeys {
+                id: ContextValue::single(id),
+                paths: ContextValue::list([format!("{id}/r-ab12/")]),
+            })
+        };
+        let mut context = Context::new()
+            .with("aws:SourceIp", ContextValue::single("10.0.0.1"))
+            .with("aws:PrincipalOrgID", ContextValue::single("o-forged00000"));
+        context.set_organizations(Some(keys("o-principal00")), Some(keys("o-resource000")));
+        let single = |context: &Context, key: &str| context.get(key).and_then(ContextValue::as_single).map(str::to_owned);
+        assert_eq!(single(&context, "aws:PrincipalOrgID").as_deref(), Some("o-principal00"));
+        assert_eq!(single(&context, "aws:resourceorgid").as_deref(), Some("o-resource000"));
+        assert_eq!(
+            context.get("AWS:ResourceOrgPaths").map(ContextValue::values),
+            Some(&["o-resource000/r-ab12/".to_owned()][..])
+        );
+        assert_eq!(single(&context, "aws:sourceip").as_deref(), Some("10.0.0.1"));
+        assert_eq!(context.len(), 5, "four organization keys and the address; the forged id hidden");
+        let mut listed: Vec<&str> = context.iter().map(|(key, _)| key).collect();
+        listed.sort_unstable();
+        assert_eq!(
+            listed,
+            ["aws:principalorgid", "aws:principalorgpaths", "aws:resourceorgid", "aws:resourceorgpaths", "aws:sourceip"]
+        );
+        // Outside any organization only the principal's side is absent.
+        context.set_organizations(None, Some(keys("o-resource000")));
+        assert_eq!(single(&context, "aws:PrincipalOrgID").as_deref(), Some("o-forged00000"));
+        assert!(context.get("aws:principalorgpaths").is_none());
     }
 
     #[test]

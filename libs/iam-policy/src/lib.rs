@@ -34,7 +34,7 @@ mod span;
 pub mod validate;
 
 pub use compile::{PolicySet, PolicySource, PolicyType};
-pub use context::{Caller, Context, ContextValue, PrincipalKind};
+pub use context::{Caller, Context, ContextValue, OrgKeys, PrincipalKind};
 pub use error::PolicyError;
 pub use evaluate::{
     evaluate, evaluate_guardrails, missing_context_keys, Decision, DecisionDetails, DecisionEffect, MatchedStatement,
