@@ -585,10 +585,7 @@ pub(crate) fn insert_organization_keys(
     owner: Option<&AccountGuardrails>,
     resource_account: &str,
 ) {
-    context.set_organizations(
-        own.map(|g| g.org_keys.clone()),
-        owner.map(|g| g.org_keys.clone()),
-    );
+    context.set_organizations(own.map(|g| g.org_keys.clone()), owner.map(|g| g.org_keys.clone()));
     context.insert_lowercase(
         "aws:resourceaccount",
         iam_policy::ContextValue::single(resource_account),

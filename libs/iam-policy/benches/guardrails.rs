@@ -170,7 +170,10 @@ fn guardrails(c: &mut Criterion) {
     let caller = Caller::from_arn("arn:aws:iam::111122223333:user/alice").expect("user ARN");
     let context = Context::new()
         .with("aws:username", ContextValue::single("alice"))
-        .with("aws:PrincipalArn", ContextValue::single("arn:aws:iam::111122223333:user/alice"))
+        .with(
+            "aws:PrincipalArn",
+            ContextValue::single("arn:aws:iam::111122223333:user/alice"),
+        )
         .with("aws:RequestedRegion", ContextValue::single("us-east-1"));
 
     let mut group = c.benchmark_group("guardrails");

@@ -303,7 +303,8 @@ mod tests {
             .with("aws:SourceIp", ContextValue::single("10.0.0.1"))
             .with("aws:PrincipalOrgID", ContextValue::single("o-forged00000"));
         context.set_organizations(Some(keys("o-principal00")), Some(keys("o-resource000")));
-        let single = |context: &Context, key: &str| context.get(key).and_then(ContextValue::as_single).map(str::to_owned);
+        let single =
+            |context: &Context, key: &str| context.get(key).and_then(ContextValue::as_single).map(str::to_owned);
         assert_eq!(single(&context, "aws:PrincipalOrgID").as_deref(), Some("o-principal00"));
         assert_eq!(single(&context, "aws:resourceorgid").as_deref(), Some("o-resource000"));
         assert_eq!(
@@ -311,12 +312,22 @@ mod tests {
             Some(&["o-resource000/r-ab12/".to_owned()][..])
         );
         assert_eq!(single(&context, "aws:sourceip").as_deref(), Some("10.0.0.1"));
-        assert_eq!(context.len(), 5, "four organization keys and the address; the forged id hidden");
+        assert_eq!(
+            context.len(),
+            5,
+            "four organization keys and the address; the forged id hidden"
+        );
         let mut listed: Vec<&str> = context.iter().map(|(key, _)| key).collect();
         listed.sort_unstable();
         assert_eq!(
             listed,
-            ["aws:principalorgid", "aws:principalorgpaths", "aws:resourceorgid", "aws:resourceorgpaths", "aws:sourceip"]
+            [
+                "aws:principalorgid",
+                "aws:principalorgpaths",
+                "aws:resourceorgid",
+                "aws:resourceorgpaths",
+                "aws:sourceip"
+            ]
         );
         // Outside any organization only the principal's side is absent.
         context.set_organizations(None, Some(keys("o-resource000")));

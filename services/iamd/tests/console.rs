@@ -312,6 +312,22 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         json!(["/console/users", format!("arn:aws:iam::{account}:root")]),
         "{seen}"
     );
+    // The credential report: every user, the ones to look at marked.
+    assert!(
+        seen["report_before"].as_str().unwrap().starts_with("ReportNotPresent"),
+        "{seen}"
+    );
+    assert_eq!(seen["report_rows"], 1000, "the first 1,000 rows: {seen}");
+    let findings = &seen["report_findings"];
+    assert_eq!(findings["reader"], json!(["password without MFA"]), "{seen}");
+    assert!(findings.get("admin").is_none(), "the administrator has MFA: {seen}");
+    assert_eq!(
+        findings["<root_account>"],
+        json!(["root user without MFA", "root user has an active access key"]),
+        "{seen}"
+    );
+    // Header, root, and every user (4,980 bulk users and the ones the flows made).
+    assert!(seen["report_csv_lines"].as_u64().unwrap() > 4_980, "{seen}");
     assert_eq!(
         seen["key_throttled"],
         json!([false, false, false, false, false, true]),
@@ -441,6 +457,7 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
         "access-key",
         "replay",
         "read-only",
+        "credentials",
     ] {
         assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
     }

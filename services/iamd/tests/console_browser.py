@@ -360,6 +360,21 @@ try:
     fill("signin-keys", {"access_key_id": spec["root_key"]["id"], "secret_access_key": spec["root_key"]["secret"]})
     seen["root_signed_in"] = [urllib.parse.urlparse(driver.current_url).path, text(".who .principal")]
 
+    # The credential report: none yet, then generated; the findings marked and filtered.
+    submit(driver.find_element(By.LINK_TEXT, "Credentials"))
+    seen["report_before"] = text("#report-missing")
+    submit(driver.find_element(By.CSS_SELECTOR, "#generate-report button"))
+    seen["report_summary"] = text("#report-summary")
+    seen["report_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#credentials tbody tr"))
+    shot("credentials")
+    submit(driver.find_element(By.ID, "only-findings"))
+    seen["report_findings"] = {row.find_element(By.CSS_SELECTOR, "td.name").text:
+                               row.find_element(By.CSS_SELECTOR, "td.findings").text.split("\n")
+                               for row in driver.find_elements(By.CSS_SELECTOR, "#credentials tbody tr")}
+    with urllib.request.urlopen(urllib.request.Request(base + "/console/credentials.csv", headers={
+            "Cookie": "gatehouse_console=" + driver.get_cookie("gatehouse_console")["value"]})) as response:
+        seen["report_csv_lines"] = len(response.read().decode().splitlines())
+
     # Key sign-in failures are counted per key: the sixth in a row is throttled.
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

@@ -18,6 +18,7 @@
 //! Read-only screens: a form is shown only when the principal's own policies could allow its
 //! action ([`CHANGES`], `iam-app`'s `caller_could`); the change is still authorized in full.
 
+mod credentials;
 mod entities;
 mod entity_detail;
 mod organization;
@@ -132,6 +133,11 @@ pub(crate) fn routes() -> Router<Gateway> {
         .route("/console/users/detail", get(user::show).post(user::change))
         .route("/console/organization", get(organization::show))
         .route(
+            "/console/credentials",
+            get(credentials::show).post(credentials::generate),
+        )
+        .route("/console/credentials.csv", get(credentials::download))
+        .route(
             "/console/groups/detail",
             get(entity_detail::group).post(entity_detail::change_group),
         )
@@ -214,6 +220,7 @@ const CHANGES: &[&str] = &[
     "iam:CreatePolicy",
     "iam:CreatePolicyVersion",
     "iam:DeletePolicy",
+    "iam:GenerateCredentialReport",
 ];
 
 /// What a page request knows of its session.

@@ -87,6 +87,7 @@ fn layout_with(title: &str, frame: Option<&Frame<'_>>, refresh: bool, content: M
                             a href="/console/groups" { "Groups" }
                             a href="/console/roles" { "Roles" }
                             a href="/console/policies" { "Policies" }
+                            a href="/console/credentials" { "Credentials" }
                             a href="/console/audit" { "Audit" }
                             a href="/console/organization" { "Organization" }
                         }
@@ -952,6 +953,76 @@ pub(super) fn entity_detail(
                     }
                 }
                 Err(refusal) => { p.notice.refused role="alert" { (refusal) } }
+            }
+        },
+    )
+}
+
+/// One row of the credential report, as the console shows it.
+pub(super) struct CredentialRow {
+    pub(super) user: String,
+    pub(super) created: String,
+    /// `enabled, last used ...`, `none`, or `—` for the root user.
+    pub(super) password: String,
+    pub(super) mfa: bool,
+    /// Each active key: `key 1: rotated ..., last used ...`.
+    pub(super) keys: Vec<String>,
+    /// What a security review would look at.
+    pub(super) findings: Vec<String>,
+}
+
+pub(super) struct CredentialReport {
+    pub(super) generated: String,
+    pub(super) total: usize,
+    pub(super) with_findings: usize,
+    pub(super) rows: Vec<CredentialRow>,
+}
+
+pub(super) fn credentials(
+    frame: &Frame<'_>,
+    report: Result<CredentialReport, String>,
+    only_findings: bool,
+    change: Option<Notice>,
+) -> Markup {
+    layout(
+        "Credentials",
+        Some(frame),
+        html! {
+            h1 { "Credential report" }
+            (notice(change.as_ref()))
+            @if frame.may("iam:GenerateCredentialReport") {
+                form method="post" action="/console/credentials" id="generate-report" {
+                    input type="hidden" name="csrf" value=(frame.csrf);
+                    button type="submit" { "Generate a report" }
+                }
+            }
+            @match report {
+                Ok(report) => {
+                    p id="report-summary" { "Generated " (report.generated) ": " (report.total) " rows, "
+                        strong { (report.with_findings) } " with findings. "
+                        @if only_findings { a href="/console/credentials" { "Show every row" } }
+                        @else { a href="/console/credentials?only=findings" id="only-findings" { "Only rows with findings" } }
+                        " · " a href="/console/credentials.csv" download { "Download the CSV" } }
+                    table id="credentials" {
+                        caption { (report.rows.len()) " rows shown" }
+                        thead { tr { th scope="col" { "User" } th scope="col" { "Created" } th scope="col" { "Password" }
+                            th scope="col" { "MFA" } th scope="col" { "Active access keys" } th scope="col" { "Findings" } } }
+                        tbody {
+                            @for row in &report.rows {
+                                tr.flagged[!row.findings.is_empty()] {
+                                    td.name { (row.user) } td { (row.created) } td { (row.password) }
+                                    td { @if row.mfa { "yes" } @else { "no" } }
+                                    td { @for key in &row.keys { div { (key) } } }
+                                    td.findings { @for finding in &row.findings { div { (finding) } } }
+                                }
+                            }
+                        }
+                    }
+                    @if report.rows.len() < report.total && !only_findings {
+                        p { "The first " (report.rows.len()) " rows are shown; the CSV has every row." }
+                    }
+                }
+                Err(refusal) => { p.notice.refused role="alert" id="report-missing" { (refusal) } }
             }
         },
     )
