@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -200,6 +201,9 @@ fn already_a_member(command: &OrgCommand) -> AppError {
     }
 }
 
+/// Guardrails found for an account (`None`: in no organization) at an organizations generation.
+type Found = (u64, Option<Arc<AccountGuardrails>>);
+
 /// An account's organization: its id and its slot.
 type Membership = (Arc<str>, Arc<OrgSlot>);
 
@@ -222,6 +226,13 @@ pub(crate) struct Organizations {
     joining: tokio::sync::Mutex<()>,
     /// When the last scan of every organization stream started.
     scanning: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Advanced after every organization model installed: guardrails found at an older
+    /// generation may be stale.
+    generation: AtomicU64,
+    /// Account -> the guardrails a decision last found for it (`None`: in no organization), and
+    /// the generation it found them at: the steady path of every decision is one lookup here
+    /// rather than the membership's, the organization's model's and its accounts' locks in turn.
+    found: RwLock<FxHashMap<String, Found>>,
 }
 
 /// What an organization command did.
@@ -620,6 +631,24 @@ impl Gatehouse {
 
     /// What an account's organization puts on its decisions; `None` outside any organization.
     pub fn guardrails_of(&self, account_id: &str) -> Option<Arc<AccountGuardrails>> {
+        // Read before anything the answer depends on, so an answer is never filed under a
+        // generation newer than the model it came from.
+        let generation = self.organizations.generation.load(Ordering::Acquire);
+        if let Some((at, found)) = read_lock(&self.organizations.found).get(account_id) {
+            if *at == generation {
+                return found.clone();
+            }
+        }
+        let found = self.guardrails_uncached(account_id);
+        // Only accounts this service holds are remembered: a resource owner named in a request
+        // may be any twelve digits, and must not grow the map.
+        if found.is_some() || self.account(account_id).is_some() {
+            write_lock(&self.organizations.found).insert(account_id.to_owned(), (generation, found.clone()));
+        }
+        found
+    }
+
+    fn guardrails_uncached(&self, account_id: &str) -> Option<Arc<AccountGuardrails>> {
         let model = {
             let membership = read_lock(&self.organizations.membership);
             let (_, slot) = membership.get(account_id)?;
@@ -793,6 +822,9 @@ impl Gatehouse {
         }
         let model = Arc::new(OrgModel::succeeding(&previous, Arc::new(state)));
         let replaced = std::mem::replace(&mut *write_lock(&slot.model), model.clone());
+        // After the model and the membership changed: a lookup that read the generation before
+        // this may have found the old model, and is kept under the old generation.
+        self.organizations.generation.fetch_add(1, Ordering::AcqRel);
         // Freed outside the lock: a model whose accounts all built guardrails takes milliseconds.
         drop(replaced);
         model
