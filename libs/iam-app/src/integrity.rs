@@ -150,6 +150,23 @@ impl Gatehouse {
         self.chained_log()?.digests(account_id).await.map_err(audit_read_error)
     }
 
+    /// A page of an account's signed digests: at most `limit` after the cursor `after`, and the
+    /// cursor of the next page.
+    ///
+    /// # Errors
+    /// As the audit log's `digest_page`.
+    pub async fn audit_digest_page(
+        &self,
+        account_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Digest>, Option<u64>), AppError> {
+        self.chained_log()?
+            .digest_page(account_id, after, limit)
+            .await
+            .map_err(audit_read_error)
+    }
+
     /// Every signing key recorded in the log, oldest first: public, published at the gateway's
     /// well-known route.
     ///

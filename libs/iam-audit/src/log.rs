@@ -222,6 +222,26 @@ pub trait AuditLog: Send + Sync {
         Err(no_chain())
     }
 
+    /// A page of an account's digests in the order they were stored: at most `limit` after the
+    /// cursor `after` (a position of this store), and the cursor to continue from, `None` on the
+    /// last page. The default pages [`AuditLog::digests`]; stores with an index seek instead.
+    ///
+    /// # Errors
+    /// As [`AuditLog::digests`].
+    async fn digest_page(
+        &self,
+        account_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Digest>, Option<u64>), AuditError> {
+        let all = self.digests(account_id).await?;
+        let total = all.len();
+        let start = after.map_or(0, |a| usize::try_from(a).unwrap_or(usize::MAX)).min(total);
+        let page: Vec<Digest> = all.into_iter().skip(start).take(limit).collect();
+        let end = start + page.len();
+        Ok((page, (end < total).then(|| u64::try_from(end).unwrap_or(u64::MAX))))
+    }
+
     /// Records a signing key (the first, or one endorsed by the key it replaces) in the log,
     /// once: a key already recorded is not recorded again.
     ///

@@ -34,6 +34,15 @@ pub(crate) struct AuditChainPage {
     next_cursor: Option<String>,
 }
 
+/// A page of an account's signed digests.
+#[derive(SimpleObject)]
+pub(crate) struct AuditDigestPage {
+    /// The digests, oldest first, each as its JSON.
+    digests: Vec<String>,
+    /// Pass as `after` for the next page; null on the last.
+    next_cursor: Option<String>,
+}
+
 /// One event of an account's stream, as a verifier sees it: not the event, its hash.
 #[derive(SimpleObject)]
 pub(crate) struct EventChainEntry {
@@ -126,18 +135,40 @@ impl IntegrityQuery {
             .collect())
     }
 
-    /// An account's signed digests, in the order they were made, each as its JSON.
-    async fn audit_digests(&self, ctx: &Context<'_>, account_id: Option<String>) -> Result<Vec<String>> {
+    /// An account's signed digests, in the order they were made, each as its JSON. At most
+    /// `first` (1,000 by default, 5,000 at most) per page; continue with `after` (`nextCursor`).
+    #[graphql(complexity = 1000)]
+    async fn audit_digests(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<AuditDigestPage> {
         let (scope, history, _) = readable_history(ctx, account_id, false).await?;
-        let digests = scope
+        let after = after
+            .map(|cursor| {
+                cursor.parse::<u64>().map_err(|_| {
+                    aws_error(
+                        ErrorCode::InvalidInput,
+                        format!("{cursor:?} is not a cursor from auditDigests"),
+                    )
+                })
+            })
+            .transpose()?;
+        let first = first.map_or(1_000, |n| n.clamp(1, 5_000)) as usize;
+        let (digests, next) = scope
             .gatehouse
-            .audit_digests(&history.account_id)
+            .audit_digest_page(&history.account_id, after, first)
             .await
             .map_err(from_app)?;
-        digests
-            .iter()
-            .map(|d| serde_json::to_string(d).map_err(Into::into))
-            .collect()
+        Ok(AuditDigestPage {
+            digests: digests
+                .iter()
+                .map(|d| serde_json::to_string(d).map_err(Into::into))
+                .collect::<Result<_>>()?,
+            next_cursor: next.map(|n| n.to_string()),
+        })
     }
 
     /// Every key that signed (or signs) digests, oldest first, each as its JSON (also served

@@ -797,6 +797,36 @@ impl AuditLog for PgAuditStore {
         rows.iter().map(|row| parse_digest(row.get(0))).collect()
     }
 
+    async fn digest_page(
+        &self,
+        account_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Digest>, Option<u64>), AuditError> {
+        // One more than asked: whether a next page exists.
+        let rows = sqlx::query(
+            "SELECT position, digest FROM audit_digests WHERE account_id = $1 AND position > $2 \
+             ORDER BY position LIMIT $3",
+        )
+        .bind(column_text(account_id))
+        .bind(i64::try_from(after.unwrap_or(0)).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| unavailable("reading audit digests", &e))?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let next = rows
+            .last()
+            .filter(|_| more)
+            .map(|row| u64::try_from(row.get::<i64, _>(0)).unwrap_or(0));
+        let digests = rows
+            .iter()
+            .map(|row| parse_digest(row.get(1)))
+            .collect::<Result<_, _>>()?;
+        Ok((digests, next))
+    }
+
     async fn record_signing_key(&self, key: PublicKey) -> Result<(), AuditError> {
         let text = serde_json::to_string(&key).map_err(|e| unavailable("encoding a signing key", &e))?;
         sqlx::query("INSERT INTO audit_signing_keys (key_id, key) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING")

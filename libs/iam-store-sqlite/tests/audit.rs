@@ -323,3 +323,13 @@ async fn an_index_from_before_the_decided_principal_is_rebuilt_with_it() {
     assert_eq!(log.export(A, None, None).await.unwrap().len(), 40, "nothing twice");
     log.close().await;
 }
+
+/// The digests of a chain read a page at a time are the digests.
+#[tokio::test]
+async fn digest_pages_are_the_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteAuditLog::open(&dir.path().join("audit.db").to_string_lossy(), AuditDurability::Full)
+        .await
+        .unwrap();
+    iam_audit::conformance::digest_pages_are_the_digests(&log).await;
+}

@@ -53,7 +53,9 @@ pub struct VerifyChainArgs {
 const CHAIN: &str = "query($account: String, $after: String) {
   auditChain(accountId: $account, after: $after, first: 5000) { records { position sequence hash record } nextCursor }
 }";
-const DIGESTS: &str = "query($account: String) { auditDigests(accountId: $account) auditSigningKeys }";
+const DIGESTS: &str = "query($account: String, $after: String) {
+  auditDigests(accountId: $account, after: $after, first: 5000) { digests nextCursor } auditSigningKeys
+}";
 const EVENTS: &str = "query($account: String, $after: String) {
   eventChain(accountId: $account, after: $after, first: 10000) { sequence eventHash }
 }";
@@ -72,6 +74,30 @@ fn failed(summary: String) -> ClientError {
     ClientError::Failed {
         pretty: String::new(),
         summary,
+    }
+}
+
+/// Every digest of the account, page after page, and the signing keys: `{"auditDigests": [...],
+/// "auditSigningKeys": [...]}`, each entry a JSON text as the gateway gives it.
+fn signed_material(
+    call: &dyn Fn(&str, Value) -> Result<Value, ClientError>,
+    account: Option<&str>,
+) -> Result<Value, ClientError> {
+    let mut digests: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut data = call(DIGESTS, json!({ "account": account, "after": cursor }))?;
+        let page = &data["auditDigests"];
+        digests.extend(
+            page["digests"]
+                .as_array()
+                .cloned()
+                .ok_or_else(|| malformed("auditDigests"))?,
+        );
+        match page["nextCursor"].as_str().map(str::to_owned) {
+            Some(next) => cursor = Some(next),
+            None => return Ok(json!({ "auditDigests": digests, "auditSigningKeys": data["auditSigningKeys"].take() })),
+        }
     }
 }
 
@@ -101,7 +127,7 @@ pub(crate) fn verify_chain_live(
     };
 
     // Digests first: records stored after this read are simply not covered by them.
-    let signed = call(DIGESTS, json!({ "account": args.account_id }))?;
+    let signed = signed_material(&call, args.account_id.as_deref())?;
     let parse_all = |key: &str| -> Result<Vec<Value>, ClientError> {
         signed[key]
             .as_array()
@@ -249,7 +275,7 @@ pub(crate) fn chain_segment(
         Ok(serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)["data"].take())
     };
     // Digests first, then records: every digest covers records the segment holds.
-    let signed = call(DIGESTS, json!({ "account": account }))?;
+    let signed = signed_material(&call, account)?;
     let mut records: Vec<Value> = Vec::new();
     let mut cursor = after.map(|p| p.to_string());
     loop {

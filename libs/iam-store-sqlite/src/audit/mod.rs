@@ -1113,6 +1113,37 @@ impl AuditLog for SqliteAuditLog {
             .await
     }
 
+    async fn digest_page(
+        &self,
+        account_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Digest>, Option<u64>), AuditError> {
+        self.index_acknowledged().await?;
+        let Some(account) = index::term_ids(&self.reader, &[account_id]).await?.pop().flatten() else {
+            return Ok((Vec::new(), None));
+        };
+        // One more than asked: whether a next page exists.
+        let rows = sqlx::query(
+            "SELECT position, log_offset FROM audit_digests WHERE account = ? AND position > ? \
+             ORDER BY position LIMIT ?",
+        )
+        .bind(account)
+        .bind(i64::try_from(after.unwrap_or(0)).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(|e| unavailable("reading audit digests", &e))?;
+        let mut located: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        let more = located.len() > limit;
+        located.truncate(limit);
+        let next = located
+            .last()
+            .filter(|_| more)
+            .map(|(position, _)| u64::try_from(*position).unwrap_or(0));
+        Ok((self.read_signed(located).await?, next))
+    }
+
     async fn record_signing_key(&self, key: PublicKey) -> Result<(), AuditError> {
         let (done, recorded) = oneshot::channel();
         self.appends
