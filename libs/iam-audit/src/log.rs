@@ -266,3 +266,12 @@ pub trait AuditLog: Send + Sync {
         None
     }
 }
+
+/// One page out of `rows` read one past the page's `limit`, each with its position: the page's
+/// items, and the position to continue after when more follow.
+pub fn page_after<T>(mut rows: Vec<(u64, T)>, limit: usize) -> (Vec<T>, Option<u64>) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = rows.last().filter(|_| more).map(|(position, _)| *position);
+    (rows.into_iter().map(|(_, item)| item).collect(), next)
+}

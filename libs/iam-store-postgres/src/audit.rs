@@ -814,16 +814,18 @@ impl AuditLog for PgAuditStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| unavailable("reading audit digests", &e))?;
-        let more = rows.len() > limit;
-        let rows = &rows[..rows.len().min(limit)];
-        let next = rows
-            .last()
-            .filter(|_| more)
-            .map(|row| u64::try_from(row.get::<i64, _>(0)).unwrap_or(0));
-        let digests = rows
-            .iter()
-            .map(|row| parse_digest(row.get(1)))
-            .collect::<Result<_, _>>()?;
+        let (texts, next) = iam_audit::log::page_after(
+            rows.iter()
+                .map(|row| {
+                    (
+                        u64::try_from(row.get::<i64, _>(0)).unwrap_or(0),
+                        row.get::<String, _>(1),
+                    )
+                })
+                .collect(),
+            limit,
+        );
+        let digests = texts.iter().map(|text| parse_digest(text)).collect::<Result<_, _>>()?;
         Ok((digests, next))
     }
 

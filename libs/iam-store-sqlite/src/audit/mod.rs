@@ -1134,13 +1134,15 @@ impl AuditLog for SqliteAuditLog {
         .fetch_all(&self.reader)
         .await
         .map_err(|e| unavailable("reading audit digests", &e))?;
-        let mut located: Vec<(i64, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-        let more = located.len() > limit;
-        located.truncate(limit);
-        let next = located
-            .last()
-            .filter(|_| more)
-            .map(|(position, _)| u64::try_from(*position).unwrap_or(0));
+        let (located, next) = iam_audit::log::page_after(
+            rows.iter()
+                .map(|row| {
+                    let (position, offset): (i64, i64) = (row.get(0), row.get(1));
+                    (u64::try_from(position).unwrap_or(0), (position, offset))
+                })
+                .collect(),
+            limit,
+        );
         Ok((self.read_signed(located).await?, next))
     }
 

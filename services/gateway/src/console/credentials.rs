@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::pages::{self, CredentialRow, Notice};
-use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, CsrfForm, Signed};
+use super::{page, run, signed_change, signed_in, to_signin, CsrfForm, Signed};
 use crate::Gateway;
 
 const REPORT: &str = "{ credentialReport { csv generatedTime } }";
@@ -80,12 +80,10 @@ pub(super) async fn generate(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
+    let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
     };
-    if !csrf_holds(&signed, &form.csrf) {
-        return csrf_refused();
-    }
     let generated = run(
         &gateway,
         &signed.caller,

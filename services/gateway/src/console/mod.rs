@@ -590,6 +590,17 @@ fn csrf_holds(signed: &Signed, token: &str) -> bool {
     same_secret(&signed.csrf, token)
 }
 
+/// The session of a change: signed in, and the form carries the session's CSRF token; or the
+/// answer to give instead (to the sign-in page, or refused).
+fn signed_change(gateway: &Gateway, headers: &HeaderMap, peer: SocketAddr, csrf: &str) -> Result<Signed, Response> {
+    let signed = signed_in(gateway, headers, peer).ok_or_else(to_signin)?;
+    if csrf_holds(&signed, csrf) {
+        Ok(signed)
+    } else {
+        Err(csrf_refused())
+    }
+}
+
 /// A change that did not carry the session's CSRF token: nothing was done.
 fn csrf_refused() -> Response {
     page(
@@ -607,12 +618,10 @@ async fn signout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
+    let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
     };
-    if !csrf_holds(&signed, &form.csrf) {
-        return csrf_refused();
-    }
     gateway.console.lock().remove(&signed.id);
     let mut response = Redirect::to("/console/signin").into_response();
     response.headers_mut().insert(header::SET_COOKIE, cleared_cookie());
@@ -768,12 +777,10 @@ async fn create_user(
     headers: HeaderMap,
     Form(form): Form<CreateUserForm>,
 ) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
+    let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
     };
-    if !csrf_holds(&signed, &form.csrf) {
-        return csrf_refused();
-    }
     let path = Some(form.path.trim()).filter(|p| !p.is_empty());
     let created = run(
         &gateway,

@@ -578,13 +578,79 @@ pub(super) fn audit_event(
 }
 
 fn user_action(frame: &Frame<'_>, name: &str, intent: &str, label: &str, extra: Option<(&str, &str)>) -> Markup {
+    entity_action(frame, USER_DETAIL, name, intent, label, extra)
+}
+
+/// Where a user's changes are posted.
+const USER_DETAIL: &str = "/console/users/detail";
+
+/// A form of one field that posts `intent` about the entity `name` to `action`.
+fn one_field_form(
+    frame: &Frame<'_>,
+    action: &str,
+    name: &str,
+    id: &str,
+    intent: &str,
+    field: (&str, &str),
+    button: &str,
+) -> Markup {
+    let (field, label) = field;
     html! {
-        form.inline method="post" action="/console/users/detail" {
+        form method="post" action=(action) id=(id) {
             input type="hidden" name="csrf" value=(frame.csrf);
             input type="hidden" name="name" value=(name);
             input type="hidden" name="intent" value=(intent);
-            @if let Some((field, value)) = extra { input type="hidden" name=(field) value=(value); }
-            button type="submit" data-intent=(intent) { (label) }
+            label { (label) input name=(field) required maxlength="2048"; }
+            button type="submit" { (button) }
+        }
+    }
+}
+
+/// What a user's or role's changes may be, for [`boundary_and_tags`].
+struct Changes {
+    set_boundary: bool,
+    remove_boundary: bool,
+    tag: bool,
+    untag: bool,
+}
+
+/// A user's or role's permissions boundary and tags, each with the changes the principal could
+/// make.
+fn boundary_and_tags(
+    frame: &Frame<'_>,
+    action: &str,
+    name: &str,
+    entity: &serde_json::Value,
+    whose: &str,
+    may: &Changes,
+) -> Markup {
+    html! {
+        h2 { "Permissions boundary" }
+        @match entity["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {
+            Some(boundary) => { p id="boundary" { (boundary) " "
+                @if may.remove_boundary { (entity_action(frame, action, name, "remove-boundary", "Remove", None)) } } }
+            None => { p id="boundary" { "None: the " (whose) " policies alone decide." } }
+        }
+        @if may.set_boundary {
+            (one_field_form(frame, action, name, "set-boundary", "set-boundary", ("policy_arn", "Boundary policy ARN"), "Set boundary"))
+        }
+        h2 { "Tags" }
+        ul id="tags" {
+            @for tag in entity["tags"].as_array().into_iter().flatten() {
+                @let key = tag["key"].as_str().unwrap_or_default();
+                li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " "
+                    @if may.untag { (entity_action(frame, action, name, "untag", "Remove", Some(("tag_key", key)))) } }
+            }
+        }
+        @if may.tag {
+            form method="post" action=(action) id="add-tag" {
+                input type="hidden" name="csrf" value=(frame.csrf);
+                input type="hidden" name="name" value=(name);
+                input type="hidden" name="intent" value="tag";
+                label { "Key" input name="tag_key" required maxlength="128"; }
+                label { "Value" input name="tag_value" maxlength="256"; }
+                button type="submit" { "Add tag" }
+            }
         }
     }
 }
@@ -623,56 +689,17 @@ pub(super) fn user(
                         }
                     }
                     @if frame.may("iam:AttachUserPolicy") {
-                        form method="post" action="/console/users/detail" id="attach-policy" {
-                            input type="hidden" name="csrf" value=(frame.csrf);
-                            input type="hidden" name="name" value=(name);
-                            input type="hidden" name="intent" value="attach";
-                            label { "Policy ARN" input name="policy_arn" required placeholder="arn:aws:iam::aws:policy/ReadOnlyAccess"; }
-                            button type="submit" { "Attach" }
-                        }
+                        (one_field_form(frame, USER_DETAIL, name, "attach-policy", "attach", ("policy_arn", "Policy ARN"), "Attach"))
                     } @else { (read_only("attach policies to users")) }
                     @if frame.may("iam:UpdateUser") {
-                        form method="post" action="/console/users/detail" id="rename" {
-                            input type="hidden" name="csrf" value=(frame.csrf);
-                            input type="hidden" name="name" value=(name);
-                            input type="hidden" name="intent" value="rename";
-                            label { "New name" input name="new_name" required maxlength="64"; }
-                            button type="submit" { "Rename" }
-                        }
+                        (one_field_form(frame, USER_DETAIL, name, "rename", "rename", ("new_name", "New name"), "Rename"))
                     }
-                    h2 { "Permissions boundary" }
-                    @match user["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {
-                        Some(boundary) => { p id="boundary" { (boundary) " "
-                            @if frame.may("iam:DeleteUserPermissionsBoundary") { (user_action(frame, name, "remove-boundary", "Remove", None)) } } }
-                        None => { p id="boundary" { "None: the user's policies alone decide." } }
-                    }
-                    @if frame.may("iam:PutUserPermissionsBoundary") {
-                        form method="post" action="/console/users/detail" id="set-boundary" {
-                            input type="hidden" name="csrf" value=(frame.csrf);
-                            input type="hidden" name="name" value=(name);
-                            input type="hidden" name="intent" value="set-boundary";
-                            label { "Boundary policy ARN" input name="policy_arn" required; }
-                            button type="submit" { "Set boundary" }
-                        }
-                    }
-                    h2 { "Tags" }
-                    ul id="tags" {
-                        @for tag in user["tags"].as_array().into_iter().flatten() {
-                            @let key = tag["key"].as_str().unwrap_or_default();
-                            li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " "
-                                @if frame.may("iam:UntagUser") { (user_action(frame, name, "untag", "Remove", Some(("tag_key", key)))) } }
-                        }
-                    }
-                    @if frame.may("iam:TagUser") {
-                        form method="post" action="/console/users/detail" id="add-tag" {
-                            input type="hidden" name="csrf" value=(frame.csrf);
-                            input type="hidden" name="name" value=(name);
-                            input type="hidden" name="intent" value="tag";
-                            label { "Key" input name="tag_key" required maxlength="128"; }
-                            label { "Value" input name="tag_value" maxlength="256"; }
-                            button type="submit" { "Add tag" }
-                        }
-                    }
+                    (boundary_and_tags(frame, USER_DETAIL, name, &user, "user's", &Changes {
+                        set_boundary: frame.may("iam:PutUserPermissionsBoundary"),
+                        remove_boundary: frame.may("iam:DeleteUserPermissionsBoundary"),
+                        tag: frame.may("iam:TagUser"),
+                        untag: frame.may("iam:UntagUser"),
+                    }))
                     h2 { "Groups" }
                     ul { @for group in user["groups"]["nodes"].as_array().into_iter().flatten() { li { (group["groupName"].as_str().unwrap_or_default()) } } }
                     h2 { "Access keys" }
@@ -859,15 +886,7 @@ pub(super) fn entity_detail(
         EntityKind::Role => ("Role", "/console/roles/detail"),
     };
     let field_form = |id: &str, intent: &str, field: &str, label: &str, button: &str| {
-        html! {
-            form method="post" action=(action) id=(id) {
-                input type="hidden" name="csrf" value=(frame.csrf);
-                input type="hidden" name="name" value=(name);
-                input type="hidden" name="intent" value=(intent);
-                label { (label) input name=(field) required; }
-                button type="submit" { (button) }
-            }
-        }
+        one_field_form(frame, action, name, id, intent, (field, label), button)
     };
     let may = |verb: &str, suffix: &str| frame.may(&kind.action(verb, suffix));
     layout(
@@ -919,33 +938,12 @@ pub(super) fn entity_detail(
                         (field_form("attach-policy", "attach", "policy_arn", "Policy ARN", "Attach"))
                     } @else { (read_only(&format!("attach policies to {}s", noun.to_lowercase()))) }
                     @if kind == EntityKind::Role {
-                        h2 { "Permissions boundary" }
-                        @match entity["permissionsBoundary"]["permissionsBoundaryArn"].as_str() {
-                            Some(boundary) => { p id="boundary" { (boundary) " "
-                                @if frame.may("iam:DeleteRolePermissionsBoundary") { (entity_action(frame, action, name, "remove-boundary", "Remove", None)) } } }
-                            None => { p id="boundary" { "None: the role's policies alone decide." } }
-                        }
-                        @if frame.may("iam:PutRolePermissionsBoundary") {
-                            (field_form("set-boundary", "set-boundary", "policy_arn", "Boundary policy ARN", "Set boundary"))
-                        }
-                        h2 { "Tags" }
-                        ul id="tags" {
-                            @for tag in entity["tags"].as_array().into_iter().flatten() {
-                                @let key = tag["key"].as_str().unwrap_or_default();
-                                li { code { (key) } " = " (tag["value"].as_str().unwrap_or_default()) " "
-                                    @if frame.may("iam:UntagRole") { (entity_action(frame, action, name, "untag", "Remove", Some(("tag_key", key)))) } }
-                            }
-                        }
-                        @if frame.may("iam:TagRole") {
-                            form method="post" action=(action) id="add-tag" {
-                                input type="hidden" name="csrf" value=(frame.csrf);
-                                input type="hidden" name="name" value=(name);
-                                input type="hidden" name="intent" value="tag";
-                                label { "Key" input name="tag_key" required maxlength="128"; }
-                                label { "Value" input name="tag_value" maxlength="256"; }
-                                button type="submit" { "Add tag" }
-                            }
-                        }
+                        (boundary_and_tags(frame, action, name, &entity, "role's", &Changes {
+                            set_boundary: frame.may("iam:PutRolePermissionsBoundary"),
+                            remove_boundary: frame.may("iam:DeleteRolePermissionsBoundary"),
+                            tag: frame.may("iam:TagRole"),
+                            untag: frame.may("iam:UntagRole"),
+                        }))
                     }
                     @if may("Delete", "") {
                         h2 { "Delete" }

@@ -12,7 +12,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::pages::{self, Notice};
-use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
+use super::{page, run, signed_change, signed_in, to_signin, Signed};
 use crate::Gateway;
 
 const USER: &str = "query($name: String!) { user(userName: $name) {
@@ -89,12 +89,10 @@ pub(super) async fn change(
     headers: HeaderMap,
     Form(form): Form<UserForm>,
 ) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
+    let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
     };
-    if !csrf_holds(&signed, &form.csrf) {
-        return csrf_refused();
-    }
     let name = form.name.trim();
     let done = |text: String| Ok::<_, String>(text);
     let result = match form.intent.as_str() {
