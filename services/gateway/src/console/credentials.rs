@@ -82,7 +82,7 @@ pub(super) async fn generate(
 ) -> Response {
     let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
         Ok(signed) => signed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let generated = run(
         &gateway,

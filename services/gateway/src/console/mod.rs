@@ -592,12 +592,17 @@ fn csrf_holds(signed: &Signed, token: &str) -> bool {
 
 /// The session of a change: signed in, and the form carries the session's CSRF token; or the
 /// answer to give instead (to the sign-in page, or refused).
-fn signed_change(gateway: &Gateway, headers: &HeaderMap, peer: SocketAddr, csrf: &str) -> Result<Signed, Response> {
-    let signed = signed_in(gateway, headers, peer).ok_or_else(to_signin)?;
+fn signed_change(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    csrf: &str,
+) -> Result<Signed, Box<Response>> {
+    let signed = signed_in(gateway, headers, peer).ok_or_else(|| Box::new(to_signin()))?;
     if csrf_holds(&signed, csrf) {
         Ok(signed)
     } else {
-        Err(csrf_refused())
+        Err(Box::new(csrf_refused()))
     }
 }
 
@@ -620,7 +625,7 @@ async fn signout(
 ) -> Response {
     let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
         Ok(signed) => signed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     gateway.console.lock().remove(&signed.id);
     let mut response = Redirect::to("/console/signin").into_response();
@@ -779,7 +784,7 @@ async fn create_user(
 ) -> Response {
     let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
         Ok(signed) => signed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let path = Some(form.path.trim()).filter(|p| !p.is_empty());
     let created = run(

@@ -91,7 +91,7 @@ pub(super) async fn change(
 ) -> Response {
     let signed = match signed_change(&gateway, &headers, peer, &form.csrf) {
         Ok(signed) => signed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let name = form.name.trim();
     let done = |text: String| Ok::<_, String>(text);
