@@ -393,7 +393,12 @@ fn the_console_signs_in_changes_refuses_and_shows_the_audit_history_in_a_browser
     assert_eq!(seen["groups"], json!(["auditors"]), "{seen}");
     assert_eq!(seen["members"], json!(["console-made"]), "{seen}");
     assert_eq!(seen["group_attached"], json!(["ReadOnlyAccess"]), "{seen}");
+    assert_eq!(seen["group_renamed"], "Group: auditors-eu", "{seen}");
     assert_eq!(seen["groups_after_delete"], json!([]), "{seen}");
+    assert!(
+        seen["role_description"].as_str().unwrap().contains("Runs the web tier"),
+        "{seen}"
+    );
     assert_eq!(seen["trust_notice"], "Trust policy updated.", "{seen}");
     assert!(
         seen["trust_now"].as_str().unwrap().contains("lambda.amazonaws.com"),

@@ -241,6 +241,8 @@ try:
     fill("attach-policy", {"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
     seen["members"] = [li.text.split(" ")[0] for li in driver.find_elements(By.CSS_SELECTOR, "#members li")]
     seen["group_attached"] = [li.text.split(" ")[0] for li in driver.find_elements(By.CSS_SELECTOR, "#attached li")]
+    fill("rename", {"new_name": "auditors-eu"})
+    seen["group_renamed"] = text("h1")
     submit(driver.find_element(By.CSS_SELECTOR, "#members button[data-intent=remove-member]"))
     submit(driver.find_element(By.CSS_SELECTOR, "#attached button[data-intent=detach]"))
     submit(driver.find_element(By.CSS_SELECTOR, "button[data-intent=delete]"))
@@ -257,6 +259,9 @@ try:
     seen["trust_notice"] = text(".notice")
     seen["trust_now"] = driver.find_element(By.ID, "trust_policy").get_attribute("value")
 
+    # The role's description.
+    fill("describe", {"description": "Runs the web tier"})
+    seen["role_description"] = text("#description")
     # The role's tags and permissions boundary.
     fill("add-tag", {"tag_key": "tier", "tag_value": "web"})
     seen["role_tags"] = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tags li code")]

@@ -24,7 +24,7 @@ async fn render(gateway: &Gateway, signed: &Signed, kind: EntityKind, name: &str
             "query($n: String!) { entity: group(groupName: $n) { arn attachedPolicies { policyName policyArn } users(first: 100) { nodes { userName } } } }"
         }
         EntityKind::Role => {
-            "query($n: String!) { entity: role(roleName: $n) { arn assumeRolePolicyDocument attachedPolicies { policyName policyArn } tags { key value } permissionsBoundary { permissionsBoundaryArn } } }"
+            "query($n: String!) { entity: role(roleName: $n) { arn description maxSessionDuration assumeRolePolicyDocument attachedPolicies { policyName policyArn } tags { key value } permissionsBoundary { permissionsBoundaryArn } } }"
         }
     };
     let entity = run(gateway, &signed.caller, query, json!({"n": name}))
@@ -63,8 +63,8 @@ pub(super) struct DetailForm {
     #[serde(default)]
     csrf: String,
     name: String,
-    /// `attach`, `detach`, `add-member`, `remove-member`, `delete`, and for a role `trust`,
-    /// `tag`, `untag`, `set-boundary` or `remove-boundary`.
+    /// `attach`, `detach`, `delete`; for a group `add-member`, `remove-member` or `rename`; for
+    /// a role `trust`, `describe`, `tag`, `untag`, `set-boundary` or `remove-boundary`.
     intent: String,
     #[serde(default)]
     policy_arn: String,
@@ -76,6 +76,10 @@ pub(super) struct DetailForm {
     tag_key: String,
     #[serde(default)]
     tag_value: String,
+    #[serde(default)]
+    new_name: String,
+    #[serde(default)]
+    description: String,
 }
 
 async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: DetailForm) -> Response {
@@ -145,6 +149,31 @@ async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: Deta
         )
         .await
         .map(|_| "Trust policy updated.".to_owned()),
+        (EntityKind::Group, "rename") => {
+            let new_name = form.new_name.trim();
+            let renamed = run(
+                gateway,
+                &signed.caller,
+                &mutation("updateGroup", "newGroupName"),
+                json!({"n": name, "x": new_name}),
+            )
+            .await;
+            return match renamed {
+                Ok(_) => {
+                    let notice = Notice::Done(format!("Renamed {name} to {new_name}."));
+                    render(gateway, signed, kind, new_name, Some(notice)).await
+                }
+                Err(refusal) => render(gateway, signed, kind, name, Some(Notice::Refused(refusal))).await,
+            };
+        }
+        (EntityKind::Role, "describe") => run(
+            gateway,
+            &signed.caller,
+            &mutation("updateRole", "description"),
+            json!({"n": name, "x": form.description.trim()}),
+        )
+        .await
+        .map(|_| "Description updated.".to_owned()),
         (EntityKind::Role, "tag") => run(
             gateway,
             &signed.caller,

@@ -898,7 +898,15 @@ pub(super) fn entity_detail(
             @match entity {
                 Ok(entity) => {
                     p.arn { (entity["arn"].as_str().unwrap_or_default()) }
+                    @if kind == EntityKind::Group && frame.may("iam:UpdateGroup") {
+                        (field_form("rename", "rename", "new_name", "New name", "Rename"))
+                    }
                     @if kind == EntityKind::Role {
+                        p id="description" { "Description: " (entity["description"].as_str().unwrap_or("none"))
+                            " · longest session: " (entity["maxSessionDuration"].as_i64().unwrap_or(3600)) " s" }
+                        @if frame.may("iam:UpdateRole") {
+                            (field_form("describe", "describe", "description", "Description", "Update the description"))
+                        }
                         h2 { "Trust policy" }
                         @let trust = serde_json::from_str::<serde_json::Value>(entity["assumeRolePolicyDocument"].as_str().unwrap_or("{}"))
                             .ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_default();
