@@ -109,6 +109,24 @@ impl ApiCaller {
     }
 }
 
+/// Why the caller's kind of session may not call `action` at all, whatever its policies say:
+/// AWS lets credentials from GetSessionToken call IAM only when MFA was part of the request, and
+/// a federated user (GetFederationToken) never.
+fn session_barred_from(caller: &ApiCaller, action: &str) -> Option<&'static str> {
+    let session = caller.session.as_deref()?;
+    let why = match session.kind {
+        SessionKind::UserSession if !session.mfa_authenticated => {
+            "because credentials from GetSessionToken without MFA cannot call the IAM API"
+        }
+        SessionKind::FederatedUser => "because credentials from GetFederationToken cannot call the IAM API",
+        _ => return None,
+    };
+    action
+        .get(..4)
+        .is_some_and(|service| service.eq_ignore_ascii_case("iam:"))
+        .then_some(why)
+}
+
 /// `User: <arn> is not authorized to perform: <action> on resource: <arn> <why>`, as AWS words it.
 fn access_denied(caller: &ApiCaller, action: &str, resource: &str, why: &str) -> AppError {
     AppError::new(
@@ -136,33 +154,8 @@ impl Gatehouse {
         keys: &[(String, iam_policy::ContextValue)],
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        // AWS: credentials from GetSessionToken call IAM only when MFA was part of the request.
-        if caller
-            .session
-            .as_deref()
-            .is_some_and(|s| s.kind == SessionKind::UserSession && !s.mfa_authenticated)
-            && action.to_ascii_lowercase().starts_with("iam:")
-        {
-            return Err(access_denied(
-                caller,
-                action,
-                resource,
-                "because credentials from GetSessionToken without MFA cannot call the IAM API",
-            ));
-        }
-        // AWS: a federated user (GetFederationToken) cannot call the IAM API at all.
-        if caller
-            .session
-            .as_deref()
-            .is_some_and(|s| s.kind == SessionKind::FederatedUser)
-            && action.to_ascii_lowercase().starts_with("iam:")
-        {
-            return Err(access_denied(
-                caller,
-                action,
-                resource,
-                "because credentials from GetFederationToken cannot call the IAM API",
-            ));
+        if let Some(why) = session_barred_from(caller, action) {
+            return Err(access_denied(caller, action, resource, why));
         }
         let principal = caller_principal(model, caller).ok_or_else(|| {
             AppError::new(
@@ -652,15 +645,11 @@ impl Gatehouse {
             .ok()
             .filter(|_| !self.is_suspended(&caller.account_id))
             .and_then(|model| caller_principal(&model, caller));
-        // AWS: credentials from GetSessionToken without MFA, and federation tokens, never call IAM.
-        let iam_barred = caller.session.as_deref().is_some_and(|s| {
-            s.kind == SessionKind::FederatedUser || (s.kind == SessionKind::UserSession && !s.mfa_authenticated)
-        });
         actions
             .iter()
             .map(|action| {
                 principal.as_ref().is_some_and(|p| p.could_be_allowed(action))
-                    && !(iam_barred && action.to_ascii_lowercase().starts_with("iam:"))
+                    && session_barred_from(caller, action).is_none()
             })
             .collect()
     }

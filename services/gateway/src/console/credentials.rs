@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::pages::{self, CredentialRow, Notice};
-use super::{page, run, signed_change, signed_in, to_signin, CsrfForm, Signed};
+use super::{page, run, signed_change, CsrfForm, Signed};
 use crate::Gateway;
 
 const REPORT: &str = "{ credentialReport { csv generatedTime } }";
@@ -29,15 +29,7 @@ pub(super) struct ReportQuery {
     only: String,
 }
 
-pub(super) async fn show(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<ReportQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn show(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<ReportQuery>) -> Response {
     render(&gateway, &signed, query.only == "findings", None).await
 }
 
@@ -104,14 +96,7 @@ pub(super) async fn generate(
 }
 
 /// `GET /console/credentials.csv`: the report as AWS writes it.
-pub(super) async fn download(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn download(State(gateway): State<Gateway>, signed: Signed) -> Response {
     match run(&gateway, &signed.caller, REPORT, json!({})).await {
         Ok(data) => {
             let csv = data["credentialReport"]["csv"].as_str().unwrap_or_default().to_owned();

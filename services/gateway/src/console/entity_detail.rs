@@ -1,16 +1,14 @@
 //! A group's page (members, attached policies) and a role's page (trust policy, attached
 //! policies): each change is the API's mutation as the signed-in principal.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::pages::{self, EntityKind, Notice};
-use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
+use super::{csrf_holds, csrf_refused, page, run, Signed};
 use crate::Gateway;
 
 #[derive(Deserialize)]
@@ -36,26 +34,14 @@ async fn render(gateway: &Gateway, signed: &Signed, kind: EntityKind, name: &str
 
 pub(super) async fn group(
     State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    signed: Signed,
     Query(query): Query<DetailQuery>,
 ) -> Response {
-    match signed_in(&gateway, &headers, peer) {
-        Some(signed) => render(&gateway, &signed, EntityKind::Group, &query.name, None).await,
-        None => to_signin(),
-    }
+    render(&gateway, &signed, EntityKind::Group, &query.name, None).await
 }
 
-pub(super) async fn role(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<DetailQuery>,
-) -> Response {
-    match signed_in(&gateway, &headers, peer) {
-        Some(signed) => render(&gateway, &signed, EntityKind::Role, &query.name, None).await,
-        None => to_signin(),
-    }
+pub(super) async fn role(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<DetailQuery>) -> Response {
+    render(&gateway, &signed, EntityKind::Role, &query.name, None).await
 }
 
 #[derive(Deserialize)]
@@ -234,24 +220,16 @@ async fn change(gateway: &Gateway, signed: &Signed, kind: EntityKind, form: Deta
 
 pub(super) async fn change_group(
     State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    signed: Signed,
     Form(form): Form<DetailForm>,
 ) -> Response {
-    match signed_in(&gateway, &headers, peer) {
-        Some(signed) => change(&gateway, &signed, EntityKind::Group, form).await,
-        None => to_signin(),
-    }
+    change(&gateway, &signed, EntityKind::Group, form).await
 }
 
 pub(super) async fn change_role(
     State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    signed: Signed,
     Form(form): Form<DetailForm>,
 ) -> Response {
-    match signed_in(&gateway, &headers, peer) {
-        Some(signed) => change(&gateway, &signed, EntityKind::Role, form).await,
-        None => to_signin(),
-    }
+    change(&gateway, &signed, EntityKind::Role, form).await
 }

@@ -235,6 +235,21 @@ struct Signed {
     may: pages::Permits,
 }
 
+/// The request's live session, as a page handler takes it: a request without one is sent to the
+/// sign-in page before the handler runs.
+impl axum::extract::FromRequestParts<Gateway> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, gateway: &Gateway) -> Result<Self, Response> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer)
+            .ok_or_else(to_signin)?;
+        signed_in(gateway, &parts.headers, peer).ok_or_else(to_signin)
+    }
+}
+
 impl Signed {
     fn frame(&self) -> pages::Frame<'_> {
         pages::Frame {
@@ -729,15 +744,7 @@ async fn list_named(
     Ok((rows, next))
 }
 
-async fn users(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<UsersQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+async fn users(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<UsersQuery>) -> Response {
     users_page(&gateway, &signed, &query, None, StatusCode::OK).await
 }
 
@@ -838,15 +845,7 @@ const AUDIT: &str = "query($filter: AuditEventFilter, $after: String, $first: In
   }
 }";
 
-async fn audit(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+async fn audit(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<AuditQuery>) -> Response {
     let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
     let instant = |value: &str| -> Result<Option<String>, String> {
         let value = value.trim();
@@ -991,15 +990,7 @@ const REPLAY: &str = "query($id: String!, $at: ReplayAt!) { auditEvent(eventID: 
   replay(at: $at) { decision recordedDecision matches exact statementsAdded statementsRemoved accountSequence errorMessage } } }";
 
 /// One record: its CloudTrail JSON and, for a decision, a replay on the state then or now.
-async fn audit_event(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<EventQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+async fn audit_event(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<EventQuery>) -> Response {
     let frame = signed.frame();
     let record = match run(&gateway, &signed.caller, EVENT, json!({"id": query.id})).await {
         Ok(data) if data["auditEvent"].is_null() => {

@@ -3,28 +3,19 @@
 //! allow). Read through the API's Organizations queries as the signed-in principal; the walk is
 //! bounded, so a large organization shows its first nodes and says so.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::pages::{self, OrgNode};
-use super::{page, run, signed_in, to_signin, Signed};
+use super::{page, run, Signed};
 use crate::Gateway;
 
 /// Nodes shown at most.
 const MAX_NODES: usize = 300;
 
-pub(super) async fn show(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn show(State(gateway): State<Gateway>, signed: Signed) -> Response {
     let frame = signed.frame();
     let tree = walk(&gateway, &signed).await;
     page(StatusCode::OK, pages::organization(&frame, tree))

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::pages::{self, Frame, Notice};
-use super::{csrf_holds, csrf_refused, page, run, signed_in, to_signin, Signed};
+use super::{csrf_holds, csrf_refused, page, run, signed_in, Signed};
 use crate::Gateway;
 
 /// The largest document the editor takes (AWS's managed policy limit).
@@ -42,15 +42,7 @@ pub(super) struct ListQuery {
     scope: String,
 }
 
-pub(super) async fn list(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<ListQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn list(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<ListQuery>) -> Response {
     let scope = match query.scope.as_str() {
         "AWS" => "AWS",
         "ALL" => "ALL",
@@ -101,15 +93,7 @@ pub(super) struct EditQuery {
 }
 
 /// The editor, on an existing policy's default version or on a new document.
-pub(super) async fn edit(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<EditQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn edit(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<EditQuery>) -> Response {
     let mut draft = Draft {
         arn: query.arn.clone().filter(|a| !a.is_empty()),
         name: String::new(),
@@ -258,15 +242,7 @@ pub(super) struct EditForm {
     intent: String,
 }
 
-pub(super) async fn submit(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(form): Form<EditForm>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn submit(State(gateway): State<Gateway>, signed: Signed, Form(form): Form<EditForm>) -> Response {
     if !csrf_holds(&signed, &form.csrf) {
         return csrf_refused();
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::pages::{self, Notice};
-use super::{page, run, signed_change, signed_in, to_signin, Signed};
+use super::{page, run, signed_change, Signed};
 use crate::Gateway;
 
 const USER: &str = "query($name: String!) { user(userName: $name) {
@@ -29,15 +29,7 @@ pub(super) struct UserQuery {
     name: String,
 }
 
-pub(super) async fn show(
-    State(gateway): State<Gateway>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(query): Query<UserQuery>,
-) -> Response {
-    let Some(signed) = signed_in(&gateway, &headers, peer) else {
-        return to_signin();
-    };
+pub(super) async fn show(State(gateway): State<Gateway>, signed: Signed, Query(query): Query<UserQuery>) -> Response {
     render(&gateway, &signed, &query.name, None, None).await
 }
 
