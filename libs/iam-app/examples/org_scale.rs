@@ -438,7 +438,7 @@ fn sample(account: &str, seed: u64) -> Sample {
 /// `Gatehouse::organization_keys` for a request in the principal's own account: the account's
 /// guardrails, and the organization condition keys.
 fn organization_keys(gatehouse: &Gatehouse, account: &str, context: &mut Context) -> Option<Arc<AccountGuardrails>> {
-    gatehouse.organization_keys(account, account, context).0
+    gatehouse.own_organization_keys(account, context)
 }
 
 /// The application's path (`access::decide` without the caller check and the record): the

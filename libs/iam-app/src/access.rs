@@ -468,11 +468,12 @@ impl Gatehouse {
         for request in requests {
             // The resource's account's guardrails (its RCPs): the principal's own unless another
             // account owns the resource.
-            let owner = match request.resource_owner.as_deref() {
-                Some(owner) if owner != caller.account_id => self.guardrails_of(owner),
-                _ => own.clone(),
+            let other_owner = match request.resource_owner.as_deref() {
+                Some(owner) if owner != caller.account_id => Some(self.guardrails_of(owner)),
+                _ => None,
             };
-            let outcome = decide(self, &model, caller, request, (own.as_deref(), owner.as_deref()), now);
+            let owner = other_owner.as_ref().map_or(own.as_deref(), |owner| owner.as_deref());
+            let outcome = decide(self, &model, caller, request, (own.as_deref(), owner), now);
             let event_id = uuid::Uuid::now_v7().to_string();
             // The decided principal came with the outcome; only a refusal looks it up again.
             let refused_principal = match &outcome {
@@ -498,7 +499,6 @@ impl Gatehouse {
                 organization_id: organization,
                 organization_sequence: own.as_ref().map(|g| g.organization_sequence),
                 resource_organization: owner
-                    .as_deref()
                     .filter(|o| Some(o.organization_id.as_str()) != organization)
                     .map(|o| (o.organization_id.as_str(), o.organization_sequence)),
             })?);
@@ -692,7 +692,7 @@ pub(crate) fn evaluate_access(
         iam_policy::Decision {
             effect: DecisionEffect::ImplicitDeny,
             matched: Vec::new(),
-            guardrails: Vec::new(),
+            guardrails: Default::default(),
             details: iam_policy::DecisionDetails::default(),
         }
     } else {
@@ -709,6 +709,6 @@ pub(crate) fn evaluate_access(
     };
     // The organization's statements that let it through are part of what it rests on.
     let mut matched = std::mem::take(&mut decision.matched);
-    matched.append(&mut decision.guardrails);
+    matched.extend(decision.guardrails.iter().cloned());
     Ok((decision.effect, matched, principal))
 }

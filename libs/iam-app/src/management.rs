@@ -184,7 +184,7 @@ impl Gatehouse {
         for (key, value) in keys {
             context.insert(key, value.clone());
         }
-        let (own, _) = self.organization_keys(&caller.account_id, &caller.account_id, &mut context);
+        let own = self.own_organization_keys(&caller.account_id, &mut context);
         if own.as_deref().is_some_and(|g| g.suspended) {
             return Err(access_denied(caller, action, resource, "because the account is closed"));
         }

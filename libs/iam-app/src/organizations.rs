@@ -596,7 +596,7 @@ pub(crate) fn insert_organization_keys(
     owner: Option<&AccountGuardrails>,
     resource_account: &str,
 ) {
-    context.set_organizations(own.map(|g| g.org_keys.clone()), owner.map(|g| g.org_keys.clone()));
+    context.set_organizations(own.map(|g| &g.org_keys), owner.map(|g| &g.org_keys));
     context.insert_lowercase(
         "aws:resourceaccount",
         iam_policy::ContextValue::single(resource_account),
@@ -656,6 +656,18 @@ impl Gatehouse {
             model
         };
         model.guardrails_of(account_id)
+    }
+
+    /// [`Gatehouse::organization_keys`] for a request on the principal's own account: the
+    /// guardrails of that account.
+    pub fn own_organization_keys(
+        &self,
+        account: &str,
+        context: &mut iam_policy::Context,
+    ) -> Option<Arc<AccountGuardrails>> {
+        let own = self.guardrails_of(account);
+        insert_organization_keys(context, own.as_deref(), own.as_deref(), account);
+        own
     }
 
     /// Sets the organization condition keys of a request (`aws:PrincipalOrgID`,

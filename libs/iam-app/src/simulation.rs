@@ -79,7 +79,7 @@ pub fn simulate_principal(
     let extra = context_from_entries(&input.context_entries).map_err(policy_error)?;
     let mut context = model.request_context(&principal, &RequestFacts::default(), Utc::now());
     let account = principal.caller.account.to_string();
-    let (own, _) = gatehouse.organization_keys(&account, &account, &mut context);
+    let own = gatehouse.own_organization_keys(&account, &mut context);
     for (key, value) in extra.iter() {
         context.insert(key, value.clone());
     }

@@ -170,7 +170,7 @@ pub fn authorize_guarded(
             return Decision {
                 effect: DecisionEffect::Allowed,
                 matched: Vec::new(),
-                guardrails: Vec::new(),
+                guardrails: Default::default(),
                 details: DecisionDetails {
                     allowed_by_identity: true,
                     ..DecisionDetails::default()

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::CompiledCondition;
-use crate::context::{Caller, Context, PrincipalKind};
+use crate::context::{same_bytes, Caller, Context, PrincipalKind};
 use crate::error::PolicyError;
 use crate::model::{Effect, PrincipalSet, PrincipalType, Statement};
 use crate::parse::ParsedPolicy;
@@ -107,44 +107,64 @@ impl ResourceMatcher {
 }
 
 /// A compiled `Action`/`NotAction` list over lowercased actions. Long lists (AWS's region SCP
-/// names 45 global services in its `NotAction`) are matched by hashing, not pattern by pattern:
-/// exact names in one set, `service:*` in another, only the other wildcards as globs.
+/// names 45 global services in its `NotAction`) are matched by one lookup of the action's
+/// service, not pattern by pattern; short lists are scanned.
 #[derive(Debug, Clone, Default)]
 struct ActionMatcher {
     /// A `*` entry: every action.
     any: bool,
-    /// Lowercased `service:action` names without wildcards.
-    exact: FxHashSet<Box<str>>,
-    /// Lowercased services of `service:*` entries.
-    services: FxHashSet<Box<str>>,
-    /// Every other entry (and every entry of a short list, where a scan is cheaper than a hash).
+    /// Lowercased service -> what the entries naming it cover (for a long list).
+    services: FxHashMap<Box<str>, ServiceActions>,
+    /// Entries whose service has a wildcard, and every entry of a short list.
     globs: Vec<Glob>,
 }
 
-/// Up to this many entries of a kind are scanned rather than hashed.
+/// The entries of an action list that name one service.
+#[derive(Debug, Clone, Default)]
+struct ServiceActions {
+    /// `service:*`.
+    all: bool,
+    /// Lowercased action names without wildcards (the part after `service:`).
+    names: Vec<Box<str>>,
+    /// The other action-name patterns (`Get*`), over the part after `service:`.
+    globs: Vec<Glob>,
+}
+
+impl ServiceActions {
+    fn matches(&self, name: &str) -> bool {
+        self.all
+            || self
+                .names
+                .iter()
+                .any(|known| same_bytes(known.as_bytes(), name.as_bytes()))
+            || self.globs.iter().any(|glob| glob.matches(name))
+    }
+}
+
+/// Up to this many entries are scanned rather than looked up by service.
 const SCANNED_ACTIONS: usize = 3;
 
 impl ActionMatcher {
     fn new(patterns: &[String]) -> Self {
-        let lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
         let mut matcher = ActionMatcher::default();
-        let is_exact = |p: &str| p.contains(':') && !p.contains(['*', '?']);
-        let service_of = |p: &str| {
-            p.strip_suffix(":*")
-                .filter(|service| !service.is_empty() && !service.contains(['*', '?', ':']))
-                .map(str::to_owned)
-        };
-        let exact_count = lowered.iter().filter(|p| is_exact(p)).count();
-        let service_count = lowered.iter().filter(|p| service_of(p).is_some()).count();
-        for pattern in &lowered {
+        let by_service = patterns.len() > SCANNED_ACTIONS;
+        for pattern in patterns.iter().map(|p| p.to_ascii_lowercase()) {
             if pattern == "*" {
                 matcher.any = true;
-            } else if exact_count > SCANNED_ACTIONS && is_exact(pattern) {
-                matcher.exact.insert(pattern.as_str().into());
-            } else if let Some(service) = service_of(pattern).filter(|_| service_count > SCANNED_ACTIONS) {
-                matcher.services.insert(service.into());
-            } else {
-                matcher.globs.push(Glob::new(pattern));
+                continue;
+            }
+            match pattern.split_once(':') {
+                Some((service, name)) if by_service && !service.is_empty() && !service.contains(['*', '?']) => {
+                    let entry = matcher.services.entry(service.into()).or_default();
+                    if name == "*" {
+                        entry.all = true;
+                    } else if name.contains(['*', '?']) {
+                        entry.globs.push(Glob::new(name));
+                    } else {
+                        entry.names.push(name.into());
+                    }
+                }
+                _ => matcher.globs.push(Glob::new(&pattern)),
             }
         }
         matcher
@@ -152,12 +172,12 @@ impl ActionMatcher {
 
     /// Whether an entry covers the (lowercased) action.
     fn matches(&self, action: &str) -> bool {
-        if self.any || (!self.exact.is_empty() && self.exact.contains(action)) {
+        if self.any {
             return true;
         }
         if !self.services.is_empty() {
-            if let Some((service, _)) = action.split_once(':') {
-                if self.services.contains(service) {
+            if let Some((service, name)) = action.split_once(':') {
+                if self.services.get(service).is_some_and(|entry| entry.matches(name)) {
                     return true;
                 }
             }
@@ -340,6 +360,20 @@ impl CompiledStatement {
         }
     }
 
+    /// Whether the statement allows every action on every resource, unconditionally (as
+    /// `FullAWSAccess` does): it applies to every request, whatever its action.
+    pub(crate) fn allows_everything(&self) -> bool {
+        self.effect == Effect::Allow
+            && self.actions.any
+            && !self.action_negated
+            && self
+                .resource
+                .as_ref()
+                .is_some_and(|m| !m.negated && m.patterns.iter().any(|p| matches!(p, ResourcePattern::Any)))
+            && self.principal.is_none()
+            && self.conditions.is_empty()
+    }
+
     pub(crate) fn conditions_hold(&self, context: &Context) -> bool {
         self.conditions.iter().all(|c| c.evaluate(context))
     }
@@ -416,23 +450,31 @@ pub(crate) struct MergedIndex {
 }
 
 impl MergedIndex {
-    pub(crate) fn merge(sets: &[Arc<PolicySet>]) -> Self {
+    /// The index of the statements of `sets` that `keep` keeps.
+    pub(crate) fn merge(sets: &[Arc<PolicySet>], keep: impl Fn(&CompiledStatement) -> bool) -> Self {
         let mut merged = MergedIndex::default();
         for (at, set) in sets.iter().enumerate() {
             let at = u32::try_from(at).unwrap_or(u32::MAX);
             let index = &set.body.index;
+            let kept = |ids: &[u32]| -> Vec<(u32, u32)> {
+                ids.iter()
+                    .filter(|id| set.statement(**id).is_some_and(&keep))
+                    .map(|id| (at, *id))
+                    .collect()
+            };
             for (action, ids) in &index.exact {
-                merged
-                    .exact
-                    .entry(action.clone())
-                    .or_default()
-                    .extend(ids.iter().map(|id| (at, *id)));
+                let ids = kept(ids);
+                if !ids.is_empty() {
+                    merged.exact.entry(action.clone()).or_default().extend(ids);
+                }
             }
             for (service, ids) in &index.by_service {
-                let list = merged.by_service.entry(service.clone()).or_default();
-                list.extend(ids.iter().map(|id| (at, *id)));
+                let ids = kept(ids);
+                if !ids.is_empty() {
+                    merged.by_service.entry(service.clone()).or_default().extend(ids);
+                }
             }
-            merged.everywhere.extend(index.everywhere.iter().map(|id| (at, *id)));
+            merged.everywhere.extend(kept(&index.everywhere));
         }
         for list in merged.exact.values_mut().chain(merged.by_service.values_mut()) {
             list.shrink_to_fit();

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use ipnet::IpNet;
 
-use crate::context::Context;
+use crate::context::{same_bytes, Context, ContextKey};
 use crate::model::{BaseOperator, ConditionClause, ConditionOperator, OperatorFamily, SetQualifier};
 use crate::pattern::{Glob, Template};
 
@@ -265,11 +265,14 @@ fn parse_expected(operator: BaseOperator, value: &str, substitute: bool) -> Resu
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledCondition {
     operator: ConditionOperator,
-    /// Lowercased, to match the context's keys without allocating.
-    key: Box<str>,
+    /// Lowercased and hashed, to find the context's value without folding or hashing per request.
+    key: ContextKey,
     /// The key as the policy wrote it, for reporting missing context values.
     key_as_written: Box<str>,
     expected: Vec<Expected>,
+    /// For `StringEquals` / `StringNotEquals` without variables (the common condition: an
+    /// approved region, a tag value), the policy's values as text, compared directly.
+    exact_texts: Option<Box<[Box<str>]>>,
 }
 
 impl CompiledCondition {
@@ -280,9 +283,24 @@ impl CompiledCondition {
             .iter()
             .map(|value| parse_expected(clause.operator.base, value, substitute))
             .collect::<Result<Vec<_>, _>>()?;
+        let exact_texts = matches!(
+            clause.operator.base,
+            BaseOperator::StringEquals | BaseOperator::StringNotEquals
+        )
+        .then(|| {
+            expected
+                .iter()
+                .map(|e| match e {
+                    Expected::Text(_, Some(text)) => Some(text.as_str().into()),
+                    _ => None,
+                })
+                .collect::<Option<Box<[Box<str>]>>>()
+        })
+        .flatten();
         Ok(CompiledCondition {
+            exact_texts,
             operator: clause.operator,
-            key: clause.key.to_ascii_lowercase().into_boxed_str(),
+            key: ContextKey::new(&clause.key),
             key_as_written: clause.key.clone().into_boxed_str(),
             expected,
         })
@@ -296,7 +314,7 @@ impl CompiledCondition {
             Expected::Arn(segments) => segments.iter().flat_map(|(t, _)| t.variables()).collect(),
             _ => Vec::new(),
         });
-        std::iter::once((&*self.key, &*self.key_as_written)).chain(variables.map(|v| (v, v)))
+        std::iter::once((self.key.name(), &*self.key_as_written)).chain(variables.map(|v| (v, v)))
     }
 
     /// Evaluates the clause against the request context.
@@ -309,7 +327,7 @@ impl CompiledCondition {
             _ => {}
         }
         let present = context
-            .get(&self.key)
+            .get_key(&self.key)
             .filter(|v| !(base == BaseOperator::Null && v.values().is_empty()));
         if let [Expected::Null(expect_absent)] = self.expected[..] {
             return present.is_none() == expect_absent;
@@ -330,19 +348,24 @@ impl CompiledCondition {
                 };
         };
         let satisfied_by = |request_value: &str| {
-            let matches_any = self
-                .expected
-                .iter()
-                .any(|e| matches_value(base, e, request_value, context));
+            let matches_any = match &self.exact_texts {
+                Some(texts) => texts
+                    .iter()
+                    .any(|text| same_bytes(text.as_bytes(), request_value.as_bytes())),
+                None => self
+                    .expected
+                    .iter()
+                    .any(|e| matches_value(base, e, request_value, context)),
+            };
             matches_any != base.is_negated()
         };
         let values = present.values();
         // AWS: request values that resolve to an empty data set (no values, or only empty strings)
         // make `ForAllValues` true and `ForAnyValue` false, whatever the operator.
-        let empty_set = values.iter().all(String::is_empty);
+        let empty_set = || values.iter().all(String::is_empty);
         match self.operator.qualifier {
-            Some(SetQualifier::ForAllValues) => empty_set || values.iter().all(|v| satisfied_by(v)),
-            Some(SetQualifier::ForAnyValue) => !empty_set && values.iter().any(|v| satisfied_by(v)),
+            Some(SetQualifier::ForAllValues) => empty_set() || values.iter().all(|v| satisfied_by(v)),
+            Some(SetQualifier::ForAnyValue) => !empty_set() && values.iter().any(|v| satisfied_by(v)),
             // A single-valued operator on several values: a positive operator needs one match,
             // a negated one needs every value to miss.
             None if base.is_negated() => values.iter().all(|v| satisfied_by(v)),
@@ -370,7 +393,7 @@ fn matches_value(base: BaseOperator, expected: &Expected, actual: &str, context:
             };
             match base {
                 Op::StringEqualsIgnoreCase | Op::StringNotEqualsIgnoreCase => eq_ignore_case(text, actual),
-                _ => text == actual,
+                _ => same_bytes(text.as_bytes(), actual.as_bytes()),
             }
         }
         Expected::Like(template, compiled) => match compiled {

@@ -3,7 +3,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use std::hash::Hasher;
+
+use hashbrown::hash_table::{Entry, HashTable};
+use rustc_hash::FxHasher;
 
 /// The values of one context key. Single-valued keys hold one value; multivalued keys (such as
 /// `aws:TagKeys`) any number, including none. Cloning one shares its values: a value kept ready
@@ -67,23 +70,101 @@ pub struct OrgKeys {
 }
 
 /// Condition keys of one request. Key names compare case-insensitively, as in AWS.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Context {
-    /// Lowercased names: literals are borrowed, not copied.
-    entries: FxHashMap<Cow<'static, str>, ContextValue>,
+    /// (lowercased name, values), filed under [`key_hash`] of the name: a compiled policy
+    /// hashes its keys once ([`ContextKey`]), not once per request. Literal names are borrowed.
+    entries: HashTable<(Cow<'static, str>, ContextValue)>,
     /// The principal's and the resource's organization keys: they win over an entry of the same
     /// name, as what the organization says of a request is not the caller's to say.
     principal_org: Option<Arc<OrgKeys>>,
     resource_org: Option<Arc<OrgKeys>>,
+    /// The resource's account is the principal's (the usual request): its keys are
+    /// `principal_org`, held once.
+    resource_org_is_principal: bool,
 }
 
-/// The organization keys' names, lowercased: (principal's or resource's, id or paths).
-const ORG_KEYS: [(&str, bool, bool); 4] = [
-    ("aws:principalorgid", true, false),
-    ("aws:principalorgpaths", true, true),
-    ("aws:resourceorgid", false, false),
-    ("aws:resourceorgpaths", false, true),
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.resource_keys() == other.resource_keys()
+            && self.principal_org == other.principal_org
+            && self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .all(|(key, value)| other.entry(key_hash(key), key) == Some(value))
+    }
+}
+
+impl Eq for Context {}
+
+/// The hash a context files a (lowercased) key under.
+fn key_hash(lowercased: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(lowercased.as_bytes());
+    hasher.finish()
+}
+
+/// Byte equality in place: key names are short, and a call into the C library's `memcmp`
+/// costs more than comparing them.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    // Eight bytes at a time, then the rest.
+    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_ne_bytes);
+    let (mut a_words, mut b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    if !(&mut a_words).zip(&mut b_words).all(|(x, y)| word(x) == word(y)) {
+        return false;
+    }
+    a_words.remainder().iter().zip(b_words.remainder()).all(|(x, y)| x == y)
+}
+
+/// Which organization key a name is: (the principal's rather than the resource's, the paths
+/// rather than the id).
+type OrgKeySide = (bool, bool);
+
+/// The organization keys' names, lowercased.
+const ORG_KEYS: [(&str, OrgKeySide); 4] = [
+    ("aws:principalorgid", (true, false)),
+    ("aws:principalorgpaths", (true, true)),
+    ("aws:resourceorgid", (false, false)),
+    ("aws:resourceorgpaths", (false, true)),
 ];
+
+fn org_key_side(lowercased: &str) -> Option<OrgKeySide> {
+    ORG_KEYS
+        .iter()
+        .find(|(name, _)| same_bytes(name.as_bytes(), lowercased.as_bytes()))
+        .map(|(_, side)| *side)
+}
+
+/// A condition key as a compiled policy holds it: lowercased, hashed, and known to be an
+/// organization key or not, so a request's lookup does none of that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContextKey {
+    name: Box<str>,
+    hash: u64,
+    organization: Option<OrgKeySide>,
+}
+
+impl ContextKey {
+    /// The key `name` (any case).
+    pub(crate) fn new(name: &str) -> Self {
+        let name = name.to_ascii_lowercase();
+        ContextKey {
+            hash: key_hash(&name),
+            organization: org_key_side(&name),
+            name: name.into_boxed_str(),
+        }
+    }
+
+    /// The lowercased name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 impl Context {
     /// An empty context.
@@ -94,17 +175,38 @@ impl Context {
     /// An empty context with room for `keys` keys.
     pub fn with_capacity(keys: usize) -> Self {
         Context {
-            entries: FxHashMap::with_capacity_and_hasher(keys, Default::default()),
+            entries: HashTable::with_capacity(keys),
             ..Context::default()
         }
     }
 
     /// Sets the organization keys of the principal's account and of the resource's account
-    /// (`None` outside an organization): two pointers, where inserting the four keys would hash
-    /// and store each.
-    pub fn set_organizations(&mut self, principal: Option<Arc<OrgKeys>>, resource: Option<Arc<OrgKeys>>) {
-        self.principal_org = principal;
-        self.resource_org = resource;
+    /// (`None` outside an organization): a pointer or two, where inserting the four keys would
+    /// hash and store each.
+    pub fn set_organizations(&mut self, principal: Option<&Arc<OrgKeys>>, resource: Option<&Arc<OrgKeys>>) {
+        self.resource_org_is_principal = matches!((principal, resource), (Some(a), Some(b)) if Arc::ptr_eq(a, b));
+        self.resource_org = match self.resource_org_is_principal {
+            true => None,
+            false => resource.cloned(),
+        };
+        self.principal_org = principal.cloned();
+    }
+
+    fn resource_keys(&self) -> Option<&OrgKeys> {
+        match self.resource_org_is_principal {
+            true => self.principal_org.as_deref(),
+            false => self.resource_org.as_deref(),
+        }
+    }
+
+    /// The value the organizations set for an organization key.
+    fn organization_value(&self, (principal, paths): OrgKeySide) -> Option<&ContextValue> {
+        let side = if principal {
+            self.principal_org.as_deref()
+        } else {
+            self.resource_keys()
+        };
+        side.map(|keys| if paths { &keys.paths } else { &keys.id })
     }
 
     /// An organization key by its lowercased name, when the organizations set it.
@@ -112,20 +214,20 @@ impl Context {
         if self.principal_org.is_none() && self.resource_org.is_none() {
             return None;
         }
-        let (_, principal, paths) = ORG_KEYS.iter().find(|(name, _, _)| *name == key)?;
-        let side = if *principal {
-            &self.principal_org
-        } else {
-            &self.resource_org
-        };
-        side.as_deref().map(|keys| if *paths { &keys.paths } else { &keys.id })
+        self.organization_value(org_key_side(key)?)
+    }
+
+    fn entry(&self, hash: u64, lowercased: &str) -> Option<&ContextValue> {
+        self.entries
+            .find(hash, |(name, _)| same_bytes(name.as_bytes(), lowercased.as_bytes()))
+            .map(|(_, value)| value)
     }
 
     /// The organization keys set.
     fn organization_entries(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
         ORG_KEYS
             .iter()
-            .filter_map(move |(name, _, _)| self.organization_key(name).map(|value| (*name, value)))
+            .filter_map(move |(name, side)| self.organization_value(*side).map(|value| (*name, value)))
     }
 
     /// The entries an organization key does not hide.
@@ -136,16 +238,30 @@ impl Context {
             .filter(move |(key, _)| self.organization_key(key).is_none())
     }
 
+    fn insert_entry(&mut self, key: Cow<'static, str>, value: ContextValue) {
+        let hash = key_hash(&key);
+        match self.entries.entry(
+            hash,
+            |(name, _)| same_bytes(name.as_bytes(), key.as_bytes()),
+            |(name, _)| key_hash(name),
+        ) {
+            Entry::Occupied(mut found) => found.get_mut().1 = value,
+            Entry::Vacant(vacant) => {
+                vacant.insert((key, value));
+            }
+        }
+    }
+
     /// Sets a key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: ContextValue) {
-        self.entries.insert(Cow::Owned(key.to_ascii_lowercase()), value);
+        self.insert_entry(Cow::Owned(key.to_ascii_lowercase()), value);
     }
 
     /// Sets a key named by a lowercase literal (`"aws:principalorgid"`) without copying its name:
     /// the keys Gatehouse sets on every request.
     pub fn insert_lowercase(&mut self, key: &'static str, value: ContextValue) {
         debug_assert!(!key.bytes().any(|b| b.is_ascii_uppercase()), "{key} is not lowercase");
-        self.entries.insert(Cow::Borrowed(key), value);
+        self.insert_entry(Cow::Borrowed(key), value);
     }
 
     /// Builder form of [`Context::insert`].
@@ -156,12 +272,23 @@ impl Context {
 
     /// The values of a key; `key` may be in any case.
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            let key = key.to_ascii_lowercase();
-            self.organization_key(&key).or_else(|| self.entries.get(key.as_str()))
+        let lowercased: Cow<'_, str> = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(key.to_ascii_lowercase())
         } else {
-            self.organization_key(key).or_else(|| self.entries.get(key))
+            Cow::Borrowed(key)
+        };
+        self.organization_key(&lowercased)
+            .or_else(|| self.entry(key_hash(&lowercased), &lowercased))
+    }
+
+    /// The values of a key a compiled policy names: no case folding or hashing per request.
+    pub(crate) fn get_key(&self, key: &ContextKey) -> Option<&ContextValue> {
+        if let Some(side) = key.organization {
+            if let Some(value) = self.organization_value(side) {
+                return Some(value);
+            }
         }
+        self.entry(key.hash, &key.name)
     }
 
     /// Whether the key is present.
@@ -302,7 +429,7 @@ mod tests {
         let mut context = Context::new()
             .with("aws:SourceIp", ContextValue::single("10.0.0.1"))
             .with("aws:PrincipalOrgID", ContextValue::single("o-forged00000"));
-        context.set_organizations(Some(keys("o-principal00")), Some(keys("o-resource000")));
+        context.set_organizations(Some(&keys("o-principal00")), Some(&keys("o-resource000")));
         let single =
             |context: &Context, key: &str| context.get(key).and_then(ContextValue::as_single).map(str::to_owned);
         assert_eq!(single(&context, "aws:PrincipalOrgID").as_deref(), Some("o-principal00"));
@@ -330,9 +457,19 @@ mod tests {
             ]
         );
         // Outside any organization only the principal's side is absent.
-        context.set_organizations(None, Some(keys("o-resource000")));
+        context.set_organizations(None, Some(&keys("o-resource000")));
         assert_eq!(single(&context, "aws:PrincipalOrgID").as_deref(), Some("o-forged00000"));
         assert!(context.get("aws:principalorgpaths").is_none());
+        // A request on the principal's own account: one set of keys answers for both sides.
+        let own = keys("o-own00000000");
+        context.set_organizations(Some(&own), Some(&own));
+        assert_eq!(single(&context, "aws:ResourceOrgID").as_deref(), Some("o-own00000000"));
+        assert_eq!(single(&context, "aws:PrincipalOrgID").as_deref(), Some("o-own00000000"));
+        assert_eq!(Arc::strong_count(&own), 2, "held once by the context");
+        let mut copy = Context::new().with("aws:SourceIp", ContextValue::single("10.0.0.1"));
+        copy.insert("aws:PrincipalOrgID", ContextValue::single("o-forged00000"));
+        copy.set_organizations(Some(&own), Some(&keys("o-own00000000")));
+        assert_eq!(copy, context, "the same keys, held once or twice");
     }
 
     #[test]

@@ -162,9 +162,8 @@ pub struct Decision {
     /// implicit deny, nothing.
     pub matched: Vec<MatchedStatement>,
     /// For an allow under SCP or RCP levels, the organization's `Allow` statements that let it
-    /// through, every level's (a policy attached at several levels is named at each); empty
-    /// otherwise.
-    pub guardrails: Vec<MatchedStatement>,
+    /// through, each once however many levels hold its policy; empty otherwise.
+    pub guardrails: SharedStatements,
     /// How each part of the stack voted.
     pub details: DecisionDetails,
 }
@@ -173,6 +172,58 @@ impl Decision {
     /// Whether the request is allowed.
     pub fn is_allowed(&self) -> bool {
         self.effect == DecisionEffect::Allowed
+    }
+}
+
+/// The organization's statements an allowed decision names. When they are the same for every
+/// request (`FullAWSAccess` on every level of a path) they are shared, not copied per decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedStatements(Option<Arc<[MatchedStatement]>>);
+
+impl std::ops::Deref for SharedStatements {
+    type Target = [MatchedStatement];
+
+    fn deref(&self) -> &[MatchedStatement] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+impl From<Vec<MatchedStatement>> for SharedStatements {
+    fn from(statements: Vec<MatchedStatement>) -> Self {
+        SharedStatements((!statements.is_empty()).then(|| statements.into()))
+    }
+}
+
+/// The organization's allowing statements, gathered level kind by level kind: shared while one
+/// kind's shared statements are all there is, copied once another kind adds its own.
+#[derive(Default)]
+struct Allowing {
+    shared: Option<Arc<[MatchedStatement]>>,
+    owned: Vec<MatchedStatement>,
+}
+
+impl Allowing {
+    fn add_shared(&mut self, statements: Arc<[MatchedStatement]>) {
+        if self.shared.is_none() && self.owned.is_empty() {
+            self.shared = Some(statements);
+        } else {
+            self.owned().extend(statements.iter().cloned());
+        }
+    }
+
+    /// The statements gathered so far, to add to.
+    fn owned(&mut self) -> &mut Vec<MatchedStatement> {
+        if let Some(shared) = self.shared.take() {
+            self.owned.splice(0..0, shared.iter().cloned());
+        }
+        &mut self.owned
+    }
+
+    fn finish(self) -> SharedStatements {
+        match self.shared {
+            Some(shared) if self.owned.is_empty() => SharedStatements(Some(shared)),
+            _ => self.owned.into(),
+        }
     }
 }
 
@@ -215,10 +266,22 @@ fn level_votes(
     action: &str,
     request: &Request<'_>,
     denies: &mut Vec<MatchedStatement>,
-    allows: &mut Vec<MatchedStatement>,
+    allows: &mut Allowing,
 ) -> Option<bool> {
     if levels.is_empty() {
         return None;
+    }
+    if let Some(allowing) = levels.unconditional_allows(slot) {
+        // Every level allows everything: only the `Deny` statements (all the index holds) vote.
+        levels.for_each_action_match(action, |_, set, statement| {
+            if applies(statement, request).is_some() {
+                denies.push(matched(set, slot, statement));
+            }
+        });
+        if denies.is_empty() {
+            allows.add_shared(allowing);
+        }
+        return Some(true);
     }
     // (policy, statement), in policy order: built by walking the policies in order. Few
     // statements allow at any level, so they stay on the stack.
@@ -243,6 +306,7 @@ fn level_votes(
         // Each allowing statement once, root first: a policy attached at several levels of the
         // path (`FullAWSAccess` everywhere) is one statement the decision rests on, not one per
         // level.
+        let allows = allows.owned();
         for (policy, statement) in &allowing {
             if let Some(set) = levels.policies().get(*policy as usize) {
                 allows.push(matched(set, slot, statement));
@@ -252,7 +316,7 @@ fn level_votes(
     Some(every_level)
 }
 
-fn matched(set: &PolicySet, slot: PolicySlot, statement: &CompiledStatement) -> MatchedStatement {
+pub(crate) fn matched(set: &PolicySet, slot: PolicySlot, statement: &CompiledStatement) -> MatchedStatement {
     let (source, details) = set.policy_of(statement);
     let index = statement.index as usize;
     MatchedStatement {
@@ -313,7 +377,7 @@ fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str)
         .flat_map(|(slot, set, votes)| votes.denies.iter().map(move |s| matched(set, *slot, s)))
         .collect();
     // The organization's levels last, so their statements are reported after the account's.
-    let mut guardrails = Vec::new();
+    let mut guardrails = Allowing::default();
     let allowed_by_organizations = level_votes(
         policies.service_control,
         PolicySlot::ServiceControl,
@@ -359,14 +423,14 @@ fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str)
         return Decision {
             effect: DecisionEffect::ExplicitDeny,
             matched: denies,
-            guardrails: Vec::new(),
+            guardrails: SharedStatements::default(),
             details,
         };
     }
     let implicit_deny = |details| Decision {
         effect: DecisionEffect::ImplicitDeny,
         matched: Vec::new(),
-        guardrails: Vec::new(),
+        guardrails: SharedStatements::default(),
         details,
     };
     if details.allowed_by_organizations == Some(false) || details.allowed_by_resource_control == Some(false) {
@@ -418,7 +482,7 @@ fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str)
         Some(matched) => Decision {
             effect: DecisionEffect::Allowed,
             matched,
-            guardrails,
+            guardrails: guardrails.finish(),
             details,
         },
         None => implicit_deny(details),
@@ -436,7 +500,7 @@ fn evaluate_action(policies: &Policies<'_>, request: &Request<'_>, action: &str)
 pub fn evaluate_guardrails(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
     with_lowercase_action(request.action, |action| {
         let mut denies = Vec::new();
-        let mut guardrails = Vec::new();
+        let mut guardrails = Allowing::default();
         let details = DecisionDetails {
             allowed_by_identity: true,
             allowed_by_organizations: level_votes(
@@ -458,12 +522,12 @@ pub fn evaluate_guardrails(policies: &Policies<'_>, request: &Request<'_>) -> De
             ..DecisionDetails::default()
         };
         let (effect, matched, guardrails) = if !denies.is_empty() {
-            (DecisionEffect::ExplicitDeny, denies, Vec::new())
+            (DecisionEffect::ExplicitDeny, denies, SharedStatements::default())
         } else if details.allowed_by_organizations == Some(false) || details.allowed_by_resource_control == Some(false)
         {
-            (DecisionEffect::ImplicitDeny, Vec::new(), Vec::new())
+            (DecisionEffect::ImplicitDeny, Vec::new(), SharedStatements::default())
         } else {
-            (DecisionEffect::Allowed, Vec::new(), guardrails)
+            (DecisionEffect::Allowed, Vec::new(), guardrails.finish())
         };
         Decision {
             effect,

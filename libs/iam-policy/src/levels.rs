@@ -1,12 +1,19 @@
 //! An organization's levels of policies (root, each OU, the account), each distinct policy held
 //! once: a policy attached at several levels of one path is evaluated once per decision.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::cell::RefCell;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
 use crate::compile::{CompiledStatement, MergedIndex, PolicySet};
+use crate::context::same_bytes;
+use crate::evaluate::{matched, MatchedStatement, PolicySlot};
+use crate::model::Effect;
 
 /// Levels of policies, such as the SCPs of one account's path. Each level must allow (any of its
 /// policies allowing), and any applicable `Deny` wins.
@@ -26,20 +33,168 @@ pub struct OrgLevels {
     members: Vec<u32>,
     /// Where each level's entries end in `members`.
     ends: Vec<u32>,
+    /// Every level holds a policy that allows everything unconditionally, and the path's policies
+    /// allow nothing else: the levels allow every request their `Deny` statements let through.
+    allows_everything: bool,
 }
 
 /// The distinct policies of a path, with one index over their statements.
 #[derive(Debug)]
 struct PathPolicies {
+    /// Its number, for the action memo.
+    id: u64,
     policies: Vec<Arc<PolicySet>>,
     index: MergedIndex,
+    /// When every `Allow` statement of the path allows everything unconditionally (the usual
+    /// deny-list organization: `FullAWSAccess` everywhere, `Deny` statements beside it), those
+    /// statements; the index then holds only `Deny` statements, since what the allows say does
+    /// not depend on the request.
+    allows_everything: Option<AllowsEverything>,
+}
+
+/// A path's statements that allow everything unconditionally.
+#[derive(Debug)]
+struct AllowsEverything {
+    /// (policy, statement), in order.
+    statements: Vec<(u32, u32)>,
+    /// As a decision names them, as SCPs and as RCPs: made once, shared by every decision.
+    named: [OnceLock<Arc<[MatchedStatement]>>; 2],
+}
+
+/// The statements of a path whose `Action`/`NotAction` covers an action: (policy, statement), in
+/// order. Few statements match any one action.
+type ActionMatches = SmallVec<[(u32, u32); 4]>;
+
+/// Every path's distinct number, never reused: the action memo's entries name their path by it.
+static NEXT_PATH: AtomicU64 = AtomicU64::new(0);
+
+/// At most this many (path, action) answers are remembered per thread; the memo is emptied when
+/// full, so a caller naming ever new actions costs memory no more than this.
+const MEMO_ENTRIES: usize = 4096;
+
+/// Longer actions are not remembered (no AWS action is this long).
+const MEMO_ACTION_LENGTH: usize = 128;
+
+/// A remembered answer: the path's number, the (lowercased) action, its matching statements.
+struct Remembered {
+    path: u64,
+    action: Box<str>,
+    matches: ActionMatches,
+}
+
+thread_local! {
+    /// Per thread, which statements of a path an action matches. A path never changes (an
+    /// organization change builds new ones), so an answer stays true; one per thread, so the
+    /// decision path takes no lock. Most decisions of an organization name a few actions on a
+    /// few paths, which this turns from index lookups and `NotAction` checks (AWS's region SCP
+    /// lists 45 services) into one lookup.
+    static ACTION_MEMO: RefCell<HashTable<Remembered>> = const { RefCell::new(HashTable::new()) };
+}
+
+fn memo_hash(path: u64, action: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write_u64(path);
+    hasher.write(action.as_bytes());
+    hasher.finish()
 }
 
 impl PathPolicies {
+    /// Runs `visit` on the statements of the path whose `Action`/`NotAction` covers the
+    /// (lowercased) action, remembered per thread.
+    fn with_action_matches(&self, action: &str, visit: impl FnOnce(&[(u32, u32)])) {
+        if action.len() > MEMO_ACTION_LENGTH {
+            return visit(&self.find_action_matches(action));
+        }
+        let hash = memo_hash(self.id, action);
+        let same = |entry: &Remembered| entry.path == self.id && same_bytes(entry.action.as_bytes(), action.as_bytes());
+        let mut visit = Some(visit);
+        let mut visit_once = |matches: &[(u32, u32)]| {
+            if let Some(visit) = visit.take() {
+                visit(matches);
+            }
+        };
+        // (Not there while the thread is being torn down: then found from the index.)
+        let _ = ACTION_MEMO.try_with(|memo| {
+            // Visited under a shared borrow: a visit that came back here would borrow it again,
+            // which sharing allows (it would only not remember what it found).
+            if let Ok(known) = memo.try_borrow() {
+                if let Some(entry) = known.find(hash, same) {
+                    return visit_once(&entry.matches);
+                }
+            }
+            let matches = self.find_action_matches(action);
+            if let Ok(mut memo) = memo.try_borrow_mut() {
+                if memo.len() >= MEMO_ENTRIES {
+                    memo.clear();
+                }
+                memo.insert_unique(
+                    hash,
+                    Remembered {
+                        path: self.id,
+                        action: action.into(),
+                        matches: matches.clone(),
+                    },
+                    |entry| memo_hash(entry.path, &entry.action),
+                );
+            }
+            visit_once(&matches)
+        });
+        visit_once(&self.find_action_matches(action));
+    }
+
+    /// [`PathPolicies::action_matches`] from the index.
+    fn find_action_matches(&self, action: &str) -> ActionMatches {
+        let lists = self.index.candidates(action);
+        let covers = |(policy, statement): &(u32, u32)| {
+            self.policies
+                .get(*policy as usize)
+                .and_then(|set| set.statement(*statement))
+                .is_some_and(|statement| statement.matches_action(action))
+        };
+        // As in `PolicySet::for_each_action_match`: in order when each non-empty list starts
+        // after the previous one ended, else merged.
+        let mut last_seen: Option<(u32, u32)> = None;
+        let mut in_order = true;
+        for list in lists {
+            if let (Some(first), Some(last)) = (list.first(), last_seen) {
+                in_order &= *first > last;
+            }
+            last_seen = list.last().copied().or(last_seen);
+        }
+        let mut matches: ActionMatches = lists.into_iter().flatten().copied().filter(covers).collect();
+        if !in_order {
+            matches.sort_unstable();
+            matches.dedup();
+        }
+        matches
+    }
+
     fn new(policies: Vec<Arc<PolicySet>>) -> Self {
+        let statements = || {
+            policies
+                .iter()
+                .enumerate()
+                .flat_map(|(at, set)| set.all_statements().iter().map(move |statement| (index(at), statement)))
+        };
+        let only_allows_everything = statements()
+            .filter(|(_, statement)| statement.effect == Effect::Allow)
+            .all(|(_, statement)| statement.allows_everything());
+        let allows_everything = only_allows_everything.then(|| AllowsEverything {
+            statements: statements()
+                .filter(|(_, statement)| statement.effect == Effect::Allow)
+                .map(|(at, statement)| (at, statement.index))
+                .collect(),
+            named: Default::default(),
+        });
+        let index = match allows_everything {
+            Some(_) => MergedIndex::merge(&policies, |statement| statement.effect == Effect::Deny),
+            None => MergedIndex::merge(&policies, |_| true),
+        };
         PathPolicies {
-            index: MergedIndex::merge(&policies),
+            id: NEXT_PATH.fetch_add(1, Ordering::Relaxed),
+            index,
             policies,
+            allows_everything,
         }
     }
 }
@@ -86,6 +241,7 @@ static NO_LEVELS: OrgLevels = OrgLevels {
     path: None,
     members: Vec::new(),
     ends: Vec::new(),
+    allows_everything: false,
 };
 
 /// An index into a `Vec` that fits in memory: more than `u32::MAX` entries of 4 bytes each would
@@ -147,7 +303,47 @@ impl OrgLevels {
             (false, Some(cache)) => Some(cache.path(policies)),
             (false, None) => Some(Arc::new(PathPolicies::new(policies))),
         };
-        OrgLevels { path, members, ends }
+        let mut levels = OrgLevels {
+            path,
+            members,
+            ends,
+            allows_everything: false,
+        };
+        levels.allows_everything = levels
+            .path
+            .as_ref()
+            .and_then(|p| p.allows_everything.as_ref())
+            .is_some_and(|allowing| {
+                levels.level_indices().all(|level| {
+                    level
+                        .iter()
+                        .any(|policy| allowing.statements.iter().any(|(p, _)| p == policy))
+                })
+            });
+        levels
+    }
+
+    /// When every level allows every request unconditionally (see [`PathPolicies`]), the
+    /// statements that allow it, named as `slot`; the action index then holds only `Deny`
+    /// statements.
+    pub(crate) fn unconditional_allows(&self, slot: PolicySlot) -> Option<Arc<[MatchedStatement]>> {
+        if !self.allows_everything {
+            return None;
+        }
+        let path = self.path.as_ref()?;
+        let allowing = path.allows_everything.as_ref()?;
+        let named = allowing.named.get(usize::from(slot == PolicySlot::ResourceControl))?;
+        let named = named.get_or_init(|| {
+            allowing
+                .statements
+                .iter()
+                .filter_map(|(policy, statement)| {
+                    let set = path.policies.get(*policy as usize)?;
+                    Some(matched(set, slot, set.statement(*statement)?))
+                })
+                .collect()
+        });
+        Some(named.clone())
     }
 
     /// Visits the statements of every distinct policy whose `Action` matches the (lowercased)
@@ -160,37 +356,16 @@ impl OrgLevels {
         let Some(path) = &self.path else {
             return;
         };
-        let lists = path.index.candidates(action);
-        let mut visit_entry = |(policy, statement): (u32, u32)| {
-            let Some(set) = path.policies.get(policy as usize) else {
-                return;
-            };
-            if let Some(statement) = set.statement(statement).filter(|s| s.matches_action(action)) {
-                visit(policy, set, statement);
+        path.with_action_matches(action, |matches| {
+            for &(policy, statement) in matches {
+                let Some(set) = path.policies.get(policy as usize) else {
+                    continue;
+                };
+                if let Some(statement) = set.statement(statement) {
+                    visit(policy, set, statement);
+                }
             }
-        };
-        // As in `PolicySet::for_each_action_match`: in order when each non-empty list starts
-        // after the previous one ended, else merged.
-        let mut last_seen: Option<(u32, u32)> = None;
-        let mut in_order = true;
-        for list in lists {
-            if let (Some(first), Some(last)) = (list.first(), last_seen) {
-                in_order &= *first > last;
-            }
-            last_seen = list.last().copied().or(last_seen);
-        }
-        if in_order {
-            for entry in lists.into_iter().flatten() {
-                visit_entry(*entry);
-            }
-            return;
-        }
-        let mut entries: SmallVec<[(u32, u32); 32]> = lists.into_iter().flatten().copied().collect();
-        entries.sort_unstable();
-        entries.dedup();
-        for entry in entries {
-            visit_entry(entry);
-        }
+        });
     }
 
     /// Number of levels.
@@ -285,6 +460,9 @@ mod tests {
         assert!(!shared(&first, &other));
         // Each distinct policy once, in order of first appearance, whatever the index lists held.
         assert_eq!(matches(&first, "s3:getobject"), vec![(0, 0), (1, 0)]);
+        // Answered again from the thread's memo: the same, and another path's answer apart.
+        assert_eq!(matches(&first, "s3:getobject"), vec![(0, 0), (1, 0)]);
+        assert_eq!(matches(&second, "iam:getuser"), vec![(0, 0)]);
         assert_eq!(matches(&other, "iam:getuser"), vec![(0, 0), (2, 0)]);
         assert_eq!(matches(&other, "s3:getobject"), vec![(0, 0), (1, 0)]);
         assert_eq!(matches(&first, "ec2:runinstances"), vec![(0, 0)]);

@@ -38,7 +38,7 @@ pub use context::{Caller, Context, ContextValue, OrgKeys, PrincipalKind};
 pub use error::PolicyError;
 pub use evaluate::{
     evaluate, evaluate_guardrails, missing_context_keys, Decision, DecisionDetails, DecisionEffect, MatchedStatement,
-    Policies, PolicySlot, Request,
+    Policies, PolicySlot, Request, SharedStatements,
 };
 pub use levels::{OrgLevels, PathCache};
 pub use model::{

@@ -4,7 +4,7 @@
 //! in the request context. Text that came from a variable, or from `${*}`, `${?}` and `${$}`, is
 //! always literal: a user named `a*` never turns into a wildcard.
 
-use crate::context::Context;
+use crate::context::{same_bytes, Context, ContextKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Piece {
@@ -17,45 +17,136 @@ enum Piece {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Glob {
     pieces: Vec<Piece>,
+    /// How it is matched: most patterns (ARNs ending in `*`, whole names, `*` alone) need no
+    /// step-by-step walk.
+    form: Form,
+}
+
+/// The shape of a pattern, decided once when it is compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Form {
+    /// Only `*`: every text.
+    Any,
+    /// No wildcard: the text must be it.
+    Literal(Box<str>),
+    /// `*` but no `?`: literal runs, the first at the start of the text, the last at its end and
+    /// the others in order between them.
+    Runs {
+        first: Box<str>,
+        middle: Box<[Box<str>]>,
+        last: Box<str>,
+    },
+    /// A `?` somewhere: matched piece by piece.
+    Pieces,
+}
+
+impl Form {
+    fn of(pieces: &[Piece]) -> Form {
+        if pieces.contains(&Piece::AnyChar) {
+            return Form::Pieces;
+        }
+        let mut runs: Vec<Vec<u8>> = vec![Vec::new()];
+        for piece in pieces {
+            match (piece, runs.last_mut()) {
+                (Piece::Byte(b), Some(run)) => run.push(*b),
+                _ => runs.push(Vec::new()),
+            }
+        }
+        // Runs split at `*` (ASCII) out of UTF-8 text are UTF-8 themselves.
+        let Ok(mut runs) = runs
+            .into_iter()
+            .map(|run| String::from_utf8(run).map(String::into_boxed_str))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            return Form::Pieces;
+        };
+        if runs.len() == 1 {
+            return Form::Literal(runs.pop().unwrap_or_default());
+        }
+        if runs.iter().all(|run| run.is_empty()) {
+            return Form::Any;
+        }
+        let last = runs.pop().unwrap_or_default();
+        let first = if runs.is_empty() {
+            Box::default()
+        } else {
+            runs.remove(0)
+        };
+        runs.retain(|run| !run.is_empty());
+        Form::Runs {
+            first,
+            middle: runs.into_boxed_slice(),
+            last,
+        }
+    }
 }
 
 impl Glob {
     /// A pattern where `*` and `?` are wildcards.
     pub(crate) fn new(pattern: &str) -> Self {
-        let mut glob = Glob {
-            pieces: Vec::with_capacity(pattern.len()),
-        };
-        glob.push_pattern(pattern);
-        glob
+        let mut pieces = Vec::with_capacity(pattern.len());
+        push_pattern(&mut pieces, pattern);
+        Glob::from_pieces(pieces)
     }
 
-    fn push_pattern(&mut self, text: &str) {
-        for byte in text.bytes() {
-            self.pieces.push(match byte {
-                b'*' => Piece::AnyRun,
-                b'?' => Piece::AnyChar,
-                other => Piece::Byte(other),
-            });
+    fn from_pieces(pieces: Vec<Piece>) -> Self {
+        let form = Form::of(&pieces);
+        Glob {
+            // Only a pattern with `?` is walked piece by piece.
+            pieces: if form == Form::Pieces { pieces } else { Vec::new() },
+            form,
         }
-    }
-
-    fn push_literal(&mut self, text: &str) {
-        self.pieces.extend(text.bytes().map(Piece::Byte));
     }
 
     /// True when the pattern is `*` alone (matches everything).
     pub(crate) fn is_match_all(&self) -> bool {
-        self.pieces.iter().all(|p| *p == Piece::AnyRun) && !self.pieces.is_empty()
+        self.form == Form::Any
     }
 
     /// Case-sensitive match of the whole text.
     pub(crate) fn matches(&self, text: &str) -> bool {
-        // `*` alone, as `Action` and `Resource` of allow-all policies such as `FullAWSAccess`.
-        if let [Piece::AnyRun] = self.pieces.as_slice() {
-            return true;
+        match &self.form {
+            Form::Any => true,
+            Form::Literal(literal) => same_bytes(literal.as_bytes(), text.as_bytes()),
+            Form::Runs { first, middle, last } => {
+                let (first, last) = (first.as_bytes(), last.as_bytes());
+                let bytes = text.as_bytes();
+                if bytes.len() < first.len() + last.len()
+                    || !same_bytes(first, &bytes[..first.len()])
+                    || !same_bytes(last, &bytes[bytes.len() - last.len()..])
+                {
+                    return false;
+                }
+                // Both ends are whole UTF-8 runs of the text, so the text between is UTF-8 too.
+                let Some(mut between) = text.get(first.len()..bytes.len() - last.len()) else {
+                    return false;
+                };
+                // Leftmost matches leave the most room for the runs after them.
+                for run in middle.iter() {
+                    match between.find(&**run) {
+                        Some(at) => between = &between[at + run.len()..],
+                        None => return false,
+                    }
+                }
+                true
+            }
+            Form::Pieces => glob_match(|i| self.pieces.get(i).copied(), text),
         }
-        glob_match(|i| self.pieces.get(i).copied(), text)
     }
+}
+
+fn push_pattern(pieces: &mut Vec<Piece>, text: &str) {
+    for byte in text.bytes() {
+        pieces.push(match byte {
+            b'*' => Piece::AnyRun,
+            b'?' => Piece::AnyChar,
+            other => Piece::Byte(other),
+        });
+    }
+}
+
+fn push_literal(pieces: &mut Vec<Piece>, text: &str) {
+    pieces.extend(text.bytes().map(Piece::Byte));
 }
 
 /// The wildcard match, over pieces produced on demand so that a template can be matched without
@@ -129,7 +220,7 @@ pub(crate) enum Part {
     /// Literal text from `${*}`, `${?}` or `${$}`.
     Escaped(char),
     /// A policy variable: its lowercased key and its default, if the policy gave one.
-    Variable { key: String, default: Option<String> },
+    Variable { key: ContextKey, default: Option<String> },
 }
 
 /// Text that may contain policy variables.
@@ -169,7 +260,7 @@ impl Template {
     /// The variable keys (lowercased) this template reads.
     pub(crate) fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {
-            Part::Variable { key, .. } => Some(key.as_str()),
+            Part::Variable { key, .. } => Some(key.name()),
             _ => None,
         })
     }
@@ -193,15 +284,15 @@ impl Template {
 
     /// A wildcard pattern with variables substituted as literal text.
     pub(crate) fn resolve_glob(&self, context: &Context) -> Option<Glob> {
-        let mut glob = Glob { pieces: Vec::new() };
+        let mut pieces = Vec::new();
         for part in &self.parts {
             match part {
-                Part::Text(text) => glob.push_pattern(text),
-                Part::Escaped(c) => glob.push_literal(c.encode_utf8(&mut [0; 4])),
-                Part::Variable { key, default } => glob.push_literal(variable_value(key, default, context)?),
+                Part::Text(text) => push_pattern(&mut pieces, text),
+                Part::Escaped(c) => push_literal(&mut pieces, c.encode_utf8(&mut [0; 4])),
+                Part::Variable { key, default } => push_literal(&mut pieces, variable_value(key, default, context)?),
             }
         }
-        Some(glob)
+        Some(Glob::from_pieces(pieces))
     }
 
     /// Whether `text` matches the template as a wildcard pattern, with variables substituted as
@@ -254,9 +345,9 @@ impl Template {
     }
 }
 
-fn variable_value<'a>(key: &str, default: &'a Option<String>, context: &'a Context) -> Option<&'a str> {
+fn variable_value<'a>(key: &ContextKey, default: &'a Option<String>, context: &'a Context) -> Option<&'a str> {
     // A multivalued key cannot stand in for one string; AWS treats it as having no value.
-    match context.get(key).and_then(|v| v.as_single()) {
+    match context.get_key(key).and_then(|v| v.as_single()) {
         Some(value) => Some(value),
         None => default.as_deref(),
     }
@@ -300,7 +391,7 @@ fn parse_variable(inner: &str) -> Option<Part> {
     };
     let valid_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_:/.+=@".contains(c));
     valid_key.then(|| Part::Variable {
-        key: key.to_ascii_lowercase(),
+        key: ContextKey::new(key),
         default,
     })
 }
@@ -330,6 +421,11 @@ mod tests {
             ("a*b*c", "aXbYbZ", false),
             ("", "", true),
             ("", "a", false),
+            ("ab*ba", "aba", false),
+            ("a*bc*bc", "abcbc", true),
+            ("a*bc*bc", "abc", false),
+            ("*é*", "xéy", true),
+            ("s3:GetAccountPublic*", "s3:GetObject", false),
         ];
         for (pattern, text, expected) in cases {
             assert_eq!(Glob::new(pattern).matches(text), expected, "{pattern:?} vs {text:?}");
@@ -344,6 +440,20 @@ mod tests {
         let glob = template.resolve_glob(&context).unwrap();
         assert!(glob.matches("arn:aws:s3:::home/a*/x"));
         assert!(!glob.matches("arn:aws:s3:::home/ab/x"));
+    }
+
+    proptest::proptest! {
+        /// Every shortcut form matches exactly what the step-by-step walk does.
+        #[test]
+        fn forms_match_as_the_walk_does(
+            pattern in "[ab*?é:/]{0,8}",
+            text in "[ab*?é:/]{0,10}",
+        ) {
+            let mut pieces = Vec::new();
+            push_pattern(&mut pieces, &pattern);
+            let walked = glob_match(|i| pieces.get(i).copied(), &text);
+            proptest::prop_assert_eq!(Glob::new(&pattern).matches(&text), walked, "{:?} vs {:?}", pattern, text);
+        }
     }
 
     #[test]

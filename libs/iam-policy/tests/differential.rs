@@ -496,17 +496,51 @@ struct Docs {
     scp_levels: Vec<Vec<Value>>,
 }
 
+/// A policy of `Deny` statements only.
+fn deny_policy() -> impl Strategy<Value = Value> {
+    prop::collection::vec(statement(Kind::Identity, Some("Deny")), 1..=3)
+        .prop_map(|statements| json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+/// The deny-list organization: `FullAWSAccess` on every level (or on all but one), `Deny`
+/// policies beside it, some of them on several levels.
+fn deny_list_levels() -> impl Strategy<Value = Vec<Vec<Value>>> {
+    let full = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    (
+        prop::collection::vec(prop::collection::vec(deny_policy(), 0..=2), 1..=3),
+        prop::bool::weighted(0.2),
+        deny_policy(),
+    )
+        .prop_map(move |(levels, one_level_without_full, shared_deny)| {
+            let count = levels.len();
+            levels
+                .into_iter()
+                .enumerate()
+                .map(|(at, mut level)| {
+                    if !(one_level_without_full && at + 1 == count) {
+                        level.insert(0, full.clone());
+                    }
+                    if at % 2 == 0 {
+                        level.push(shared_deny.clone());
+                    }
+                    level
+                })
+                .collect()
+        })
+}
+
 fn docs() -> impl Strategy<Value = Docs> {
     (
         prop::collection::vec(policy(Kind::Identity, 0.4), 0..=3),
         prop::option::weighted(0.3, policy(Kind::Identity, 0.6)),
         prop::option::weighted(0.6, policy(Kind::Resource, 0.6)),
         prop_oneof![
-            7 => Just(Vec::new()),
+            6 => Just(Vec::new()),
             3 => prop::collection::vec(
                 prop_oneof![1 => Just(Vec::new()), 9 => prop::collection::vec(policy(Kind::Identity, 0.8), 1..=2)],
                 1..=2
             ),
+            2 => deny_list_levels(),
         ],
     )
         .prop_map(|(identity, boundary, resource, scp_levels)| Docs {
