@@ -7,7 +7,8 @@
 //!
 //! `cargo run --release -p iam-app --example org_scale`
 //! `target/release/examples/org_scale [--data-dir DIR] [--accounts 10000] [--ous 1000]
-//!   [--samples 200000] [--cycles 3] [--invite SEED.json] [--build-only]`
+//!   [--samples 200000] [--cycles 3] [--invite SEED.json] [--build-only]
+//!   [--decide-only member|twin N]`
 //!
 //! Without `--data-dir` everything happens in a temporary directory. With it, the directory is an
 //! iamd data directory (`events.db`, `master.key`): the organization is built there once, under
@@ -1078,6 +1079,8 @@ struct Options {
     concurrency: usize,
     invite: Option<PathBuf>,
     build_only: bool,
+    /// `member` or `twin`, and how many decisions.
+    decide_only: Option<(String, usize)>,
 }
 
 impl Options {
@@ -1091,6 +1094,7 @@ impl Options {
             concurrency: 8,
             invite: None,
             build_only: false,
+            decide_only: None,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -1109,6 +1113,17 @@ impl Options {
                 "--cycles" => options.cycles = number(),
                 "--concurrency" => options.concurrency = number().max(1),
                 "--invite" => options.invite = Some(PathBuf::from(value())),
+                "--decide-only" => {
+                    let side = value();
+                    assert!(side == "member" || side == "twin", "--decide-only member|twin N");
+                    let n = args
+                        .get(i + 2)
+                        .and_then(|n| n.replace('_', "").parse().ok())
+                        .expect("--decide-only member|twin N");
+                    options.decide_only = Some((side, n));
+                    i += 3;
+                    continue;
+                }
                 "--build-only" => {
                     options.build_only = true;
                     i += 1;
@@ -1393,6 +1408,19 @@ fn main() {
     let n = options.samples;
     let with_samples: Vec<Sample> = (0..n as u64).map(|i| sample(&member, i)).collect();
     let without_samples: Vec<Sample> = (0..n as u64).map(|i| sample(&twin, i)).collect();
+    // Only one side's decisions, then stop: under `valgrind --tool=callgrind` the instructions
+    // per decision, which the machine's load does not change (see docs/benchmarks.md).
+    if let Some((side, n)) = &options.decide_only {
+        let samples = if side == "member" {
+            &with_samples
+        } else {
+            &without_samples
+        };
+        for i in 0..*n {
+            black_box(decide_app(&gatehouse, &samples[i % samples.len()]));
+        }
+        return;
+    }
     for s in with_samples.iter().take(2_000) {
         assert_eq!(
             decide_app(&gatehouse, s),

@@ -6,6 +6,7 @@ use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use compact_str::CompactString;
 use hashbrown::HashTable;
 use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
@@ -78,7 +79,9 @@ const MEMO_ACTION_LENGTH: usize = 128;
 /// A remembered answer: the path's number, the (lowercased) action, its matching statements.
 struct Remembered {
     path: u64,
-    action: Box<str>,
+    /// Inline up to 24 bytes (most actions): the entry is one cache line or two, not a pointer
+    /// to chase.
+    action: CompactString,
     matches: ActionMatches,
 }
 
@@ -131,7 +134,7 @@ impl PathPolicies {
                     hash,
                     Remembered {
                         path: self.id,
-                        action: action.into(),
+                        action: CompactString::new(action),
                         matches: matches.clone(),
                     },
                     |entry| memo_hash(entry.path, &entry.action),
@@ -139,7 +142,9 @@ impl PathPolicies {
             }
             visit_once(&matches)
         });
-        visit_once(&self.find_action_matches(action));
+        if let Some(visit) = visit {
+            visit(&self.find_action_matches(action));
+        }
     }
 
     /// [`PathPolicies::action_matches`] from the index.
