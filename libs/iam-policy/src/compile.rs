@@ -685,8 +685,7 @@ impl PolicySet {
         (&self.sources[n], &self.body.policies[n])
     }
 
-    /// Every statement, without the index; for reference checks.
-    #[allow(dead_code)]
+    /// Every statement, without the index.
     pub(crate) fn all_statements(&self) -> &[CompiledStatement] {
         &self.body.statements
     }

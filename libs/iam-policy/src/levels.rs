@@ -147,7 +147,7 @@ impl PathPolicies {
         }
     }
 
-    /// [`PathPolicies::action_matches`] from the index.
+    /// What [`PathPolicies::with_action_matches`] visits, found from the index.
     fn find_action_matches(&self, action: &str) -> ActionMatches {
         let lists = self.index.candidates(action);
         let covers = |(policy, statement): &(u32, u32)| {
