@@ -439,6 +439,22 @@ impl ActionIndex {
     }
 }
 
+/// Whether index lists, each in order on its own, are in order together: each non-empty list
+/// starts after the previous one ended. Checked without walking them, as this runs per set and
+/// request.
+pub(crate) fn lists_in_order<T: Ord + Copy>(lists: &[&[T]]) -> bool {
+    let mut last_seen: Option<T> = None;
+    for list in lists {
+        if let (Some(first), Some(last)) = (list.first(), last_seen) {
+            if *first <= last {
+                return false;
+            }
+        }
+        last_seen = list.last().copied().or(last_seen);
+    }
+    true
+}
+
 /// The action indices of several sets merged into one, each entry naming its set and statement:
 /// an organization path's distinct policies looked up once per decision instead of once per
 /// policy. Each list is in ascending (set, statement) order without repeats.
@@ -619,18 +635,7 @@ impl PolicySet {
                 visit(statement);
             }
         };
-        // Each list is in order on its own, so together they are when each non-empty list starts
-        // after the previous one ended; checked without walking them, as this runs per set and
-        // request.
-        let mut last_seen: Option<u32> = None;
-        let mut in_order = true;
-        for list in lists {
-            if let (Some(first), Some(last)) = (list.first(), last_seen) {
-                in_order &= *first > last;
-            }
-            last_seen = list.last().copied().or(last_seen);
-        }
-        if in_order {
+        if lists_in_order(&lists) {
             for id in lists.into_iter().flatten() {
                 visit_id(*id);
             }

@@ -270,9 +270,9 @@ pub(crate) struct CompiledCondition {
     /// The key as the policy wrote it, for reporting missing context values.
     key_as_written: Box<str>,
     expected: Vec<Expected>,
-    /// For `StringEquals` / `StringNotEquals` without variables (the common condition: an
-    /// approved region, a tag value), the policy's values as text, compared directly.
-    exact_texts: Option<Box<[Box<str>]>>,
+    /// `StringEquals` / `StringNotEquals` without variables (the common condition: an approved
+    /// region, a tag value): every value is a static text, compared directly.
+    static_equality: bool,
 }
 
 impl CompiledCondition {
@@ -283,22 +283,12 @@ impl CompiledCondition {
             .iter()
             .map(|value| parse_expected(clause.operator.base, value, substitute))
             .collect::<Result<Vec<_>, _>>()?;
-        let exact_texts = matches!(
+        let static_equality = matches!(
             clause.operator.base,
             BaseOperator::StringEquals | BaseOperator::StringNotEquals
-        )
-        .then(|| {
-            expected
-                .iter()
-                .map(|e| match e {
-                    Expected::Text(_, Some(text)) => Some(text.as_str().into()),
-                    _ => None,
-                })
-                .collect::<Option<Box<[Box<str>]>>>()
-        })
-        .flatten();
+        ) && expected.iter().all(|e| matches!(e, Expected::Text(_, Some(_))));
         Ok(CompiledCondition {
-            exact_texts,
+            static_equality,
             operator: clause.operator,
             key: ContextKey::new(&clause.key),
             key_as_written: clause.key.clone().into_boxed_str(),
@@ -348,14 +338,15 @@ impl CompiledCondition {
                 };
         };
         let satisfied_by = |request_value: &str| {
-            let matches_any = match &self.exact_texts {
-                Some(texts) => texts
+            let matches_any = if self.static_equality {
+                self.expected.iter().any(|e| match e {
+                    Expected::Text(_, Some(text)) => same_bytes(text.as_bytes(), request_value.as_bytes()),
+                    _ => false,
+                })
+            } else {
+                self.expected
                     .iter()
-                    .any(|text| same_bytes(text.as_bytes(), request_value.as_bytes())),
-                None => self
-                    .expected
-                    .iter()
-                    .any(|e| matches_value(base, e, request_value, context)),
+                    .any(|e| matches_value(base, e, request_value, context))
             };
             matches_any != base.is_negated()
         };

@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
-use crate::compile::{CompiledStatement, MergedIndex, PolicySet};
+use crate::compile::{lists_in_order, CompiledStatement, MergedIndex, PolicySet};
 use crate::context::same_bytes;
 use crate::evaluate::{matched, MatchedStatement, PolicySlot};
 use crate::model::Effect;
@@ -156,18 +156,8 @@ impl PathPolicies {
                 .and_then(|set| set.statement(*statement))
                 .is_some_and(|statement| statement.matches_action(action))
         };
-        // As in `PolicySet::for_each_action_match`: in order when each non-empty list starts
-        // after the previous one ended, else merged.
-        let mut last_seen: Option<(u32, u32)> = None;
-        let mut in_order = true;
-        for list in lists {
-            if let (Some(first), Some(last)) = (list.first(), last_seen) {
-                in_order &= *first > last;
-            }
-            last_seen = list.last().copied().or(last_seen);
-        }
         let mut matches: ActionMatches = lists.into_iter().flatten().copied().filter(covers).collect();
-        if !in_order {
+        if !lists_in_order(&lists) {
             matches.sort_unstable();
             matches.dedup();
         }

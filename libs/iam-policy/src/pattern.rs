@@ -7,24 +7,17 @@
 use crate::context::{same_bytes, Context, ContextKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Piece {
+pub(crate) enum Piece {
     Byte(u8),
     AnyChar,
     AnyRun,
 }
 
 /// A compiled wildcard pattern over UTF-8 text. `?` is one character, `*` any run of characters.
+/// Its shape is decided once: most patterns (ARNs ending in `*`, whole names, `*` alone) need no
+/// step-by-step walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Glob {
-    pieces: Vec<Piece>,
-    /// How it is matched: most patterns (ARNs ending in `*`, whole names, `*` alone) need no
-    /// step-by-step walk.
-    form: Form,
-}
-
-/// The shape of a pattern, decided once when it is compiled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Form {
+pub(crate) enum Glob {
     /// Only `*`: every text.
     Any,
     /// No wildcard: the text must be it.
@@ -37,16 +30,23 @@ enum Form {
         last: Box<str>,
     },
     /// A `?` somewhere: matched piece by piece.
-    Pieces,
+    Pieces(Vec<Piece>),
 }
 
-impl Form {
-    fn of(pieces: &[Piece]) -> Form {
+impl Glob {
+    /// A pattern where `*` and `?` are wildcards.
+    pub(crate) fn new(pattern: &str) -> Self {
+        let mut pieces = Vec::with_capacity(pattern.len());
+        push_pattern(&mut pieces, pattern);
+        Glob::from_pieces(pieces)
+    }
+
+    fn from_pieces(pieces: Vec<Piece>) -> Glob {
         if pieces.contains(&Piece::AnyChar) {
-            return Form::Pieces;
+            return Glob::Pieces(pieces);
         }
         let mut runs: Vec<Vec<u8>> = vec![Vec::new()];
-        for piece in pieces {
+        for piece in &pieces {
             match (piece, runs.last_mut()) {
                 (Piece::Byte(b), Some(run)) => run.push(*b),
                 _ => runs.push(Vec::new()),
@@ -58,13 +58,13 @@ impl Form {
             .map(|run| String::from_utf8(run).map(String::into_boxed_str))
             .collect::<Result<Vec<_>, _>>()
         else {
-            return Form::Pieces;
+            return Glob::Pieces(pieces);
         };
         if runs.len() == 1 {
-            return Form::Literal(runs.pop().unwrap_or_default());
+            return Glob::Literal(runs.pop().unwrap_or_default());
         }
         if runs.iter().all(|run| run.is_empty()) {
-            return Form::Any;
+            return Glob::Any;
         }
         let last = runs.pop().unwrap_or_default();
         let first = if runs.is_empty() {
@@ -73,42 +73,24 @@ impl Form {
             runs.remove(0)
         };
         runs.retain(|run| !run.is_empty());
-        Form::Runs {
+        Glob::Runs {
             first,
             middle: runs.into_boxed_slice(),
             last,
         }
     }
-}
-
-impl Glob {
-    /// A pattern where `*` and `?` are wildcards.
-    pub(crate) fn new(pattern: &str) -> Self {
-        let mut pieces = Vec::with_capacity(pattern.len());
-        push_pattern(&mut pieces, pattern);
-        Glob::from_pieces(pieces)
-    }
-
-    fn from_pieces(pieces: Vec<Piece>) -> Self {
-        let form = Form::of(&pieces);
-        Glob {
-            // Only a pattern with `?` is walked piece by piece.
-            pieces: if form == Form::Pieces { pieces } else { Vec::new() },
-            form,
-        }
-    }
 
     /// True when the pattern is `*` alone (matches everything).
     pub(crate) fn is_match_all(&self) -> bool {
-        self.form == Form::Any
+        *self == Glob::Any
     }
 
     /// Case-sensitive match of the whole text.
     pub(crate) fn matches(&self, text: &str) -> bool {
-        match &self.form {
-            Form::Any => true,
-            Form::Literal(literal) => same_bytes(literal.as_bytes(), text.as_bytes()),
-            Form::Runs { first, middle, last } => {
+        match self {
+            Glob::Any => true,
+            Glob::Literal(literal) => same_bytes(literal.as_bytes(), text.as_bytes()),
+            Glob::Runs { first, middle, last } => {
                 let (first, last) = (first.as_bytes(), last.as_bytes());
                 let bytes = text.as_bytes();
                 if bytes.len() < first.len() + last.len()
@@ -130,7 +112,7 @@ impl Glob {
                 }
                 true
             }
-            Form::Pieces => glob_match(|i| self.pieces.get(i).copied(), text),
+            Glob::Pieces(pieces) => glob_match(|i| pieces.get(i).copied(), text),
         }
     }
 }
